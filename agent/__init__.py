@@ -1,0 +1,1 @@
+"""LLM runtimes and the conversation about a topic index."""

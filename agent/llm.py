@@ -1,0 +1,105 @@
+"""The LLM interface every runtime implements.
+
+Modelled on simonw/llm: a ``Model`` turns a list of chat messages into a
+stream of text chunks. One small class per runtime (llama.cpp, transformers,
+OpenAI-compatible server) lives in its own module; ``agent.models.load``
+builds one from a spec string.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """Sampling settings; the defaults are the reference recipe's."""
+
+    max_tokens: int = 500
+    temperature: float = 0.1
+    repetition_penalty: float = 1.1
+    stop: tuple[str, ...] = ()
+    seed: int = 42
+
+
+@dataclass
+class Usage:
+    """What one generation cost, filled in by the runtime as it streams."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens whose KV cache was reused
+
+
+class Model(ABC):
+    """A chat model. Use as a context manager, or call :meth:`close`."""
+
+    spec: str
+    context_length: int = 4096
+    usage: Usage
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+
+    @abstractmethod
+    def stream(self, messages: Sequence[Message], options: Options = Options()) -> Iterator[str]:
+        """Yield the answer as text chunks, as they are generated."""
+
+    def generate(self, messages: Sequence[Message], options: Options = Options()) -> str:
+        return "".join(self.stream(messages, options))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this model; runtimes with a tokenizer override this."""
+        return max(1, len(text) // 4)
+
+    def close(self) -> None:  # noqa: B027 - optional for runtimes that hold nothing
+        pass
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+
+def cut_at_stop(chunks: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
+    """Pass chunks through until any stop string appears; never yield any of it.
+
+    Text that could be the start of a stop string is held back until the
+    next chunk shows whether it is, so a stop split across chunks still cuts.
+    """
+    stop = [s for s in stop if s]
+    if not stop:
+        yield from chunks
+        return
+    longest = max(map(len, stop))
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        hits = [i for i in (pending.find(s) for s in stop) if i >= 0]
+        if hits:
+            if min(hits):
+                yield pending[: min(hits)]
+            return
+        # keep the tail that may still grow into a stop string
+        safe = len(pending)
+        for k in range(1, min(longest, len(pending)) + 1):
+            if any(s.startswith(pending[-k:]) for s in stop):
+                safe = len(pending) - k
+        if safe:
+            yield pending[:safe]
+            pending = pending[safe:]
+    if pending:
+        yield pending
+

@@ -1,0 +1,1 @@
+"""Corpus, embeddings, topics and the Chroma schema."""

