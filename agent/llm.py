@@ -56,6 +56,11 @@ class Model(ABC):
     def generate(self, messages: Sequence[Message], options: Options = Options()) -> str:
         return "".join(self.stream(messages, options))
 
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 500, temperature: float = 0.1,
+                 seed: int = 42) -> str:
+        """Whole answer at once; what indexing's labeler calls (it cannot import Options)."""
+        return self.generate(messages, Options(max_tokens=max_tokens, temperature=temperature, seed=seed))
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model; runtimes with a tokenizer override this."""
         return max(1, len(text) // 4)

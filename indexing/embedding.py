@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
+
+import numpy as np
 
 from indexing.errors import TopictalkError
 
@@ -43,3 +47,64 @@ def load(name: str | None, device: str | None = None):
             f"cannot load embedding model {name!r} from the Hugging Face hub (offline or unreachable): "
             "download it first or use --embedding-model bundled / a local folder"
         ) from err
+
+
+CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk of work
+
+
+def model_key(name: str | None) -> str:
+    """A stable name for the cache: the bundled model by name, others by what the user gave."""
+    return "bundled-all-MiniLM-L6-v2" if not name or name == DEFAULT else name
+
+
+def embed_cached(
+    ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Unit-length embeddings of ``texts``, cached on disk by chunk.
+
+    Each chunk's file is keyed by (model, its ids and texts), so re-indexing
+    the same corpus with other clustering settings embeds nothing, and a run
+    killed while embedding resumes at the first missing chunk. Returns the
+    matrix and hit/miss counts. ``model`` may be a loaded SentenceTransformer.
+    """
+    folder = cache / "embeddings" / hashlib.sha256(model_key(name).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    parts: list[np.ndarray] = []
+    stats = {"chunks_cached": 0, "chunks_embedded": 0}
+    for start in range(0, len(texts), CHUNK):
+        chunk_ids, chunk_texts = ids[start:start + CHUNK], texts[start:start + CHUNK]
+        digest = hashlib.sha256()
+        for i, t in zip(chunk_ids, chunk_texts):
+            digest.update(f"{i}\x00{t}\x01".encode())
+        path = folder / f"{digest.hexdigest()[:24]}.npy"
+        if path.is_file():
+            parts.append(np.load(path))
+            stats["chunks_cached"] += 1
+        else:
+            model = model or load(name)
+            vectors = model.encode(chunk_texts, batch_size=32, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+            np.save(tmp, vectors)
+            os.replace(tmp, path)  # never a half-written chunk under the real name
+            parts.append(vectors)
+            stats["chunks_embedded"] += 1
+        if progress is not None:
+            progress(len(chunk_texts))
+    dim = parts[0].shape[1] if parts else 0
+    return (np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)), stats
+
+
+def load_precomputed(path: str | Path, count: int) -> np.ndarray:
+    """``--embeddings FILE.npy``: one row per document, in corpus order."""
+    path = Path(path)
+    try:
+        vectors = np.load(path)
+    except (OSError, ValueError) as err:
+        raise TopictalkError(f"cannot read embeddings {path}: {err}; pass a .npy file saved with numpy.save") from err
+    if vectors.ndim != 2 or vectors.shape[0] != count:
+        raise TopictalkError(f"embeddings {path} have shape {vectors.shape}, expected ({count}, dim): one row per "
+                             "document after cleaning and --limit, in corpus order")
+    vectors = vectors.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)

@@ -1,0 +1,285 @@
+"""Load a corpus (local files or a Hugging Face dataset) into clean, uniquely identified documents."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import random
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexing.errors import TopictalkError
+
+TEXT_COLUMNS = ("abstract", "text", "body", "content")
+TITLE_COLUMNS = ("title", "subject", "name")
+SUPPORTED = ".csv, .tsv, .jsonl, .ndjson, .json, .parquet (each also .gz except .parquet) or a folder of .txt/.md"
+FOLDER_SUFFIXES = {".txt", ".md"}
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    text: str
+    title: str = ""
+
+
+@dataclass
+class Corpus:
+    documents: list[Document]
+    source: str  # "files: a.csv, b.jsonl" or "hf:NAME (split)"
+    text_column: str
+    title_column: str | None
+    read: int = 0  # rows read before cleaning
+    dropped_empty: int = 0
+    dropped_duplicates: int = 0
+    sampled_from: int | None = None  # document count before --limit sampling, else None
+
+    @property
+    def ids(self) -> list[str]:
+        return [doc.id for doc in self.documents]
+
+    @property
+    def texts(self) -> list[str]:
+        return [doc.text for doc in self.documents]
+
+    @property
+    def titles(self) -> list[str]:
+        return [doc.title for doc in self.documents]
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+
+def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, title_column: str | None = None,
+               limit: int | None = None, seed: int = 42) -> Corpus:
+    """Concatenate files and folders; columns are resolved in each file so an error names the file."""
+    _check_limit(limit)
+    if isinstance(paths, (str, Path)):  # a lone string is a Sequence too, of characters
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise TopictalkError(f"no input given: pass --input FILE ({SUPPORTED})")
+    resolved = []  # (rows, text column, title column, id column) per file
+    for path in paths:
+        rows, columns = _read(path)
+        if not rows:
+            continue  # contributes nothing; an all-empty input is reported as "no documents"
+        if path.is_dir():
+            resolved.append((rows, "text", "title", "id"))
+            continue
+        text = _pick(columns, text_column, TEXT_COLUMNS, path.name, "--text-column")
+        if text is None:
+            raise TopictalkError(f"no text column in {path.name} (columns: {', '.join(columns)}): "
+                                 "pass --text-column NAME")
+        title = _pick(columns, title_column, TITLE_COLUMNS, path.name, "--title-column", exclude={text})
+        resolved.append((rows, text, title, _pick(columns, None, ("id",), path.name, "", exclude={text, title})))
+    # Files may name their columns differently (abstract in one, text in another): the first file's names win.
+    text_name = next((text for _, text, _, _ in resolved), "text")
+    title_name = next((title for _, _, title, _ in resolved if title), None)
+    merged: list[dict[str, object]] = []
+    for rows, text, title, ident in resolved:
+        for row in rows:
+            record = {"id": row.get(ident) if ident else None, text_name: row.get(text)}
+            if title_name:
+                record[title_name] = row.get(title) if title else None
+            merged.append(record)
+    source = "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in paths)
+    return from_records(merged, source=source, text_column=text_name, title_column=title_name, limit=limit, seed=seed)
+
+
+def from_dataset(name: str, *, split: str = "train", text_column: str | None = None,
+                 title_column: str | None = None, limit: int | None = None, seed: int = 42) -> Corpus:
+    """A Hugging Face dataset split, e.g. CShorten/ML-ArXiv-Papers (columns title, abstract)."""
+    _check_limit(limit)
+    try:
+        import datasets  # slow to import: only when a dataset is asked for
+    except ImportError as err:
+        raise TopictalkError("the datasets package is missing: run ./install.sh (or pip install datasets)") from err
+    try:
+        data = datasets.load_dataset(name, split=split)
+    except Exception as err:  # offline, unknown name, bad split: datasets raises many types, all mean "cannot load"
+        raise TopictalkError(f"could not reach Hugging Face dataset {name!r} (split {split!r}): {_first_line(err)}; "
+                             "check the name or network, or pass --input FILE with local files") from err
+    return from_records(data, source=f"hf:{name} ({split})", text_column=text_column, title_column=title_column,
+                        limit=limit, seed=seed)
+
+
+def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,
+                 title_column: str | None = None, limit: int | None = None, seed: int = 42) -> Corpus:
+    """The cleaning every loader shares: strip, drop empty and duplicate texts, unique ids, then sample."""
+    _check_limit(limit)
+    rows = list(records)
+    if not rows:
+        raise TopictalkError(f"no documents in {source}: the input is empty")
+    columns = [str(c) for c in dict.fromkeys(key for row in rows for key in row)]
+    text_col = _pick(columns, text_column, TEXT_COLUMNS, source, "--text-column")
+    if text_col is None:
+        raise TopictalkError(f"no text column in {source} (columns: {', '.join(columns) or 'none'}): "
+                             "pass --text-column NAME")
+    title_col = _pick(columns, title_column, TITLE_COLUMNS, source, "--title-column", exclude={text_col})
+    id_col = _pick(columns, None, ("id",), source, "", exclude={text_col, title_col})
+    documents: list[Document] = []
+    seen_texts: set[str] = set()
+    seen_ids: set[str] = set()
+    dropped_empty = dropped_duplicates = 0
+    for row in rows:
+        text = _as_str(row.get(text_col)).strip()
+        if not text:
+            dropped_empty += 1
+            continue
+        if text in seen_texts:
+            dropped_duplicates += 1
+            continue
+        seen_texts.add(text)
+        # A hash of the text keeps ids stable across runs and machines, unlike row numbers after cleaning.
+        doc_id = _as_id(row.get(id_col)) if id_col else ""
+        doc_id = doc_id or hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        if doc_id in seen_ids:
+            raise TopictalkError(f"two documents in {source} share the id {doc_id!r}: make the id column unique "
+                                 "or remove it to use text hashes")
+        seen_ids.add(doc_id)
+        title = _as_str(row.get(title_col)).strip() if title_col else ""
+        documents.append(Document(id=doc_id, text=text, title=title))
+    if not documents:
+        raise TopictalkError(f"no documents in {source}: {len(rows)} rows read, none with text in column "
+                             f"{text_col!r}; pass --text-column NAME or check the input")
+    sampled_from = None
+    if limit is not None and limit < len(documents):
+        sampled_from = len(documents)
+        keep = sorted(random.Random(seed).sample(range(len(documents)), limit))  # sorted: original order
+        documents = [documents[i] for i in keep]
+    return Corpus(documents, source, text_col, title_col, read=len(rows), dropped_empty=dropped_empty,
+                  dropped_duplicates=dropped_duplicates, sampled_from=sampled_from)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit <= 0:
+        raise TopictalkError(f"--limit must be a positive number of documents, got {limit}")
+
+
+def _pick(columns: list[str], wanted: str | None, candidates: Sequence[str], where: str, flag: str,
+          exclude: Collection[str | None] = ()) -> str | None:
+    """The named column (must exist), else the first candidate present, matched case-insensitively."""
+    if wanted:
+        if wanted in columns:
+            return wanted
+        raise TopictalkError(f"{where} has no column {wanted!r} (columns: {', '.join(columns) or 'none'}): "
+                             f"pass {flag} with one of them")
+    lower: dict[str, str] = {}
+    for column in columns:
+        if column not in exclude:
+            lower.setdefault(column.lower(), column)
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+def _as_str(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN and NaT from pandas; pd.NA raises TypeError instead
+            return ""
+    except (TypeError, ValueError):
+        return ""
+    return str(value)
+
+
+def _as_id(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # pandas turns an int column with gaps into floats: 7.0 -> "7"
+    return _as_str(value).strip()
+
+
+def _read(path: Path) -> tuple[list[dict], list[str]]:
+    """Rows and column names of one file or folder."""
+    if path.is_dir():
+        return _read_folder(path)
+    if not path.exists():
+        raise TopictalkError(f"input not found: {path}; check the --input path")
+    name = path.name.lower()
+    base = name[:-3] if name.endswith(".gz") else name
+    suffix = Path(base).suffix
+    if suffix == ".parquet" and not name.endswith(".gz"):
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as err:  # pyarrow raises its own types for a damaged file
+            raise TopictalkError(f"cannot read Parquet file {path}: {_first_line(err)}; check the file") from err
+        return frame.to_dict("records"), [str(c) for c in frame.columns]
+    if suffix not in {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}:
+        raise TopictalkError(f"unsupported input {path.name}: use {SUPPORTED}")
+    text = _read_text(path)
+    if suffix in {".csv", ".tsv"}:
+        import pandas as pd
+
+        try:  # dtype=str and no NA parsing: ids like "007" and texts like "NA" stay as written
+            frame = pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                                keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            return [], []
+        except (pd.errors.ParserError, ValueError) as err:
+            raise TopictalkError(f"malformed {suffix[1:].upper()} in {path}: {_first_line(err)}") from err
+        return frame.to_dict("records"), [str(c) for c in frame.columns]
+    if suffix == ".json" and text.lstrip().startswith("["):  # a .json file may also hold JSON Lines
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise TopictalkError(f"malformed JSON in {path} at line {err.lineno}, column {err.colno}: "
+                                 f"{err.msg}; fix the file") from err
+        if not all(isinstance(row, dict) for row in rows):
+            raise TopictalkError(f"{path} must be a JSON list of objects, one per document")
+    else:
+        rows = _parse_lines(path, text)
+    return rows, [str(c) for c in dict.fromkeys(key for row in rows for key in row)]
+
+
+def _parse_lines(path: Path, text: str) -> list[dict]:
+    rows = []
+    # split("\n"), not splitlines(): JSON strings may hold a raw U+2028, which splitlines() breaks on.
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise TopictalkError(f"malformed JSON in {path} line {number}: {err.msg}; fix or remove that line") from err
+        if not isinstance(row, dict):
+            raise TopictalkError(f"{path} line {number} is not a JSON object: each line must be one document")
+        rows.append(row)
+    return rows
+
+
+def _read_folder(folder: Path) -> tuple[list[dict], list[str]]:
+    files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES),
+                   key=lambda p: p.relative_to(folder).as_posix())
+    if not files:
+        raise TopictalkError(f"folder {folder} has no .txt or .md files: add some or pass a data file")
+    rows = [{"id": p.relative_to(folder).as_posix(), "title": p.stem, "text": _read_text(p)} for p in files]
+    return rows, ["id", "title", "text"]
+
+
+def _read_text(path: Path) -> str:
+    """Strict UTF-8, decoded here rather than by pandas so the error can give the exact byte offset."""
+    try:
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+    except (OSError, EOFError) as err:
+        raise TopictalkError(f"cannot read {path}: {_first_line(err)}") from err
+    try:  # strict; the BOM Excel writes is dropped, else it would rename the first column
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        name = path.name.removesuffix(".gz").removesuffix(".GZ")
+        fix = (f"zcat {path.name} | iconv -f latin1 -t utf-8 > {name}" if name != path.name
+               else f"iconv -f latin1 -t utf-8 {name} > utf8-{name}")
+        offset = f"{err.start}{' (uncompressed)' if name != path.name else ''}"
+        raise TopictalkError(f"{path} is not UTF-8: invalid byte 0x{data[err.start]:02x} at byte offset {offset}; "
+                             f"convert it, e.g. {fix}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__

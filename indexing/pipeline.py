@@ -1,0 +1,184 @@
+"""``topictalk index``: corpus -> embeddings -> topics -> labels -> a new Chroma generation.
+
+Every expensive step is cached under ``<index-dir>/cache`` (embedding
+chunks, UMAP outputs, LLM answers) and the store switches generations only
+at the very end, so a run killed at any point leaves the previous index
+served and the next run resumes from the caches.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from indexing import embedding, store, topics
+from indexing.corpus import Corpus
+from indexing.errors import TopictalkError
+from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, keyword_label
+from indexing.schema import OUTLIER, DocumentRecord, Topic
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    embedding_model: str = embedding.DEFAULT
+    embeddings_file: str | None = None
+    topics: topics.TopicParams = field(default_factory=topics.TopicParams)
+    labels: LabelSettings = field(default_factory=LabelSettings)
+
+
+@dataclass
+class IndexResult:
+    manifest: dict
+    topics: list[Topic]
+
+
+Progress = Callable[[str, int], "Callable[[int], None]"]  # (stage, total) -> advance(n)
+
+
+def _no_progress(stage: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+@contextmanager
+def _writer_lock(folder: Path) -> Iterator[None]:
+    """One writer per index folder; readers never wait."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TopictalkError(f"another `topictalk index` is writing {folder}; wait for it to finish") from None
+        yield
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("topictalk")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build(
+    corpus: Corpus,
+    index_dir: Path,
+    settings: IndexSettings,
+    llm: Completer | None,
+    *,
+    location: store.Location | None = None,
+    progress: Progress = _no_progress,
+    log: Callable[[str], None] = lambda _: None,
+) -> IndexResult:
+    """Index ``corpus``; ``llm`` None labels topics by keywords only."""
+    location = location or store.Location(path=index_dir)
+    cache = index_dir / "cache"
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with _writer_lock(index_dir):
+        n = len(corpus)
+        mcs = settings.topics.min_cluster_size or topics.default_min_cluster_size(n)
+        if n < topics.min_documents(settings.topics, mcs):
+            raise TopictalkError(
+                f"only {n} documents: topic modelling with min_cluster_size={mcs} needs at least "
+                f"{topics.min_documents(settings.topics, mcs)}; add documents or lower --min-cluster-size"
+            )
+        client = store.connect(location)  # fail on a bad store before hours of work
+
+        t = time.perf_counter()
+        model = embedding.load(settings.embedding_model)
+        if settings.embeddings_file:
+            vectors = embedding.load_precomputed(settings.embeddings_file, n)
+            embed_stats = {"precomputed": settings.embeddings_file}
+        else:
+            advance = progress("embedding", n)
+            vectors, embed_stats = embedding.embed_cached(corpus.ids, _model_texts(corpus), settings.embedding_model,
+                                                           cache, advance, model=model)
+        timings["embed"] = time.perf_counter() - t
+
+        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log)
+        timings.update(result.timings)
+
+        t = time.perf_counter()
+        labeler = None
+        documents = {d.id: (d.title, d.text) for d in corpus.documents}
+        labeled = [tp for tp in result.topics if not tp.is_outlier]
+        if llm is not None:
+            labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
+            labeler.label(result.topics, documents, progress("labeling", len(labeled)))
+        else:
+            taken: set[str] = set()
+            for tp in result.topics:
+                tp.label, tp.label_source = (("Outliers", "outliers") if tp.is_outlier
+                                             else (keyword_label(tp.keywords, taken), "keywords"))
+                taken.add(tp.label.lower())
+        timings["label"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        writer = store.begin(client)
+        records = [
+            DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
+                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]))
+            for i, d in enumerate(corpus.documents)
+        ]
+        writer.write_documents(records, vectors, progress("writing", n))
+        writer.write_topics(result.topics)
+        timings["write"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+
+        outliers = int((result.assignments == OUTLIER).sum())
+        manifest = {
+            "version": version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
+                       "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
+                       "sampled_from": corpus.sampled_from, "text_column": corpus.text_column,
+                       "title_column": corpus.title_column},
+            "models": {"embedding": embedding.model_key(settings.embedding_model),
+                       "embedding_name": settings.embedding_model,
+                       "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
+            "parameters": {**topics.params_dict(settings.topics, result.min_cluster_size),
+                           "min_cluster_size_source": "option" if settings.topics.min_cluster_size
+                           else f"default for {n} documents", "labels": asdict(settings.labels)},
+            "counts": {"topics": len(labeled), "outliers": outliers, "outlier_share": round(outliers / n, 4)},
+            "timings": {k: round(v, 2) for k, v in timings.items()},
+            "cache": {**embed_stats, "umap": result.cached.get("umap", False),
+                      "labels": labeler.stats if labeler else None},
+        }
+        writer.commit(manifest)
+        if location.path is not None:
+            store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation})
+        return IndexResult({**manifest, "generation": writer.generation}, result.topics)
+
+
+def _model_texts(corpus: Corpus) -> list[str]:
+    """What the models read: the text alone, as the reference embeds abstracts.
+
+    Long documents stay whole in the store; sentence-transformers truncates
+    at its own max_seq_length, and labels use a token budget per document.
+    """
+    return corpus.texts
+
+
+def info_order(topic_list: list[Topic]) -> list[Topic]:
+    """BERTopic's get_topic_info() order: -1 first, then by size."""
+    return sorted(topic_list, key=lambda t: (not t.is_outlier, -t.size, t.id))
+
+
+def summary_rows(topic_list: list[Topic], keywords: int = 4) -> list[tuple[int, int, str, str]]:
+    """(Topic, Count, Label, keywords) like BERTopic's get_topic_info()."""
+    return [(t.id, t.size, t.label, ", ".join(t.keywords[:keywords])) for t in info_order(topic_list)]
+
+
+def format_table(rows: list[tuple[int, int, str, str]]) -> str:
+    header = ("Topic", "Count", "Label", "Keywords")
+    table = [header] + [(str(a), str(b), c, d) for a, b, c, d in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(3)]
+    return "\n".join(f"{r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in table)
+

@@ -1,0 +1,198 @@
+"""Embeddings -> UMAP -> HDBSCAN -> BERTopic representations, as the reference recipe.
+
+UMAP runs here rather than inside BERTopic so its output can be cached on
+disk (keyed by the embeddings and the UMAP settings): re-indexing with a
+different ``min_cluster_size`` then skips both the embedding and the UMAP.
+BERTopic gets a pass-through reducer that hands it the cached result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexing import jit_cache
+from indexing.errors import TopictalkError
+from indexing.schema import OUTLIER, Topic
+
+
+@dataclass(frozen=True)
+class TopicParams:
+    """Every knob of the recipe; defaults are the reference's (min_cluster_size aside)."""
+
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    umap_metric: str = "cosine"
+    random_state: int | None = 42
+    min_cluster_size: int | None = None  # None: chosen from the corpus size
+    min_samples: int | None = None
+    hdbscan_metric: str = "euclidean"
+    cluster_selection_method: str = "eom"
+    top_n_words: int = 10
+    ngram_range: tuple[int, int] = (1, 2)
+    stop_words: str | None = "english"
+    mmr_diversity: float = 0.3
+    representative_docs: int = 5
+    reduce_outliers: bool = False
+
+
+def default_min_cluster_size(n_documents: int) -> int:
+    """150 suits the reference's ~117k abstracts; smaller corpora get about sqrt(n)/2, at least 10."""
+    return int(min(150, max(10, round(0.5 * math.sqrt(n_documents)))))
+
+
+def min_documents(params: TopicParams, min_cluster_size: int) -> int:
+    """Fewer documents than this cannot give UMAP neighbours and HDBSCAN two clusters."""
+    return max(2 * min_cluster_size, params.n_neighbors + 2, 20)
+
+
+@dataclass
+class TopicResult:
+    assignments: np.ndarray  # topic id per document
+    probabilities: np.ndarray
+    coordinates: np.ndarray  # (n, 2) map positions
+    topics: list[Topic]  # unlabeled yet; biggest first, outliers (-1) included when present
+    min_cluster_size: int
+    timings: dict[str, float] = field(default_factory=dict)
+    cached: dict[str, bool] = field(default_factory=dict)
+
+
+class _Precomputed:
+    """A 'dimensionality reduction' that returns an already computed UMAP output."""
+
+    def __init__(self, reduced: np.ndarray) -> None:
+        self.reduced = reduced
+
+    def fit(self, X, y=None):  # noqa: N803 - sklearn's signature
+        return self
+
+    def transform(self, X):  # noqa: N803
+        if len(X) != len(self.reduced):
+            raise ValueError("precomputed reduction used on other documents")
+        return self.reduced
+
+
+def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache: Path) -> tuple[np.ndarray, bool]:
+    """UMAP to ``n_components`` dimensions, cached by (embeddings, settings)."""
+    settings = {"n_neighbors": params.n_neighbors, "n_components": n_components, "min_dist": params.min_dist,
+                "metric": params.umap_metric, "random_state": params.random_state}
+    digest = hashlib.sha256(np.ascontiguousarray(embeddings).tobytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    path = cache / "umap" / f"{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        return np.load(path), True
+    jit_cache.enable()
+    from umap import UMAP
+
+    reduced = UMAP(**settings).fit_transform(embeddings).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+    np.save(tmp, reduced)
+    os.replace(tmp, path)
+    return reduced, False
+
+
+def fit(
+    texts: list[str],
+    ids: list[str],
+    embeddings: np.ndarray,
+    params: TopicParams,
+    embedding_model,
+    cache: Path,
+    log: Callable[[str], None] = lambda _: None,
+) -> TopicResult:
+    """Cluster and represent topics; ``embeddings`` are unit-length rows, one per text."""
+    n = len(texts)
+    mcs = params.min_cluster_size or default_min_cluster_size(n)
+    if n < min_documents(params, mcs):
+        raise TopictalkError(
+            f"only {n} documents: topic modelling with min_cluster_size={mcs} needs at least "
+            f"{min_documents(params, mcs)}; add documents or lower --min-cluster-size"
+        )
+    timings: dict[str, float] = {}
+    cached: dict[str, bool] = {}
+
+    t = time.perf_counter()
+    log(f"reducing {n} embeddings with UMAP ({params.n_components}-D for clustering, 2-D for the map)")
+    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache)
+    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache)
+    timings["umap"] = time.perf_counter() - t
+
+    jit_cache.enable()
+    from bertopic import BERTopic
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    t = time.perf_counter()
+    log(f"clustering with HDBSCAN (min_cluster_size={mcs}) and building topic representations")
+    vectorizer = CountVectorizer(stop_words=params.stop_words, ngram_range=tuple(params.ngram_range))
+    representation = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
+    model = BERTopic(
+        embedding_model=embedding_model,
+        umap_model=_Precomputed(reduced),
+        hdbscan_model=HDBSCAN(min_cluster_size=mcs, min_samples=params.min_samples, metric=params.hdbscan_metric,
+                              cluster_selection_method=params.cluster_selection_method, prediction_data=True),
+        vectorizer_model=vectorizer,
+        # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        representation_model=representation,
+        top_n_words=params.top_n_words,
+    )
+    assignments, probabilities = model.fit_transform(texts, embeddings)
+    assignments = np.asarray(assignments)
+    probabilities = np.asarray(probabilities if probabilities is not None else np.ones(n), dtype=np.float32)
+    if set(assignments.tolist()) <= {OUTLIER}:
+        raise TopictalkError(
+            f"HDBSCAN found no topic in {n} documents with min_cluster_size={mcs}; lower --min-cluster-size"
+        )
+    if params.reduce_outliers and (assignments == OUTLIER).any():
+        log("reassigning outliers to their nearest topics (reduce_outliers)")
+        new = np.asarray(model.reduce_outliers(texts, assignments.tolist()))
+        probabilities = np.where(assignments == OUTLIER, 0.0, probabilities).astype(np.float32)
+        assignments = new
+        # update_topics resets the vectorizer and representations unless they are passed again
+        model.update_topics(texts, topics=assignments.tolist(), top_n_words=params.top_n_words,
+                            vectorizer_model=vectorizer, ctfidf_model=model.ctfidf_model,
+                            representation_model=representation)
+    timings["topics"] = time.perf_counter() - t
+
+    topics = _collect(model, assignments, embeddings, ids, params)
+    return TopicResult(assignments, probabilities, coords, topics, mcs, timings, cached)
+
+
+def _words(pairs) -> list[str]:
+    return [w for w, _ in pairs or [] if w]
+
+
+def _collect(model, assignments: np.ndarray, embeddings: np.ndarray, ids: list[str], params: TopicParams) -> list[Topic]:
+    aspects = getattr(model, "topic_aspects_", {}) or {}
+    topics = []
+    for topic_id in sorted(set(assignments.tolist())):
+        members = np.flatnonzero(assignments == topic_id)
+        centroid = embeddings[members].mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        # representative documents: the members closest to the topic's centroid
+        closest = members[np.argsort(-(embeddings[members] @ centroid))[: params.representative_docs]]
+        topics.append(Topic(
+            id=int(topic_id), size=len(members), label="", label_source="",
+            keywords=_words(model.get_topic(topic_id))[: params.top_n_words],
+            keybert=_words(aspects.get("KeyBERT", {}).get(topic_id)),
+            mmr=_words(aspects.get("MMR", {}).get(topic_id)),
+            representative_ids=[ids[i] for i in closest], embedding=centroid.astype(np.float32),
+        ))
+    return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
+
+
+def params_dict(params: TopicParams, min_cluster_size: int) -> dict:
+    return {**asdict(params), "min_cluster_size": min_cluster_size}

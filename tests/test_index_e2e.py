@@ -1,0 +1,141 @@
+"""`topictalk index` / `topictalk topics` end to end, as a user runs them: real arXiv
+abstracts, the bundled embedding model and LLM, a persistent Chroma on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA
+
+ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
+pytestmark = pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")
+N = 300
+
+
+def topictalk(*args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def topics_json(index: Path) -> list[dict]:
+    return json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)
+
+
+def manifest(index: Path) -> dict:
+    return json.loads((index / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("e2e") / "index"
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet")
+    return index
+
+
+def test_index_labels_every_topic_with_real_words(built):
+    topics = topics_json(built)
+    real = [t for t in topics if t["topic"] != -1]
+    assert len(real) >= 2
+    assert sum(t["count"] for t in topics) == N
+    for t in real:
+        assert t["label"].strip() and t["keywords"] and len(t["representative_ids"]) == 5
+        assert not {"the", "and", "of", "to", "we", "in"} & set(t["keywords"]), t["keywords"]
+        assert len(t["keywords"]) <= 10 and t["keybert"] and t["mmr"]
+    # most labels come from the LLM, not from the keyword fallback
+    assert sum(t["label_source"].startswith("llm") for t in real) >= len(real) / 2
+    assert len({t["label"].lower() for t in real}) == len(real)
+    m = manifest(built)
+    assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
+    assert m["models"]["llm"] == "bundled" and m["parameters"]["min_cluster_size_source"].startswith("default")
+    assert m["counts"]["topics"] == len(real)
+
+
+def test_topics_table_is_printed_like_get_topic_info(built):
+    out = topictalk("topics", "--index-dir", str(built)).stdout.splitlines()
+    assert out[0].split() == ["Topic", "Count", "Label", "Keywords"]
+    assert out[1].split()[0] == "-1" or out[1].split()[0] == "0"
+
+
+def test_reindex_with_other_min_cluster_size_embeds_nothing(built, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(built, index)
+    before = manifest(index)["generation"]
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
+              "--min-cluster-size", "20", "--no-llm")
+    m = manifest(index)
+    assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1
+    assert m["cache"]["umap"] is True
+    assert m["parameters"]["min_cluster_size"] == 20 and m["generation"] == before + 1
+    # same settings again: every label comes from the cache
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet")
+    assert manifest(index)["cache"]["labels"]["asked"] == 0
+    assert [t["label"] for t in topics_json(index)] == [t["label"] for t in topics_json(built)]
+
+
+def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
+    (tmp / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp / "nocol.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
+    (tmp / "latin1.csv").write_bytes("text\ncaf\xe9 au lait\n".encode("latin-1"))
+    with open(tmp / "few.jsonl", "w") as f:
+        for i in range(5):
+            f.write(json.dumps({"text": f"document number {i}"}) + "\n")
+    return {
+        "not found": ["--input", str(tmp / "missing.csv")],
+        "docx": ["--input", str(tmp / "notes.docx")],
+        "text column": ["--input", str(tmp / "nocol.csv")],
+        "UTF-8": ["--input", str(tmp / "latin1.csv")],
+        "only 5 documents": ["--input", str(tmp / "few.jsonl")],
+    }
+
+
+def test_bad_input_is_one_line_and_leaves_the_index_untouched(built, tmp_path):
+    before = topics_json(built)
+    generation = manifest(built)["generation"]
+    for words, args in _bad_inputs(tmp_path).items():
+        out = topictalk("index", *args, "--index-dir", str(built), "--quiet", check=False)
+        assert out.returncode == 2, (words, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("topictalk: error:"), (words, out.stderr)
+        assert words.lower() in lines[0].lower(), (words, lines[0])
+        assert "Traceback" not in out.stderr
+    assert topics_json(built) == before and manifest(built)["generation"] == generation
+
+
+def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(built / "cache", index / "cache")  # embeddings and UMAP already cached
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet", "--no-llm")
+    old = topics_json(index)
+    assert all(t["label_source"] in ("keywords", "outliers") for t in old)
+    labels = index / "cache" / "labels.jsonl"
+    labels.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "index", "--input", str(ARXIV), "--limit", str(N),
+                             "--index-dir", str(index), "--quiet", "--min-cluster-size", "12"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if labels.is_file() and labels.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed mid-labeling"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert topics_json(index) == old  # the previous generation still answers, unchanged
+    done = labels.read_text().count("\n")
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
+              "--min-cluster-size", "12")
+    m = manifest(index)
+    assert m["cache"]["labels"]["cached"] >= done >= 1
+    assert m["cache"]["chunks_embedded"] == 0
+    assert all(t["label"] for t in topics_json(index))
+
