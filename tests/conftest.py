@@ -34,3 +34,31 @@ def bundled_gguf():
     from agent.bundled import gguf_path
 
     return gguf_path()
+
+
+ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
+ARXIV_SAMPLE = 300
+
+
+def run_cli(*args: str, check: bool = True, timeout: int = 900):
+    """Run `topictalk ARGS` as a user would, in a subprocess."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def arxiv_index(tmp_path_factory) -> Path:
+    """A real index of 300 arXiv abstracts with the bundled models, built once per test run.
+
+    Tests must not modify it: copy it (shutil.copytree) to change it.
+    """
+    if not ARXIV.is_file():
+        pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
+    index = tmp_path_factory.mktemp("arxiv") / "index"
+    run_cli("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet")
+    return index

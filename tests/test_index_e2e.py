@@ -13,18 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import ARXIV, ARXIV_SAMPLE as N
+from tests.conftest import run_cli as topictalk
 
-ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
 pytestmark = pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")
-N = 300
-
-
-def topictalk(*args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert out.returncode == 0, out.stderr[-3000:]
-    return out
 
 
 def topics_json(index: Path) -> list[dict]:
@@ -35,11 +27,9 @@ def manifest(index: Path) -> dict:
     return json.loads((index / "manifest.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    index = tmp_path_factory.mktemp("e2e") / "index"
-    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet")
-    return index
+@pytest.fixture
+def built(arxiv_index) -> Path:
+    return arxiv_index
 
 
 def test_index_labels_every_topic_with_real_words(built):

@@ -1,0 +1,304 @@
+"""A conversation about a topic index: route, retrieve, prompt, stream, cite.
+
+simonw/llm's shape: a ``Conversation`` keeps its own history and state (never
+module globals, so many run at once over one shared ``TopicIndex`` and
+model); ``respond()`` returns a ``Response`` that streams text chunks and,
+once consumed, gives the ``Reply`` with the sources actually cited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import prompts
+from agent import router
+from agent.citations import CitationFilter
+from agent.llm import Message, Model, Options
+from agent.retrieval import TopicIndex
+from indexing.errors import TopictalkError
+from indexing.schema import DocumentRecord, Topic
+
+
+@dataclass(frozen=True)
+class Settings:
+    sources: int = 4  # numbered sources per answer
+    source_tokens: int = 70  # budget per source: prompt reading dominates time to first token
+    question_tokens: int = 300
+    overview_topics: int = 10
+    max_tokens: int = 500  # reference: max_new_tokens 500
+    temperature: float = 0.1
+    repetition_penalty: float = 1.1
+    # below both, a question is off-corpus (cosine; calibrated on MiniLM over arXiv, see bench/agent.py)
+    min_document_similarity: float = 0.35
+    min_topic_similarity: float = 0.35
+
+
+@dataclass
+class Source:
+    n: int
+    id: str
+    title: str
+    topic: int
+    topic_label: str
+    snippet: str
+    text: str = field(repr=False, default="")
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "id": self.id, "title": self.title, "topic": self.topic,
+                "topic_label": self.topic_label, "snippet": self.snippet}
+
+
+@dataclass
+class Reply:
+    question: str
+    answer: str
+    intent: str
+    sources: list[Source]  # cited in the answer, in order of first citation
+    provided: list[Source]  # every source the model was given
+    topics: list[int]  # topic ids the answer drew on
+
+    def as_dict(self) -> dict:
+        return {"answer": self.answer, "sources": [s.as_dict() for s in self.sources], "topics": self.topics,
+                "intent": self.intent}
+
+
+@dataclass
+class _Prepared:
+    plan: router.Plan
+    user_message: str | None  # None: answered without the LLM
+    fixed_answer: str = ""
+    sources: list[Source] = field(default_factory=list)
+    topics: list[int] = field(default_factory=list)
+
+
+def _snippet(text: str, chars: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
+
+
+class Response:
+    """Iterate for text chunks as they are generated; ``reply()`` for the result."""
+
+    def __init__(self, conversation: Conversation, question: str, prepared: _Prepared) -> None:
+        self._conversation = conversation
+        self.question = question
+        self._prepared = prepared
+        self._chunks: list[str] = []
+        self._reply: Reply | None = None
+        self._stream = self._generate()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._stream
+
+    def _generate(self) -> Iterator[str]:
+        prep = self._prepared
+        conv = self._conversation
+        citations = CitationFilter(s.n for s in prep.sources)
+        try:
+            if prep.user_message is None:
+                chunks = iter([prep.fixed_answer])
+            else:
+                messages = conv._messages(prep.user_message)
+                options = Options(max_tokens=conv.settings.max_tokens, temperature=conv.settings.temperature,
+                                  repetition_penalty=conv.settings.repetition_penalty)
+                chunks = citations(conv.model.stream(messages, options))
+            for chunk in chunks:
+                self._chunks.append(chunk)
+                yield chunk
+        finally:
+            # also on a stopped stream: the history keeps what the user saw
+            answer = "".join(self._chunks).strip()
+            cited = [next(s for s in prep.sources if s.n == n) for n in citations.cited]
+            self._reply = Reply(self.question, answer, prep.plan.intent, cited, prep.sources, prep.topics)
+            conv._record(self._reply, prep)
+
+    def reply(self) -> Reply:
+        for _ in self._stream:
+            pass
+        assert self._reply is not None
+        return self._reply
+
+    def text(self) -> str:
+        return self.reply().answer
+
+
+class Conversation:
+    def __init__(self, index: TopicIndex, model: Model, settings: Settings = Settings()) -> None:
+        self.index = index
+        self.model = model
+        self.settings = settings
+        self.history: list[tuple[str, str]] = []  # (question, answer) pairs, oldest first
+        self.state = router.State()
+
+    # -- public -------------------------------------------------------------
+    def respond(self, question: str) -> Response:
+        question = " ".join(question.split())
+        if not question:
+            raise TopictalkError("the question is empty: type a question about the corpus")
+        return Response(self, question, self._prepare(question))
+
+    def ask(self, question: str) -> Reply:
+        return self.respond(question).reply()
+
+    def reset(self) -> None:
+        self.history.clear()
+        self.state = router.State()
+
+    # -- planning and context -------------------------------------------------
+    def _prepare(self, question: str) -> _Prepared:
+        known = {t.id for t in self.index.topics}
+        plan = router.route(question, self.state, known)
+        question_text = self._truncate(question, self.settings.question_tokens)
+        vector = self.index.embed(plan.query)
+        if plan.by_meaning:
+            ranked = [t.id for t, _ in self.index.rank_topics(vector, 2)]
+            plan.topics = (plan.topics + [t for t in ranked if t not in plan.topics])[: 2 if plan.intent ==
+                                                                                        router.COMPARE else 1]
+        handler = getattr(self, f"_plan_{plan.intent}")
+        return handler(plan, question_text, vector)
+
+    def _plan_missing_topic(self, plan, question, vector) -> _Prepared:
+        ids = sorted(t.id for t in self.index.real_topics)
+        text = (prompts.load("missing_topic").replace("[NUMBER]", str(plan.topics[0]))
+                .replace("[FIRST]", str(ids[0] if ids else 0)).replace("[LAST]", str(ids[-1] if ids else 0)))
+        return _Prepared(plan, None, fixed_answer=text)
+
+    def _plan_overview(self, plan, question, vector) -> _Prepared:
+        real = self.index.real_topics
+        chosen = sorted(real, key=lambda t: (t.size, t.id) if plan.order == "smallest" else (-t.size, t.id))
+        start = len(self.state.listed_topics) if plan.more else 0
+        chosen = chosen[start: start + self.settings.overview_topics]
+        outliers = self.index.by_id.get(-1)
+        m = (prompts.load("ask_overview").replace("[N_DOCUMENTS]", str(sum(t.size for t in self.index.topics)))
+             .replace("[N_TOPICS]", str(len(real))).replace("[N_OUTLIERS]", str(outliers.size if outliers else 0))
+             .replace("[ORDER]", plan.order).replace("[TOPICS]", "\n".join(self._topic_line(t) for t in chosen))
+             .replace("[QUESTION]", question))
+        return _Prepared(plan, m, topics=[t.id for t in chosen])
+
+    def _plan_topic(self, plan, question, vector) -> _Prepared:
+        topic = self.index.by_id[plan.topics[0]]
+        docs: list[DocumentRecord] = []
+        if plan.more:  # "show me more", "that topic's papers": central documents not shown yet
+            hits = self.index.search(topic.embedding, self.settings.sources, topic=topic.id, exclude=self.state.shown)
+            docs = [h.document for h in hits]
+        if not docs:  # not asked for more, or everything was shown already: show the most central ones again
+            docs = self.index.documents(topic.representative_ids[: self.settings.sources])
+        sources = self._sources(docs)
+        m = (prompts.load("ask_topic").replace("[TOPICS]", self._topic_block(topic))
+             .replace("[SOURCES]", self._source_block(sources)).replace("[QUESTION]", question))
+        return _Prepared(plan, m, sources=sources, topics=[topic.id])
+
+    def _plan_compare(self, plan, question, vector) -> _Prepared:
+        topics = [self.index.by_id[t] for t in plan.topics[:2]]
+        if len(topics) < 2:
+            return self._plan_topic(router.Plan(router.TOPIC, question, plan.topics[:1]), question, vector)
+        per = max(1, self.settings.sources // 2)
+        docs = [d for t in topics for d in self.index.documents(t.representative_ids[:per])]
+        sources = self._sources(docs)
+        blocks = "\n\n".join(self._topic_block(t) for t in topics)
+        m = (prompts.load("ask_compare").replace("[TOPICS]", blocks).replace("[SOURCES]", self._source_block(sources))
+             .replace("[QUESTION]", question))
+        return _Prepared(plan, m, sources=sources, topics=[t.id for t in topics])
+
+    def _plan_find_topics(self, plan, question, vector) -> _Prepared:
+        ranked = self.index.rank_topics(vector, 5)
+        if not ranked or ranked[0][1] < self.settings.min_topic_similarity:
+            return self._off_corpus(plan, ranked)
+        good = [t for t, score in ranked if score >= self.settings.min_topic_similarity]
+        docs = self.index.documents([t.representative_ids[0] for t in good[:3] if t.representative_ids])
+        sources = self._sources(docs)
+        lines = "\n".join(f"{self._topic_line(t)} (similarity {s:.2f})" for t, s in ranked)
+        m = (prompts.load("ask_find").replace("[TOPICS]", lines).replace("[SOURCES]", self._source_block(sources))
+             .replace("[QUESTION]", question))
+        return _Prepared(plan, m, sources=sources, topics=[t.id for t in good])
+
+    def _plan_search(self, plan, question, vector) -> _Prepared:
+        exclude = self.state.shown if plan.more else set()
+        hits = self.index.search(vector, self.settings.sources, exclude=exclude)
+        ranked = self.index.rank_topics(vector, 3)
+        best_topic = ranked[0][1] if ranked else 0.0
+        if (not hits or hits[0].similarity < self.settings.min_document_similarity) and \
+                best_topic < self.settings.min_topic_similarity:
+            return self._off_corpus(plan, ranked)
+        sources = self._sources([h.document for h in hits])
+        m = (prompts.load("ask_search").replace("[SOURCES]", self._source_block(sources))
+             .replace("[QUESTION]", question))
+        topics = list(dict.fromkeys(s.topic for s in sources if s.topic != -1))
+        return _Prepared(plan, m, sources=sources, topics=topics)
+
+    def _plan_source(self, plan, question, vector) -> _Prepared:
+        doc = self.index.documents([plan.document])[0]
+        near = self.index.search(self.index.embed(doc.text), self.settings.sources, exclude={doc.id})
+        sources = self._sources([doc] + [h.document for h in near][: self.settings.sources - 1])
+        m = (prompts.load("ask_source").replace("[SOURCES]", self._source_block(sources))
+             .replace("[QUESTION]", question))
+        return _Prepared(plan, m, sources=sources, topics=[doc.topic] if doc.topic != -1 else [])
+
+    def _off_corpus(self, plan, ranked: list[tuple[Topic, float]]) -> _Prepared:
+        plan.intent = "off_corpus"
+        lines = "\n".join(f"- {self._topic_line(t)}" for t, _ in ranked[:3])
+        text = (prompts.load("off_corpus").replace("[N_DOCUMENTS]", str(sum(t.size for t in self.index.topics)))
+                .replace("[TOPICS]", lines))
+        return _Prepared(plan, None, fixed_answer=text, topics=[t.id for t, _ in ranked[:3]])
+
+    def _topic_line(self, topic: Topic) -> str:
+        return f"Topic {topic.id}: {topic.label} ({topic.size} documents; keywords: {', '.join(topic.keywords[:6])})"
+
+    def _topic_block(self, topic: Topic) -> str:
+        extra = ", ".join(w for w in topic.keybert[:5] if w not in topic.keywords)
+        return self._topic_line(topic) + (f"\nRelated words: {extra}" if extra else "")
+
+    def _sources(self, docs: list[DocumentRecord]) -> list[Source]:
+        out = []
+        for n, d in enumerate(docs, start=1):
+            topic = self.index.by_id.get(d.topic)
+            out.append(Source(n, d.id, d.title, d.topic, topic.label if topic else "", _snippet(d.text), d.text))
+        return out
+
+    def _source_block(self, sources: list[Source]) -> str:
+        lines = []
+        for s in sources:
+            body = self._truncate(" ".join(s.text.split()), self.settings.source_tokens)
+            title = f"{s.title} " if s.title else ""
+            lines.append(f"[{s.n}] {title}(topic {s.topic}: {s.topic_label})\n{body}")
+        return "\n".join(lines) if lines else "(none)"
+
+    def _truncate(self, text: str, budget: int) -> str:
+        from indexing.labels import truncate
+
+        return truncate(text, budget, self.model.count_tokens)
+
+    # -- prompt and history ------------------------------------------------------
+    def _messages(self, user_message: str) -> list[Message]:
+        """System prompt, as many recent turns as fit, then this turn with its context."""
+        system = prompts.load("chat_system")
+        used = self.model.count_tokens(system) + self.model.count_tokens(user_message) + 16
+        room = self.model.context_length - self.settings.max_tokens - used
+        if room < 0:
+            raise TopictalkError(f"the model's context ({self.model.context_length} tokens) cannot hold this question "
+                                 "and its sources; shorten the question or use a model with a longer context")
+        turns: list[Message] = []
+        for question, answer in reversed(self.history):  # newest first, until the window is full
+            cost = self.model.count_tokens(question) + self.model.count_tokens(answer) + 16
+            if cost > room:
+                break
+            room -= cost
+            turns = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}] + turns
+        return [{"role": "system", "content": system}, *turns, {"role": "user", "content": user_message}]
+
+    def _record(self, reply: Reply, prep: _Prepared) -> None:
+        self.history.append((reply.question, reply.answer or "(no answer)"))
+        state = self.state
+        plan = prep.plan
+        if plan.intent in (router.OVERVIEW, router.FIND_TOPICS, "off_corpus"):
+            state.listed_topics = (state.listed_topics + prep.topics) if plan.more else list(prep.topics)
+        if plan.intent in (router.TOPIC, router.COMPARE) or (plan.intent == router.FIND_TOPICS and prep.topics):
+            state.focus_topic = prep.topics[0]
+        elif plan.intent in (router.SEARCH, router.SOURCE) and prep.sources:
+            state.focus_topic = prep.sources[0].topic if prep.sources[0].topic != -1 else state.focus_topic
+        if prep.sources:
+            state.sources = [s.id for s in prep.sources]
+            state.shown |= set(state.sources)
+        state.last = plan
+

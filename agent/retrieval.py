@@ -1,0 +1,77 @@
+"""What the agent knows of an index: topics, and documents found by meaning.
+
+One ``TopicIndex`` per open index, shared by every conversation (it holds no
+conversation state). Questions are embedded with the index's own embedding
+model, so they live in the same space as the stored documents.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexing import embedding, store
+from indexing.schema import DocumentRecord, Topic
+
+
+@dataclass
+class Hit:
+    document: DocumentRecord
+    similarity: float  # cosine similarity to the question
+
+
+class TopicIndex:
+    def __init__(self, reader: store.Reader, embedder=None) -> None:
+        self.reader = reader
+        self.manifest = reader.manifest
+        models = self.manifest.get("models", {})
+        self.embedding_name = models.get("embedding_name") or embedding.DEFAULT
+        self._embedder = embedder or embedding.load(self.embedding_name)
+        self._lock = threading.Lock()  # sentence-transformers' encode is not re-entrant on one model
+        self.topics: list[Topic] = reader.topics()
+        self.by_id: dict[int, Topic] = {t.id: t for t in self.topics}
+        real = [t for t in self.topics if not t.is_outlier]
+        self._topic_ids = [t.id for t in real]
+        if real:
+            centroids = np.stack([t.embedding for t in real])
+            described = self.embed_many([f"{t.label}: {', '.join(t.keywords[:6])}" for t in real])
+            self._centroids, self._described = centroids, described
+        else:
+            self._centroids = self._described = np.zeros((0, 1), np.float32)
+
+    @classmethod
+    def open(cls, location: store.Location, embedder=None) -> TopicIndex:
+        return cls(store.open_reader(location), embedder)
+
+    def embed_many(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self._embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                         show_progress_bar=False).astype(np.float32)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.embed_many([text])[0]
+
+    @property
+    def real_topics(self) -> list[Topic]:
+        return [t for t in self.topics if not t.is_outlier]
+
+    def rank_topics(self, vector: np.ndarray, k: int = 5) -> list[tuple[Topic, float]]:
+        """Topics by meaning: the better of centroid and label+keywords similarity."""
+        if not self._topic_ids:
+            return []
+        scores = np.maximum(self._centroids @ vector, self._described @ vector)
+        order = np.argsort(-scores)[:k]
+        return [(self.by_id[self._topic_ids[i]], float(scores[i])) for i in order]
+
+    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
+        """Nearest documents (optionally within one topic), skipping ids already shown."""
+        n = k + len(exclude)
+        if topic is not None:
+            n = min(n, max(1, self.by_id[topic].size)) if topic in self.by_id else n
+        hits = self.reader.query_documents(vector, n, topic=topic)
+        return [Hit(d, 1.0 - dist) for d, dist in hits if d.id not in exclude][:k]
+
+    def documents(self, ids: list[str]) -> list[DocumentRecord]:
+        return self.reader.get_documents(ids)
