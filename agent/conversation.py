@@ -9,7 +9,8 @@ once consumed, gives the ``Reply`` with the sources actually cited.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 import prompts
 from agent import router
@@ -29,6 +30,8 @@ class Settings:
     max_tokens: int = 500  # reference: max_new_tokens 500
     temperature: float = 0.1
     repetition_penalty: float = 1.1
+    # an uncited answer sentence this similar to a source gets its citation (small models rarely cite)
+    attribution_similarity: float = 0.5
     # below both, a question is off-corpus (cosine; calibrated on MiniLM over arXiv, see bench/agent.py)
     min_document_similarity: float = 0.35
     min_topic_similarity: float = 0.35
@@ -43,10 +46,11 @@ class Source:
     topic_label: str
     snippet: str
     text: str = field(repr=False, default="")
+    cited_by: str = "model"  # "model": the LLM wrote [n]; "similarity": matched to a sentence afterwards
 
     def as_dict(self) -> dict:
         return {"n": self.n, "id": self.id, "title": self.title, "topic": self.topic,
-                "topic_label": self.topic_label, "snippet": self.snippet}
+                "topic_label": self.topic_label, "snippet": self.snippet, "cited_by": self.cited_by}
 
 
 @dataclass
@@ -72,6 +76,9 @@ class _Prepared:
     topics: list[int] = field(default_factory=list)
 
 
+_SENTENCE = re.compile(r"((?<=[.!?])\s+|\n+)")
+
+
 def _snippet(text: str, chars: int = 220) -> str:
     text = " ".join(text.split())
     return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
@@ -95,6 +102,7 @@ class Response:
         prep = self._prepared
         conv = self._conversation
         citations = CitationFilter(s.n for s in prep.sources)
+        completed = False
         try:
             if prep.user_message is None:
                 chunks = iter([prep.fixed_answer])
@@ -106,10 +114,15 @@ class Response:
             for chunk in chunks:
                 self._chunks.append(chunk)
                 yield chunk
+            completed = True
         finally:
             # also on a stopped stream: the history keeps what the user saw
             answer = "".join(self._chunks).strip()
-            cited = [next(s for s in prep.sources if s.n == n) for n in citations.cited]
+            numbers, how = citations.cited, "model"
+            if completed and not numbers and prep.sources and answer:
+                answer, numbers = conv._attribute(answer, prep.sources)
+                how = "similarity"
+            cited = [replace(next(s for s in prep.sources if s.n == n), cited_by=how) for n in numbers]
             self._reply = Reply(self.question, answer, prep.plan.intent, cited, prep.sources, prep.topics)
             conv._record(self._reply, prep)
 
@@ -260,14 +273,40 @@ class Conversation:
         lines = []
         for s in sources:
             body = self._truncate(" ".join(s.text.split()), self.settings.source_tokens)
-            title = f"{s.title} " if s.title else ""
-            lines.append(f"[{s.n}] {title}(topic {s.topic}: {s.topic_label})\n{body}")
-        return "\n".join(lines) if lines else "(none)"
+            lines.append(f"[{s.n}] {s.title}: {body}" if s.title else f"[{s.n}] {body}")
+        return "\n\n".join(lines) if lines else "(none)"
 
     def _truncate(self, text: str, budget: int) -> str:
         from indexing.labels import truncate
 
         return truncate(text, budget, self.model.count_tokens)
+
+    def _attribute(self, answer: str, sources: list[Source]) -> tuple[str, list[int]]:
+        """Cite, after the fact, the source each uncited sentence matches best.
+
+        Small models paraphrase or copy the abstracts but rarely write [n];
+        a sentence whose embedding is close enough to a source's gets that
+        source's number, so every claim stays traceable. These citations are
+        marked ``cited_by="similarity"``.
+        """
+        sentences = _SENTENCE.split(answer)  # sentences at even positions, the separators between them odd
+        candidates = [i for i in range(0, len(sentences), 2) if len(sentences[i].split()) >= 5]
+        if not candidates:
+            return answer, []
+        vectors = self.index.embed_many([sentences[i] for i in candidates] +
+                                        [f"{s.title}. {s.text}" for s in sources])
+        sims = vectors[: len(candidates)] @ vectors[len(candidates):].T
+        cited: list[int] = []
+        for row, i in enumerate(candidates):
+            best = int(sims[row].argmax())
+            if sims[row, best] >= self.settings.attribution_similarity:
+                n = sources[best].n
+                body = sentences[i].rstrip()
+                end = len(body.rstrip(".!?:;"))
+                sentences[i] = f"{body[:end]} [{n}]{body[end:]}"
+                if n not in cited:
+                    cited.append(n)
+        return "".join(sentences), cited
 
     # -- prompt and history ------------------------------------------------------
     def _messages(self, user_message: str) -> list[Message]:

@@ -205,3 +205,14 @@ def test_streaming_yields_chunks_and_a_stopped_stream_is_recorded(index):
     assert next(chunks) == "one" and next(chunks) == " two"
     chunks.close()  # the user pressed stop
     assert conv.history[-1] == ("Tell me about topic 0", "one two")
+
+
+def test_uncited_sentences_copied_from_a_source_get_its_citation(index):
+    copied = TOPICS[2][2][0][1]  # the first GNN abstract, as a small model often parrots it
+    llm = FakeLLM(f"Here is what I found.\n{copied} That is all.")
+    reply = Conversation(index, llm).ask("Tell me about topic 2")
+    assert [s.cited_by for s in reply.sources] == ["similarity"]
+    assert reply.sources[0].id == "t2d0" and f"{copied[:-1]} [1]." in reply.answer
+    assert reply.answer.startswith("Here is what I found.\n")  # layout kept, short sentences left alone
+    modelled = Conversation(index, FakeLLM(cite_first)).ask("Tell me about topic 2")
+    assert {s.cited_by for s in modelled.sources} == {"model"}

@@ -1,0 +1,55 @@
+"""`topictalk ask` end to end with the bundled model on a real 300-abstract index."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from tests.conftest import run_cli
+
+
+def ask(index, question: str) -> dict:
+    out = run_cli("ask", question, "--index-dir", str(index), "--json", "--max-tokens", "80")
+    return json.loads(out.stdout)
+
+
+def test_asking_about_a_topic_cites_documents_of_that_topic(arxiv_index):
+    topics = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+    topic = next(t for t in topics if t["topic"] != -1)
+    reply = ask(arxiv_index, f"Tell me about topic {topic['topic']}")
+    assert set(reply) >= {"answer", "sources", "topics"}
+    assert reply["answer"].strip() and reply["topics"] == [topic["topic"]]
+    assert reply["sources"], reply["answer"]
+    assert all(s["topic"] == topic["topic"] and s["topic_label"] == topic["label"] for s in reply["sources"])
+    assert {s["id"] for s in reply["sources"]} <= set(topic["representative_ids"])
+    assert set(reply["sources"][0]) >= {"n", "id", "title", "topic", "topic_label", "snippet"}
+
+
+def test_off_corpus_question_is_admitted(arxiv_index):
+    reply = ask(arxiv_index, "What is the best pizza dough recipe in Naples?")
+    assert "nothing on that" in reply["answer"] and reply["sources"] == []
+
+
+def test_no_cited_number_is_invented(arxiv_index):
+    reply = ask(arxiv_index, "Which papers study reasoning in large language models?")
+    numbers = {s["n"] for s in reply["sources"]}
+    written = {int(n) for n in re.findall(r"\[(\d+)\]", reply["answer"])}
+    assert written <= numbers and numbers <= {1, 2, 3, 4}
+
+
+def test_terminal_chat_keeps_the_conversation(arxiv_index):
+    lines = "What are the biggest topics?\nTell me more about the first one\n"
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "--index-dir", str(arxiv_index), "--json",
+                          "--max-tokens", "40"], input=lines, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    replies = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert [r["intent"] for r in replies] == ["overview", "topic"]
+    assert replies[1]["topics"] == [replies[0]["topics"][0]]  # "the first one" = the first topic listed
+
+
+def test_missing_index_and_empty_question_are_one_line(tmp_path):
+    for args in (["ask", "hello", "--index-dir", str(tmp_path / "none")], ["ask", "  ", "--index-dir", str(tmp_path)]):
+        out = run_cli(*args, check=False)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
