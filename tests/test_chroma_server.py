@@ -1,0 +1,54 @@
+"""The same schema on a Chroma server (a team's shared store): a real `chroma run` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA, run_cli
+
+BBC = SHARED_DATA / "bbc_news.jsonl.gz"
+pytestmark = pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("chroma run did not start")
+            time.sleep(0.3)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
+    server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server)]
+    run_cli("index", "--input", str(BBC), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",
+            *server)
+    topics = json.loads(run_cli("topics", "--json", *server).stdout)
+    assert sum(t["count"] for t in topics) == 200 and len(topics) >= 3
+    assert not (tmp_path / "chroma.sqlite3").exists()  # the store is the server; the folder holds caches only
+    reply = json.loads(run_cli("ask", "Tell me about topic 0", "--json", "--max-tokens", "30", *server).stdout)
+    assert reply["topics"] == [0] and reply["answer"]
