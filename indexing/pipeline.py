@@ -83,12 +83,7 @@ def build(
     started = time.perf_counter()
     with _writer_lock(index_dir):
         n = len(corpus)
-        mcs = settings.topics.min_cluster_size or topics.default_min_cluster_size(n)
-        if n < topics.min_documents(settings.topics, mcs):
-            raise TopictalkError(
-                f"only {n} documents: topic modelling with min_cluster_size={mcs} needs at least "
-                f"{topics.min_documents(settings.topics, mcs)}; add documents or lower --min-cluster-size"
-            )
+        topics.check_size(n, settings.topics)  # before hours of embedding, not after
         client = store.connect(location)  # fail on a bad store before hours of work
 
         t = time.perf_counter()

@@ -50,9 +50,20 @@ def default_min_cluster_size(n_documents: int) -> int:
     return int(min(150, max(10, round(0.5 * math.sqrt(n_documents)))))
 
 
-def min_documents(params: TopicParams, min_cluster_size: int) -> int:
-    """Fewer documents than this cannot give UMAP neighbours and HDBSCAN two clusters."""
-    return max(2 * min_cluster_size, params.n_neighbors + 2, 20)
+def check_size(n_documents: int, params: TopicParams) -> int:
+    """The min_cluster_size to use; a clear error when the corpus is too small for it.
+
+    Fewer documents than max(2 x min_cluster_size, n_neighbors + 2, 20) cannot
+    give UMAP its neighbours and HDBSCAN two clusters.
+    """
+    mcs = params.min_cluster_size or default_min_cluster_size(n_documents)
+    needed = max(2 * mcs, params.n_neighbors + 2, 20)
+    if n_documents < needed:
+        raise TopictalkError(
+            f"only {n_documents} documents: topic modelling with min_cluster_size={mcs} needs at least "
+            f"{needed}; add documents or lower --min-cluster-size"
+        )
+    return mcs
 
 
 @dataclass
@@ -112,12 +123,7 @@ def fit(
 ) -> TopicResult:
     """Cluster and represent topics; ``embeddings`` are unit-length rows, one per text."""
     n = len(texts)
-    mcs = params.min_cluster_size or default_min_cluster_size(n)
-    if n < min_documents(params, mcs):
-        raise TopictalkError(
-            f"only {n} documents: topic modelling with min_cluster_size={mcs} needs at least "
-            f"{min_documents(params, mcs)}; add documents or lower --min-cluster-size"
-        )
+    mcs = check_size(n, params)
     timings: dict[str, float] = {}
     cached: dict[str, bool] = {}
 
