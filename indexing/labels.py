@@ -33,8 +33,8 @@ class LabelSettings:
     doc_tokens: int = 64  # token budget per document: prompt reading is most of the LLM time
     keywords: int = 10
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
-    max_chars: int = 60
-    max_tokens: int = 24
+    max_chars: int = 80  # 60 cut real labels mid-phrase ("... in Large Language")
+    max_tokens: int = 32
     temperature: float = 0.1
     seed: int = 42
 
