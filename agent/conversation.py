@@ -217,7 +217,9 @@ class Conversation:
     def _plan_find_topics(self, plan, question, vector) -> _Prepared:
         ranked = self.index.rank_topics(vector, 5)
         if not ranked or ranked[0][1] < self.settings.min_topic_similarity:
-            return self._off_corpus(plan, ranked)
+            # no topic is about it, but some documents may be: answer from them (or admit nothing)
+            plan.intent = router.SEARCH
+            return self._plan_search(plan, question, vector)
         good = [t for t, score in ranked if score >= self.settings.min_topic_similarity]
         docs = self.index.documents([t.representative_ids[0] for t in good[:3] if t.representative_ids])
         sources = self._sources(docs)

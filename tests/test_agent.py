@@ -216,3 +216,11 @@ def test_uncited_sentences_copied_from_a_source_get_its_citation(index):
     assert reply.answer.startswith("Here is what I found.\n")  # layout kept, short sentences left alone
     modelled = Conversation(index, FakeLLM(cite_first)).ask("Tell me about topic 2")
     assert {s.cited_by for s in modelled.sources} == {"model"}
+
+
+def test_topic_question_without_a_matching_topic_falls_back_to_documents(index):
+    conv = Conversation(index, FakeLLM("ok [1]"), Settings(min_topic_similarity=0.99))
+    reply = conv.ask("Are there topics about privacy attacks on federated clients?")
+    assert reply.intent == "search" and reply.provided and reply.provided[0].topic == 0
+    reply = conv.ask("Are there topics about pizza dough recipes?")
+    assert reply.intent == "off_corpus"
