@@ -152,6 +152,180 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_conversation_parts(args: argparse.Namespace):
+    """The shared pieces of `ask` and `chat`: the opened index and the loaded model."""
+    from agent import models
+    from agent.retrieval import TopicIndex
+
+    cfg = config_mod.load({"llm": args.llm, "index_dir": args.index_dir})
+    _, location = _location(args, cfg)
+    index = TopicIndex.open(location)
+    return index, models.load(cfg.llm)
+
+
+def _print_sources(reply) -> None:  # noqa: ANN001
+    for s in reply.sources:
+        print(f"  [{s.n}] {s.title or s.id} (topic {s.topic}: {s.topic_label}) id={s.id}")
+
+
+def _ask(args: argparse.Namespace) -> int:
+    """Answer one question (or a conversation read from stdin) from the topic index."""
+    import json
+
+    from agent.conversation import Conversation, Settings
+
+    if args.question is not None and not args.question.strip():
+        raise TopictalkError("the question is empty: topictalk ask \"What are the biggest topics?\"")
+    index, model = open_conversation_parts(args)
+    try:
+        conversation = Conversation(index, model, Settings(max_tokens=args.max_tokens))
+        if args.question is not None:
+            response = conversation.respond(args.question)
+            if args.json:
+                print(json.dumps(response.reply().as_dict(), indent=2, ensure_ascii=False))
+                return 0
+            for chunk in response:
+                print(chunk, end="", flush=True)
+            reply = response.reply()
+            print()
+            if reply.sources:
+                print("\nSources:")
+                _print_sources(reply)
+            return 0
+        interactive = sys.stdin.isatty()
+        while True:
+            if interactive:
+                print("you> ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                return 0
+            if not line.strip():
+                continue
+            response = conversation.respond(line)
+            if args.json:
+                print(json.dumps(response.reply().as_dict(), ensure_ascii=False), flush=True)
+                continue
+            print("topictalk> ", end="", flush=True)
+            for chunk in response:
+                print(chunk, end="", flush=True)
+            print()
+            _print_sources(response.reply())
+            print(flush=True)
+    finally:
+        model.close()
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """Serve the Gradio app: chat, topic table, data map."""
+    from agent.conversation import Settings
+    from ui import app
+
+    # checked before anything loads: a refused --share should cost no model load
+    auth = app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth)
+    if args.max_tokens is not None and args.max_tokens <= 0:
+        raise TopictalkError(f"--max-tokens must be a positive number of tokens, got {args.max_tokens}")
+    index, model = open_conversation_parts(args)
+    try:
+        settings = Settings() if args.max_tokens is None else Settings(max_tokens=args.max_tokens)
+        demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points)
+        app.serve(demo, app.ServeOptions(host=args.host, port=args.port, share=args.share, auth=auth),
+                  log=lambda line: print(line, flush=True))
+    finally:
+        model.close()
+    return 0
+
+
+REFERENCE_DATASET = "CShorten/ML-ArXiv-Papers"
+CPU_SAMPLE = 8000  # about ten minutes of indexing with the bundled models on a laptop CPU
+
+
+def _corpus_source(args: argparse.Namespace) -> str:
+    """The name `indexing.corpus` gives this corpus (manifest["corpus"]["source"]), without reading it."""
+    if args.dataset:
+        return f"hf:{args.dataset} ({args.split})"
+    paths = [Path(p) for p in args.input]
+    return "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in paths)
+
+
+def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str) -> str | None:
+    """Why an existing index does not match what the demo would build, or None when it does."""
+    corpus = manifest.get("corpus", {})
+    if corpus.get("source") != source:
+        return f"it was built from {corpus.get('source')}"
+    built_with = manifest.get("models", {}).get("embedding_name")
+    if built_with != embedding_model:
+        return f"it was built with the embedding model {built_with}"
+    documents, sampled_from = corpus.get("documents"), corpus.get("sampled_from")
+    if limit is None and sampled_from is not None:
+        return f"it holds a sample of {documents} documents, not all {sampled_from}"
+    if limit is not None and not ((sampled_from is not None and documents == limit)
+                                  or (sampled_from is None and documents <= limit)):
+        return f"it holds {documents} documents, not a sample of {limit}"
+    return None
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
+    from indexing import store
+    from ui import app
+
+    def log(msg: str) -> None:
+        print(f"topictalk: {msg}", file=sys.stderr, flush=True)
+
+    if args.input and args.dataset:
+        raise TopictalkError("give --input FILE ... or --dataset NAME, not both")
+    app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth)
+    if not args.input and not args.dataset:
+        args.dataset = REFERENCE_DATASET
+    if args.limit == 0:
+        args.limit = None  # every document
+    elif args.limit is None and not _has_gpu():
+        args.limit = CPU_SAMPLE
+        log(f"no GPU: indexing a reproducible sample of at most {CPU_SAMPLE:,} documents (seed {args.seed}), "
+            "about ten minutes on a CPU; --limit N changes it, --limit 0 indexes every document")
+    cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
+    _, location = _location(args, cfg)
+    source = _corpus_source(args)
+    try:
+        manifest = store.open_reader(location).manifest
+    except TopictalkError:
+        manifest = None
+    why = _reusable(manifest, source, args.limit, cfg.embedding_model) if manifest else "there is none yet"
+    if why is None:
+        corpus = manifest["corpus"]
+        log(f"reusing the index in {location} ({corpus['documents']:,} documents from {corpus['source']}); "
+            "pass another --index-dir to build a new one")
+    else:
+        log(f"building the index in {location}: {why}")
+        _index(args)
+    return _chat(args)
+
+
+def _map(args: argparse.Namespace) -> int:
+    """Write the static labeled map of an index (matplotlib + adjustText)."""
+    from indexing import store
+    from ui import map as map_mod
+
+    cfg = config_mod.load({"index_dir": args.index_dir})
+    _, location = _location(args, cfg)
+    reader = store.open_reader(location)
+    topics = reader.topics()
+    points = map_mod.Points.from_coordinates(reader.coordinates())
+    try:
+        out = map_mod.static_map(points, map_mod.labels_of(topics), Path(args.out).expanduser(), dpi=args.dpi)
+    except (OSError, ValueError) as err:  # unwritable folder, unknown image format
+        raise TopictalkError(f"cannot write the map to {args.out}: {err}") from err
+    real = sum(not t.is_outlier for t in topics)
+    print(f"wrote {out} ({len(points):,} documents, {real} topics)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="topictalk",
@@ -166,6 +340,59 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build the topic index of a corpus (embed, cluster, label, store)",
                        description="Embed the documents, find topics with UMAP + HDBSCAN + BERTopic, label them "
                                    "with the LLM, and store everything in Chroma.")
+    _index_options(p)
+    p.set_defaults(func=_index)
+
+    p = sub.add_parser("topics", help="print the topics of an index")
+    _store_options(p)
+    p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
+    p.set_defaults(func=_topics)
+
+    p = sub.add_parser("ask", help="ask about the corpus; without a question, chat line by line on stdin")
+    p.add_argument("question", nargs="?", help="e.g. \"What are the biggest topics?\"")
+    _store_options(p)
+    p.add_argument("--llm", help="model spec (default: bundled)")
+    p.add_argument("--json", action="store_true", help='print {"answer", "sources", "topics"} as JSON')
+    p.add_argument("--max-tokens", type=int, default=500, help="longest answer, in tokens")
+    p.set_defaults(func=_ask)
+
+    p = sub.add_parser("chat", help="serve the chat app in the browser (chat, topic table, data map)")
+    _store_options(p)
+    p.add_argument("--llm", help="model spec (default: bundled)")
+    _serve_options(p)
+    p.set_defaults(func=_chat)
+
+    p = sub.add_parser("demo", help=f"index {REFERENCE_DATASET} (or --input files) once, then open the chat",
+                       description=f"Index the reference dataset {REFERENCE_DATASET} (or --input files) with the "
+                                   "`index` options, unless the index folder already holds that corpus, then serve "
+                                   "the chat. Without a GPU a reproducible sample of "
+                                   f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all).")
+    _index_options(p)
+    _serve_options(p)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("map", help="write the static labeled map of an index (PNG, SVG or PDF)")
+    p.add_argument("--out", default="map.png", help="image file; the format follows the suffix (default map.png)")
+    p.add_argument("--dpi", type=int, default=150)
+    _store_options(p)
+    p.set_defaults(func=_map)
+    return parser
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("app")
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    g.add_argument("--port", type=int, default=7860)
+    g.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs a login)")
+    g.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
+    g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
+    g.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 500)")
+    g.add_argument("--map-points", type=int, default=20000, help="most documents drawn on the map (a sample beyond)")
+
+
+def _index_options(p: argparse.ArgumentParser) -> None:
+    """The options of `index`, shared with `demo` so both build an index the same way."""
     src = p.add_argument_group("corpus")
     src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
                      "of .txt/.md files")
@@ -192,13 +419,6 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--label-doc-tokens", type=int, default=64, help="token budget per document in label prompts")
     tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_index)
-
-    p = sub.add_parser("topics", help="print the topics of an index")
-    _store_options(p)
-    p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
-    p.set_defaults(func=_topics)
-    return parser
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:

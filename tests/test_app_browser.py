@@ -1,0 +1,220 @@
+"""`topictalk chat` in a real headless Chromium, as a user meets it: login, a streamed
+answer with sources, the topic table, the map, and two users chatting at once.
+
+The app runs as a subprocess on 127.0.0.1 over the shared 300-abstract index with the
+bundled model; answers are capped at a few tokens (--max-tokens) to keep this module
+to a few minutes on 2 cores. Screenshots of the three views go to artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "artifacts"
+USER, PASSWORD = "user", "secret"
+ANSWER_TIMEOUT_MS = 180_000  # a queued answer waits for the one before it on a busy 2-core machine
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (./install.sh)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(arxiv_index):
+    port = free_port()
+    cmd = [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(arxiv_index), "--host", "127.0.0.1",
+           "--port", str(port), "--auth", f"{USER}:{PASSWORD}", "--max-tokens", "32"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # never block on a full pipe
+    reader.start()
+    deadline = time.monotonic() + 240
+    while not any("chat at http" in line for line in output):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("topictalk chat did not start:\n" + "".join(output)[-3000:])
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/"
+    proc.send_signal(signal.SIGINT)  # Ctrl+C: the app closes the server and the model
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    assert "Traceback" not in "".join(output), "".join(output)[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_login(browser, url: str):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(url)
+    return page
+
+
+def log_in(page, password: str = PASSWORD) -> None:
+    page.get_by_label("username").fill(USER)  # the form is cleared after a refusal
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def logged_in(browser, url: str):
+    page = open_login(browser, url)
+    log_in(page)
+    page.wait_for_selector("#tt-question textarea", timeout=60_000)
+    return page
+
+
+def ask(page, question: str) -> None:
+    page.locator("#tt-question textarea").fill(question)
+    page.keyboard.press("Enter")
+
+
+def finished_answers(page) -> int:
+    return page.locator("#tt-chat .tt-footer").count()  # every finished answer ends with one footer
+
+
+def wait_for_answers(page, n: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('#tt-chat .tt-footer').length >= {n}",
+                           timeout=ANSWER_TIMEOUT_MS)
+
+
+LAST_BOT = """() => { const m = document.querySelectorAll('#tt-chat .message.bot');
+  if (!m.length) return null; const last = m[m.length - 1];
+  return {text: last.innerText, done: !!last.querySelector('.tt-footer')}; }"""
+
+
+def chat_text(page) -> str:
+    return page.locator("#tt-chat").inner_text()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    return logged_in(browser, app_url)
+
+
+def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser, app_url):
+    page = open_login(browser, app_url)
+    log_in(page, "not-the-password")
+    page.get_by_text("Incorrect Credentials").wait_for(timeout=30_000)
+    assert page.locator("#tt-question").count() == 0
+    log_in(page)
+    page.wait_for_selector("#tt-question textarea", timeout=60_000)
+    assert page.get_by_role("tab", name="Topics").count() == 1
+    page.context.close()
+
+
+def test_example_question_gets_a_streamed_answer_with_sources(page):
+    page.get_by_role("button", name="Tell me about topic 0").click()  # an example: one click asks it
+    seen: list[dict] = []
+    deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        state = page.evaluate(LAST_BOT)
+        if state and (not seen or state != seen[-1]):
+            seen.append(state)
+        if state and state["done"]:
+            break
+        time.sleep(0.03)
+    partial = [s["text"] for s in seen if not s["done"] and s["text"].strip()]
+    assert seen and seen[-1]["done"], f"no finished answer; saw {seen[-3:]}"
+    # the answer grew in the page before it was final: streamed, not delivered at once
+    assert len(partial) >= 2 and len(partial[-1]) > len(partial[0]), partial
+    sources = page.locator("#tt-chat .message.bot .tt-sources").last
+    assert re.search(r"\[1\] .+ · topic \d+: ", sources.inner_text())
+    assert sources.locator("details").count() >= 1  # the full abstract folds out
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#tt-chat .message.user").last.scroll_into_view_if_needed()  # the question, then its answer
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_index):
+    from indexing import store
+
+    real = [t for t in store.open_reader(store.Location(path=arxiv_index)).topics() if not t.is_outlier]
+    page.get_by_role("tab", name="Topics").click()
+    table = page.locator("#tt-topics")
+    table.get_by_role("gridcell").first.wait_for()
+    text = table.inner_text()
+    for t in real:
+        assert t.label in text, f"topic {t.id} ({t.label}) missing from the table"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "topics.png"), full_page=True)
+
+    target = real[-1]  # the smallest: a click far from the first row
+    word = max(re.findall(r"\w+", target.label), key=len)
+    search = page.locator("#tt-topic-search textarea, #tt-topic-search input").first
+    search.fill(word)
+    row_text = {t.id: f"{t.id} {t.size} {t.label} {', '.join(t.keywords[:8])}" for t in real}
+    keep = [t.id for t in real if word.lower() in row_text[t.id].lower()]
+    # labels that must vanish (unless the same words also show in a row that stays)
+    hidden = [t.label for t in real if t.id not in keep and not any(t.label in row_text[k] for k in keep)]
+    deadline = time.monotonic() + 30
+    while any(label in table.inner_text() for label in hidden) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = table.inner_text()
+    assert target.label in text and not [label for label in hidden if label in text]
+
+    before = finished_answers(page)
+    table.get_by_role("gridcell", name=target.label, exact=True).first.click()
+    page.locator("#tt-chat .message.user", has_text=f"Tell me about topic {target.id}").wait_for(timeout=30_000)
+    assert page.get_by_role("tab", name="Chat", selected=True).count() == 1  # switched to the chat
+    wait_for_answers(page, before + 1)
+
+
+def test_map_renders(page):
+    page.get_by_role("tab", name="Map").click()
+    plot = page.locator("#tt-map .js-plotly-plot")
+    plot.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('#tt-map svg.main-svg').length > 0")
+    assert "Documents and topics" in plot.inner_text()
+    page.wait_for_timeout(1000)  # WebGL points are drawn a frame after the svg
+    page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
+    page.get_by_role("tab", name="Chat").click()
+
+
+def test_two_users_at_once_keep_separate_histories(browser, app_url):
+    first, second = logged_in(browser, app_url), logged_in(browser, app_url)
+    questions = {first: "Tell me about topic 1", second: "Tell me about topic 2"}
+    for p, question in questions.items():
+        ask(p, question)
+    queued = False  # one waits while the other is answered, and is told its place
+    deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline and not all(finished_answers(p) for p in questions):
+        queued = queued or any("queue" in p.locator("#tt-chat").inner_text() for p in questions)
+        time.sleep(0.2)
+    for p, question in questions.items():
+        assert finished_answers(p) == 1, chat_text(p)[-500:]
+        users = p.locator("#tt-chat .message.user").all_inner_texts()
+        assert [u.strip() for u in users] == [question]  # only its own question
+    assert queued, "neither page showed its place in the queue"
+    for p in questions:
+        p.context.close()

@@ -1,0 +1,160 @@
+"""The data map: every document at its 2-D position, colored by topic, labels at topic centers.
+
+Two renderings of the same points: an interactive plotly figure for the app
+(like BERTopic's ``visualize_documents(..., custom_labels=True)``) and a
+static matplotlib image for ``topictalk map`` (the reference's bonus map,
+labels spread apart with adjustText). Both fade the outliers (topic -1).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexing.schema import OUTLIER, Topic
+
+MAX_POINTS = 20_000  # beyond this the browser's WebGL scatter starts to lag on laptops
+SEED = 42
+OUTLIER_COLOR = "#CFD8DC"  # BERTopic's grey for outliers
+
+
+@dataclass(frozen=True)
+class Points:
+    """Map positions of (a sample of) the documents; ``total`` counts them all."""
+
+    x: np.ndarray
+    y: np.ndarray
+    topic: np.ndarray
+    title: list[str]
+    total: int
+
+    @classmethod
+    def from_coordinates(cls, coords: dict) -> Points:
+        """From ``store.Reader.coordinates()``; documents without a title are named by id."""
+        titles = [t or i for t, i in zip(coords["title"], coords["ids"])]
+        return cls(np.asarray(coords["x"], np.float32), np.asarray(coords["y"], np.float32),
+                   np.asarray(coords["topic"], np.int32), titles, len(titles))
+
+    def __len__(self) -> int:
+        return len(self.title)
+
+    @property
+    def sampled(self) -> bool:
+        return len(self) < self.total
+
+
+def sample(points: Points, max_points: int = MAX_POINTS, seed: int = SEED) -> Points:
+    """A reproducible sample of at most ``max_points``, every topic keeping at least one point.
+
+    Topics keep their share of the points (largest remainders fill the last
+    places), so the map's density still shows which topics are big.
+    """
+    n = len(points)
+    if n <= max_points:
+        return points
+    ids, sizes = np.unique(points.topic, return_counts=True)
+    exact = sizes * (max_points / n)
+    quota = np.maximum(1, np.floor(exact)).astype(int)
+    left = max_points - int(quota.sum())
+    if left > 0:  # hand out the places floor() left over
+        quota[np.argsort(-(exact - np.floor(exact)), kind="stable")[:left]] += 1
+    while left < 0:  # the one-point minimums overshot: take from the biggest quotas
+        quota[int(np.argmax(quota))] -= 1
+        left += 1
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(np.flatnonzero(points.topic == t), size=q, replace=False) for t, q in zip(ids, quota)]
+    chosen = np.sort(np.concatenate(keep))  # original order: stable draw order across runs
+    return Points(points.x[chosen], points.y[chosen], points.topic[chosen],
+                  [points.title[i] for i in chosen], points.total)
+
+
+def centers(points: Points) -> dict[int, tuple[float, float]]:
+    """Median position of each real topic: robust to the stray points UMAP flings away."""
+    return {int(t): (float(np.median(points.x[points.topic == t])), float(np.median(points.y[points.topic == t])))
+            for t in np.unique(points.topic) if t != OUTLIER}
+
+
+def labels_of(topics: list[Topic]) -> dict[int, str]:
+    return {t.id: t.label for t in topics}
+
+
+def title_of(points: Points) -> str:
+    shown = f"{len(points):,} documents"
+    if points.sampled:
+        shown = f"a reproducible sample of {len(points):,} of {points.total:,} documents (every topic kept)"
+    return f"Documents and topics: {shown}"
+
+
+def _short(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS):
+    """The interactive map: one WebGL trace per topic, titles on hover, labels at centers."""
+    import plotly.colors
+    import plotly.graph_objects as go
+
+    shown = sample(points, max_points)
+    palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
+    fig = go.Figure()
+    topic_ids = [int(t) for t in np.unique(shown.topic)]
+    # outliers first, so topic points are drawn on top of the grey haze
+    for rank, t in enumerate(sorted(topic_ids, key=lambda t: (t != OUTLIER, t))):
+        mask = shown.topic == t
+        outlier = t == OUTLIER
+        name = "outliers" if outlier else _short(f"{t}: {labels.get(t, '')}", 40)
+        fig.add_trace(go.Scattergl(
+            x=shown.x[mask], y=shown.y[mask], mode="markers", name=name,
+            hovertext=[_short(shown.title[i], 100) for i in np.flatnonzero(mask)], hoverinfo="text",
+            marker={"size": 5, "opacity": 0.3 if outlier else 0.6,
+                    "color": OUTLIER_COLOR if outlier else palette[t % len(palette)]},
+        ))
+    for t, (cx, cy) in centers(shown).items():
+        fig.add_annotation(x=cx, y=cy, text=_short(labels.get(t, str(t)), 40), showarrow=False,
+                           font={"size": 11, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
+    fig.update_layout(
+        title={"text": title_of(shown), "x": 0.5, "xanchor": "center"}, template="simple_white",
+        height=720, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"itemsizing": "constant"},
+        xaxis={"visible": False}, yaxis={"visible": False}, hoverlabel={"bgcolor": "white"},
+    )
+    return fig
+
+
+def static_map(points: Points, labels: dict[int, str], out: Path, dpi: int = 150) -> Path:
+    """A PNG (or any format matplotlib knows by the suffix) with labels spread by adjustText."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; also safe inside a server process
+    import matplotlib.pyplot as plt
+    from adjustText import adjust_text
+
+    fig, ax = plt.subplots(figsize=(14, 14))
+    try:
+        # dots shrink as documents grow: a few hundred stay visible, 100k do not become one blot
+        size = float(np.clip(20_000 / max(len(points), 1), 1.5, 25))
+        outliers = points.topic == OUTLIER
+        ax.scatter(points.x[outliers], points.y[outliers], s=size, c=OUTLIER_COLOR, alpha=0.4, linewidths=0)
+        cmap = plt.get_cmap("tab20")
+        real = ~outliers
+        ax.scatter(points.x[real], points.y[real], s=size, c=[cmap(t % 20) for t in points.topic[real]], alpha=0.7,
+                   linewidths=0)
+        texts = [ax.text(cx, cy, textwrap.fill(_short(labels.get(t, str(t)), 60), 22), fontsize=8, ha="center",
+                         va="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})
+                 for t, (cx, cy) in centers(points).items()]
+        if texts:
+            # Only the labels repel each other: passing every point would be slow at 100k documents.
+            # avoid_self=False: a label belongs on its topic's center; pushing it off its own anchor
+            # while pulling it back never settles, and adjustText then runs until time_lim.
+            adjust_text(texts, ax=ax, avoid_self=False, arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.5},
+                        time_lim=20)
+        ax.set_axis_off()
+        ax.set_title(title_of(points), fontsize=12)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return out
