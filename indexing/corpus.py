@@ -86,8 +86,7 @@ def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, t
             if title_name:
                 record[title_name] = row.get(title) if title else None
             merged.append(record)
-    source = "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in paths)
-    return from_records(merged, source=source, text_column=text_name, title_column=title_name, limit=limit, seed=seed)
+    return from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name, limit=limit, seed=seed)
 
 
 def from_dataset(name: str, *, split: str = "train", text_column: str | None = None,
@@ -103,7 +102,7 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
     except Exception as err:  # offline, unknown name, bad split: datasets raises many types, all mean "cannot load"
         raise TopictalkError(f"could not reach Hugging Face dataset {name!r} (split {split!r}): {_first_line(err)}; "
                              "check the name or network, or pass --input FILE with local files") from err
-    return from_records(data, source=f"hf:{name} ({split})", text_column=text_column, title_column=title_column,
+    return from_records(data, source=dataset_source(name, split), text_column=text_column, title_column=title_column,
                         limit=limit, seed=seed)
 
 
@@ -283,3 +282,13 @@ def _read_text(path: Path) -> str:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def files_source(paths: Sequence[str | Path]) -> str:
+    """How local inputs are named in ``Corpus.source`` (and so in the manifest)."""
+    return "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in map(Path, paths))
+
+
+def dataset_source(name: str, split: str) -> str:
+    """How a Hugging Face dataset is named in ``Corpus.source``."""
+    return f"hf:{name} ({split})"

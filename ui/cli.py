@@ -241,10 +241,9 @@ CPU_SAMPLE = 8000  # about ten minutes of indexing with the bundled models on a 
 
 def _corpus_source(args: argparse.Namespace) -> str:
     """The name `indexing.corpus` gives this corpus (manifest["corpus"]["source"]), without reading it."""
-    if args.dataset:
-        return f"hf:{args.dataset} ({args.split})"
-    paths = [Path(p) for p in args.input]
-    return "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in paths)
+    from indexing import corpus
+
+    return corpus.dataset_source(args.dataset, args.split) if args.dataset else corpus.files_source(args.input)
 
 
 def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str) -> str | None:
