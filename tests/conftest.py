@@ -40,6 +40,15 @@ ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
 ARXIV_SAMPLE = 300
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_cli(*args: str, check: bool = True, timeout: int = 900):
     """Run `topictalk ARGS` as a user would, in a subprocess."""
     import subprocess

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, free_port, run_cli
 
 BBC = SHARED_DATA / "bbc_news.jsonl.gz"
 pytestmark = pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")
@@ -21,9 +20,7 @@ pytestmark = pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_ne
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
                              "--host", "127.0.0.1", "--port", str(port)],

@@ -4,7 +4,6 @@ client against a real llama-cpp-python server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from agent.llm import Options, cut_at_stop
 from agent.models import load
+from tests.conftest import free_port
 
 QUESTION = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -124,15 +124,9 @@ def test_transformers_loads_4bit_nf4_and_generates(tiny_llama):
         assert ids.count(model._tokenizer.bos_token_id) == 1 and ids[0] == model._tokenizer.bos_token_id
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(bundled_gguf):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled"],
