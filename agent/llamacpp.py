@@ -10,10 +10,9 @@ from pathlib import Path
 
 import prompts
 import prompts.llama2
-from agent.llm import Message, Model, Options
+from agent.llm import LLAMA2_CHAT_NAME, Message, Model, Options
 from indexing.errors import TopictalkError
 
-_LLAMA2_NAME = re.compile(r"llama[-_ ]?(v)?2.*chat", re.IGNORECASE)
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
 
 
@@ -65,7 +64,7 @@ class LlamaCppModel(Model):
         self._template = meta.get("tokenizer.chat_template")
         if chat_format is None:
             llama2 = (self._template and "<<SYS>>" in self._template) or bool(
-                _LLAMA2_NAME.search(path.name) or _LLAMA2_NAME.search(meta.get("general.name", ""))
+                LLAMA2_CHAT_NAME.search(path.name) or LLAMA2_CHAT_NAME.search(meta.get("general.name", ""))
             )
             chat_format = "llama-2" if llama2 or not self._template else "gguf"
         if chat_format not in ("llama-2", "gguf"):
@@ -82,7 +81,7 @@ class LlamaCppModel(Model):
             template=self._template, eos_token=self._token_text(self._llm.token_eos()),
             bos_token=self._token_text(self._llm.token_bos()),
         )
-        safe = [{"role": m["role"], "content": prompts.neutralize(m["content"])} for m in messages]
+        safe = prompts.neutralize_messages(messages)
         return formatter(messages=safe).prompt
 
     def _token_text(self, token: int) -> str:

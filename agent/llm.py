@@ -8,10 +8,14 @@ builds one from a spec string.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
+
+# file or model names of Llama 2 chat models, which get Meta's format (prompts.llama2)
+LLAMA2_CHAT_NAME = re.compile(r"llama[-_ ]?(v)?2.*chat", re.IGNORECASE)
 
 
 class Message(TypedDict):

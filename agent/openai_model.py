@@ -47,7 +47,7 @@ class OpenAIModel(Model):
     def stream(self, messages: Sequence[Message], options: Options = Options()) -> Iterator[str]:
         from openai import APIConnectionError, APIStatusError, BadRequestError, UnprocessableEntityError
 
-        safe = [{"role": m["role"], "content": prompts.neutralize(m["content"])} for m in messages]
+        safe = prompts.neutralize_messages(messages)
         request = dict(
             model=self.model, messages=safe, stream=True, max_tokens=options.max_tokens,
             temperature=options.temperature, seed=options.seed, stream_options={"include_usage": True},

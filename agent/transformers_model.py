@@ -7,16 +7,13 @@ also runs 4-bit on the CPU, so the same code path is the default there.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import prompts
-from agent.llm import Message, Model, Options, cut_at_stop
+from agent.llm import LLAMA2_CHAT_NAME, Message, Model, Options, cut_at_stop
 from indexing.errors import TopictalkError
-
-_LLAMA2_NAME = re.compile(r"llama[-_ ]?2.*chat", re.IGNORECASE)
 
 
 def quantization_config():
@@ -59,14 +56,14 @@ class TransformersModel(Model):
         self.context_length = int(getattr(self._model.config, "max_position_embeddings", 4096) or 4096)
         template = self._tokenizer.chat_template
         self.llama2 = (
-            template is None or "<<SYS>>" in template or bool(_LLAMA2_NAME.search(name_or_path))
+            template is None or "<<SYS>>" in template or bool(LLAMA2_CHAT_NAME.search(name_or_path))
         )
         self._lock = threading.Lock()
 
     def render(self, messages: Sequence[Message]) -> str:
         if self.llama2:
             return prompts.format_chat(messages)
-        safe = [{"role": m["role"], "content": prompts.neutralize(m["content"])} for m in messages]
+        safe = prompts.neutralize_messages(messages)
         return self._tokenizer.apply_chat_template(safe, tokenize=False, add_generation_prompt=True)
 
     def count_tokens(self, text: str) -> int:

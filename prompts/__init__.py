@@ -5,6 +5,6 @@ ui -> agent -> indexing -> prompts chain.
 """
 
 from prompts.files import load, names
-from prompts.llama2 import format_chat, neutralize
+from prompts.llama2 import format_chat, neutralize, neutralize_messages
 
-__all__ = ["format_chat", "load", "names", "neutralize"]
+__all__ = ["format_chat", "load", "names", "neutralize", "neutralize_messages"]

@@ -50,6 +50,11 @@ def neutralize(text: str) -> str:
     return _CONTROL.sub(_defuse, text)
 
 
+def neutralize_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The messages with every content neutralized, for renderers other than :func:`format_chat`."""
+    return [{"role": m["role"], "content": neutralize(m["content"])} for m in messages]
+
+
 def format_chat(messages: Sequence[Mapping[str, str]]) -> str:
     """Render ``[{"role", "content"}, ...]`` to a Llama 2 chat prompt.
 
