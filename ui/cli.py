@@ -23,7 +23,8 @@ def _models(args: argparse.Namespace) -> int:
     spec = models.parse(cfg.llm)
     rows.append(("llm (configured)", cfg.llm, _llm_location(spec)))
     rows.append(("embedding (configured)", cfg.embedding_model, embedding.resolve(cfg.embedding_model)))
-    rows.append(("llm (bundled)", "bundled: Qwen2.5-Coder-0.5B-Instruct Q4_K_M", str(bundled.gguf_path())))
+    for model in bundled.MODELS.values():
+        rows.append((f"llm ({model.name})", f"{model.name}: {model.title}", str(bundled.gguf_path(model))))
     rows.append(("embedding (bundled)", "bundled: all-MiniLM-L6-v2", str(embedding.bundled_path())))
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     for role, name, where in rows:
@@ -36,7 +37,7 @@ def _llm_location(spec) -> str:  # noqa: ANN001
     from agent import bundled
 
     if spec.scheme == "bundled":
-        return str(bundled.gguf_path())
+        return str(bundled.gguf_path(bundled.named(spec.target)))
     if spec.scheme == "llama-cpp":
         path = Path(spec.target).expanduser()
         if not path.is_file():
