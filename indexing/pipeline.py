@@ -138,9 +138,9 @@ def build(
             "models": {"embedding": embedding.model_key(settings.embedding_model),
                        "embedding_name": settings.embedding_model,
                        "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
-            "parameters": {**topics.params_dict(settings.topics, result.min_cluster_size),
-                           "min_cluster_size_source": "option" if settings.topics.min_cluster_size
-                           else f"default for {n} documents", "labels": asdict(settings.labels)},
+            "parameters": {**topics.params_dict(settings.topics, result.clustering),
+                           "labels": asdict(settings.labels)},
+            "clustering": result.clustering.manifest(),
             "counts": {"topics": len(labeled), "outliers": outliers, "outlier_share": round(outliers / n, 4)},
             "timings": {k: round(v, 2) for k, v in timings.items()},
             "cache": {**embed_stats, "umap": result.cached.get("umap", False),

@@ -46,7 +46,8 @@ def test_index_labels_every_topic_with_real_words(built):
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
-    assert m["models"]["llm"] == "bundled" and m["parameters"]["min_cluster_size_source"].startswith("default")
+    assert m["models"]["llm"] == "bundled-small" and m["clustering"]["source"] == "search"
+    assert m["clustering"]["trials"] and m["clustering"]["reason"]
     assert m["counts"]["topics"] == len(real)
 
 

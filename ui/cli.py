@@ -107,8 +107,8 @@ def _index(args: argparse.Namespace) -> int:
     if args.min_cluster_size is None:
         from indexing.topics import default_min_cluster_size
 
-        log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents; "
-            "set --min-cluster-size to change it)")
+        log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents); "
+            "HDBSCAN's settings are searched unless --min-cluster-size or --min-samples is given")
     settings = pipeline.IndexSettings(
         embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, topics=params,
         labels=LabelSettings(doc_tokens=args.label_doc_tokens, one_shot=args.one_shot),
