@@ -74,20 +74,26 @@ def test_a_corrupt_chunk_is_recomputed_and_reported(tmp_path, monkeypatch, damag
     good, _ = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     path = _chunks(tmp_path)[0]
     data = path.read_bytes()
-    if damage == "empty":
-        path.write_bytes(b"")
-    elif damage == "truncated":
-        path.write_bytes(data[: len(data) - 30])
-    elif damage == "garbage":
-        path.write_bytes(b"not a numpy file at all")
-    else:
-        bad = np.load(path)
-        bad = {"rows": bad[:3], "nan": np.where(bad > 0, np.nan, bad).astype(np.float32),
-               "dtype": bad.astype(np.float64)}[damage]
-        np.save(path, bad)
-    said: list[str] = []
-    again, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model, log=said.append)
+
+    def spoil() -> None:
+        if damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "truncated":
+            path.write_bytes(data[: len(data) - 30])
+        elif damage == "garbage":
+            path.write_bytes(b"not a numpy file at all")
+        else:
+            bad = np.frombuffer(data[-20 * 4 * 4 // 2:], np.float32).reshape(-1, 4)  # any float32 rows
+            bad = {"rows": bad[:3], "nan": np.full((10, 4), np.nan, np.float32),
+                   "dtype": np.load(path).astype(np.float64)}[damage]
+            np.save(path, bad)
+
+    spoil()
+    again, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     assert np.allclose(again, good) and stats == {"chunks_cached": 1, "chunks_embedded": 1}
+    spoil()
+    said: list[str] = []
+    embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model, log=said.append)
     assert len(said) == 1 and "corrupt" in said[0] and "recomputing" in said[0] and path.name in said[0]
     _, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)  # repaired on disk
     assert stats == {"chunks_cached": 2, "chunks_embedded": 0}

@@ -14,11 +14,10 @@ from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Topic
 
 
-def _write(client, n_docs: int, label: str, commit: bool = True, names: store.Names = store.Names(),
-           lease: store.Lease | None = None) -> int:
+def _write(client, n_docs: int, label: str, commit: bool = True, names=None, lease=None) -> int:
     rng = np.random.default_rng(n_docs)
     vectors = rng.normal(size=(n_docs, 8)).astype(np.float32)
-    writer = store.begin(client, names, lease)
+    writer = store.begin(client) if names is None and lease is None else store.begin(client, names, lease)
     writer.batch = 7  # several batches even for a handful of records
     docs = [DocumentRecord(f"d{i}", f"text {i}", f"title {i}", i % 2, 0.5, float(i), float(-i)) for i in range(n_docs)]
     writer.write_documents(docs, vectors)
@@ -76,8 +75,9 @@ def test_open_reader_keeps_answering_across_reindexes(tmp_path):
     location = store.Location(path=tmp_path)
     client = store.connect(location)
     _write(client, 20, "first")
-    pinned = store.Reader(client, location, follow_s=3600)  # never looks for a new generation by itself
-    following = store.Reader(client, location, follow_s=0)  # looks before every call
+    pinned, following = store.open_reader(location), store.open_reader(location)
+    pinned.follow_s = 3600  # never looks for a new generation by itself
+    following.follow_s = 0  # looks before every call
     _write(client, 30, "second")
     # the replaced generation is still there: the pinned reader answers from it
     assert pinned.generation == 1 and len(pinned.query_documents(np.ones(8), 3)) == 3
@@ -100,7 +100,8 @@ def test_a_reader_whose_index_is_gone_gets_one_clear_line(tmp_path):
     location = store.Location(path=tmp_path)
     client = store.connect(location)
     _write(client, 20, "only")
-    reader = store.Reader(client, location, follow_s=3600)
+    reader = store.open_reader(location)
+    reader.follow_s = 3600
     for collection in client.list_collections():
         client.delete_collection(collection.name)
     with pytest.raises(TopictalkError, match="changed while it was read"):
