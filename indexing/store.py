@@ -171,8 +171,7 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     def _metadata(self, expires: float) -> dict:
-        return {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(), "expires": expires,
-                "ttl": self.ttl}
+        return {"owner": self.owner, "host": _host_id(), "pid": os.getpid(), "expires": expires, "ttl": self.ttl}
 
     def _epochs(self) -> list[int]:
         return sorted(e for n in _collection_names(self.client) if (e := self.names.lock_epoch(n)) is not None)
@@ -257,10 +256,20 @@ class Lease:
         self.release()
 
 
+def _host_id() -> str:
+    """This machine, for telling whether a lease holder's pid can be checked here: the hostname
+    alone can repeat across machines, the kernel's boot id does not."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+
+
 def _alive(holder: dict) -> bool:
     if float(holder.get("expires", 0)) <= time.time():
         return False
-    if holder.get("host") == socket.gethostname():
+    if holder.get("host") == _host_id():
         try:
             os.kill(int(holder.get("pid", 0)), 0)  # a writer on this host that was killed holds nothing
         except ProcessLookupError:
@@ -272,9 +281,9 @@ def _alive(holder: dict) -> bool:
 
 def _busy(location: Location, holder: dict) -> str:
     left = max(0, round(float(holder.get("expires", 0)) - time.time()))
-    return (f"another `topictalk index` is writing {location} (pid {holder.get('pid')} on "
-            f"{holder.get('host')}, its lease runs {left} s more unless renewed); wait for it to finish, or use "
-            "another --index-name")
+    host = str(holder.get("host")).split("/")[0]
+    return (f"another `topictalk index` is writing {location} (pid {holder.get('pid')} on {host}, its lease runs "
+            f"{left} s more unless renewed); wait for it to finish, or use another --index-name")
 
 
 class Writer:
