@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -195,25 +196,35 @@ def keyword_label(keywords: Sequence[str], taken: set[str]) -> str:
 
 
 class LabelCache:
-    """Raw LLM answers keyed by (model, prompt): an append-only JSON Lines file.
+    """Raw LLM answers keyed by (model identity, prompt): an append-only JSON Lines file.
 
-    Each answer is flushed as one line, so a run killed mid-labeling keeps
-    every label it finished and a torn last line is simply skipped.
+    Each answer is written and fsynced as one line, so a run killed
+    mid-labeling keeps every label it finished. A torn last line (a crash
+    mid-write) is skipped, and the next answer starts on a new line so it is
+    never glued onto the torn one.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[str, str] = {}
+        self.skipped = 0  # unreadable lines: torn writes or edits
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
                     self.entries[entry["key"]] = entry["answer"]
                 except (ValueError, KeyError, TypeError):
-                    continue
+                    self.skipped += bool(line.strip())
+
+    @staticmethod
+    def identity(model: Completer) -> str:
+        """What answers are keyed by: the model's ``identity`` (its weights, or the URL and served
+        model name), so new weights behind the same spec never get old labels; else its spec."""
+        return getattr(model, "identity", None) or model.spec
 
     @staticmethod
     def key(model: str, messages: list[dict], settings: LabelSettings) -> str:
+        """``model`` is :meth:`identity` of the model asked."""
         blob = json.dumps([model, messages, settings.max_tokens, settings.temperature, settings.seed])
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -223,9 +234,15 @@ class LabelCache:
     def put(self, key: str, answer: str) -> None:
         self.entries[key] = answer
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n")
+        line = (json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n").encode("utf-8")
+        with self.path.open("a+b") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a torn last line: end it, or this entry would be glued onto it
+                    line = b"\n" + line
+            f.write(line)
             f.flush()
+            os.fsync(f.fileno())
 
 
 class Labeler:
@@ -237,7 +254,8 @@ class Labeler:
 
     def _ask(self, conversations: list[list[dict]]) -> list[str]:
         """Answers in order; cached ones from the cache, the rest in one batch when the model can."""
-        keys = [LabelCache.key(self.model.spec, m, self.settings) for m in conversations]
+        identity = LabelCache.identity(self.model)
+        keys = [LabelCache.key(identity, m, self.settings) for m in conversations]
         answers = [self.cache.get(k) for k in keys]
         missing = [i for i, a in enumerate(answers) if a is None]
         self.stats["cached"] += len(answers) - len(missing)

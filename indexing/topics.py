@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 
 from indexing import clustering, jit_cache
 from indexing.errors import TopictalkError
+from indexing.paths import atomic_write
 from indexing.schema import OUTLIER, Topic
 
 
@@ -139,23 +139,36 @@ class _Precomputed:
         return self.reduced
 
 
-def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache: Path) -> tuple[np.ndarray, bool]:
-    """UMAP to ``n_components`` dimensions, cached by (embeddings, settings)."""
+def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache: Path,
+           log: Callable[[str], None] = lambda _: None) -> tuple[np.ndarray, bool]:
+    """UMAP to ``n_components`` dimensions, cached by (embeddings, settings).
+
+    A cached file that is unreadable or has the wrong shape, dtype or
+    non-finite values is recomputed, and ``log`` says so.
+    """
     settings = {"n_neighbors": params.n_neighbors, "n_components": n_components, "min_dist": params.min_dist,
                 "metric": params.umap_metric, "random_state": params.random_state}
     digest = hashlib.sha256(np.ascontiguousarray(embeddings).tobytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     path = cache / "umap" / f"{digest.hexdigest()[:24]}.npy"
     if path.is_file():
-        return np.load(path), True
+        try:
+            cached = np.load(path, allow_pickle=False)
+            why = None
+            if cached.shape != (len(embeddings), n_components) or cached.dtype != np.float32:
+                why = f"shape {cached.shape} {cached.dtype}, expected ({len(embeddings)}, {n_components}) float32"
+            elif not np.isfinite(cached).all():
+                why = "it holds NaN or infinite values"
+        except (OSError, ValueError, EOFError) as err:
+            why = f"unreadable ({type(err).__name__}: {err})"
+        if why is None:
+            return cached, True
+        log(f"UMAP cache {path} is corrupt ({why}); recomputing it")
     jit_cache.enable()
     from umap import UMAP
 
     reduced = UMAP(**settings).fit_transform(embeddings).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, reduced)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.save(f, reduced, allow_pickle=False))
     return reduced, False
 
 
@@ -176,8 +189,8 @@ def fit(
 
     t = time.perf_counter()
     log(f"reducing {n} embeddings with UMAP ({params.n_components}-D for clustering, 2-D for the map)")
-    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache)
-    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache)
+    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log)
+    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log)
     timings["umap"] = time.perf_counter() - t
 
     jit_cache.enable()

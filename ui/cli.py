@@ -52,9 +52,10 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     from indexing import store
 
     index_dir = Path(args.index_dir or cfg.index_dir).expanduser()
+    index = getattr(args, "index_name", None) or store.DEFAULT_INDEX
     if args.chroma_host:
-        return index_dir, store.Location(host=args.chroma_host, port=args.chroma_port)
-    return index_dir, store.Location(path=index_dir)
+        return index_dir, store.Location(host=args.chroma_host, port=args.chroma_port, index=index)
+    return index_dir, store.Location(path=index_dir, index=index)
 
 
 def _progress(quiet: bool):
@@ -426,6 +427,17 @@ def _store_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
     g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
     g.add_argument("--chroma-port", type=int, default=8000)
+    g.add_argument("--index-name", type=_index_name, default="default",
+                   help="which index in the store: many can share one Chroma server (default: default)")
+
+
+def _index_name(text: str) -> str:
+    from indexing.store import check_index_name
+
+    try:
+        return check_index_name(text)
+    except TopictalkError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
