@@ -81,7 +81,8 @@ class Model(ABC):
         spec = models.parse(self.spec)
         options = "".join(f"?{k}={v}" for k, v in sorted(spec.options.items()) if k in ("format", "quantize"))
         if spec.scheme == "bundled":
-            return f"bundled:{bundled.NAME}@sha256:{bundled.SHA256}{options}"
+            model = bundled.named(spec.target)
+            return f"bundled:{model.file}@sha256:{model.sha256}{options}"
         if spec.scheme == "llama-cpp":
             return f"llama-cpp:file:{fingerprint.files(spec.target)}{options}"
         if spec.scheme == "hf":

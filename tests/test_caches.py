@@ -76,7 +76,8 @@ def test_a_runtime_identity_names_its_weights(tmp_path):
     assert str(gguf) in first and first.endswith("?format=llama-2")
     gguf.write_bytes(b"v2 with other weights")
     assert _Runtime(f"llama-cpp:{gguf}?format=llama-2").identity != first
-    assert bundled.SHA256 in _Runtime("bundled").identity
+    assert bundled.DEFAULT.sha256 in _Runtime("bundled").identity
+    assert bundled.SMALL.sha256 in _Runtime("bundled-small").identity
     served = _Runtime("openai:http://10.0.0.5:8000/v1", base_url="http://10.0.0.5:8000/v1", model="llama-2-13b")
     assert served.identity == "openai:http://10.0.0.5:8000/v1#llama-2-13b"  # the served model, not "first served"
     assert _Runtime("hf:/no/such/folder").identity.startswith("hf:hub:/no/such/folder@")
