@@ -517,3 +517,28 @@ def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
     (tmp_path / "p.csv").write_text("text\none\ntwo\nthree\n")
     cli.main(["demo", "--input", str(tmp_path / "p.csv"), "--limit", "3", "--index-dir", str(tmp_path / "idx")])
     assert len(loaded) == 1 and used == [loaded[0], loaded[0]]  # one model labels the topics, then chats
+
+
+def test_request_bodies_beyond_any_question_are_refused_before_parsing():
+    import asyncio
+
+    sent, reached = [], []
+
+    async def inner(scope, receive, send):
+        reached.append(await receive())
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * (app.MAX_REQUEST_BYTES + 1), "more_body": False}
+
+    guard = app._guard(inner)
+    big = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("1.2.3.4", 1),
+           "headers": [(b"content-length", str(app.MAX_REQUEST_BYTES + 1).encode())]}
+    asyncio.run(guard(big, receive, send))
+    assert sent[0]["status"] == 413 and reached == []
+    chunked = {**big, "headers": []}  # no length given: cut off while reading
+    asyncio.run(guard(chunked, receive, send))
+    assert reached == [{"type": "http.disconnect"}]
+    assert app.MAX_REQUEST_BYTES > 12 * 4000  # a 4,000-character question fits even as escaped JSON

@@ -40,6 +40,9 @@ LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
 MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see _guard), this is a second fence
 MIN_PUBLIC_PASSWORD = 8  # characters, for a login on a public link or a non-loopback address
+# no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
+# under 50 kB even as escaped JSON); a bigger body is refused before gradio parses it
+MAX_REQUEST_BYTES = 64 * 1024
 CSS = """
 .tt-footer { font-size: 0.92em; }
 .tt-footer b { font-size: 1em; font-weight: 600; }
@@ -95,8 +98,9 @@ def example_questions(topics: Sequence[Topic]) -> list[str]:
 
 # -- answers and sources ------------------------------------------------------------------
 def _one_line(text: str) -> str:
-    # a blank line inside an HTML block would end it and let markdown mangle the rest
-    return html.escape(" ".join(text.split()))
+    # a blank line inside an HTML block would end it and let markdown mangle the rest; brackets are
+    # escaped too, so no Markdown image or link could form from document text even outside the block
+    return html.escape(" ".join(text.split())).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
@@ -266,8 +270,9 @@ class LoginThrottle:
 
 
 class _guard:
-    """ASGI middleware: refuses Gradio's upload routes (this app takes no files) and records the
-    client address for the login throttle. Plain ASGI, so the route runs in this task's context."""
+    """ASGI middleware: refuses Gradio's upload routes (this app takes no files) and request bodies over
+    MAX_REQUEST_BYTES (a 100,000-character question costs one refusal, not a JSON parse), and records
+    the client address for the login throttle. Plain ASGI, so the route runs in this task's context."""
 
     BLOCKED = ("/upload", "/process_recording")
 
@@ -275,17 +280,42 @@ class _guard:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            path = scope.get("path", "").rstrip("/")
-            if scope.get("method") == "POST" and path.endswith(self.BLOCKED):
-                body = b'{"detail": "this app accepts no uploads"}'
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
-            _client.set(_client_address(scope))
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "").rstrip("/")
+        if scope.get("method") == "POST" and path.endswith(self.BLOCKED):
+            await _refuse(send, 403, "this app accepts no uploads")
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if (int(length) if length.isdigit() else 0) > MAX_REQUEST_BYTES:
+            await _refuse(send, 413, f"requests are limited to {MAX_REQUEST_BYTES // 1024} kB")
+            return
+        _client.set(_client_address(scope))
+        await self.app(scope, _capped(receive), send)
+
+
+def _capped(receive):
+    """A body sent without a length (chunked) is cut off at MAX_REQUEST_BYTES: the route sees a disconnect."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_REQUEST_BYTES:
+                return {"type": "http.disconnect"}
+        return message
+
+    return wrapped
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = ('{"detail": "%s"}' % detail).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _client_address(scope) -> str:
