@@ -117,7 +117,7 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
 
 def _hub_offline() -> bool:
     return any(os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:

@@ -466,7 +466,8 @@ def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
 
     from tests.conftest import free_port
 
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    offline = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in offline}
     env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once, no network used
     env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
     start = time.monotonic()
