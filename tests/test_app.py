@@ -543,3 +543,12 @@ def test_request_bodies_beyond_any_question_are_refused_before_parsing():
     asyncio.run(guard(chunked, receive, send))
     assert reached == [{"type": "http.disconnect"}]
     assert app.MAX_REQUEST_BYTES > 12 * 4000  # a 4,000-character question fits even as escaped JSON
+
+
+def test_the_map_draws_titles_and_labels_as_text_not_markup():
+    pts = points({0: 5, 1: 5})
+    pts.title[0] = '<a href="https://phish.example">click</a>'
+    fig = map_mod.figure(pts, {0: "<b>Bold</b> <a href='https://x.example'>label</a>", 1: "Plain"})
+    texts = [a.text for a in fig.layout.annotations] + [t.name for t in fig.data] + list(fig.data[0].hovertext)
+    assert not any("<a" in t or "<b>" in t for t in texts)
+    assert "&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;" in fig.data[0].hovertext
