@@ -179,7 +179,8 @@ def probe_corrupt_cache(index_dir: Path, corpus: Path) -> None:
 
 def probe_bad_numbers(folder: Path) -> None:
     cases = [["ask", "hi", "--max-tokens", "0"], ["ask", "hi", "--max-tokens", "-1"],
-             ["index", "--input", "x.csv", "--min-cluster-size", "1"], ["index", "--input", "x.csv", "--min-samples", "0"],
+             ["index", "--input", "x.csv", "--min-cluster-size", "1"],
+             ["index", "--input", "x.csv", "--min-samples", "0"],
              ["index", "--input", "x.csv", "--n-neighbors", "1"], ["index", "--input", "x.csv", "--ngram-max", "0"],
              ["chat", "--map-points", "-5"], ["ask", "topic " + "9" * 5000]]
     bad = []

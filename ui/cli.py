@@ -45,7 +45,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"topictalk: error: {message} (see {self.prog} --help)\n")
 
 
-
 def _models(args: argparse.Namespace) -> int:
     """List the configured and bundled models and where each file is."""
     from agent import bundled, models
@@ -490,7 +489,8 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     tp.add_argument("--top-n-words", type=at_least(1), default=10)
     tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
     tp.add_argument("--reduce-outliers", action="store_true", help="assign outlier documents to topics")
-    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64, help="token budget per document in label prompts")
+    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
+                    help="token budget per document in label prompts")
     tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
