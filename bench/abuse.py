@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
 
 
 def last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    lines = [line for line in text.strip().splitlines() if line.strip() and "%|" not in line]  # no progress bars
     return lines[-1][:160] if lines else ""
 
 
@@ -170,7 +171,7 @@ def probe_corrupt_cache(index_dir: Path, corpus: Path) -> None:
     if len(chunks) > 1:
         data = chunks[1].read_bytes()
         chunks[1].write_bytes(data[: len(data) // 2])
-    out = cli("index", "--input", str(corpus), "--index-dir", str(index_dir), "--no-llm")
+    out = cli("index", "--input", str(corpus), "--index-dir", str(index_dir), "--no-llm", "--quiet")
     said = [line for line in out.stderr.splitlines() if "corrupt" in line.lower() or "recomput" in line.lower()]
     actual = f"rc {out.returncode}: " + (said[0][:120] if said else last_line(out.stderr))
     row("corrupt cache (empty + truncated .npy)", "recomputed, and said so", actual,
@@ -308,6 +309,12 @@ def child(*args: str, nice: int = 0) -> subprocess.Popen:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
     from gradio_client import Client
 
@@ -319,6 +326,8 @@ def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
         url = line.split()[1]
         clients = [Client(url, auth=(USER, PASSWORD), verbose=False) for _ in range(users)]
         results: dict[bool, list[float]] = {False: [], True: []}
+        server_cpu: dict[bool, float] = {False: 0.0, True: 0.0}  # the server's own work, whatever the machine does
+        paired: list[float] = []  # per rep: with / without, neighbours in time (the background load drifts)
         attacks: list[str] = []
 
         def user(i: int, out: list[float]) -> None:
@@ -334,13 +343,17 @@ def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
                     time.sleep(3)  # logged in and sending before the users ask
                 times: list[float] = []
                 threads = [threading.Thread(target=user, args=(i, times)) for i in range(users)]
+                cpu = cpu_seconds(server.pid)
                 for t in threads:
                     t.start()
                 for t in threads:
                     t.join()
+                server_cpu[with_attacker] += cpu_seconds(server.pid) - cpu
                 if attacker:
                     attacks.append(attacker.communicate("", timeout=120)[0].strip())
                 results[with_attacker].extend(times)
+                if with_attacker:
+                    paired.append(statistics.median(times) / statistics.median(results[False][-len(times):]))
                 print(f"  rep {rep + 1} {'with' if with_attacker else 'without'} attacker: median ttft "
                       f"{statistics.median(times):.3f} s over {len(times)} answers"
                       + (f" ({attacks[-1]})" if attacker else ""), flush=True)
@@ -348,7 +361,8 @@ def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
         ratio = attacked / quiet
         row(f"load: {users} users + 1 sending 100k questions", "median time to first token grows <= 20%",
             f"{quiet:.3f} s without, {attacked:.3f} s with ({ratio:.2f}x; n={len(results[False])} answers each; "
-            f"attacker per phase: {'; '.join(attacks)})", ratio <= 1.2)
+            f"per rep {', '.join(f'{r:.2f}x' for r in paired)}; server CPU {server_cpu[False]:.1f} s without, "
+            f"{server_cpu[True]:.1f} s with; attacker per phase: {'; '.join(attacks)})", ratio <= 1.2)
     finally:
         server.communicate("", timeout=60)
 
@@ -357,7 +371,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=150, help="abstracts in the probe index")
     parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="questions per user per phase")
+    parser.add_argument("--rounds", type=int, default=4, help="questions per user per phase")
     parser.add_argument("--reps", type=int, default=3, help="phases with and without the attacker, alternated")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--serve-scripted", metavar="INDEX_DIR", help=argparse.SUPPRESS)
