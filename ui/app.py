@@ -451,9 +451,11 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="tt-chat", sanitize_html=True,
                                      latex_delimiters=[], feedback_options=None, buttons=["copy"])
                 with gr.Row():
-                    box = gr.Textbox(placeholder="Ask about the corpus and its topics, then press Enter",
+                    max_chars = parts.settings.max_question_chars  # the browser stops typing and pasting here
+                    box = gr.Textbox(placeholder=f"Ask about the corpus and its topics (up to {max_chars:,} "
+                                                 "characters), then press Enter",
                                      show_label=False, scale=6, elem_id="tt-question", autofocus=True,
-                                     max_length=parts.settings.max_question_chars)
+                                     max_length=max_chars)
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
                 with gr.Row():
                     stop = gr.Button("Stop", variant="stop", size="sm", elem_id="tt-stop")
