@@ -26,6 +26,9 @@ class Settings:
     sources: int = 4  # numbered sources per answer
     source_tokens: int = 70  # budget per source: prompt reading dominates time to first token
     question_tokens: int = 300
+    # longer questions are refused before routing: the router, the embedder and the prompt all
+    # grow with the question, and one user's pasted book would slow every other user's answer
+    max_question_chars: int = 4000
     overview_topics: int = 10
     max_tokens: int = 500  # reference: max_new_tokens 500
     temperature: float = 0.1
@@ -136,6 +139,17 @@ class Response:
         return self.reply().answer
 
 
+def checked_question(question: str, settings: Settings = Settings()) -> str:
+    """The question with its whitespace collapsed; a clear error when it is empty or too long."""
+    question = " ".join(question.split())
+    if not question:
+        raise TopictalkError("the question is empty: type a question about the corpus")
+    if len(question) > settings.max_question_chars:
+        raise TopictalkError(f"the question is {len(question):,} characters long; questions are limited to "
+                             f"{settings.max_question_chars:,}: shorten it")
+    return question
+
+
 class Conversation:
     def __init__(self, index: TopicIndex, model: Model, settings: Settings = Settings()) -> None:
         self.index = index
@@ -146,9 +160,7 @@ class Conversation:
 
     # -- public -------------------------------------------------------------
     def respond(self, question: str) -> Response:
-        question = " ".join(question.split())
-        if not question:
-            raise TopictalkError("the question is empty: type a question about the corpus")
+        question = checked_question(question, self.settings)
         return Response(self, question, self._prepare(question))
 
     def ask(self, question: str) -> Reply:
@@ -173,7 +185,7 @@ class Conversation:
 
     def _plan_missing_topic(self, plan, question, vector) -> _Prepared:
         ids = sorted(t.id for t in self.index.real_topics)
-        text = (prompts.load("missing_topic").replace("[NUMBER]", str(plan.topics[0]))
+        text = (prompts.load("missing_topic").replace("[NUMBER]", plan.number)
                 .replace("[FIRST]", str(ids[0] if ids else 0)).replace("[LAST]", str(ids[-1] if ids else 0)))
         return _Prepared(plan, None, fixed_answer=text)
 
@@ -198,6 +210,9 @@ class Conversation:
         if not docs:  # not asked for more, or everything was shown already: show the most central ones again
             docs = self.index.documents(topic.representative_ids[: self.settings.sources])
         sources = self._sources(docs)
+        # "the second one", "that topic": the model sees only text, so the question names the topic it
+        # resolved to, or a small model answers about whichever topic the history mentioned last
+        question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
         m = (prompts.load("ask_topic").replace("[TOPICS]", self._topic_block(topic))
              .replace("[SOURCES]", self._source_block(sources)).replace("[QUESTION]", question))
         return _Prepared(plan, m, sources=sources, topics=[topic.id])

@@ -35,38 +35,110 @@ class Plan:
     document: str | None = None  # SOURCE: the document id asked about
     more: bool = False  # "show me more": skip what was already shown
     by_meaning: bool = False  # TOPIC/COMPARE: topics still to be found from ``query``
+    number: str = ""  # MISSING: the topic number as asked (shortened when absurdly long)
 
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "last": -1}
+# Every pattern below runs in time linear in the question: no two unbounded quantifiers can trade
+# characters (a `.*` between words is written as searches one after another, see _in_order),
+# because one crafted question would otherwise hold the GIL for minutes and stall every user.
 _ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")\b(?:\s+(one|topic|paper|source|abstract|article|document|study))?")
 _NUMBER_REF = re.compile(r"\b(?:number|no\.?|#)\s*(\d+)\b")
 _TOPIC_NUMBERS = re.compile(r"\btopics?\s*#?\s*(-?\d+)((?:\s*(?:,|and|&|or|vs\.?|versus|with|to|from)\s*(?:topic\s*)?#?\s*-?\d+)*)")
 _SMALL = re.compile(r"\b(smallest|least|fewest|rarest|niche|smaller|tiniest)\b")
-_OVERVIEW = re.compile(
-    r"what(?:'s| is| are)\s+(?:this|the|these)\s+(?:corpus|collection|dataset|data\s*set|data|documents|papers)"
-    r"(?:\s+\w+)?\s+about|\b(?:biggest|largest|main|major|top|most common|most popular|smallest|fewest|least common)\b"
-    r"(?:\s+\d+)?\s+(?:topics|themes|subjects|areas)|\b(?:list|show|all)\b.*\btopics\b|\bhow many topics\b|\boverview\b"
-    r"|\bwhat topics\b(?!.*\b(?:about|on|related|cover|regarding|mention)\b)")
-_FIND = re.compile(r"\b(?:are there|is there|any|which|what|find)\b.*\btopics?\b.*\b(?:about|on|related|cover|covering|"
-                   r"regarding|concern|deal|involve|mention)|\btopics?\s+(?:about|on|related to|covering)\b")
+_CORPUS_ABOUT = re.compile(r"what(?:'s| is| are)\s+(?:this|the|these)\s+(?:corpus|collection|dataset|data\s*set|data|"
+                           r"documents|papers)(?:\s+\w+)?\s+about")
+_RANKED_TOPICS = re.compile(r"\b(?:biggest|largest|main|major|top|most common|most popular|smallest|fewest|"
+                            r"least common)\b(?:\s+\d+)?\s+(?:topics|themes|subjects|areas)")
+_LIST_WORD = re.compile(r"\b(?:list|show|all)\b")
+_TOPICS_WORD = re.compile(r"\btopics\b")
+_TOPIC_WORD = re.compile(r"\btopics?\b")
+_PLAIN_OVERVIEW = re.compile(r"\bhow many topics\b|\boverview\b")
+_WHAT_TOPICS = re.compile(r"\bwhat topics\b")
+_SUBJECT_WORD = re.compile(r"\b(?:about|on|related|cover|regarding|mention)\b")  # "what topics" + one: a search
+_ASKING = re.compile(r"\b(?:are there|is there|any|which|what|find)\b")
+_ABOUT = re.compile(r"\b(?:about|on|related(?: to)?|cover(?:s|ed|ing)?|regarding|concern(?:s|ed|ing)?|"
+                    r"deal(?:s|ing)? with|deal(?:s|ing)?|involv(?:e|es|ed|ing)|mention(?:s|ed|ing)?)\b")
+_TOPICS_ABOUT = re.compile(r"\btopics?\s+(?:about|on|related to|covering)\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|differ|differs|difference|differences|versus|vs\.?|contrast|distinguish)\b")
-_TOPIC_BY_NAME = re.compile(r"\b(?:the|a)\s+(.+?)\s+topic\b|\btopic\s+(?:on|about|of)\s+(.+)")
+_ARTICLE = re.compile(r"\b(?:the|a)\s+")
+_NAME_END = re.compile(r"\s+topic\b")
+_TOPIC_OF = re.compile(r"\btopic\s+(?:on|about|of)\s+")
 _MORE = re.compile(r"^\s*(?:and\s+)?(?:show|give|tell)?\s*(?:me\s+)?(?:some\s+)?more(?:\s+(?:papers|please|of them|examples|"
                    r"sources|documents|abstracts|results))?\s*[.!?]*\s*$|^\s*more\s*[.!?]*$|\bshow me more\b")
 _THAT_TOPIC = re.compile(r"\b(?:that|this|the same|its|that one's|this one's)\s+(?:topic|cluster|theme)(?:'s)?\b|\bits\b|\bit\b")
 _PAPERS = re.compile(r"\b(papers?|abstracts?|documents?|articles?|studies|works?|examples?)\b")
+_DOCUMENT_NOUNS = ("paper", "source", "abstract", "article", "document", "study")
 _FILLER = re.compile(r"\b(?:tell me|more|about|the|a|an|topic|please|can you|could you|explain|describe|what is|"
                      r"what's|talk|show me|give me)\b", re.IGNORECASE)
+_MAX_DIGITS = 9  # a longer topic number exists in no index (and int() refuses numbers past 4,300 digits)
+
+
+def _in_order(q: str, *patterns: re.Pattern) -> re.Match | None:
+    """The last match when each pattern matches after the previous one: ``a.*b.*c`` in linear time.
+
+    Taking each pattern's first match leaves the most room for the next, so
+    this finds a match whenever the backtracking form would.
+    """
+    pos, m = 0, None
+    for pattern in patterns:
+        m = pattern.search(q, pos)
+        if m is None:
+            return None
+        pos = m.end()
+    return m
+
+
+def _number(digits: str) -> int | None:
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_DIGITS else None
+
+
+def _shown(digits: str) -> str:
+    return digits if len(digits) <= _MAX_DIGITS + 3 else digits[:_MAX_DIGITS] + "…"
 
 
 def _topic_numbers(q: str, known: set[int]) -> list[int]:
     found = []
     for m in _TOPIC_NUMBERS.finditer(q):
         for n in [m.group(1), *re.findall(r"-?\d+", m.group(2) or "")]:
-            if int(n) in known and int(n) not in found:
-                found.append(int(n))
+            value = _number(n)
+            if value in known and value not in found:
+                found.append(value)
     return found
+
+
+def _is_overview(q: str) -> bool:
+    if _CORPUS_ABOUT.search(q) or _RANKED_TOPICS.search(q) or _PLAIN_OVERVIEW.search(q):
+        return True
+    if _in_order(q, _LIST_WORD, _TOPICS_WORD):
+        return True
+    last = None
+    for last in _WHAT_TOPICS.finditer(q):  # "what topics ..." with no subject after it
+        pass
+    return last is not None and not _SUBJECT_WORD.search(q, last.end())
+
+
+def _find_subject(q: str) -> str | None:
+    """For "are there topics about X?": X (what to look topics up by), "" when X is empty; None: not such a question."""
+    m = _in_order(q, _ASKING, _TOPIC_WORD, _ABOUT) or _TOPICS_ABOUT.search(q)
+    if m is None:
+        return None
+    return q[m.end():].strip(" ?.!,;:")
+
+
+def _named_topic(q: str) -> str | None:
+    """The name in "the X topic" or "topic on X", whichever comes first."""
+    found = []
+    article = _ARTICLE.search(q)
+    if article:
+        end = _NAME_END.search(q, article.end() + 1)
+        if end:
+            found.append((article.start(), q[article.end(): end.start()]))
+    of = _TOPIC_OF.search(q)
+    if of:
+        found.append((of.start(), q[of.end():]))
+    return min(found)[1] if found else None
 
 
 def route(question: str, state: State, known_topics: set[int]) -> Plan:
@@ -78,18 +150,23 @@ def route(question: str, state: State, known_topics: set[int]) -> Plan:
         return Plan(COMPARE, question, numbers[:1], by_meaning=True)
     if numbers:
         return Plan(TOPIC, question, numbers[:1], more=bool(_MORE.search(q)))
-    unknown = [int(m.group(1)) for m in _TOPIC_NUMBERS.finditer(q)]
+    unknown = _TOPIC_NUMBERS.search(q)
     if unknown:
-        return Plan(MISSING, question, unknown[:1])
+        value = _number(unknown.group(1))
+        return Plan(MISSING, question, [] if value is None else [value], number=_shown(unknown.group(1)))
 
     ordinal = _ORDINAL.search(q) or _NUMBER_REF.search(q)
     if ordinal and (state.listed_topics or state.sources):
         word = ordinal.group(1)
-        index = _ORDINALS.get(word, int(word) - 1 if word.isdigit() else 0)
+        number = None if word in _ORDINALS else _number(word)
+        index = _ORDINALS[word] if word in _ORDINALS else number - 1 if number is not None else 1 << 40
         noun = ordinal.group(2) if ordinal.re is _ORDINAL else None
-        wants_source = (noun in ("paper", "source", "abstract", "article", "document", "study")
-                        or _PAPERS.search(q) is not None and not state.listed_topics
-                        or not state.listed_topics)
+        if noun in _DOCUMENT_NOUNS:
+            wants_source = True
+        elif noun == "topic":
+            wants_source = False
+        else:  # "the second one": a source if the question speaks of papers or no topics were listed
+            wants_source = _PAPERS.search(q) is not None or not state.listed_topics
         if wants_source and state.sources:
             doc = state.sources[index] if -len(state.sources) <= index < len(state.sources) else None
             if doc:
@@ -101,15 +178,15 @@ def route(question: str, state: State, known_topics: set[int]) -> Plan:
         last = state.last
         return Plan(last.intent if last.intent != SOURCE else SEARCH, last.query, list(last.topics), last.order,
                     more=True)
-    if _OVERVIEW.search(q) and not _FIND.search(q):
+    subject = _find_subject(q)
+    if _is_overview(q) and subject is None:
         return Plan(OVERVIEW, question, order="smallest" if _SMALL.search(q) else "largest")
-    if _FIND.search(q):
-        return Plan(FIND_TOPICS, question)
+    if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
+        return Plan(FIND_TOPICS, subject or question)
     if state.focus_topic is not None and _THAT_TOPIC.search(q):
         return Plan(TOPIC, question, [state.focus_topic], more=bool(_PAPERS.search(q)))
-    named = _TOPIC_BY_NAME.search(q)
-    if named:
-        name = (named.group(1) or named.group(2) or "").strip()
+    name = _named_topic(q)
+    if name:
         name = _FILLER.sub(" ", name).strip(" ?.!,")
         if name:
             return Plan(TOPIC, name, by_meaning=True)

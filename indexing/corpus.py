@@ -6,10 +6,13 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
+import socket
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from indexing.errors import TopictalkError
 
@@ -36,6 +39,7 @@ class Corpus:
     dropped_empty: int = 0
     dropped_duplicates: int = 0
     sampled_from: int | None = None  # document count before --limit sampling, else None
+    inputs: list[str] | None = None  # local files: their resolved paths (``source`` names only base names)
 
     @property
     def ids(self) -> list[str]:
@@ -86,7 +90,10 @@ def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, t
             if title_name:
                 record[title_name] = row.get(title) if title else None
             merged.append(record)
-    return from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name, limit=limit, seed=seed)
+    corpus = from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name,
+                          limit=limit, seed=seed)
+    corpus.inputs = input_paths(paths)
+    return corpus
 
 
 def from_dataset(name: str, *, split: str = "train", text_column: str | None = None,
@@ -97,6 +104,8 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
         import datasets  # slow to import: only when a dataset is asked for
     except ImportError as err:
         raise TopictalkError("the datasets package is missing: run ./install.sh (or pip install datasets)") from err
+    if not _hub_offline():  # offline mode fails fast by itself (or reads the local cache)
+        _check_hub_reachable(name)
     try:
         data = datasets.load_dataset(name, split=split)
     except Exception as err:  # offline, unknown name, bad split: datasets raises many types, all mean "cannot load"
@@ -104,6 +113,26 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
                              "check the name or network, or pass --input FILE with local files") from err
     return from_records(data, source=dataset_source(name, split), text_column=text_column, title_column=title_column,
                         limit=limit, seed=seed)
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:
+    """One quick connection to the hub first: unreachable, the datasets library retries five times
+    over about 30 s, printing a line each time, before it gives up."""
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
+    url = urlsplit(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise TopictalkError(f"cannot reach the Hugging Face hub at {host}:{port} for dataset {name!r} ({reason}): "
+                             "pass --input FILE with local files, or set HF_HUB_OFFLINE=1 to use a copy already "
+                             "in the local cache") from err
 
 
 def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,
@@ -287,6 +316,11 @@ def _first_line(err: BaseException) -> str:
 def files_source(paths: Sequence[str | Path]) -> str:
     """How local inputs are named in ``Corpus.source`` (and so in the manifest)."""
     return "files: " + ", ".join((p.name or str(p)) + ("/" if p.is_dir() else "") for p in map(Path, paths))
+
+
+def input_paths(paths: Sequence[str | Path]) -> list[str]:
+    """The resolved paths of local inputs, as the manifest records them (``corpus.inputs``)."""
+    return [str(Path(p).expanduser().resolve()) for p in paths]
 
 
 def dataset_source(name: str, split: str) -> str:

@@ -141,8 +141,9 @@ def embed_cached(
     return (np.concatenate(parts) if parts else np.zeros((0, dim or 0), np.float32)), stats
 
 
-def load_precomputed(path: str | Path, count: int) -> np.ndarray:
-    """``--embeddings FILE.npy``: one row per document, in corpus order."""
+def load_precomputed(path: str | Path, count: int, dim: int | None = None) -> np.ndarray:
+    """``--embeddings FILE.npy``: one row per document, in corpus order, of the embedding model's ``dim``
+    (questions are embedded by that model, so other vectors would fail every search)."""
     path = Path(path)
     try:
         vectors = np.load(path)
@@ -151,6 +152,9 @@ def load_precomputed(path: str | Path, count: int) -> np.ndarray:
     if vectors.ndim != 2 or vectors.shape[0] != count:
         raise TopictalkError(f"embeddings {path} have shape {vectors.shape}, expected ({count}, dim): one row per "
                              "document after cleaning and --limit, in corpus order")
+    if dim is not None and vectors.shape[1] != dim:
+        raise TopictalkError(f"embeddings {path} have {vectors.shape[1]} dimensions but the embedding model gives "
+                             f"{dim}: pass --embedding-model with the model that made them")
     vectors = vectors.astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)

@@ -97,7 +97,8 @@ def build(
         t = time.perf_counter()
         model = embedding.load(settings.embedding_model)
         if settings.embeddings_file:
-            vectors = embedding.load_precomputed(settings.embeddings_file, n)
+            vectors = embedding.load_precomputed(settings.embeddings_file, n,
+                                                 model.get_sentence_embedding_dimension())
             embed_stats = {"precomputed": settings.embeddings_file}
         else:
             advance = progress("embedding", n)
@@ -143,7 +144,7 @@ def build(
             "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
                        "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
                        "sampled_from": corpus.sampled_from, "text_column": corpus.text_column,
-                       "title_column": corpus.title_column},
+                       "title_column": corpus.title_column, "inputs": corpus.inputs},
             "models": {"embedding": embedding.model_key(settings.embedding_model),
                        "embedding_name": settings.embedding_model,
                        "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},

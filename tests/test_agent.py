@@ -167,9 +167,98 @@ def test_history_is_multi_turn_and_trimmed_to_the_context_window(index):
 def test_long_question_is_truncated_not_crashing(index):
     llm = FakeLLM("ok")
     llm.context_length = 900
-    reply = Conversation(index, llm, Settings(max_tokens=100)).ask("federated privacy " * 2000)
+    question = "federated privacy " * 220  # within the character limit, over the question's token budget
+    assert len(question.strip()) <= Settings().max_question_chars
+    reply = Conversation(index, llm, Settings(max_tokens=100)).ask(question)
     assert reply.answer == "ok"
     assert sum(llm.count_tokens(m["content"]) for m in llm.calls[-1]) + 100 <= 900
+
+
+def test_too_long_question_is_refused_before_routing(index, monkeypatch):
+    from agent import router
+
+    def no_routing(*args):
+        raise AssertionError("a refused question must not be routed")
+
+    monkeypatch.setattr(router, "route", no_routing)
+    llm = FakeLLM("never")
+    with pytest.raises(TopictalkError, match=r"99,999 characters long; questions are limited to 4,000"):
+        Conversation(index, llm).ask("any topic " * 10_000)
+    assert llm.calls == []
+
+
+ADVERSARIAL = ["any topic ", "what topics ", "are there topics about ", "the a ", "list all ", "topic 1 and ",
+               "#1", "9", "tell me more ", "a"]
+
+
+def test_routing_is_linear_in_the_question_length():
+    """Each shape at 100,000 characters, routed in a child process so a backtracking pattern
+    (24 s at 10,000 characters on ca3de4b, hours at 100,000) fails this test instead of hanging it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from agent import router\n"
+        "state = router.State(listed_topics=[0, 1], sources=['a', 'b'], focus_topic=0)\n"
+        "worst = 0.0\n"
+        f"for shape in {ADVERSARIAL!r}:\n"
+        "    q = (shape * (100000 // len(shape) + 1))[:100000]\n"
+        "    t = time.perf_counter()\n"
+        "    router.route(q, state, {0, 1, 2})\n"
+        "    worst = max(worst, time.perf_counter() - t)\n"
+        "print(worst)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("routing a 100,000-character question took over 30 s: a pattern backtracks")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout) < 1.0  # a generous bound: about 0.03 s each on a 2-core machine
+
+
+def test_absurd_topic_numbers_are_missing_topics_not_errors(index):
+    from agent import router
+
+    plan = router.route("tell me about topic " + "9" * 5000, router.State(), {0, 1, 2})
+    assert plan.intent == "missing_topic" and plan.number == "999999999…"
+    plan = router.route("explain number " + "9" * 5000, router.State(sources=["a"]), {0, 1, 2})
+    assert plan.intent == "search"
+    reply = Conversation(index, FakeLLM("x")).ask("Tell me about topic " + "7" * 3000)
+    assert reply.intent == "missing_topic" and "no topic 777777777… in this index" in reply.answer
+
+
+def test_a_topic_question_looks_topics_up_by_its_subject(index):
+    from agent import router
+
+    plan = router.route("Are there topics about speech or audio?", router.State(), {0, 1, 2})
+    assert plan.intent == "find_topics" and plan.query == "speech or audio"
+    assert router.route("Which topics cover reinforcement learning?", router.State(), set()).query == \
+        "reinforcement learning"
+    # the subject alone scores 0.64 against the speech topic, the whole question 0.53: with a bar
+    # between the two, only a lookup by subject lists the topic instead of falling back to search
+    reply = Conversation(index, FakeLLM("Yes [1]."), Settings(min_topic_similarity=0.6)).ask(
+        "Are there topics about speech or audio?")
+    assert reply.intent == "find_topics" and reply.topics == [1]
+
+
+def test_the_second_one_is_named_to_the_model(index):
+    llm = FakeLLM("ok")
+    conv = Conversation(index, llm)
+    assert conv.ask("What are the biggest topics?").topics == [0, 1, 2]
+    reply = conv.ask("tell me more about the second one")
+    assert reply.intent == "topic" and reply.topics == [1]
+    question_line = next(line for line in llm.calls[-1][-1]["content"].splitlines() if line.startswith("Question:"))
+    assert "topic 1" in question_line and "Speech Recognition" in question_line
+
+
+def test_the_second_paper_after_a_topic_list_is_a_source(index):
+    conv = Conversation(index, FakeLLM(cite_first))
+    conv.ask("What are the biggest topics?")  # lists topics 0, 1, 2
+    found = conv.ask("Which papers study privacy attacks on federated learning?")  # numbers sources
+    reply = conv.ask("what does the second one of those papers show?")
+    assert reply.intent == "source" and reply.provided[0].id == found.provided[1].id
+    assert conv.ask("tell me about the third one").intent == "topic"  # no paper named: the listed topic
 
 
 def test_empty_question_is_a_clear_error(index):

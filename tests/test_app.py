@@ -10,6 +10,7 @@ from agent.conversation import Reply, Source
 from indexing.errors import TopictalkError
 from indexing.schema import Topic
 from tests.conftest import run_cli
+from tests.fakes import FakeLLM
 from ui import app
 from ui import map as map_mod
 
@@ -130,8 +131,8 @@ def test_stream_answer_grows_then_ends_with_sources():
     steps = [[dict(m) for m in messages] for messages, _ in app.stream_answer(fake_parts(), session, " Graphs? ")]
     assert steps[0] == [{"role": "user", "content": "Graphs?"}]  # the question shows at once
     texts = [s[-1]["content"] for s in steps[1:]]
-    assert texts[:3] == ["Graph ", "Graph nets ", "Graph nets [1]."]  # streamed
-    assert texts[-1].startswith("Graph nets [1].") and "tt-footer" in texts[-1] and "[1] Title 1" in texts[-1]
+    assert texts[:3] == ["Graph ", "Graph nets ", "Graph nets &#91;1&#93;."]  # streamed (brackets escaped)
+    assert texts[-1].startswith("Graph nets &#91;1&#93;.") and "tt-footer" in texts[-1] and "[1] Title 1" in texts[-1]
     assert session.last_question == "Graphs?" and len(session.messages) == 2
 
 
@@ -165,13 +166,16 @@ def test_sessions_are_separate_and_clear_resets():
     assert app.clear_session(None) == ([], None)  # Clear before any question
 
 
-def test_concurrency_follows_the_runtime():
-    class LlamaCppModel: ...
+def test_concurrency_is_what_the_runtime_declares_not_its_class_name():
+    class Batching:
+        concurrency = 8
 
-    class OpenAIModel: ...
+    class OpenAIModel:  # the name the old check looked for, without the attribute
+        pass
 
-    assert app.concurrency_for(LlamaCppModel()) == 1
-    assert app.concurrency_for(OpenAIModel()) == app.SERVER_CONCURRENCY > 1
+    assert app.concurrency_for(Batching()) == 8
+    assert app.concurrency_for(OpenAIModel()) == 1
+    assert app.concurrency_for(FakeLLM()) == 1  # a runtime that declares nothing runs one answer at a time
 
 
 # -- map -------------------------------------------------------------------------------------------------
@@ -240,7 +244,8 @@ def test_share_needs_a_login_unless_waived():
     with pytest.raises(TopictalkError, match="--auth"):
         app.resolve_auth(share=True, auth=None, auth_file=None, no_auth=False)
     assert app.resolve_auth(share=True, auth=None, auth_file=None, no_auth=True) is None
-    assert app.resolve_auth(share=True, auth="a:b", auth_file=None, no_auth=False) == [("a", "b")]
+    assert app.resolve_auth(share=True, auth="a:longer-secret", auth_file=None, no_auth=False) == \
+        [("a", "longer-secret")]
     assert app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=False) is None
     with pytest.raises(TopictalkError, match="not both"):
         app.resolve_auth(share=False, auth="a:b", auth_file="f", no_auth=False)
@@ -270,3 +275,280 @@ def test_demo_reuses_an_index_only_for_the_same_corpus():
              "models": {"embedding_name": "bundled"}}
     assert _reusable(small, "files: a.csv", 8000, "bundled") is None  # fewer documents than the limit: all of them
     assert _reusable(small, "files: a.csv", None, "bundled") is None
+
+
+# -- what model and document text may become in the page ----------------------------------------------
+HOSTILE = ('See ![chart](https://tracker.example/p.png?q=secret) and <img src="https://tracker.example/i.png"> '
+           '[docs](https://example.org/a) [x](javascript:alert(1)) www.example.net ![r][ref]\n\n'
+           '[ref]: https://tracker.example/ref.png')
+
+
+def test_answers_load_nothing_and_links_get_nofollow():
+    out = app.answer_markdown(Reply("q", HOSTILE, "search", [], [source(1, HOSTILE)], []), {})
+    body = out.split('<div class="tt-footer">')[0]
+    assert "<img" not in out and "![" not in body  # no image, raw or Markdown, in the answer or the sources
+    assert "[image not shown: chart]" in body.replace("&#91;", "[").replace("&#93;", "]")
+    assert '<a href="https://example.org/a" rel="noopener noreferrer nofollow">docs</a>' in body
+    assert 'href="javascript' not in out and "www.example" not in body  # no link the browser would make
+    assert "&lt;img" in body  # raw HTML is shown as text
+    assert "<img" not in out.split('<div class="tt-footer">')[1]  # document text in the sources, escaped
+
+
+def test_streamed_chunks_are_escaped_before_they_reach_the_page():
+    class Hostile(FakeConversation):
+        def respond(self, question):
+            self.responses.append(FakeResponse(["Look ", "![](https://tracker.example/", "p.png?q=1)", " done"]))
+            return self.responses[-1]
+
+    session = app.ChatSession(Hostile())
+    steps = [m[-1]["content"] for m, _ in app.stream_answer(fake_parts(), session, "![](https://x.example/q.png)")]
+    assert all("![" not in s and "<img" not in s for s in steps)  # the question too
+    assert "![" not in session.messages[0]["content"]
+
+
+def test_an_over_long_question_is_cut_in_the_chat_and_refused():
+    class Strict(FakeConversation):
+        def respond(self, question):
+            from agent.conversation import checked_question
+
+            checked_question(question)
+            return super().respond(question)
+
+    session = app.ChatSession(Strict())
+    *_, (messages, _) = app.stream_answer(fake_parts(), session, "any topic " * 10_000)
+    assert len(messages[0]["content"]) <= 4_010 and messages[0]["content"].endswith("…")
+    assert "limited to 4,000" in messages[-1]["content"] and session.conversation.responses == []
+
+
+@pytest.mark.parametrize("spec, shown", [
+    ("bundled", "the bundled model"),
+    ("llama-cpp:/home/ann/secret/models/llama-2-13b-chat.Q4_K_M.gguf?n_ctx=4096", "llama-2-13b-chat.Q4_K_M"),
+    ("openai:http://10.0.0.7:8000/v1#meta-llama/Llama-2-13b-chat-hf", "Llama-2-13b-chat-hf"),
+    ("hf:/srv/private/Llama-2-13b-chat-hf", "Llama-2-13b-chat-hf"),
+    ("fake", "a language model"),
+])
+def test_visitors_see_a_model_name_not_its_location(spec, shown):
+    assert app.public_model_name(spec) == shown
+
+
+def test_the_page_header_names_no_path_or_address_and_the_box_and_queue_are_bounded():
+    from types import SimpleNamespace
+
+    coords = {"ids": ["a", "b"], "x": [0.0, 1.0], "y": [0.0, 1.0], "topic": [0, 1], "title": ["A", "B"]}
+    index = SimpleNamespace(topics=TOPICS, by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
+        coordinates=lambda: coords), manifest={"corpus": {"documents": 2, "source": "files: /home/ann/x/p.csv"}})
+    model = FakeLLM()
+    model.spec = "openai:http://10.0.0.7:8000/v1#org/served-model"
+    demo = app.build(app.AppParts(index, model))
+    texts = " ".join(str(getattr(b, "value", "")) for b in demo.blocks.values())
+    assert "served-model" in texts and "10.0.0.7" not in texts and "/home/ann" not in texts and "p.csv" in texts
+    box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tt-question")
+    assert box.max_length == 4000
+    assert demo._queue.max_size == app.QUEUE_SIZE
+
+
+# -- abuse limits of a public app ----------------------------------------------------------------------------
+def test_a_reachable_host_needs_a_login_and_public_passwords_a_length():
+    with pytest.raises(TopictalkError, match="--host 0.0.0.0 puts the corpus"):
+        app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=False, host="0.0.0.0")
+    assert app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=True, host="0.0.0.0") is None
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert app.resolve_auth(share=False, auth="a:b", auth_file=None, no_auth=False, host=host) == [("a", "b")]
+    with pytest.raises(TopictalkError, match="has 1 characters; with --share it needs at least 8"):
+        app.resolve_auth(share=True, auth="a:b", auth_file=None, no_auth=False)
+    with pytest.raises(TopictalkError, match="'bob' has 5 characters; with --host 192.168.1.5"):
+        app.resolve_auth(share=False, auth="bob:short", auth_file=None, no_auth=False, host="192.168.1.5")
+
+
+def test_failed_logins_wait_exponentially_per_client_and_user():
+    import asyncio
+
+    now, slept = [0.0], []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    throttle = app.LoginThrottle([("ann", "correct horse")], base=1.0, cap=8.0, clock=lambda: now[0], sleep=sleep)
+
+    async def attempts(pairs):
+        return [await throttle.check(u, p) for u, p in pairs]
+
+    assert asyncio.run(attempts([("ann", "guess")] * 6)) == [False] * 6
+    assert slept == [1.0, 2.0, 4.0, 8.0, 8.0]  # doubling after each failure, up to the cap
+    assert asyncio.run(attempts([("ann", "correct horse")])) == [True]  # still admitted, after its wait
+    slept.clear()
+    assert asyncio.run(attempts([("ann", "correct horse")])) == [True] and slept == []  # success clears the delay
+
+
+def test_parallel_guesses_queue_behind_each_other():
+    import asyncio
+
+    now, slept = [0.0], []
+
+    async def sleep(seconds):  # every guess is sent at once: none may share another's wait
+        slept.append(seconds)
+
+    throttle = app.LoginThrottle([("ann", "correct horse")], base=1.0, cap=100.0, clock=lambda: now[0], sleep=sleep)
+
+    async def burst():
+        return await asyncio.gather(*(throttle.check("ann", f"guess {i}") for i in range(5)))
+
+    assert asyncio.run(burst()) == [False] * 5
+    assert slept == [1.0, 3.0, 7.0, 15.0]
+
+
+def test_the_served_app_refuses_uploads_and_slows_wrong_passwords():
+    import time
+    from types import SimpleNamespace
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    coords = {"ids": ["a"], "x": [0.0], "y": [0.0], "topic": [0], "title": ["A"]}
+    index = SimpleNamespace(topics=TOPICS, by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
+        coordinates=lambda: coords), manifest={"corpus": {"documents": 1}})
+    demo = app.build(app.AppParts(index, FakeLLM()))
+    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[("ann", "correct horse")])))
+    try:
+        url = demo.local_url
+        with httpx.Client(timeout=30) as client:
+            took = []
+            for _ in range(3):
+                start = time.monotonic()
+                r = client.post(url + "login", data={"username": "ann", "password": "guess"})
+                took.append(time.monotonic() - start)
+                assert r.status_code == 400
+            assert took[2] >= 1.5 > took[0]  # the third guess waited for two failures (1 s, then 2 s)
+            r = client.post(url + "gradio_api/upload", files={"files": ("big.bin", b"x" * 2_000_000)})
+            assert r.status_code == 403 and "no uploads" in r.text
+    finally:
+        demo.close()
+
+
+# -- command line: bad numbers and settings fail at once, in one line ------------------------------------------
+@pytest.mark.parametrize("args, named", [
+    (["ask", "hi", "--max-tokens", "0"], "--max-tokens: must be at least 1"),
+    (["ask", "hi", "--max-tokens", "-1"], "--max-tokens: must be at least 1"),
+    (["index", "--input", "x.csv", "--min-cluster-size", "1"], "--min-cluster-size: must be at least 2"),
+    (["index", "--input", "x.csv", "--min-samples", "0"], "--min-samples: must be at least 1"),
+    (["index", "--input", "x.csv", "--n-neighbors", "1"], "--n-neighbors: must be at least 2"),
+    (["index", "--input", "x.csv", "--ngram-max", "0"], "--ngram-max: must be at least 1"),
+    (["index", "--input", "x.csv", "--min-dist", "2"], "--min-dist: must be between 0 and 1"),
+    (["chat", "--map-points", "-5"], "--map-points: must be at least 1"),
+    (["chat", "--host", "0.0.0.0"], "--host 0.0.0.0 puts the corpus and the model on every machine"),
+    (["chat", "--share", "--auth", "ann:short"], "needs at least 8"),
+    (["ask", "topic " + "9" * 5000], "questions are limited to 4,000"),
+])
+def test_cli_refuses_bad_values_in_one_line_before_any_work(tmp_path, args, named):
+    out = run_cli(*args, "--index-dir", str(tmp_path / "none"), check=False, timeout=120)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and named in lines[0], out.stderr[-500:]
+    assert not (tmp_path / "none").exists()
+
+
+def test_wrong_dimension_embeddings_are_refused_in_one_line(tmp_path):
+    (tmp_path / "d.csv").write_text("text\n" + "".join(f"document number {i} about graphs\n" for i in range(30)))
+    np.save(tmp_path / "e.npy", np.ones((30, 10), np.float32))  # MiniLM gives 384
+    out = run_cli("index", "--input", str(tmp_path / "d.csv"), "--embeddings", str(tmp_path / "e.npy"), "--no-llm",
+                  "--index-dir", str(tmp_path / "idx"), "--quiet", check=False, timeout=300)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "have 10 dimensions but the embedding model gives 384" in lines[-1], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import free_port
+
+    offline = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in offline}
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once, no network used
+    env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", "--dataset", "someone/papers", "--index-dir",
+                          str(tmp_path / "idx"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
+    took = time.monotonic() - start
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "cannot reach the Hugging Face hub" in lines[0], out.stderr
+    assert took < 15  # the datasets library alone retries for about 30 s
+
+
+def test_demo_reuses_an_index_only_for_the_same_files(tmp_path):
+    from ui.cli import _reusable
+
+    m = {"corpus": {"source": "files: papers.csv", "documents": 300, "sampled_from": None,
+                    "inputs": [str(tmp_path / "a" / "papers.csv")]}, "models": {"embedding_name": "bundled"}}
+    assert _reusable(m, "files: papers.csv", None, "bundled", [str(tmp_path / "a" / "papers.csv")]) is None
+    why = _reusable(m, "files: papers.csv", None, "bundled", [str(tmp_path / "b" / "papers.csv")])
+    assert why == f"it was built from {tmp_path / 'a' / 'papers.csv'}"
+    old = {**m, "corpus": {k: v for k, v in m["corpus"].items() if k != "inputs"}}
+    assert "does not record" in _reusable(old, "files: papers.csv", None, "bundled", [str(tmp_path / "a.csv")])
+
+
+def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from agent import models, retrieval
+    from indexing import pipeline
+    from ui import cli
+
+    loaded, used = [], []
+
+    def load(spec=None):
+        loaded.append(FakeLLM())
+        return loaded[-1]
+
+    def build(corpus, index_dir, settings, llm, **kw):
+        used.append(llm)
+        return SimpleNamespace(topics=[], manifest={
+            "counts": {"topics": 0, "outliers": 0, "outlier_share": 0.0}, "corpus": {"documents": len(corpus)},
+            "generation": 1, "timings": {"total": 0.0}})
+
+    monkeypatch.setattr(models, "load", load)
+    monkeypatch.setattr(pipeline, "build", build)
+    monkeypatch.setattr(retrieval.TopicIndex, "open", classmethod(lambda cls, location, embedder=None: "index"))
+    monkeypatch.setattr(app, "build", lambda parts, **kw: used.append(parts.model))
+    monkeypatch.setattr(app, "serve", lambda demo, options, log=print: None)
+    (tmp_path / "p.csv").write_text("text\none\ntwo\nthree\n")
+    cli.main(["demo", "--input", str(tmp_path / "p.csv"), "--limit", "3", "--index-dir", str(tmp_path / "idx")])
+    assert len(loaded) == 1 and used == [loaded[0], loaded[0]]  # one model labels the topics, then chats
+
+
+def test_request_bodies_beyond_any_question_are_refused_before_parsing():
+    import asyncio
+
+    sent, reached = [], []
+
+    async def inner(scope, receive, send):
+        reached.append(await receive())
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * (app.MAX_REQUEST_BYTES + 1), "more_body": False}
+
+    guard = app._guard(inner)
+    big = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("1.2.3.4", 1),
+           "headers": [(b"content-length", str(app.MAX_REQUEST_BYTES + 1).encode())]}
+    asyncio.run(guard(big, receive, send))
+    assert sent[0]["status"] == 413 and reached == []
+    chunked = {**big, "headers": []}  # no length given: cut off while reading
+    asyncio.run(guard(chunked, receive, send))
+    assert reached == [{"type": "http.disconnect"}]
+    assert app.MAX_REQUEST_BYTES > 12 * 4000  # a 4,000-character question fits even as escaped JSON
+
+
+def test_the_map_draws_titles_and_labels_as_text_not_markup():
+    pts = points({0: 5, 1: 5})
+    pts.title[0] = '<a href="https://phish.example">click</a>'
+    fig = map_mod.figure(pts, {0: "<b>Bold</b> <a href='https://x.example'>label</a>", 1: "Plain"})
+    texts = [a.text for a in fig.layout.annotations] + [t.name for t in fig.data] + list(fig.data[0].hovertext)
+    assert not any("<a" in t or "<b>" in t for t in texts)
+    assert "&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;" in fig.data[0].hovertext

@@ -211,3 +211,86 @@ def test_two_users_at_once_keep_separate_histories(browser, app_url):
     assert queued, "neither page showed its place in the queue"
     for p in questions:
         p.context.close()
+
+
+# -- model and document text cannot make the browser load anything --------------------------------------------
+class _Tracker:
+    """A local 'image host': counts every request a browser sends it."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.port = free_port()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def hostile_app(tmp_path_factory):
+    """An app in this process over a two-document index whose document, and whose scripted model's
+    answer, hold Markdown images, raw <img> tags and links to a tracker on this machine."""
+    import numpy as np
+
+    from agent.retrieval import TopicIndex
+    from indexing import embedding, store
+    from indexing.schema import DocumentRecord, Topic
+    from tests.fakes import FakeLLM
+    from ui import app
+
+    tracker = _Tracker()
+    host = f"http://127.0.0.1:{tracker.port}"
+    texts = [("Speech recognition with transformers", f"An ASR model maps audio to text. ![]({host}/doc.png?q=1) "
+              f'<img src="{host}/doc-raw.png"> [more]({host}/doc-link)'),
+             ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
+    embedder = embedding.load("bundled")
+    vectors = embedder.encode([t for _, t in texts], normalize_embeddings=True).astype(np.float32)
+    records = [DocumentRecord(f"d{i}", text, title, 0, 1.0, float(i), 0.0) for i, (title, text) in enumerate(texts)]
+    centroid = vectors.mean(axis=0)
+    location = store.Location(path=tmp_path_factory.mktemp("hostile-index"))
+    writer = store.begin(store.connect(location))
+    writer.write_documents(records, vectors)
+    writer.write_topics([Topic(0, 2, "Speech", "llm", ["speech", "audio"], ["speech"], ["audio"], ["d0", "d1"],
+                               (centroid / np.linalg.norm(centroid)).astype(np.float32))])
+    writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": 2}})
+    answer = (f"Here it is ![x]({host}/answer.png?q=secret) <img src={host}/answer-raw.png> "
+              f"and [a page]({host}/answer-link) [1]")
+    demo = app.build(app.AppParts(TopicIndex.open(location, embedder), FakeLLM(answer)))
+    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[(USER, PASSWORD)])))
+    yield demo.local_url, tracker
+    demo.close()
+    tracker.server.shutdown()
+
+
+def test_answers_and_sources_load_nothing_from_other_hosts(browser, hostile_app):
+    url, tracker = hostile_app
+    page = open_login(browser, url)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url))
+    log_in(page)
+    page.wait_for_selector("#tt-question textarea", timeout=60_000)
+    assert page.locator("#tt-question textarea").get_attribute("maxlength") == "4000"
+    ask(page, "Tell me about speech recognition")
+    wait_for_answers(page, 1)
+    page.locator("#tt-chat details summary").first.click()  # unfold the full document text too
+    page.wait_for_timeout(1500)  # time for any image the page would fetch
+    chat = page.locator("#tt-chat")
+    assert chat.locator("img").count() == 0
+    assert "image not shown: x" in chat.inner_text() and "![]" in chat.inner_text()  # shown as text
+    assert not [u for u in sent if f":{tracker.port}/" in u] and tracker.hits == []
+    links = chat.locator(f'a[href^="http://127.0.0.1:{tracker.port}/"]')
+    assert links.count() >= 1
+    assert all(set(rel.split()) >= {"noopener", "noreferrer", "nofollow"}
+               for rel in links.evaluate_all("(as) => as.map(a => a.rel)"))
+    page.context.close()

@@ -12,9 +12,13 @@ auth parsing) are separate from the Blocks wiring so tests need no server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import hmac
 import html
 import io
+import ipaddress
 import signal
 import threading
 import time
@@ -22,16 +26,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import models
 from agent.conversation import Conversation, Reply, Settings, Source
 from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
 from indexing.schema import Topic
 from ui import map as map_mod
+from ui.markup import safe_markdown
 
 TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords"]
 LLM_GROUP = "llm"  # every event that runs the model shares this queue group
-SERVER_CONCURRENCY = 8  # an OpenAI-compatible server batches requests; in-process runtimes cannot
+QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
+MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see _guard), this is a second fence
+MIN_PUBLIC_PASSWORD = 8  # characters, for a login on a public link or a non-loopback address
+# no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
+# under 50 kB even as escaped JSON); a bigger body is refused before gradio parses it
+MAX_REQUEST_BYTES = 64 * 1024
 CSS = """
 .tt-footer { font-size: 0.92em; }
 .tt-footer b { font-size: 1em; font-weight: 600; }
@@ -40,6 +51,15 @@ CSS = """
 .tt-topics-used { margin-top: 0.4em; color: var(--body-text-color-subdued); }
 .tt-source details summary { cursor: pointer; color: var(--body-text-color-subdued); }
 """
+# gradio's Markdown gives every link rel="noopener noreferrer" (and target=_blank) when it renders,
+# replacing ours; links in answers come from model or document text, so they also get nofollow
+NOFOLLOW_JS = """() => {
+  const rel = "noopener noreferrer nofollow";
+  const fix = () => document.querySelectorAll("a[href]").forEach(a => { if (a.rel !== rel) a.rel = rel; });
+  new MutationObserver(fix).observe(document.body,
+    {subtree: true, childList: true, attributes: true, attributeFilter: ["rel", "href"]});
+  fix();
+}"""
 
 
 # -- topics table ---------------------------------------------------------------------
@@ -78,8 +98,9 @@ def example_questions(topics: Sequence[Topic]) -> list[str]:
 
 # -- answers and sources ------------------------------------------------------------------
 def _one_line(text: str) -> str:
-    # a blank line inside an HTML block would end it and let markdown mangle the rest
-    return html.escape(" ".join(text.split()))
+    # a blank line inside an HTML block would end it and let markdown mangle the rest; brackets are
+    # escaped too, so no Markdown image or link could form from document text even outside the block
+    return html.escape(" ".join(text.split())).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
@@ -111,7 +132,7 @@ def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
     nothing. The footer is always there, empty or not: it marks a finished
     answer, which a stopped one never gets (the browser tests wait for it).
     """
-    text = reply.answer or "(no answer)"
+    text = safe_markdown(reply.answer) if reply.answer else "(no answer)"
     if reply.sources:
         sources = format_sources(reply.sources)
     else:
@@ -120,8 +141,22 @@ def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
 
 
 def concurrency_for(model: Model) -> int:
-    """How many answers may be generated at once: one per in-process model, more for a server."""
-    return SERVER_CONCURRENCY if type(model).__name__ == "OpenAIModel" else 1
+    """How many answers may be generated at once: what the runtime says it can run (1 in-process)."""
+    return max(1, int(getattr(model, "concurrency", 1)))
+
+
+def public_model_name(spec: str) -> str:
+    """The model as every visitor may see it: a name, never a local path or an internal server address."""
+    try:
+        parsed = models.parse(spec)
+    except TopictalkError:
+        return "a language model"
+    if parsed.scheme == "bundled":
+        return "the bundled model"
+    if parsed.scheme == "openai":
+        return parsed.model.rsplit("/", 1)[-1] or "a served model"
+    name = parsed.target.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    return name.removesuffix(".gguf") or "a language model"
 
 
 # -- login ----------------------------------------------------------------------------------------
@@ -147,21 +182,149 @@ def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def resolve_auth(*, share: bool, auth: str | None, auth_file: str | None,
-                 no_auth: bool) -> list[tuple[str, str]] | None:
-    """The logins to require, or None; refuses a public link that anyone could use by accident."""
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an app listening on ``host``."""
+    if host.strip().lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def resolve_auth(*, share: bool, auth: str | None, auth_file: str | None, no_auth: bool,
+                 host: str = "127.0.0.1") -> list[tuple[str, str]] | None:
+    """The logins to require, or None; refuses a public app that anyone could use by accident.
+
+    Public means a share link or an address other machines can reach; such an
+    app needs a login (unless --no-auth says otherwise) with passwords of at
+    least MIN_PUBLIC_PASSWORD characters, since anyone may try them.
+    """
     if auth and auth_file:
         raise TopictalkError("give --auth or --auth-file, not both")
     if no_auth and (auth or auth_file):
         raise TopictalkError("--no-auth contradicts --auth/--auth-file: drop one")
-    if share and not (auth or auth_file or no_auth):
-        raise TopictalkError("--share puts the corpus and the model on the public internet: add --auth USER:PASS "
-                             "or --auth-file FILE (or --no-auth to share without a login on purpose)")
-    if auth:
-        return [parse_credential(auth)]
-    if auth_file:
-        return read_auth_file(auth_file)
-    return None
+    public = "--share" if share else None if is_loopback(host) else f"--host {host}"
+    if public and not (auth or auth_file or no_auth):
+        reach = "the public internet" if share else "every machine that can reach this one"
+        raise TopictalkError(f"{public} puts the corpus and the model on {reach}: add --auth USER:PASS "
+                             f"or --auth-file FILE (or --no-auth to serve without a login on purpose)")
+    logins = [parse_credential(auth)] if auth else read_auth_file(auth_file) if auth_file else None
+    for user, password in (logins or []) if public else []:
+        if len(password) < MIN_PUBLIC_PASSWORD:
+            raise TopictalkError(f"the password of {user!r} has {len(password)} characters; with {public} it needs "
+                                 f"at least {MIN_PUBLIC_PASSWORD}: choose a longer one")
+    return logins
+
+
+# the client address of the request being handled, set by _guard for the login check
+_client: contextvars.ContextVar[str] = contextvars.ContextVar("topictalk_client", default="?")
+
+
+class LoginThrottle:
+    """Gradio's login check, with an exponential delay after failures, per client and per user name.
+
+    After n failed attempts from one client (or for one user) the next attempt
+    waits base * 2**(n-1) seconds, at most ``cap``; a success clears both.
+    Attempts are booked before they are checked, so parallel guesses queue
+    behind each other instead of sharing one delay. The wait is an asyncio
+    sleep: gradio awaits an async login check, so a throttled guesser holds
+    no thread and no other visitor waits. Unknown user names share one key,
+    so made-up names cannot grow the table.
+    """
+
+    def __init__(self, logins: list[tuple[str, str]], base: float = 1.0, cap: float = 30.0,
+                 clock=time.monotonic, sleep=asyncio.sleep) -> None:
+        self._logins = logins
+        self._users = {user for user, _ in logins}
+        self.base, self.cap, self._clock, self._sleep = base, cap, clock, sleep
+        self._failures: dict[tuple[str, str], int] = {}
+        self._not_before: dict[tuple[str, str], float] = {}
+
+    def delay(self, failures: int) -> float:
+        return 0.0 if failures <= 0 else min(self.cap, self.base * 2 ** (failures - 1))
+
+    async def check(self, username: str, password: str) -> bool:
+        """Pass this bound method to gradio: it awaits a coroutine function (a callable object would be
+        called without await, and the coroutine it returns is truthy: everyone would be let in)."""
+        keys = [("client", _client.get()), ("user", username if username in self._users else "?")]
+        now = self._clock()
+        start = max([now] + [self._not_before.get(k, now) for k in keys])
+        for k in keys:  # booked as a failure until it proves otherwise
+            self._failures[k] = self._failures.get(k, 0) + 1
+            self._not_before[k] = start + self.delay(self._failures[k])
+        if start > now:
+            await self._sleep(start - now)
+        ok = any(user == username and hmac.compare_digest(secret.encode(), password.encode())
+                 for user, secret in self._logins)
+        if ok:
+            for k in keys:
+                self._failures.pop(k, None)
+                self._not_before.pop(k, None)
+        elif len(self._failures) > 10_000:  # many clients: forget those whose delay has long passed
+            stale = [k for k, t in self._not_before.items() if t + self.cap < now]
+            for k in stale:
+                self._failures.pop(k, None)
+                self._not_before.pop(k, None)
+        return ok
+
+
+class _guard:
+    """ASGI middleware: refuses Gradio's upload routes (this app takes no files) and request bodies over
+    MAX_REQUEST_BYTES (a 100,000-character question costs one refusal, not a JSON parse), and records
+    the client address for the login throttle. Plain ASGI, so the route runs in this task's context."""
+
+    BLOCKED = ("/upload", "/process_recording")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "").rstrip("/")
+        if scope.get("method") == "POST" and path.endswith(self.BLOCKED):
+            await _refuse(send, 403, "this app accepts no uploads")
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if (int(length) if length.isdigit() else 0) > MAX_REQUEST_BYTES:
+            await _refuse(send, 413, f"requests are limited to {MAX_REQUEST_BYTES // 1024} kB")
+            return
+        _client.set(_client_address(scope))
+        await self.app(scope, _capped(receive), send)
+
+
+def _capped(receive):
+    """A body sent without a length (chunked) is cut off at MAX_REQUEST_BYTES: the route sees a disconnect."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_REQUEST_BYTES:
+                return {"type": "http.disconnect"}
+        return message
+
+    return wrapped
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = ('{"detail": "%s"}' % detail).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _client_address(scope) -> str:
+    peer = (scope.get("client") or ("?", 0))[0]
+    if is_loopback(peer):  # the share tunnel connects from this machine: trust its forwarding header
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                return value.decode("latin-1").split(",")[0].strip() or peer
+    return peer
 
 
 # -- one browser session --------------------------------------------------------------------
@@ -207,33 +370,37 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
     if not question:
         yield session.messages, session
         return
+    limit = parts.settings.max_question_chars
     with session.lock:
-        session.last_question = question
+        session.last_question = question[:limit]
         messages = session.messages
-        messages.append({"role": "user", "content": question})
+        shown_question = question if len(question) <= limit else question[:limit] + " …"
+        messages.append({"role": "user", "content": safe_markdown(shown_question)})
         yield list(messages), session  # the question shows while the model reads the sources
-        try:
+        try:  # the conversation refuses an over-long question before routing it; the box caps typing
             response = session.conversation.respond(question)
         except TopictalkError as err:
-            messages.append({"role": "assistant", "content": f"⚠️ {err}"})
+            messages.append({"role": "assistant", "content": f"⚠️ {safe_markdown(str(err))}"})
             yield list(messages), session
             return
         stream = iter(response)
         answer = {"role": "assistant", "content": ""}
-        shown = False  # the answer joins the chat with its first text, not as an empty bubble
+        text = ""
         try:
             for chunk in stream:
-                answer["content"] += chunk
-                if not shown and answer["content"]:
+                text += chunk
+                if not text:
+                    continue  # the answer joins the chat with its first text, not as an empty bubble
+                answer["content"] = safe_markdown(text)  # while streaming too: a half answer can hold an image
+                if not messages or messages[-1] is not answer:
                     messages.append(answer)
-                    shown = True
                 yield list(messages), session
-            if not shown:
+            if not messages or messages[-1] is not answer:
                 messages.append(answer)
             answer["content"] = answer_markdown(response.reply(), parts.labels)
             yield list(messages), session
         except TopictalkError as err:  # e.g. the prompt outgrew the model's context
-            messages.append({"role": "assistant", "content": f"⚠️ {err}"})
+            messages.append({"role": "assistant", "content": f"⚠️ {safe_markdown(str(err))}"})
             yield list(messages), session
         finally:
             stream.close()
@@ -254,7 +421,7 @@ def clear_session(session: ChatSession | None) -> tuple[list[dict], ChatSession 
     return [], session
 
 
-def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS):
+def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: int = QUEUE_SIZE):
     """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it."""
     import gradio as gr
     import pandas as pd
@@ -266,8 +433,13 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS):
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
     outliers = index.by_id.get(-1)
-    summary = (f"{corpus.get('documents', points.total):,} documents from {corpus.get('source', 'the index')} · "
-               f"{len(rows)} topics · {outliers.size if outliers else 0:,} outliers · model `{model.spec}`")
+    # the corpus by name and the model by a public name: never a local path or an internal server address
+    source = str(corpus.get("source", "the index"))
+    if source.startswith("files: "):  # base names only, whatever a manifest recorded
+        source = ", ".join(Path(name).name or name for name in source.removeprefix("files: ").split(", "))
+    summary = safe_markdown(f"{corpus.get('documents', points.total):,} documents from {source} · {len(rows)} "
+                            f"topics · {outliers.size if outliers else 0:,} outliers · model: "
+                            f"{public_model_name(model.spec)}")
 
     with gr.Blocks(title="topictalk", analytics_enabled=False) as demo:
         session = gr.State(None)
@@ -275,11 +447,15 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS):
         gr.Markdown(f"## topictalk\n{summary}")
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab("Chat", id="chat"):
-                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="tt-chat",
-                                     feedback_options=None, buttons=["copy"])
+                # messages arrive already escaped (ui.markup); no LaTeX: nothing to render that could load
+                chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="tt-chat", sanitize_html=True,
+                                     latex_delimiters=[], feedback_options=None, buttons=["copy"])
                 with gr.Row():
-                    box = gr.Textbox(placeholder="Ask about the corpus and its topics, then press Enter",
-                                     show_label=False, scale=6, elem_id="tt-question", autofocus=True)
+                    max_chars = parts.settings.max_question_chars  # the browser stops typing and pasting here
+                    box = gr.Textbox(placeholder=f"Ask about the corpus and its topics (up to {max_chars:,} "
+                                                 "characters), then press Enter",
+                                     show_label=False, scale=6, elem_id="tt-question", autofocus=True,
+                                     max_length=max_chars)
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
                 with gr.Row():
                     stop = gr.Button("Stop", variant="stop", size="sm", elem_id="tt-stop")
@@ -335,7 +511,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS):
         search.change(lambda q: pd.DataFrame(filter_rows(rows, q), columns=TOPIC_COLUMNS), search, table,
                       queue=False)
 
-    demo.queue(default_concurrency_limit=limit)
+    demo.queue(default_concurrency_limit=limit, max_size=queue_size)
     return demo
 
 
@@ -347,11 +523,20 @@ class ServeOptions:
     auth: list[tuple[str, str]] | None = None
 
 
+def launch_options(options: ServeOptions) -> dict:
+    """gradio's launch() arguments: the login behind the throttle, no uploads, one CSS, no chatter."""
+    from starlette.middleware import Middleware
+
+    auth = LoginThrottle(options.auth).check if options.auth else None
+    return {"server_name": options.host, "server_port": options.port, "auth": auth,
+            "auth_message": "topictalk: log in to chat with this corpus" if options.auth else None,
+            "max_file_size": MAX_FILE_SIZE, "js": NOFOLLOW_JS, "app_kwargs": {"middleware": [Middleware(_guard)]},
+            "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
+
+
 def serve(demo, options: ServeOptions, log=print) -> None:
     """Launch and block until Ctrl+C. A share tunnel that cannot open costs one line, not the app."""
-    launch = {"server_name": options.host, "server_port": options.port, "auth": options.auth,
-              "auth_message": "topictalk: log in to chat with this corpus" if options.auth else None,
-              "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
+    launch = launch_options(options)
     shared = options.share
     # gradio prints multi-line launch chatter (and, offline, a paragraph on the failed tunnel); we print one line
     with contextlib.redirect_stdout(io.StringIO()):

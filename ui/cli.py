@@ -12,6 +12,38 @@ from indexing.errors import TopictalkError
 from ui import config as config_mod
 
 
+def at_least(minimum: int, meaning: str = ""):
+    """An argparse type: an integer >= minimum, else a one-line error saying what the number means."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in some messages
+    return parse
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with bad arguments reported in one line (and the --help that explains them)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"topictalk: error: {message} (see {self.prog} --help)\n")
+
 
 def _models(args: argparse.Namespace) -> int:
     """List the configured and bundled models and where each file is."""
@@ -77,8 +109,27 @@ def _progress(quiet: bool):
     return stage
 
 
-def _index(args: argparse.Namespace) -> int:
-    """Build (or rebuild) the topic index of a corpus."""
+class SharedModel:
+    """The LLM a command loads at most once, when first needed (`demo`: it labels, then it chats)."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.spec, self._model = spec, None
+
+    def get(self):  # noqa: ANN201
+        if self._model is None:
+            from agent import models
+
+            self._model = models.load(self.spec)
+        return self._model
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+
+def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
+    """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
     from indexing import corpus as corpus_mod
     from indexing import pipeline
     from indexing.labels import LabelSettings
@@ -114,17 +165,14 @@ def _index(args: argparse.Namespace) -> int:
         embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, topics=params,
         labels=LabelSettings(doc_tokens=args.label_doc_tokens, one_shot=args.one_shot),
     )
-    llm = None
-    if not args.no_llm:
-        from agent import models
-
-        llm = models.load(cfg.llm)
+    owned = None if shared is not None else SharedModel(cfg.llm)
+    llm = None if args.no_llm else (shared or owned).get()
     try:
         result = pipeline.build(corpus, index_dir, settings, llm, location=location,
                                 progress=_progress(args.quiet), log=log)
     finally:
-        if llm is not None:
-            llm.close()
+        if owned is not None:
+            owned.close()
     print(pipeline.format_table(pipeline.summary_rows(result.topics)))
     m = result.manifest
     print(f"\n{m['counts']['topics']} topics, {m['counts']['outliers']} outliers "
@@ -154,15 +202,15 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_conversation_parts(args: argparse.Namespace):
-    """The shared pieces of `ask` and `chat`: the opened index and the loaded model."""
+def open_conversation_parts(args: argparse.Namespace, model=None):  # noqa: ANN001
+    """The shared pieces of `ask` and `chat`: the opened index and the model (loaded unless given)."""
     from agent import models
     from agent.retrieval import TopicIndex
 
     cfg = config_mod.load({"llm": args.llm, "index_dir": args.index_dir})
     _, location = _location(args, cfg)
     index = TopicIndex.open(location)
-    return index, models.load(cfg.llm)
+    return index, model if model is not None else models.load(cfg.llm)
 
 
 def _print_sources(reply) -> None:  # noqa: ANN001
@@ -174,13 +222,16 @@ def _ask(args: argparse.Namespace) -> int:
     """Answer one question (or a conversation read from stdin) from the topic index."""
     import json
 
-    from agent.conversation import Conversation, Settings
+    from agent.conversation import Conversation, Settings, checked_question
 
-    if args.question is not None and not args.question.strip():
-        raise TopictalkError("the question is empty: topictalk ask \"What are the biggest topics?\"")
+    settings = Settings(max_tokens=args.max_tokens)
+    if args.question is not None:  # checked before the model loads
+        if not args.question.strip():
+            raise TopictalkError("the question is empty: topictalk ask \"What are the biggest topics?\"")
+        checked_question(args.question, settings)
     index, model = open_conversation_parts(args)
     try:
-        conversation = Conversation(index, model, Settings(max_tokens=args.max_tokens))
+        conversation = Conversation(index, model, settings)
         if args.question is not None:
             response = conversation.respond(args.question)
             if args.json:
@@ -203,7 +254,11 @@ def _ask(args: argparse.Namespace) -> int:
                 return 0
             if not line.strip():
                 continue
-            response = conversation.respond(line)
+            try:
+                response = conversation.respond(line)
+            except TopictalkError as err:  # one bad line (too long, say) does not end the chat
+                print(f"topictalk: error: {err}", file=sys.stderr, flush=True)
+                continue
             if args.json:
                 print(json.dumps(response.reply().as_dict(), ensure_ascii=False), flush=True)
                 continue
@@ -217,23 +272,24 @@ def _ask(args: argparse.Namespace) -> int:
         model.close()
 
 
-def _chat(args: argparse.Namespace) -> int:
-    """Serve the Gradio app: chat, topic table, data map."""
+def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
+    """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
     from agent.conversation import Settings
     from ui import app
 
     # checked before anything loads: a refused --share should cost no model load
-    auth = app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth)
-    if args.max_tokens is not None and args.max_tokens <= 0:
-        raise TopictalkError(f"--max-tokens must be a positive number of tokens, got {args.max_tokens}")
-    index, model = open_conversation_parts(args)
+    auth = app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
+                            host=args.host)
+    owned = shared is None
+    index, model = open_conversation_parts(args, None if owned else shared.get())
     try:
         settings = Settings() if args.max_tokens is None else Settings(max_tokens=args.max_tokens)
         demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points)
         app.serve(demo, app.ServeOptions(host=args.host, port=args.port, share=args.share, auth=auth),
                   log=lambda line: print(line, flush=True))
     finally:
-        model.close()
+        if owned:
+            model.close()
     return 0
 
 
@@ -248,11 +304,19 @@ def _corpus_source(args: argparse.Namespace) -> str:
     return corpus.dataset_source(args.dataset, args.split) if args.dataset else corpus.files_source(args.input)
 
 
-def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str) -> str | None:
-    """Why an existing index does not match what the demo would build, or None when it does."""
+def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str,
+              inputs: list[str] | None = None) -> str | None:
+    """Why an existing index does not match what the demo would build, or None when it does.
+
+    ``inputs``: the resolved paths of --input files; the source names only their base names,
+    and a/papers.csv is not b/papers.csv.
+    """
     corpus = manifest.get("corpus", {})
     if corpus.get("source") != source:
         return f"it was built from {corpus.get('source')}"
+    if inputs is not None and corpus.get("inputs") != inputs:
+        built = corpus.get("inputs")
+        return f"it was built from {', '.join(built)}" if built else "it does not record which files it was built from"
     built_with = manifest.get("models", {}).get("embedding_name")
     if built_with != embedding_model:
         return f"it was built with the embedding model {built_with}"
@@ -273,6 +337,7 @@ def _has_gpu() -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
+    from indexing import corpus as corpus_mod
     from indexing import store
     from ui import app
 
@@ -281,7 +346,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.input and args.dataset:
         raise TopictalkError("give --input FILE ... or --dataset NAME, not both")
-    app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth)
+    app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
+                     host=args.host)
     if not args.input and not args.dataset:
         args.dataset = REFERENCE_DATASET
     if args.limit == 0:
@@ -293,19 +359,24 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     _, location = _location(args, cfg)
     source = _corpus_source(args)
+    inputs = corpus_mod.input_paths(args.input) if args.input else None
     try:
         manifest = store.open_reader(location).manifest
     except TopictalkError:
         manifest = None
-    why = _reusable(manifest, source, args.limit, cfg.embedding_model) if manifest else "there is none yet"
-    if why is None:
-        corpus = manifest["corpus"]
-        log(f"reusing the index in {location} ({corpus['documents']:,} documents from {corpus['source']}); "
-            "pass another --index-dir to build a new one")
-    else:
-        log(f"building the index in {location}: {why}")
-        _index(args)
-    return _chat(args)
+    why = _reusable(manifest, source, args.limit, cfg.embedding_model, inputs) if manifest else "there is none yet"
+    model = SharedModel(cfg.llm)  # loaded once, when first needed: it labels the topics, then it chats
+    try:
+        if why is None:
+            corpus = manifest["corpus"]
+            log(f"reusing the index in {location} ({corpus['documents']:,} documents from {corpus['source']}); "
+                "pass another --index-dir to build a new one")
+        else:
+            log(f"building the index in {location}: {why}")
+            _index(args, model)
+        return _chat(args, model)
+    finally:
+        model.close()
 
 
 def _map(args: argparse.Namespace) -> int:
@@ -328,7 +399,7 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="topictalk",
         description="Talk with a corpus through its topics: index documents into topics, then chat about them.",
     )
@@ -354,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(p)
     p.add_argument("--llm", help="model spec (default: bundled)")
     p.add_argument("--json", action="store_true", help='print {"answer", "sources", "topics"} as JSON')
-    p.add_argument("--max-tokens", type=int, default=500, help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=at_least(1, " token"), default=500, help="longest answer, in tokens")
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("chat", help="serve the chat app in the browser (chat, topic table, data map)")
@@ -374,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("map", help="write the static labeled map of an index (PNG, SVG or PDF)")
     p.add_argument("--out", default="map.png", help="image file; the format follows the suffix (default map.png)")
-    p.add_argument("--dpi", type=int, default=150)
+    p.add_argument("--dpi", type=at_least(1), default=150)
     _store_options(p)
     p.set_defaults(func=_map)
     return parser
@@ -383,13 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("app")
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    g.add_argument("--port", type=int, default=7860)
+    g.add_argument("--port", type=at_least(1), default=7860)
     g.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs a login)")
     g.add_argument("--auth", metavar="USER:PASS", help="require this login")
     g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
     g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
-    g.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 500)")
-    g.add_argument("--map-points", type=int, default=20000, help="most documents drawn on the map (a sample beyond)")
+    g.add_argument("--max-tokens", type=at_least(1, " token"), help="longest answer in tokens (default 500)")
+    g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
+                   help="most documents drawn on the map (a sample beyond)")
 
 
 def _index_options(p: argparse.ArgumentParser) -> None:
@@ -408,16 +480,19 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
     p.add_argument("--embeddings", metavar="FILE.npy", help="precomputed embeddings, one row per document")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
-    tp.add_argument("--min-cluster-size", type=int, help="HDBSCAN; default from the corpus size (150 at ~100k)")
-    tp.add_argument("--min-samples", type=int)
-    tp.add_argument("--n-neighbors", type=int, default=15)
-    tp.add_argument("--n-components", type=int, default=5)
-    tp.add_argument("--min-dist", type=float, default=0.0)
-    tp.add_argument("--random-state", type=int, default=42, help="UMAP seed; -1 for none (faster, parallel)")
-    tp.add_argument("--top-n-words", type=int, default=10)
-    tp.add_argument("--ngram-max", type=int, default=2, help="longest keyword phrase, in words")
+    tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
+                    help="HDBSCAN; default from the corpus size (150 at ~100k)")
+    tp.add_argument("--min-samples", type=at_least(1))
+    tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
+                    default=15)
+    tp.add_argument("--n-components", type=at_least(1), default=5)
+    tp.add_argument("--min-dist", type=fraction, default=0.0)
+    tp.add_argument("--random-state", type=at_least(-1), default=42, help="UMAP seed; -1 for none (faster, parallel)")
+    tp.add_argument("--top-n-words", type=at_least(1), default=10)
+    tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
     tp.add_argument("--reduce-outliers", action="store_true", help="assign outlier documents to topics")
-    tp.add_argument("--label-doc-tokens", type=int, default=64, help="token budget per document in label prompts")
+    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
+                    help="token budget per document in label prompts")
     tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

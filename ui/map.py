@@ -8,6 +8,7 @@ labels spread apart with adjustText). Both fade the outliers (topic -1).
 
 from __future__ import annotations
 
+import html
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,11 @@ def _short(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
 
 
+def _plain(text: str) -> str:
+    # plotly reads <a href>, <b>, <span> ... in any text it draws; titles and labels are data, not markup
+    return html.escape(text, quote=False)
+
+
 def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS):
     """The interactive map: one WebGL trace per topic, titles on hover, labels at centers."""
     import plotly.colors
@@ -105,15 +111,15 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS)
     for rank, t in enumerate(sorted(topic_ids, key=lambda t: (t != OUTLIER, t))):
         mask = shown.topic == t
         outlier = t == OUTLIER
-        name = "outliers" if outlier else _short(f"{t}: {labels.get(t, '')}", 40)
+        name = "outliers" if outlier else _plain(_short(f"{t}: {labels.get(t, '')}", 40))
         fig.add_trace(go.Scattergl(
             x=shown.x[mask], y=shown.y[mask], mode="markers", name=name,
-            hovertext=[_short(shown.title[i], 100) for i in np.flatnonzero(mask)], hoverinfo="text",
+            hovertext=[_plain(_short(shown.title[i], 100)) for i in np.flatnonzero(mask)], hoverinfo="text",
             marker={"size": 5, "opacity": 0.3 if outlier else 0.6,
                     "color": OUTLIER_COLOR if outlier else palette[t % len(palette)]},
         ))
     for t, (cx, cy) in centers(shown).items():
-        fig.add_annotation(x=cx, y=cy, text=_short(labels.get(t, str(t)), 40), showarrow=False,
+        fig.add_annotation(x=cx, y=cy, text=_plain(_short(labels.get(t, str(t)), 40)), showarrow=False,
                            font={"size": 11, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
     fig.update_layout(
         title={"text": title_of(shown), "x": 0.5, "xanchor": "center"}, template="simple_white",
