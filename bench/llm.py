@@ -56,13 +56,14 @@ def timed(model, content: str, max_tokens: int) -> dict:
     start = time.perf_counter()
     first = None
     n = 0
-    for _ in model.stream(messages, Options(max_tokens=max_tokens, temperature=0.0)):
+    response = model.stream(messages, Options(max_tokens=max_tokens, temperature=0.0))
+    for _ in response:
         if first is None:
             first = time.perf_counter() - start
         n += 1
     total = time.perf_counter() - start
-    prompt_tokens = model.usage.prompt_tokens or model.count_tokens(content)
-    decoded = max(model.usage.completion_tokens, n)
+    prompt_tokens = response.usage.prompt_tokens or model.count_tokens(content)
+    decoded = max(response.usage.completion_tokens, n)
     return {
         "ttft": first or total,
         "pp": prompt_tokens / (first or total),
