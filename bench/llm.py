@@ -108,7 +108,7 @@ def start_server(gguf: str) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port),
-                             "--n_ctx", "4096", "--n_threads", str(os.cpu_count())],
+                             "--n_ctx", "4096", "--n_threads", str(os.cpu_count()), "--interrupt_requests", "False"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):

@@ -240,7 +240,9 @@ def llama_server(bundled_gguf):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled"],
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled",
+         # by default a new request aborts the one in progress (an empty answer); queue them instead
+         "--interrupt_requests", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -270,3 +272,81 @@ def test_openai_runtime_streams_from_a_real_local_server(llama_server):
 def test_openai_runtime_picks_the_served_model_when_unnamed(llama_server):
     with load(f"openai:{llama_server}") as model:
         assert model.model == "qwen-bundled"
+
+
+class _Spy:
+    """Wraps the openai client's chat.completions.create: records each call and the stream it returned."""
+
+    def __init__(self, model, refuse_penalty: bool = False) -> None:
+        self.create = model._client.chat.completions.create
+        self.calls: list[dict] = []
+        self.streams = []
+        self.threads: set[int] = set()
+        self.refuse_penalty = refuse_penalty
+        model._client.chat.completions.create = self
+
+    def __call__(self, **kwargs):
+        import threading
+
+        import httpx
+        from openai import BadRequestError
+
+        self.calls.append(kwargs)
+        self.threads.add(threading.get_ident())
+        if self.refuse_penalty and kwargs.get("extra_body"):
+            response = httpx.Response(400, request=httpx.Request("POST", "http://x/v1/chat/completions"))
+            raise BadRequestError("unknown field repeat_penalty", response=response, body=None)
+        stream = self.create(**kwargs)
+        self.streams.append(stream)
+        return stream
+
+
+def test_openai_stop_closes_the_servers_stream(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model)
+        response = model.stream([{"role": "user", "content": "Count from 1 to 500, one per line."}],
+                                Options(max_tokens=1000))
+        chunks = iter(response)
+        next(chunks)
+        assert not spy.streams[0].response.is_closed
+        response.close()  # Stop
+        # the connection is closed, so the server stops generating (llama_cpp.server and vLLM
+        # both abort a request whose client disconnected) instead of decoding 1,000 tokens
+        assert spy.streams[0].response.is_closed
+        assert model.generate(QUESTION, Options(max_tokens=5))  # and the server serves the next one
+
+
+def test_openai_one_refused_request_keeps_the_penalty_for_everyone(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model)
+        with pytest.raises(TopictalkError, match="refused the request"):
+            # a request the server refuses for another reason than the penalty fields
+            model.generate([{"role": "narrator", "content": "no such role"}], Options(max_tokens=5))
+        model.generate(QUESTION, Options(max_tokens=3))
+        assert spy.calls[-1]["extra_body"] == {"repetition_penalty": 1.1, "repeat_penalty": 1.1}
+
+
+def test_openai_a_server_refusing_the_penalty_fields_still_answers(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model, refuse_penalty=True)
+        assert model.generate(QUESTION, Options(max_tokens=5))
+        assert model.generate(QUESTION, Options(max_tokens=5))
+        # refused once, then proven: later calls do not ask again
+        assert [bool(c.get("extra_body")) for c in spy.calls] == [True, False, False]
+
+
+def test_openai_n_ctx_option_sets_the_context(llama_server):
+    with load(f"openai:{llama_server}?n_ctx=1234#qwen-bundled") as model:
+        assert model.context_length == 1234 and model.model == "qwen-bundled"
+    with load(f"openai:{llama_server}#qwen-bundled?n_ctx=2048") as model:
+        assert model.context_length == 2048
+
+
+def test_openai_many_requests_in_flight_answer_in_order(llama_server):
+    words = ["banana", "cherry", "lemon", "mango", "orange", "pepper"]
+    asks = [[{"role": "user", "content": f"Repeat this word exactly once and nothing else: {w}"}] for w in words]
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model)
+        answers = model.complete_many(asks, max_tokens=6, temperature=0)
+        assert [w in a.lower() for w, a in zip(words, answers)] == [True] * len(words), answers
+        assert len(spy.threads) > 1  # sent from several threads at once, for the server to batch
