@@ -277,12 +277,13 @@ def test_openai_runtime_picks_the_served_model_when_unnamed(llama_server):
 class _Spy:
     """Wraps the openai client's chat.completions.create: records each call and the stream it returned."""
 
-    def __init__(self, model, refuse_penalty: bool = False) -> None:
+    def __init__(self, model, refuse_penalty: bool = False, refuse_text: str | None = None) -> None:
         self.create = model._client.chat.completions.create
         self.calls: list[dict] = []
         self.streams = []
         self.threads: set[int] = set()
         self.refuse_penalty = refuse_penalty
+        self.refuse_text = refuse_text
         model._client.chat.completions.create = self
 
     def __call__(self, **kwargs):
@@ -293,9 +294,11 @@ class _Spy:
 
         self.calls.append(kwargs)
         self.threads.add(threading.get_ident())
+        response = httpx.Response(400, request=httpx.Request("POST", "http://x/v1/chat/completions"))
         if self.refuse_penalty and kwargs.get("extra_body"):
-            response = httpx.Response(400, request=httpx.Request("POST", "http://x/v1/chat/completions"))
             raise BadRequestError("unknown field repeat_penalty", response=response, body=None)
+        if self.refuse_text and any(self.refuse_text in m["content"] for m in kwargs["messages"]):
+            raise BadRequestError("the prompt exceeds the context", response=response, body=None)
         stream = self.create(**kwargs)
         self.streams.append(stream)
         return stream
@@ -318,10 +321,10 @@ def test_openai_stop_closes_the_servers_stream(llama_server):
 
 def test_openai_one_refused_request_keeps_the_penalty_for_everyone(llama_server):
     with load(f"openai:{llama_server}#qwen-bundled") as model:
-        spy = _Spy(model)
+        spy = _Spy(model, refuse_text="HUGE")
         with pytest.raises(TopictalkError, match="refused the request"):
-            # a request the server refuses for another reason than the penalty fields
-            model.generate([{"role": "narrator", "content": "no such role"}], Options(max_tokens=5))
+            # one user's request the server refuses for another reason than the penalty fields
+            model.generate([{"role": "user", "content": "HUGE question"}], Options(max_tokens=5))
         model.generate(QUESTION, Options(max_tokens=3))
         assert spy.calls[-1]["extra_body"] == {"repetition_penalty": 1.1, "repeat_penalty": 1.1}
 
