@@ -39,6 +39,13 @@ def quantization_config():
     )
 
 
+def _dtype_arg() -> str:
+    import transformers
+
+    major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"  # renamed in 4.56
+
+
 class TransformersModel(Model):
     def __init__(self, name_or_path: str, *, quantize: bool = True, spec: str | None = None) -> None:
         import torch
@@ -51,9 +58,12 @@ class TransformersModel(Model):
         source = str(local) if local.is_dir() else name_or_path
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(source)
-            kwargs = {"device_map": "auto" if torch.cuda.is_available() else "cpu"}
+            cuda = torch.cuda.is_available()
+            kwargs = {"device_map": "auto" if cuda else "cpu"}
             if quantize:
                 kwargs["quantization_config"] = quantization_config()
+            else:  # the checkpoint's own 16-bit type on a GPU (transformers 4 loads fp32 unless told); fp32 on a CPU
+                kwargs[_dtype_arg()] = "auto" if cuda else torch.float32
             self._model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as err:
             raise TopictalkError(

@@ -29,6 +29,7 @@ stream >= 90% of plain generate on a GPU (95% on a CPU), batched labels
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import os
@@ -228,10 +229,15 @@ def main() -> None:
     parser.add_argument("--label-precision", default=None, help="precision for the labeling run (default: the last)")
     parser.add_argument("--folder", type=Path, default=None, help="where to build the model (default: a temp dir)")
     parser.add_argument("--tokenizer", type=Path, default=TOKENIZER)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 keeps "
+                                                                   "a shared machine's noise out of the ratios)")
     args = parser.parse_args()
 
     import torch
     import transformers
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.tiny:
@@ -243,7 +249,7 @@ def main() -> None:
     prompt_tokens = args.prompt_tokens or (256 if args.tiny else 1328)
     work = args.folder or Path(tempfile.mkdtemp(prefix="tt-gpu-"))
     folder = build_model("tiny" if args.tiny else "13b", work, args.tokenizer)
-    device = torch.cuda.get_device_name() if cuda else f"CPU, {os.cpu_count()} cores"
+    device = torch.cuda.get_device_name() if cuda else f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     print(f"device: {device}; torch {torch.__version__}, transformers {transformers.__version__}")
     print(f"model: {folder.name}, random weights; {args.new_tokens} new tokens, greedy, repetition penalty 1.1; "
           f"median of {args.repeat} interleaved runs", flush=True)
@@ -276,6 +282,9 @@ def main() -> None:
                 print(f"{precision}: labeling {topics} topics one at a time, then batched...", flush=True)
                 labeled = labels(model, topics, 32)
                 labeled["precision"] = precision
+        gc.collect()  # the next precision's peak memory must not count this model
+        if cuda:
+            torch.cuda.empty_cache()
 
     names = list(next(iter(table.values()))) if table else []
     print("\ntok/s: new tokens over the whole call / decode only (beyond a 1-token call); ttft: first chunk")
