@@ -145,6 +145,31 @@ def rows(model, messages):
         sync()
         return response.usage.completion_tokens, time.perf_counter() - start, first
 
+    def threaded(new_tokens):
+        """ca3de4b's stream: generate in a thread feeding a TextIteratorStreamer, for comparison."""
+        import threading
+
+        from transformers import TextIteratorStreamer
+
+        start = time.perf_counter()
+        first = None
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens, do_sample=False,
+                      repetition_penalty=1.1, pad_token_id=0, streamer=streamer)
+
+        def work():
+            with torch.inference_mode():
+                hf.generate(**kwargs)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        for _ in streamer:
+            if first is None:
+                first = time.perf_counter() - start
+        worker.join()
+        sync()
+        return new_tokens, time.perf_counter() - start, first
+
     def generate(**kwargs):
         def run(new_tokens):
             start = time.perf_counter()
@@ -165,6 +190,7 @@ def rows(model, messages):
     return {
         "topictalk TransformersModel.stream": stream,
         "plain model.generate": generate(repetition_penalty=1.1),
+        "ca3de4b: generate in a thread + streamer": threaded,
         "transformers.pipeline": pipe_run,
         'generate(cache_implementation="static")': generate(repetition_penalty=1.1, cache_implementation="static"),
         "plain generate, no repetition penalty": generate(),
