@@ -119,12 +119,7 @@ class LlamaCppModel(Model):
 
     def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
         tokens = self.tokenize(self.render(messages))
-        room = self.context_length - len(tokens)
-        if room <= 0:
-            raise TopictalkError(
-                f"the prompt has {len(tokens)} tokens, more than the model's context of "
-                f"{self.context_length}; shorten it or raise n_ctx"
-            )
+        room = self.room(len(tokens))
         with self._lock:
             usage.prompt_tokens = len(tokens)
             usage.cached_tokens = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)

@@ -123,6 +123,15 @@ class Model(ABC):
         if options.max_tokens <= 0:  # llama.cpp would read it as "until the context is full"
             raise TopictalkError(f"max_tokens must be at least 1, got {options.max_tokens}; ask for 1 or more tokens")
 
+    def room(self, prompt_tokens: int) -> int:
+        """Tokens left for the answer after a prompt of ``prompt_tokens``; an error when none are."""
+        if prompt_tokens >= self.context_length:
+            raise TopictalkError(
+                f"the prompt has {prompt_tokens} tokens, more than the model's context of "
+                f"{self.context_length}; shorten it or raise n_ctx"
+            )
+        return self.context_length - prompt_tokens
+
     def generate(self, messages: Sequence[Message], options: Options = Options()) -> str:
         return self.stream(messages, options).text()
 

@@ -109,13 +109,14 @@ class TransformersModel(Model):
         model = self._model
         ids = torch.tensor([self._encode(self.render(messages))], device=model.device)
         usage.prompt_tokens = int(ids.shape[1])
+        room = self.room(usage.prompt_tokens)
         sample = options.temperature > 0
         processors = self._processors(options, pads=None)
         rng = torch.Generator(device=model.device).manual_seed(options.seed) if sample else None
         text = _Detokenizer(self._tokenizer)
         step, cache, seen = ids, None, ids
         with self._lock:
-            for _ in range(options.max_tokens):
+            for _ in range(min(options.max_tokens, room)):
                 # inference mode per step, never around a yield: it is thread state and
                 # would otherwise hold for the consumer's code between two tokens
                 with torch.inference_mode():
@@ -166,6 +167,8 @@ class TransformersModel(Model):
         options = Options(max_tokens=max_tokens, temperature=temperature, seed=seed)
         self.check(options)
         rows = [self._encode(self.render(m)) for m in conversations]
+        for row in rows:
+            self.room(len(row))
         answers: list[str] = []
         start = 0
         while start < len(rows):
@@ -197,10 +200,12 @@ class TransformersModel(Model):
         mask = torch.tensor([[0] * p + [1] * len(r) for p, r in zip(pads, rows)], device=device)
         sample = options.temperature > 0
         kwargs = {"temperature": options.temperature} if sample else {}
+        # one length for the batch: what the longest prompt leaves (equal to max_tokens for labels)
+        new_tokens = min(options.max_tokens, self.room(width))
         with self._lock, torch.inference_mode():
             torch.manual_seed(options.seed)  # generate samples from the global generator
             out = self._model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=options.max_tokens, do_sample=sample,
+                input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=sample,
                 repetition_penalty=1.0, logits_processor=self._processors(options, pads, warpers=False),
                 pad_token_id=self._pad,
                 eos_token_id=sorted(self._eos), **kwargs,

@@ -226,6 +226,15 @@ def test_transformers_batched_labels_equal_one_at_a_time(tiny_llama):
         assert model.complete_many([], max_tokens=10) == []
 
 
+def test_transformers_refuses_a_prompt_longer_than_its_context(tiny_llama):
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        huge = [{"role": "user", "content": "federated learning " * 400}]  # > 512 positions
+        with pytest.raises(TopictalkError, match="more than the model's context of 512"):
+            model.generate(huge, Options(max_tokens=4))
+        with pytest.raises(TopictalkError, match="more than the model's context of 512"):
+            model.complete_many([huge], max_tokens=4)
+
+
 def test_transformers_defuses_its_own_added_tokens(tiny_llama):
     with load(f"hf:{tiny_llama}?quantize=none") as model:
         assert "<custom_turn>" in model.special_tokens
