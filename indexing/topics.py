@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import jit_cache
+from indexing import clustering, jit_cache
 from indexing.errors import TopictalkError
+from indexing.paths import atomic_write
 from indexing.schema import OUTLIER, Topic
 
 
@@ -40,9 +40,43 @@ class TopicParams:
     top_n_words: int = 10
     ngram_range: tuple[int, int] = (1, 2)
     stop_words: str | None = "english"
+    # Keyword filler: a term in more than max_df of the documents ("said" in 85% of BBC articles,
+    # "model" in 57% of ML abstracts) names no topic; one in fewer than min_df documents is noise.
+    min_df: int = 2
+    max_df: float = 0.4
     mmr_diversity: float = 0.3
     representative_docs: int = 5
     reduce_outliers: bool = False
+
+
+# Words that name no topic in any corpus, beyond sklearn's English stop words: contraction fragments
+# ("don't" -> "don"), honorifics, reporting verbs, conversational filler and HTML entity names.
+FILLER = frozenset("""
+    aren couldn didn doesn don hadn hasn haven isn ll mightn mustn needn shan shouldn ve wasn weren won wouldn
+    mr mrs ms dr sir said says say told like just really actually got going lot lots thing things want
+    quot amp nbsp lt gt apos
+""".split())
+# Tokens of two or more word characters with at least one letter: no "39" (from "&#39;") or "000".
+TOKEN_PATTERN = r"(?u)\b(?=\w*[^\W\d_])\w\w+\b"
+
+
+def vectorizer(texts: list[str], params: TopicParams):
+    """BERTopic's CountVectorizer over a vocabulary chosen on the documents themselves.
+
+    BERTopic fits its vectorizer on one concatenated document per topic, so
+    its min_df/max_df would count topics; document frequencies are what tell
+    filler ("said", "model") from topic words, so the vocabulary is picked here.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    stop = sorted(FILLER | (ENGLISH_STOP_WORDS if params.stop_words == "english" else frozenset()))
+    shape = {"stop_words": stop, "ngram_range": tuple(params.ngram_range), "token_pattern": TOKEN_PATTERN}
+    min_df = params.min_df if len(texts) >= 5 * params.min_df else 1  # a tiny corpus keeps every word
+    try:
+        counted = CountVectorizer(min_df=min_df, max_df=params.max_df, **shape).fit(texts)
+    except ValueError:  # every term pruned (tiny or uniform corpus): keep the plain vocabulary
+        counted = CountVectorizer(**shape).fit(texts)
+    return CountVectorizer(vocabulary=sorted(counted.vocabulary_), **shape)
 
 
 def default_min_cluster_size(n_documents: int) -> int:
@@ -72,9 +106,22 @@ class TopicResult:
     probabilities: np.ndarray
     coordinates: np.ndarray  # (n, 2) map positions
     topics: list[Topic]  # unlabeled yet; biggest first, outliers (-1) included when present
-    min_cluster_size: int
+    clustering: clustering.Clustering  # the HDBSCAN settings used, and the search that chose them
     timings: dict[str, float] = field(default_factory=dict)
     cached: dict[str, bool] = field(default_factory=dict)
+
+
+class _Clustered:
+    """A 'clustering model' whose labels were already chosen (see indexing.clustering)."""
+
+    def __init__(self, labels: np.ndarray, probabilities: np.ndarray) -> None:
+        self.labels_ = labels
+        self.probabilities_ = probabilities
+
+    def fit(self, X, y=None):  # noqa: N803 - sklearn's signature
+        if len(X) != len(self.labels_):
+            raise ValueError("chosen clusters used on other documents")
+        return self
 
 
 class _Precomputed:
@@ -92,23 +139,36 @@ class _Precomputed:
         return self.reduced
 
 
-def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache: Path) -> tuple[np.ndarray, bool]:
-    """UMAP to ``n_components`` dimensions, cached by (embeddings, settings)."""
+def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache: Path,
+           log: Callable[[str], None] = lambda _: None) -> tuple[np.ndarray, bool]:
+    """UMAP to ``n_components`` dimensions, cached by (embeddings, settings).
+
+    A cached file that is unreadable or has the wrong shape, dtype or
+    non-finite values is recomputed, and ``log`` says so.
+    """
     settings = {"n_neighbors": params.n_neighbors, "n_components": n_components, "min_dist": params.min_dist,
                 "metric": params.umap_metric, "random_state": params.random_state}
     digest = hashlib.sha256(np.ascontiguousarray(embeddings).tobytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     path = cache / "umap" / f"{digest.hexdigest()[:24]}.npy"
     if path.is_file():
-        return np.load(path), True
+        try:
+            cached = np.load(path, allow_pickle=False)
+            why = None
+            if cached.shape != (len(embeddings), n_components) or cached.dtype != np.float32:
+                why = f"shape {cached.shape} {cached.dtype}, expected ({len(embeddings)}, {n_components}) float32"
+            elif not np.isfinite(cached).all():
+                why = "it holds NaN or infinite values"
+        except (OSError, ValueError, EOFError) as err:
+            why = f"unreadable ({type(err).__name__}: {err})"
+        if why is None:
+            return cached, True
+        log(f"UMAP cache {path} is corrupt ({why}); recomputing it")
     jit_cache.enable()
     from umap import UMAP
 
     reduced = UMAP(**settings).fit_transform(embeddings).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, reduced)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.save(f, reduced, allow_pickle=False))
     return reduced, False
 
 
@@ -129,27 +189,32 @@ def fit(
 
     t = time.perf_counter()
     log(f"reducing {n} embeddings with UMAP ({params.n_components}-D for clustering, 2-D for the map)")
-    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache)
-    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache)
+    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log)
+    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log)
     timings["umap"] = time.perf_counter() - t
 
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
-    from hdbscan import HDBSCAN
-    from sklearn.feature_extraction.text import CountVectorizer
 
     t = time.perf_counter()
-    log(f"clustering with HDBSCAN (min_cluster_size={mcs}) and building topic representations")
-    vectorizer = CountVectorizer(stop_words=params.stop_words, ngram_range=tuple(params.ngram_range))
+    # the user's explicit settings are used as given; otherwise a few settings are tried on the cached UMAP output
+    searched = params.min_cluster_size is None and params.min_samples is None
+    chosen = clustering.choose(reduced, embeddings, mcs, params.min_samples, searched=searched, metric=params.hdbscan_metric,
+                               method=params.cluster_selection_method)
+    timings["cluster"] = time.perf_counter() - t
+    log(chosen.summary())
+
+    t = time.perf_counter()
+    log("building topic representations (c-TF-IDF, KeyBERTInspired, MMR)")
+    vectorizer_model = vectorizer(texts, params)
     representation = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
     model = BERTopic(
         embedding_model=embedding_model,
         umap_model=_Precomputed(reduced),
-        hdbscan_model=HDBSCAN(min_cluster_size=mcs, min_samples=params.min_samples, metric=params.hdbscan_metric,
-                              cluster_selection_method=params.cluster_selection_method, prediction_data=True),
-        vectorizer_model=vectorizer,
+        hdbscan_model=_Clustered(chosen.labels, chosen.probabilities),
+        vectorizer_model=vectorizer_model,
         # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         representation_model=representation,
@@ -169,12 +234,12 @@ def fit(
         assignments = new
         # update_topics resets the vectorizer and representations unless they are passed again
         model.update_topics(texts, topics=assignments.tolist(), top_n_words=params.top_n_words,
-                            vectorizer_model=vectorizer, ctfidf_model=model.ctfidf_model,
+                            vectorizer_model=vectorizer_model, ctfidf_model=model.ctfidf_model,
                             representation_model=representation)
     timings["topics"] = time.perf_counter() - t
 
     topics = _collect(model, assignments, embeddings, ids, params)
-    return TopicResult(assignments, probabilities, coords, topics, mcs, timings, cached)
+    return TopicResult(assignments, probabilities, coords, topics, chosen, timings, cached)
 
 
 def _words(pairs) -> list[str]:
@@ -200,5 +265,5 @@ def _collect(model, assignments: np.ndarray, embeddings: np.ndarray, ids: list[s
     return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
 
 
-def params_dict(params: TopicParams, min_cluster_size: int) -> dict:
-    return {**asdict(params), "min_cluster_size": min_cluster_size}
+def params_dict(params: TopicParams, chosen: clustering.Clustering) -> dict:
+    return {**asdict(params), "min_cluster_size": chosen.min_cluster_size, "min_samples": chosen.min_samples}

@@ -10,6 +10,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chroma
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The default LLM (the 1.5B) is for users; tests that do not judge label or answer quality run the
+# 0.5B, twice as fast. Tests that do judge quality name "bundled" themselves.
+os.environ.setdefault("TOPICTALK_LLM", "bundled-small")
 
 from pathlib import Path  # noqa: E402
 
@@ -21,19 +24,19 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def bundled_llm():
-    """The bundled 0.5B GGUF, loaded once for the whole run."""
+    """The small bundled GGUF (0.5B), loaded once for the whole run."""
     from agent.models import load
 
-    model = load("bundled")
+    model = load("bundled-small")
     yield model
     model.close()
 
 
 @pytest.fixture(scope="session")
 def bundled_gguf():
-    from agent.bundled import gguf_path
+    from agent.bundled import SMALL, gguf_path
 
-    return gguf_path()
+    return gguf_path(SMALL)
 
 
 ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, free_port, run_cli
+from tests.conftest import ARXIV, SHARED_DATA, free_port, run_cli
 
 BBC = SHARED_DATA / "bbc_news.jsonl.gz"
 pytestmark = pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")
@@ -41,6 +41,7 @@ def chroma_server(tmp_path_factory):
 
 
 def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
+    """Index, list and ask through the server; a second named index beside the first."""
     server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server)]
     run_cli("index", "--input", str(BBC), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",
             *server)
@@ -49,3 +50,24 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     assert not (tmp_path / "chroma.sqlite3").exists()  # the store is the server; the folder holds caches only
     reply = json.loads(run_cli("ask", "Tell me about topic 0", "--json", "--max-tokens", "30", *server).stdout)
     assert reply["topics"] == [0] and reply["answer"]
+    # issue 9 item 7: another corpus under another name leaves this one served
+    if ARXIV.is_file():
+        run_cli("index", "--input", str(ARXIV), "--limit", "150", "--no-llm", "--index-dir", str(tmp_path / "papers"),
+                "--quiet", "--index-name", "papers", *server)
+        papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)
+        assert sum(t["count"] for t in papers) == 150
+        assert json.loads(run_cli("topics", "--json", *server).stdout) == topics
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):
+    """Issue 9 item 7: the writer lock lives in the server, so writers on other hosts see it too."""
+    from indexing import store
+
+    location = store.Location(host="127.0.0.1", port=chroma_server, index="busy")
+    with store.Lease(store.connect(location), location):  # a writer elsewhere, holding the lease
+        out = run_cli("index", "--input", str(BBC), "--limit", "100", "--no-llm", "--index-dir", str(tmp_path),
+                      "--quiet", "--index-name", "busy", "--chroma-host", "127.0.0.1",
+                      "--chroma-port", str(chroma_server), check=False)
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another `topictalk index` is writing" in lines[0] and "index busy" in lines[0]

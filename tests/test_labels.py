@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.labels import LabelCache, Labeler, LabelSettings, build_messages, clean, problem, truncate
+from indexing.labels import (LabelCache, Labeler, LabelSettings, build_messages, clean, keyword_label, problem,
+                             truncate)
 from indexing.schema import Topic
 from tests.fakes import FakeLLM
 
@@ -34,9 +35,9 @@ def test_clean_takes_first_line_without_prefixes_or_quotes(raw, expected):
     assert clean(raw) == expected
 
 
-def test_clean_bounds_length_at_a_word():
-    label = clean("A very long label " * 10, max_chars=30)
-    assert len(label) <= 30 and not label.endswith(" ") and label.startswith("A very long label")
+def test_clean_never_cuts_a_label():
+    # a cut label ends mid-phrase ("... of CLIP and"); too long is rejected and asked again instead
+    assert clean("A very long label " * 10) == ("A very long label " * 10).strip()
 
 
 def test_problem_detects_empty_keyword_lists_and_duplicates():
@@ -46,6 +47,59 @@ def test_problem_detects_empty_keyword_lists_and_duplicates():
     assert "already" in problem("Federated Learning", KEYWORDS, {"federated learning"})
     assert problem("Federated Learning and Privacy", KEYWORDS, set()) is None
     assert problem("Privacy, Security and Trust", KEYWORDS, set()) is None  # a title with commas
+
+
+# Labels the bundled 0.5B model gave on a 30-topic arXiv index (issue 8), with the titles it was shown.
+BAD_LABELS = [
+    ("Model-Based Learning Frameworks for Self-Supervised Fine-tuning of CLIP and", ["clip", "self-supervised"],
+     ["Model-Based Learning Frameworks for Self-Supervised Fine-tuning of CLIP and DINO"], "words"),
+    ("Leveraging an Atmospheric Foundational Model for Subregional Sea Surface", ["weather", "climate"],
+     ["Leveraging an Atmospheric Foundational Model for Subregional Sea Surface Temperature Forecasting"], "words"),
+    ("SuperFlow++ and MapAnything", ["lidar", "driving", "3d"],
+     ["SuperFlow++: Enhanced Spatiotemporal Consistency", "MapAnything: Universal Feed-Forward Metric 3D"], "method"),
+    ("Brain4FMs", ["brain", "eeg", "fmri"], ["Brain4FMs: A Benchmark of Foundation Models for Brain Signals"], "method"),
+    ("Deep Mechan: A Machine Learning Framework for Chemical Reaction Mechanism", ["chemical", "molecular"],
+     ["Deep Mechan: A Machine Learning Framework for Chemical Reaction Mechanism Prediction"], "words"),
+    ("visual, multimodal, vision", ["visual", "multimodal", "vision", "image"], [], "list of keywords"),
+    ("Large Language Models and AI-generated Text Detection", ["sentiment", "financial", "hate speech"], [], "words"),
+    ("Multimodal Clinical Foundation Models: Building Multimodal Clinical Foundation", ["clinical", "medical"],
+     [], "words"),
+    # the same failures within the length limit
+    ("Self-Supervised Fine-tuning of CLIP and", ["clip"], [], "cut mid-phrase"),
+    ("Sea Surface Temperature Forecasting", ["weather"],
+     ["Sea Surface Temperature Forecasting"], "title"),
+    ("Atmospheric Foundational Model for Subregional", ["weather"],
+     ["Leveraging an Atmospheric Foundational Model for Subregional Sea Surface Temperature"], "title"),
+    ("Atmospheric Foundational Model Subregional Forecasts", ["weather"],
+     ["Leveraging an Atmospheric Foundational Model Subregional Forecasts for Europe"], "title"),
+    ("Clinical Models: Building Foundations", ["clinical"], [], "colon"),
+    ("Multimodal Clinical Multimodal Models", ["clinical"], [], "repeats"),
+]
+
+
+@pytest.mark.parametrize("label, keywords, titles, reason", BAD_LABELS)
+def test_each_bad_label_of_the_small_model_is_rejected(label, keywords, titles, reason):
+    why = problem(label, keywords, set(), titles)
+    assert why is not None and reason in why
+
+
+@pytest.mark.parametrize("label", ["Time Series Forecasting", "Graph Neural Networks", "LLM Quantization Techniques",
+                                   "Continual Learning with Catastrophic Forgetting", "Hallucination Detection",
+                                   "COVID-19 Case Forecasting", "GPT-4 Evaluation Benchmarks", "3D Scene Reconstruction",
+                                   "UK General Election", "Mixture-of-Experts Language Models"])
+def test_good_headings_pass_the_rule(label):
+    titles = ["A Survey of Time Series Forecasting with Deep Learning", "Graph Neural Networks for Molecules"]
+    assert problem(label, ["forecasting", "graph"], set(), titles) is None
+
+
+def test_keyword_fallback_is_a_heading_not_a_list():
+    taken: set[str] = set()
+    first = keyword_label(["federated learning", "clients", "privacy"], taken)
+    assert first == "Federated Learning" and problem(first, ["federated learning"], taken) is None
+    taken.add(first.lower())
+    second = keyword_label(["federated learning", "clients", "privacy"], taken)
+    assert second != first and "," not in second and problem(second, [], taken) is None
+    assert keyword_label(["said", "election", "labour"], set()) == "Said and Election"
 
 
 def test_prompt_follows_reference_recipe_with_budget_and_ten_keywords():
@@ -85,32 +139,55 @@ def test_outlier_topic_is_never_sent_to_the_llm(tmp_path):
     assert (topics[1].label, topics[1].label_source) == ("Federated Learning", "llm")
 
 
-def test_keyword_echo_is_retried_without_keywords_then_falls_back(tmp_path):
+def test_a_rejected_label_is_retried_with_its_reason_and_no_titles_then_falls_back(tmp_path):
     answers = {"first": "Federated, Clients, Privacy, Server", "retry": "Private Federated Training"}
 
     def reply(messages):
-        return answers["first"] if "keywords" in messages[-1]["content"] else answers["retry"]
+        return answers["retry"] if "was rejected" in messages[-1]["content"] else answers["first"]
 
     llm = FakeLLM(reply)
     topic = _topic(0)
     labeler = Labeler(llm, LabelCache(tmp_path / "l.jsonl"))
     labeler.label([topic], DOCS)
-    assert (topic.label, topic.label_source) == ("Private Federated Training", "llm-retry")
-    assert "keywords" not in llm.calls[1][-1]["content"]  # the retry shows documents only
+    assert topic.label == "Private Federated Training"
+    assert topic.label_source == "llm-retry (first answer 'Federated, Clients, Privacy, Server': it is a list of keywords)"
+    retry = llm.calls[1][-1]["content"]
+    assert "it is a list of keywords" in retry and "federated, clients" in retry
+    assert "FedAvg revisited" not in retry  # titles are what small models copy: the retry shows none
+    assert "Clients train locally" in retry
 
-    answers["retry"] = ""
-    topic = _topic(1, keywords=["a", "b", "c", "d"])
+    answers["first"], answers["retry"] = "fedavg revisited", ""
+    topic = _topic(1, keywords=["secure aggregation", "clients", "privacy"])
     Labeler(FakeLLM(reply), LabelCache(tmp_path / "m.jsonl")).label([topic], DOCS)
-    assert topic.label_source == "keywords" and topic.label == "a, b, c"
+    assert topic.label == "Secure Aggregation"
+    assert topic.label_source.startswith("keywords (first answer 'fedavg revisited': it copies a document's title;")
+    assert "retry '(empty)': it is empty" in topic.label_source
 
 
 def test_duplicate_labels_are_retried_and_stay_unique(tmp_path):
-    llm = FakeLLM(lambda m: "Same Label" if "keywords" in m[-1]["content"] else "Same Label")
+    llm = FakeLLM("Same Label")
     topics = [_topic(0), _topic(1), _topic(2)]
     Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label(topics, DOCS)
     labels = [t.label.lower() for t in topics]
     assert len(set(labels)) == 3
-    assert [t.label_source for t in topics] == ["llm", "keywords", "keywords"]
+    assert [t.label_source.split(" ")[0] for t in topics] == ["llm", "keywords", "keywords"]
+
+
+def test_labels_are_asked_in_two_batches_when_the_model_batches(tmp_path):
+    class Batching(FakeLLM):
+        def __init__(self, reply):
+            super().__init__(reply)
+            self.batches: list[int] = []
+
+        def complete_many(self, conversations, *, max_tokens, temperature, seed):
+            self.batches.append(len(conversations))
+            return [self.complete(m) for m in conversations]
+
+    llm = Batching(lambda m: "Too Short" if "was rejected" in m[-1]["content"] else "x")
+    topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(4)]
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label(topics, DOCS)
+    assert llm.batches == [4, 4]  # every first answer ("x", one word) is retried, all in one batch
+    assert [t.label for t in topics][0] == "Too Short" and all(t.label_source.startswith("llm-retry") for t in topics[:1])
 
 
 def test_label_cache_skips_the_llm_on_rerun_and_survives_a_torn_line(tmp_path):
@@ -126,7 +203,7 @@ def test_label_cache_skips_the_llm_on_rerun_and_survives_a_torn_line(tmp_path):
     assert again.calls == [] and topic.label == "Federated Learning"
     assert labeler.stats["cached"] == 1 and labeler.stats["asked"] == 0
     # another model or other topic content is a different key
-    other = FakeLLM("Other")
+    other = FakeLLM("Other Label")
     other.spec = "other-model"
     Labeler(other, LabelCache(path)).label([_topic(0)], DOCS)
     assert len(other.calls) == 1

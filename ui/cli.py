@@ -23,7 +23,8 @@ def _models(args: argparse.Namespace) -> int:
     spec = models.parse(cfg.llm)
     rows.append(("llm (configured)", cfg.llm, _llm_location(spec)))
     rows.append(("embedding (configured)", cfg.embedding_model, embedding.resolve(cfg.embedding_model)))
-    rows.append(("llm (bundled)", "bundled: Qwen2.5-Coder-0.5B-Instruct Q4_K_M", str(bundled.gguf_path())))
+    for model in bundled.MODELS.values():
+        rows.append((f"llm ({model.name})", f"{model.name}: {model.title}", str(bundled.gguf_path(model))))
     rows.append(("embedding (bundled)", "bundled: all-MiniLM-L6-v2", str(embedding.bundled_path())))
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     for role, name, where in rows:
@@ -36,7 +37,7 @@ def _llm_location(spec) -> str:  # noqa: ANN001
     from agent import bundled
 
     if spec.scheme == "bundled":
-        return str(bundled.gguf_path())
+        return str(bundled.gguf_path(bundled.named(spec.target)))
     if spec.scheme == "llama-cpp":
         path = Path(spec.target).expanduser()
         if not path.is_file():
@@ -51,9 +52,10 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     from indexing import store
 
     index_dir = Path(args.index_dir or cfg.index_dir).expanduser()
+    index = getattr(args, "index_name", None) or store.DEFAULT_INDEX
     if args.chroma_host:
-        return index_dir, store.Location(host=args.chroma_host, port=args.chroma_port)
-    return index_dir, store.Location(path=index_dir)
+        return index_dir, store.Location(host=args.chroma_host, port=args.chroma_port, index=index)
+    return index_dir, store.Location(path=index_dir, index=index)
 
 
 def _progress(quiet: bool):
@@ -106,8 +108,8 @@ def _index(args: argparse.Namespace) -> int:
     if args.min_cluster_size is None:
         from indexing.topics import default_min_cluster_size
 
-        log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents; "
-            "set --min-cluster-size to change it)")
+        log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents); "
+            "HDBSCAN's settings are searched unless --min-cluster-size or --min-samples is given")
     settings = pipeline.IndexSettings(
         embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, topics=params,
         labels=LabelSettings(doc_tokens=args.label_doc_tokens, one_shot=args.one_shot),
@@ -425,6 +427,17 @@ def _store_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
     g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
     g.add_argument("--chroma-port", type=int, default=8000)
+    g.add_argument("--index-name", type=_index_name, default="default",
+                   help="which index in the store: many can share one Chroma server (default: default)")
+
+
+def _index_name(text: str) -> str:
+    from indexing.store import check_index_name
+
+    try:
+        return check_index_name(text)
+    except TopictalkError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,115 @@
+"""Caches trust nothing they find: keyed by the model behind a name, torn or corrupt entries recomputed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from agent.llm import Model
+from indexing import topics
+from indexing.labels import LabelCache, Labeler
+from indexing.schema import Topic
+from tests.fakes import FakeLLM
+
+DOCS = {f"d{i}": (f"title {i}", f"a document about graphs and networks number {i}") for i in range(5)}
+
+
+def _topics() -> list[Topic]:
+    return [Topic(0, 5, "", "", ["graph", "network", "node"], representative_ids=list(DOCS))]
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_answer(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    cache = LabelCache(path)
+    cache.put("k1", "Graph Networks")
+    with path.open("a", encoding="utf-8") as f:
+        f.write('{"key": "k2", "answ')  # a run killed mid-write
+    cache = LabelCache(path)
+    assert cache.get("k1") == "Graph Networks"
+    cache.put("k3", "Protein Folding")
+    again = LabelCache(path)
+    assert again.get("k3") == "Protein Folding" and again.get("k1") == "Graph Networks"
+    assert again.skipped == 1 and path.read_text().endswith("\n")  # only the torn line is lost
+
+
+class _Weights(FakeLLM):
+    """The same spec with other weights behind it (an openai URL serving another model, a replaced file)."""
+
+    def __init__(self, identity: str, reply: str) -> None:
+        super().__init__(reply)
+        self.identity = identity
+
+
+def test_labels_are_keyed_by_the_model_identity_not_its_spec(tmp_path):
+    old = _Weights("openai:http://host/v1#model-a", "Graph Neural Networks")
+    first = _topics()
+    Labeler(old, LabelCache(tmp_path / "labels.jsonl")).label(first, DOCS)
+    new = _Weights("openai:http://host/v1#model-b", "Network Science")
+    again = _topics()
+    labeler = Labeler(new, LabelCache(tmp_path / "labels.jsonl"))
+    labeler.label(again, DOCS)
+    assert new.calls and labeler.stats["asked"] == 1 and labeler.stats["cached"] == 0
+    assert (first[0].label, again[0].label) == ("Graph Neural Networks", "Network Science")
+    same = Labeler(_Weights("openai:http://host/v1#model-b", "never asked"), LabelCache(tmp_path / "labels.jsonl"))
+    same.label(_topics(), DOCS)
+    assert same.stats == {**same.stats, "asked": 0, "cached": 1}
+
+
+class _Runtime(Model):
+    def __init__(self, spec: str, **attrs) -> None:
+        super().__init__()
+        self.spec = spec
+        self.__dict__.update(attrs)
+
+    def stream(self, messages, options=None):
+        yield ""
+
+
+def test_a_runtime_identity_names_its_weights(tmp_path):
+    from agent import bundled
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"v1")
+    first = _Runtime(f"llama-cpp:{gguf}?format=llama-2").identity
+    assert str(gguf) in first and first.endswith("?format=llama-2")
+    gguf.write_bytes(b"v2 with other weights")
+    assert _Runtime(f"llama-cpp:{gguf}?format=llama-2").identity != first
+    assert bundled.SHA256 in _Runtime("bundled").identity
+    served = _Runtime("openai:http://10.0.0.5:8000/v1", base_url="http://10.0.0.5:8000/v1", model="llama-2-13b")
+    assert served.identity == "openai:http://10.0.0.5:8000/v1#llama-2-13b"  # the served model, not "first served"
+    assert _Runtime("hf:/no/such/folder").identity.startswith("hf:hub:/no/such/folder@")
+
+
+def test_a_corrupt_umap_cache_is_recomputed_and_reported(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    params = topics.TopicParams(n_neighbors=5)
+    reduced, cached = topics.reduce(vectors, params, 2, tmp_path)
+    assert not cached and reduced.shape == (40, 2)
+    path = next((tmp_path / "umap").glob("*.npy"))
+    for damage in (b"", path.read_bytes()[:-16]):
+        path.write_bytes(damage)
+        said: list[str] = []
+        again, cached = topics.reduce(vectors, params, 2, tmp_path, said.append)
+        assert not cached and again.shape == (40, 2) and "corrupt" in said[0]
+    np.save(path, np.full((40, 2), np.nan, np.float32))
+    said = []
+    assert topics.reduce(vectors, params, 2, tmp_path, said.append)[0].shape == (40, 2) and "NaN" in said[0]
+    assert topics.reduce(vectors, params, 2, tmp_path)[1] is True
+    assert [p.name for p in (tmp_path / "umap").iterdir()] == [path.name]  # no temp files left
+
+
+def test_manifest_file_is_written_whole(tmp_path):
+    from indexing import store
+
+    store.write_manifest_file(tmp_path, {"generation": 3})
+    store.write_manifest_file(tmp_path, {"generation": 4}, "papers")
+    assert json.loads((tmp_path / "manifest.json").read_text()) == {"generation": 3}
+    assert json.loads((tmp_path / "manifest-papers.json").read_text()) == {"generation": 4}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest-papers.json", "manifest.json"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main([__file__]))
