@@ -185,8 +185,8 @@ class Conversation:
 
     def _plan_missing_topic(self, plan, question, vector) -> _Prepared:
         ids = sorted(t.id for t in self.index.real_topics)
-        text = (prompts.load("missing_topic").replace("[NUMBER]", plan.number)
-                .replace("[FIRST]", str(ids[0] if ids else 0)).replace("[LAST]", str(ids[-1] if ids else 0)))
+        text = prompts.fill("missing_topic", NUMBER=plan.number, FIRST=ids[0] if ids else 0,
+                            LAST=ids[-1] if ids else 0)
         return _Prepared(plan, None, fixed_answer=text)
 
     def _plan_overview(self, plan, question, vector) -> _Prepared:
@@ -195,10 +195,9 @@ class Conversation:
         start = len(self.state.listed_topics) if plan.more else 0
         chosen = chosen[start: start + self.settings.overview_topics]
         outliers = self.index.by_id.get(-1)
-        m = (prompts.load("ask_overview").replace("[N_DOCUMENTS]", str(sum(t.size for t in self.index.topics)))
-             .replace("[N_TOPICS]", str(len(real))).replace("[N_OUTLIERS]", str(outliers.size if outliers else 0))
-             .replace("[ORDER]", plan.order).replace("[TOPICS]", "\n".join(self._topic_line(t) for t in chosen))
-             .replace("[QUESTION]", question))
+        m = prompts.fill("ask_overview", N_DOCUMENTS=sum(t.size for t in self.index.topics), N_TOPICS=len(real),
+                         N_OUTLIERS=outliers.size if outliers else 0, ORDER=plan.order,
+                         TOPICS="\n".join(self._topic_line(t) for t in chosen), QUESTION=question)
         return _Prepared(plan, m, topics=[t.id for t in chosen])
 
     def _plan_topic(self, plan, question, vector) -> _Prepared:
@@ -213,8 +212,8 @@ class Conversation:
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
-        m = (prompts.load("ask_topic").replace("[TOPICS]", self._topic_block(topic))
-             .replace("[SOURCES]", self._source_block(sources)).replace("[QUESTION]", question))
+        m = prompts.fill("ask_topic", TOPICS=self._topic_block(topic), SOURCES=self._source_block(sources),
+                         QUESTION=question)
         return _Prepared(plan, m, sources=sources, topics=[topic.id])
 
     def _plan_compare(self, plan, question, vector) -> _Prepared:
@@ -225,8 +224,7 @@ class Conversation:
         docs = [d for t in topics for d in self.index.documents(t.representative_ids[:per])]
         sources = self._sources(docs)
         blocks = "\n\n".join(self._topic_block(t) for t in topics)
-        m = (prompts.load("ask_compare").replace("[TOPICS]", blocks).replace("[SOURCES]", self._source_block(sources))
-             .replace("[QUESTION]", question))
+        m = prompts.fill("ask_compare", TOPICS=blocks, SOURCES=self._source_block(sources), QUESTION=question)
         return _Prepared(plan, m, sources=sources, topics=[t.id for t in topics])
 
     def _plan_find_topics(self, plan, question, vector) -> _Prepared:
@@ -239,8 +237,7 @@ class Conversation:
         docs = self.index.documents([t.representative_ids[0] for t in good[:3] if t.representative_ids])
         sources = self._sources(docs)
         lines = "\n".join(f"{self._topic_line(t)} (similarity {s:.2f})" for t, s in ranked)
-        m = (prompts.load("ask_find").replace("[TOPICS]", lines).replace("[SOURCES]", self._source_block(sources))
-             .replace("[QUESTION]", question))
+        m = prompts.fill("ask_find", TOPICS=lines, SOURCES=self._source_block(sources), QUESTION=question)
         return _Prepared(plan, m, sources=sources, topics=[t.id for t in good])
 
     def _plan_search(self, plan, question, vector) -> _Prepared:
@@ -252,8 +249,7 @@ class Conversation:
                 best_topic < self.settings.min_topic_similarity:
             return self._off_corpus(plan, ranked)
         sources = self._sources([h.document for h in hits])
-        m = (prompts.load("ask_search").replace("[SOURCES]", self._source_block(sources))
-             .replace("[QUESTION]", question))
+        m = prompts.fill("ask_search", SOURCES=self._source_block(sources), QUESTION=question)
         topics = list(dict.fromkeys(s.topic for s in sources if s.topic != -1))
         return _Prepared(plan, m, sources=sources, topics=topics)
 
@@ -261,15 +257,13 @@ class Conversation:
         doc = self.index.documents([plan.document])[0]
         near = self.index.search(self.index.embed(doc.text), self.settings.sources, exclude={doc.id})
         sources = self._sources([doc] + [h.document for h in near][: self.settings.sources - 1])
-        m = (prompts.load("ask_source").replace("[SOURCES]", self._source_block(sources))
-             .replace("[QUESTION]", question))
+        m = prompts.fill("ask_source", SOURCES=self._source_block(sources), QUESTION=question)
         return _Prepared(plan, m, sources=sources, topics=[doc.topic] if doc.topic != -1 else [])
 
     def _off_corpus(self, plan, ranked: list[tuple[Topic, float]]) -> _Prepared:
         plan.intent = "off_corpus"
         lines = "\n".join(f"- {self._topic_line(t)}" for t, _ in ranked[:3])
-        text = (prompts.load("off_corpus").replace("[N_DOCUMENTS]", str(sum(t.size for t in self.index.topics)))
-                .replace("[TOPICS]", lines))
+        text = prompts.fill("off_corpus", N_DOCUMENTS=sum(t.size for t in self.index.topics), TOPICS=lines)
         return _Prepared(plan, None, fixed_answer=text, topics=[t.id for t, _ in ranked[:3]])
 
     def _topic_line(self, topic: Topic) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import prompts
 import prompts.llama2
-from agent.llm import LLAMA2_CHAT_NAME, Message, Model, Options
+from agent.llm import Message, Model, Options, Usage, wants_llama2
 from indexing.errors import TopictalkError
 
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
@@ -36,7 +36,6 @@ class LlamaCppModel(Model):
         chat_format: str | None = None,
         spec: str | None = None,
     ) -> None:
-        super().__init__()
         path = Path(path).expanduser()
         if not path.is_file():
             raise TopictalkError(f"GGUF file not found: {path}; give an existing .gguf path (llama-cpp:PATH.gguf)")
@@ -63,26 +62,31 @@ class LlamaCppModel(Model):
         meta = self._llm.metadata
         self._template = meta.get("tokenizer.chat_template")
         if chat_format is None:
-            llama2 = (self._template and "<<SYS>>" in self._template) or bool(
-                LLAMA2_CHAT_NAME.search(path.name) or LLAMA2_CHAT_NAME.search(meta.get("general.name", ""))
-            )
-            chat_format = "llama-2" if llama2 or not self._template else "gguf"
+            llama2 = wants_llama2(self._template, path.name, meta.get("general.name", ""))
+            chat_format = "llama-2" if llama2 else "gguf"
         if chat_format not in ("llama-2", "gguf"):
             raise TopictalkError(f"unknown chat format {chat_format!r}; use format=llama-2 or format=gguf")
         self.chat_format = chat_format
+        self.llama2 = chat_format == "llama-2"
+        self.special_tokens = prompts.model_tokens(self._vocab_control_tokens())
 
-    def render(self, messages: Sequence[Message]) -> str:
-        """The exact prompt text: Meta's format for Llama 2, else the GGUF's own template."""
-        if self.chat_format == "llama-2":
-            return prompts.format_chat(messages)
+    def _vocab_control_tokens(self) -> list[str]:
+        """The GGUF vocabulary's control and user-defined tokens: the ones llama.cpp
+        matches as single tokens in text it tokenizes with ``special=True``."""
+        import llama_cpp
+
+        model = self._llm._model  # llama-cpp-python's thin wrapper of the C model
+        wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+        return [model.token_get_text(t) for t in range(self._llm.n_vocab()) if model.token_get_attr(t) & wanted]
+
+    def _apply_template(self, messages: list[Message]) -> str:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         formatter = Jinja2ChatFormatter(
             template=self._template, eos_token=self._token_text(self._llm.token_eos()),
             bos_token=self._token_text(self._llm.token_bos()),
         )
-        safe = prompts.neutralize_messages(messages)
-        return formatter(messages=safe).prompt
+        return formatter(messages=messages).prompt
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -91,7 +95,7 @@ class LlamaCppModel(Model):
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of a rendered prompt, control tokens included."""
-        if self.chat_format == "llama-2":
+        if self.llama2:
             # Meta encodes each turn separately, "<s>" and "</s>" being the BOS/EOS
             # ids around sentencepiece-encoded text; doing the same gives its
             # exact token sequence, whatever text the GGUF gives its BOS, and
@@ -113,18 +117,12 @@ class LlamaCppModel(Model):
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: Sequence[Message], options: Options = Options()) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
         tokens = self.tokenize(self.render(messages))
-        room = self.context_length - len(tokens)
-        if room <= 0:
-            raise TopictalkError(
-                f"the prompt has {len(tokens)} tokens, more than the model's context of "
-                f"{self.context_length}; shorten it or raise n_ctx"
-            )
+        room = self.room(len(tokens))
         with self._lock:
-            self.usage.prompt_tokens = len(tokens)
-            self.usage.cached_tokens = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
-            self.usage.completion_tokens = 0
+            usage.prompt_tokens = len(tokens)
+            usage.cached_tokens = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
             parts = self._llm.create_completion(
                 tokens,
                 max_tokens=min(options.max_tokens, room),
@@ -134,12 +132,15 @@ class LlamaCppModel(Model):
                 seed=options.seed,
                 stream=True,
             )
-            for part in parts:
-                choice = part["choices"][0]
-                if choice["finish_reason"] is None:  # the closing part carries no new token
-                    self.usage.completion_tokens += 1
-                if choice["text"]:
-                    yield choice["text"]
+            try:
+                for part in parts:
+                    choice = part["choices"][0]
+                    if choice["finish_reason"] is None:  # the closing part carries no new token
+                        usage.completion_tokens += 1
+                    if choice["text"]:
+                        yield choice["text"]
+            finally:
+                parts.close()  # a stopped answer stops decoding here, not at garbage collection
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

@@ -4,7 +4,7 @@
     bundled-small                            the smaller offline GGUF (Qwen2.5-Coder 0.5B), for tests
     llama-cpp:PATH.gguf[?n_ctx=8192&n_gpu_layers=-1&format=llama-2]
     hf:meta-llama/Llama-2-13b-chat-hf[?quantize=none]   (or hf:/local/folder)
-    openai:http://HOST:PORT/v1#MODEL
+    openai:http://HOST:PORT/v1#MODEL[?n_ctx=8192]   (default: the server's max_model_len, else 4096)
     PATH.gguf                                same as llama-cpp:PATH.gguf
 """
 
@@ -55,8 +55,13 @@ def parse(spec: str | None) -> ModelSpec:
             )
         model = ""
         if scheme == "openai":
+            # options may follow the URL or the model name: URL?n_ctx=8192#MODEL or URL#MODEL?n_ctx=8192
             rest, _, model = rest.partition("#")
-        target, _, query = rest.partition("?") if scheme != "openai" else (rest, "", "")
+            model, _, after = model.partition("?")
+            rest, _, before = rest.partition("?")
+            target, query = rest, "&".join(q for q in (before, after) if q)
+        else:
+            target, _, query = rest.partition("?")
         if not target:
             raise TopictalkError(f"model spec {text!r} names no {'URL' if scheme == 'openai' else 'model'}")
         if scheme == "openai" and not target.startswith(("http://", "https://")):
@@ -105,7 +110,4 @@ def load(spec: str | None = None) -> Model:
         return TransformersModel(parsed.target, quantize=quantize == "4bit", spec=raw)
     from agent.openai_model import OpenAIModel
 
-    return OpenAIModel(
-        parsed.target, parsed.model, context_length=int(opts.get("n_ctx", 4096)),
-        spec=raw,
-    )
+    return OpenAIModel(parsed.target, parsed.model, context_length=opts.get("n_ctx"), spec=raw)

@@ -1,35 +1,37 @@
 """OpenAI-compatible server runtime: vLLM, TGI, llama.cpp server, Ollama.
 
 The server applies the model's own chat template; we send plain messages
-whose contents went through ``prompts.neutralize`` so that document text
-cannot forge turns there either.
+whose contents went through ``prompts.neutralize`` (its fixed list: the
+server's vocabulary is not ours to read) so that document text cannot
+forge turns there either.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
-import prompts
-from agent.llm import Message, Model, Options
+from agent.llm import Message, Model, Options, Usage
 from indexing.errors import TopictalkError
 
 
 class OpenAIModel(Model):
+    # a server batches concurrent requests (vLLM, TGI) or queues them itself
+    concurrency = 8
+
     def __init__(
         self, base_url: str, model: str = "", *, api_key: str | None = None, timeout: float = 600.0,
-        context_length: int = 4096, spec: str | None = None,
+        context_length: int | None = None, spec: str | None = None,
     ) -> None:
-        super().__init__()
         from openai import OpenAI
 
         self.base_url = base_url.rstrip("/")
         self.spec = spec or f"openai:{self.base_url}#{model}"
-        self.context_length = context_length
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=1)
         try:
-            served = [m.id for m in self._client.with_options(timeout=10).models.list()]
+            served = list(self._client.with_options(timeout=10).models.list())
         except Exception as err:  # openai raises several classes for the same user fact
             raise TopictalkError(
                 f"cannot reach an OpenAI-compatible server at {self.base_url} ({type(err).__name__}); "
@@ -38,45 +40,69 @@ class OpenAIModel(Model):
         if not model:
             if not served:
                 raise TopictalkError(f"the server at {self.base_url} serves no model; name one: openai:URL#MODEL")
-            model = served[0]
+            model = served[0].id
         self.model = model
+        # vLLM reports the served context as max_model_len; n_ctx in the spec overrides it
+        entry = next((m for m in served if m.id == model), None)
+        reported = (getattr(entry, "model_extra", None) or {}).get("max_model_len")
+        self.context_length = int(context_length or reported or 4096)
         # Servers spell the repetition penalty differently (vLLM repetition_penalty,
-        # llama.cpp repeat_penalty); we send both and drop them if one refuses.
-        self._send_penalty = True
+        # llama.cpp repeat_penalty); we send both. A server that refuses them is
+        # remembered only once the same request succeeded without them, so a
+        # request refused for another reason (too long, say) costs no one the penalty.
+        self._penalty_refused: set[float] = set()
 
-    def stream(self, messages: Sequence[Message], options: Options = Options()) -> Iterator[str]:
-        from openai import APIConnectionError, APIStatusError, BadRequestError, UnprocessableEntityError
+    def _open(self, request: dict, penalty: float):
+        from openai import BadRequestError, UnprocessableEntityError
 
-        safe = prompts.neutralize_messages(messages)
+        create = self._client.chat.completions.create
+        if penalty == 1.0 or penalty in self._penalty_refused:
+            return create(**request)
+        try:
+            return create(**request, extra_body={"repetition_penalty": penalty, "repeat_penalty": penalty})
+        except (BadRequestError, UnprocessableEntityError):
+            response = create(**request)  # raises the real problem if the penalty was not it
+            self._penalty_refused.add(penalty)
+            return response
+
+    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+        from openai import APIConnectionError, APIStatusError
+
         request = dict(
-            model=self.model, messages=safe, stream=True, max_tokens=options.max_tokens,
-            temperature=options.temperature, seed=options.seed, stream_options={"include_usage": True},
+            model=self.model, messages=self.neutralize_messages(messages), stream=True,
+            max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
+            stream_options={"include_usage": True},
         )
         if options.stop:
             request["stop"] = list(options.stop)
-        penalty = {"repetition_penalty": options.repetition_penalty, "repeat_penalty": options.repetition_penalty}
         try:
+            response = self._open(request, options.repetition_penalty)
             try:
-                response = self._client.chat.completions.create(
-                    **request, extra_body=penalty if self._send_penalty else None
-                )
-            except (BadRequestError, UnprocessableEntityError):
-                if not self._send_penalty:
-                    raise
-                self._send_penalty = False
-                response = self._client.chat.completions.create(**request)
-            self.usage.completion_tokens = self.usage.prompt_tokens = 0
-            for event in response:
-                if event.choices and (text := event.choices[0].delta.content):
-                    self.usage.completion_tokens += 1
-                    yield text
-                if event.usage:  # servers that honour include_usage send real counts last
-                    self.usage.prompt_tokens = event.usage.prompt_tokens
-                    self.usage.completion_tokens = event.usage.completion_tokens
+                for event in response:
+                    if event.choices and (text := event.choices[0].delta.content):
+                        usage.completion_tokens += 1
+                        yield text
+                    if event.usage:  # servers that honour include_usage send real counts last
+                        usage.prompt_tokens = event.usage.prompt_tokens
+                        usage.completion_tokens = event.usage.completion_tokens
+            finally:
+                # also on Stop: the server sees the connection close and stops generating
+                response.close()
         except APIConnectionError as err:
             raise TopictalkError(f"lost the OpenAI-compatible server at {self.base_url}; is it still running?") from err
         except APIStatusError as err:
             raise TopictalkError(f"the server at {self.base_url} refused the request: {err.message}") from err
+
+    def complete_many(self, conversations: Sequence[Sequence[Message]], *, max_tokens: int = 500,
+                      temperature: float = 0.1, seed: int = 42) -> list[str]:
+        """Up to :attr:`concurrency` requests in flight, so that the server batches them; answers in order."""
+        self.check(Options(max_tokens=max_tokens))
+        if not conversations:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
+            return list(pool.map(
+                lambda m: self.complete(m, max_tokens=max_tokens, temperature=temperature, seed=seed), conversations
+            ))
 
     def close(self) -> None:
         self._client.close()

@@ -56,13 +56,14 @@ def timed(model, content: str, max_tokens: int) -> dict:
     start = time.perf_counter()
     first = None
     n = 0
-    for _ in model.stream(messages, Options(max_tokens=max_tokens, temperature=0.0)):
+    response = model.stream(messages, Options(max_tokens=max_tokens, temperature=0.0))
+    for _ in response:
         if first is None:
             first = time.perf_counter() - start
         n += 1
     total = time.perf_counter() - start
-    prompt_tokens = model.usage.prompt_tokens or model.count_tokens(content)
-    decoded = max(model.usage.completion_tokens, n)
+    prompt_tokens = response.usage.prompt_tokens or model.count_tokens(content)
+    decoded = max(response.usage.completion_tokens, n)
     return {
         "ttft": first or total,
         "pp": prompt_tokens / (first or total),
@@ -107,7 +108,7 @@ def start_server(gguf: str) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port),
-                             "--n_ctx", "4096", "--n_threads", str(os.cpu_count())],
+                             "--n_ctx", "4096", "--n_threads", str(os.cpu_count()), "--interrupt_requests", "False"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):

@@ -81,8 +81,8 @@ def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
 def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], settings: LabelSettings,
                    count_tokens: Callable[[str], int]) -> list[dict]:
     """System prompt, optional one-shot example, then the topic; shared parts first for KV-cache reuse."""
-    user = (prompts.load("label_user").replace("[DOCUMENTS]", _document_lines(docs, settings, count_tokens))
-            .replace("[KEYWORDS]", ", ".join(keywords[: settings.keywords])))
+    user = prompts.fill("label_user", DOCUMENTS=_document_lines(docs, settings, count_tokens),
+                        KEYWORDS=", ".join(keywords[: settings.keywords]))
     messages = [{"role": "system", "content": prompts.load("label_system")}]
     if settings.one_shot:
         messages += [{"role": "user", "content": prompts.load("label_example_user")},
@@ -97,9 +97,9 @@ def build_retry(docs: Sequence[tuple[str, str]], keywords: Sequence[str], reject
     A retry that showed titles (the old documents-only prompt) brought back
     copied titles; without keywords small models drift to one paper.
     """
-    user = (prompts.load("label_retry").replace("[DOCUMENTS]", _document_lines(docs, settings, count_tokens, titles=False))
-            .replace("[KEYWORDS]", ", ".join(keywords[: settings.keywords]))
-            .replace("[REJECTED]", rejected or "(empty)").replace("[REASON]", reason))
+    user = prompts.fill("label_retry", DOCUMENTS=_document_lines(docs, settings, count_tokens, titles=False),
+                        KEYWORDS=", ".join(keywords[: settings.keywords]), REJECTED=rejected or "(empty)",
+                        REASON=reason)
     return [{"role": "system", "content": prompts.load("label_system")}, {"role": "user", "content": user}]
 
 

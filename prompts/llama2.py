@@ -11,61 +11,26 @@ without adding a second BOS.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+
+from prompts.neutralize import neutralize
 
 B_INST, E_INST = "[INST]", "[/INST]"
 B_SYS, E_SYS = "<<SYS>>\n", "\n<</SYS>>\n\n"
 BOS, EOS = "<s>", "</s>"
 
-# Control sequences of the Llama 2 format (any case, stray inner spaces) and
-# the <|...|> special tokens of ChatML-style models (Qwen, Phi, ...). Meta's
-# reference refuses messages containing them; we keep the text readable by
-# turning the angle/square brackets into parentheses, which no tokenizer
-# treats as a turn boundary.
-_CONTROL = re.compile(
-    r"\[\s*/?\s*INST\s*\]"  # [INST] [/INST]
-    r"|<<\s*/?\s*SYS\s*>>"  # <<SYS>> <</SYS>>
-    r"|<\s*/?\s*s\s*>"  # <s> </s>
-    r"|<\|[^<>|\n]{1,40}\|>",  # <|im_start|>, <|eot_id|>, ...
-    re.IGNORECASE,
-)
 
-
-def _defuse(match: re.Match[str]) -> str:
-    text = match.group(0)
-    if text.startswith("<|"):
-        return f"(|{text[2:-2]}|)"
-    if text.startswith("<<"):
-        return f"(({text[2:-2].strip()}))"
-    return f"({text[1:-1].strip()})"
-
-
-def neutralize(text: str) -> str:
-    """Make ``text`` unable to open or close a turn, keeping it readable.
-
-    ``[INST]`` becomes ``(INST)``, ``<<SYS>>`` becomes ``((SYS))``, ``</s>``
-    becomes ``(/s)``, ``<|im_end|>`` becomes ``(|im_end|)``.
-    """
-    return _CONTROL.sub(_defuse, text)
-
-
-def neutralize_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
-    """The messages with every content neutralized, for renderers other than :func:`format_chat`."""
-    return [{"role": m["role"], "content": neutralize(m["content"])} for m in messages]
-
-
-def format_chat(messages: Sequence[Mapping[str, str]]) -> str:
+def format_chat(messages: Sequence[Mapping[str, str]], tokens: Collection[str] = frozenset()) -> str:
     """Render ``[{"role", "content"}, ...]`` to a Llama 2 chat prompt.
 
     An optional leading system message, then strictly alternating
     user/assistant turns ending with a user turn. Every content is passed
-    through :func:`neutralize` first, so text from documents or users cannot
-    forge a turn.
+    through :func:`prompts.neutralize` first (with ``tokens``, the model's own
+    special tokens), so text from documents or users cannot forge a turn.
     """
     if not messages:
         raise ValueError("format_chat needs at least one user message")
-    turns = [(m["role"], neutralize(m["content"])) for m in messages]
+    turns = [(m["role"], neutralize(m["content"], tokens)) for m in messages]
     if turns[0][0] == "system":
         if len(turns) < 2:
             raise ValueError("a system message must be followed by a user message")

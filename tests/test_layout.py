@@ -30,11 +30,66 @@ def test_imports_flow_ui_agent_indexing_prompts():
             assert not bad, f"{path.relative_to(ROOT)} imports {bad}: imports flow ui -> agent -> indexing -> prompts"
 
 
+# every prompt file and the placeholders its callers fill; a new or renamed mark must be added here
+PLACEHOLDERS = {
+    "ask_compare": {"TOPICS", "SOURCES", "QUESTION"},
+    "ask_find": {"TOPICS", "SOURCES", "QUESTION"},
+    "ask_overview": {"N_DOCUMENTS", "N_TOPICS", "N_OUTLIERS", "ORDER", "TOPICS", "QUESTION"},
+    "ask_search": {"SOURCES", "QUESTION"},
+    "ask_source": {"SOURCES", "QUESTION"},
+    "ask_topic": {"TOPICS", "SOURCES", "QUESTION"},
+    "chat_system": set(),
+    "label_example_assistant": set(),
+    "label_example_user": set(),
+    "label_retry": {"DOCUMENTS", "KEYWORDS", "REJECTED", "REASON"},
+    "label_system": set(),
+    "label_user": {"DOCUMENTS", "KEYWORDS"},
+    "missing_topic": {"NUMBER", "FIRST", "LAST"},
+    "off_corpus": {"N_DOCUMENTS", "TOPICS"},
+}
+
+
 def test_every_prompt_is_a_text_file_with_its_placeholders():
-    assert {"label_system", "label_user", "label_example_user", "label_example_assistant", "chat_system"} <= set(
-        prompts.names()
-    )
+    assert set(prompts.names()) == set(PLACEHOLDERS)
+    for name, marks in PLACEHOLDERS.items():
+        assert prompts.placeholders(prompts.load(name)) == marks, name
     assert prompts.load("label_system") == "You are a helpful, respectful and honest assistant for labeling topics."
-    user = prompts.load("label_user")
-    assert "[DOCUMENTS]" in user and "The topic is described by the following keywords: '[KEYWORDS]'." in user
+    assert "The topic is described by the following keywords: '[KEYWORDS]'." in prompts.load("label_user")
     assert prompts.load("label_example_assistant") == "Environmental impacts of eating meat"
+
+
+def _fill_calls():
+    """(file, prompt name, keyword names) of every ``prompts.fill("name", ...)`` in the code."""
+    for layer in LAYERS[1:]:
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fill"
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "prompts"):
+                    name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                    yield path.relative_to(ROOT), name, {k.arg for k in node.keywords}
+
+
+def test_every_fill_call_gives_exactly_the_templates_placeholders():
+    calls = list(_fill_calls())
+    assert {name for _, name, _ in calls} >= {n for n, marks in PLACEHOLDERS.items() if marks} - {
+        "label_user", "label_retry"}  # indexing/labels.py: converted by its owner
+    for path, name, keys in calls:
+        assert name in PLACEHOLDERS, f"{path}: prompts.fill of unknown prompt {name!r}"
+        assert None not in keys, f"{path}: prompts.fill({name!r}, **...): name each placeholder"
+        assert keys == PLACEHOLDERS[name], f"{path}: prompts.fill({name!r}) gives {keys}, wants {PLACEHOLDERS[name]}"
+
+
+def test_placeholders_are_filled_by_one_renderer():
+    # chained str.replace("[NAME]", ...) would substitute into inserted document text
+    for layer in ("agent", "indexing", "ui"):
+        for path in (ROOT / layer).rglob("*.py"):
+            assert '.replace("[' not in path.read_text(encoding="utf-8"), f"{path}: use prompts.fill"
+
+
+def test_runtimes_share_one_renderer():
+    # Llama 2 or the model's own template is decided in agent/llm.py's Model.render, nowhere else
+    for path in (ROOT / "agent").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        if path.name != "llm.py":
+            assert "render" not in defined, f"{path.name} defines its own render()"

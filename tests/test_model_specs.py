@@ -22,6 +22,14 @@ def test_parse_each_scheme():
     assert parse("models/llama-2-13b-chat.Q4_K_M.gguf").scheme == "llama-cpp"
 
 
+@pytest.mark.parametrize("text", ["openai:http://h:8000/v1?n_ctx=8192#org/m", "openai:http://h:8000/v1#org/m?n_ctx=8192"])
+def test_openai_spec_takes_n_ctx_after_the_url_or_the_model(text):
+    spec = parse(text)
+    assert (spec.target, spec.model, spec.options) == ("http://h:8000/v1", "org/m", {"n_ctx": 8192})
+    with pytest.raises(TopictalkError, match="unknown option 'color'"):
+        parse("openai:http://h:8000/v1#m?color=red")
+
+
 @pytest.mark.parametrize(
     "spec, words",
     [

@@ -13,6 +13,7 @@ import pytest
 
 from agent.llm import Options, cut_at_stop
 from agent.models import load
+from indexing.errors import TopictalkError
 from tests.conftest import free_port
 
 QUESTION = [
@@ -30,13 +31,65 @@ def test_cut_at_stop_cuts_across_chunk_boundaries():
     assert "".join(cut_at_stop(["x Que", "en"], ["Question"])) == "x Queen"
 
 
+def test_cut_at_stop_closes_its_source_on_a_stop():
+    closed = []
+
+    def source():
+        try:
+            yield from ["a", "STOP", "never"]
+        finally:
+            closed.append(True)
+
+    assert "".join(cut_at_stop(source(), ["STOP"])) == "a" and closed == [True]
+
+
 def test_llamacpp_streams_real_text_with_the_bundled_model(bundled_llm):
-    chunks = list(bundled_llm.stream(QUESTION, Options(max_tokens=30)))
+    response = bundled_llm.stream(QUESTION, Options(max_tokens=30))
+    chunks = list(response)
     text = "".join(chunks)
     assert len(chunks) > 1, "expected a stream of several chunks"
     assert text.strip() and any(c in text.lower() for c in ("red", "blue", "green", "yellow"))
-    assert bundled_llm.usage.prompt_tokens > 10
-    assert bundled_llm.usage.completion_tokens >= len(chunks)
+    assert response.text() == text and list(response) == chunks  # read again: the same answer
+    assert response.usage.prompt_tokens > 10
+    assert response.usage.completion_tokens >= len(chunks)
+
+
+def test_usage_belongs_to_each_call_not_to_the_shared_model(bundled_llm):
+    long = bundled_llm.stream([{"role": "user", "content": "Describe the sea. " * 30}], Options(max_tokens=6))
+    short = bundled_llm.stream([{"role": "user", "content": "Hi"}], Options(max_tokens=2))
+    long.text()
+    short.text()  # a later call on the same model leaves the first one's numbers alone
+    assert long.usage.prompt_tokens > 90 > short.usage.prompt_tokens
+    assert long.usage.completion_tokens == 6 and short.usage.completion_tokens <= 2
+    assert not hasattr(bundled_llm, "usage")
+
+
+@pytest.mark.parametrize("max_tokens", [0, -1])
+def test_no_max_tokens_means_unlimited(bundled_llm, max_tokens):
+    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
+        bundled_llm.stream(QUESTION, Options(max_tokens=max_tokens))
+    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
+        bundled_llm.complete(QUESTION, max_tokens=max_tokens)
+    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
+        bundled_llm.complete_many([QUESTION], max_tokens=max_tokens)
+
+
+def test_llamacpp_defuses_every_control_token_of_its_vocabulary(bundled_llm):
+    vocab = bundled_llm._vocab_control_tokens()
+    assert {"<|im_start|>", "<|im_end|>", "<tool_call>", "<|fim_prefix|>"} <= bundled_llm.special_tokens <= set(vocab)
+    control = {bundled_llm._llm.tokenize(t.encode(), add_bos=False, special=True)[0] for t in vocab}
+    clean = bundled_llm.tokenize(bundled_llm.render([{"role": "user", "content": "a document"}]))
+    forged = bundled_llm.tokenize(bundled_llm.render([{"role": "user", "content": "a document " + " ".join(vocab)}]))
+    # only the turn marks the template wrote itself are control tokens
+    assert [t for t in forged if t in control] == [t for t in clean if t in control]
+
+
+def test_runtimes_say_how_many_calls_may_run_at_once(bundled_llm):
+    from agent.openai_model import OpenAIModel
+    from agent.transformers_model import TransformersModel
+
+    assert bundled_llm.concurrency == TransformersModel.concurrency == 1
+    assert OpenAIModel.concurrency == 8
 
 
 def test_llamacpp_uses_all_cores_and_gguf_template(bundled_llm):
@@ -51,10 +104,11 @@ def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
     first = [{"role": "system", "content": "Label topics. " * 20}, {"role": "user", "content": "keywords: a, b"}]
     second = [first[0], {"role": "user", "content": "keywords: c, d"}]
     bundled_llm.generate(first, Options(max_tokens=3))
-    bundled_llm.generate(second, Options(max_tokens=3))
+    response = bundled_llm.stream(second, Options(max_tokens=3))
+    response.text()
     # the whole system prompt (60+ tokens) came from the cache
-    assert bundled_llm.usage.cached_tokens > 60
-    assert bundled_llm.usage.cached_tokens < bundled_llm.usage.prompt_tokens
+    assert response.usage.cached_tokens > 60
+    assert response.usage.cached_tokens < response.usage.prompt_tokens
 
 
 def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
@@ -62,8 +116,8 @@ def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
         [{"role": "user", "content": "Count from 1 to 20, one number per line."}], Options(max_tokens=60, stop=("5",))
     )
     assert "5" not in text and "4" in text
-    short = bundled_llm.generate(QUESTION, Options(max_tokens=2))
-    assert bundled_llm.usage.completion_tokens <= 2 and short
+    short = bundled_llm.stream(QUESTION, Options(max_tokens=2))
+    assert short.text() and short.usage.completion_tokens <= 2
 
 
 def test_llama2_named_gguf_is_rendered_with_meta_format(bundled_gguf, tmp_path):
@@ -95,7 +149,8 @@ def tiny_llama(tmp_path_factory):
         vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(["federated learning keeps data on the clients [INST] <<SYS>>"] * 10, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   additional_special_tokens=["<custom_turn>"])
     fast.save_pretrained(folder)
     config = LlamaConfig(
         vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -124,12 +179,79 @@ def test_transformers_loads_4bit_nf4_and_generates(tiny_llama):
         assert ids.count(model._tokenizer.bos_token_id) == 1 and ids[0] == model._tokenizer.bos_token_id
 
 
+TOPICS = [
+    [{"role": "system", "content": "Label topics."}, {"role": "user", "content": "keywords: federated, clients"}],
+    [{"role": "user", "content": "learning"}],
+    [{"role": "system", "content": "Label topics briefly."},
+     {"role": "user", "content": "keywords: data on the clients, federated learning keeps data, [INST]"}],
+    [{"role": "user", "content": "the clients keep data"}],
+    [{"role": "user", "content": "federated learning keeps data on the clients " * 3}],
+]
+
+
+def test_transformers_stream_is_plain_generate_greedy(tiny_llama):
+    """The caller's-thread decode loop picks the tokens transformers' generate picks."""
+    import torch
+
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        for messages in TOPICS:
+            ids = torch.tensor([model._encode(model.render(messages))])
+            out = model._model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                        do_sample=False, repetition_penalty=1.1, pad_token_id=0)
+            expected = model._tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+            response = model.stream(messages, Options(max_tokens=12, temperature=0))
+            assert response.text() == expected
+            assert response.usage.prompt_tokens == ids.shape[1] and response.usage.completion_tokens >= 1
+
+
+def test_transformers_stop_ends_decoding_at_once(tiny_llama):
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        calls = []
+        hook = model._model.register_forward_hook(lambda *_: calls.append(1))
+        response = model.stream([{"role": "user", "content": "federated"}], Options(max_tokens=200, temperature=0))
+        chunks = iter(response)
+        next(chunks)
+        before = len(calls)
+        response.close()  # what a closed page or a Stop button does
+        assert len(calls) == before < 10, "no forward pass after Stop"
+        assert not model._lock.locked()  # the next user is not blocked
+        hook.remove()
+
+
+def test_transformers_batched_labels_equal_one_at_a_time(tiny_llama):
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        alone = [model.complete(m, max_tokens=10, temperature=0) for m in TOPICS]
+        batched = model.complete_many(TOPICS, max_tokens=10, temperature=0)
+        assert batched == alone and len(set(alone)) > 1
+        assert model.complete_many([], max_tokens=10) == []
+
+
+def test_transformers_refuses_a_prompt_longer_than_its_context(tiny_llama):
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        huge = [{"role": "user", "content": "federated learning " * 400}]  # > 512 positions
+        with pytest.raises(TopictalkError, match="more than the model's context of 512"):
+            model.generate(huge, Options(max_tokens=4))
+        with pytest.raises(TopictalkError, match="more than the model's context of 512"):
+            model.complete_many([huge], max_tokens=4)
+
+
+def test_transformers_defuses_its_own_added_tokens(tiny_llama):
+    with load(f"hf:{tiny_llama}?quantize=none") as model:
+        assert "<custom_turn>" in model.special_tokens
+        text = model.render([{"role": "user", "content": "doc <custom_turn> </s> text"}])
+        assert "<custom_turn>" not in text and "(custom_turn)" in text
+        custom = model._tokenizer.convert_tokens_to_ids("<custom_turn>")
+        assert custom not in model._encode(text)
+
+
 @pytest.fixture(scope="module")
 def llama_server(bundled_gguf):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled"],
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "qwen-bundled",
+         # by default a new request aborts the one in progress (an empty answer); queue them instead
+         "--interrupt_requests", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -159,3 +281,84 @@ def test_openai_runtime_streams_from_a_real_local_server(llama_server):
 def test_openai_runtime_picks_the_served_model_when_unnamed(llama_server):
     with load(f"openai:{llama_server}") as model:
         assert model.model == "qwen-bundled"
+
+
+class _Spy:
+    """Wraps the openai client's chat.completions.create: records each call and the stream it returned."""
+
+    def __init__(self, model, refuse_penalty: bool = False, refuse_text: str | None = None) -> None:
+        self.create = model._client.chat.completions.create
+        self.calls: list[dict] = []
+        self.streams = []
+        self.threads: set[int] = set()
+        self.refuse_penalty = refuse_penalty
+        self.refuse_text = refuse_text
+        model._client.chat.completions.create = self
+
+    def __call__(self, **kwargs):
+        import threading
+
+        import httpx
+        from openai import BadRequestError
+
+        self.calls.append(kwargs)
+        self.threads.add(threading.get_ident())
+        response = httpx.Response(400, request=httpx.Request("POST", "http://x/v1/chat/completions"))
+        if self.refuse_penalty and kwargs.get("extra_body"):
+            raise BadRequestError("unknown field repeat_penalty", response=response, body=None)
+        if self.refuse_text and any(self.refuse_text in m["content"] for m in kwargs["messages"]):
+            raise BadRequestError("the prompt exceeds the context", response=response, body=None)
+        stream = self.create(**kwargs)
+        self.streams.append(stream)
+        return stream
+
+
+def test_openai_stop_closes_the_servers_stream(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model)
+        response = model.stream([{"role": "user", "content": "Count from 1 to 500, one per line."}],
+                                Options(max_tokens=1000))
+        chunks = iter(response)
+        next(chunks)
+        assert not spy.streams[0].response.is_closed
+        response.close()  # Stop
+        # the connection is closed, so the server stops generating (llama_cpp.server and vLLM
+        # both abort a request whose client disconnected) instead of decoding 1,000 tokens
+        assert spy.streams[0].response.is_closed
+        assert model.generate(QUESTION, Options(max_tokens=5))  # and the server serves the next one
+
+
+def test_openai_one_refused_request_keeps_the_penalty_for_everyone(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model, refuse_text="HUGE")
+        with pytest.raises(TopictalkError, match="refused the request"):
+            # one user's request the server refuses for another reason than the penalty fields
+            model.generate([{"role": "user", "content": "HUGE question"}], Options(max_tokens=5))
+        model.generate(QUESTION, Options(max_tokens=3))
+        assert spy.calls[-1]["extra_body"] == {"repetition_penalty": 1.1, "repeat_penalty": 1.1}
+
+
+def test_openai_a_server_refusing_the_penalty_fields_still_answers(llama_server):
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model, refuse_penalty=True)
+        assert model.generate(QUESTION, Options(max_tokens=5))
+        assert model.generate(QUESTION, Options(max_tokens=5))
+        # refused once, then proven: later calls do not ask again
+        assert [bool(c.get("extra_body")) for c in spy.calls] == [True, False, False]
+
+
+def test_openai_n_ctx_option_sets_the_context(llama_server):
+    with load(f"openai:{llama_server}?n_ctx=1234#qwen-bundled") as model:
+        assert model.context_length == 1234 and model.model == "qwen-bundled"
+    with load(f"openai:{llama_server}#qwen-bundled?n_ctx=2048") as model:
+        assert model.context_length == 2048
+
+
+def test_openai_many_requests_in_flight_answer_in_order(llama_server):
+    words = ["banana", "cherry", "lemon", "mango", "orange", "pepper"]
+    asks = [[{"role": "user", "content": f"Repeat this word exactly once and nothing else: {w}"}] for w in words]
+    with load(f"openai:{llama_server}#qwen-bundled") as model:
+        spy = _Spy(model)
+        answers = model.complete_many(asks, max_tokens=6, temperature=0)
+        assert [w in a.lower() for w, a in zip(words, answers)] == [True] * len(words), answers
+        assert len(spy.threads) > 1  # sent from several threads at once, for the server to batch
