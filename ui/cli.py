@@ -58,12 +58,18 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     return index_dir, store.Location(path=index_dir, index=index)
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, file=None):
+    """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
+    no countable steps (``seconds`` given) by a bar that runs over their estimated duration."""
     from tqdm import tqdm
 
-    def stage(name: str, total: int):
+    out = file or sys.stderr
+
+    def stage(name: str, total: int, seconds: float | None = None):
+        if seconds is not None:
+            return _estimated_bar(name, seconds, quiet, out)
         bar = tqdm(total=total, desc=f"{name:<9}", unit="topic" if name == "labeling" else "doc",
-                   disable=quiet, file=sys.stderr, dynamic_ncols=True)
+                   disable=quiet, file=out, dynamic_ncols=True)
 
         def advance(n: int) -> None:
             bar.update(n)
@@ -75,6 +81,35 @@ def _progress(quiet: bool):
         return advance
 
     return stage
+
+
+def _estimated_bar(name: str, seconds: float, quiet: bool, out):
+    """A bar over an estimated duration, redrawn twice a second until the stage says it is done."""
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    total = max(1, round(seconds))
+    bar = tqdm(total=total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left (estimate)")
+    started, stop = time.monotonic(), threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            bar.n = min(time.monotonic() - started, total * 0.99)  # full only when really done
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+
+    def advance(n: int) -> None:
+        stop.set()
+        ticker.join()
+        bar.n = total
+        bar.close()
+
+    return advance
 
 
 def _index(args: argparse.Namespace) -> int:
