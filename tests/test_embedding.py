@@ -230,3 +230,16 @@ def test_static_fast_mode_is_distilled_offline_once_and_keeps_meaning(tmp_path, 
     assert (folder / "modules.json").stat().st_mtime_ns == stamp
     assert np.allclose(embedding.encode(again, texts), vectors, atol=1e-6)
     assert embedding.model_key(embedding.STATIC) != embedding.model_key("bundled")  # never shares a cache
+
+
+def test_cuda_plan_is_fp16_with_batches_sized_by_free_memory(monkeypatch):
+    """No GPU here: the CUDA plan is checked with a faked device and free memory."""
+    import torch
+
+    model = embedding.load("bundled")
+    monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda")))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (8 * 2**30, 16 * 2**30))
+    assert embedding.plan(model) == embedding.EncodePlan("cuda", "fp16", 512)  # ~3.9 MB a sequence
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (2**30, 16 * 2**30))
+    assert embedding.plan(model).batch_size == 64
+    assert embedding.plan(model, "fp32").precision == "fp32"
