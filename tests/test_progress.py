@@ -36,3 +36,11 @@ def test_quiet_prints_nothing():
     stage("embedding", 5)(5)
     stage("topics", 1, seconds=2)(1)
     assert out.getvalue() == ""
+
+
+def test_stage_longer_than_its_estimate_says_so():
+    out = io.StringIO()
+    done = _progress(False, file=out)("topics", 1, seconds=0.4)
+    time.sleep(2.2)
+    done(1)
+    assert "longer than estimated" in out.getvalue()

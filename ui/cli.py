@@ -97,7 +97,10 @@ def _estimated_bar(name: str, seconds: float, quiet: bool, out):
 
     def tick() -> None:
         while not stop.wait(0.5):
-            bar.n = min(time.monotonic() - started, total * 0.99)  # full only when really done
+            elapsed = time.monotonic() - started
+            bar.n = min(elapsed, total * 0.99)  # full only when really done
+            if elapsed > total:  # a busy machine: say so rather than "~00:00 left" for minutes
+                bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, longer than estimated"
             bar.refresh()
 
     ticker = threading.Thread(target=tick, daemon=True)
