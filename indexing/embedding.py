@@ -261,6 +261,12 @@ def encode(model, texts: list[str], progress: Callable[[int], None] | None = Non
     """
     import torch
 
+    if not hasattr(model, "preprocess"):  # not a sentence-transformers model (a stand-in): its own encode
+        vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False), np.float32)
+        if progress is not None:
+            progress(len(texts))
+        return vectors
     how = plan(model, precision)
     out = np.zeros((len(texts), model.get_embedding_dimension()), np.float32)
     if not texts:
