@@ -276,18 +276,11 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 REFERENCE_DATASET = "CShorten/ML-ArXiv-Papers"
-# Without a GPU the demo fits in about three minutes from the command to the chat page on 2 cores
+# Without a GPU the demo aims at about three minutes from the command to the chat page on 2 cores
 # (README): embedding, UMAP with numba compiling, and one bundled-LLM label per topic (3-4 s each
-# with the 1.5B) all grow with the sample, so it is small and its topics few and big.
+# with the 1.5B) all grow with the sample, so it is small. Its topics are few by themselves: the
+# clustering search merges them to about one per 1,000 documents (at least 3).
 CPU_SAMPLE = 1500
-CPU_DOCS_PER_TOPIC = 50  # min_cluster_size = n / 50: about 9 topics at 1,500 abstracts (13 at n / 60, 5 at n / 40)
-
-
-def demo_min_cluster_size(n: int) -> int:
-    """The demo's HDBSCAN min_cluster_size without a GPU: fewer, bigger topics than the index default."""
-    from indexing.topics import default_min_cluster_size
-
-    return max(default_min_cluster_size(n), n // CPU_DOCS_PER_TOPIC)
 
 
 def _corpus_source(args: argparse.Namespace) -> str:
@@ -339,10 +332,6 @@ def _demo(args: argparse.Namespace) -> int:
         args.limit = CPU_SAMPLE
         log(f"no GPU: indexing a reproducible sample of at most {CPU_SAMPLE:,} documents (seed {args.seed}), "
             "about three minutes on a CPU; --limit N changes it, --limit 0 indexes every document")
-        if args.min_cluster_size is None:
-            args.min_cluster_size = demo_min_cluster_size(CPU_SAMPLE)
-            log(f"min_cluster_size {args.min_cluster_size}: few, big topics, each labeled by the LLM "
-                "(--min-cluster-size N changes it)")
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     _, location = _location(args, cfg)
     source = _corpus_source(args)
