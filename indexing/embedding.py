@@ -236,9 +236,11 @@ def _batches(model, texts: list[str], order: np.ndarray, size: int, device: str)
     the one before (the Rust tokenizer releases the GIL): tokenization leaves the critical path."""
     from sentence_transformers.util import batch_to_device
 
+    prepare_batch = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers 6, or 3-5
+
     def prepare(start: int) -> tuple[np.ndarray, dict]:
         rows = order[start:start + size]
-        features = model.preprocess([texts[i] for i in rows])
+        features = prepare_batch([texts[i] for i in rows])
         if device == "cuda":
             features = {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in features.items()}
         return rows, features
@@ -261,14 +263,15 @@ def encode(model, texts: list[str], progress: Callable[[int], None] | None = Non
     """
     import torch
 
-    if not hasattr(model, "preprocess"):  # not a sentence-transformers model (a stand-in): its own encode
+    if not (hasattr(model, "preprocess") or hasattr(model, "tokenize")):  # not sentence-transformers: its own encode
         vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
                                           convert_to_numpy=True, show_progress_bar=False), np.float32)
         if progress is not None:
             progress(len(texts))
         return vectors
     how = plan(model, precision)
-    out = np.zeros((len(texts), model.get_embedding_dimension()), np.float32)
+    dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # ST 6, 3-5
+    out = np.zeros((len(texts), dim_of()), np.float32)
     if not texts:
         return out
     order = np.argsort([-len(t) for t in texts], kind="stable")
