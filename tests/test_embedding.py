@@ -155,3 +155,91 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
     embedding.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
     assert len(synced) >= 2  # the file before the rename, the folder after it
     assert [p.suffix for p in (tmp_path / "embeddings").rglob("*") if p.is_file()] == [".npy"]
+
+
+def _abstracts(n: int) -> list[str]:
+    import gzip
+    import json
+
+    from tests.conftest import ARXIV
+
+    if not ARXIV.is_file():
+        pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
+    texts = []
+    with gzip.open(ARXIV, "rt", encoding="utf-8") as f:
+        for line in f:
+            texts.append(json.loads(line)["text"])
+            if len(texts) == n:
+                return texts
+    return texts
+
+
+def test_encode_gives_the_vectors_of_sentence_transformers_encode():
+    """The fast path (bf16 on CPUs with native bf16) stays within tolerance of ca3de4b's fp32
+    vectors on real abstracts, in the input order; forced fp32 gives the same vectors."""
+    model = embedding.load("bundled")
+    texts = _abstracts(12) + ["short", "a somewhat longer sentence about graphs"]
+    before = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    calls = []
+    fast = embedding.encode(model, texts, progress=calls.append)
+    assert fast.shape == before.shape and fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
+    assert (fast * before).sum(axis=1).min() > 0.999  # bf16 measures >= 0.9999 on abstracts
+    assert sum(calls) == len(texts) and len(calls) == 1  # one batch of 14
+    exact = embedding.encode(model, texts, precision="fp32")
+    assert np.allclose(exact, before, atol=1e-5)
+    with pytest.raises(TopictalkError, match="TOPICTALK_EMBED_PRECISION"):
+        embedding.plan(model, "int4")
+
+
+def test_embed_cached_reports_progress_per_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedding, "CPU_BATCH", 4)
+    texts = [f"document {i} about topic {i % 3}" for i in range(10)]
+    calls: list[int] = []
+    embedding.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append,
+                           model=embedding.load("bundled"))
+    assert calls == [4, 4, 2]  # batch by batch, for a smooth ETA
+    calls.clear()
+    embedding.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append)
+    assert calls == [10]  # a cached chunk at once
+
+
+@pytest.mark.slow
+def test_static_fast_mode_is_distilled_offline_once_and_keeps_meaning(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("TOPICTALK_CACHE", str(tmp_path))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the static model must be built without the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    model = embedding.load(embedding.STATIC)
+    folder = embedding.static_path()
+    assert folder.parent == tmp_path / "models"
+    assert (folder / "modules.json").is_file()
+    texts = ["Graph neural networks predict molecular properties.",
+             "Message passing on molecule graphs for chemistry property prediction.",
+             "The tennis player won the final in straight sets."]
+    vectors = embedding.encode(model, texts)
+    assert vectors.shape == (3, embedding.STATIC_DIM)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    stamp = (folder / "modules.json").stat().st_mtime_ns
+    again = embedding.load(embedding.STATIC)  # cached: not distilled again
+    assert (folder / "modules.json").stat().st_mtime_ns == stamp
+    assert np.allclose(embedding.encode(again, texts), vectors, atol=1e-6)
+    assert embedding.model_key(embedding.STATIC) != embedding.model_key("bundled")  # never shares a cache
+
+
+def test_cuda_plan_is_fp16_with_batches_sized_by_free_memory(monkeypatch):
+    """No GPU here: the CUDA plan is checked with a faked device and free memory."""
+    import torch
+
+    model = embedding.load("bundled")
+    monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda")))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (8 * 2**30, 16 * 2**30))
+    assert embedding.plan(model) == embedding.EncodePlan("cuda", "fp16", 512)  # ~3.9 MB a sequence
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (2**30, 16 * 2**30))
+    assert embedding.plan(model).batch_size == 64
+    assert embedding.plan(model, "fp32").precision == "fp32"
