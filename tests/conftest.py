@@ -67,10 +67,13 @@ def run_cli(*args: str, check: bool = True, timeout: int = 900):
 def arxiv_index(tmp_path_factory) -> Path:
     """A real index of 300 arXiv abstracts with the bundled models, built once per test run.
 
+    Labeled by the default LLM (the 1.5B), since tests judge these labels: the 0.5B's answers
+    mostly fail the label rule (copied titles, 8-word headings) and fall back to keywords.
     Tests must not modify it: copy it (shutil.copytree) to change it.
     """
     if not ARXIV.is_file():
         pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
     index = tmp_path_factory.mktemp("arxiv") / "index"
-    run_cli("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet")
+    run_cli("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet",
+            "--llm", "bundled")
     return index

@@ -63,7 +63,7 @@ class _Runtime(Model):
         self.spec = spec
         self.__dict__.update(attrs)
 
-    def stream(self, messages, options=None):
+    def _stream(self, messages, options, usage):
         yield ""
 
 

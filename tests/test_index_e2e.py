@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from indexing.labels import problem
 from tests.conftest import ARXIV, ARXIV_SAMPLE as N
 from tests.conftest import run_cli as topictalk
 
@@ -41,12 +42,16 @@ def test_index_labels_every_topic_with_real_words(built):
         assert t["label"].strip() and t["keywords"] and len(t["representative_ids"]) == 5
         assert not {"the", "and", "of", "to", "we", "in"} & set(t["keywords"]), t["keywords"]
         assert len(t["keywords"]) <= 10 and t["keybert"] and t["mmr"]
-    # most labels come from the LLM, not from the keyword fallback
-    assert sum(t["label_source"].startswith("llm") for t in real) >= len(real) / 2
+    # most labels come from the LLM, not from the keyword fallback, and every one passes the label rule
+    assert sum(t["label_source"].startswith("llm") for t in real) >= len(real) / 2, [t["label_source"] for t in real]
+    taken: set[str] = set()
+    for t in real:
+        assert problem(t["label"], t["keywords"], taken) is None, t
+        taken.add(t["label"].lower())
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
-    assert m["models"]["llm"] == "bundled-small" and m["clustering"]["source"] == "search"
+    assert m["models"]["llm"] == "bundled" and m["clustering"]["source"] == "search"
     assert m["clustering"]["trials"] and m["clustering"]["reason"]
     assert m["counts"]["topics"] == len(real)
 
