@@ -132,7 +132,7 @@ def embed_cached(
         if path.is_file():
             vectors, why = _read_chunk(path, len(chunk_texts), dim)
             if why:
-                log(f"embedding cache chunk {path} is corrupt ({why}); recomputing it")
+                log(f"warning: embedding cache chunk {path} is corrupt ({why}); recomputing it")
         if vectors is not None:
             stats["chunks_cached"] += 1
             if progress is not None:

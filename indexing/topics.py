@@ -163,7 +163,7 @@ def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache
             why = f"unreadable ({type(err).__name__}: {err})"
         if why is None:
             return cached, True
-        log(f"UMAP cache {path} is corrupt ({why}); recomputing it")
+        log(f"warning: UMAP cache {path} is corrupt ({why}); recomputing it")
     jit_cache.enable()
     from umap import UMAP
 

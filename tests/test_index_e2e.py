@@ -72,8 +72,9 @@ def test_reindex_with_other_min_cluster_size_embeds_nothing(built, tmp_path):
     assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1
     assert m["cache"]["umap"] is True
     assert m["parameters"]["min_cluster_size"] == 20 and m["generation"] == before + 1
-    # same settings again: every label comes from the cache
-    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet")
+    # same settings and model again: every label comes from the cache
+    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
+              "--llm", "bundled")
     assert manifest(index)["cache"]["labels"]["asked"] == 0
     assert [t["label"] for t in topics_json(index)] == [t["label"] for t in topics_json(built)]
 
@@ -166,3 +167,21 @@ def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
     assert chat.manifest["generation"] == manifest(index)["generation"] == start + 3
     assert [t.label for t in chat.topics] == [t["label"] for t in sorted(
         topics_json(index), key=lambda t: (t["topic"] == -1, -t["count"], t["topic"]))]
+
+
+COLLAPSING = 5000  # a seeded sample HDBSCAN's defaults put 99% of into one topic (issue 8)
+
+
+@pytest.mark.slow
+def test_a_sample_that_collapsed_gets_a_balanced_topic_table(tmp_path):
+    """ca3de4b's defaults gave 2 topics for these 5,000 abstracts, one holding 4,948 (99%)."""
+    index = tmp_path / "index"
+    out = topictalk("index", "--input", str(ARXIV), "--limit", str(COLLAPSING), "--index-dir", str(index), "--no-llm")
+    topics = topics_json(index)
+    real = [t for t in topics if t["topic"] != -1]
+    largest = max(t["count"] for t in real)
+    outliers = sum(t["count"] for t in topics if t["topic"] == -1)
+    assert len(real) >= 8 and largest <= 0.25 * COLLAPSING and outliers <= 0.35 * COLLAPSING, topics
+    m = manifest(index)["clustering"]
+    assert m["source"] == "search" and m["trials"][0]["largest_share"] > 0.25  # HDBSCAN's default collapsed
+    assert "clustering: HDBSCAN" in out.stderr + out.stdout  # the choice, in one line

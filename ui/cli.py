@@ -178,7 +178,11 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     if bool(args.input) == bool(args.dataset):
         raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
                              "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
-    log = (lambda _: None) if args.quiet else (lambda msg: print(f"topictalk: {msg}", file=sys.stderr))
+
+    def log(msg: str) -> None:  # --quiet keeps warnings (a corrupt cache recomputed), drops progress talk
+        if not args.quiet or msg.startswith("warning:"):
+            print(f"topictalk: {msg}", file=sys.stderr)
+
     columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed)
     if args.dataset:
         log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
