@@ -49,7 +49,9 @@ class Source:
     topic_label: str
     snippet: str
     text: str = field(repr=False, default="")
-    cited_by: str = "model"  # "model": the LLM wrote [n]; "similarity": matched to a sentence afterwards
+    # "model": the LLM wrote [n]; "similarity": matched to a sentence afterwards; "provided": nothing was
+    # cited, so the answer lists what the model was given (the answer was written from exactly these)
+    cited_by: str = "model"
 
     def as_dict(self) -> dict:
         return {"n": self.n, "id": self.id, "title": self.title, "topic": self.topic,
@@ -61,7 +63,7 @@ class Reply:
     question: str
     answer: str
     intent: str
-    sources: list[Source]  # cited in the answer, in order of first citation
+    sources: list[Source]  # cited in the answer, in order of first citation; all provided when none was
     provided: list[Source]  # every source the model was given
     topics: list[int]  # topic ids the answer drew on
 
@@ -125,6 +127,9 @@ class Response:
             if completed and not numbers and prep.sources and answer:
                 answer, numbers = conv._attribute(answer, prep.sources)
                 how = "similarity"
+                if not numbers and prep.user_message is not None:
+                    # the 1.5B paraphrases without [n]: an answer still shows the abstracts it came from
+                    numbers, how = [src.n for src in prep.sources], "provided"
             cited = [replace(next(s for s in prep.sources if s.n == n), cited_by=how) for n in numbers]
             self._reply = Reply(self.question, answer, prep.plan.intent, cited, prep.sources, prep.topics)
             conv._record(self._reply, prep)

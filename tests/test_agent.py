@@ -313,3 +313,10 @@ def test_topic_question_without_a_matching_topic_falls_back_to_documents(index):
     assert reply.intent == "search" and reply.provided and reply.provided[0].topic == 0
     reply = conv.ask("Are there topics about pizza dough recipes?")
     assert reply.intent == "off_corpus"
+
+
+def test_an_answer_citing_nothing_lists_the_sources_it_was_given(index):
+    reply = Conversation(index, FakeLLM("It is a broad area with many open questions and methods.")).ask(
+        "Tell me about topic 2")
+    assert reply.sources and {s.cited_by for s in reply.sources} == {"provided"}
+    assert [s.id for s in reply.sources] == [s.id for s in reply.provided]
