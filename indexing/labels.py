@@ -289,12 +289,16 @@ class Labeler:
             else:
                 work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
         count = self.model.count_tokens
-        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count) for t, docs in work])
         taken: set[str] = set()
+
+        def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
+            return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
+
+        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count) for t, docs in work])
         retry = []
         for (topic, docs), raw in zip(work, firsts):
             label = clean(raw)
-            why = problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
+            why = check(label, topic, docs)
             if why:
                 retry.append((topic, docs, label, why))
                 continue
@@ -305,14 +309,14 @@ class Labeler:
         seconds = self._ask([build_retry(docs, t.keywords, label, why, self.settings, count)
                              for t, docs, label, why in retry])
         for (topic, docs, first, why), raw in zip(retry, seconds):
-            label = clean(raw)
-            why2 = problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
+            answer = clean(raw)
+            why2 = check(answer, topic, docs)
             if why2:
                 label = keyword_label(topic.keywords, taken)
-                topic.label_source = f"keywords (first answer '{first}': {why}; retry '{clean(raw) or '(empty)'}': {why2})"
+                topic.label_source = f"keywords (first answer '{first}': {why}; retry '{answer or '(empty)'}': {why2})"
                 self.stats["fallbacks"] += 1
             else:
-                topic.label_source = f"llm-retry (first answer '{first}': {why})"
+                label, topic.label_source = answer, f"llm-retry (first answer '{first}': {why})"
             topic.label = label
             taken.add(label.lower())
             progress(1)
