@@ -6,10 +6,12 @@
 One reproducible sample of ../shared/data/arxiv_ml.jsonl.gz (ML abstracts, each with its
 first arXiv category). Rows, each encoding the whole sample with the bundled MiniLM unless said:
 
-  fp32 (ca3de4b)   SentenceTransformer.encode, batch 32, per 1,024-document chunk: the baseline
-  fp32 encode()    topictalk's encode loop in full precision (TOPICTALK_EMBED_PRECISION=fp32)
-  default          topictalk's encode loop as it runs here (bf16 autocast where the CPU has
-                   native bf16, fp16 on CUDA, else fp32)
+  fp32 (ca3de4b)          SentenceTransformer.encode, batch 32, per 1,024-document chunk: the baseline
+  fp32 PyTorch encode()   topictalk's encode loop in PyTorch, full precision
+  bf16 PyTorch            the same under bf16 autocast (the default before OpenVINO)
+  fp32 OpenVINO           OpenVINO's compiled transformer in full precision
+  default                 topictalk's encode loop as it runs here (OpenVINO, in bf16 where the
+                          CPU has native bf16; fp16 autocast on CUDA)
   seq 128          fp32 with max_seq_length 128 instead of 256 (a lever, not used)
   bundled-static   the opt-in fast mode: a static model distilled locally from MiniLM
 
@@ -28,11 +30,9 @@ an empty TOPICTALK_CACHE (numba compiles in both), and prints the stage times.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -44,23 +44,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATA = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
+from bench.index import DATA  # noqa: E402 - the shared arXiv sample and its seeded draw
+from bench.index import load_sample as _draw  # noqa: E402
 BASELINE_COMMIT = "ca3de4b"
 
 
 def load_sample(n: int, seed: int) -> list[dict]:
-    """``n`` distinct non-empty abstracts drawn with ``seed``, in file order."""
-    rows, seen = [], set()
-    with gzip.open(DATA, "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            text = (row.get("text") or "").strip()
-            if text and text not in seen:
-                seen.add(text)
-                rows.append({"id": str(row["id"]), "title": row.get("title") or "", "text": text,
-                             "label": row.get("label") or ""})
-    keep = sorted(random.Random(seed).sample(range(len(rows)), n))
-    return [rows[i] for i in keep]
+    """bench/index.py's seeded draw (empty and duplicate texts dropped first): the same documents."""
+    return _draw(n, seed)[0]
 
 
 def timed(func):
@@ -136,9 +127,20 @@ def compare(args: argparse.Namespace) -> None:
         results.append((name, vectors, wall, cpu))
         print(f"  {name}: {wall:.1f} s", file=sys.stderr, flush=True)
 
+    def pytorch(precision: str | None):
+        def encode() -> np.ndarray:
+            os.environ[embedding.ENGINE_ENV] = "torch"
+            try:
+                return embedding.encode(model, texts, precision=precision)
+            finally:
+                del os.environ[embedding.ENGINE_ENV]
+        return encode
+
     run("fp32 (ca3de4b)", lambda: baseline_encode(model, texts))
-    run("fp32 encode()", lambda: embedding.encode(model, texts, precision="fp32"))
-    run("default", lambda: embedding.encode(model, texts))
+    run("fp32 PyTorch encode()", pytorch("fp32"))
+    run("bf16 PyTorch", pytorch(None))
+    run("fp32 OpenVINO", lambda: embedding.encode(model, texts, precision="fp32"))
+    run("default", lambda: embedding.encode(model, texts))  # compiling OpenVINO (~3 s) counted
 
     def short() -> np.ndarray:
         model.max_seq_length = 128

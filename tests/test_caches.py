@@ -114,3 +114,30 @@ def test_manifest_file_is_written_whole(tmp_path):
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__]))
+
+
+def test_umap_neighbours_are_searched_once_and_only_on_a_cache_miss(tmp_path, monkeypatch):
+    """Both reductions share one neighbour search; exact up to EXACT_NEIGHBOURS rows, pynndescent beyond."""
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    indices, distances = topics.neighbours(vectors, 10)
+    truth = np.argsort(-(vectors @ vectors.T), axis=1)[:, :10]
+    assert (indices == truth).all() and (indices[:, 0] == np.arange(300)).all()
+    assert np.allclose(distances, 1 - np.take_along_axis(vectors @ vectors.T, truth, 1), atol=1e-5)
+    monkeypatch.setattr(topics, "EXACT_NEIGHBOURS", 100)  # pynndescent: approximate, nearly all found
+    approx, _ = topics.neighbours(vectors, 10, random_state=0)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth)]) > 0.9
+
+    calls: list[int] = []
+
+    def knn():
+        calls.append(1)
+        return indices, distances
+
+    params = topics.TopicParams(n_neighbors=10)
+    for n_components in (5, 2):
+        reduced, cached = topics.reduce(vectors, params, n_components, tmp_path, knn=knn)
+        assert not cached and reduced.shape == (300, n_components) and np.isfinite(reduced).all()
+    assert len(calls) == 2 and (indices == truth).all()  # UMAP was given copies: ours are unchanged
+    assert topics.reduce(vectors, params, 5, tmp_path, knn=knn)[1] is True and len(calls) == 2

@@ -243,3 +243,40 @@ def test_cuda_plan_is_fp16_with_batches_sized_by_free_memory(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (2**30, 16 * 2**30))
     assert embedding.plan(model).batch_size == 64
     assert embedding.plan(model, "fp32").precision == "fp32"
+
+
+def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_cannot_compile(monkeypatch):
+    """The default CPU engine is OpenVINO: its fp32 vectors equal sentence-transformers' own, its
+    bf16 ones stay within tolerance, long and short texts share batches (padding), nothing is sent
+    over the network (openvino.convert_model would start OpenVINO's telemetry), and a model it
+    cannot compile is embedded by PyTorch with a warning."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("embedding must not touch the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    model = embedding.load("bundled")
+    texts = ["short", "x"] + _abstracts(30) + ["graph " * 400]  # one batch pads 1-token texts to 256
+    before = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    exact = embedding.Encoder(model, "fp32")
+    assert exact.plan.engine == "openvino"
+    assert np.allclose(exact(texts), before, atol=1e-5)
+    assert exact.plan.engine == "openvino"  # it compiled: no fallback happened
+    fast = embedding.Encoder(model)
+    assert (fast(texts) * before).sum(axis=1).min() > 0.999
+    monkeypatch.setenv(embedding.ENGINE_ENV, "torch")
+    assert embedding.plan(model).engine == "torch"
+    monkeypatch.setenv(embedding.ENGINE_ENV, "tpu")
+    with pytest.raises(TopictalkError, match="TOPICTALK_EMBED_ENGINE"):
+        embedding.plan(model)
+    monkeypatch.delenv(embedding.ENGINE_ENV)
+
+    def cannot(*args, **kwargs):
+        raise RuntimeError("unsupported operation aten::magic")
+
+    monkeypatch.setattr(embedding, "_OpenVINOTransformer", cannot)
+    said: list[str] = []
+    fallback = embedding.Encoder(model, "fp32", log=said.append)
+    assert np.allclose(fallback(texts), before, atol=1e-5)
+    assert fallback.plan.engine == "torch" and len(said) == 1 and "aten::magic" in said[0]
