@@ -102,6 +102,9 @@ class Model(ABC):
     # how many calls may run at once: an in-process model generates one answer at a
     # time (more would only queue on its lock); a server batches concurrent requests
     concurrency: int = 1
+    # whether complete_many serves its prompts together (a batched generate, requests in flight);
+    # when not, a caller that wants each answer as it comes asks one prompt at a time
+    batches: bool = False
     # Meta's Llama 2 format (prompts.format_chat) instead of the model's own template
     llama2: bool = False
     # the model's own control/added tokens written in brackets (prompts.model_tokens):

@@ -19,6 +19,7 @@ from indexing.errors import TopictalkError
 class OpenAIModel(Model):
     # a server batches concurrent requests (vLLM, TGI) or queues them itself
     concurrency = 8
+    batches = True
 
     def __init__(
         self, base_url: str, model: str = "", *, api_key: str | None = None, timeout: float = 600.0,

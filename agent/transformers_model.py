@@ -47,6 +47,8 @@ def _dtype_arg() -> str:
 
 
 class TransformersModel(Model):
+    batches = True  # complete_many: one left-padded generate for all prompts
+
     def __init__(self, name_or_path: str, *, quantize: bool = True, spec: str | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

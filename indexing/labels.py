@@ -2,8 +2,8 @@
 
 The model is anything with ``spec``, ``count_tokens(text)`` and
 ``complete(messages, max_tokens=, temperature=, seed=)``, and optionally
-``complete_many(list_of_messages, ...)`` to label many topics in one batch
-(agent's models have them); indexing never imports agent.
+``complete_many(list_of_messages, ...)`` with ``batches = True`` to label many
+topics in one batch (agent's models have them); indexing never imports agent.
 
 Every answer goes through one written rule (:func:`problem`): 2 to 6 words,
 not cut mid-phrase, not a keyword list, not a copied document title or the
@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +38,8 @@ class Completer(Protocol):
 
 
 class BatchCompleter(Completer, Protocol):
+    batches: bool
+
     def complete_many(self, conversations: list[list[dict]], *, max_tokens: int, temperature: float,
                       seed: int) -> list[str]: ...
 
@@ -252,8 +254,10 @@ class Labeler:
         self.settings = settings
         self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
 
-    def _ask(self, conversations: list[list[dict]]) -> list[str]:
-        """Answers in order; cached ones from the cache, the rest in one batch when the model can."""
+    def _ask(self, conversations: list[list[dict]]) -> Iterator[str]:
+        """Answers in order, each as it comes: cached ones from the cache, the rest in one batch
+        when the model batches (a GPU, a server), else one at a time, so that progress moves
+        and the cache keeps every finished answer of a run killed midway."""
         identity = LabelCache.identity(self.model)
         keys = [LabelCache.key(identity, m, self.settings) for m in conversations]
         answers = [self.cache.get(k) for k in keys]
@@ -261,16 +265,16 @@ class Labeler:
         self.stats["cached"] += len(answers) - len(missing)
         options = {"max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature,
                    "seed": self.settings.seed}
-        batch = getattr(self.model, "complete_many", None)
-        if batch is not None and len(missing) > 1:
-            fresh = batch([conversations[i] for i in missing], **options)
+        if getattr(self.model, "batches", False) and len(missing) > 1:
+            fresh = iter(self.model.complete_many([conversations[i] for i in missing], **options))
         else:
             fresh = (self.model.complete(conversations[i], **options) for i in missing)
-        for i, answer in zip(missing, fresh):
-            self.cache.put(keys[i], answer)  # as each arrives: a killed run keeps what it finished
-            answers[i] = answer
-            self.stats["asked"] += 1
-        return answers
+        for i, cached in enumerate(answers):
+            if cached is None:  # ``missing`` is in order: the next fresh answer is this one's
+                cached = next(fresh)
+                self.cache.put(keys[i], cached)
+                self.stats["asked"] += 1
+            yield cached
 
     def label(self, topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
               progress: Callable[[int], None] | None = None) -> None:

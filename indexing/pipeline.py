@@ -49,11 +49,11 @@ def _no_progress(stage: str, total: int, seconds: float | None = None) -> Callab
 def topics_seconds(n: int, jit_compiled: bool) -> float:
     """A rough duration of UMAP (5-D and 2-D) + HDBSCAN + representations, for the ETA.
 
-    Measured with the bundled MiniLM on 2 cores: about 7 ms per document, plus
-    numba compiling umap and pynndescent (~40 s) when its on-disk cache is empty
-    and ~15 s for what pynndescent compiles in every process.
+    Measured with the bundled MiniLM on 2 cores at 5,000 documents: about 4 ms per
+    document, plus numba compiling umap (~20 s) when its on-disk cache is empty and
+    ~5 s of imports and what numba compiles in every process.
     """
-    return 7e-3 * n + (15.0 if jit_compiled else 40.0)
+    return 4e-3 * n + (5.0 if jit_compiled else 25.0)
 
 
 @contextmanager

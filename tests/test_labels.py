@@ -175,19 +175,46 @@ def test_duplicate_labels_are_retried_and_stay_unique(tmp_path):
 
 def test_labels_are_asked_in_two_batches_when_the_model_batches(tmp_path):
     class Batching(FakeLLM):
+        batches = True
+
         def __init__(self, reply):
             super().__init__(reply)
-            self.batches: list[int] = []
+            self.sizes: list[int] = []
 
         def complete_many(self, conversations, *, max_tokens, temperature, seed):
-            self.batches.append(len(conversations))
+            self.sizes.append(len(conversations))
             return [self.complete(m) for m in conversations]
 
     llm = Batching(lambda m: "Too Short" if "was rejected" in m[-1]["content"] else "x")
     topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(4)]
     Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label(topics, DOCS)
-    assert llm.batches == [4, 4]  # every first answer ("x", one word) is retried, all in one batch
+    assert llm.sizes == [4, 4]  # every first answer ("x", one word) is retried, all in one batch
     assert [t.label for t in topics][0] == "Too Short" and all(t.label_source.startswith("llm-retry") for t in topics[:1])
+
+
+def test_a_model_that_does_not_batch_is_asked_one_topic_at_a_time_and_each_answer_is_kept(tmp_path):
+    """llama.cpp generates one answer at a time: progress moves per topic as answers come, and a
+    run killed midway keeps every answer it finished in the cache."""
+    seen: list[int] = []
+    answers = iter(["Federated Learning", "Graph Neural Networks"])
+
+    def reply(messages):
+        seen.append(len(progress))
+        try:
+            return next(answers)
+        except StopIteration:
+            raise KeyboardInterrupt from None  # the user stops the run at the third topic
+
+    progress: list[int] = []
+    topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(3)]
+    path = tmp_path / "l.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        Labeler(FakeLLM(reply), LabelCache(path)).label(topics, DOCS, progress.append)
+    assert seen == [0, 1, 2]  # each topic counted before the next one was asked
+    again = FakeLLM("Speech Recognition")
+    Labeler(again, LabelCache(path)).label(topics, DOCS)
+    assert [t.label for t in topics] == ["Federated Learning", "Graph Neural Networks", "Speech Recognition"]
+    assert len(again.calls) == 1  # the two finished answers came from the cache
 
 
 def test_label_cache_skips_the_llm_on_rerun_and_survives_a_torn_line(tmp_path):
