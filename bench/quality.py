@@ -80,7 +80,9 @@ def run(spec: str, cache: Path, llm) -> dict:
     t = time.perf_counter()
     vectors, _ = embedding.embed_cached(docs.ids, docs.texts, "bundled", cache, model=model)
     params = topics.TopicParams()
-    reduced, _ = topics.reduce(vectors, params, params.n_components, cache)
+    # the reduction topics.fit makes (same neighbours, same cache key): plain and topictalk share it
+    reduced, _ = topics.reduce(vectors, params, params.n_components, cache,
+                               knn=lambda: topics.neighbours(vectors, params.n_neighbors, params.random_state))
     prep = time.perf_counter() - t
     result = {"corpus": spec, "documents": n, "embed_and_umap_s": round(prep, 1), "runs": {}}
     for mcs in (150, 50):
