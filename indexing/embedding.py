@@ -46,8 +46,12 @@ def resolve(name: str | None) -> str:
 def load(name: str | None, device: str | None = None):
     """Load a SentenceTransformer; a hub that cannot be reached is one clear line."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     source = resolve(name)
+    # transformers draws a "Loading weights" bar per load: noise between topictalk's own stage bars
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         return SentenceTransformer(source, device=device)
     except OSError as err:
@@ -55,6 +59,9 @@ def load(name: str | None, device: str | None = None):
             f"cannot load embedding model {name!r} from the Hugging Face hub (offline or unreachable): "
             "download it first or use --embedding-model bundled / a local folder"
         ) from err
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk of work

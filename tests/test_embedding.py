@@ -280,3 +280,13 @@ def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_c
     fallback = embedding.Encoder(model, "fp32", log=said.append)
     assert np.allclose(fallback(texts), before, atol=1e-5)
     assert fallback.plan.engine == "torch" and len(said) == 1 and "aten::magic" in said[0]
+
+
+def test_loading_the_model_draws_no_weight_bar_and_leaves_transformers_bars_as_they_were(capfd):
+    """transformers' "Loading weights" bar would print between topictalk's own stage bars."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as transformers starts, unless HF_HUB_DISABLE_PROGRESS_BARS is set
+    embedding.load("bundled")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # restored for the caller's own loads
