@@ -335,24 +335,31 @@ class _OpenVINOTransformer:
         self.compiled = openvino.Core().compile_model(frontend.convert(loaded), "CPU", config)
 
     def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
-        """(rows, features, token embeddings) for each batch, as the requests finish (any order)."""
+        """(rows, features, token embeddings) for each batch, in the batches' order (the requests
+        may finish in another: progress stays one call per batch, in order)."""
         import openvino
 
         queue = openvino.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        finished: list[tuple[np.ndarray, dict, np.ndarray]] = []  # appended by OpenVINO's threads, popped here
+        finished: dict[int, tuple[np.ndarray, dict, np.ndarray]] = {}  # filled by OpenVINO's threads
 
         def collect(request, job) -> None:
+            number, rows, features = job
             # a copy: the request reuses its output buffer for the next batch
-            finished.append((*job, np.array(request.get_output_tensor(0).data, dtype=np.float32)))
+            finished[number] = (rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32))
 
         queue.set_callback(collect)
+        sent = done = 0
         for rows, features in batches:
-            queue.start_async([features[k].numpy() for k in self.inputs], (rows, features))  # waits for a free request
-            while finished:
-                yield finished.pop()
+            # waits for a free request
+            queue.start_async([features[k].numpy() for k in self.inputs], (sent, rows, features))
+            sent += 1
+            while done in finished:
+                yield finished.pop(done)
+                done += 1
         queue.wait_all()
-        while finished:
-            yield finished.pop()
+        while done < sent:
+            yield finished.pop(done)
+            done += 1
 
 
 class Encoder:
