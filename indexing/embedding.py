@@ -64,6 +64,19 @@ def load(name: str | None, device: str | None = None):
             hf_logging.enable_progress_bar()
 
 
+def dimension(model) -> int | None:
+    """The size of the model's vectors; None when no model is loaded yet."""
+    size_of = (getattr(model, "get_embedding_dimension", None)  # sentence-transformers 6
+               or getattr(model, "get_sentence_embedding_dimension", None))  # 3-5
+    return size_of() if size_of else None
+
+
+def _preprocessor(model) -> Callable | None:
+    """sentence-transformers' tokenizing step (``preprocess`` in 6, ``tokenize`` in 3-5); None for
+    a model that is not sentence-transformers' (it is used through its own ``encode``)."""
+    return getattr(model, "preprocess", None) or getattr(model, "tokenize", None)
+
+
 CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk of work
 
 
@@ -101,9 +114,7 @@ def embed_cached(
     folder = cache / "embeddings" / hashlib.sha256(key.encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     parts: list[np.ndarray] = []
-    # sentence-transformers 5 renamed the method; a model we have not loaded yet tells nothing
-    dim_of = getattr(model, "get_embedding_dimension", None) or getattr(model, "get_sentence_embedding_dimension", None)
-    dim: int | None = dim_of() if dim_of else None
+    dim = dimension(model)  # a model not loaded yet tells nothing: the first chunk does
     stats = {"chunks_cached": 0, "chunks_embedded": 0}
     encoder: Encoder | None = None  # made at the first chunk to embed: compiling is wasted on a cached run
     for start in range(0, len(texts), CHUNK):
@@ -245,7 +256,7 @@ def _batches(model, texts: list[str], order: np.ndarray, size: int, device: str)
     the one before (the Rust tokenizer releases the GIL): tokenization leaves the critical path."""
     from sentence_transformers.util import batch_to_device
 
-    prepare_batch = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers 6, or 3-5
+    prepare_batch = _preprocessor(model)
 
     def prepare(start: int) -> tuple[np.ndarray, dict]:
         rows = order[start:start + size]
@@ -277,7 +288,7 @@ class _OpenVINOTransformer:
         from openvino.frontend import FrontEndManager
         from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
 
-        example = (getattr(model, "preprocess", None) or model.tokenize)(["an example", "a longer example text"])
+        example = _preprocessor(model)(["an example", "a longer example text"])
         self.inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
 
         class Hidden(torch.nn.Module):  # what is traced: the tokenizer's tensors in, token embeddings out
@@ -351,7 +362,7 @@ class Encoder:
     def __init__(self, model, precision: str | None = None, log: Callable[[str], None] = lambda _: None) -> None:
         self.model = model
         # None for a model that is not sentence-transformers': its own encode() runs as it is
-        self.plan = plan(model, precision) if hasattr(model, "preprocess") or hasattr(model, "tokenize") else None
+        self.plan = plan(model, precision) if _preprocessor(model) else None
         self.log = log
         self._openvino: _OpenVINOTransformer | None = None
 
@@ -381,8 +392,7 @@ class Encoder:
             if progress is not None:
                 progress(len(texts))
             return vectors
-        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # ST 6, 3-5
-        out = np.zeros((len(texts), dim_of()), np.float32)
+        out = np.zeros((len(texts), dimension(model)), np.float32)
         if not texts:
             return out
         compiled = self._compiled()

@@ -110,7 +110,7 @@ def build(
         model = embedding.load(settings.embedding_model)
         if settings.embeddings_file:
             vectors = embedding.load_precomputed(settings.embeddings_file, n,
-                                                 model.get_sentence_embedding_dimension())
+                                                 embedding.dimension(model))
             embed_stats = {"precomputed": settings.embeddings_file}
         else:
             advance = progress("embedding", n)
