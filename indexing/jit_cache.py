@@ -56,8 +56,7 @@ def enable(cache: Path | None = None) -> Path:
     then only set the folder, which serves the few functions they declare ``cache=True``, and
     the rest keeps compiling in every process.
     """
-    root = Path(cache) if cache is not None else cache_dir() / "numba"
-    path = root / "-".join(f"{dist}{_version(dist)}" for dist in _DISTRIBUTIONS)
+    path = folder(cache)
     try:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
@@ -89,6 +88,17 @@ def enable(cache: Path | None = None) -> Path:
             finally:
                 numba.njit, numba.jit = saved
     return path
+
+
+def folder(cache: Path | None = None) -> Path:
+    """Where :func:`enable` keeps the compiled code for the installed versions."""
+    root = Path(cache) if cache is not None else cache_dir() / "numba"
+    return root / "-".join(f"{dist}{_version(dist)}" for dist in _DISTRIBUTIONS)
+
+
+def compiled(cache: Path | None = None) -> bool:
+    """Whether an earlier process already left compiled code for these versions (a faster start)."""
+    return any(folder(cache).glob("*.nbi"))
 
 
 def _version(distribution: str) -> str:

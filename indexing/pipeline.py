@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexing import embedding, paths, store, topics
+from indexing import embedding, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, keyword_label
@@ -118,8 +118,7 @@ def build(
                                                            cache, advance, model=model, log=log)
         timings["embed"] = time.perf_counter() - t
 
-        compiled = any((paths.cache_dir() / "numba").glob("*/*.nbi"))  # jit_cache's folder
-        done = progress("topics", 1, seconds=topics_seconds(n, compiled))
+        done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
         result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log)
         done(1)
         timings.update(result.timings)

@@ -99,3 +99,14 @@ def test_a_function_compiled_with_other_options_gets_its_own_cache_files():
     assert parallel.__qualname__.startswith(epoch.__qualname__ + "__")
     assert parallel.__qualname__ == again.__qualname__  # the same name in every process
     assert parallel(3) == 3
+
+
+def test_compiled_tells_whether_code_for_these_versions_is_on_disk(tmp_path):
+    """The topics stage's ETA counts numba's compile time only when nothing is cached yet."""
+    assert not jit_cache.compiled(tmp_path)
+    (tmp_path / "numba-0.0-other-versions").mkdir()
+    (tmp_path / "numba-0.0-other-versions" / "f.nbi").write_bytes(b"")  # an older install's code
+    assert not jit_cache.compiled(tmp_path)
+    jit_cache.folder(tmp_path).mkdir(parents=True)
+    (jit_cache.folder(tmp_path) / "umap_.layouts.nbi").write_bytes(b"")
+    assert jit_cache.compiled(tmp_path)
