@@ -20,10 +20,24 @@ class Topic:
     mmr: list[str] = field(default_factory=list)
     representative_ids: list[str] = field(default_factory=list)
     embedding: np.ndarray | None = None  # unit-length centroid of its documents' embeddings
+    theme: int | None = None  # the Theme this topic belongs to; None for outliers and old indexes
 
     @property
     def is_outlier(self) -> bool:
         return self.id == OUTLIER
+
+
+@dataclass
+class Theme:
+    """A group of related fine topics: the level a reader browses first."""
+
+    id: int
+    size: int  # documents in its topics
+    label: str
+    label_source: str  # as Topic.label_source
+    topic_ids: list[int]  # biggest first
+    keywords: list[str] = field(default_factory=list)  # c-TF-IDF over its topics' documents
+    embedding: np.ndarray | None = None  # unit-length centroid of its documents' embeddings
 
 
 @dataclass
@@ -32,6 +46,8 @@ class DocumentRecord:
     text: str
     title: str
     topic: int
-    probability: float
+    probability: float  # confidence in its topic: HDBSCAN's membership for core documents, similarity for placed
     x: float
     y: float
+    core: bool = True  # False: HDBSCAN left it out and it was placed at its nearest topic
+    theme: int | None = None

@@ -3,9 +3,11 @@
 An index has a *name* (``--index-name``, default ``default``) that prefixes
 its collections, so many indexes share one Chroma server. Two collections
 per *generation*: ``<prefix>g<N>_documents`` (id, text, embedding; metadata
-title, topic, probability, x, y) and ``<prefix>g<N>_topics`` (id = topic id;
+title, topic, theme, probability, core, x, y), ``<prefix>g<N>_topics`` (id = topic id;
 the label as document; the topic embedding; metadata label, keywords,
-KeyBERT and MMR words, size, representative ids). ``<prefix>meta`` holds one
+KeyBERT and MMR words, size, theme, representative ids) and ``<prefix>g<N>_themes``
+(id = theme id; label, size, keywords, topic ids; the theme's centroid). An index
+written before themes existed has no themes collection and reads as having none. ``<prefix>meta`` holds one
 record ``current`` whose metadata names the live generation (and the one
 before it) and carries the manifest. The default index's prefix is ``tt_``,
 the names every index had before names existed; others use ``tt_<name>_``.
@@ -38,7 +40,7 @@ import numpy as np
 
 from indexing.errors import TopictalkError
 from indexing.paths import atomic_write
-from indexing.schema import DocumentRecord, Topic
+from indexing.schema import DocumentRecord, Theme, Topic
 
 DEFAULT_INDEX = "default"
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -73,10 +75,13 @@ class Names:
     def generation(self, n: int) -> tuple[str, str]:
         return f"{self.prefix}g{n}_documents", f"{self.prefix}g{n}_topics"
 
+    def themes(self, n: int) -> str:
+        return f"{self.prefix}g{n}_themes"
+
     def generation_of(self, collection: str) -> int | None:
         """The generation a collection of this index belongs to; None for anything else
         (the separator '_' cannot occur in an index name, so prefixes never overlap)."""
-        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics)", collection)
+        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics|themes)", collection)
         return int(got.group(1)) if got else None
 
     def lock(self, epoch: int) -> str:
@@ -296,12 +301,14 @@ class Writer:
         self.lease = lease
         self.batch = max(1, client.get_max_batch_size())
         docs_name, topics_name = names.generation(generation)
-        for name in (docs_name, topics_name):  # leftovers of a killed run with the same number
+        themes_name = names.themes(generation)
+        for name in (docs_name, topics_name, themes_name):  # leftovers of a killed run with the same number
             if name in _collection_names(client):
                 client.delete_collection(name)
         space = {"hnsw": {"space": "cosine"}}
         self.documents = client.create_collection(docs_name, embedding_function=None, configuration=space)
         self.topics = client.create_collection(topics_name, embedding_function=None, configuration=space)
+        self.themes = client.create_collection(themes_name, embedding_function=None, configuration=space)
 
     def write_documents(self, records: Sequence[DocumentRecord], embeddings: np.ndarray, progress=None) -> None:
         for part in _batches(len(records), self.batch):
@@ -312,7 +319,8 @@ class Writer:
                 embeddings=np.asarray(embeddings[part], dtype=np.float32),
                 metadatas=[
                     {"title": r.title, "topic": int(r.topic), "probability": float(r.probability),
-                     "x": float(r.x), "y": float(r.y)}
+                     "x": float(r.x), "y": float(r.y), "core": bool(r.core),
+                     "theme": -1 if r.theme is None else int(r.theme)}
                     for r in chunk
                 ],
             )
@@ -329,7 +337,22 @@ class Writer:
                 metadatas=[
                     {"topic": t.id, "label": t.label, "label_source": t.label_source, "size": t.size,
                      "keywords": _encode(t.keywords), "keybert": _encode(t.keybert), "mmr": _encode(t.mmr),
-                     "representative_ids": _encode(t.representative_ids)}
+                     "representative_ids": _encode(t.representative_ids),
+                     "theme": -1 if t.theme is None else int(t.theme)}
+                    for t in chunk
+                ],
+            )
+
+    def write_themes(self, themes: Sequence[Theme]) -> None:
+        for part in _batches(len(themes), self.batch):
+            chunk = themes[part]
+            self.themes.add(
+                ids=[str(t.id) for t in chunk],
+                documents=[t.label for t in chunk],
+                embeddings=np.stack([t.embedding for t in chunk]).astype(np.float32),
+                metadatas=[
+                    {"theme": t.id, "label": t.label, "label_source": t.label_source, "size": t.size,
+                     "keywords": _encode(t.keywords), "topic_ids": _encode(t.topic_ids)}
                     for t in chunk
                 ],
             )
@@ -399,6 +422,7 @@ class _Open:
     manifest: dict
     documents: object
     topics: object
+    themes: object | None  # None for an index written before themes existed
 
 
 class Reader:
@@ -427,9 +451,12 @@ class Reader:
             return None
         generation = int(record["generation"])
         docs_name, topics_name = self.names.generation(generation)
+        themes_name = self.names.themes(generation)
+        themes = (self.client.get_collection(themes_name, embedding_function=None)
+                  if themes_name in _collection_names(self.client) else None)
         return _Open(generation, json.loads(record["manifest"]),
                      self.client.get_collection(docs_name, embedding_function=None),
-                     self.client.get_collection(topics_name, embedding_function=None))
+                     self.client.get_collection(topics_name, embedding_function=None), themes)
 
     @property
     def generation(self) -> int:
@@ -493,6 +520,13 @@ class Reader:
         topics = [_topic(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
         return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
 
+    def themes(self) -> list[Theme]:
+        """Every theme, biggest first; [] for an index written before themes existed."""
+        got = self._read(lambda o: o.themes.get(include=["metadatas", "embeddings"]) if o.themes is not None
+                         else {"metadatas": [], "embeddings": []})
+        themes = [_theme(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
+        return sorted(themes, key=lambda t: (-t.size, t.id))
+
     def get_documents(self, ids: Sequence[str]) -> list[DocumentRecord]:
         """Documents by id, in the order asked (unknown ids are skipped)."""
         if not ids:
@@ -526,6 +560,8 @@ class Reader:
             "x": np.array([m["x"] for m in metas], dtype=np.float32),
             "y": np.array([m["y"] for m in metas], dtype=np.float32),
             "topic": np.array([m["topic"] for m in metas], dtype=np.int32),
+            "theme": np.array([m.get("theme", -1) for m in metas], dtype=np.int32),
+            "core": np.array([m.get("core", True) for m in metas], dtype=bool),
             "title": [m.get("title", "") for m in metas],
         }
 
@@ -536,12 +572,23 @@ def _topic(meta: dict, embedding) -> Topic:
         keywords=json.loads(meta["keywords"]), keybert=json.loads(meta["keybert"]), mmr=json.loads(meta["mmr"]),
         representative_ids=json.loads(meta["representative_ids"]),
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+        theme=None if meta.get("theme", -1) < 0 else int(meta["theme"]),
+    )
+
+
+def _theme(meta: dict, embedding) -> Theme:
+    return Theme(
+        id=int(meta["theme"]), size=int(meta["size"]), label=meta["label"], label_source=meta["label_source"],
+        topic_ids=json.loads(meta["topic_ids"]), keywords=json.loads(meta["keywords"]),
+        embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
     )
 
 
 def _document(doc_id: str, text: str, meta: dict) -> DocumentRecord:
     return DocumentRecord(id=doc_id, text=text, title=meta.get("title", ""), topic=int(meta["topic"]),
-                          probability=float(meta["probability"]), x=float(meta["x"]), y=float(meta["y"]))
+                          probability=float(meta["probability"]), x=float(meta["x"]), y=float(meta["y"]),
+                          core=bool(meta.get("core", True)),
+                          theme=None if meta.get("theme", -1) < 0 else int(meta["theme"]))
 
 
 def open_reader(location: Location) -> Reader:
