@@ -297,9 +297,13 @@ class ServeOptions:
 def launch_options(options: ServeOptions) -> dict:
     """gradio's launch() arguments: the login behind the throttle, the guard around every request, no
     uploads, one CSS, no chatter."""
-    auth = login_check(LoginThrottle(options.auth)) if options.auth else None
-    return {"server_name": options.host, "server_port": options.port, "auth": auth,
-            "auth_message": "topictalk: log in to chat with this corpus" if options.auth else None,
+    throttle = LoginThrottle(options.auth) if options.auth else None
+    # gradio's login form shows nothing on HTTP 429 (a try before its wait is over): the page says how it works
+    message = (f"topictalk: log in to chat with this corpus. After a wrong password, wait before trying again: "
+               f"{throttle.base:g} s, doubling up to {throttle.cap:g} s (an earlier try is not checked)."
+               if throttle is not None else None)
+    return {"server_name": options.host, "server_port": options.port,
+            "auth": login_check(throttle) if throttle is not None else None, "auth_message": message,
             "max_file_size": MAX_FILE_SIZE, "js": NOFOLLOW_JS,
             "app_kwargs": {"lifespan": guard.outermost(lambda stack: guard.Guard(stack, LLM_GROUP))},
             "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
@@ -337,7 +341,7 @@ def serve(demo, options: ServeOptions, log=print) -> None:
             # gradio 6.31 prints and goes on when the tunnel fails; should a later one raise, serve locally
             demo.close()
             shared = False
-            demo.launch(share=False, **launch)
+            demo.launch(share=False, **launch_options(options))  # afresh: gradio rewrote app_kwargs in place
     url = demo.local_url
     if options.share:
         if shared and demo.share_url:
