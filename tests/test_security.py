@@ -266,8 +266,12 @@ def login(url: str, user: str, password: str):
 
 
 def join(client, demo, session: str):
-    fn = next(i for i, f in demo.fns.items() if f.name == "answer")
-    return client.post("gradio_api/queue/join", json={"data": ["a question", None], "fn_index": fn,
+    """Ask in ``session`` as the page does: ``take`` puts the question in the session's state (gradio keeps
+    state on the server, whatever a request sends), then the answer joins the queue."""
+    take, answer = (next(i for i, f in demo.fns.items() if f.name == name) for name in ("take", "answer"))
+    took = client.post("gradio_api/run/take", json={"data": ["a question"], "fn_index": take, "session_hash": session})
+    assert took.status_code == 200, took.text
+    return client.post("gradio_api/queue/join", json={"data": [None, None], "fn_index": answer,
                                                       "session_hash": session, "trigger_id": None})
 
 
