@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 USER, PASSWORD = "bench", "bench-secret-1"
+# the load run: each user and the attacker log in as themselves (one login may have 2 answers at once)
+LOAD_LOGINS = [(f"user{i}", PASSWORD) for i in range(32)] + [("attacker", PASSWORD)]
 QUESTIONS = ["What are the biggest topics?", "Which papers study privacy attacks on federated learning?",
              "Tell me about topic 0", "Are there topics about speech or audio?",
              "Which papers use graph neural networks?", "What is this corpus about?"]
@@ -143,11 +145,11 @@ def probe_special_tokens() -> None:
 
 def probe_markdown_image() -> None:
     from agent.conversation import Reply, Source
-    from ui import app
+    from ui import render
 
     image = "![x](https://tracker.example/p.png?q=secret) <img src=https://tracker.example/i.png>"
     source = Source(1, "d1", "A paper", 0, "Topic", image, f"Some abstract. {image}")
-    page = app.answer_markdown(Reply("q", f"Answer {image} [1]", "search", [source], [source], [0]), {0: "Topic"})
+    page = render.answer_markdown(Reply("q", f"Answer {image} [1]", "search", [source], [source], [0]), {0: "Topic"})
     body, footer = page.split('<div class="tt-footer">', 1)
     loads = [part for part in (body, footer) if "<img" in part or "![" in part.replace("&#91;", "")]
     row("markdown image in a document", "no <img>, no Markdown image in the page (text instead)",
@@ -464,7 +466,7 @@ def serve_scripted(index_dir: str) -> None:
     from agent.retrieval import TopicIndex
     from indexing import store
 
-    demo = served_app(ScriptedModel(), TopicIndex.open(store.Location(path=Path(index_dir))))
+    demo = served_app(ScriptedModel(), TopicIndex.open(store.Location(path=Path(index_dir))), logins=LOAD_LOGINS)
     print(f"ready {demo.local_url}", flush=True)
     sys.stdin.read()
     demo.close()
@@ -474,7 +476,7 @@ def attack(url: str) -> None:
     """Child process: send 100,000-character questions through the API in a loop, until stdin closes."""
     from gradio_client import Client
 
-    client = Client(url, auth=(USER, PASSWORD), verbose=False)
+    client = Client(url, auth=LOAD_LOGINS[-1], verbose=False)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     sent = refused = 0
@@ -508,7 +510,7 @@ def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
         if not line.startswith("ready "):
             raise SystemExit(f"the scripted app did not start: {line!r}")
         url = line.split()[1]
-        clients = [Client(url, auth=(USER, PASSWORD), verbose=False) for _ in range(users)]
+        clients = [Client(url, auth=LOAD_LOGINS[i], verbose=False) for i in range(users)]
         results: dict[bool, list[float]] = {False: [], True: []}
         server_cpu: dict[bool, float] = {False: 0.0, True: 0.0}  # the server's own work, whatever the machine does
         paired: list[float] = []  # per rep: with / without, neighbours in time (the background load drifts)

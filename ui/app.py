@@ -158,8 +158,9 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
                 messages.append(answer)
             answer["content"] = render.answer_markdown(response.reply(), parts.labels)
             yield list(messages), session
-        except Exception:  # e.g. the prompt outgrew the model's context, or its server failed
-            logger.exception("answering %r failed", question[:80])
+        except Exception as err:  # e.g. the prompt outgrew the model's context, or its server failed
+            # ours are one clear line; anything else gets its traceback
+            logger.error("topictalk: an answer failed: %s", err, exc_info=not isinstance(err, TopictalkError))
             messages.append({"role": "assistant", "content": FAILED})
             yield list(messages), session
         finally:
