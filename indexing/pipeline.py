@@ -174,7 +174,7 @@ def build(
             "counts": {"topics": len(labeled), "themes": len(result.themes), "outliers": outliers,
                        "outlier_share": round(outliers / n, 4), "placed": int((~result.core).sum())},
             "timings": {k: round(v, 2) for k, v in timings.items()},
-            "cache": {**embed_stats, "umap": result.cached.get("umap", False),
+            "cache": {**embed_stats, "umap": result.cached.get("umap"), "umap_2d": result.cached.get("umap_2d", False),
                       "labels": labeler.stats if labeler else None},
         }
         writer.commit(manifest)

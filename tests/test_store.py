@@ -61,14 +61,16 @@ def test_uncommitted_generation_is_invisible_and_cleaned_up(tmp_path):
     assert gen == 3
     names = [c.name for c in client.list_collections()]
     # generation 1 is kept until the next commit, for readers that still have it open
-    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g1_documents", "tt_g1_topics",
-                                                                 "tt_g3_documents", "tt_g3_topics"]
+    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g1_documents", "tt_g1_themes",
+                                                                 "tt_g1_topics", "tt_g3_documents",
+                                                                 "tt_g3_themes", "tt_g3_topics"]
     reader = store.open_reader(location)
     assert reader.documents.count() == 40 and reader.topics()[0].label == "newer 0"
     _write(client, 50, "newest")
     names = [c.name for c in client.list_collections()]
-    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g3_documents", "tt_g3_topics",
-                                                                 "tt_g4_documents", "tt_g4_topics"]
+    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g3_documents", "tt_g3_themes",
+                                                                 "tt_g3_topics", "tt_g4_documents",
+                                                                 "tt_g4_themes", "tt_g4_topics"]
 
 
 def test_open_reader_keeps_answering_across_reindexes(tmp_path):
