@@ -1,8 +1,8 @@
 """LLM topic labels that read like section headings: asked, cleaned, checked, cached.
 
 The model is anything with ``spec``, ``count_tokens(text)`` and
-``complete(messages, max_tokens=, temperature=, seed=)``, and optionally
-``complete_many(list_of_messages, ...)`` with ``batches = True`` to label many
+``complete(messages, GenerationOptions)``, and optionally
+``complete_many(list_of_messages, GenerationOptions)`` with ``batches = True`` to label many
 topics in one batch (agent's models have them); indexing never imports agent.
 
 Every answer goes through one written rule (:func:`problem`): 2 to 6 words,
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 import prompts
+from indexing.generation import GenerationOptions
 from indexing.schema import Topic
 
 
@@ -34,14 +35,13 @@ class Completer(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def complete(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int) -> str: ...
+    def complete(self, messages: list[dict], options: GenerationOptions) -> str: ...
 
 
 class BatchCompleter(Completer, Protocol):
     batches: bool
 
-    def complete_many(self, conversations: list[list[dict]], *, max_tokens: int, temperature: float,
-                      seed: int) -> list[str]: ...
+    def complete_many(self, conversations: list[list[dict]], options: GenerationOptions) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -263,12 +263,12 @@ class Labeler:
         answers = [self.cache.get(k) for k in keys]
         missing = [i for i, a in enumerate(answers) if a is None]
         self.stats["cached"] += len(answers) - len(missing)
-        options = {"max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature,
-                   "seed": self.settings.seed}
+        options = GenerationOptions(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+                                    seed=self.settings.seed)
         if getattr(self.model, "batches", False) and len(missing) > 1:
-            fresh = iter(self.model.complete_many([conversations[i] for i in missing], **options))
+            fresh = iter(self.model.complete_many([conversations[i] for i in missing], options))
         else:
-            fresh = (self.model.complete(conversations[i], **options) for i in missing)
+            fresh = (self.model.complete(conversations[i], options) for i in missing)
         for i, cached in enumerate(answers):
             if cached is None:  # ``missing`` is in order: the next fresh answer is this one's
                 cached = next(fresh)

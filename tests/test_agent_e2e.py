@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def ask(index, question: str) -> dict:

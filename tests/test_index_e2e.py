@@ -15,7 +15,7 @@ import pytest
 
 from indexing.labels import problem
 from tests.conftest import ARXIV, ARXIV_SAMPLE as N
-from tests.conftest import run_cli as topictalk
+from tests.helpers import run_cli as topictalk
 
 pytestmark = pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")
 

@@ -52,8 +52,7 @@ def _models(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model})
     rows: list[tuple[str, str, str]] = []
-    spec = models.parse(cfg.llm)
-    rows.append(("llm (configured)", cfg.llm, _llm_location(spec)))
+    rows.append(("llm (configured)", cfg.llm, models.location(cfg.llm)))
     rows.append(("embedding (configured)", cfg.embedding_model, embedding.resolve(cfg.embedding_model)))
     for model in bundled.MODELS.values():
         rows.append((f"llm ({model.name})", f"{model.name}: {model.title}", str(bundled.gguf_path(model))))
@@ -63,21 +62,6 @@ def _models(args: argparse.Namespace) -> int:
         print(f"{role:<{width[0]}}  {name:<{width[1]}}  {where}")
     print(f"settings from: {cfg.source}")
     return 0
-
-
-def _llm_location(spec) -> str:  # noqa: ANN001
-    from agent import bundled
-
-    if spec.scheme == "bundled":
-        return str(bundled.gguf_path(bundled.named(spec.target)))
-    if spec.scheme == "llama-cpp":
-        path = Path(spec.target).expanduser()
-        if not path.is_file():
-            raise TopictalkError(f"GGUF file not found: {path}; give an existing .gguf path (llama-cpp:PATH.gguf)")
-        return str(path.resolve())
-    if spec.scheme == "hf":
-        return f"Hugging Face hub or folder: {spec.target}"
-    return f"server {spec.target} (model {spec.model or 'first served'})"
 
 
 def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  # noqa: F821
