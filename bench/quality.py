@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexing import clustering, corpus, embedding, topics  # noqa: E402
+from indexing import clustering, corpus, embedding, embedding_cache, topics  # noqa: E402
 from indexing.labels import LabelCache, Labeler, problem  # noqa: E402
 from indexing.schema import OUTLIER  # noqa: E402
 
@@ -78,7 +78,7 @@ def run(spec: str, cache: Path, llm) -> dict:
     print(f"\n== {spec}: {n} documents, {len(set(truth))} labels", flush=True)
     model = embedding.load("bundled")
     t = time.perf_counter()
-    vectors, _ = embedding.embed_cached(docs.ids, docs.texts, "bundled", cache, model=model)
+    vectors, _ = embedding_cache.embed_cached(docs.ids, docs.texts, "bundled", cache, model=model)
     params = topics.TopicParams()
     # the reduction topics.fit makes (same neighbours, same cache key): plain and topictalk share it
     reduced, _ = topics.reduce(vectors, params, params.n_components, cache,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexing import embedding, jit_cache, store, topics
+from indexing import embedding, embedding_cache, encoder, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, keyword_label
@@ -110,12 +110,13 @@ def build(
         model = embedding.load(settings.embedding_model)
         if settings.embeddings_file:
             vectors = embedding.load_precomputed(settings.embeddings_file, n,
-                                                 embedding.dimension(model))
+                                                 encoder.dimension(model))
             embed_stats = {"precomputed": settings.embeddings_file}
         else:
             advance = progress("embedding", n)
-            vectors, embed_stats = embedding.embed_cached(corpus.ids, _model_texts(corpus), settings.embedding_model,
-                                                           cache, advance, model=model, log=log)
+            vectors, embed_stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus),
+                                                                settings.embedding_model, cache, advance, model=model,
+                                                                log=log)
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
