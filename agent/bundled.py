@@ -117,7 +117,7 @@ class BundledLlamaCpp(LlamaCppModel):
 
     scheme = "bundled"
     bare_names = tuple(MODELS)
-    usage = ", ".join(MODELS)
+    spec_example = ", ".join(MODELS)
     spec_options = {"n_ctx": int, "n_threads": int}
     answer_options = ()
 

@@ -37,7 +37,7 @@ class LlamaCppModel(Model):
     """
 
     scheme = "llama-cpp"
-    usage = "llama-cpp:PATH.gguf"
+    spec_example = "llama-cpp:PATH.gguf"
     spec_options = {"n_ctx": int, "n_gpu_layers": int, "n_threads": int, "format": str}
     answer_options = ("format",)  # the chat format changes every prompt; n_ctx and threads change none
 

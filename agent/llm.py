@@ -117,7 +117,7 @@ class Model(ABC):
     scheme: ClassVar[str] = ""
     # spec names that stand alone, without "scheme:" ("bundled")
     bare_names: ClassVar[tuple[str, ...]] = ()
-    usage: ClassVar[str] = ""  # how a spec of this scheme is written, for the unknown-spec error
+    spec_example: ClassVar[str] = ""  # how a spec of this scheme is written, for the unknown-spec error
     target_word: ClassVar[str] = "model"  # what the part after "scheme:" names
     # the options its spec takes (?n_ctx=8192) and how each is read
     spec_options: ClassVar[Mapping[str, type]] = {}

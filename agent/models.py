@@ -42,7 +42,7 @@ def parse(spec: str | None) -> ModelSpec:
         return ModelSpec(LlamaCppModel.scheme, text, "", {}, text)
     scheme, sep, rest = text.partition(":")
     if not sep or scheme not in RUNTIMES:
-        usages = [r.usage for r in RUNTIMES.values()]
+        usages = [r.spec_example for r in RUNTIMES.values()]
         raise TopictalkError(f"unknown model spec {text!r}: use {', '.join(usages[:-1])} or {usages[-1]}")
     runtime = RUNTIMES[scheme]
     target, model, query = runtime.split(rest, text)

@@ -24,7 +24,7 @@ class OpenAIModel(Model):
     concurrency = 8
     batches = True
     scheme = "openai"
-    usage = "openai:http://HOST:PORT/v1#MODEL"
+    spec_example = "openai:http://HOST:PORT/v1#MODEL"
     target_word = "URL"
     spec_options = {"n_ctx": int}
 

@@ -51,7 +51,7 @@ def _dtype_arg() -> str:
 class TransformersModel(Model):
     batches = True  # complete_many: one left-padded generate for all prompts
     scheme = "hf"
-    usage = "hf:ORG/NAME"
+    spec_example = "hf:ORG/NAME"
     spec_options = {"quantize": str}
     answer_options = ("quantize",)
 

@@ -181,6 +181,19 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     return None
 
 
+OUTLIERS = ("Outliers", "outliers")  # (label, label_source) of the leftover bin, never sent to a model
+
+
+def label_by_keywords(topics: Sequence[Topic]) -> None:
+    """Label topics without a model (``--no-llm``): the outlier bin is "Outliers", every other
+    topic gets its keyword heading, none repeating another's."""
+    taken: set[str] = set()
+    for topic in topics:
+        topic.label, topic.label_source = (OUTLIERS if topic.is_outlier
+                                           else (keyword_label(topic.keywords, taken), "keywords"))
+        taken.add(topic.label.lower())
+
+
 def keyword_label(keywords: Sequence[str], taken: set[str]) -> str:
     """Fallback: a heading from the topic's keyword phrases ("Federated Learning and Privacy").
 
@@ -289,7 +302,7 @@ class Labeler:
         for topic in topics:
             if topic.is_outlier:
                 # the outlier topic is a leftover bin, not a theme: never sent to the LLM
-                topic.label, topic.label_source = "Outliers", "outliers"
+                topic.label, topic.label_source = OUTLIERS
             else:
                 work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
         count = self.model.count_tokens

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
 
 
@@ -74,16 +76,19 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     return index_dir, store.Location(path=index_dir, index=index)
 
 
-def _progress(quiet: bool, file=None):
+def _progress(quiet: bool, file=None, clock=None, tick_s: float | None = 0.5):
     """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
-    no countable steps (``seconds`` given) by a bar that runs over their estimated duration."""
+    no countable steps (``seconds`` given) by a bar that runs over their estimated duration, on
+    ``clock`` (default ``time.monotonic``), redrawn every ``tick_s`` seconds (None: by ``redraw()``)."""
+    import time
+
     from tqdm import tqdm
 
     out = file or sys.stderr
 
     def stage(name: str, total: int, seconds: float | None = None):
         if seconds is not None:
-            return _estimated_bar(name, seconds, quiet, out)
+            return _EstimatedBar(name, seconds, quiet, out, clock or time.monotonic, tick_s)
         bar = tqdm(total=total, desc=f"{name:<9}", unit="topic" if name == "labeling" else "doc",
                    disable=quiet, file=out, dynamic_ncols=True)
 
@@ -99,36 +104,50 @@ def _progress(quiet: bool, file=None):
     return stage
 
 
-def _estimated_bar(name: str, seconds: float, quiet: bool, out):
-    """A bar over an estimated duration, redrawn twice a second until the stage says it is done."""
-    import threading
-    import time
+class _EstimatedBar:
+    """A bar over an estimated duration, redrawn until the stage says it is done (by calling it)."""
 
-    from tqdm import tqdm
+    def __init__(self, name: str, seconds: float, quiet: bool, out, clock, tick_s: float | None) -> None:
+        import threading
 
-    total = max(1, round(seconds))
-    bar = tqdm(total=total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left (estimate)")
-    started, stop = time.monotonic(), threading.Event()
+        from tqdm import tqdm
 
-    def tick() -> None:
-        while not stop.wait(0.5):
-            elapsed = time.monotonic() - started
-            bar.n = min(elapsed, total * 0.99)  # full only when really done
-            if elapsed > total:  # a busy machine: say so rather than "~00:00 left" for minutes
-                bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, longer than estimated"
-            bar.refresh()
+        self.total = max(1, round(seconds))
+        self.clock, self.started = clock, clock()
+        self.bar = tqdm(total=self.total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True)
+        self.redraw()
+        self._stop = threading.Event()
+        self._ticker = None
+        if tick_s is not None:
+            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True)
+            self._ticker.start()
 
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
+    def _tick(self, tick_s: float) -> None:
+        while not self._stop.wait(tick_s):
+            self.redraw()
 
-    def advance(n: int) -> None:
-        stop.set()
-        ticker.join()
-        bar.n = total
-        bar.close()
+    def redraw(self) -> None:
+        from tqdm import tqdm
 
-    return advance
+        elapsed = self.clock() - self.started
+        self.bar.n = min(elapsed, self.total * 0.99)  # full only when really done
+        when = f"{tqdm.format_interval(elapsed)} elapsed"
+        # a busy machine: say so rather than "~00:00 left" for minutes
+        told = (f"{when}, longer than estimated" if elapsed > self.total
+                else f"{when}, ~{tqdm.format_interval(self.total - elapsed)} left (estimate)")
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + told
+        self.bar.refresh()
+
+    def __call__(self, n: int) -> None:
+        from tqdm import tqdm
+
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self.bar.n = self.total
+        took = tqdm.format_interval(self.clock() - self.started)
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + f"{took} elapsed"
+        self.bar.close()
 
 
 class SharedModel:
@@ -156,6 +175,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     from indexing import pipeline
     from indexing.labels import LabelSettings
     from indexing.topics import TopicParams
+    from ui import tables
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     index_dir, location = _location(args, cfg)
@@ -199,7 +219,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     finally:
         if owned is not None:
             owned.close()
-    print(pipeline.format_table(pipeline.summary_rows(result.topics)))
+    print(tables.format_table(tables.summary_rows(result.topics)))
     m = result.manifest
     print(f"\n{m['counts']['topics']} topics, {m['counts']['outliers']} outliers "
           f"({100 * m['counts']['outlier_share']:.1f}%), {m['corpus']['documents']} documents in {location} "
@@ -211,7 +231,8 @@ def _topics(args: argparse.Namespace) -> int:
     """Print the topic table of an existing index."""
     import json
 
-    from indexing import pipeline, store
+    from indexing import store
+    from ui import tables
 
     cfg = config_mod.load({"index_dir": args.index_dir})
     _, location = _location(args, cfg)
@@ -221,10 +242,10 @@ def _topics(args: argparse.Namespace) -> int:
         print(json.dumps([
             {"topic": t.id, "count": t.size, "label": t.label, "label_source": t.label_source,
              "keywords": t.keywords, "keybert": t.keybert, "mmr": t.mmr, "representative_ids": t.representative_ids}
-            for t in pipeline.info_order(topic_list)
+            for t in tables.info_order(topic_list)
         ], indent=2, ensure_ascii=False))
     else:
-        print(pipeline.format_table(pipeline.summary_rows(topic_list)))
+        print(tables.format_table(tables.summary_rows(topic_list)))
     return 0
 
 
@@ -334,31 +355,6 @@ def _corpus_source(args: argparse.Namespace) -> str:
     return corpus.dataset_source(args.dataset, args.split) if args.dataset else corpus.files_source(args.input)
 
 
-def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str,
-              inputs: list[str] | None = None) -> str | None:
-    """Why an existing index does not match what the demo would build, or None when it does.
-
-    ``inputs``: the resolved paths of --input files; the source names only their base names,
-    and a/papers.csv is not b/papers.csv.
-    """
-    corpus = manifest.get("corpus", {})
-    if corpus.get("source") != source:
-        return f"it was built from {corpus.get('source')}"
-    if inputs is not None and corpus.get("inputs") != inputs:
-        built = corpus.get("inputs")
-        return f"it was built from {', '.join(built)}" if built else "it does not record which files it was built from"
-    built_with = manifest.get("models", {}).get("embedding_name")
-    if built_with != embedding_model:
-        return f"it was built with the embedding model {built_with}"
-    documents, sampled_from = corpus.get("documents"), corpus.get("sampled_from")
-    if limit is None and sampled_from is not None:
-        return f"it holds a sample of {documents} documents, not all {sampled_from}"
-    if limit is not None and not ((sampled_from is not None and documents == limit)
-                                  or (sampled_from is None and documents <= limit)):
-        return f"it holds {documents} documents, not a sample of {limit}"
-    return None
-
-
 def _has_gpu() -> bool:
     import torch
 
@@ -368,7 +364,7 @@ def _has_gpu() -> bool:
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
-    from indexing import store
+    from indexing import reuse, store
     from ui import app
 
     def log(msg: str) -> None:
@@ -394,7 +390,8 @@ def _demo(args: argparse.Namespace) -> int:
         manifest = store.open_reader(location).manifest
     except TopictalkError:
         manifest = None
-    why = _reusable(manifest, source, args.limit, cfg.embedding_model, inputs) if manifest else "there is none yet"
+    why = (reuse.mismatch(manifest, source, args.limit, cfg.embedding_model, inputs) if manifest
+           else "there is none yet")
     model = SharedModel(cfg.llm)  # loaded once, when first needed: it labels the topics, then it chats
     try:
         if why is None:
@@ -433,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="topictalk",
         description="Talk with a corpus through its topics: index documents into topics, then chat about them.",
     )
-    parser.add_argument("--version", action="version", version=f"topictalk {_version()}")
+    parser.add_argument("--version", action="version", version=f"topictalk {fingerprint.version('topictalk')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("models", help="list the configured and bundled models and where each file is")
     _model_options(p)
@@ -548,15 +545,6 @@ def _index_name(text: str) -> str:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
     p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("topictalk")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
