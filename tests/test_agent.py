@@ -14,6 +14,8 @@ from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Topic
 from tests.fakes import FakeLLM
 
+pytestmark = pytest.mark.slow  # questions are routed and retrieved by the real bundled embedding model
+
 TOPICS = {
     0: ("Federated Learning and Privacy", ["federated", "clients", "privacy", "server", "aggregation"], [
         ("Secure aggregation for federated learning", "Clients train models locally and a server aggregates their "

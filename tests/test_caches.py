@@ -108,6 +108,7 @@ if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__]))
 
 
+@pytest.mark.slow  # pynndescent and two UMAP fits: numba compiles them in a fresh test process
 def test_umap_neighbours_are_searched_once_and_only_on_a_cache_miss(tmp_path, monkeypatch):
     """Both reductions share one neighbour search; exact up to EXACT_NEIGHBOURS rows, pynndescent beyond."""
     rng = np.random.default_rng(1)

@@ -17,7 +17,8 @@ from indexing.labels import problem
 from tests.conftest import ARXIV, ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
 
-pytestmark = pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")
+pytestmark = [pytest.mark.slow,  # every test builds an index or reads the shared one, with real models
+              pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")]
 
 
 def topics_json(index: Path) -> list[dict]:
@@ -172,7 +173,6 @@ def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
 COLLAPSING = 5000  # a seeded sample HDBSCAN's defaults put 99% of into one topic (issue 8)
 
 
-@pytest.mark.slow
 def test_a_sample_that_collapsed_gets_a_balanced_topic_table(tmp_path):
     """ca3de4b's defaults gave 2 topics for these 5,000 abstracts, one holding 4,948 (99%)."""
     index = tmp_path / "index"
