@@ -52,8 +52,8 @@ class LabelSettings:
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
-    temperature: float = 0.1
-    seed: int = 42
+    temperature: float = GenerationOptions.temperature
+    seed: int = GenerationOptions.seed
 
 
 def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
