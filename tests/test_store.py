@@ -195,3 +195,16 @@ def test_missing_index_is_one_clear_line(tmp_path):
 def test_unreachable_chroma_server_is_one_clear_line():
     with pytest.raises(TopictalkError, match="cannot open the Chroma store"):
         store.connect(store.Location(host="127.0.0.1", port=9))
+
+
+def test_writer_lock_excludes_a_second_writer_of_an_embedded_folder(tmp_path):
+    location = store.Location(path=tmp_path / "index")
+    client = store.connect(location)
+    with writer_lock.writer_lock(location, client) as lease:
+        assert lease is None  # a file lock: an embedded store is one local folder
+        with pytest.raises(TopictalkError, match="another `topictalk index` is writing") as err:
+            with writer_lock.writer_lock(location, client):
+                pass
+        assert "\n" not in str(err.value)
+    with writer_lock.writer_lock(location, client):  # released: the next writer gets it
+        pass
