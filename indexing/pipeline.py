@@ -97,20 +97,27 @@ def build(
         labeled = [tp for tp in result.topics if not tp.is_outlier]
         if llm is not None:
             labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
-            labeler.label(result.topics, documents, progress("labeling", len(labeled)))
+            advance = progress("labeling", len(labeled) + len(result.themes))
+            labeler.label(result.topics, documents, advance, siblings=_siblings(result.topics))
+            # themes after topics, under the same rule; a theme never repeats one of its topics' labels
+            labeler.label(result.themes, documents, advance, taken={tp.label.lower() for tp in result.topics})
         else:
             label_by_keywords(result.topics)
+            label_by_keywords(result.themes, taken={tp.label.lower() for tp in result.topics})
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
+        theme_of = {tp.id: tp.theme for tp in result.topics}
         records = [
             DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
-                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]))
+                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]), bool(result.core[i]),
+                           theme_of.get(int(result.assignments[i])))
             for i, d in enumerate(corpus.documents)
         ]
         writer.write_documents(records, vectors, progress("writing", n))
         writer.write_topics(result.topics)
+        writer.write_themes(result.themes)
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
 
@@ -128,8 +135,12 @@ def build(
                        "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
             "parameters": {**topics.params_dict(settings.topics, result.clustering),
                            "labels": asdict(settings.labels)},
-            "clustering": result.clustering.manifest(),
-            "counts": {"topics": len(labeled), "outliers": outliers, "outlier_share": round(outliers / n, 4)},
+            "clustering": {**result.clustering.manifest(),
+                           "themes": {"resolution": result.theme_split.resolution,
+                                      "modularity": result.theme_split.modularity,
+                                      "tried": result.theme_split.tried}},
+            "counts": {"topics": len(labeled), "themes": len(result.themes), "outliers": outliers,
+                       "outlier_share": round(outliers / n, 4), "placed": int((~result.core).sum())},
             "timings": {k: round(v, 2) for k, v in timings.items()},
             "cache": {**embed_stats, "umap": result.cached.get("umap", False),
                       "labels": labeler.stats if labeler else None},
@@ -138,6 +149,12 @@ def build(
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics)
+
+
+def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:
+    """Per topic, the keywords of the other topics of its theme: its label must tell it apart from them."""
+    return {tp.id: [o.keywords[:3] for o in topic_list if o.theme == tp.theme and o.id != tp.id][:4]
+            for tp in topic_list if tp.theme is not None}
 
 
 def _model_texts(corpus: Corpus) -> list[str]:
