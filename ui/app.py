@@ -69,16 +69,7 @@ def concurrency_for(model: Model) -> int:
 
 def public_model_name(spec: str) -> str:
     """The model as every visitor may see it: a name, never a local path or an internal server address."""
-    try:
-        parsed = models.parse(spec)
-    except TopictalkError:
-        return "a language model"
-    if parsed.scheme == "bundled":
-        return "the bundled model"
-    if parsed.scheme == "openai":
-        return parsed.model.rsplit("/", 1)[-1] or "a served model"
-    name = parsed.target.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
-    return name.removesuffix(".gguf") or "a language model"
+    return models.public_name(spec)
 
 
 # -- one browser session --------------------------------------------------------------------
