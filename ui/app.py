@@ -189,9 +189,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     import pandas as pd
 
     index, model = parts.index, parts.model
-    rows = render.topic_rows(index.topics)
+    themes = index.reader.themes()
+    rows = render.topic_rows(index.topics, themes)
     points = map_mod.Points.from_coordinates(index.reader.coordinates())
-    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points)
+    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes))
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
     outliers = index.by_id.get(-1)
