@@ -17,7 +17,7 @@ from pathlib import Path
 from indexing import embedding, embedding_cache, encoder, fingerprint, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, DocumentRecord, Topic
+from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic
 from indexing.writer_lock import writer_lock
 
 
@@ -33,6 +33,7 @@ class IndexSettings:
 class IndexResult:
     manifest: dict
     topics: list[Topic]
+    themes: list[Theme]
 
 
 # (stage, total, seconds=None) -> advance(n). A stage with no countable steps is one step
@@ -148,7 +149,7 @@ def build(
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
-        return IndexResult({**manifest, "generation": writer.generation}, result.topics)
+        return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
 
 
 def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:
