@@ -123,6 +123,13 @@ def _hub_offline() -> bool:
 def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:
     """One quick connection to the hub first: unreachable, the datasets library retries five times
     over about 30 s, printing a line each time, before it gives up."""
+    why = _unreachable(timeout)
+    if why:
+        raise TopictalkError(f"{why} for dataset {name!r}: pass --input FILE with local files, or set "
+                             "HF_HUB_OFFLINE=1 to use a copy already in the local cache")
+
+
+def _unreachable(timeout: float) -> str | None:
     endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
     url = urlsplit(endpoint)
     host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
@@ -130,9 +137,25 @@ def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
-        raise TopictalkError(f"cannot reach the Hugging Face hub at {host}:{port} for dataset {name!r} ({reason}): "
-                             "pass --input FILE with local files, or set HF_HUB_OFFLINE=1 to use a copy already "
-                             "in the local cache") from err
+        return f"cannot reach the Hugging Face hub at {host}:{port} ({reason})"
+    return None
+
+
+def hub_problem(name: str, timeout: float = 3.0) -> str | None:
+    """Why the dataset ``name`` cannot be loaded now (no network, or offline mode without a local
+    copy), or None when it can be tried. Cheap: one connection, or a look at two cache folders."""
+    if not _hub_offline():
+        return _unreachable(timeout)
+    from huggingface_hub import constants
+
+    # where `datasets` finds a dataset offline: the hub's snapshot (datasets--ORG--NAME) or its own
+    # prepared copy (ORG___NAME, lowercased with other characters changed, so matched by prefix)
+    org = name.partition("/")[0]
+    snapshot = Path(constants.HF_HUB_CACHE) / ("datasets--" + name.replace("/", "--"))
+    prepared = Path(os.environ.get("HF_DATASETS_CACHE") or Path(constants.HF_HOME) / "datasets")
+    if snapshot.is_dir() or (prepared.is_dir() and any(p.name.startswith(f"{org}___") for p in prepared.iterdir())):
+        return None
+    return f"the Hugging Face hub is off (HF_HUB_OFFLINE) and {name} is not in the local cache"
 
 
 def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,

@@ -384,7 +384,7 @@ def _has_gpu() -> bool:
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
-    from indexing import store
+    from indexing import sample, store
     from ui import app
 
     def log(msg: str) -> None:
@@ -396,6 +396,10 @@ def _demo(args: argparse.Namespace) -> int:
                      host=args.host)
     if not args.input and not args.dataset:
         args.dataset = REFERENCE_DATASET
+        why = corpus_mod.hub_problem(REFERENCE_DATASET)
+        if why:  # a first run with no network still gets something real to try
+            args.dataset, args.input = None, [str(sample.PATH)]
+            log(f"{why}: indexing {sample.DESCRIBED} instead")
     if args.limit == 0:
         args.limit = None  # every document
     elif args.limit is None and not _has_gpu():
@@ -484,7 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description=f"Index the reference dataset {REFERENCE_DATASET} (or --input files) with the "
                                    "`index` options, unless the index folder already holds that corpus, then serve "
                                    "the chat. Without a GPU a reproducible sample of "
-                                   f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all).")
+                                   f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all). "
+                                   "When the hub cannot be reached, the 2,000 arXiv abstracts bundled with topictalk "
+                                   "are indexed instead.")
     _index_options(p)
     _serve_options(p)
     p.set_defaults(func=_demo)
