@@ -204,7 +204,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents); "
             "HDBSCAN's settings are searched unless --min-cluster-size or --min-samples is given")
     settings = pipeline.IndexSettings(
-        embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, topics=params,
+        embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, embed_workers=args.embed_workers,
+        topics=params,
         labels=LabelSettings(doc_tokens=args.label_doc_tokens, one_shot=args.one_shot),
     )
     owned = None if shared is not None else SharedModel(cfg.llm)
@@ -531,6 +532,8 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     _model_options(p)
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
     p.add_argument("--embeddings", metavar="FILE.npy", help="precomputed embeddings, one row per document")
+    p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
+                   help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
                     help="HDBSCAN; default from the corpus size (150 at ~100k)")
