@@ -176,7 +176,13 @@ def child_write(n: int, vectors_path: str, index_dir: str, work: str, result: st
 
     documents = load_corpus(n if n < 120_222 else None)
     vectors = np.load(vectors_path)
-    points = store.open_reader(store.Location(path=Path(index_dir))).coordinates()
+    if (Path(index_dir) / "chroma.sqlite3").is_file():  # the built index's topics and map positions
+        points = store.open_reader(store.Location(path=Path(index_dir))).coordinates()
+    else:  # run on its own (--skip index): values of the same types and spread
+        rng = np.random.default_rng(SEED)
+        points = {"ids": documents.ids, "topic": rng.integers(-1, 120, len(documents)),
+                  "x": rng.normal(size=len(documents)), "y": rng.normal(size=len(documents)),
+                  "core": rng.random(len(documents)) < 0.6, "theme": rng.integers(0, 12, len(documents))}
     at = {i: k for k, i in enumerate(points["ids"])}
     records = [DocumentRecord(d.id, d.text, d.title, int(points["topic"][at[d.id]]), 0.5,
                               float(points["x"][at[d.id]]), float(points["y"][at[d.id]]),
