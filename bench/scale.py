@@ -298,11 +298,14 @@ def run(sizes: list[int], work: Path, skip: set[str]) -> dict:
     return results
 
 
+def header(*columns: str) -> None:
+    print("\n| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|")
+
+
 def report(results: dict) -> None:
     rows = list(results["sizes"].values())
-    print("\n| documents | load | end to end s | corpus load s | UMAP s | clustering s | representations s | "
-          "write s | peak RSS GB | peak stage |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    header("documents", "load", "end to end s", "corpus load s", "UMAP s", "clustering s", "representations s",
+           "write s", "peak RSS GB", "peak stage")
     for r in rows:
         if "index" not in r:
             continue
@@ -314,17 +317,15 @@ def report(results: dict) -> None:
     print("\nPeak RSS per stage (GB): " + "; ".join(
         f"{r['n']:,}: " + ", ".join(f"{k} {v}" for k, v in r["index"]["rss"]["per_stage_gb"].items())
         for r in rows if "index" in r))
-    print("\n| documents | old write s (CPU s) | new write s (CPU s) | ratio wall (CPU) | new: index build s | "
-          "load before/after |")
-    print("|---|---|---|---|---|---|")
+    header("documents", "old write s (CPU s)", "new write s (CPU s)", "ratio wall (CPU)", "new: index build s",
+           "load before/after")
     for r in rows:
         if "write" in r:
             w = r["write"]
             print(f"| {r['n']:,} | {w['old_s']} ({w.get('old_cpu_s')}) | {w['new_s']} ({w.get('new_cpu_s')}) | "
                   f"{w['ratio']}x ({w.get('cpu_ratio')}x) | {w['new_index_build_s']} | {w['load_before']}/{w['load_after']} |")
-    print("\n| documents | search p50/p95 ms | in-topic p50/p95 ms | coordinates s | map figure s | map points | "
-          "map JSON MB |")
-    print("|---|---|---|---|---|---|---|")
+    header("documents", "search p50/p95 ms", "in-topic p50/p95 ms", "coordinates s", "map figure s", "map points",
+           "map JSON MB")
     for r in rows:
         if "retrieval" in r:
             q = r["retrieval"]
