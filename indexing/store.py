@@ -63,8 +63,6 @@ MAP_CHUNK = 5000  # map points per record of the map collection (~0.5 MB of JSON
 # ef_construction, ef_search, sync_threshold and resize_factor; batch_size and num_threads belong to
 # the pre-1.0 Python segment (insertion runs on every core). sync_threshold: see Writer.
 DOCUMENT_HNSW = {"space": "cosine", "max_neighbors": 12, "ef_construction": 40, "ef_search": 400}
-OVERFETCH_SHARE = 0.02  # topics this big are searched unfiltered (see Reader.query_documents)
-OVERFETCH_MAX = 1000
 LEASE_S = 60.0  # a writer that stops renewing for this long (crashed host) no longer blocks others
 FOLLOW_S = 2.0  # how often a reader looks for a newer live generation, at most
 T = TypeVar("T")
@@ -482,7 +480,6 @@ class Reader:
         self.follow_s = follow_s
         self._lock = threading.Lock()
         self._checked = time.monotonic()
-        self._shares: dict[tuple[int, int], float] = {}
         self._open = self._load()
         if self._open is None:
             raise TopictalkError(f"no topic index at {location}: build one with `topictalk index --input FILE` "
@@ -582,42 +579,13 @@ class Reader:
         return [by_id[i] for i in ids if i in by_id]
 
     def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None) -> list[tuple[DocumentRecord, float]]:
-        """Nearest documents by cosine distance, optionally within one topic.
-
-        Chroma filters by first listing every id the filter allows, so within a big topic (15k of 120k
-        documents) one search took 0.2-0.5 s. A topic holding at least :data:`OVERFETCH_SHARE` of the
-        documents is searched unfiltered for enough nearest documents to expect ``n`` of it three times
-        over: the nearest ``n`` found are then exactly those the filtered search ranks first, and only
-        when too few are found does the filtered search run.
-        """
-        vector = [np.asarray(embedding, dtype=np.float32)]
-        include = ["documents", "metadatas", "distances"]
-
-        def search(opened: _Open) -> dict:
-            if topic is None:
-                return opened.documents.query(query_embeddings=vector, n_results=n, include=include)
-            share = self._share(opened, int(topic))
-            if share >= OVERFETCH_SHARE:
-                wide = min(OVERFETCH_MAX, int(np.ceil(3 * n / share)))
-                got = opened.documents.query(query_embeddings=vector, n_results=wide, include=include)
-                keep = [k for k, m in enumerate(got["metadatas"][0]) if m["topic"] == int(topic)][:n]
-                if len(keep) == n:
-                    return {key: [[got[key][0][k] for k in keep]] for key in ("ids", *include)}
-            return opened.documents.query(query_embeddings=vector, n_results=n, where={"topic": int(topic)},
-                                          include=include)
-
-        got = self._read(search)
+        """Nearest documents by cosine distance, optionally within one topic."""
+        got = self._read(lambda o: o.documents.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
+            where={"topic": int(topic)} if topic is not None else None, include=["documents", "metadatas", "distances"],
+        ))
         return [(_document(i, d, m), float(dist)) for i, d, m, dist in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
-
-    def _share(self, opened: _Open, topic: int) -> float:
-        """The share of the documents in ``topic`` (0 when unknown), cached per generation."""
-        key = (opened.generation, topic)
-        if key not in self._shares:
-            got = opened.topics.get(ids=[str(topic)], include=["metadatas"])
-            size = int(got["metadatas"][0]["size"]) if got["ids"] else 0
-            self._shares[key] = size / max(1, opened.documents.count())
-        return self._shares[key]
 
     def query_topics(self, embedding: np.ndarray, n: int) -> list[tuple[Topic, float]]:
         got = self._read(lambda o: o.topics.query(

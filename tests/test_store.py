@@ -237,25 +237,3 @@ def test_an_index_written_before_the_map_collection_still_reads(tmp_path):
     assert reader.query_documents(np.array([0.0, 1.0]), 1)[0][0].id == "b"
     coords = reader.coordinates()
     assert coords["ids"] == ["a", "b"] and coords["y"].tolist() == [2.0, 4.0] and coords["title"] == ["Alpha", "Beta"]
-
-
-def test_search_within_a_big_topic_finds_what_the_filtered_search_finds(tmp_path):
-    location = store.Location(path=tmp_path)
-    client = store.connect(location)
-    rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(400, 8)).astype(np.float32)
-    topic_of = rng.choice([0, 1, 2], size=400, p=[0.7, 0.29, 0.01])  # 2 is below OVERFETCH_SHARE
-    writer = store.begin(client)
-    writer.write_documents([DocumentRecord(f"d{i}", f"t{i}", "", int(topic_of[i]), 0.5, 0.0, 0.0) for i in range(400)],
-                           vectors)
-    writer.write_topics([Topic(t, int((topic_of == t).sum()), f"t{t}", "llm", ["k"], embedding=np.ones(8, np.float32))
-                         for t in (0, 1, 2)])
-    writer.commit({})
-    reader = store.open_reader(location)
-    for t in (0, 1, 2):
-        for q in rng.normal(size=(5, 8)):
-            got = reader.query_documents(q, 5, topic=t)
-            filtered = reader.documents.query(query_embeddings=[q.astype(np.float32)], n_results=5,
-                                              where={"topic": t}, include=[])
-            assert [d.id for d, _ in got] == filtered["ids"][0] and all(d.topic == t for d, _ in got)
-    assert reader._shares[(reader.generation, 0)] > store.OVERFETCH_SHARE > reader._shares[(reader.generation, 2)]
