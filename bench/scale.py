@@ -224,6 +224,41 @@ def child_write(n: int, vectors_path: str, index_dir: str, work: str, result: st
     Path(result).write_text(json.dumps(out))
 
 
+def child_store(n: int, vectors_path: str, index_dir: str, result: str, topics: int = 100) -> None:
+    """A committed index of the corpus without the topic stage (--store-only): each document in the topic
+    of its nearest of ``topics`` documents drawn as centers (uneven sizes, as real topics), random map
+    positions. For retrieval and the map at full size when the topic stage is too slow to wait for."""
+    import numpy as np
+
+    from indexing import store
+    from indexing.schema import DocumentRecord, Topic
+
+    documents = load_corpus(n if n < 120_222 else None)
+    vectors = np.load(vectors_path)
+    rng = np.random.default_rng(SEED)
+    centers = vectors[rng.choice(len(vectors), topics, replace=False)]
+    assigned = np.concatenate([np.argmax(vectors[i:i + 8192] @ centers.T, axis=1) for i in range(0, len(vectors), 8192)])
+    xy = rng.normal(size=(len(vectors), 2)) + 8 * rng.normal(size=(topics, 2))[assigned]
+    records = [DocumentRecord(d.id, d.text, d.title, int(assigned[i]), 0.9, float(xy[i, 0]), float(xy[i, 1]))
+               for i, d in enumerate(documents.documents)]
+    client = store.connect(store.Location(path=Path(index_dir)))
+    t = time.perf_counter()
+    writer = store.begin(client)
+    writer.write_documents(records, vectors)
+    written = time.perf_counter() - t
+    topic_list = []
+    for k in range(topics):
+        members = np.flatnonzero(assigned == k)
+        centroid = vectors[members].mean(axis=0)
+        topic_list.append(Topic(k, len(members), f"topic {k}", "keywords", [f"word{k}"],
+                                representative_ids=[documents.ids[i] for i in members[:5]],
+                                embedding=(centroid / np.linalg.norm(centroid)).astype(np.float32)))
+    writer.write_topics(topic_list)
+    writer.commit({"models": {"embedding_name": MODEL}, "corpus": {"documents": len(records)}})
+    Path(result).write_text(json.dumps({"n": len(records), "write_s": round(written, 1),
+                                        "largest_topic": int(np.bincount(assigned).max())}))
+
+
 def child_retrieval(index_dir: str, result: str, questions: int = 200) -> None:
     import random
 
@@ -286,6 +321,10 @@ def run(sizes: list[int], work: Path, skip: set[str]) -> dict:
         if "index" not in skip:
             row["index"] = run_child(["--child-index", str(count), str(vectors), str(folder)], work / f"index-{count}.json")
             print(json.dumps(row["index"]), flush=True)
+        elif "retrieval" not in skip:  # the index without its topic stage, for retrieval and the map
+            row["store_only"] = run_child(["--child-store", str(count), str(vectors), str(folder)],
+                                          work / f"store-{count}.json")
+            print(json.dumps(row["store_only"]), flush=True)
         if "retrieval" not in skip:
             row["retrieval"] = run_child(["--child-retrieval", str(folder)], work / f"retrieval-{count}.json")
             print(json.dumps(row["retrieval"]), flush=True)
@@ -349,13 +388,16 @@ def main() -> None:
             child_index(int(rest[0]), rest[1], rest[2], rest[3])
         elif kind == "--child-write":
             child_write(int(rest[0]), rest[1], rest[2], rest[3], rest[4])
+        elif kind == "--child-store":
+            child_store(int(rest[0]), rest[1], rest[2], rest[3])
         else:
             child_retrieval(rest[0], rest[1])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25000,120222", help="comma-separated document counts")
     parser.add_argument("--work", default="/tmp/topictalk-scale", help="embeddings, indexes and results")
-    parser.add_argument("--skip", default="", help="comma-separated stages to skip: index, retrieval, write")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: index, retrieval, write "
+                        "(without index, retrieval runs on an index written without the topic stage)")
     parser.add_argument("--report", metavar="FILE.json", help="print a saved run")
     args = parser.parse_args()
     if args.report:
