@@ -1,25 +1,34 @@
-"""Topic quality on real labeled corpora: the plain reference recipe against topictalk's defaults.
+"""Topic quality on real labeled corpora: topictalk against its peers, on the same embeddings, in one run.
 
-    .venv/bin/python bench/quality.py [--corpora arxiv_ml:5000 arxiv_ml ag_news_test bbc_news]
-                                      [--llm bundled] [--no-llm] [--cache DIR] [--out FILE.json]
+    .venv/bin/python bench/quality.py [--corpora arxiv_ml:5000 arxiv_ml ag_news_test bbc_news arxiv_all:20000]
+                                      [--llm bundled | --no-llm] [--no-topeax] [--cache DIR] [--out FILE.json]
 
 For each corpus of ../shared/data (gzipped JSON Lines with a ``label``; ``NAME:N`` takes
-topictalk's seeded sample of N), on the same documents, the same embeddings (bundled
-MiniLM) and the same 5-D UMAP output (the reference's n_neighbors=15, n_components=5,
-min_dist=0, cosine, random_state=42):
+topictalk's seeded sample of N) the same documents and the same embeddings (bundled MiniLM)
+go through:
 
-  plain-150, plain-50  the reference recipe's clustering: HDBSCAN(min_cluster_size=150 or 50,
-                       eom, min_samples = min_cluster_size), as BERTopic runs it
-  topictalk            topictalk's defaults, no flags: topics.fit (settings search, split and
-                       merge, keywords) and the LLM labels (bundled model unless --llm)
+  topeax         turftopic's Topeax (t-SNE, density peaks, Gaussian mixture; automatic topic count)
+  bertopic-10    BERTopic's default clustering: HDBSCAN(min_cluster_size=10) on the 5-D UMAP output
+  plain-150      the reference recipe: HDBSCAN(min_cluster_size=150) on the same UMAP output
+  topictalk      topictalk's defaults, no flags (topics.fit): fine topics
+  themes         the same run's themes (every document counted in its topic's theme)
 
-Reported: topics, outlier share, largest-topic share, NMI and ARI against the corpus's labels
-over all documents (outliers as one cluster) and over non-outliers only; for topictalk the
-label acceptance by indexing.labels.problem (2-6 words, not cut, not a keyword list, not a
-copied title or method name, distinct), and every label for a human to read.
+Reported: topics, unassigned share (HDBSCAN's outliers, one cluster in NMI/ARI), largest share,
+NMI and ARI against the corpus labels, seconds, and two coherence measures:
+  knn     the share of each document's 15 nearest neighbours (embeddings) in its own topic
+          (an outlier's neighbours never count);
+  island  per topic, the share of its documents in its largest connected piece of the map
+          (the 10-nearest-neighbour graph of topictalk's 2-D UMAP coordinates, links within the
+          topic only), averaged over documents: 1.0 means every topic is one region of the map,
+          a topic glued from far-apart islands scores its biggest island's share.
+With an LLM (default: the bundled 1.5B) topics and themes are labeled and each label is checked
+by indexing.labels.problem.
 
-Embeddings, UMAP outputs and LLM answers are cached under --cache, so a second run takes
-seconds. Embedding all 24,915 arxiv_ml abstracts takes about 20 minutes on 2 cores.
+Peers are not topictalk dependencies: install them beside the venv for this bench only,
+    .venv/bin/pip install --target .bench-peers --no-deps turftopic==0.28.0 texttable
+(.bench-peers is put on sys.path here; without it the Topeax rows are skipped with a note).
+Embeddings, UMAP outputs and LLM answers are cached under --cache; a corpus of at most 30,000
+documents is embedded whole once, and its samples reuse those rows.
 """
 
 from __future__ import annotations
@@ -39,96 +48,177 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexing import clustering, corpus, embedding, topics  # noqa: E402
+from indexing import corpus, embedding, pipeline, topics  # noqa: E402
 from indexing.labels import LabelCache, Labeler, problem  # noqa: E402
 from indexing.schema import OUTLIER  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-CORPORA = ["arxiv_ml:5000", "arxiv_ml", "ag_news_test", "bbc_news"]
+CORPORA = ["arxiv_ml:5000", "arxiv_ml", "ag_news_test", "bbc_news", "arxiv_all:20000"]
+PEERS = ROOT / ".bench-peers"
+WHOLE = 30_000  # corpora up to this size are embedded whole and sampled by rows
 
 
-def load(spec: str) -> tuple[corpus.Corpus, np.ndarray]:
-    name, _, limit = spec.partition(":")
+def _read(name: str, limit: int | None) -> corpus.Corpus:
     with gzip.open(DATA / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
-    docs = corpus.from_records(rows, source=name, text_column="text", title_column="title",
-                               limit=int(limit) if limit else None)
+    return corpus.from_records(rows, source=name, text_column="text", title_column="title", limit=limit), rows
+
+
+def load(spec: str, cache: Path, model) -> tuple[corpus.Corpus, np.ndarray, np.ndarray]:
+    """The sample, its labels and its embeddings."""
+    name, _, limit = spec.partition(":")
+    docs, rows = _read(name, int(limit) if limit else None)
     label = {str(r["id"]): str(r.get("label")) for r in rows}
-    return docs, np.array([label[i] for i in docs.ids])
+    source = docs
+    if docs.sampled_from and docs.sampled_from <= WHOLE:
+        source, _ = _read(name, None)
+    vectors, _ = embedding.embed_cached(source.ids, source.texts, "bundled", cache, model=model)
+    if source is not docs:
+        row = {i: k for k, i in enumerate(source.ids)}
+        vectors = vectors[[row[i] for i in docs.ids]]
+    return docs, np.array([label[i] for i in docs.ids]), vectors
 
 
-def scores(truth: np.ndarray, assigned: np.ndarray) -> dict:
+def knn_coherence(assigned: np.ndarray, indices: np.ndarray) -> float:
+    same = (assigned[indices[:, 1:]] == assigned[:, None]) & (assigned[:, None] != OUTLIER)
+    return float(same.mean())
+
+
+def island_coherence(assigned: np.ndarray, coords: np.ndarray, k: int = 10) -> float:
+    """Documents-weighted share of each topic in its largest connected piece of the map's kNN graph."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import NearestNeighbors
+
+    _, near = NearestNeighbors(n_neighbors=k + 1).fit(coords).kneighbors(coords)
+    kept = 0
+    for topic in set(assigned.tolist()) - {OUTLIER}:
+        members = np.flatnonzero(assigned == topic)
+        position = np.full(len(assigned), -1)
+        position[members] = np.arange(len(members))
+        src = np.repeat(np.arange(len(members)), k)
+        dst = position[near[members, 1:].ravel()]
+        ok = dst >= 0
+        graph = csr_matrix((np.ones(ok.sum()), (src[ok], dst[ok])), shape=(len(members), len(members)))
+        _, parts = connected_components(graph, directed=False)
+        kept += np.bincount(parts).max()
+    inside = (assigned != OUTLIER).sum()
+    return float(kept / inside) if inside else 0.0
+
+
+def scores(truth: np.ndarray, assigned: np.ndarray, indices: np.ndarray, coords: np.ndarray, seconds: float) -> dict:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     inside = assigned != OUTLIER
     sizes = np.bincount(assigned[inside]) if inside.any() else np.zeros(1, int)
     return {
-        "topics": int((sizes > 0).sum()), "outliers": round(float((~inside).mean()), 3),
+        "topics": int((sizes > 0).sum()), "unassigned": round(float((~inside).mean()), 3),
         "largest": round(float(sizes.max() / len(assigned)), 3),
         "nmi": round(float(normalized_mutual_info_score(truth, assigned)), 3),
         "ari": round(float(adjusted_rand_score(truth, assigned)), 3),
-        "nmi_in": round(float(normalized_mutual_info_score(truth[inside], assigned[inside])), 3) if inside.any() else 0.0,
-        "ari_in": round(float(adjusted_rand_score(truth[inside], assigned[inside])), 3) if inside.any() else 0.0,
+        "knn": round(knn_coherence(assigned, indices), 3), "island": round(island_coherence(assigned, coords), 3),
+        "seconds": round(seconds, 1),
     }
 
 
-def run(spec: str, cache: Path, llm) -> dict:
-    docs, truth = load(spec)
+def topeax(docs: corpus.Corpus, vectors: np.ndarray, model) -> tuple[np.ndarray | None, float]:
+    """Topeax's topic per document (argmax of its document-topic matrix), on our embeddings."""
+    if PEERS.is_dir() and str(PEERS) not in sys.path:
+        sys.path.append(str(PEERS))  # after the venv: topictalk runs its own versions of shared packages
+    try:
+        from turftopic import Topeax
+    except ImportError:
+        print("  topeax skipped: turftopic is not installed in .bench-peers (see this script's docstring)")
+        return None, 0.0
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    t = time.perf_counter()
+    # the vocabulary only shapes Topeax's keywords, not its clusters: a small one keeps its term step short
+    fitted = Topeax(encoder=model, random_state=42, vectorizer=CountVectorizer(max_features=2000, stop_words="english"))
+    matrix = fitted.fit_transform(docs.texts, embeddings=vectors)
+    return np.argmax(matrix, axis=1), time.perf_counter() - t
+
+
+def run(spec: str, cache: Path, llm, with_topeax: bool) -> dict:
+    model = embedding.load("bundled")
+    docs, truth, vectors = load(spec, cache, model)
     n = len(docs)
     print(f"\n== {spec}: {n} documents, {len(set(truth))} labels", flush=True)
-    model = embedding.load("bundled")
-    t = time.perf_counter()
-    vectors, _ = embedding.embed_cached(docs.ids, docs.texts, "bundled", cache, model=model)
     params = topics.TopicParams()
-    # the reduction topics.fit makes (same neighbours, same cache key): plain and topictalk share it
-    reduced, _ = topics.reduce(vectors, params, params.n_components, cache,
-                               knn=lambda: topics.neighbours(vectors, params.n_neighbors, params.random_state))
-    prep = time.perf_counter() - t
-    result = {"corpus": spec, "documents": n, "embed_and_umap_s": round(prep, 1), "runs": {}}
-    for mcs in (150, 50):
-        if n >= 2 * mcs:
-            plain = clustering.choose(reduced, vectors, mcs, None, searched=False)
-            result["runs"][f"plain-{mcs}"] = scores(truth, plain.labels)
+    indices, _ = topics.neighbours(vectors, params.n_neighbors, params.random_state)
     t = time.perf_counter()
     fitted = topics.fit(docs.texts, docs.ids, vectors, params, model, cache)
-    result["topics_s"] = round(time.perf_counter() - t, 1)
-    result["search_s"] = round(fitted.timings.get("cluster", 0.0), 2)
-    result["clustering"] = fitted.clustering.summary()
-    result["runs"]["topictalk"] = scores(truth, fitted.assignments)
-    real = [tp for tp in fitted.topics if not tp.is_outlier]
+    ours_s = time.perf_counter() - t
+    coords = fitted.coordinates
+    result = {"corpus": spec, "documents": n, "runs": {}, "clustering": fitted.clustering.summary(),
+              "timings": {k: round(v, 1) for k, v in fitted.timings.items()}}
+    if with_topeax:
+        labels, seconds = topeax(docs, vectors, model)
+        if labels is not None:
+            result["runs"]["topeax"] = scores(truth, labels, indices, coords, seconds)
+    t = time.perf_counter()
+    reduced, _ = topics.reduce(vectors, params, params.n_components, cache,
+                               knn=lambda: topics.neighbours(vectors, params.n_neighbors, params.random_state))
+    umap_s = time.perf_counter() - t
+    from hdbscan import HDBSCAN
+
+    for name, mcs in (("bertopic-10", 10), ("plain-150", 150)):
+        if n >= 2 * mcs:
+            t = time.perf_counter()
+            labels = HDBSCAN(min_cluster_size=mcs).fit(reduced).labels_
+            result["runs"][name] = scores(truth, labels, indices, coords, time.perf_counter() - t + umap_s)
+    result["runs"]["topictalk"] = scores(truth, fitted.assignments, indices, coords, ours_s)
+    theme_of = {tp.id: tp.theme for tp in fitted.topics}
+    by_theme = np.array([OUTLIER if theme_of[a] is None else theme_of[a] for a in fitted.assignments.tolist()])
+    result["runs"]["themes"] = scores(truth, by_theme, indices, coords, ours_s)
+    documents = {d.id: (d.title, d.text) for d in docs.documents}
     if llm is not None:
-        documents = {d.id: (d.title, d.text) for d in docs.documents}
+        labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"))
         t = time.perf_counter()
-        Labeler(llm, LabelCache(cache / "labels.jsonl")).label(fitted.topics, documents)
-        result["label_s_per_topic"] = round((time.perf_counter() - t) / max(1, len(real)), 2)
-        taken: set[str] = set()
-        rows = []
-        for tp in real:  # biggest first, as the labeler takes them
-            titles = [documents[i][0] for i in tp.representative_ids if i in documents]
-            why = problem(tp.label, tp.keywords, taken, titles)
-            taken.add(tp.label.lower())
-            rows.append({"topic": tp.id, "size": tp.size, "label": tp.label, "source": tp.label_source.split(" ")[0],
-                         "rule": why or "ok", "keywords": tp.keywords[:6]})
-        result["labels"] = rows
+        labeler.label(fitted.topics, documents, siblings=pipeline._siblings(fitted.topics))
+        labeler.label(fitted.themes, documents, taken={tp.label.lower() for tp in fitted.topics})
+        result["label_s_per_item"] = round((time.perf_counter() - t) / max(1, len(fitted.topics) + len(fitted.themes)), 2)
+    result["labels"] = _label_rows(fitted, documents, llm is not None)
+    if llm is not None:
+        rows = result["labels"]
         result["accepted"] = round(sum(r["rule"] == "ok" for r in rows) / max(1, len(rows)), 3)
-    else:
-        result["labels"] = [{"topic": tp.id, "size": tp.size, "keywords": tp.keywords[:6]} for tp in real]
     return result
 
 
+def _label_rows(fitted, documents: dict, judged: bool) -> list[dict]:
+    """Themes with their topics, biggest first, each label checked by the rule in the order labeled."""
+    taken: set[str] = set()
+    checked = {}
+    for item in [*fitted.topics, *fitted.themes]:  # the order the labeler took them
+        if item.is_outlier or not judged:
+            continue
+        titles = [documents[i][0] for i in item.representative_ids if i in documents]
+        checked[id(item)] = problem(item.label, item.keywords, taken, titles) or "ok"
+        taken.add(item.label.lower())
+    rows = []
+    by_id = {tp.id: tp for tp in fitted.topics}
+    for theme in fitted.themes:
+        for item, level in [(theme, "theme"), *((by_id[i], "topic") for i in theme.topic_ids)]:
+            rows.append({"level": level, "id": item.id, "size": item.size, "label": item.label,
+                         "source": item.label_source.split(" ")[0], "rule": checked.get(id(item), ""),
+                         "keywords": item.keywords[:6]})
+    return rows
+
+
 def report(results: list[dict]) -> None:
-    print("\n| corpus | docs | run | topics | outliers | largest | NMI | ARI | NMI non-outl. | ARI non-outl. | labels ok |")
+    print("\n| corpus | docs | run | topics | unassigned | largest | NMI | ARI | knn coh. | island coh. | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         for name, s in r["runs"].items():
-            ok = f"{r['accepted']:.0%}" if name == "topictalk" and "accepted" in r else ""
-            print(f"| {r['corpus']} | {r['documents']} | {name} | {s['topics']} | {s['outliers']:.0%} | {s['largest']:.0%} "
-                  f"| {s['nmi']:.3f} | {s['ari']:.3f} | {s['nmi_in']:.3f} | {s['ari_in']:.3f} | {ok} |")
+            print(f"| {r['corpus']} | {r['documents']} | {name} | {s['topics']} | {s['unassigned']:.0%} | {s['largest']:.0%} "
+                  f"| {s['nmi']:.3f} | {s['ari']:.3f} | {s['knn']:.3f} | {s['island']:.3f} | {s['seconds']} |")
     for r in results:
-        print(f"\n{r['corpus']}: {r['clustering']} (search {r['search_s']} s of {r['topics_s']} s topic modelling)")
+        ok = f", labels accepted {r['accepted']:.0%}" if "accepted" in r else ""
+        print(f"\n{r['corpus']}: {r['clustering']} (stages {r['timings']}){ok}")
         for row in r["labels"]:
-            label = f"{row.get('label', '')!s:<48} {row.get('source', '')!s:<10} {row.get('rule', '')}"
-            print(f"  {row['topic']:>3} {row['size']:>5}  {label}  [{', '.join(row['keywords'])}]")
+            indent = "  " if row["level"] == "theme" else "      "
+            print(f"{indent}{row['id']:>3} {row['size']:>5}  {row['label']!s:<44} {row['source']!s:<10} "
+                  f"{row['rule']}  [{', '.join(row['keywords'])}]")
 
 
 def main() -> None:
@@ -136,6 +226,7 @@ def main() -> None:
     ap.add_argument("--corpora", nargs="+", default=CORPORA)
     ap.add_argument("--llm", default="bundled", help="model spec for the labels (default: bundled, the 1.5B)")
     ap.add_argument("--no-llm", action="store_true", help="clustering and keywords only")
+    ap.add_argument("--no-topeax", action="store_true", help="skip the Topeax rows (its t-SNE is the slow part)")
     ap.add_argument("--cache", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "topictalk-quality"))
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
@@ -147,10 +238,12 @@ def main() -> None:
         from agent import models
 
         llm = models.load(args.llm)
-    results = [run(spec, Path(args.cache), llm) for spec in args.corpora]
+    results = []
+    for spec in args.corpora:
+        results.append(run(spec, Path(args.cache), llm, not args.no_topeax))
+        if args.out:  # after each corpus: a long run keeps what it finished
+            Path(args.out).write_text(json.dumps(results, indent=1))
     report(results)
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,246 +1,265 @@
-"""HDBSCAN settings that never collapse a corpus into one giant topic.
+"""Topics and themes from the documents' nearest-neighbour graph; HDBSCAN when its settings are given.
 
-HDBSCAN's ``eom`` selection with ``min_samples`` equal to ``min_cluster_size``
-(its default) smooths the density so much that a corpus forming a continuum,
-as abstracts of one field do, comes out as one cluster holding 99% of the
-documents. Lower ``min_samples`` keeps finer density structure. HDBSCAN on
-the cached 5-D UMAP output takes about a second per 5,000 documents, so we
-try a short ladder of settings, coarsest first, and keep the first that
-passes three guards:
+By default topics are the communities of the graph that links each document
+to its nearest neighbours (cosine, the same neighbours UMAP uses), found by
+Leiden's modularity optimization. Modularity measures, on the data itself,
+how much more weight a partition keeps inside its parts than chance would:
+the number of topics is the one that maximizes it, not a documents-per-topic
+ratio. Leiden's communities are connected in the graph, so a topic is one
+region of the map, never far-apart islands glued together (which the former
+merge of centroids did). Every document has a topic; its confidence is the
+share of its neighbours' weight that lies in its own topic, and documents
+whose neighbours mostly sit elsewhere are "placed" rather than "core".
 
-- no topic holds more than ``max_topic_share`` of the documents;
-- at most ``max_outlier_share`` are outliers;
-- at least ``min_topics`` topics (8 from 5,000 documents on).
+Themes are the same method one level up: the graph of topics (edge weight =
+the neighbour links between their documents) is partitioned again, at the
+resolution that gives a readable number of themes (5 to 12 where the topics
+allow) with the best modularity. Topics nest in themes by construction.
 
-Coarsest first, because the fewest topics that pass read best in a table
-and agree best with the categories people give their documents. When no
-setting passes, the least collapsed one is kept and every topic still over
-the share guard is clustered again on its own documents (split).
+Compared on the same embeddings (bench/quality.py), HDBSCAN on the 5-D UMAP
+output either left a third of a continuum-like corpus (abstracts, news) out,
+or, with coarse settings, collapsed it (AG News: 2 topics of 74% and 26%);
+leaf selection gave fine topics with 25-40% outliers.
 
-Settings that pass often still give dozens of small topics for a few
-thousand documents (64 for 7,600 AG News items). A person reads a table of
-about one topic per thousand documents (at least 8 from 1,600 documents on),
-so the most similar topics (cosine of their embedding centroids) are then merged,
-BERTopic's topic reduction in spirit, down to that many, never past the
-share guard. On AG News that lifts NMI against its four sections from
-0.34 to 0.48; outliers stay outliers.
-
-What the user passes (``--min-cluster-size``, ``--min-samples``) is used as
-given, with no search.
+``--min-cluster-size`` / ``--min-samples`` still run HDBSCAN as given, on the
+5-D UMAP output; its outliers are then placed at their nearest topic centroid
+in that space unless ``--keep-outliers`` asks for topic -1.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+import random
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from indexing.schema import OUTLIER
 
-
-@dataclass(frozen=True)
-class Guards:
-    max_topic_share: float = 0.25
-    max_outlier_share: float = 0.35
-    min_topics_large: int = 8  # from `large_corpus` documents on
-    large_corpus: int = 5000
-    documents_per_topic: int = 1000  # merging stops at n / this many topics
-
-    def min_topics(self, n_documents: int) -> int:
-        return self.min_topics_large if n_documents >= self.large_corpus else 3
-
-    def target_topics(self, n_documents: int) -> int:
-        """How many topics merging stops at: one per 1,000 documents, and below 8,000 documents
-        about sqrt(n)/5 (5 at 600, 8 from 1,600), so a small corpus keeps a readable handful."""
-        small = min(self.min_topics_large, round(n_documents ** 0.5 / 5))
-        return max(self.min_topics(n_documents), small, round(n_documents / self.documents_per_topic))
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One HDBSCAN run of the search, as the manifest records it."""
-
-    min_cluster_size: int
-    min_samples: int
-    topics: int
-    outlier_share: float
-    largest_share: float
-    seconds: float
-    failed: str | None  # the first guard it failed, None when it passed
+MIN_TOPIC = 10  # documents: a smaller community joins the topic it links to most (BERTopic's min_cluster_size)
+THEMES = (5, 12)  # a readable number of themes, where there are enough topics
+RESOLUTIONS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0)  # tried on the topic graph for themes
 
 
 @dataclass
 class Clustering:
-    labels: np.ndarray  # topic per document, -1 for outliers
-    probabilities: np.ndarray
-    min_cluster_size: int
-    min_samples: int | None
-    source: str  # "option" or "search"
-    reason: str  # one line: why these settings
-    trials: list[Trial] = field(default_factory=list)
-    split: list[int] = field(default_factory=list)  # sizes of the topics split again
-    merged: tuple[int, int] | None = None  # (topics before, after) merging similar topics
+    """One document partition with everything the manifest records about how it was found."""
+
+    labels: np.ndarray  # topic per document (-1 only with keep_outliers)
+    confidence: np.ndarray  # float32 in [0, 1]
+    core: np.ndarray  # bool: False for documents placed at a topic they do not clearly belong to
+    method: str  # "leiden" or "hdbscan"
+    details: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """The one line `topictalk index` prints."""
-        settings = f"min_cluster_size={self.min_cluster_size}, min_samples={self.min_samples}"
-        if self.source == "option":
-            return f"clustering: HDBSCAN {settings}, as given"
-        merged = f"; merged {self.merged[0]} topics into {self.merged[1]}" if self.merged else ""
-        return f"clustering: HDBSCAN {settings}, {self.reason}{merged}"
+        n, placed = len(self.labels), int((~self.core).sum())
+        topics = len(set(self.labels.tolist()) - {OUTLIER})
+        if self.method == "hdbscan":
+            d = self.details
+            how = f"HDBSCAN min_cluster_size={d['min_cluster_size']}, min_samples={d['min_samples']}, as given"
+        else:
+            how = f"Leiden communities of the {self.details['neighbours']}-neighbour graph (modularity " \
+                  f"{self.details['modularity']:.2f})"
+        rest = (f"{int((self.labels == OUTLIER).sum())} outliers kept" if (self.labels == OUTLIER).any()
+                else f"{placed} of {n} documents placed at their nearest topic")
+        return f"clustering: {how}: {topics} topics, {rest}"
 
     def manifest(self) -> dict:
-        return {"source": self.source, "reason": self.reason, "min_cluster_size": self.min_cluster_size,
-                "min_samples": self.min_samples, "split": self.split, "merged": self.merged, "trials": [asdict(t) for t in self.trials]}
+        return {"method": self.method, "placed": int((~self.core).sum()),
+                "outliers": int((self.labels == OUTLIER).sum()), **self.details}
 
 
-def _hdbscan(points: np.ndarray, mcs: int, ms: int | None, metric: str, method: str):
+def neighbour_graph(indices: np.ndarray, distances: np.ndarray):
+    """The undirected weighted graph of each document's nearest neighbours (weight = cosine similarity).
+
+    ``indices``/``distances`` are as :func:`indexing.topics.neighbours` gives them,
+    each row's first entry the document itself (dropped here).
+    """
+    import igraph
+
+    n = len(indices)
+    src = np.repeat(np.arange(n, dtype=np.int64), indices.shape[1] - 1)
+    dst = indices[:, 1:].astype(np.int64).ravel()
+    weight = np.clip(1.0 - distances[:, 1:].astype(np.float64).ravel(), 1e-6, None)
+    keep = src != dst
+    low, high = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep]
+    pair, inverse = np.unique(low * n + high, return_inverse=True)
+    merged = np.zeros(len(pair))
+    np.maximum.at(merged, inverse, weight[keep])  # a link found from both ends counts once
+    graph = igraph.Graph(n=n, edges=np.column_stack([pair // n, pair % n]), directed=False)
+    graph.es["weight"] = merged
+    return graph
+
+
+def leiden(graph, resolution: float = 1.0, seed: int | None = 42) -> np.ndarray:
+    """Leiden communities maximizing modularity at ``resolution``, numbered 0..k-1."""
+    import igraph
+
+    # igraph draws from one process-wide generator: seed it for this call, and give the default back
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        found = graph.community_leiden(objective_function="modularity", weights="weight", resolution=resolution,
+                                       n_iterations=-1)
+    finally:
+        igraph.set_random_number_generator(random)
+    return np.asarray(found.membership, dtype=np.int64)
+
+
+def _links(labels: np.ndarray, graph, groups: int) -> np.ndarray:
+    """The (groups x groups) sum of edge weights between groups of vertices (both triangles)."""
+    edges = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    weight = np.asarray(graph.es["weight"], dtype=np.float64)
+    a, b = labels[edges[:, 0]], labels[edges[:, 1]]
+    inside = (a >= 0) & (b >= 0)
+    matrix = np.zeros((groups, groups))
+    np.add.at(matrix, (a[inside], b[inside]), weight[inside])
+    return matrix + matrix.T
+
+
+def _absorb(labels: np.ndarray, graph, min_size: int) -> np.ndarray:
+    """Join each community smaller than ``min_size`` to the community it links to most, smallest first."""
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=k).astype(np.int64)
+    if (sizes[sizes > 0] >= min_size).all():
+        return labels
+    links = _links(labels, graph, k)
+    np.fill_diagonal(links, 0.0)
+    owner = np.arange(k)
+    while True:
+        small = [c for c in np.argsort(sizes, kind="stable") if 0 < sizes[c] < min_size]
+        if not small or (sizes > 0).sum() <= 1:
+            break
+        c = small[0]
+        row = np.where(sizes > 0, links[c], -1.0)
+        row[c] = -1.0
+        # no link at all (an island of its own): it joins the biggest topic rather than stand alone
+        target = int(np.argmax(row)) if row.max() > 0 else int(np.argmax(np.where(np.arange(k) == c, -1, sizes)))
+        links[target] += links[c]
+        links[:, target] += links[:, c]
+        links[target, target] = 0.0
+        links[c] = 0.0
+        links[:, c] = 0.0
+        sizes[target] += sizes[c]
+        sizes[c] = 0
+        owner[owner == c] = target
+    return owner[labels]
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Topic ids 0..k-1, biggest first (ties by first appearance); -1 stays -1."""
+    inside = labels[labels != OUTLIER]
+    sizes = np.bincount(inside) if len(inside) else np.zeros(0, int)
+    order = sorted(np.flatnonzero(sizes).tolist(), key=lambda c: -sizes[c])
+    lookup = np.full(len(sizes), OUTLIER, dtype=np.int64)
+    lookup[order] = np.arange(len(order))
+    return np.where(labels == OUTLIER, OUTLIER, lookup[np.where(labels == OUTLIER, 0, labels)])
+
+
+def confidence(labels: np.ndarray, indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """The share of each document's neighbour similarity that lies inside its own topic."""
+    weight = np.clip(1.0 - distances[:, 1:], 0.0, None)
+    same = labels[indices[:, 1:]] == labels[:, None]
+    total = weight.sum(axis=1)
+    return np.where(total > 0, (weight * same).sum(axis=1) / np.where(total > 0, total, 1), 0.0).astype(np.float32)
+
+
+def communities(indices: np.ndarray, distances: np.ndarray, *, resolution: float = 1.0, seed: int | None = 42,
+                min_size: int = MIN_TOPIC) -> tuple[Clustering, object]:
+    """Topics of the neighbour graph (the default); returns the clustering and the graph, for themes."""
+    graph = neighbour_graph(indices, distances)
+    found = leiden(graph, resolution, seed)
+    raw = int(found.max()) + 1
+    labels = _renumber(_absorb(found, graph, min(min_size, max(2, len(found) // 4))))
+    conf = confidence(labels, indices, distances)
+    details = {"neighbours": int(indices.shape[1] - 1), "resolution": resolution,
+               "modularity": round(float(graph.modularity(labels.tolist(), weights="weight")), 4),
+               "communities": raw, "min_topic": min_size}
+    return Clustering(labels, conf, conf >= 0.5, "leiden", details), graph
+
+
+def hdbscan(points: np.ndarray, min_cluster_size: int, min_samples: int | None, *, metric: str = "euclidean",
+            method: str = "eom", keep_outliers: bool = False) -> Clustering:
+    """HDBSCAN as given (``--min-cluster-size``/``--min-samples``); outliers placed unless kept."""
     from hdbscan import HDBSCAN
 
-    return HDBSCAN(min_cluster_size=mcs, min_samples=ms, metric=metric, cluster_selection_method=method).fit(points)
+    model = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, metric=metric,
+                    cluster_selection_method=method).fit(points)
+    labels = np.asarray(model.labels_, dtype=np.int64)
+    probabilities = np.asarray(model.probabilities_, dtype=np.float32)
+    core = labels != OUTLIER
+    if not keep_outliers and core.any() and not core.all():
+        labels, placed_conf = place(labels, points)
+        probabilities = np.where(core, probabilities, placed_conf).astype(np.float32)
+    details = {"min_cluster_size": min_cluster_size, "min_samples": min_samples,
+               "hdbscan_outliers": int((~core).sum())}
+    return Clustering(_renumber(labels), probabilities, core, "hdbscan", details)
 
 
-def _stats(labels: np.ndarray) -> tuple[int, float, float]:
-    n = len(labels)
-    inside = labels[labels != OUTLIER]
-    sizes = np.bincount(inside) if len(inside) else np.zeros(1, int)
-    return int((sizes > 0).sum()), float((labels == OUTLIER).mean()), float(sizes.max() / n)
+def place(labels: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each outlier joins the topic whose centroid (in ``points``' space) is nearest.
 
-
-def _check(topics: int, outliers: float, largest: float, n: int, guards: Guards) -> str | None:
-    if topics == 0:
-        return "no topic"
-    if largest > guards.max_topic_share:
-        return f"largest topic {largest:.0%} > {guards.max_topic_share:.0%}"
-    if outliers > guards.max_outlier_share:
-        return f"outliers {outliers:.0%} > {guards.max_outlier_share:.0%}"
-    if topics < guards.min_topics(n):
-        return f"{topics} topics < {guards.min_topics(n)}"
-    return None
-
-
-def ladder(min_cluster_size: int) -> list[tuple[int, int]]:
-    """(min_cluster_size, min_samples) pairs, coarsest first."""
-    pairs = []
-    for mcs in dict.fromkeys([min_cluster_size, max(5, min_cluster_size // 2)]):
-        for ms in dict.fromkeys([mcs, max(2, mcs // 2), max(2, mcs // 4), 10, 5]):
-            if ms <= mcs:
-                pairs.append((mcs, ms))
-    return pairs
-
-
-def choose(points: np.ndarray, embeddings: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
-           searched: bool, metric: str = "euclidean", method: str = "eom", guards: Guards = Guards()) -> Clustering:
-    """Cluster ``points`` (the 5-D UMAP output); search the settings and merge unless ``searched`` is False.
-
-    ``embeddings`` are the documents' unit-length embeddings, for merging.
+    The confidence of a placed document compares its distance to the nearest
+    and the second-nearest centroid: 0.5 when they tie, near 1 when the
+    nearest is much closer.
     """
-    chosen = _search(points, min_cluster_size, min_samples, searched, metric, method, guards)
-    if searched:
-        before = len(set(chosen.labels.tolist()) - {OUTLIER})
-        target = guards.target_topics(len(points))
-        if before > target:
-            chosen.labels = merge(chosen.labels, embeddings, target, guards.max_topic_share)
-            chosen.merged = (before, len(set(chosen.labels.tolist()) - {OUTLIER}))
-    return chosen
-
-
-def merge(labels: np.ndarray, embeddings: np.ndarray, target: int, max_share: float) -> np.ndarray:
-    """Merge the two topics with the most similar centroids until ``target`` remain.
-
-    A merge that would make a topic larger than ``max_share`` of the
-    documents is never made. Topic ids are renumbered 0..k-1, biggest first.
-    """
-    labels = labels.copy()
-    ids = sorted(set(labels.tolist()) - {OUTLIER})
-    sums = np.stack([embeddings[labels == t].sum(axis=0) for t in ids]).astype(np.float64)
-    sizes = np.array([(labels == t).sum() for t in ids], dtype=np.int64)
-    alive = np.ones(len(ids), bool)
-    owner = np.arange(len(ids))  # which surviving topic each original one went into
-    limit = max_share * len(labels)
-    while alive.sum() > target:
-        cent = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-        sim = cent @ cent.T
-        ok = alive[:, None] & alive[None, :] & ((sizes[:, None] + sizes[None, :]) <= limit)
-        np.fill_diagonal(ok, False)
-        if not ok.any():
-            break
-        a, b = np.unravel_index(np.argmax(np.where(ok, sim, -np.inf)), sim.shape)
-        sums[a] += sums[b]
-        sizes[a] += sizes[b]
-        alive[b] = False
-        owner[owner == b] = a
-    lookup = {t: owner[i] for i, t in enumerate(ids)}
-    merged = np.array([lookup.get(t, OUTLIER) if t != OUTLIER else OUTLIER for t in labels.tolist()])
-    order = sorted(set(owner.tolist()), key=lambda o: -sizes[o])
-    renumber = {o: k for k, o in enumerate(order)}
-    return np.array([renumber[t] if t != OUTLIER else OUTLIER for t in merged.tolist()])
-
-
-def _search(points: np.ndarray, min_cluster_size: int, min_samples: int | None, searched: bool, metric: str,
-            method: str, guards: Guards) -> Clustering:
-    n = len(points)
-    if not searched:
-        model = _hdbscan(points, min_cluster_size, min_samples, metric, method)
-        return Clustering(model.labels_, model.probabilities_, min_cluster_size, min_samples, "option",
-                          "as given on the command line")
-    trials: list[Trial] = []
-    fitted = {}
-    for mcs, ms in ladder(min_cluster_size):
-        t = time.perf_counter()
-        model = _hdbscan(points, mcs, ms, metric, method)
-        topics, outliers, largest = _stats(model.labels_)
-        failed = _check(topics, outliers, largest, n, guards)
-        trials.append(Trial(mcs, ms, topics, round(outliers, 4), round(largest, 4),
-                            round(time.perf_counter() - t, 2), failed))
-        fitted[(mcs, ms)] = model
-        if failed is None:
-            return Clustering(model.labels_, model.probabilities_, mcs, ms, "search",
-                              f"the coarsest of {len(trials)} settings tried that passes the guards "
-                              f"({topics} topics, largest {largest:.0%}, outliers {outliers:.0%})", trials)
-    # Nothing passed: keep a setting within the outlier guard (splitting adds no outliers, so it cannot
-    # mend them), the least collapsed of those, and split what is still too big.
-    best = min(trials, key=lambda tr: (tr.topics == 0, tr.outlier_share > guards.max_outlier_share,
-                                       tr.largest_share > guards.max_topic_share,
-                                       tr.largest_share + tr.outlier_share))
-    model = fitted[(best.min_cluster_size, best.min_samples)]
-    labels, probabilities, split = _split(points, model.labels_.copy(), model.probabilities_.copy(),
-                                          best.min_cluster_size, metric, method, guards)
-    topics, outliers, largest = _stats(labels)
-    why = f"no setting passed the guards; kept min_samples={best.min_samples} ({best.failed})"
-    if split:
-        why += f" and split {len(split)} oversized topics"
-    return Clustering(labels, probabilities, best.min_cluster_size, best.min_samples, "search",
-                      f"{why}: {topics} topics, largest {largest:.0%}, outliers {outliers:.0%}", trials, split)
-
-
-def _split(points: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, mcs: int, metric: str, method: str,
-           guards: Guards) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Cluster each topic over the share guard again on its own documents (coarsest step that splits it)."""
-    n = len(labels)
-    split: list[int] = []
-    queue = [t for t in set(labels.tolist()) if t != OUTLIER]
-    while queue:
-        topic = queue.pop()
-        members = np.flatnonzero(labels == topic)
-        if len(members) <= guards.max_topic_share * n or len(members) < 2 * mcs:
-            continue
-        for sub_mcs, ms in ladder(mcs):
-            sub = _hdbscan(points[members], sub_mcs, ms, metric, method)
-            found = sorted(set(sub.labels_.tolist()) - {OUTLIER})
-            if len(found) >= 2:
-                break
+    ids = np.array(sorted(set(labels.tolist()) - {OUTLIER}))
+    centroids = np.stack([points[labels == t].mean(axis=0) for t in ids])
+    out = np.flatnonzero(labels == OUTLIER)
+    placed = labels.copy()
+    conf = np.zeros(len(labels), dtype=np.float32)
+    for start in range(0, len(out), 4096):
+        rows = out[start:start + 4096]
+        d = np.sqrt(((points[rows, None, :] - centroids[None]) ** 2).sum(axis=-1))
+        order = np.argsort(d, axis=1)
+        placed[rows] = ids[order[:, 0]]
+        if len(ids) > 1:
+            near, second = d[np.arange(len(rows)), order[:, 0]], d[np.arange(len(rows)), order[:, 1]]
+            conf[rows] = second / np.maximum(near + second, 1e-12)
         else:
-            continue  # no structure inside: it stays one topic
-        split.append(len(members))
-        parts = [topic]
-        for k in found:
-            chosen = members[sub.labels_ == k]
-            if k != found[0]:  # the first part keeps the topic's id
-                parts.append(int(labels.max()) + 1)
-            labels[chosen] = parts[-1]
-            probabilities[chosen] = sub.probabilities_[sub.labels_ == k]
-        # what the topic's own run calls noise stays with its first part: splitting adds no outliers
-        queue += parts
-    return labels, probabilities, split
+            conf[rows] = 0.5
+    return placed, conf
+
+
+@dataclass
+class ThemeSplit:
+    theme_of_topic: np.ndarray  # theme id per topic id (0..k-1, biggest theme first)
+    resolution: float
+    modularity: float
+    tried: list[tuple[float, int, float]]  # (resolution, themes, modularity)
+
+
+def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, int] = THEMES) -> ThemeSplit:
+    """Group topics into themes: Leiden on the graph of topics, over a ladder of resolutions; of the
+    partitions with a readable number of themes (``wanted``) the one with the best modularity (at
+    resolution 1, the only one comparable across partitions) wins. A corpus with no more topics than
+    the low end of ``wanted`` gets one theme per topic."""
+    import igraph
+
+    topics = int(labels.max()) + 1
+    inside = labels != OUTLIER
+    matrix = _links(labels, graph, topics)  # the diagonal holds twice each topic's inner weight
+    low, high = np.triu_indices(topics)
+    keep = matrix[low, high] > 0
+    topic_graph = igraph.Graph(n=topics, edges=np.column_stack([low[keep], high[keep]]), directed=False)
+    topic_graph.es["weight"] = matrix[low, high][keep] / np.where(low[keep] == high[keep], 2.0, 1.0)
+    lo, hi = wanted
+    if topics <= lo:
+        return ThemeSplit(np.arange(topics), 0.0, 0.0, [])
+    tried = []
+    best: tuple[float, float, np.ndarray] | None = None
+    for resolution in RESOLUTIONS:
+        found = leiden(topic_graph, resolution, seed)
+        count = int(found.max()) + 1
+        q = float(topic_graph.modularity(found.tolist(), weights="weight"))
+        tried.append((resolution, count, round(q, 4)))
+        # readable counts first; among them the best modularity; outside, the count nearest the range
+        score = (0 if lo <= count <= hi else 1, abs(count - np.clip(count, lo, hi)), -q)
+        if best is None or score < best[0]:
+            best = (score, resolution, found)
+    _, resolution, found = best
+    sizes = np.bincount(found, weights=np.bincount(labels[inside], minlength=topics))
+    order = np.argsort(-sizes, kind="stable")
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(len(order))
+    modularity = next(q for r, _, q in tried if r == resolution)
+    return ThemeSplit(renumber[found], resolution, modularity, tried)

@@ -5,7 +5,7 @@ The model is anything with ``spec``, ``count_tokens(text)`` and
 ``complete_many(list_of_messages, ...)`` with ``batches = True`` to label many
 topics in one batch (agent's models have them); indexing never imports agent.
 
-Every answer goes through one written rule (:func:`problem`): 2 to 6 words,
+Every answer goes through one written rule (:func:`problem`): 1 to 6 words,
 not cut mid-phrase, not a keyword list, not a copied document title or the
 coined name of one paper's method, not another topic's label. An answer that
 breaks it is asked again once, with the reason, keywords and document text
@@ -80,11 +80,19 @@ def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
     return "\n".join(lines)
 
 
+def _siblings_line(siblings: Sequence[Sequence[str]]) -> str:
+    return "; ".join(", ".join(words) for words in siblings if words) or "none"
+
+
 def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], settings: LabelSettings,
-                   count_tokens: Callable[[str], int]) -> list[dict]:
-    """System prompt, optional one-shot example, then the topic; shared parts first for KV-cache reuse."""
+                   count_tokens: Callable[[str], int], siblings: Sequence[Sequence[str]] = ()) -> list[dict]:
+    """System prompt, optional one-shot example, then the topic; shared parts first for KV-cache reuse.
+
+    ``siblings`` are the keywords of the other topics of its theme: naming them asks for a label
+    that tells this topic apart from its neighbours rather than one that fits the whole theme.
+    """
     user = prompts.fill("label_user", DOCUMENTS=_document_lines(docs, settings, count_tokens),
-                        KEYWORDS=", ".join(keywords[: settings.keywords]))
+                        KEYWORDS=", ".join(keywords[: settings.keywords]), SIBLINGS=_siblings_line(siblings))
     messages = [{"role": "system", "content": prompts.load("label_system")}]
     if settings.one_shot:
         messages += [{"role": "user", "content": prompts.load("label_example_user")},
@@ -158,14 +166,12 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
         return "it is a list of keywords"
     words = label.split()
     if len(words) > max_words:
-        return f"it has {len(words)} words; a heading has 2 to {max_words}"
+        return f"it has {len(words)} words; a heading has 1 to {max_words}"
     if words[-1].lower().strip("-–(") in _DANGLING or label.endswith(("-", "–", "(")):
         return f"it is cut mid-phrase (ends with '{words[-1]}')"
     coined = [w for w in words if _COINED.search(w) and w.lower().strip("()") not in keys]
     if coined:
         return f"it names one document's method ({coined[0]}), not the topic"
-    if len(words) < 2:
-        return "it has 1 word; a heading has 2 to 6"
     if ":" in label:
         return "it reads like a paper title (it has a colon)"
     norm = _norm_words(label)
@@ -179,6 +185,16 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     if label.lower() in taken:
         return f"another topic is already labeled '{label}'"
     return None
+
+
+def label_by_keywords(items: Sequence, taken: set[str] | None = None) -> None:
+    """Label topics (or themes) without an LLM: the outlier bin is "Outliers", every other item gets
+    :func:`keyword_label`, distinct from ``taken`` and from each other."""
+    taken = set(taken or ())
+    for item in items:
+        item.label, item.label_source = (("Outliers", "outliers") if item.is_outlier
+                                         else (keyword_label(item.keywords, taken), "keywords"))
+        taken.add(item.label.lower())
 
 
 def keyword_label(keywords: Sequence[str], taken: set[str]) -> str:
@@ -279,14 +295,18 @@ class Labeler:
             yield cached
 
     def label(self, topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
-              progress: Callable[[int], None] | None = None) -> None:
-        """Set ``label`` and ``label_source`` on every topic; biggest topics win a contested label.
+              progress: Callable[[int], None] | None = None, *, siblings: dict[int, list[list[str]]] | None = None,
+              taken: set[str] | None = None) -> None:
+        """Set ``label`` and ``label_source`` on every topic (or theme); biggest first win a contested label.
 
         All first answers are asked in one batch, then all retries in a
         second: the prompts are independent, so a batching runtime (a GPU,
-        a vLLM server) serves them together.
+        a vLLM server) serves them together. ``siblings`` maps a topic id to
+        its theme's other topics' keywords; ``taken`` holds labels (lower
+        case) already used elsewhere, e.g. the topics' when themes are labeled.
         """
         progress = progress or (lambda n: None)
+        siblings = siblings or {}
         work = []
         for topic in topics:
             if topic.is_outlier:
@@ -295,12 +315,13 @@ class Labeler:
             else:
                 work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
         count = self.model.count_tokens
-        taken: set[str] = set()
+        taken = set(taken or ())
 
         def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
             return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
 
-        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count) for t, docs in work])
+        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count, siblings.get(t.id, ()))
+                            for t, docs in work])
         retry = []
         for (topic, docs), raw in zip(work, firsts):
             label = clean(raw)

@@ -19,7 +19,7 @@ from pathlib import Path
 from indexing import embed_pool, embedding, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.errors import TopictalkError
-from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, keyword_label
+from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, DocumentRecord, Topic
 
 
@@ -136,24 +136,27 @@ def build(
         labeled = [tp for tp in result.topics if not tp.is_outlier]
         if llm is not None:
             labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
-            labeler.label(result.topics, documents, progress("labeling", len(labeled)))
+            advance = progress("labeling", len(labeled) + len(result.themes))
+            labeler.label(result.topics, documents, advance, siblings=_siblings(result.topics))
+            # themes after topics, under the same rule; a theme never repeats one of its topics' labels
+            labeler.label(result.themes, documents, advance, taken={tp.label.lower() for tp in result.topics})
         else:
-            taken: set[str] = set()
-            for tp in result.topics:
-                tp.label, tp.label_source = (("Outliers", "outliers") if tp.is_outlier
-                                             else (keyword_label(tp.keywords, taken), "keywords"))
-                taken.add(tp.label.lower())
+            label_by_keywords(result.topics)
+            label_by_keywords(result.themes, taken={tp.label.lower() for tp in result.topics})
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
+        theme_of = {tp.id: tp.theme for tp in result.topics}
         records = [
             DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
-                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]))
+                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]), bool(result.core[i]),
+                           theme_of.get(int(result.assignments[i])))
             for i, d in enumerate(corpus.documents)
         ]
         writer.write_documents(records, vectors, progress("writing", n))
         writer.write_topics(result.topics)
+        writer.write_themes(result.themes)
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
 
@@ -171,16 +174,26 @@ def build(
                        "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
             "parameters": {**topics.params_dict(settings.topics, result.clustering),
                            "labels": asdict(settings.labels)},
-            "clustering": result.clustering.manifest(),
-            "counts": {"topics": len(labeled), "outliers": outliers, "outlier_share": round(outliers / n, 4)},
+            "clustering": {**result.clustering.manifest(),
+                           "themes": {"resolution": result.theme_split.resolution,
+                                      "modularity": result.theme_split.modularity,
+                                      "tried": result.theme_split.tried}},
+            "counts": {"topics": len(labeled), "themes": len(result.themes), "outliers": outliers,
+                       "outlier_share": round(outliers / n, 4), "placed": int((~result.core).sum())},
             "timings": {k: round(v, 2) for k, v in timings.items()},
-            "cache": {**embed_stats, "umap": result.cached.get("umap", False),
+            "cache": {**embed_stats, "umap": result.cached.get("umap"), "umap_2d": result.cached.get("umap_2d", False),
                       "labels": labeler.stats if labeler else None},
         }
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics)
+
+
+def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:
+    """Per topic, the keywords of the other topics of its theme: its label must tell it apart from them."""
+    return {tp.id: [o.keywords[:3] for o in topic_list if o.theme == tp.theme and o.id != tp.id][:4]
+            for tp in topic_list if tp.theme is not None}
 
 
 def _model_texts(corpus: Corpus) -> list[str]:
@@ -190,21 +203,3 @@ def _model_texts(corpus: Corpus) -> list[str]:
     at its own max_seq_length, and labels use a token budget per document.
     """
     return corpus.texts
-
-
-def info_order(topic_list: list[Topic]) -> list[Topic]:
-    """BERTopic's get_topic_info() order: -1 first, then by size."""
-    return sorted(topic_list, key=lambda t: (not t.is_outlier, -t.size, t.id))
-
-
-def summary_rows(topic_list: list[Topic], keywords: int = 4) -> list[tuple[int, int, str, str]]:
-    """(Topic, Count, Label, keywords) like BERTopic's get_topic_info()."""
-    return [(t.id, t.size, t.label, ", ".join(t.keywords[:keywords])) for t in info_order(topic_list)]
-
-
-def format_table(rows: list[tuple[int, int, str, str]]) -> str:
-    header = ("Topic", "Count", "Label", "Keywords")
-    table = [header] + [(str(a), str(b), c, d) for a, b, c, d in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(3)]
-    return "\n".join(f"{r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in table)
-

@@ -38,6 +38,11 @@ class Theme:
     topic_ids: list[int]  # biggest first
     keywords: list[str] = field(default_factory=list)  # c-TF-IDF over its topics' documents
     embedding: np.ndarray | None = None  # unit-length centroid of its documents' embeddings
+    representative_ids: list[str] = field(default_factory=list)  # the first of each of its biggest topics
+
+    @property
+    def is_outlier(self) -> bool:  # a theme is never the outlier bin (the labeler asks this of topics too)
+        return False
 
 
 @dataclass

@@ -391,7 +391,8 @@ class Writer:
                 embeddings=np.stack([t.embedding for t in chunk]).astype(np.float32),
                 metadatas=[
                     {"theme": t.id, "label": t.label, "label_source": t.label_source, "size": t.size,
-                     "keywords": _encode(t.keywords), "topic_ids": _encode(t.topic_ids)}
+                     "keywords": _encode(t.keywords), "topic_ids": _encode(t.topic_ids),
+                     "representative_ids": _encode(t.representative_ids)}
                     for t in chunk
                 ],
             )
@@ -633,6 +634,7 @@ def _theme(meta: dict, embedding) -> Theme:
     return Theme(
         id=int(meta["theme"]), size=int(meta["size"]), label=meta["label"], label_source=meta["label_source"],
         topic_ids=json.loads(meta["topic_ids"]), keywords=json.loads(meta["keywords"]),
+        representative_ids=json.loads(meta.get("representative_ids", "[]")),
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
     )
 

@@ -1,16 +1,22 @@
-"""Embeddings -> UMAP -> HDBSCAN -> BERTopic representations, as the reference recipe.
+"""Embeddings -> neighbours -> topics and themes -> BERTopic representations; UMAP for the map.
 
-UMAP runs here rather than inside BERTopic so its output can be cached on
-disk (keyed by the embeddings and the UMAP settings): re-indexing with a
-different ``min_cluster_size`` then skips both the embedding and the UMAP.
-BERTopic gets a pass-through reducer that hands it the cached result.
+The documents' nearest neighbours are searched once: they make the graph
+whose communities are the topics (:mod:`indexing.clustering`) and UMAP's
+first step. UMAP runs here rather than inside BERTopic so its output can be
+cached on disk (keyed by the embeddings and the UMAP settings): re-indexing
+then skips both the embedding and the UMAP. The 5-D reduction is computed
+only when HDBSCAN runs (explicit ``--min-cluster-size``/``--min-samples``).
+
+Representations (c-TF-IDF, KeyBERTInspired, MMR) are fitted on a seeded
+sample of at most ``sample_per_topic`` documents of each topic, so their cost
+grows with the number of topics, not the corpus: a topic's keywords from 300
+of its documents are its keywords from all of them, give or take the tail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +27,7 @@ import numpy as np
 from indexing import clustering, jit_cache
 from indexing.errors import TopictalkError
 from indexing.paths import atomic_write, read_matrix
-from indexing.schema import OUTLIER, Topic
+from indexing.schema import OUTLIER, Theme, Topic
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,9 @@ class TopicParams:
     min_dist: float = 0.0
     umap_metric: str = "cosine"
     random_state: int | None = 42
-    min_cluster_size: int | None = None  # None: chosen from the corpus size
+    min_cluster_size: int | None = None  # given (or min_samples): HDBSCAN on the 5-D UMAP output
     min_samples: int | None = None
+    resolution: float = 1.0  # Leiden's modularity resolution for topics (1: plain modularity)
     hdbscan_metric: str = "euclidean"
     cluster_selection_method: str = "eom"
     top_n_words: int = 10
@@ -46,7 +53,8 @@ class TopicParams:
     max_df: float = 0.4
     mmr_diversity: float = 0.3
     representative_docs: int = 5
-    reduce_outliers: bool = False
+    keep_outliers: bool = False  # True: documents that belong to no topic clearly stay in topic -1
+    sample_per_topic: int = 300  # documents per topic that representations are fitted on
 
 
 # Words that name no topic in any corpus, beyond sklearn's English stop words: contraction fragments
@@ -79,34 +87,30 @@ def vectorizer(texts: list[str], params: TopicParams):
     return CountVectorizer(vocabulary=sorted(counted.vocabulary_), **shape)
 
 
-def default_min_cluster_size(n_documents: int) -> int:
-    """150 suits the reference's ~117k abstracts; smaller corpora get about sqrt(n)/2, at least 10."""
-    return int(min(150, max(10, round(0.5 * math.sqrt(n_documents)))))
+def check_size(n_documents: int, params: TopicParams) -> None:
+    """A clear error when the corpus is too small for topics.
 
-
-def check_size(n_documents: int, params: TopicParams) -> int:
-    """The min_cluster_size to use; a clear error when the corpus is too small for it.
-
-    Fewer documents than max(2 x min_cluster_size, n_neighbors + 2, 20) cannot
-    give UMAP its neighbours and HDBSCAN two clusters.
+    Fewer documents than max(2 x the smallest topic, n_neighbors + 2, 20)
+    cannot give UMAP its neighbours and two topics.
     """
-    mcs = params.min_cluster_size or default_min_cluster_size(n_documents)
-    needed = max(2 * mcs, params.n_neighbors + 2, 20)
+    smallest = params.min_cluster_size or clustering.MIN_TOPIC
+    needed = max(2 * smallest, params.n_neighbors + 2, 20)
     if n_documents < needed:
-        raise TopictalkError(
-            f"only {n_documents} documents: topic modelling with min_cluster_size={mcs} needs at least "
-            f"{needed}; add documents or lower --min-cluster-size"
-        )
-    return mcs
+        lower = " or lower --min-cluster-size" if params.min_cluster_size else ""
+        raise TopictalkError(f"only {n_documents} documents: topic modelling needs at least {needed}; "
+                             f"add documents{lower}")
 
 
 @dataclass
 class TopicResult:
     assignments: np.ndarray  # topic id per document
-    probabilities: np.ndarray
+    probabilities: np.ndarray  # confidence in that topic
+    core: np.ndarray  # bool per document: False where it was placed at its nearest topic
     coordinates: np.ndarray  # (n, 2) map positions
-    topics: list[Topic]  # unlabeled yet; biggest first, outliers (-1) included when present
-    clustering: clustering.Clustering  # the HDBSCAN settings used, and the search that chose them
+    topics: list[Topic]  # unlabeled yet; biggest first, outliers (-1) included when kept
+    themes: list[Theme]  # unlabeled yet; biggest first
+    clustering: clustering.Clustering  # how the topics were found
+    theme_split: clustering.ThemeSplit
     timings: dict[str, float] = field(default_factory=dict)
     cached: dict[str, bool] = field(default_factory=dict)
 
@@ -219,14 +223,11 @@ def fit(
     cache: Path,
     log: Callable[[str], None] = lambda _: None,
 ) -> TopicResult:
-    """Cluster and represent topics; ``embeddings`` are unit-length rows, one per text."""
+    """Topics, themes and their representations; ``embeddings`` are unit-length rows, one per text."""
     n = len(texts)
-    mcs = check_size(n, params)
+    check_size(n, params)
     timings: dict[str, float] = {}
     cached: dict[str, bool] = {}
-
-    t = time.perf_counter()
-    log(f"reducing {n} embeddings with UMAP ({params.n_components}-D for clustering, 2-D for the map)")
     found: list[tuple[np.ndarray, np.ndarray]] = []  # the neighbours, searched at most once
 
     def knn() -> tuple[np.ndarray, np.ndarray]:
@@ -234,81 +235,137 @@ def fit(
             found.append(neighbours(embeddings, params.n_neighbors, params.random_state))
         return found[0]
 
-    reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log, knn)
-    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log, knn)
-    timings["umap"] = time.perf_counter() - t
+    t = time.perf_counter()
+    seed = params.random_state
+    if params.min_cluster_size is not None or params.min_samples is not None:
+        log(f"reducing {n} embeddings with UMAP ({params.n_components}-D) for HDBSCAN")
+        reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log, knn)
+        timings["umap"] = time.perf_counter() - t
+        t = time.perf_counter()
+        chosen = clustering.hdbscan(reduced, params.min_cluster_size or clustering.MIN_TOPIC, params.min_samples,
+                                    metric=params.hdbscan_metric, method=params.cluster_selection_method,
+                                    keep_outliers=params.keep_outliers)
+        graph = clustering.neighbour_graph(*knn())
+    else:
+        chosen, graph = clustering.communities(*knn(), resolution=params.resolution, seed=seed)
+        if params.keep_outliers:
+            chosen.labels = np.where(chosen.core, chosen.labels, OUTLIER)
+    labels = chosen.labels
+    if set(labels.tolist()) <= {OUTLIER}:
+        raise TopictalkError(f"no topic found in {n} documents with min_cluster_size={params.min_cluster_size}; "
+                             "lower --min-cluster-size")
+    split = clustering.themes(labels, graph, seed)
+    timings["cluster"] = time.perf_counter() - t
+    log(chosen.summary() + f"; {int(split.theme_of_topic.max()) + 1} themes")
 
+    t = time.perf_counter()
+    log(f"reducing {n} embeddings with UMAP (2-D, for the map)")
+    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log, knn)
+    timings["umap"] = timings.get("umap", 0.0) + time.perf_counter() - t
+
+    t = time.perf_counter()
+    log("building topic representations (c-TF-IDF, KeyBERTInspired, MMR)")
+    topics, themes = represent(texts, ids, embeddings, labels, chosen.confidence, chosen.core, split.theme_of_topic,
+                               params, embedding_model)
+    timings["topics"] = time.perf_counter() - t
+    return TopicResult(labels, chosen.confidence, chosen.core, coords, topics, themes, chosen, split, timings, cached)
+
+
+def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.ndarray:
+    """Row indices of at most ``per_topic`` documents of each topic (seeded), sorted."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for topic in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == topic)
+        rows.append(members if len(members) <= per_topic else rng.choice(members, per_topic, replace=False))
+    return np.sort(np.concatenate(rows))
+
+
+def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
+              core: np.ndarray, theme_of_topic: np.ndarray, params: TopicParams,
+              embedding_model) -> tuple[list[Topic], list[Theme]]:
+    """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample."""
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    t = time.perf_counter()
-    # the user's explicit settings are used as given; otherwise a few settings are tried on the cached UMAP output
-    searched = params.min_cluster_size is None and params.min_samples is None
-    chosen = clustering.choose(reduced, embeddings, mcs, params.min_samples, searched=searched, metric=params.hdbscan_metric,
-                               method=params.cluster_selection_method)
-    timings["cluster"] = time.perf_counter() - t
-    log(chosen.summary())
-
-    t = time.perf_counter()
-    log("building topic representations (c-TF-IDF, KeyBERTInspired, MMR)")
-    vectorizer_model = vectorizer(texts, params)
-    representation = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
+    rows = sample_members(labels, params.sample_per_topic, params.random_state)
+    sample = [texts[i] for i in rows]
+    vectorizer_model = vectorizer(sample, params)
     model = BERTopic(
         embedding_model=embedding_model,
-        umap_model=_Precomputed(reduced),
-        hdbscan_model=_Clustered(chosen.labels, chosen.probabilities),
+        umap_model=_Precomputed(embeddings[rows, :2]),  # the topics are given: no reduction is used
+        hdbscan_model=_Clustered(labels[rows], confidence[rows]),
         vectorizer_model=vectorizer_model,
         # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-        representation_model=representation,
+        representation_model={"KeyBERT": KeyBERTInspired(),
+                              "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)},
         top_n_words=params.top_n_words,
     )
-    assignments, probabilities = model.fit_transform(texts, embeddings)
-    assignments = np.asarray(assignments)
-    probabilities = np.asarray(probabilities if probabilities is not None else np.ones(n), dtype=np.float32)
-    if set(assignments.tolist()) <= {OUTLIER}:
-        raise TopictalkError(
-            f"HDBSCAN found no topic in {n} documents with min_cluster_size={mcs}; lower --min-cluster-size"
-        )
-    if params.reduce_outliers and (assignments == OUTLIER).any():
-        log("reassigning outliers to their nearest topics (reduce_outliers)")
-        new = np.asarray(model.reduce_outliers(texts, assignments.tolist()))
-        probabilities = np.where(assignments == OUTLIER, 0.0, probabilities).astype(np.float32)
-        assignments = new
-        # update_topics resets the vectorizer and representations unless they are passed again
-        model.update_topics(texts, topics=assignments.tolist(), top_n_words=params.top_n_words,
-                            vectorizer_model=vectorizer_model, ctfidf_model=model.ctfidf_model,
-                            representation_model=representation)
-    timings["topics"] = time.perf_counter() - t
+    fitted, _ = model.fit_transform(sample, embeddings[rows])
+    # BERTopic numbers topics by their size in the sample: map ours onto its ids through the documents
+    theirs = {int(ours): int(got) for ours, got in zip(labels[rows].tolist(), np.asarray(fitted).tolist())}
+    aspects = getattr(model, "topic_aspects_", {}) or {}
+    topics = []
+    for topic_id in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == topic_id)
+        centroid = _unit(embeddings[members].mean(axis=0))
+        # representative documents: the core members closest to the topic's centroid
+        pool = members[core[members]] if core[members].any() else members
+        closest = pool[np.argsort(-(embeddings[pool] @ centroid))[: params.representative_docs]]
+        key = theirs[topic_id]
+        topics.append(Topic(
+            id=int(topic_id), size=len(members), label="", label_source="",
+            keywords=_words(model.get_topic(key))[: params.top_n_words],
+            keybert=_words(aspects.get("KeyBERT", {}).get(key)),
+            mmr=_words(aspects.get("MMR", {}).get(key)),
+            representative_ids=[ids[i] for i in closest], embedding=centroid.astype(np.float32),
+            theme=None if topic_id == OUTLIER else int(theme_of_topic[topic_id]),
+        ))
+    topics.sort(key=lambda t: (t.is_outlier, -t.size, t.id))
+    themes = _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
+    return topics, themes
 
-    topics = _collect(model, assignments, embeddings, ids, params)
-    return TopicResult(assignments, probabilities, coords, topics, chosen, timings, cached)
+
+def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, theme_of_topic: np.ndarray,
+            sample: list[str], sample_labels: np.ndarray, vectorizer_model, params: TopicParams) -> list[Theme]:
+    """Each theme's size, topics (biggest first), centroid, c-TF-IDF keywords and representative documents
+    (the first representative of each of its biggest topics)."""
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from scipy.sparse import csr_matrix
+
+    inside = sample_labels != OUTLIER
+    sample_themes = theme_of_topic[sample_labels[inside]]
+    counts = vectorizer_model.fit_transform([d for d, keep in zip(sample, inside) if keep])
+    k = int(theme_of_topic.max()) + 1
+    onehot = csr_matrix((np.ones(len(sample_themes)), (sample_themes, np.arange(len(sample_themes)))),
+                        shape=(k, len(sample_themes)))
+    weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(onehot @ counts).toarray()
+    vocab = vectorizer_model.get_feature_names_out()
+    themes = []
+    for theme_id in range(k):
+        members = [t for t in topics if t.theme == theme_id]
+        rows = np.flatnonzero(np.isin(labels, [t.id for t in members]))
+        top = np.argsort(-weights[theme_id])[: params.top_n_words]
+        themes.append(Theme(
+            id=theme_id, size=sum(t.size for t in members), label="", label_source="",
+            topic_ids=[t.id for t in members], keywords=[str(vocab[i]) for i in top if weights[theme_id, i] > 0],
+            embedding=_unit(embeddings[rows].mean(axis=0)).astype(np.float32),
+            representative_ids=[t.representative_ids[0] for t in members if t.representative_ids]
+            [: params.representative_docs],
+        ))
+    return sorted(themes, key=lambda t: (-t.size, t.id))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / (np.linalg.norm(vector) or 1.0)
 
 
 def _words(pairs) -> list[str]:
     return [w for w, _ in pairs or [] if w]
 
 
-def _collect(model, assignments: np.ndarray, embeddings: np.ndarray, ids: list[str], params: TopicParams) -> list[Topic]:
-    aspects = getattr(model, "topic_aspects_", {}) or {}
-    topics = []
-    for topic_id in sorted(set(assignments.tolist())):
-        members = np.flatnonzero(assignments == topic_id)
-        centroid = embeddings[members].mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        # representative documents: the members closest to the topic's centroid
-        closest = members[np.argsort(-(embeddings[members] @ centroid))[: params.representative_docs]]
-        topics.append(Topic(
-            id=int(topic_id), size=len(members), label="", label_source="",
-            keywords=_words(model.get_topic(topic_id))[: params.top_n_words],
-            keybert=_words(aspects.get("KeyBERT", {}).get(topic_id)),
-            mmr=_words(aspects.get("MMR", {}).get(topic_id)),
-            representative_ids=[ids[i] for i in closest], embedding=centroid.astype(np.float32),
-        ))
-    return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
-
-
 def params_dict(params: TopicParams, chosen: clustering.Clustering) -> dict:
-    return {**asdict(params), "min_cluster_size": chosen.min_cluster_size, "min_samples": chosen.min_samples}
+    return {**asdict(params), "method": chosen.method}

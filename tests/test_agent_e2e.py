@@ -16,7 +16,7 @@ def ask(index, question: str) -> dict:
 
 
 def test_asking_about_a_topic_cites_documents_of_that_topic(arxiv_index):
-    topics = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+    topics = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)["topics"]
     topic = next(t for t in topics if t["topic"] != -1)
     reply = ask(arxiv_index, f"Tell me about topic {topic['topic']}")
     assert set(reply) >= {"answer", "sources", "topics"}

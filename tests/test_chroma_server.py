@@ -45,7 +45,7 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server)]
     run_cli("index", "--input", str(BBC), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",
             *server)
-    topics = json.loads(run_cli("topics", "--json", *server).stdout)
+    topics = json.loads(run_cli("topics", "--json", *server).stdout)["topics"]
     assert sum(t["count"] for t in topics) == 200 and len(topics) >= 3
     assert not (tmp_path / "chroma.sqlite3").exists()  # the store is the server; the folder holds caches only
     reply = json.loads(run_cli("ask", "Tell me about topic 0", "--json", "--max-tokens", "30", *server).stdout)
@@ -54,9 +54,9 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     if ARXIV.is_file():
         run_cli("index", "--input", str(ARXIV), "--limit", "150", "--no-llm", "--index-dir", str(tmp_path / "papers"),
                 "--quiet", "--index-name", "papers", *server)
-        papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)
+        papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)["topics"]
         assert sum(t["count"] for t in papers) == 150
-        assert json.loads(run_cli("topics", "--json", *server).stdout) == topics
+        assert json.loads(run_cli("topics", "--json", *server).stdout)["topics"] == topics
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):

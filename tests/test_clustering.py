@@ -1,77 +1,110 @@
-"""The HDBSCAN settings search, the split of oversized topics and the merge of similar ones."""
+"""Topics as communities of the neighbour graph, themes above them, and HDBSCAN as given."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from indexing import clustering
-from indexing.clustering import Guards, choose, merge
 from indexing.schema import OUTLIER
-
-
-def _blobs(centers: np.ndarray, sizes: list[int], spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    points = np.concatenate([c + rng.normal(scale=spread, size=(s, centers.shape[1])) for c, s in zip(centers, sizes)])
-    truth = np.repeat(np.arange(len(sizes)), sizes)
-    return points.astype(np.float32), truth
+from indexing.topics import neighbours
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_merge_joins_the_most_similar_topics_and_never_passes_the_share_guard():
-    # six topics in three pairs of near-identical directions; sizes 100 each
-    base = np.eye(3)
-    centers = np.repeat(base, 2, axis=0) + np.array([[0, 0.05, 0]] * 6) * np.tile([1, -1], 3)[:, None]
-    emb, truth = _blobs(centers, [100] * 6, 0.01)
-    merged = merge(truth, _unit(emb), target=3, max_share=0.5)
-    assert len(set(merged.tolist())) == 3
-    for pair in range(3):  # each pair became one topic
-        assert len(set(merged[truth == 2 * pair].tolist()) | set(merged[truth == 2 * pair + 1].tolist())) == 1
-    capped = merge(truth, _unit(emb), target=1, max_share=0.34)  # 200 of 600 fit, 300 do not
-    assert np.bincount(capped).max() <= 0.34 * 600 and len(set(capped.tolist())) == 3
+def _groups(centers: np.ndarray, sizes: list[int], spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around ``centers``: one group of documents per center."""
+    rng = np.random.default_rng(seed)
+    points = np.concatenate([c + rng.normal(scale=spread, size=(s, centers.shape[1])) for c, s in zip(centers, sizes)])
+    return _unit(points), np.repeat(np.arange(len(sizes)), sizes)
 
 
-def test_merge_keeps_outliers_and_numbers_topics_biggest_first():
-    emb, truth = _blobs(np.eye(4), [50, 80, 30, 120], 0.01)
-    labels = truth.copy()
-    labels[::10] = OUTLIER
-    merged = merge(labels, _unit(emb), target=4, max_share=1.0)
-    assert (merged[labels == OUTLIER] == OUTLIER).all()
-    sizes = np.bincount(merged[merged != OUTLIER])
+def _hierarchy(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three far-apart families of three near subtopics each: 9 topics in 3 themes."""
+    rng = np.random.default_rng(seed)
+    families = np.eye(3, 16) * 6
+    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 16)) for f in families])
+    emb, topic = _groups(centers, [120] * 9, 0.35, seed)
+    return emb, topic, topic // 3
+
+
+def _nmi(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(a, b))
+
+
+def test_every_document_gets_a_topic_and_communities_recover_the_groups():
+    emb, truth, _ = _hierarchy()
+    chosen, _ = clustering.communities(*neighbours(emb, 15))
+    assert (chosen.labels != OUTLIER).all(), "every document is placed in a topic by default"
+    assert _nmi(truth, chosen.labels) > 0.8
+    assert chosen.confidence.shape == (len(emb),) and ((0 <= chosen.confidence) & (chosen.confidence <= 1)).all()
+    assert chosen.core.mean() > 0.8  # most documents' neighbours share their topic
+    sizes = np.bincount(chosen.labels)
+    assert list(sizes) == sorted(sizes, reverse=True), "topic ids are numbered biggest first"
+    assert "Leiden" in chosen.summary() and chosen.manifest()["method"] == "leiden"
+
+
+def test_themes_group_near_topics_and_nest_them():
+    emb, _, family = _hierarchy()
+    chosen, graph = clustering.communities(*neighbours(emb, 15))
+    split = clustering.themes(chosen.labels, graph, wanted=(2, 4))
+    theme_of_doc = split.theme_of_topic[chosen.labels]
+    assert _nmi(family, theme_of_doc) > 0.9
+    # nested: every topic lies in exactly one theme (a mapping), and themes are numbered biggest first
+    assert split.theme_of_topic.shape == (chosen.labels.max() + 1,)
+    sizes = np.bincount(theme_of_doc)
     assert list(sizes) == sorted(sizes, reverse=True)
 
 
-def test_a_chain_that_collapses_with_hdbscans_defaults_is_split_into_balanced_topics():
-    # ten dense groups along a line, touching: HDBSCAN's eom with min_samples = min_cluster_size
-    # sees one long continuum, which is how abstracts of one field look after UMAP
-    centers = np.stack([np.linspace(0, 9, 10), np.zeros(10)], axis=1)
-    points, truth = _blobs(centers, [300] * 10, 0.45, seed=1)
-    old = choose(points, None, 27, None, searched=False)  # what topictalk did before the search
-    n = len(points)
-    old_sizes = np.bincount(old.labels[old.labels != OUTLIER])
-    assert old_sizes.max() / n > 0.25, "the fixture no longer collapses under the old settings"
-    emb = _unit(np.concatenate([points, np.ones((n, 1))], axis=1))
-    new = choose(points, emb, 27, None, searched=True)
-    sizes = np.bincount(new.labels[new.labels != OUTLIER])
-    assert sizes.max() / n <= Guards().max_topic_share
-    assert (new.labels == OUTLIER).mean() <= Guards().max_outlier_share
-    assert len(sizes) >= 3
-    assert new.source == "search" and new.trials and "min_samples" in new.summary()
+def test_few_topics_are_each_their_own_theme():
+    emb, truth = _groups(np.eye(3, 8) * 5, [80, 80, 80], 0.3)
+    chosen, graph = clustering.communities(*neighbours(emb, 15))
+    split = clustering.themes(chosen.labels, graph)
+    assert sorted(split.theme_of_topic.tolist()) == list(range(chosen.labels.max() + 1))
 
 
-def test_explicit_settings_are_used_as_given_without_search(monkeypatch):
-    points, _ = _blobs(np.eye(2) * 10, [200, 200], 0.3)
-    calls = []
-    real = clustering._hdbscan
-    monkeypatch.setattr(clustering, "_hdbscan", lambda *a: calls.append(a[1:3]) or real(*a))
-    chosen = choose(points, None, 40, 7, searched=False)
-    assert calls == [(40, 7)] and chosen.source == "option" and "as given" in chosen.summary()
+def test_far_apart_islands_are_never_one_topic():
+    # two groups with identical keywords would be glued by a centroid merge; the graph keeps them apart
+    emb, truth = _groups(np.stack([np.eye(8)[0] * 5, np.eye(8)[1] * 5]), [60, 60], 0.2)
+    chosen, _ = clustering.communities(*neighbours(emb, 15))
+    for topic in set(chosen.labels.tolist()):
+        assert len(set(truth[chosen.labels == topic].tolist())) == 1
 
 
-def test_ladder_goes_from_coarse_to_fine():
-    steps = clustering.ladder(40)
-    assert steps[0] == (40, 40)
-    assert all(ms <= mcs for mcs, ms in steps) and (20, 5) in steps
-    assert [mcs for mcs, _ in steps] == sorted([mcs for mcs, _ in steps], reverse=True)
+def test_tiny_communities_join_the_topic_they_link_to_most():
+    emb, truth = _groups(np.eye(3, 8) * 5, [150, 150, 6], 0.3)
+    chosen, _ = clustering.communities(*neighbours(emb, 15), min_size=10)
+    assert np.bincount(chosen.labels).min() >= 10
+
+
+def test_explicit_hdbscan_places_outliers_unless_kept():
+    rng = np.random.default_rng(3)
+    points = np.concatenate([rng.normal(0, 0.3, (200, 2)), rng.normal(6, 0.3, (200, 2)), rng.uniform(-3, 9, (40, 2))])
+    placed = clustering.hdbscan(points.astype(np.float32), 20, 5)
+    assert (placed.labels != OUTLIER).all() and (~placed.core).sum() > 0
+    # a placed document's confidence is below 1, a core one's is HDBSCAN's membership
+    assert (placed.confidence[~placed.core] < 1).all()
+    kept = clustering.hdbscan(points.astype(np.float32), 20, 5, keep_outliers=True)
+    assert (kept.labels == OUTLIER).sum() == (~kept.core).sum() > 0
+    assert "as given" in kept.summary() and kept.details["min_cluster_size"] == 20
+
+
+def test_place_picks_the_nearest_centroid():
+    labels = np.array([0, 0, 1, 1, OUTLIER, OUTLIER])
+    points = np.array([[0, 0], [0, 1], [10, 0], [10, 1], [1, 0], [9, 0]], dtype=np.float32)
+    placed, conf = clustering.place(labels, points)
+    assert placed.tolist() == [0, 0, 1, 1, 0, 1]
+    assert conf[4] > 0.5 and conf[5] > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_communities_are_reproducible_for_a_seed(seed):
+    emb, _, _ = _hierarchy(seed)
+    knn = neighbours(emb, 15)
+    a, _ = clustering.communities(*knn, seed=7)
+    b, _ = clustering.communities(*knn, seed=7)
+    assert (a.labels == b.labels).all()

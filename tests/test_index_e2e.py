@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxi
 
 
 def topics_json(index: Path) -> list[dict]:
-    return json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)
+    return json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)["topics"]
 
 
 def manifest(index: Path) -> dict:
@@ -51,15 +51,18 @@ def test_index_labels_every_topic_with_real_words(built):
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
-    assert m["models"]["llm"] == "bundled" and m["clustering"]["source"] == "search"
-    assert m["clustering"]["trials"] and m["clustering"]["reason"]
-    assert m["counts"]["topics"] == len(real)
+    assert m["models"]["llm"] == "bundled" and m["clustering"]["method"] == "leiden"
+    assert m["clustering"]["modularity"] > 0 and m["clustering"]["themes"]["tried"]
+    assert m["counts"]["topics"] == len(real) and m["counts"]["outliers"] == 0
 
 
 def test_topics_table_is_printed_like_get_topic_info(built):
     out = topictalk("topics", "--index-dir", str(built)).stdout.splitlines()
     assert out[0].split() == ["Topic", "Count", "Label", "Keywords"]
-    assert out[1].split()[0] == "-1" or out[1].split()[0] == "0"
+    themes = json.loads(topictalk("topics", "--index-dir", str(built), "--json").stdout)["themes"]
+    # each theme's line (T<id>, its size, == label ==) comes before its topics' lines
+    first = next(line for line in out[1:] if line.strip())
+    assert first.split()[0] == f"T{themes[0]['id']}" and f"== {themes[0]['label']} ==" in first
 
 
 def test_reindex_with_other_min_cluster_size_embeds_nothing(built, tmp_path):
@@ -70,7 +73,7 @@ def test_reindex_with_other_min_cluster_size_embeds_nothing(built, tmp_path):
               "--min-cluster-size", "20", "--no-llm")
     m = manifest(index)
     assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1
-    assert m["cache"]["umap"] is True
+    assert m["cache"]["umap_2d"] is True and m["clustering"]["method"] == "hdbscan"
     assert m["parameters"]["min_cluster_size"] == 20 and m["generation"] == before + 1
     # same settings and model again: every label comes from the cache
     topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
@@ -169,19 +172,25 @@ def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
         topics_json(index), key=lambda t: (t["topic"] == -1, -t["count"], t["topic"]))]
 
 
-COLLAPSING = 5000  # a seeded sample HDBSCAN's defaults put 99% of into one topic (issue 8)
+SAMPLE = 2000
 
 
 @pytest.mark.slow
-def test_a_sample_that_collapsed_gets_a_balanced_topic_table(tmp_path):
-    """ca3de4b's defaults gave 2 topics for these 5,000 abstracts, one holding 4,948 (99%)."""
+def test_a_seeded_sample_has_themes_over_topics_and_every_document_in_a_topic(tmp_path):
+    """Fine topics, grouped in a readable number of themes; no document left in topic -1."""
     index = tmp_path / "index"
-    out = topictalk("index", "--input", str(ARXIV), "--limit", str(COLLAPSING), "--index-dir", str(index), "--no-llm")
-    topics = topics_json(index)
-    real = [t for t in topics if t["topic"] != -1]
-    largest = max(t["count"] for t in real)
-    outliers = sum(t["count"] for t in topics if t["topic"] == -1)
-    assert len(real) >= 8 and largest <= 0.25 * COLLAPSING and outliers <= 0.35 * COLLAPSING, topics
-    m = manifest(index)["clustering"]
-    assert m["source"] == "search" and m["trials"][0]["largest_share"] > 0.25  # HDBSCAN's default collapsed
-    assert "clustering: HDBSCAN" in out.stderr + out.stdout  # the choice, in one line
+    out = topictalk("index", "--input", str(ARXIV), "--limit", str(SAMPLE), "--index-dir", str(index), "--no-llm")
+    shown = json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)
+    topics, themes = shown["topics"], shown["themes"]
+    assert all(t["topic"] != -1 for t in topics) and sum(t["count"] for t in topics) == SAMPLE
+    assert len(topics) >= 8 and max(t["count"] for t in topics) <= 0.25 * SAMPLE, topics
+    assert 2 <= len(themes) <= 12 < len(topics) + 12
+    # themes partition the topics, and each topic row names its theme
+    assert sorted(i for th in themes for i in th["topic_ids"]) == sorted(t["topic"] for t in topics)
+    theme_of = {i: th["id"] for th in themes for i in th["topic_ids"]}
+    assert all(t["theme"] == theme_of[t["topic"]] for t in topics)
+    assert all(th["size"] == sum(t["count"] for t in topics if t["theme"] == th["id"]) for th in themes)
+    assert all(th["label"] and th["keywords"] for th in themes)
+    assert "clustering: Leiden" in out.stderr + out.stdout  # the choice, in one line
+    m = manifest(index)
+    assert m["counts"]["outliers"] == 0 and m["counts"]["themes"] == len(themes)

@@ -185,10 +185,10 @@ def test_labels_are_asked_in_two_batches_when_the_model_batches(tmp_path):
             self.sizes.append(len(conversations))
             return [self.complete(m) for m in conversations]
 
-    llm = Batching(lambda m: "Too Short" if "was rejected" in m[-1]["content"] else "x")
+    llm = Batching(lambda m: "Too Short" if "was rejected" in m[-1]["content"] else "Privacy and")
     topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(4)]
     Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label(topics, DOCS)
-    assert llm.sizes == [4, 4]  # every first answer ("x", one word) is retried, all in one batch
+    assert llm.sizes == [4, 4]  # every first answer (cut mid-phrase) is retried, all in one batch
     assert [t.label for t in topics][0] == "Too Short" and all(t.label_source.startswith("llm-retry") for t in topics[:1])
 
 
@@ -243,3 +243,21 @@ def test_label_cache_skips_the_llm_on_rerun_and_survives_a_torn_line(tmp_path):
     other.spec = "other-model"
     Labeler(other, LabelCache(path)).label([_topic(0)], DOCS)
     assert len(other.calls) == 1
+
+
+@pytest.mark.parametrize("heading", ["Christianity", "Cryptography", "Hockey", "Space Exploration"])
+def test_one_word_headings_are_good_headings(heading):
+    assert problem(heading, ["god", "jesus", "church", "key", "nhl", "nasa"], set()) is None
+
+
+def test_themes_are_labeled_under_the_same_rule_and_never_repeat_a_topic_label(tmp_path):
+    from indexing.schema import Theme
+
+    answers = iter(["Religion", "Religion", "Faith and Belief"])
+    llm = FakeLLM(lambda m: next(answers))
+    topics = [_topic(0, keywords=["god", "jesus"])]
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label(topics, DOCS)
+    theme = Theme(0, 10, "", "", [0], ["god", "faith"], representative_ids=["d0"])
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([theme], DOCS, taken={t.label.lower() for t in topics})
+    assert topics[0].label == "Religion"
+    assert theme.label == "Faith and Belief" and "already labeled 'Religion'" in theme.label_source

@@ -44,7 +44,7 @@ PLACEHOLDERS = {
     "label_example_user": set(),
     "label_retry": {"DOCUMENTS", "KEYWORDS", "REJECTED", "REASON"},
     "label_system": set(),
-    "label_user": {"DOCUMENTS", "KEYWORDS"},
+    "label_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "missing_topic": {"NUMBER", "FIRST", "LAST"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from indexing.errors import TopictalkError
 from ui import config as config_mod
+from ui import tables
 
 
 def at_least(minimum: int, meaning: str = ""):
@@ -35,6 +36,16 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
     return value
 
 
@@ -196,13 +207,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         random_state=None if args.random_state < 0 else args.random_state, min_cluster_size=args.min_cluster_size,
         min_samples=args.min_samples, top_n_words=args.top_n_words, ngram_range=(1, args.ngram_max),
-        reduce_outliers=args.reduce_outliers,
+        keep_outliers=args.keep_outliers, resolution=args.resolution,
     )
-    if args.min_cluster_size is None:
-        from indexing.topics import default_min_cluster_size
-
-        log(f"min_cluster_size {default_min_cluster_size(len(corpus))} (the default for {len(corpus)} documents); "
-            "HDBSCAN's settings are searched unless --min-cluster-size or --min-samples is given")
     settings = pipeline.IndexSettings(
         embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, embed_workers=args.embed_workers,
         topics=params,
@@ -216,11 +222,13 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     finally:
         if owned is not None:
             owned.close()
-    print(pipeline.format_table(pipeline.summary_rows(result.topics)))
+    print(tables.format_table(result.topics, result.themes))
     m = result.manifest
-    print(f"\n{m['counts']['topics']} topics, {m['counts']['outliers']} outliers "
-          f"({100 * m['counts']['outlier_share']:.1f}%), {m['corpus']['documents']} documents in {location} "
-          f"(generation {m['generation']}, {m['timings']['total']:.0f} s)")
+    c = m["counts"]
+    rest = (f"{c['outliers']} outliers ({100 * c['outlier_share']:.1f}%)" if c["outliers"]
+            else f"every document in a topic ({c['placed']} placed at their nearest)")
+    print(f"\n{c['topics']} topics in {c['themes']} themes, {rest}, {m['corpus']['documents']} documents in "
+          f"{location} (generation {m['generation']}, {m['timings']['total']:.0f} s)")
     return 0
 
 
@@ -228,20 +236,16 @@ def _topics(args: argparse.Namespace) -> int:
     """Print the topic table of an existing index."""
     import json
 
-    from indexing import pipeline, store
+    from indexing import store
 
     cfg = config_mod.load({"index_dir": args.index_dir})
     _, location = _location(args, cfg)
     reader = store.open_reader(location)
-    topic_list = reader.topics()
+    topic_list, themes = reader.topics(), reader.themes()
     if args.json:
-        print(json.dumps([
-            {"topic": t.id, "count": t.size, "label": t.label, "label_source": t.label_source,
-             "keywords": t.keywords, "keybert": t.keybert, "mmr": t.mmr, "representative_ids": t.representative_ids}
-            for t in pipeline.info_order(topic_list)
-        ], indent=2, ensure_ascii=False))
+        print(json.dumps(tables.as_json(topic_list, themes), indent=2, ensure_ascii=False))
     else:
-        print(pipeline.format_table(pipeline.summary_rows(topic_list)))
+        print(tables.format_table(topic_list, themes))
     return 0
 
 
@@ -536,8 +540,11 @@ def _index_options(p: argparse.ArgumentParser) -> None:
                    help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
-                    help="HDBSCAN; default from the corpus size (150 at ~100k)")
-    tp.add_argument("--min-samples", type=at_least(1))
+                    help="cluster with HDBSCAN on the 5-D UMAP output instead of the neighbour graph's "
+                         "communities (the reference recipe used 150)")
+    tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
+    tp.add_argument("--resolution", type=positive, default=1.0,
+                    help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
     tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
                     default=15)
     tp.add_argument("--n-components", type=at_least(1), default=5)
@@ -545,7 +552,8 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     tp.add_argument("--random-state", type=at_least(-1), default=42, help="UMAP seed; -1 for none (faster, parallel)")
     tp.add_argument("--top-n-words", type=at_least(1), default=10)
     tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
-    tp.add_argument("--reduce-outliers", action="store_true", help="assign outlier documents to topics")
+    tp.add_argument("--keep-outliers", action="store_true",
+                    help="keep documents that belong to no topic clearly in topic -1 instead of placing them")
     tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
                     help="token budget per document in label prompts")
     tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")

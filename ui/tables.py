@@ -1,0 +1,43 @@
+"""The topic table the command line prints, grouped by theme, and its JSON form."""
+
+from __future__ import annotations
+
+from indexing.schema import Theme, Topic
+
+
+def info_order(topic_list: list[Topic]) -> list[Topic]:
+    """BERTopic's get_topic_info() order: -1 first, then by size."""
+    return sorted(topic_list, key=lambda t: (not t.is_outlier, -t.size, t.id))
+
+
+def grouped(topic_list: list[Topic], themes: list[Theme]) -> list[tuple[Theme | None, list[Topic]]]:
+    """Themes biggest first, each with its topics biggest first; topics of no theme (the outlier bin,
+    an index written before themes) come last under None."""
+    by_id = {t.id: t for t in topic_list}
+    groups = [(theme, [by_id[i] for i in theme.topic_ids if i in by_id]) for theme in themes]
+    placed = {t.id for _, members in groups for t in members}
+    rest = [t for t in info_order(topic_list) if t.id not in placed]
+    return groups + ([(None, rest)] if rest else [])
+
+
+def format_table(topic_list: list[Topic], themes: list[Theme], keywords: int = 4) -> str:
+    """Topic, Count, Label, Keywords rows like BERTopic's get_topic_info(), under a line per theme."""
+    rows = [("Topic", "Count", "Label", "Keywords")]
+    for theme, members in grouped(topic_list, themes):
+        if theme is not None:
+            rows.append(("", "", "", ""))
+            rows.append((f"T{theme.id}", str(theme.size), f"== {theme.label} ==", ", ".join(theme.keywords[:keywords])))
+        rows += [(str(t.id), str(t.size), t.label, ", ".join(t.keywords[:keywords])) for t in members]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{a:>{widths[0]}}  {b:>{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in rows)
+
+
+def as_json(topic_list: list[Topic], themes: list[Theme]) -> dict:
+    """``{"topics": [...], "themes": [...]}``: each topic row names its theme's id (None for none)."""
+    return {
+        "topics": [{"topic": t.id, "count": t.size, "label": t.label, "label_source": t.label_source,
+                    "theme": t.theme, "keywords": t.keywords, "keybert": t.keybert, "mmr": t.mmr,
+                    "representative_ids": t.representative_ids} for t in info_order(topic_list)],
+        "themes": [{"id": th.id, "label": th.label, "label_source": th.label_source, "size": th.size,
+                    "topic_ids": th.topic_ids, "keywords": th.keywords} for th in themes],
+    }
