@@ -414,8 +414,8 @@ def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
 
     def build(corpus, index_dir, settings, llm, **kw):
         used.append(llm)
-        return SimpleNamespace(topics=[], manifest={
-            "counts": {"topics": 0, "outliers": 0, "outlier_share": 0.0}, "corpus": {"documents": len(corpus)},
+        return SimpleNamespace(topics=[], themes=[], manifest={
+            "counts": {"topics": 0, "themes": 0, "outliers": 0, "outlier_share": 0.0, "placed": 0}, "corpus": {"documents": len(corpus)},
             "generation": 1, "timings": {"total": 0.0}})
 
     monkeypatch.setattr(models, "load", load)
@@ -458,8 +458,8 @@ def test_demo_indexes_the_bundled_sample_when_the_hub_cannot_be_reached(tmp_path
 
     def build(corpus, index_dir, settings, llm, **kw):
         built.append(corpus)
-        return SimpleNamespace(topics=[], manifest={
-            "counts": {"topics": 0, "outliers": 0, "outlier_share": 0.0}, "corpus": {"documents": len(corpus)},
+        return SimpleNamespace(topics=[], themes=[], manifest={
+            "counts": {"topics": 0, "themes": 0, "outliers": 0, "outlier_share": 0.0, "placed": 0}, "corpus": {"documents": len(corpus)},
             "generation": 1, "timings": {"total": 0.0}})
 
     monkeypatch.setattr(models, "load", lambda spec=None: FakeLLM())
