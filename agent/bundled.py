@@ -7,19 +7,21 @@
   labels and sources into answers: for tests that do not judge quality.
 
 We find the chunks with ``find_spec`` (no import needed), join them once into
-the cache and check the sha256.
+the cache and check the sha256. The spec ``bundled`` is served by
+:class:`BundledLlamaCpp`: llama.cpp on the joined file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.llamacpp import LlamaCppModel
+from agent.llm import ModelSpec
 from indexing.errors import TopictalkError
-from indexing.paths import cache_dir
+from indexing.paths import atomic_write, cache_dir
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,10 @@ def chunk_paths(model: BundledModel = DEFAULT) -> list[Path]:
 def gguf_path(model: BundledModel = DEFAULT, cache: Path | None = None) -> Path:
     """Join the chunks into ``<cache>/models/FILE`` once and return its path.
 
-    The join goes to a temporary file that is renamed only after the
-    checksum matches, so an interrupted join never leaves a bad model behind.
-    A marker file holding the checksum spares re-hashing on every start.
+    The join is written whole or not at all (``atomic_write``), and a
+    checksum mismatch raises inside the write, so neither an interrupted join
+    nor a bad one ever leaves a model under the real name. A marker file
+    holding the checksum spares re-hashing on every start.
     """
     folder = (cache or cache_dir()) / "models"
     target = folder / model.file
@@ -85,26 +88,21 @@ def gguf_path(model: BundledModel = DEFAULT, cache: Path | None = None) -> Path:
     if target.is_file() and marker.is_file() and marker.read_text().strip() == _stamp(target, model):
         return target
     parts = chunk_paths(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    digest = hashlib.sha256()
-    try:
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while block := f.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def join(out) -> None:  # noqa: ANN001 - a binary file
+        digest = hashlib.sha256()
+        for part in parts:
+            with part.open("rb") as f:
+                while block := f.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
         if digest.hexdigest() != model.sha256:
             raise TopictalkError(
                 f"the bundled LLM {model.name!r} does not match its checksum (sha256 {digest.hexdigest()[:12]}..., "
                 f"expected {model.sha256[:12]}...); reinstall {model.requirement(1)} .. part{model.parts}"
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(target, join)
     marker.write_text(_stamp(target, model))
     return target
 
@@ -112,3 +110,30 @@ def gguf_path(model: BundledModel = DEFAULT, cache: Path | None = None) -> Path:
 def _stamp(path: Path, model: BundledModel) -> str:
     st = path.stat()
     return f"{model.sha256} {st.st_size} {st.st_mtime_ns}"
+
+
+class BundledLlamaCpp(LlamaCppModel):
+    """The spec ``bundled`` (or ``bundled-small``): llama.cpp on the joined GGUF, known by its checksum."""
+
+    scheme = "bundled"
+    bare_names = tuple(MODELS)
+    spec_example = ", ".join(MODELS)
+    spec_options = {"n_ctx": int, "n_threads": int}
+    answer_options = ()
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> BundledLlamaCpp:
+        return cls(gguf_path(named(spec.target)), spec=spec, **spec.options)
+
+    @classmethod
+    def public_name(cls, spec: ModelSpec) -> str:
+        return "the bundled model"
+
+    @classmethod
+    def location(cls, spec: ModelSpec) -> str:
+        return str(gguf_path(named(spec.target)))
+
+    @classmethod
+    def weights(cls, spec: ModelSpec) -> str:
+        model = named(spec.target)
+        return f"{model.file}@sha256:{model.sha256}"

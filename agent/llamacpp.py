@@ -10,10 +10,20 @@ from pathlib import Path
 
 import prompts
 import prompts.llama2
-from agent.llm import Message, Model, Options, Usage, wants_llama2
+from agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
+from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
 
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
+
+
+def gguf_file(path: str | Path) -> Path:
+    """``path`` as an existing file; the one error for a GGUF that is not there."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TopictalkError(f"GGUF file not found: {path}; give an existing .gguf path (llama-cpp:PATH.gguf)")
+    return path
 
 
 class LlamaCppModel(Model):
@@ -26,6 +36,25 @@ class LlamaCppModel(Model):
     serialized: one Llama context cannot run two generations at once.
     """
 
+    scheme = "llama-cpp"
+    spec_example = "llama-cpp:PATH.gguf"
+    spec_options = {"n_ctx": int, "n_gpu_layers": int, "n_threads": int, "format": str}
+    answer_options = ("format",)  # the chat format changes every prompt; n_ctx and threads change none
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> LlamaCppModel:
+        options = dict(spec.options)
+        fmt = options.pop("format", None)
+        return cls(spec.target, chat_format=fmt, spec=spec, **options)
+
+    @classmethod
+    def location(cls, spec: ModelSpec) -> str:
+        return str(gguf_file(spec.target).resolve())
+
+    @classmethod
+    def weights(cls, spec: ModelSpec) -> str:
+        return "file:" + fingerprint.files(spec.target)
+
     def __init__(
         self,
         path: str | Path,
@@ -34,11 +63,9 @@ class LlamaCppModel(Model):
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
         chat_format: str | None = None,
-        spec: str | None = None,
+        spec: ModelSpec | None = None,
     ) -> None:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise TopictalkError(f"GGUF file not found: {path}; give an existing .gguf path (llama-cpp:PATH.gguf)")
+        path = gguf_file(path)
         try:
             from llama_cpp import Llama
         except ImportError as err:  # pragma: no cover - install problem
@@ -55,7 +82,8 @@ class LlamaCppModel(Model):
             )
         except (ValueError, RuntimeError) as err:
             raise TopictalkError(f"llama.cpp could not load {path}: {err}; is it a valid GGUF model?") from err
-        self.spec = spec or f"llama-cpp:{path}"
+        self.parsed = spec or ModelSpec(self.scheme, str(path), text=f"{self.scheme}:{path}")
+        self.spec = self.parsed.text
         self.path = path
         self.context_length = self._llm.n_ctx()
         self._lock = threading.Lock()
@@ -117,7 +145,7 @@ class LlamaCppModel(Model):
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
         tokens = self.tokenize(self.render(messages))
         room = self.room(len(tokens))
         with self._lock:

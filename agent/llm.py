@@ -5,7 +5,9 @@ a :class:`Response`, which yields text chunks as they are generated and
 then holds the whole text and what the call cost. A model is shared by
 every user of the app, so nothing about one call is stored on it. One small
 class per runtime (llama.cpp, transformers, OpenAI-compatible server) lives
-in its own module; ``agent.models.load`` builds one from a spec string.
+in its own module and says which spec scheme it serves (:attr:`Model.scheme`),
+how a spec of it is read, named and located; ``agent.models.load`` looks the
+scheme up among the runtimes and never switches on it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from __future__ import annotations
 import functools
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TypedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, TypedDict
 
 import prompts
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
+
+Options = GenerationOptions  # the name agent.conversation imports
 
 # file or model names of Llama 2 chat models, which get Meta's format (prompts.llama2)
 LLAMA2_CHAT_NAME = re.compile(r"llama[-_ ]?(v)?2.*chat", re.IGNORECASE)
@@ -30,14 +36,17 @@ class Message(TypedDict):
 
 
 @dataclass(frozen=True)
-class Options:
-    """Sampling settings; the defaults are the reference recipe's."""
+class ModelSpec:
+    """A model spec string read by the runtime of its scheme (``agent.models.parse``)."""
 
-    max_tokens: int = 500
-    temperature: float = 0.1  # 0: greedy
-    repetition_penalty: float = 1.1
-    stop: tuple[str, ...] = ()
-    seed: int = 42
+    scheme: str
+    target: str  # path, hub id or base URL
+    model: str = ""  # openai: the served model's name
+    options: dict[str, object] = field(default_factory=dict)
+    text: str = ""  # the spec as written
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -95,9 +104,25 @@ def wants_llama2(template: str | None, *names: str) -> bool:
 
 
 class Model(ABC):
-    """A chat model. Use as a context manager, or call :meth:`close`."""
+    """A chat model. Use as a context manager, or call :meth:`close`.
+
+    A runtime serving a spec scheme sets :attr:`scheme` and overrides the
+    class methods that read, name and locate a spec of it; ``agent.models``
+    builds its table of schemes from these classes.
+    """
 
     spec: str
+    parsed: ModelSpec | None = None  # the spec this runtime was built from (None: a test double)
+    # the spec scheme served ("llama-cpp" in "llama-cpp:PATH.gguf"); "" serves none
+    scheme: ClassVar[str] = ""
+    # spec names that stand alone, without "scheme:" ("bundled")
+    bare_names: ClassVar[tuple[str, ...]] = ()
+    spec_example: ClassVar[str] = ""  # how a spec of this scheme is written, for the unknown-spec error
+    target_word: ClassVar[str] = "model"  # what the part after "scheme:" names
+    # the options its spec takes (?n_ctx=8192) and how each is read
+    spec_options: ClassVar[Mapping[str, type]] = {}
+    # options that change the answers: part of the identity, so cached answers follow them
+    answer_options: ClassVar[tuple[str, ...]] = ()
     context_length: int = 4096
     # how many calls may run at once: an in-process model generates one answer at a
     # time (more would only queue on its lock); a server batches concurrent requests
@@ -111,18 +136,58 @@ class Model(ABC):
     # its tokenizer would read them as control tokens anywhere in a message
     special_tokens: frozenset[str] = frozenset()
 
-    def stream(self, messages: Sequence[Message], options: Options = Options()) -> Response:
+    @classmethod
+    def split(cls, rest: str, text: str) -> tuple[str, str, str]:
+        """(target, served model, option query) of what follows "scheme:" in spec ``text``."""
+        target, _, query = rest.partition("?")
+        return target, "", query
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> Model:
+        """Load the model ``spec`` names."""
+        raise NotImplementedError(f"{cls.__name__} serves no spec scheme")
+
+    @classmethod
+    def public_name(cls, spec: ModelSpec) -> str:
+        """The model as every visitor may see it: a name, never a local path or an internal address."""
+        name = spec.target.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+        return name.removesuffix(".gguf") or "a language model"
+
+    @classmethod
+    def location(cls, spec: ModelSpec) -> str:
+        """Where the weights are, found without loading them (``topictalk models``)."""
+        return str(Path(spec.target).expanduser().resolve())
+
+    @classmethod
+    def weights(cls, spec: ModelSpec) -> str:
+        """The weights behind ``spec`` (a checksum, files' sizes and mtimes, a hub commit)."""
+        return spec.target
+
+    @classmethod
+    def identity_of(cls, spec: ModelSpec) -> str:
+        """What answers of the model ``spec`` names are cached by: its weights and the options
+        that change answers, never only the name it was given."""
+        options = "".join(f"?{k}={v}" for k, v in sorted(spec.options.items()) if k in cls.answer_options)
+        return f"{spec.scheme}:{cls.weights(spec)}{options}"
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """The model behind the spec, for caches of its answers (indexing's label cache);
+        computed once per loaded model. A test double is known by its spec."""
+        return self.spec if self.parsed is None else self.identity_of(self.parsed)
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> Response:
         """The answer as a :class:`Response`; generation runs as it is iterated."""
         self.check(options)
         usage = Usage()
         return Response(self._stream(messages, options, usage), usage)
 
     @abstractmethod
-    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
         """Yield the answer's text chunks, filling in ``usage`` (this call's own)."""
 
     @staticmethod
-    def check(options: Options) -> None:
+    def check(options: GenerationOptions) -> None:
         """Refuse settings no runtime should guess about."""
         if options.max_tokens <= 0:  # llama.cpp would read it as "until the context is full"
             raise TopictalkError(f"max_tokens must be at least 1, got {options.max_tokens}; ask for 1 or more tokens")
@@ -136,23 +201,22 @@ class Model(ABC):
             )
         return self.context_length - prompt_tokens
 
-    def generate(self, messages: Sequence[Message], options: Options = Options()) -> str:
+    def generate(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> str:
         return self.stream(messages, options).text()
 
-    def complete(self, messages: Sequence[Message], *, max_tokens: int = 500, temperature: float = 0.1,
-                 seed: int = 42) -> str:
-        """Whole answer at once; what indexing's labeler calls (it cannot import Options)."""
-        return self.generate(messages, Options(max_tokens=max_tokens, temperature=temperature, seed=seed))
+    def complete(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> str:
+        """Whole answer at once; what indexing's labeler calls (``labels.Completer``)."""
+        return self.generate(messages, options)
 
-    def complete_many(self, conversations: Sequence[Sequence[Message]], *, max_tokens: int = 500,
-                      temperature: float = 0.1, seed: int = 42) -> list[str]:
+    def complete_many(self, conversations: Sequence[Sequence[Message]],
+                      options: GenerationOptions = GenerationOptions()) -> list[str]:
         """:meth:`complete` for each message list, answers in the same order.
 
         One at a time here (llama.cpp: each prompt reuses the previous one's
         KV cache prefix); runtimes that batch override it. Under greedy
         decoding (``temperature=0``) the answers equal one-at-a-time ones.
         """
-        return [self.complete(m, max_tokens=max_tokens, temperature=temperature, seed=seed) for m in conversations]
+        return [self.complete(m, options) for m in conversations]
 
     def neutralize_messages(self, messages: Sequence[Message]) -> list[Message]:
         """Message contents unable to forge a turn: the fixed list plus this model's own tokens."""
@@ -167,30 +231,6 @@ class Model(ABC):
     def _apply_template(self, messages: list[Message]) -> str:
         """The model's own chat template over already neutralized messages."""
         raise NotImplementedError(f"{type(self).__name__} sends messages, not a rendered prompt")
-
-    @functools.cached_property
-    def identity(self) -> str:
-        """The model behind the spec, for caches of its answers (indexing's label cache).
-
-        The bundled GGUF by its checksum, a GGUF file or hf folder by path,
-        sizes and mtimes, an hf hub name by its cached snapshot's commit, a
-        server by its URL and the served model's name; options that change
-        answers (format, quantize) stay in. Computed once per loaded model.
-        """
-        from agent import bundled, models
-        from indexing import fingerprint
-
-        spec = models.parse(self.spec)
-        options = "".join(f"?{k}={v}" for k, v in sorted(spec.options.items()) if k in ("format", "quantize"))
-        if spec.scheme == "bundled":
-            model = bundled.named(spec.target)
-            return f"bundled:{model.file}@sha256:{model.sha256}{options}"
-        if spec.scheme == "llama-cpp":
-            return f"llama-cpp:file:{fingerprint.files(spec.target)}{options}"
-        if spec.scheme == "hf":
-            return f"hf:{fingerprint.hub_or_files(spec.target)}{options}"
-        # the served name is resolved when the spec names none ("first served")
-        return f"openai:{getattr(self, 'base_url', spec.target)}#{getattr(self, 'model', '') or spec.model}"
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model; runtimes with a tokenizer override this."""

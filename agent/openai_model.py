@@ -8,13 +8,16 @@ so that document text cannot forge turns there either.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import prompts
-from agent.llm import Message, Model, Options, Usage
+from agent.llm import Message, Model, ModelSpec, Usage
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
 
 
 class OpenAIModel(Model):
@@ -23,15 +26,51 @@ class OpenAIModel(Model):
     batches = True
     # the server's vocabulary is not ours to read: defuse every span shaped like a special token
     special_tokens = prompts.UNKNOWN_VOCABULARY
+    scheme = "openai"
+    spec_example = "openai:http://HOST:PORT/v1#MODEL"
+    target_word = "URL"
+    spec_options = {"n_ctx": int}
+
+    @classmethod
+    def split(cls, rest: str, text: str) -> tuple[str, str, str]:
+        # options may follow the URL or the model name: URL?n_ctx=8192#MODEL or URL#MODEL?n_ctx=8192
+        rest, _, model = rest.partition("#")
+        model, _, after = model.partition("?")
+        target, _, before = rest.partition("?")
+        if target and not target.startswith(("http://", "https://")):
+            raise TopictalkError(f"model spec {text!r}: the server URL must start with http:// or https://")
+        return target, model, "&".join(q for q in (before, after) if q)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> OpenAIModel:
+        return cls(spec.target, spec.model, context_length=spec.options.get("n_ctx"), spec=spec)
+
+    @classmethod
+    def public_name(cls, spec: ModelSpec) -> str:
+        return spec.model.rsplit("/", 1)[-1] or "a served model"
+
+    @classmethod
+    def location(cls, spec: ModelSpec) -> str:
+        return f"server {spec.target} (model {spec.model or 'first served'})"
+
+    @classmethod
+    def weights(cls, spec: ModelSpec) -> str:
+        return f"{spec.target}#{spec.model}"
+
+    @functools.cached_property
+    def identity(self) -> str:
+        # the served name, resolved when the spec names none ("first served")
+        return self.identity_of(dataclasses.replace(self.parsed, target=self.base_url, model=self.model))
 
     def __init__(
         self, base_url: str, model: str = "", *, api_key: str | None = None, timeout: float = 600.0,
-        context_length: int | None = None, spec: str | None = None,
+        context_length: int | None = None, spec: ModelSpec | None = None,
     ) -> None:
         from openai import OpenAI
 
         self.base_url = base_url.rstrip("/")
-        self.spec = spec or f"openai:{self.base_url}#{model}"
+        self.parsed = spec or ModelSpec(self.scheme, self.base_url, model, text=f"{self.scheme}:{self.base_url}#{model}")
+        self.spec = self.parsed.text
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=1)
         try:
@@ -69,7 +108,7 @@ class OpenAIModel(Model):
             self._penalty_refused.add(penalty)
             return response
 
-    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
         from openai import APIConnectionError, APIStatusError
 
         request = dict(
@@ -97,16 +136,14 @@ class OpenAIModel(Model):
         except APIStatusError as err:
             raise TopictalkError(f"the server at {self.base_url} refused the request: {err.message}") from err
 
-    def complete_many(self, conversations: Sequence[Sequence[Message]], *, max_tokens: int = 500,
-                      temperature: float = 0.1, seed: int = 42) -> list[str]:
+    def complete_many(self, conversations: Sequence[Sequence[Message]],
+                      options: GenerationOptions = GenerationOptions()) -> list[str]:
         """Up to :attr:`concurrency` requests in flight, so that the server batches them; answers in order."""
-        self.check(Options(max_tokens=max_tokens))
+        self.check(options)
         if not conversations:
             return []
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
-            return list(pool.map(
-                lambda m: self.complete(m, max_tokens=max_tokens, temperature=temperature, seed=seed), conversations
-            ))
+            return list(pool.map(lambda m: self.complete(m, options), conversations))
 
     def close(self) -> None:
         self._client.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexing import embedding, store
+from indexing import embedding, encoder, store
 from indexing.schema import DocumentRecord, Topic
 
 
@@ -27,7 +27,8 @@ class TopicIndex:
         self.reader = reader
         models = reader.manifest.get("models", {})
         self.embedding_name = models.get("embedding_name") or embedding.DEFAULT
-        self._embedder = embedder or embedding.load(self.embedding_name)
+        # questions go through the documents' encoder (its plan, OpenVINO, bf16): one vector space
+        self._encoder = encoder.Encoder(embedder or embedding.load(self.embedding_name))
         self._lock = threading.Lock()  # sentence-transformers' encode is not re-entrant on one model
         self._follow_lock = threading.Lock()
         self._load()
@@ -37,7 +38,7 @@ class TopicIndex:
         generation, manifest = self.reader.generation, self.reader.manifest
         name = manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
         if name != self.embedding_name:  # re-indexed with another model: questions must be in its space
-            self._embedder, self.embedding_name = embedding.load(name), name
+            self._encoder, self.embedding_name = encoder.Encoder(embedding.load(name)), name
         topics = self.reader.topics()
         real = [t for t in topics if not t.is_outlier]
         if real:
@@ -79,8 +80,7 @@ class TopicIndex:
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            return self._embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False).astype(np.float32)
+            return encoder.query_vectors(self._encoder, texts)
 
     def embed(self, text: str) -> np.ndarray:
         return self.embed_many([text])[0]

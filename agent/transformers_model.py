@@ -22,8 +22,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import prompts
-from agent.llm import Message, Model, Options, Usage, cut_at_stop, wants_llama2
+from agent.llm import Message, Model, ModelSpec, Usage, cut_at_stop, wants_llama2
+from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
 
 
 def quantization_config():
@@ -48,12 +50,32 @@ def _dtype_arg() -> str:
 
 class TransformersModel(Model):
     batches = True  # complete_many: one left-padded generate for all prompts
+    scheme = "hf"
+    spec_example = "hf:ORG/NAME"
+    spec_options = {"quantize": str}
+    answer_options = ("quantize",)
 
-    def __init__(self, name_or_path: str, *, quantize: bool = True, spec: str | None = None) -> None:
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> TransformersModel:
+        quantize = str(spec.options.get("quantize", "4bit")).lower()
+        if quantize not in ("4bit", "none"):
+            raise TopictalkError(f"model spec {spec.text!r}: quantize must be 4bit or none")
+        return cls(spec.target, quantize=quantize == "4bit", spec=spec)
+
+    @classmethod
+    def location(cls, spec: ModelSpec) -> str:
+        return f"Hugging Face hub or folder: {spec.target}"
+
+    @classmethod
+    def weights(cls, spec: ModelSpec) -> str:
+        return fingerprint.hub_or_files(spec.target)
+
+    def __init__(self, name_or_path: str, *, quantize: bool = True, spec: ModelSpec | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.spec = spec or f"hf:{name_or_path}"
+        self.parsed = spec or ModelSpec(self.scheme, name_or_path, text=f"{self.scheme}:{name_or_path}")
+        self.spec = self.parsed.text
         local = Path(name_or_path).expanduser()
         if name_or_path.startswith((".", "/", "~")) and not local.is_dir():
             raise TopictalkError(f"model folder not found: {local}; give an existing folder or a hub id")
@@ -102,10 +124,10 @@ class TransformersModel(Model):
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
 
-    def _stream(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
         return cut_at_stop(self._decode(messages, options, usage), options.stop)
 
-    def _decode(self, messages: Sequence[Message], options: Options, usage: Usage) -> Iterator[str]:
+    def _decode(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
         import torch
 
         model = self._model
@@ -140,7 +162,7 @@ class TransformersModel(Model):
             if chunk := text.flush():
                 yield chunk
 
-    def _processors(self, options: Options, pads: list[int] | None, *, warpers: bool = True):
+    def _processors(self, options: GenerationOptions, pads: list[int] | None, *, warpers: bool = True):
         """generate's logits processing for these options, in generate's order
         (``warpers=False``: the penalty only, for ``generate`` to add its own)."""
         from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -157,8 +179,8 @@ class TransformersModel(Model):
                 out.append(TopPLogitsWarper(config.top_p))
         return out
 
-    def complete_many(self, conversations: Sequence[Sequence[Message]], *, max_tokens: int = 500,
-                      temperature: float = 0.1, seed: int = 42) -> list[str]:
+    def complete_many(self, conversations: Sequence[Sequence[Message]],
+                      options: GenerationOptions = GenerationOptions()) -> list[str]:
         """Batched ``generate`` with left padding, as many prompts at a time as memory allows.
 
         Under greedy decoding (``temperature=0``) each answer equals the one
@@ -166,7 +188,6 @@ class TransformersModel(Model):
         from the repetition penalty. Sampled answers differ from sequential
         ones (one random stream is shared by the batch).
         """
-        options = Options(max_tokens=max_tokens, temperature=temperature, seed=seed)
         self.check(options)
         rows = [self._encode(self.render(m)) for m in conversations]
         for row in rows:
@@ -174,7 +195,7 @@ class TransformersModel(Model):
         answers: list[str] = []
         start = 0
         while start < len(rows):
-            size = self.batch_rows(max(map(len, rows[start:])) + max_tokens)
+            size = self.batch_rows(max(map(len, rows[start:])) + options.max_tokens)
             answers += self._generate_batch(rows[start: start + size], options)
             start += size
         return answers
@@ -192,7 +213,7 @@ class TransformersModel(Model):
         free, _ = torch.cuda.mem_get_info()
         return max(1, min(64, int(free * 0.5 // (per_token * tokens))))
 
-    def _generate_batch(self, rows: list[list[int]], options: Options) -> list[str]:
+    def _generate_batch(self, rows: list[list[int]], options: GenerationOptions) -> list[str]:
         import torch
 
         width = max(map(len, rows))

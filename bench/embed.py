@@ -106,15 +106,15 @@ def padding_share(model, texts: list[str], chunk: int | None) -> float:
 def compare(args: argparse.Namespace) -> None:
     import torch
 
-    from indexing import embedding
+    from indexing import embedding, encoder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = load_sample(args.n, args.seed)
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     model = embedding.load(embedding.DEFAULT)
     print(f"sample: {len(texts)} abstracts of {DATA.name} (seed {args.seed}); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; native bf16: {embedding.cpu_has_native_bf16()}; "
-          f"default plan: {embedding.plan(model)}", flush=True)
+          f"{torch.get_num_threads()} threads; native bf16: {encoder.cpu_has_native_bf16()}; "
+          f"default plan: {encoder.plan(model)}", flush=True)
     print(f"padding of batches of 32 sorted within 1,024-document chunks: {padding_share(model, texts, 1024):.1%}, "
           f"sorted over the whole sample: {padding_share(model, texts, None):.1%}", flush=True)
 
@@ -129,23 +129,23 @@ def compare(args: argparse.Namespace) -> None:
 
     def pytorch(precision: str | None):
         def encode() -> np.ndarray:
-            os.environ[embedding.ENGINE_ENV] = "torch"
+            os.environ[encoder.ENGINE_ENV] = "torch"
             try:
-                return embedding.encode(model, texts, precision=precision)
+                return encoder.encode(model, texts, precision=precision)
             finally:
-                del os.environ[embedding.ENGINE_ENV]
+                del os.environ[encoder.ENGINE_ENV]
         return encode
 
     run("fp32 (ca3de4b)", lambda: baseline_encode(model, texts))
     run("fp32 PyTorch encode()", pytorch("fp32"))
     run("bf16 PyTorch", pytorch(None))
-    run("fp32 OpenVINO", lambda: embedding.encode(model, texts, precision="fp32"))
-    run("default", lambda: embedding.encode(model, texts))  # compiling OpenVINO (~3 s) counted
+    run("fp32 OpenVINO", lambda: encoder.encode(model, texts, precision="fp32"))
+    run("default", lambda: encoder.encode(model, texts))  # compiling OpenVINO (~3 s) counted
 
     def short() -> np.ndarray:
         model.max_seq_length = 128
         try:
-            return embedding.encode(model, texts, precision="fp32")
+            return encoder.encode(model, texts, precision="fp32")
         finally:
             model.max_seq_length = 256
 
@@ -155,7 +155,7 @@ def compare(args: argparse.Namespace) -> None:
         static = embedding.load(embedding.STATIC)
         print(f"  bundled-static ready in {time.perf_counter() - started:.1f} s (distilled once per machine, "
               "then cached)", file=sys.stderr, flush=True)
-        run("bundled-static", lambda: embedding.encode(static, texts))
+        run("bundled-static", lambda: encoder.encode(static, texts))
 
     name0, base, wall0, cpu0 = results[0]
     base_nn = neighbours(base)

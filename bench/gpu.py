@@ -45,7 +45,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.llm import Options  # noqa: E402
+from indexing.generation import GenerationOptions  # noqa: E402
 from agent.models import load  # noqa: E402
 
 TOKENIZER = ROOT.parent / "shared" / "gpu" / "llama2-tokenizer"
@@ -138,7 +138,7 @@ def rows(model, messages):
     def stream(new_tokens):
         start = time.perf_counter()
         first = None
-        response = model.stream(messages, Options(max_tokens=new_tokens, temperature=0, repetition_penalty=1.1))
+        response = model.stream(messages, GenerationOptions(max_tokens=new_tokens, temperature=0, repetition_penalty=1.1))
         for _ in response:
             if first is None:
                 first = time.perf_counter() - start
@@ -233,10 +233,10 @@ def labels(model, topics: int, max_tokens: int) -> dict:
         asks.append(label_prompt(model, chunk, keywords))
     prompt_tokens = statistics.median(model.count_tokens(model.render(m)) for m in asks)
     start = time.perf_counter()
-    alone = [model.complete(m, max_tokens=max_tokens, temperature=0) for m in asks]
+    alone = [model.complete(m, GenerationOptions(max_tokens=max_tokens, temperature=0)) for m in asks]
     one_at_a_time = time.perf_counter() - start
     start = time.perf_counter()
-    batched = model.complete_many(asks, max_tokens=max_tokens, temperature=0)
+    batched = model.complete_many(asks, GenerationOptions(max_tokens=max_tokens, temperature=0))
     many = time.perf_counter() - start
     same = sum(a == b for a, b in zip(alone, batched))
     return {"topics": topics, "prompt_tokens": prompt_tokens, "alone_s": one_at_a_time, "batched_s": many,

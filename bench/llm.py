@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.llm import Options  # noqa: E402
+from indexing.generation import GenerationOptions  # noqa: E402
 from agent.models import load  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
@@ -56,7 +56,7 @@ def timed(model, content: str, max_tokens: int) -> dict:
     start = time.perf_counter()
     first = None
     n = 0
-    response = model.stream(messages, Options(max_tokens=max_tokens, temperature=0.0))
+    response = model.stream(messages, GenerationOptions(max_tokens=max_tokens, temperature=0.0))
     for _ in response:
         if first is None:
             first = time.perf_counter() - start

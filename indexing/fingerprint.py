@@ -56,11 +56,17 @@ def hub_or_files(name: str) -> str:
     return f"hub:{name}@{hub_revision(name) or UNRESOLVED}"
 
 
-def package(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def version(distribution: str) -> str:
+    """The installed version of ``distribution`` ("unknown" when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
     try:
-        return f"{distribution}=={version(distribution)}"
+        return installed(distribution)
     except PackageNotFoundError:
-        return f"{distribution}==unknown"
+        return "unknown"
+
+
+def package(distribution: str) -> str:
+    return f"{distribution}=={version(distribution)}"
 

@@ -24,9 +24,9 @@ import tempfile
 import threading
 import types
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from indexing import fingerprint
 from indexing.errors import TopictalkError
 from indexing.paths import cache_dir
 
@@ -93,19 +93,12 @@ def enable(cache: Path | None = None) -> Path:
 def folder(cache: Path | None = None) -> Path:
     """Where :func:`enable` keeps the compiled code for the installed versions."""
     root = Path(cache) if cache is not None else cache_dir() / "numba"
-    return root / "-".join(f"{dist}{_version(dist)}" for dist in _DISTRIBUTIONS)
+    return root / "-".join(f"{dist}{fingerprint.version(dist)}" for dist in _DISTRIBUTIONS)
 
 
 def compiled(cache: Path | None = None) -> bool:
     """Whether an earlier process already left compiled code for these versions (a faster start)."""
     return any(folder(cache).glob("*.nbi"))
-
-
-def _version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "none"
 
 
 def _caching(decorator, name: str, seen: dict[types.CodeType, str]):

@@ -1,8 +1,8 @@
 """LLM topic labels that read like section headings: asked, cleaned, checked, cached.
 
 The model is anything with ``spec``, ``count_tokens(text)`` and
-``complete(messages, max_tokens=, temperature=, seed=)``, and optionally
-``complete_many(list_of_messages, ...)`` with ``batches = True`` to label many
+``complete(messages, GenerationOptions)``, and optionally
+``complete_many(list_of_messages, GenerationOptions)`` with ``batches = True`` to label many
 topics in one batch (agent's models have them); indexing never imports agent.
 
 Every answer goes through one written rule (:func:`problem`): 1 to 6 words,
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 import prompts
+from indexing.generation import GenerationOptions
 from indexing.schema import Topic
 
 
@@ -34,14 +35,13 @@ class Completer(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def complete(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int) -> str: ...
+    def complete(self, messages: list[dict], options: GenerationOptions) -> str: ...
 
 
 class BatchCompleter(Completer, Protocol):
     batches: bool
 
-    def complete_many(self, conversations: list[list[dict]], *, max_tokens: int, temperature: float,
-                      seed: int) -> list[str]: ...
+    def complete_many(self, conversations: list[list[dict]], options: GenerationOptions) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class LabelSettings:
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
-    temperature: float = 0.1
-    seed: int = 42
+    temperature: float = GenerationOptions.temperature
+    seed: int = GenerationOptions.seed
 
 
 def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
@@ -187,12 +187,15 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     return None
 
 
+OUTLIERS = ("Outliers", "outliers")  # (label, label_source) of the leftover bin, never sent to a model
+
+
 def label_by_keywords(items: Sequence, taken: set[str] | None = None) -> None:
     """Label topics (or themes) without an LLM: the outlier bin is "Outliers", every other item gets
     :func:`keyword_label`, distinct from ``taken`` and from each other."""
     taken = set(taken or ())
     for item in items:
-        item.label, item.label_source = (("Outliers", "outliers") if item.is_outlier
+        item.label, item.label_source = (OUTLIERS if item.is_outlier
                                          else (keyword_label(item.keywords, taken), "keywords"))
         taken.add(item.label.lower())
 
@@ -281,12 +284,12 @@ class Labeler:
         answers = [self.cache.get(k) for k in keys]
         missing = [i for i, a in enumerate(answers) if a is None]
         self.stats["cached"] += len(answers) - len(missing)
-        options = {"max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature,
-                   "seed": self.settings.seed}
+        options = GenerationOptions(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+                                    seed=self.settings.seed)
         if getattr(self.model, "batches", False) and len(missing) > 1:
-            fresh = iter(self.model.complete_many([conversations[i] for i in missing], **options))
+            fresh = iter(self.model.complete_many([conversations[i] for i in missing], options))
         else:
-            fresh = (self.model.complete(conversations[i], **options) for i in missing)
+            fresh = (self.model.complete(conversations[i], options) for i in missing)
         for i, cached in enumerate(answers):
             if cached is None:  # ``missing`` is in order: the next fresh answer is this one's
                 cached = next(fresh)
@@ -311,7 +314,7 @@ class Labeler:
         for topic in topics:
             if topic.is_outlier:
                 # the outlier topic is a leftover bin, not a theme: never sent to the LLM
-                topic.label, topic.label_source = "Outliers", "outliers"
+                topic.label, topic.label_source = OUTLIERS
             else:
                 work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
         count = self.model.count_tokens

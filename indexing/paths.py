@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,22 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
             os.unlink(tmp)
         raise
     fsync_folder(path.parent)
+
+
+def atomic_folder(folder: Path, write: Callable[[Path], None]) -> None:
+    """:func:`atomic_write` for a folder of files: ``write`` fills a temporary folder beside
+    ``folder``, which is then renamed to it. A folder another process finished first is kept."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        write(tmp)
+        os.replace(tmp, folder)
+    except OSError:
+        if not folder.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; a loser's copy otherwise
+    fsync_folder(folder.parent)
 
 
 def fsync_folder(folder: Path) -> None:

@@ -8,19 +8,17 @@ served and the next run resumes from the caches.
 
 from __future__ import annotations
 
-import fcntl
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexing import embed_pool, embedding, jit_cache, store, topics
+from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, jit_cache, store, topics
 from indexing.corpus import Corpus
-from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, DocumentRecord, Topic
+from indexing.writer_lock import writer_lock
 
 
 @dataclass(frozen=True)
@@ -57,37 +55,6 @@ def topics_seconds(n: int, jit_compiled: bool) -> float:
     return 4e-3 * n + (5.0 if jit_compiled else 25.0)
 
 
-@contextmanager
-def _writer_lock(folder: Path, location: store.Location, client) -> Iterator[store.Lease | None]:
-    """One writer per index, excluded where the data is; readers never wait.
-
-    On a Chroma server writers may run on other hosts, so the lock is a lease
-    in the store (per index name). An embedded database is a local folder
-    whose files take one writing process, so a file lock on the folder does.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    if location.host:
-        with store.Lease(client, location) as lease:
-            yield lease
-        return
-    with open(folder / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TopictalkError(f"another `topictalk index` is writing {folder}; wait for it to finish") from None
-        yield None
-
-
-def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("topictalk")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def build(
     corpus: Corpus,
     index_dir: Path,
@@ -106,20 +73,20 @@ def build(
     n = len(corpus)
     topics.check_size(n, settings.topics)  # before hours of embedding, not after
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
-    with _writer_lock(index_dir, location, client) as lease:
+    with writer_lock(location, client) as lease:
         t = time.perf_counter()
         model = embedding.load(settings.embedding_model)
         if settings.embeddings_file:
             vectors = embedding.load_precomputed(settings.embeddings_file, n,
-                                                 embedding.dimension(model))
+                                                 encoder.dimension(model))
             embed_stats = {"precomputed": settings.embeddings_file}
         else:
             advance = progress("embedding", n)
             pool = embed_pool.PoolEncoder(model, settings.embed_workers) if settings.embed_workers > 1 else None
             try:
-                vectors, embed_stats = embedding.embed_cached(corpus.ids, _model_texts(corpus),
-                                                               settings.embedding_model, cache, advance, model=model,
-                                                               log=log, encoder=pool)
+                vectors, embed_stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus),
+                                                                     settings.embedding_model, cache, advance,
+                                                                     model=model, log=log, encoder=pool)
             finally:
                 if pool is not None:
                     pool.close()
@@ -162,7 +129,7 @@ def build(
 
         outliers = int((result.assignments == OUTLIER).sum())
         manifest = {
-            "version": version(),
+            "version": fingerprint.version("topictalk"),
             "index": location.index,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,

@@ -26,24 +26,20 @@ that record, so a run killed at any point leaves generation N untouched and
 still served. The commit keeps generation N until the next commit, so a
 reader that opened N keeps answering while it moves to N+1 between queries.
 
-Writers exclude each other where the data is: on a server, by a lease
-record in the store (see :class:`Lease`); in an embedded folder, by a file
-lock (``indexing.pipeline``).
+Writers exclude each other where the data is (``indexing.writer_lock``): on a
+server, by a lease record in the store; in an embedded folder, by a file lock.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -63,7 +59,6 @@ MAP_CHUNK = 5000  # map points per record of the map collection (~0.5 MB of JSON
 # ef_construction, ef_search, sync_threshold and resize_factor; batch_size and num_threads belong to
 # the pre-1.0 Python segment (insertion runs on every core). sync_threshold: see Writer.
 DOCUMENT_HNSW = {"space": "cosine", "max_neighbors": 12, "ef_construction": 40, "ef_search": 400}
-LEASE_S = 60.0  # a writer that stops renewing for this long (crashed host) no longer blocks others
 FOLLOW_S = 2.0  # how often a reader looks for a newer live generation, at most
 T = TypeVar("T")
 
@@ -171,151 +166,16 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-class Lease:
-    """The writer lock of one index, kept in the store itself (a Chroma server has no other).
+class Held(Protocol):
+    """A writer lock a :class:`Writer` checks before switching generations (``writer_lock.Lease``)."""
 
-    Chroma has no compare-and-swap, but creating a collection whose name
-    exists fails, atomically, on the server. So the lock is a collection
-    ``<prefix>lock_<epoch>`` whose metadata names its owner (id, host, pid)
-    and when the lease expires; the holder is the highest epoch while its
-    lease is alive. A writer takes it by creating epoch top+1 (of two writers
-    racing for the same epoch one wins), then removes lower epochs. The
-    holder renews the expiry every ``ttl/3`` seconds from a thread; a writer
-    whose host crashed stops renewing and is taken over after ``ttl``, and
-    one on this host whose process is gone at once. Release marks the lease
-    expired (epochs only grow, so a stale view can never win an old epoch).
-    """
-
-    def __init__(self, client, location: Location, ttl: float = LEASE_S) -> None:
-        self.client = client
-        self.location = location
-        self.names = location.names
-        self.ttl = ttl
-        self.owner = uuid.uuid4().hex
-        self.epoch = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _metadata(self, expires: float) -> dict:
-        return {"owner": self.owner, "host": _host_id(), "pid": os.getpid(), "expires": expires, "ttl": self.ttl}
-
-    def _epochs(self) -> list[int]:
-        return sorted(e for n in _collection_names(self.client) if (e := self.names.lock_epoch(n)) is not None)
-
-    def _holder(self, epoch: int) -> dict | None:
-        try:
-            return dict(self.client.get_collection(self.names.lock(epoch)).metadata or {})
-        except Exception as err:
-            if _missing(err):
-                return None
-            raise
-
-    def acquire(self) -> Lease:
-        for _ in range(5):
-            epochs = self._epochs()
-            top = epochs[-1] if epochs else 0
-            holder = self._holder(top) if top else None
-            if holder and _alive(holder) and holder.get("owner") != self.owner:
-                raise TopictalkError(_busy(self.location, holder))
-            try:
-                self.client.create_collection(self.names.lock(top + 1), embedding_function=None,
-                                              metadata=self._metadata(time.time() + self.ttl))
-            except Exception as err:  # another writer created this epoch first: look again
-                if "exist" not in str(err).lower():
-                    raise
-                continue
-            self.epoch = top + 1
-            later = [e for e in self._epochs() if e > self.epoch]
-            if later:  # a writer that saw an older view won a higher epoch meanwhile: it holds the lock
-                self._drop(self.epoch)
-                holder = self._holder(later[-1]) or {}
-                raise TopictalkError(_busy(self.location, holder))
-            for e in epochs:
-                self._drop(e)
-            self._thread = threading.Thread(target=self._heartbeat, name="topictalk-lease", daemon=True)
-            self._thread.start()
-            return self
-        raise TopictalkError(f"could not take the writer lock of {self.location}: other writers keep taking it; "
-                             "try again")
-
-    def _drop(self, epoch: int) -> None:
-        try:
-            self.client.delete_collection(self.names.lock(epoch))
-        except Exception as err:
-            if not _missing(err):
-                raise
-
-    def _renew(self, expires: float) -> None:
-        self.client.get_collection(self.names.lock(self.epoch)).modify(metadata=self._metadata(expires))
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                self._renew(time.time() + self.ttl)
-            except Exception:  # a server hiccup: try again next beat; check() decides at commit
-                continue
-
-    def check(self) -> None:
-        """Raise unless this writer still holds the lease (called before switching generations)."""
-        holder = self._holder(self.epoch) if self.epoch else None
-        epochs = self._epochs()
-        if not holder or holder.get("owner") != self.owner or not epochs or epochs[-1] != self.epoch \
-                or float(holder.get("expires", 0)) < time.time():
-            raise TopictalkError(f"this run lost the writer lock of {self.location} (no heartbeat for "
-                                 f"{self.ttl:.0f} s, and another writer may have taken over); the index was not "
-                                 "switched: run `topictalk index` again")
-
-    def release(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self.epoch:
-            try:
-                self._renew(0.0)  # expired, but kept: the top epoch must never go back down
-            except Exception:
-                pass  # it expires by itself after ttl
-
-    def __enter__(self) -> Lease:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _host_id() -> str:
-    """This machine, for telling whether a lease holder's pid can be checked here: the hostname
-    alone can repeat across machines, the kernel's boot id does not."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
-    except OSError:
-        boot = ""
-    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
-
-
-def _alive(holder: dict) -> bool:
-    if float(holder.get("expires", 0)) <= time.time():
-        return False
-    if holder.get("host") == _host_id():
-        try:
-            os.kill(int(holder.get("pid", 0)), 0)  # a writer on this host that was killed holds nothing
-        except ProcessLookupError:
-            return False
-        except (PermissionError, ValueError, OverflowError):
-            pass
-    return True
-
-
-def _busy(location: Location, holder: dict) -> str:
-    left = max(0, round(float(holder.get("expires", 0)) - time.time()))
-    host = str(holder.get("host")).split("/")[0]
-    return (f"another `topictalk index` is writing {location} (pid {holder.get('pid')} on {host}, its lease runs "
-            f"{left} s more unless renewed); wait for it to finish, or use another --index-name")
+    def check(self) -> None: ...
 
 
 class Writer:
     """Builds one new generation; :meth:`commit` makes it the live one."""
 
-    def __init__(self, client, generation: int, names: Names = Names(), lease: Lease | None = None) -> None:
+    def __init__(self, client, generation: int, names: Names = Names(), lease: Held | None = None) -> None:
         self.client = client
         self.generation = generation
         self.names = names
@@ -439,7 +299,7 @@ def drop_stale(client, names: Names, keep: Sequence[int | None]) -> None:
                     raise
 
 
-def begin(client, names: Names = Names(), lease: Lease | None = None) -> Writer:
+def begin(client, names: Names = Names(), lease: Held | None = None) -> Writer:
     """Start a new generation beside the live one (and the one before it).
 
     Partial generations of killed runs are removed first: with the writer
@@ -514,10 +374,6 @@ class Reader:
     def documents(self):
         return self._open.documents
 
-    @property
-    def topics_collection(self):
-        return self._open.topics
-
     def refresh(self, force: bool = False) -> bool:
         """Move to the live generation if a newer one was committed; True when it moved.
 
@@ -587,13 +443,6 @@ class Reader:
         ))
         return [(_document(i, d, m), float(dist)) for i, d, m, dist in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
-
-    def query_topics(self, embedding: np.ndarray, n: int) -> list[tuple[Topic, float]]:
-        got = self._read(lambda o: o.topics.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
-            include=["metadatas", "embeddings", "distances"],
-        ))
-        return [(_topic(m, e), float(d)) for m, e, d in zip(got["metadatas"][0], got["embeddings"][0], got["distances"][0])]
 
     def coordinates(self) -> dict[str, np.ndarray | list]:
         """Every document's map position, topic and title (for the data map)."""

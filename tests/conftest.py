@@ -18,6 +18,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.helpers import free_port, run_cli  # noqa: E402, F401 - also imported from here by older modules
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -41,26 +43,6 @@ def bundled_gguf():
 
 ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
 ARXIV_SAMPLE = 300
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_cli(*args: str, check: bool = True, timeout: int = 900):
-    """Run `topictalk ARGS` as a user would, in a subprocess."""
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert out.returncode == 0, out.stderr[-3000:]
-    return out
 
 
 @pytest.fixture(scope="session")

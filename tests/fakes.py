@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from agent.llm import Model
 
-class FakeLLM:
-    """Answers with ``reply(messages)``; records every call. Streams word by word."""
+
+class FakeLLM(Model):
+    """Answers with ``reply(messages)``; records every call. Streams word by word.
+
+    A real :class:`Model`: callers get its :class:`~agent.llm.Response` (usage,
+    ``close()``), its option checks, and each call's prompt rendered as a
+    runtime renders it (Meta's Llama 2 format, neutralized) in :attr:`prompts`.
+    """
 
     spec = "fake"
-    context_length = 4096
+    llama2 = True  # renders as the Llama 2 runtimes do: prompts.format_chat over neutralized messages
 
     def __init__(self, reply: Callable[[list[dict]], str] | list[str] | str = "Fake label") -> None:
         if isinstance(reply, str):
@@ -20,21 +27,16 @@ class FakeLLM:
         else:
             self._reply = reply
         self.calls: list[list[dict]] = []
+        self.prompts: list[str] = []  # what a runtime would tokenize, one per call
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages, options=None) -> Iterator[str]:
+    def _stream(self, messages, options, usage) -> Iterator[str]:
         self.calls.append([dict(m) for m in messages])
+        self.prompts.append(self.render(messages))
+        usage.prompt_tokens = self.count_tokens(self.prompts[-1])
         answer = self._reply(messages)
         for i, word in enumerate(answer.split(" ")):
+            usage.completion_tokens += 1
             yield word if i == 0 else " " + word
-
-    def generate(self, messages, options=None) -> str:
-        return "".join(self.stream(messages, options))
-
-    def complete(self, messages, *, max_tokens=500, temperature=0.1, seed=42) -> str:
-        return self.generate(messages)
-
-    def close(self) -> None:
-        pass

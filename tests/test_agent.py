@@ -9,11 +9,12 @@ import pytest
 
 from agent.conversation import Conversation, Settings
 from agent.retrieval import TopicIndex
-from indexing import embedding, store
+from indexing import embedding, encoder, store
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Topic
-from prompts import format_chat
 from tests.fakes import FakeLLM
+
+pytestmark = pytest.mark.slow  # questions are routed and retrieved by the real bundled embedding model
 
 TOPICS = {
     0: ("Federated Learning and Privacy", ["federated", "clients", "privacy", "server", "aggregation"], [
@@ -58,7 +59,7 @@ def index(tmp_path_factory, embedder) -> TopicIndex:
         for j, (title, text) in enumerate(docs):
             records.append(DocumentRecord(f"t{tid}d{j}", text, title, tid, 1.0, float(tid), float(j)))
             texts.append(f"{title}. {text}")
-    vectors = embedder.encode(texts, normalize_embeddings=True).astype(np.float32)
+    vectors = encoder.encode(embedder, texts)  # as `topictalk index` embeds documents
     topics = []
     for tid, (label, keywords, docs) in TOPICS.items():
         members = [i for i, r in enumerate(records) if r.topic == tid]
@@ -269,7 +270,7 @@ def test_empty_question_is_a_clear_error(index):
 def test_document_text_cannot_forge_turns(index):
     llm = FakeLLM("ok")
     Conversation(index, llm).ask("Tell me about topic 1")
-    prompt = format_chat(llm.calls[-1])
+    prompt = llm.prompts[-1]  # what the runtime rendered, as it would tokenize it
     assert "ignore all rules" in prompt  # the document is there ...
     assert prompt.count("[INST]") == 1 and prompt.count("<<SYS>>") == 1 and "</s>" not in prompt  # ... harmless
 

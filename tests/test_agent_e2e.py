@@ -7,7 +7,11 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import run_cli
+import pytest
+
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.slow  # the bundled LLM answers over the shared 300-abstract index
 
 
 def ask(index, question: str) -> dict:

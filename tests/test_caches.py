@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from agent.llm import Model
 from indexing import topics
 from indexing.labels import LabelCache, Labeler
 from indexing.schema import Topic
@@ -57,30 +56,23 @@ def test_labels_are_keyed_by_the_model_identity_not_its_spec(tmp_path):
     assert same.stats == {**same.stats, "asked": 0, "cached": 1}
 
 
-class _Runtime(Model):
-    def __init__(self, spec: str, **attrs) -> None:
-        super().__init__()
-        self.spec = spec
-        self.__dict__.update(attrs)
-
-    def _stream(self, messages, options, usage):
-        yield ""
-
-
 def test_a_runtime_identity_names_its_weights(tmp_path):
-    from agent import bundled
+    from agent import bundled, models
+
+    def identity(spec: str) -> str:  # what a runtime loaded from ``spec`` keys its answers by
+        parsed = models.parse(spec)
+        return models.runtime(parsed).identity_of(parsed)
 
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"v1")
-    first = _Runtime(f"llama-cpp:{gguf}?format=llama-2").identity
-    assert str(gguf) in first and first.endswith("?format=llama-2")
+    first = identity(f"llama-cpp:{gguf}?format=llama-2&n_ctx=2048")
+    assert str(gguf) in first and first.endswith("?format=llama-2")  # n_ctx changes no answer
     gguf.write_bytes(b"v2 with other weights")
-    assert _Runtime(f"llama-cpp:{gguf}?format=llama-2").identity != first
-    assert bundled.DEFAULT.sha256 in _Runtime("bundled").identity
-    assert bundled.SMALL.sha256 in _Runtime("bundled-small").identity
-    served = _Runtime("openai:http://10.0.0.5:8000/v1", base_url="http://10.0.0.5:8000/v1", model="llama-2-13b")
-    assert served.identity == "openai:http://10.0.0.5:8000/v1#llama-2-13b"  # the served model, not "first served"
-    assert _Runtime("hf:/no/such/folder").identity.startswith("hf:hub:/no/such/folder@")
+    assert identity(f"llama-cpp:{gguf}?format=llama-2") != first
+    assert bundled.DEFAULT.sha256 in identity("bundled") and bundled.SMALL.sha256 in identity("bundled-small")
+    assert identity("openai:http://10.0.0.5:8000/v1#llama-2-13b") == "openai:http://10.0.0.5:8000/v1#llama-2-13b"
+    assert identity("hf:/no/such/folder?quantize=none") == "hf:hub:/no/such/folder@unresolved?quantize=none"
+    assert FakeLLM().identity == "fake"  # a runtime serving no scheme is known by its spec
 
 
 def test_a_corrupt_umap_cache_is_recomputed_and_reported(tmp_path):
@@ -116,6 +108,7 @@ if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__]))
 
 
+@pytest.mark.slow  # pynndescent and two UMAP fits: numba compiles them in a fresh test process
 def test_umap_neighbours_are_searched_once_and_only_on_a_cache_miss(tmp_path, monkeypatch):
     """Both reductions share one neighbour search; exact up to EXACT_NEIGHBOURS rows, pynndescent beyond."""
     rng = np.random.default_rng(1)

@@ -6,16 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARXIV, SHARED_DATA, free_port, run_cli
+from tests.conftest import ARXIV, SHARED_DATA
+from tests.helpers import free_port, run_cli, wait_for_url
 
 BBC = SHARED_DATA / "bbc_news.jsonl.gz"
-pytestmark = pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")
+pytestmark = [pytest.mark.slow,  # starts a server and builds indexes
+              pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")]
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,11 @@ def chroma_server(tmp_path_factory):
     proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
                              "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("chroma run did not start")
-            time.sleep(0.3)
+    try:
+        wait_for_url(f"http://127.0.0.1:{port}/api/v2/heartbeat", 60, alive=lambda: proc.poll() is None)
+    except BaseException:
+        proc.kill()
+        raise
     yield port
     proc.terminate()
     proc.wait(timeout=30)
@@ -61,10 +56,10 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):
     """Issue 9 item 7: the writer lock lives in the server, so writers on other hosts see it too."""
-    from indexing import store
+    from indexing import store, writer_lock
 
     location = store.Location(host="127.0.0.1", port=chroma_server, index="busy")
-    with store.Lease(store.connect(location), location):  # a writer elsewhere, holding the lease
+    with writer_lock.Lease(store.connect(location), location):  # a writer elsewhere, holding the lease
         out = run_cli("index", "--input", str(BBC), "--limit", "100", "--no-llm", "--index-dir", str(tmp_path),
                       "--quiet", "--index-name", "busy", "--chroma-host", "127.0.0.1",
                       "--chroma-port", str(chroma_server), check=False)

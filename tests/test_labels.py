@@ -181,9 +181,9 @@ def test_labels_are_asked_in_two_batches_when_the_model_batches(tmp_path):
             super().__init__(reply)
             self.sizes: list[int] = []
 
-        def complete_many(self, conversations, *, max_tokens, temperature, seed):
+        def complete_many(self, conversations, options):
             self.sizes.append(len(conversations))
-            return [self.complete(m) for m in conversations]
+            return [self.complete(m, options) for m in conversations]
 
     llm = Batching(lambda m: "Too Short" if "was rejected" in m[-1]["content"] else "Privacy and")
     topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(4)]

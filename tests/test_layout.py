@@ -23,6 +23,62 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for layer in LAYERS for p in (ROOT / layer).rglob("*.py")}
+
+
+def _module_imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The project modules ``name`` imports anywhere in it, inside functions too (a lazy import
+    runs later, but a cycle through it is still a cycle)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level - 1 folders
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            # ``from agent import models`` imports the module agent.models
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:  # ``import prompts.llama2`` names a module; a.b.func its module
+                target = target.rpartition(".")[0]
+            # a submodule importing its own package is no cycle: the package is initialized first
+            if target and target != name and not name.startswith(target + "."):
+                found.add(target)
+    return found
+
+
+def test_no_import_cycles_between_modules():
+    modules = _modules()
+    graph = {name: _module_imports(name, path, set(modules)) for name, path in modules.items()}
+    assert graph["agent.models"] >= {"agent.llm", "agent.llamacpp"}  # the graph sees real imports
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*trail, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+        return None
+
+    cycles = {" -> ".join(c) for c in map(cycle_from, sorted(graph)) if c}
+    assert not cycles, f"import cycles (imports inside functions count): {sorted(cycles)}"
+
+
 def test_imports_flow_ui_agent_indexing_prompts():
     for rank, layer in enumerate(LAYERS):
         forbidden = set(LAYERS[rank + 1:])
@@ -72,8 +128,7 @@ def _fill_calls():
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
     calls = list(_fill_calls())
-    assert {name for _, name, _ in calls} >= {n for n, marks in PLACEHOLDERS.items() if marks} - {
-        "label_user", "label_retry"}  # indexing/labels.py: converted by its owner
+    assert {name for _, name, _ in calls} >= {n for n, marks in PLACEHOLDERS.items() if marks}
     for path, name, keys in calls:
         assert name in PLACEHOLDERS, f"{path}: prompts.fill of unknown prompt {name!r}"
         assert None not in keys, f"{path}: prompts.fill({name!r}, **...): name each placeholder"

@@ -109,3 +109,25 @@ def test_config_file_and_env_precedence(tmp_path, monkeypatch):
     cfg_file.write_text('lm = "typo"\n')
     with pytest.raises(TopictalkError, match="unknown keys"):
         config.load()
+
+
+def test_each_runtime_names_and_locates_its_own_specs_without_loading():
+    from agent import models
+
+    assert {scheme: runtime.scheme for scheme, runtime in models.RUNTIMES.items()} == {
+        s: s for s in ("bundled", "llama-cpp", "hf", "openai")}
+    for runtime in models.RUNTIMES.values():  # the unknown-spec error lists every runtime's way of writing one
+        assert runtime.spec_example.split(",")[0].split(":")[0] in str(_error("gpt:foo"))
+    assert models.location("hf:/srv/m") == "Hugging Face hub or folder: /srv/m"
+    assert models.location("openai:http://h:1/v1") == "server http://h:1/v1 (model first served)"
+    assert models.public_name("bundled-small?n_ctx=2048") == "the bundled model"
+    assert models.public_name("openai:http://10.0.0.7:8000/v1") == "a served model"
+    assert models.public_name("models/llama-2-13b-chat.Q4_K_M.gguf") == "llama-2-13b-chat.Q4_K_M"
+    with pytest.raises(TopictalkError, match="unknown option 'n_gpu_layers' for bundled"):
+        parse("bundled?n_gpu_layers=1")  # the bundled runtime takes only what it serves
+
+
+def _error(spec: str) -> TopictalkError:
+    with pytest.raises(TopictalkError) as err:
+        parse(spec)
+    return err.value

@@ -20,10 +20,21 @@ def test_counted_stage_shows_its_eta():
     assert re.search(r"<\d\d:\d\d", text)  # tqdm's [elapsed<remaining]
 
 
+class _Clock:
+    """A clock the test moves: the bar's ETA then depends on no sleep racing a busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_stage_without_steps_shows_an_estimated_eta_and_ends_full():
-    out = io.StringIO()
-    done = _progress(False, file=out)("topics", 1, seconds=4)
-    time.sleep(1.3)
+    out, clock = io.StringIO(), _Clock()
+    done = _progress(False, file=out, clock=clock, tick_s=None)("topics", 1, seconds=4)
+    clock.now += 1.3
+    done.redraw()
     during = out.getvalue()
     assert re.search(r"topics\s*:\s+\d+%.*~00:0[1-3] left \(estimate\)", during), during
     done(1)
@@ -39,8 +50,24 @@ def test_quiet_prints_nothing():
 
 
 def test_stage_longer_than_its_estimate_says_so():
-    out = io.StringIO()
-    done = _progress(False, file=out)("topics", 1, seconds=0.4)
-    time.sleep(2.2)
+    out, clock = io.StringIO(), _Clock()
+    done = _progress(False, file=out, clock=clock, tick_s=None)("topics", 1, seconds=0.4)
+    clock.now += 0.9
+    done.redraw()
+    assert "longer than estimated" not in out.getvalue()
+    clock.now += 1.3
+    done.redraw()
     done(1)
     assert "longer than estimated" in out.getvalue()
+
+
+def test_the_estimated_bar_redraws_by_itself_on_its_clock():
+    out, clock = io.StringIO(), _Clock()
+    done = _progress(False, file=out, clock=clock, tick_s=0.01)("topics", 1, seconds=600)
+    clock.now += 300
+    for _ in range(1000):  # waits for the ticker's redraw, however busy the machine (no fixed sleep)
+        if "50%" in out.getvalue():
+            break
+        time.sleep(0.01)
+    done(1)
+    assert "50%" in out.getvalue() and "~05:00 left" in out.getvalue()

@@ -1,20 +1,21 @@
 """The three LLM runtimes generate real text offline: llama.cpp with the bundled
 GGUF, transformers with a tiny random Llama in 4-bit, and an OpenAI-compatible
-client against a real llama-cpp-python server on 127.0.0.1."""
+client against a real llama-cpp-python server on 127.0.0.1. All slow: each loads
+a real model (the runtime-independent parts of agent.llm are in test_llm.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from agent.llm import Options, cut_at_stop
 from agent.models import load
 from indexing.errors import TopictalkError
-from tests.conftest import free_port
+from indexing.generation import GenerationOptions
+from tests.helpers import free_port, wait_for_url
+
+pytestmark = pytest.mark.slow
 
 QUESTION = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -22,29 +23,8 @@ QUESTION = [
 ]
 
 
-def test_cut_at_stop_cuts_across_chunk_boundaries():
-    chunks = ["Hello wor", "ld\n", "Ques", "tion: more"]
-    assert "".join(cut_at_stop(chunks, ["Question:"])) == "Hello world\n"
-    assert "".join(cut_at_stop(["abc"], [])) == "abc"
-    assert "".join(cut_at_stop(["a<", "/s", "> tail"], ["</s>"])) == "a"
-    # a partial match that turns out not to be the stop is released
-    assert "".join(cut_at_stop(["x Que", "en"], ["Question"])) == "x Queen"
-
-
-def test_cut_at_stop_closes_its_source_on_a_stop():
-    closed = []
-
-    def source():
-        try:
-            yield from ["a", "STOP", "never"]
-        finally:
-            closed.append(True)
-
-    assert "".join(cut_at_stop(source(), ["STOP"])) == "a" and closed == [True]
-
-
 def test_llamacpp_streams_real_text_with_the_bundled_model(bundled_llm):
-    response = bundled_llm.stream(QUESTION, Options(max_tokens=30))
+    response = bundled_llm.stream(QUESTION, GenerationOptions(max_tokens=30))
     chunks = list(response)
     text = "".join(chunks)
     assert len(chunks) > 1, "expected a stream of several chunks"
@@ -55,23 +35,13 @@ def test_llamacpp_streams_real_text_with_the_bundled_model(bundled_llm):
 
 
 def test_usage_belongs_to_each_call_not_to_the_shared_model(bundled_llm):
-    long = bundled_llm.stream([{"role": "user", "content": "Describe the sea. " * 30}], Options(max_tokens=6))
-    short = bundled_llm.stream([{"role": "user", "content": "Hi"}], Options(max_tokens=2))
+    long = bundled_llm.stream([{"role": "user", "content": "Describe the sea. " * 30}], GenerationOptions(max_tokens=6))
+    short = bundled_llm.stream([{"role": "user", "content": "Hi"}], GenerationOptions(max_tokens=2))
     long.text()
     short.text()  # a later call on the same model leaves the first one's numbers alone
     assert long.usage.prompt_tokens > 90 > short.usage.prompt_tokens
     assert long.usage.completion_tokens == 6 and short.usage.completion_tokens <= 2
     assert not hasattr(bundled_llm, "usage")
-
-
-@pytest.mark.parametrize("max_tokens", [0, -1])
-def test_no_max_tokens_means_unlimited(bundled_llm, max_tokens):
-    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
-        bundled_llm.stream(QUESTION, Options(max_tokens=max_tokens))
-    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
-        bundled_llm.complete(QUESTION, max_tokens=max_tokens)
-    with pytest.raises(TopictalkError, match="max_tokens must be at least 1"):
-        bundled_llm.complete_many([QUESTION], max_tokens=max_tokens)
 
 
 def test_llamacpp_defuses_every_control_token_of_its_vocabulary(bundled_llm):
@@ -103,8 +73,8 @@ def test_llamacpp_uses_all_cores_and_gguf_template(bundled_llm):
 def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
     first = [{"role": "system", "content": "Label topics. " * 20}, {"role": "user", "content": "keywords: a, b"}]
     second = [first[0], {"role": "user", "content": "keywords: c, d"}]
-    bundled_llm.generate(first, Options(max_tokens=3))
-    response = bundled_llm.stream(second, Options(max_tokens=3))
+    bundled_llm.generate(first, GenerationOptions(max_tokens=3))
+    response = bundled_llm.stream(second, GenerationOptions(max_tokens=3))
     response.text()
     # the whole system prompt (60+ tokens) came from the cache
     assert response.usage.cached_tokens > 60
@@ -113,10 +83,10 @@ def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
 
 def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
     text = bundled_llm.generate(
-        [{"role": "user", "content": "Count from 1 to 20, one number per line."}], Options(max_tokens=60, stop=("5",))
+        [{"role": "user", "content": "Count from 1 to 20, one number per line."}], GenerationOptions(max_tokens=60, stop=("5",))
     )
     assert "5" not in text and "4" in text
-    short = bundled_llm.stream(QUESTION, Options(max_tokens=2))
+    short = bundled_llm.stream(QUESTION, GenerationOptions(max_tokens=2))
     assert short.text() and short.usage.completion_tokens <= 2
 
 
@@ -172,7 +142,7 @@ def test_transformers_loads_4bit_nf4_and_generates(tiny_llama):
         assert q.bnb_4bit_compute_dtype == torch.bfloat16
         assert isinstance(model._model.model.layers[0].mlp.up_proj, bnb.nn.Linear4bit)
         assert model.llama2  # no chat template: a Llama gets Meta's format
-        chunks = list(model.stream([{"role": "user", "content": "federated learning"}], Options(max_tokens=8)))
+        chunks = list(model.stream([{"role": "user", "content": "federated learning"}], GenerationOptions(max_tokens=8)))
         assert chunks and "".join(chunks)
         # prompt: BOS once + the rendered text, no second BOS from the tokenizer
         ids = model._tokenizer(model.render([{"role": "user", "content": "x"}]), add_special_tokens=False)["input_ids"]
@@ -199,7 +169,7 @@ def test_transformers_stream_is_plain_generate_greedy(tiny_llama):
             out = model._model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
                                         do_sample=False, repetition_penalty=1.1, pad_token_id=0)
             expected = model._tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
-            response = model.stream(messages, Options(max_tokens=12, temperature=0))
+            response = model.stream(messages, GenerationOptions(max_tokens=12, temperature=0))
             assert response.text() == expected
             assert response.usage.prompt_tokens == ids.shape[1] and response.usage.completion_tokens >= 1
 
@@ -208,7 +178,7 @@ def test_transformers_stop_ends_decoding_at_once(tiny_llama):
     with load(f"hf:{tiny_llama}?quantize=none") as model:
         calls = []
         hook = model._model.register_forward_hook(lambda *_: calls.append(1))
-        response = model.stream([{"role": "user", "content": "federated"}], Options(max_tokens=200, temperature=0))
+        response = model.stream([{"role": "user", "content": "federated"}], GenerationOptions(max_tokens=200, temperature=0))
         chunks = iter(response)
         next(chunks)
         before = len(calls)
@@ -220,19 +190,19 @@ def test_transformers_stop_ends_decoding_at_once(tiny_llama):
 
 def test_transformers_batched_labels_equal_one_at_a_time(tiny_llama):
     with load(f"hf:{tiny_llama}?quantize=none") as model:
-        alone = [model.complete(m, max_tokens=10, temperature=0) for m in TOPICS]
-        batched = model.complete_many(TOPICS, max_tokens=10, temperature=0)
+        alone = [model.complete(m, GenerationOptions(max_tokens=10, temperature=0)) for m in TOPICS]
+        batched = model.complete_many(TOPICS, GenerationOptions(max_tokens=10, temperature=0))
         assert batched == alone and len(set(alone)) > 1
-        assert model.complete_many([], max_tokens=10) == []
+        assert model.complete_many([], GenerationOptions(max_tokens=10)) == []
 
 
 def test_transformers_refuses_a_prompt_longer_than_its_context(tiny_llama):
     with load(f"hf:{tiny_llama}?quantize=none") as model:
         huge = [{"role": "user", "content": "federated learning " * 400}]  # > 512 positions
         with pytest.raises(TopictalkError, match="more than the model's context of 512"):
-            model.generate(huge, Options(max_tokens=4))
+            model.generate(huge, GenerationOptions(max_tokens=4))
         with pytest.raises(TopictalkError, match="more than the model's context of 512"):
-            model.complete_many([huge], max_tokens=4)
+            model.complete_many([huge], GenerationOptions(max_tokens=4))
 
 
 def test_transformers_defuses_its_own_added_tokens(tiny_llama):
@@ -255,15 +225,11 @@ def llama_server(bundled_gguf):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited at start")
-            time.sleep(0.5)
+    try:
+        wait_for_url(f"{url}/models", 120, alive=lambda: proc.poll() is None)
+    except BaseException:
+        proc.kill()
+        raise
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -271,16 +237,18 @@ def llama_server(bundled_gguf):
 
 def test_openai_runtime_streams_from_a_real_local_server(llama_server):
     with load(f"openai:{llama_server}#qwen-bundled") as model:
-        chunks = list(model.stream(QUESTION, Options(max_tokens=30)))
+        chunks = list(model.stream(QUESTION, GenerationOptions(max_tokens=30)))
         assert len(chunks) > 1 and any(c in "".join(chunks).lower() for c in ("red", "blue", "green"))
         stopped = model.generate([{"role": "user", "content": "Count from 1 to 10, one per line."}],
-                                 Options(max_tokens=40, stop=("4",)))
+                                 GenerationOptions(max_tokens=40, stop=("4",)))
         assert "4" not in stopped and "3" in stopped
 
 
 def test_openai_runtime_picks_the_served_model_when_unnamed(llama_server):
     with load(f"openai:{llama_server}") as model:
         assert model.model == "qwen-bundled"
+        # labels are cached by the model the server served, not by "first served"
+        assert model.identity == f"openai:{llama_server}#qwen-bundled"
 
 
 class _Spy:
@@ -317,7 +285,7 @@ def test_openai_stop_closes_the_servers_stream(llama_server):
     with load(f"openai:{llama_server}#qwen-bundled") as model:
         spy = _Spy(model)
         response = model.stream([{"role": "user", "content": "Count from 1 to 500, one per line."}],
-                                Options(max_tokens=1000))
+                                GenerationOptions(max_tokens=1000))
         chunks = iter(response)
         next(chunks)
         assert not spy.streams[0].response.is_closed
@@ -325,7 +293,7 @@ def test_openai_stop_closes_the_servers_stream(llama_server):
         # the connection is closed, so the server stops generating (llama_cpp.server and vLLM
         # both abort a request whose client disconnected) instead of decoding 1,000 tokens
         assert spy.streams[0].response.is_closed
-        assert model.generate(QUESTION, Options(max_tokens=5))  # and the server serves the next one
+        assert model.generate(QUESTION, GenerationOptions(max_tokens=5))  # and the server serves the next one
 
 
 def test_openai_one_refused_request_keeps_the_penalty_for_everyone(llama_server):
@@ -333,16 +301,16 @@ def test_openai_one_refused_request_keeps_the_penalty_for_everyone(llama_server)
         spy = _Spy(model, refuse_text="HUGE")
         with pytest.raises(TopictalkError, match="refused the request"):
             # one user's request the server refuses for another reason than the penalty fields
-            model.generate([{"role": "user", "content": "HUGE question"}], Options(max_tokens=5))
-        model.generate(QUESTION, Options(max_tokens=3))
+            model.generate([{"role": "user", "content": "HUGE question"}], GenerationOptions(max_tokens=5))
+        model.generate(QUESTION, GenerationOptions(max_tokens=3))
         assert spy.calls[-1]["extra_body"] == {"repetition_penalty": 1.1, "repeat_penalty": 1.1}
 
 
 def test_openai_a_server_refusing_the_penalty_fields_still_answers(llama_server):
     with load(f"openai:{llama_server}#qwen-bundled") as model:
         spy = _Spy(model, refuse_penalty=True)
-        assert model.generate(QUESTION, Options(max_tokens=5))
-        assert model.generate(QUESTION, Options(max_tokens=5))
+        assert model.generate(QUESTION, GenerationOptions(max_tokens=5))
+        assert model.generate(QUESTION, GenerationOptions(max_tokens=5))
         # refused once, then proven: later calls do not ask again
         assert [bool(c.get("extra_body")) for c in spy.calls] == [True, False, False]
 
@@ -359,6 +327,6 @@ def test_openai_many_requests_in_flight_answer_in_order(llama_server):
     asks = [[{"role": "user", "content": f"Repeat this word exactly once and nothing else: {w}"}] for w in words]
     with load(f"openai:{llama_server}#qwen-bundled") as model:
         spy = _Spy(model)
-        answers = model.complete_many(asks, max_tokens=6, temperature=0)
+        answers = model.complete_many(asks, GenerationOptions(max_tokens=6, temperature=0))
         assert [w in a.lower() for w, a in zip(words, answers)] == [True] * len(words), answers
         assert len(spy.threads) > 1  # sent from several threads at once, for the server to batch

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from indexing import store
+from indexing import store, writer_lock
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Topic
 
@@ -138,28 +137,43 @@ def test_an_index_name_with_a_trailing_newline_is_refused_before_any_work():
 def test_a_second_writer_is_refused_while_the_lease_is_held(tmp_path):
     location = store.Location(path=tmp_path, index="shared")
     client = store.connect(location)
-    with store.Lease(client, location, ttl=30):
+    with writer_lock.Lease(client, location, ttl=30):
         with pytest.raises(TopictalkError, match="another `topictalk index` is writing") as err:
-            store.Lease(client, location, ttl=30).acquire()
+            writer_lock.Lease(client, location, ttl=30).acquire()
         assert "\n" not in str(err.value) and "--index-name" in str(err.value)
-        with store.Lease(client, store.Location(path=tmp_path, index="other"), ttl=30):
+        with writer_lock.Lease(client, store.Location(path=tmp_path, index="other"), ttl=30):
             pass  # another index of the same store is not blocked
-    with store.Lease(client, location, ttl=30) as again:  # released: the next writer gets it
+    with writer_lock.Lease(client, location, ttl=30) as again:  # released: the next writer gets it
         again.check()
+
+
+class _Clock:
+    """Wall-clock seconds the test moves: leases expire when it says, not when a sleep on a busy
+    machine happens to end."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_a_crashed_writer_stops_blocking_and_can_no_longer_commit(tmp_path):
     location = store.Location(path=tmp_path, index="shared")
     client = store.connect(location)
     _write(client, 20, "live", names=location.names)
-    crashed = store.Lease(client, location, ttl=1.0).acquire()
+    clock = _Clock()
+    crashed = writer_lock.Lease(client, location, ttl=60, clock=clock).acquire()
     crashed._stop.set()  # its heartbeat stops, as when its host dies
     half = store.begin(client, location.names, crashed)
     half.write_documents([], np.zeros((0, 8), np.float32))
+    clock.now += 59
     with pytest.raises(TopictalkError, match="is writing"):  # still within its lease
-        store.Lease(client, location, ttl=30).acquire()
-    time.sleep(1.3)
-    with store.Lease(client, location, ttl=30) as taker:
+        writer_lock.Lease(client, location, ttl=30, clock=clock).acquire()
+    clock.now += 2  # its lease ran out unrenewed
+    with writer_lock.Lease(client, location, ttl=30, clock=clock) as taker:
         _write(client, 40, "taker", names=location.names, lease=taker)
         with pytest.raises(TopictalkError, match="lost the writer lock"):
             half.commit({})
@@ -170,11 +184,11 @@ def test_a_killed_writer_on_this_host_is_taken_over_at_once(tmp_path):
     location = store.Location(path=tmp_path)
     client = store.connect(location)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    held = store.Lease(client, location, ttl=600).acquire()
+    held = writer_lock.Lease(client, location, ttl=600).acquire()
     held._stop.set()
     client.get_collection(location.names.lock(held.epoch)).modify(
-        metadata={**held._metadata(time.time() + 600), "pid": int(dead.stdout)})
-    with store.Lease(client, location, ttl=30) as taker:
+        metadata={**held._metadata(held.clock() + 600), "pid": int(dead.stdout)})
+    with writer_lock.Lease(client, location, ttl=30) as taker:
         assert taker.epoch == held.epoch + 1
 
 
@@ -237,3 +251,16 @@ def test_an_index_written_before_the_map_collection_still_reads(tmp_path):
     assert reader.query_documents(np.array([0.0, 1.0]), 1)[0][0].id == "b"
     coords = reader.coordinates()
     assert coords["ids"] == ["a", "b"] and coords["y"].tolist() == [2.0, 4.0] and coords["title"] == ["Alpha", "Beta"]
+
+
+def test_writer_lock_excludes_a_second_writer_of_an_embedded_folder(tmp_path):
+    location = store.Location(path=tmp_path / "index")
+    client = store.connect(location)
+    with writer_lock.writer_lock(location, client) as lease:
+        assert lease is None  # a file lock: an embedded store is one local folder
+        with pytest.raises(TopictalkError, match="another `topictalk index` is writing") as err:
+            with writer_lock.writer_lock(location, client):
+                pass
+        assert "\n" not in str(err.value)
+    with writer_lock.writer_lock(location, client):  # released: the next writer gets it
+        pass

@@ -69,16 +69,7 @@ def concurrency_for(model: Model) -> int:
 
 def public_model_name(spec: str) -> str:
     """The model as every visitor may see it: a name, never a local path or an internal server address."""
-    try:
-        parsed = models.parse(spec)
-    except TopictalkError:
-        return "a language model"
-    if parsed.scheme == "bundled":
-        return "the bundled model"
-    if parsed.scheme == "openai":
-        return parsed.model.rsplit("/", 1)[-1] or "a served model"
-    name = parsed.target.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
-    return name.removesuffix(".gguf") or "a language model"
+    return models.public_name(spec)
 
 
 # -- one browser session --------------------------------------------------------------------
@@ -198,9 +189,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     import pandas as pd
 
     index, model = parts.index, parts.model
-    rows = render.topic_rows(index.topics)
+    themes = index.reader.themes()
+    rows = render.topic_rows(index.topics, themes)
     points = map_mod.Points.from_coordinates(index.reader.coordinates())
-    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points)
+    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes))
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
     outliers = index.by_id.get(-1)

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
 from ui import tables
 
@@ -63,8 +65,7 @@ def _models(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model})
     rows: list[tuple[str, str, str]] = []
-    spec = models.parse(cfg.llm)
-    rows.append(("llm (configured)", cfg.llm, _llm_location(spec)))
+    rows.append(("llm (configured)", cfg.llm, models.location(cfg.llm)))
     rows.append(("embedding (configured)", cfg.embedding_model, embedding.resolve(cfg.embedding_model)))
     for model in bundled.MODELS.values():
         rows.append((f"llm ({model.name})", f"{model.name}: {model.title}", str(bundled.gguf_path(model))))
@@ -74,21 +75,6 @@ def _models(args: argparse.Namespace) -> int:
         print(f"{role:<{width[0]}}  {name:<{width[1]}}  {where}")
     print(f"settings from: {cfg.source}")
     return 0
-
-
-def _llm_location(spec) -> str:  # noqa: ANN001
-    from agent import bundled
-
-    if spec.scheme == "bundled":
-        return str(bundled.gguf_path(bundled.named(spec.target)))
-    if spec.scheme == "llama-cpp":
-        path = Path(spec.target).expanduser()
-        if not path.is_file():
-            raise TopictalkError(f"GGUF file not found: {path}; give an existing .gguf path (llama-cpp:PATH.gguf)")
-        return str(path.resolve())
-    if spec.scheme == "hf":
-        return f"Hugging Face hub or folder: {spec.target}"
-    return f"server {spec.target} (model {spec.model or 'first served'})"
 
 
 def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  # noqa: F821
@@ -101,16 +87,19 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     return index_dir, store.Location(path=index_dir, index=index)
 
 
-def _progress(quiet: bool, file=None):
+def _progress(quiet: bool, file=None, clock=None, tick_s: float | None = 0.5):
     """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
-    no countable steps (``seconds`` given) by a bar that runs over their estimated duration."""
+    no countable steps (``seconds`` given) by a bar that runs over their estimated duration, on
+    ``clock`` (default ``time.monotonic``), redrawn every ``tick_s`` seconds (None: by ``redraw()``)."""
+    import time
+
     from tqdm import tqdm
 
     out = file or sys.stderr
 
     def stage(name: str, total: int, seconds: float | None = None):
         if seconds is not None:
-            return _estimated_bar(name, seconds, quiet, out)
+            return _EstimatedBar(name, seconds, quiet, out, clock or time.monotonic, tick_s)
         bar = tqdm(total=total, desc=f"{name:<9}", unit="topic" if name == "labeling" else "doc",
                    disable=quiet, file=out, dynamic_ncols=True)
 
@@ -126,36 +115,50 @@ def _progress(quiet: bool, file=None):
     return stage
 
 
-def _estimated_bar(name: str, seconds: float, quiet: bool, out):
-    """A bar over an estimated duration, redrawn twice a second until the stage says it is done."""
-    import threading
-    import time
+class _EstimatedBar:
+    """A bar over an estimated duration, redrawn until the stage says it is done (by calling it)."""
 
-    from tqdm import tqdm
+    def __init__(self, name: str, seconds: float, quiet: bool, out, clock, tick_s: float | None) -> None:
+        import threading
 
-    total = max(1, round(seconds))
-    bar = tqdm(total=total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left (estimate)")
-    started, stop = time.monotonic(), threading.Event()
+        from tqdm import tqdm
 
-    def tick() -> None:
-        while not stop.wait(0.5):
-            elapsed = time.monotonic() - started
-            bar.n = min(elapsed, total * 0.99)  # full only when really done
-            if elapsed > total:  # a busy machine: say so rather than "~00:00 left" for minutes
-                bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, longer than estimated"
-            bar.refresh()
+        self.total = max(1, round(seconds))
+        self.clock, self.started = clock, clock()
+        self.bar = tqdm(total=self.total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True)
+        self.redraw()
+        self._stop = threading.Event()
+        self._ticker = None
+        if tick_s is not None:
+            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True)
+            self._ticker.start()
 
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
+    def _tick(self, tick_s: float) -> None:
+        while not self._stop.wait(tick_s):
+            self.redraw()
 
-    def advance(n: int) -> None:
-        stop.set()
-        ticker.join()
-        bar.n = total
-        bar.close()
+    def redraw(self) -> None:
+        from tqdm import tqdm
 
-    return advance
+        elapsed = self.clock() - self.started
+        self.bar.n = min(elapsed, self.total * 0.99)  # full only when really done
+        when = f"{tqdm.format_interval(elapsed)} elapsed"
+        # a busy machine: say so rather than "~00:00 left" for minutes
+        told = (f"{when}, longer than estimated" if elapsed > self.total
+                else f"{when}, ~{tqdm.format_interval(self.total - elapsed)} left (estimate)")
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + told
+        self.bar.refresh()
+
+    def __call__(self, n: int) -> None:
+        from tqdm import tqdm
+
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self.bar.n = self.total
+        took = tqdm.format_interval(self.clock() - self.started)
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + f"{took} elapsed"
+        self.bar.close()
 
 
 class SharedModel:
@@ -355,31 +358,6 @@ def _corpus_source(args: argparse.Namespace) -> str:
     return corpus.dataset_source(args.dataset, args.split) if args.dataset else corpus.files_source(args.input)
 
 
-def _reusable(manifest: dict, source: str, limit: int | None, embedding_model: str,
-              inputs: list[str] | None = None) -> str | None:
-    """Why an existing index does not match what the demo would build, or None when it does.
-
-    ``inputs``: the resolved paths of --input files; the source names only their base names,
-    and a/papers.csv is not b/papers.csv.
-    """
-    corpus = manifest.get("corpus", {})
-    if corpus.get("source") != source:
-        return f"it was built from {corpus.get('source')}"
-    if inputs is not None and corpus.get("inputs") != inputs:
-        built = corpus.get("inputs")
-        return f"it was built from {', '.join(built)}" if built else "it does not record which files it was built from"
-    built_with = manifest.get("models", {}).get("embedding_name")
-    if built_with != embedding_model:
-        return f"it was built with the embedding model {built_with}"
-    documents, sampled_from = corpus.get("documents"), corpus.get("sampled_from")
-    if limit is None and sampled_from is not None:
-        return f"it holds a sample of {documents} documents, not all {sampled_from}"
-    if limit is not None and not ((sampled_from is not None and documents == limit)
-                                  or (sampled_from is None and documents <= limit)):
-        return f"it holds {documents} documents, not a sample of {limit}"
-    return None
-
-
 def _has_gpu() -> bool:
     import torch
 
@@ -389,7 +367,7 @@ def _has_gpu() -> bool:
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
-    from indexing import sample, store
+    from indexing import reuse, sample, store
     from ui import app, logins
 
     def log(msg: str) -> None:
@@ -419,7 +397,8 @@ def _demo(args: argparse.Namespace) -> int:
         manifest = store.open_reader(location).manifest
     except TopictalkError:
         manifest = None
-    why = _reusable(manifest, source, args.limit, cfg.embedding_model, inputs) if manifest else "there is none yet"
+    why = (reuse.mismatch(manifest, source, args.limit, cfg.embedding_model, inputs) if manifest
+           else "there is none yet")
     model = SharedModel(cfg.llm)  # loaded once, when first needed: it labels the topics, then it chats
     try:
         if why is None:
@@ -458,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="topictalk",
         description="Talk with a corpus through its topics: index documents into topics, then chat about them.",
     )
-    parser.add_argument("--version", action="version", version=f"topictalk {_version()}")
+    parser.add_argument("--version", action="version", version=f"topictalk {fingerprint.version('topictalk')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("models", help="list the configured and bundled models and where each file is")
     _model_options(p)
@@ -581,15 +560,6 @@ def _index_name(text: str) -> str:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
     p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("topictalk")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

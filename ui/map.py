@@ -1,4 +1,4 @@
-"""The data map: every document at its 2-D position, colored by topic, labels at topic centers.
+"""The data map: every document at its 2-D position, colored by theme, labels at topic centers.
 
 Two renderings of the same points: an interactive plotly figure for the app
 (like BERTopic's ``visualize_documents(..., custom_labels=True)``) and a
@@ -31,13 +31,20 @@ class Points:
     topic: np.ndarray
     title: list[str]
     total: int
+    theme: np.ndarray | None = None  # theme per document (-1: none); None for an index without themes
 
     @classmethod
     def from_coordinates(cls, coords: dict) -> Points:
         """From ``store.Reader.coordinates()``; documents without a title are named by id."""
         titles = [t or i for t, i in zip(coords["title"], coords["ids"])]
+        theme = np.asarray(coords["theme"], np.int32) if "theme" in coords else None
         return cls(np.asarray(coords["x"], np.float32), np.asarray(coords["y"], np.float32),
-                   np.asarray(coords["topic"], np.int32), titles, len(titles))
+                   np.asarray(coords["topic"], np.int32), titles, len(titles),
+                   theme if theme is not None and (theme >= 0).any() else None)
+
+    def groups(self) -> np.ndarray:
+        """What colors a point: its theme where the index has themes, else its topic."""
+        return self.theme if self.theme is not None else self.topic
 
     def __len__(self) -> int:
         return len(self.title)
@@ -69,7 +76,8 @@ def sample(points: Points, max_points: int = MAX_POINTS, seed: int = SEED) -> Po
     keep = [rng.choice(np.flatnonzero(points.topic == t), size=q, replace=False) for t, q in zip(ids, quota)]
     chosen = np.sort(np.concatenate(keep))  # original order: stable draw order across runs
     return Points(points.x[chosen], points.y[chosen], points.topic[chosen],
-                  [points.title[i] for i in chosen], points.total)
+                  [points.title[i] for i in chosen], points.total,
+                  None if points.theme is None else points.theme[chosen])
 
 
 def centers(points: Points) -> dict[int, tuple[float, float]]:
@@ -98,20 +106,24 @@ def _plain(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS):
-    """The interactive map: one WebGL trace per topic, titles on hover, labels at centers."""
+def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
+           theme_labels: dict[int, str] | None = None):
+    """The interactive map: one WebGL trace per theme (per topic without themes), titles on hover,
+    topic labels at topic centers."""
     import plotly.colors
     import plotly.graph_objects as go
 
     shown = sample(points, max_points)
     palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
     fig = go.Figure()
-    topic_ids = [int(t) for t in np.unique(shown.topic)]
+    groups = shown.groups()
+    names = theme_labels if shown.theme is not None else labels
+    kind = "theme " if shown.theme is not None else ""
     # outliers first, so topic points are drawn on top of the grey haze
-    for rank, t in enumerate(sorted(topic_ids, key=lambda t: (t != OUTLIER, t))):
-        mask = shown.topic == t
+    for t in sorted((int(g) for g in np.unique(groups)), key=lambda t: (t != OUTLIER, t)):
+        mask = groups == t
         outlier = t == OUTLIER
-        name = "outliers" if outlier else _plain(_short(f"{t}: {labels.get(t, '')}", 40))
+        name = "outliers" if outlier else _plain(_short(f"{kind}{t}: {(names or {}).get(t, '')}", 40))
         fig.add_trace(go.Scattergl(
             x=shown.x[mask], y=shown.y[mask], mode="markers", name=name,
             hovertext=[_plain(_short(shown.title[i], 100)) for i in np.flatnonzero(mask)], hoverinfo="text",
@@ -141,11 +153,12 @@ def static_map(points: Points, labels: dict[int, str], out: Path, dpi: int = 150
     try:
         # dots shrink as documents grow: a few hundred stay visible, 100k do not become one blot
         size = float(np.clip(20_000 / max(len(points), 1), 1.5, 25))
-        outliers = points.topic == OUTLIER
+        groups = points.groups()  # colored by theme; each topic still gets its label
+        outliers = groups == OUTLIER
         ax.scatter(points.x[outliers], points.y[outliers], s=size, c=OUTLIER_COLOR, alpha=0.4, linewidths=0)
         cmap = plt.get_cmap("tab20")
         real = ~outliers
-        ax.scatter(points.x[real], points.y[real], s=size, c=[cmap(t % 20) for t in points.topic[real]], alpha=0.7,
+        ax.scatter(points.x[real], points.y[real], s=size, c=[cmap(t % 20) for t in groups[real]], alpha=0.7,
                    linewidths=0)
         texts = [ax.text(cx, cy, textwrap.fill(_short(labels.get(t, str(t)), 60), 22), fontsize=8, ha="center",
                          va="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})

@@ -11,20 +11,23 @@ import html
 from collections.abc import Sequence
 
 from agent.conversation import Reply, Source
-from indexing.schema import Topic
+from indexing.schema import Theme, Topic
 from ui.markup import safe_markdown
 
-TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords"]
+TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords", "Theme"]
 # the topic search runs outside the queue, once per keystroke: a longer query is cut here, so a 63 kB one
 # costs what 200 characters cost (the search box stops typing there too)
 MAX_SEARCH_CHARS = 200
 
 
 # -- topics table ---------------------------------------------------------------------
-def topic_rows(topics: Sequence[Topic], keywords: int = 8) -> list[list]:
-    """One row per real topic, biggest first (outliers are not a topic one can ask about)."""
-    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
-    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords])] for t in real]
+def topic_rows(topics: Sequence[Topic], themes: Sequence[Theme] = (), keywords: int = 8) -> list[list]:
+    """One row per real topic (outliers are not a topic one can ask about), grouped by theme: themes
+    biggest first, each theme's topics biggest first; the last column names the theme."""
+    rank = {th.id: k for k, th in enumerate(themes)}
+    label = {th.id: th.label for th in themes}
+    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (rank.get(t.theme, len(rank)), -t.size, t.id))
+    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords]), label.get(t.theme, "")] for t in real]
 
 
 def filter_rows(rows: Sequence[Sequence], query: str) -> list[list]:

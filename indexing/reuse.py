@@ -1,0 +1,28 @@
+"""Whether an existing index is the one a run would build, so that `topictalk demo` reuses it."""
+
+from __future__ import annotations
+
+
+def mismatch(manifest: dict, source: str, limit: int | None, embedding_model: str,
+             inputs: list[str] | None = None) -> str | None:
+    """Why an existing index does not match what the demo would build, or None when it does.
+
+    ``inputs``: the resolved paths of --input files; the source names only their base names,
+    and a/papers.csv is not b/papers.csv.
+    """
+    corpus = manifest.get("corpus", {})
+    if corpus.get("source") != source:
+        return f"it was built from {corpus.get('source')}"
+    if inputs is not None and corpus.get("inputs") != inputs:
+        built = corpus.get("inputs")
+        return f"it was built from {', '.join(built)}" if built else "it does not record which files it was built from"
+    built_with = manifest.get("models", {}).get("embedding_name")
+    if built_with != embedding_model:
+        return f"it was built with the embedding model {built_with}"
+    documents, sampled_from = corpus.get("documents"), corpus.get("sampled_from")
+    if limit is None and sampled_from is not None:
+        return f"it holds a sample of {documents} documents, not all {sampled_from}"
+    if limit is not None and not ((sampled_from is not None and documents == limit)
+                                  or (sampled_from is None and documents <= limit)):
+        return f"it holds {documents} documents, not a sample of {limit}"
+    return None

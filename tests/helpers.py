@@ -1,0 +1,41 @@
+"""Helpers shared by test modules: free ports, the CLI in a subprocess, waiting for a server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, check: bool = True, timeout: int = 900):
+    """Run `topictalk ARGS` as a user would, in a subprocess."""
+    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def wait_for_url(url: str, timeout: float = 120, alive: Callable[[], bool] = lambda: True) -> None:
+    """Return once ``url`` answers; fail when ``alive()`` turns false (the server exited) or at ``timeout``."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if not alive():
+                pytest.fail(f"the server for {url} exited at start")
+            time.sleep(0.5)
+    pytest.fail(f"nothing answered at {url} within {timeout:.0f} s")
