@@ -1,7 +1,7 @@
 """Topics and themes from the documents' nearest-neighbour graph; HDBSCAN when its settings are given.
 
 By default topics are the communities of the graph that links each document
-to its nearest neighbours (cosine, the same neighbours UMAP uses), found by
+to its 25 nearest neighbours (cosine, from the search UMAP's 15 come from), found by
 Leiden's modularity optimization. Modularity measures, on the data itself,
 how much more weight a partition keeps inside its parts than chance would:
 the number of topics is the one that maximizes it, not a documents-per-topic
@@ -37,7 +37,7 @@ from indexing.schema import OUTLIER
 
 MIN_TOPIC = 10  # documents: a smaller community joins the topic it links to most (BERTopic's min_cluster_size)
 THEMES = (5, 12)  # a readable number of themes, where there are enough topics
-RESOLUTIONS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0)  # tried on the topic graph for themes
+RESOLUTIONS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0)  # tried on the topic graph for themes
 
 
 @dataclass
