@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:
-    from indexing import corpus, embed_pool, embedding
+    from indexing import corpus, embed_pool, embedding, encoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", nargs="+", required=True)
@@ -49,7 +49,7 @@ def main() -> None:
         finally:
             pool.close()
     else:
-        vectors = embedding.encode(model, documents.texts)
+        vectors = encoder.encode(model, documents.texts)
     took = time.perf_counter() - started
     np.save(args.out, vectors.astype(np.float32))
     print(f"wrote {args.out}: {vectors.shape[0]:,} x {vectors.shape[1]} ({len(documents) / took:.0f} docs/s on "

@@ -59,12 +59,12 @@ def full_embeddings(work: Path):
     path, ids_path = work / "embeddings.npy", work / "embeddings-ids.json"
     if path.is_file() and ids_path.is_file():
         return np.load(path, mmap_mode="r"), json.loads(ids_path.read_text())
-    from indexing import embedding
+    from indexing import embedding, encoder
 
     documents = load_corpus()
     print(f"embedding {len(documents):,} documents once with {MODEL} ...", flush=True)
     t = time.perf_counter()
-    vectors = embedding.encode(embedding.load(MODEL), documents.texts)
+    vectors = encoder.encode(embedding.load(MODEL), documents.texts)
     print(f"  {time.perf_counter() - t:.0f} s ({len(documents) / (time.perf_counter() - t):.0f} docs/s)", flush=True)
     np.save(path, vectors)
     ids_path.write_text(json.dumps(documents.ids))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing import embed_pool, embedding
+from indexing import embed_pool, embedding, embedding_cache, encoder
 
 
 @pytest.mark.slow
@@ -16,19 +16,19 @@ def test_two_worker_processes_embed_as_one_process_does(tmp_path):
     pool = embed_pool.PoolEncoder(model, 2)
     seen: list[int] = []
     try:
-        vectors, stats = embedding.embed_cached([str(i) for i in range(len(texts))], texts, embedding.DEFAULT,
+        vectors, stats = embedding_cache.embed_cached([str(i) for i in range(len(texts))], texts, embedding.DEFAULT,
                                                 tmp_path, seen.append, model=model, encoder=pool)
         workers = pool.processes
         assert len(workers) == 2 and len({w.pid for w in workers}) == 2 and all(w.is_alive() for w in workers)
     finally:
         pool.close()
     assert stats == {"chunks_cached": 0, "chunks_embedded": 1} and sum(seen) == len(texts)
-    single = embedding.encode(model, texts)
+    single = encoder.encode(model, texts)
     assert vectors.shape == single.shape and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     # the same model in other processes: the same directions (the single process may run OpenVINO in bf16)
     assert float(np.min(np.sum(vectors * single, axis=1))) > 0.99
-    again, stats = embedding.embed_cached([str(i) for i in range(len(texts))], texts, embedding.DEFAULT, tmp_path,
+    again, stats = embedding_cache.embed_cached([str(i) for i in range(len(texts))], texts, embedding.DEFAULT, tmp_path,
                                           model=model, encoder=embed_pool.PoolEncoder(model, 2))
     assert stats["chunks_cached"] == 1 and np.array_equal(again, vectors)  # a cached run starts no pool
 
