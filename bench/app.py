@@ -9,6 +9,8 @@ as the test fixture builds it, and drives headless Chromium (Playwright):
   page load   a logged-in browser opens the app until the question box is usable
   ttft        Enter pressed until the first answer text shows in the page
               (each in a new browser session, so no conversation history helps)
+  map tab     the Map tab clicked until the plotly figure is drawn (its WebGL canvas), and
+              the mouse moved over its center until a hover label shows (--map-only: just this)
   N users     N browser contexts each ask one short question at the same moment:
               time until every answer is finished, and a check that none was lost
               (each page shows exactly its own question and one finished answer)
@@ -103,6 +105,33 @@ def state_of(page) -> tuple[bool, bool]:
                                    document.querySelectorAll('#tt-chat .tt-footer').length > 0]""")
 
 
+def map_tab(browser, url: str, state: dict, repeat: int) -> dict:
+    drawn, hovers = [], []
+    for _ in range(repeat):
+        page, _ = open_app(browser, url, state)
+        start = time.perf_counter()
+        page.get_by_role("tab", name="Map").click()
+        page.wait_for_selector("#tt-map .js-plotly-plot canvas", state="attached", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('#tt-map .js-plotly-plot .legendtext').length > 0",
+                               polling="raf", timeout=120_000)
+        drawn.append(time.perf_counter() - start)
+        box = page.locator("#tt-map .js-plotly-plot .nsewdrag").first.bounding_box()
+        hover = None
+        start = time.perf_counter()
+        for dx, dy in ((0, 0), (7, 3), (-9, 5), (4, -8), (15, 11), (-13, -6)):  # a spot with a point under it
+            page.mouse.move(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
+            try:
+                page.wait_for_selector("#tt-map .hoverlayer .hovertext", timeout=2_000)
+                hover = time.perf_counter() - start
+                break
+            except Exception:  # nothing under the mouse there
+                continue
+        if hover is not None:
+            hovers.append(hover)
+        page.context.close()
+    return {"map_drawn": drawn, "map_hover": hovers}
+
+
 def bench(browser, url: str, users: int, repeat: int, topics: list[int]) -> dict:
     state = logged_in_state(browser, url)
     loads, ttfts = [], []
@@ -149,6 +178,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="page loads and single-user questions to time")
     parser.add_argument("--max-tokens", type=int, default=128, help="answer length cap passed to topictalk chat")
     parser.add_argument("--llm", help="model spec for the app (default: bundled)")
+    parser.add_argument("--map-only", action="store_true", help="time only the Map tab (no questions asked)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -161,7 +191,8 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                r = bench(browser, url, args.users, args.repeat, topics)
+                m = map_tab(browser, url, logged_in_state(browser, url), args.repeat)
+                r = None if args.map_only else bench(browser, url, args.users, args.repeat, topics)
                 browser.close()
         finally:
             proc.send_signal(signal.SIGINT)
@@ -172,7 +203,13 @@ def main() -> None:
     med = statistics.median
     print(f"cores: {os.cpu_count()}, model {args.llm or 'bundled'}, answers capped at {args.max_tokens} tokens, "
           f"index {index}")
-    print(f"app start (index + model + Gradio)   {startup:6.1f} s")
+    documents = store.open_reader(store.Location(path=index)).manifest["corpus"]["documents"]
+    print(f"app start (index + model + Gradio)   {startup:6.1f} s   ({documents:,} documents)")
+    print(f"map tab drawn (median of {args.repeat})        {med(m['map_drawn']):6.2f} s   "
+          f"[{min(m['map_drawn']):.2f} .. {max(m['map_drawn']):.2f}]; hover label after "
+          + (f"{med(m['map_hover']):.2f} s" if m["map_hover"] else "none shown"))
+    if r is None:
+        return
     print(f"page load, logged in (median of {args.repeat})   {med(r['loads']):6.2f} s   "
           f"[{min(r['loads']):.2f} .. {max(r['loads']):.2f}]")
     print(f"time to first token (median of {args.repeat})    {med(r['ttfts']):6.2f} s   "

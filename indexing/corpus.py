@@ -84,12 +84,14 @@ def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, t
     text_name = next((text for _, text, _, _ in resolved), "text")
     title_name = next((title for _, _, title, _ in resolved if title), None)
     merged: list[dict[str, object]] = []
-    for rows, text, title, ident in resolved:
+    while resolved:  # each file's rows, with every column, are dropped as soon as they are merged
+        rows, text, title, ident = resolved.pop(0)
         for row in rows:
             record = {"id": row.get(ident) if ident else None, text_name: row.get(text)}
             if title_name:
                 record[title_name] = row.get(title) if title else None
             merged.append(record)
+        del rows
     corpus = from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name,
                           limit=limit, seed=seed)
     corpus.inputs = input_paths(paths)
@@ -123,6 +125,13 @@ def _hub_offline() -> bool:
 def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:
     """One quick connection to the hub first: unreachable, the datasets library retries five times
     over about 30 s, printing a line each time, before it gives up."""
+    why = _unreachable(timeout)
+    if why:
+        raise TopictalkError(f"{why} for dataset {name!r}: pass --input FILE with local files, or set "
+                             "HF_HUB_OFFLINE=1 to use a copy already in the local cache")
+
+
+def _unreachable(timeout: float) -> str | None:
     endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
     url = urlsplit(endpoint)
     host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
@@ -130,9 +139,25 @@ def _check_hub_reachable(name: str, timeout: float = 3.0) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
-        raise TopictalkError(f"cannot reach the Hugging Face hub at {host}:{port} for dataset {name!r} ({reason}): "
-                             "pass --input FILE with local files, or set HF_HUB_OFFLINE=1 to use a copy already "
-                             "in the local cache") from err
+        return f"cannot reach the Hugging Face hub at {host}:{port} ({reason})"
+    return None
+
+
+def hub_problem(name: str, timeout: float = 3.0) -> str | None:
+    """Why the dataset ``name`` cannot be loaded now (no network, or offline mode without a local
+    copy), or None when it can be tried. Cheap: one connection, or a look at two cache folders."""
+    if not _hub_offline():
+        return _unreachable(timeout)
+    from huggingface_hub import constants
+
+    # where `datasets` finds a dataset offline: the hub's snapshot (datasets--ORG--NAME) or its own
+    # prepared copy (ORG___NAME, lowercased with other characters changed, so matched by prefix)
+    org = name.partition("/")[0]
+    snapshot = Path(constants.HF_HUB_CACHE) / ("datasets--" + name.replace("/", "--"))
+    prepared = Path(os.environ.get("HF_DATASETS_CACHE") or Path(constants.HF_HOME) / "datasets")
+    if snapshot.is_dir() or (prepared.is_dir() and any(p.name.startswith(f"{org}___") for p in prepared.iterdir())):
+        return None
+    return f"the Hugging Face hub is off (HF_HUB_OFFLINE) and {name} is not in the local cache"
 
 
 def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,
@@ -251,7 +276,12 @@ def _read(path: Path) -> tuple[list[dict], list[str]]:
         return frame.to_dict("records"), [str(c) for c in frame.columns]
     if suffix not in {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}:
         raise TopictalkError(f"unsupported input {path.name}: use {SUPPORTED}")
-    text = _read_text(path)
+    data = _read_bytes(path)
+    if suffix in {".jsonl", ".ndjson"} or (suffix == ".json" and not data.lstrip().startswith((b"[", b"\xef\xbb\xbf["))):
+        rows = _parse_lines(path, data)  # line by line: no second copy of a corpus of 100k abstracts as one str
+        return rows, [str(c) for c in dict.fromkeys(key for row in rows for key in row)]
+    text = _decode(path, data)
+    del data
     if suffix in {".csv", ".tsv"}:
         import pandas as pd
 
@@ -263,36 +293,42 @@ def _read(path: Path) -> tuple[list[dict], list[str]]:
         except (pd.errors.ParserError, ValueError) as err:
             raise TopictalkError(f"malformed {suffix[1:].upper()} in {path}: {_first_line(err)}") from err
         return frame.to_dict("records"), [str(c) for c in frame.columns]
-    if suffix == ".json" and text.lstrip().startswith("["):  # a .json file may also hold JSON Lines
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise TopictalkError(f"malformed JSON in {path} at line {err.lineno}, column {err.colno}: "
-                                 f"{err.msg}; fix the file") from err
-        except RecursionError as err:  # the decoder recurses once per level of nesting
-            raise TopictalkError(f"{path} nests JSON too deeply to be documents: give one flat object per "
-                                 "document") from err
-        if not all(isinstance(row, dict) for row in rows):
-            raise TopictalkError(f"{path} must be a JSON list of objects, one per document")
-    else:
-        rows = _parse_lines(path, text)
+    try:  # a JSON list of objects (a .json file may also hold JSON Lines: see above)
+        rows = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise TopictalkError(f"malformed JSON in {path} at line {err.lineno}, column {err.colno}: "
+                             f"{err.msg}; fix the file") from err
+    except RecursionError as err:  # the decoder recurses once per level of nesting
+        raise TopictalkError(f"{path} nests JSON too deeply to be documents: give one flat object per "
+                             "document") from err
+    if not all(isinstance(row, dict) for row in rows):
+        raise TopictalkError(f"{path} must be a JSON list of objects, one per document")
     return rows, [str(c) for c in dict.fromkeys(key for row in rows for key in row)]
 
 
-def _parse_lines(path: Path, text: str) -> list[dict]:
+def _parse_lines(path: Path, data: bytes) -> list[dict]:
     rows = []
-    # split("\n"), not splitlines(): JSON strings may hold a raw U+2028, which splitlines() breaks on.
-    for number, line in enumerate(text.split("\n"), 1):
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # the BOM Excel writes
+    number = 0
+    # split on b"\n" only, not splitlines(): JSON strings may hold a raw U+2028, which splitlines() breaks on
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        number += 1
+        line = _decode(path, data[start:end], start)
+        start = end + 1
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
+            _decode(path, data[start:], start)  # a file that is not UTF-8 is the problem to name first
             raise TopictalkError(f"malformed JSON in {path} line {number}: {err.msg}; fix or remove that line") from err
         except RecursionError as err:
             raise TopictalkError(f"{path} line {number} nests JSON too deeply to be a document: give one flat "
                                  "object per line") from err
         if not isinstance(row, dict):
+            _decode(path, data[start:], start)
             raise TopictalkError(f"{path} line {number} is not a JSON object: each line must be one document")
         rows.append(row)
     return rows
@@ -308,21 +344,28 @@ def _read_folder(folder: Path) -> tuple[list[dict], list[str]]:
 
 
 def _read_text(path: Path) -> str:
-    """Strict UTF-8, decoded here rather than by pandas so the error can give the exact byte offset."""
+    return _decode(path, _read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
+        return gzip.decompress(data) if path.name.lower().endswith(".gz") else data
     except (OSError, EOFError) as err:
         raise TopictalkError(f"cannot read {path}: {_first_line(err)}") from err
+
+
+def _decode(path: Path, data: bytes, offset: int = 0) -> str:
+    """Strict UTF-8, decoded here rather than by pandas so the error can give the exact byte offset
+    (``offset``: where ``data`` starts in the file)."""
     try:  # strict; the BOM Excel writes is dropped, else it would rename the first column
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
         name = path.name.removesuffix(".gz").removesuffix(".GZ")
         fix = (f"zcat {path.name} | iconv -f latin1 -t utf-8 > {name}" if name != path.name
                else f"iconv -f latin1 -t utf-8 {name} > utf8-{name}")
-        offset = f"{err.start}{' (uncompressed)' if name != path.name else ''}"
-        raise TopictalkError(f"{path} is not UTF-8: invalid byte 0x{data[err.start]:02x} at byte offset {offset}; "
+        at = f"{offset + err.start}{' (uncompressed)' if name != path.name else ''}"
+        raise TopictalkError(f"{path} is not UTF-8: invalid byte 0x{data[err.start]:02x} at byte offset {at}; "
                              f"convert it, e.g. {fix}") from err
 
 

@@ -17,7 +17,7 @@ CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk
 
 def embed_cached(
     ids: list[str], texts: list[str], name: str | None, cache: Path, progress=None, model=None,
-    log: Callable[[str], None] = lambda _: None,
+    log: Callable[[str], None] = lambda _: None, encoder: Callable | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Unit-length embeddings of ``texts``, cached on disk by chunk.
 
@@ -37,7 +37,8 @@ def embed_cached(
     parts: list[np.ndarray] = []
     dim = dimension(model)  # a model not loaded yet tells nothing: the first chunk does
     stats = {"chunks_cached": 0, "chunks_embedded": 0}
-    encoder: Encoder | None = None  # made at the first chunk to embed: compiling is wasted on a cached run
+    # ``encoder``: e.g. embed_pool.PoolEncoder; else one made at the first chunk to embed (compiling is
+    # wasted on a cached run)
     for start in range(0, len(texts), CHUNK):
         chunk_ids, chunk_texts = ids[start:start + CHUNK], texts[start:start + CHUNK]
         digest = hashlib.sha256()

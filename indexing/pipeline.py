@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexing import embedding, embedding_cache, encoder, fingerprint, jit_cache, store, topics
+from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic
@@ -25,6 +25,7 @@ from indexing.writer_lock import writer_lock
 class IndexSettings:
     embedding_model: str = embedding.DEFAULT
     embeddings_file: str | None = None
+    embed_workers: int = 1  # above 1: a sentence-transformers multi-process pool (indexing.embed_pool)
     topics: topics.TopicParams = field(default_factory=topics.TopicParams)
     labels: LabelSettings = field(default_factory=LabelSettings)
 
@@ -82,9 +83,14 @@ def build(
             embed_stats = {"precomputed": settings.embeddings_file}
         else:
             advance = progress("embedding", n)
-            vectors, embed_stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus),
-                                                                settings.embedding_model, cache, advance, model=model,
-                                                                log=log)
+            pool = embed_pool.PoolEncoder(model, settings.embed_workers) if settings.embed_workers > 1 else None
+            try:
+                vectors, embed_stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus),
+                                                                     settings.embedding_model, cache, advance,
+                                                                     model=model, log=log, encoder=pool)
+            finally:
+                if pool is not None:
+                    pool.close()
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))

@@ -1,13 +1,22 @@
 """The Chroma schema, written and read here only.
 
 An index has a *name* (``--index-name``, default ``default``) that prefixes
-its collections, so many indexes share one Chroma server. Two collections
-per *generation*: ``<prefix>g<N>_documents`` (id, text, embedding; metadata
-title, topic, theme, probability, core, x, y), ``<prefix>g<N>_topics`` (id = topic id;
+its collections, so many indexes share one Chroma server. Collections
+per *generation*: ``<prefix>g<N>_documents`` (id and embedding; metadata
+``topic`` and ``theme``, the ones filtered on, ``text``, and ``shown``, a JSON list of
+title, probability, x, y, core), ``<prefix>g<N>_map`` (every document's map point,
+in chunks of :data:`MAP_CHUNK`: the map reads a few records, not every document),
+``<prefix>g<N>_topics`` (id = topic id;
 the label as document; the topic embedding; metadata label, keywords,
 KeyBERT and MMR words, size, theme, representative ids) and ``<prefix>g<N>_themes``
 (id = theme id; label, size, keywords, topic ids; the theme's centroid). An index
-written before themes existed has no themes collection and reads as having none. ``<prefix>meta`` holds one
+written before themes existed has no themes collection and reads as having none; one
+written before the map collection keeps its text as Chroma documents and its fields as
+separate metadata keys, and is read as it was written.
+
+Why the text is metadata, not a Chroma document: embedded Chroma indexes every document
+for full-text search (an FTS5 trigram index), which topictalk never queries and which
+was 70% of the write time at 40k abstracts. The HNSW settings are in :data:`DOCUMENT_HNSW`. ``<prefix>meta`` holds one
 record ``current`` whose metadata names the live generation (and the one
 before it) and carries the manifest. The default index's prefix is ``tt_``,
 the names every index had before names existed; others use ``tt_<name>_``.
@@ -42,6 +51,14 @@ DEFAULT_INDEX = "default"
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _META_ID = "current"
 _NO_EMBEDDING = [0.0]  # Chroma wants an embedding on every record, the meta one too
+MAP_CHUNK = 5000  # map points per record of the map collection (~0.5 MB of JSON)
+# The HNSW graph of the documents, measured at 60k static-model abstracts on 2 cores against exact
+# search (bench/scale.py): Chroma's defaults (M 16, ef_construction 100, ef_search 100) found 88% of the
+# true 8 nearest; M 12 and ef_construction 40 build in ~40% of the time, and ef_search 400 then finds
+# 94%, in ~2 ms a query. Embedded Chroma (the Rust segment) reads space, max_neighbors,
+# ef_construction, ef_search, sync_threshold and resize_factor; batch_size and num_threads belong to
+# the pre-1.0 Python segment (insertion runs on every core). sync_threshold: see Writer.
+DOCUMENT_HNSW = {"space": "cosine", "max_neighbors": 12, "ef_construction": 40, "ef_search": 400}
 FOLLOW_S = 2.0  # how often a reader looks for a newer live generation, at most
 T = TypeVar("T")
 
@@ -74,10 +91,13 @@ class Names:
     def themes(self, n: int) -> str:
         return f"{self.prefix}g{n}_themes"
 
+    def map(self, n: int) -> str:
+        return f"{self.prefix}g{n}_map"
+
     def generation_of(self, collection: str) -> int | None:
         """The generation a collection of this index belongs to; None for anything else
         (the separator '_' cannot occur in an index name, so prefixes never overlap)."""
-        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics|themes)", collection)
+        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics|themes|map)", collection)
         return int(got.group(1)) if got else None
 
     def lock(self, epoch: int) -> str:
@@ -162,31 +182,49 @@ class Writer:
         self.lease = lease
         self.batch = max(1, client.get_max_batch_size())
         docs_name, topics_name = names.generation(generation)
-        themes_name = names.themes(generation)
-        for name in (docs_name, topics_name, themes_name):  # leftovers of a killed run with the same number
+        themes_name, map_name = names.themes(generation), names.map(generation)
+        for name in (docs_name, topics_name, themes_name, map_name):  # leftovers of a killed run, same number
             if name in _collection_names(client):
                 client.delete_collection(name)
         space = {"hnsw": {"space": "cosine"}}
-        self.documents = client.create_collection(docs_name, embedding_function=None, configuration=space)
+        # sync_threshold 2: the graph is saved, and Chroma's write log purged, after every add (one
+        # batch). Above the batch size the log keeps growing and each add re-reads all of it; the last,
+        # smaller batch would stay unsaved and be replayed by every reader that opens the index.
+        hnsw = {**DOCUMENT_HNSW, "sync_threshold": 2}
+        self.documents = client.create_collection(docs_name, embedding_function=None, configuration={"hnsw": hnsw})
         self.topics = client.create_collection(topics_name, embedding_function=None, configuration=space)
         self.themes = client.create_collection(themes_name, embedding_function=None, configuration=space)
+        self.map = client.create_collection(map_name, embedding_function=None, configuration=space)
 
     def write_documents(self, records: Sequence[DocumentRecord], embeddings: np.ndarray, progress=None) -> None:
+        """One add per batch of Chroma's maximum, then the map points (see the module docstring)."""
         for part in _batches(len(records), self.batch):
             chunk = records[part]
             self.documents.add(
                 ids=[r.id for r in chunk],
-                documents=[r.text for r in chunk],
                 embeddings=np.asarray(embeddings[part], dtype=np.float32),
                 metadatas=[
-                    {"title": r.title, "topic": int(r.topic), "probability": float(r.probability),
-                     "x": float(r.x), "y": float(r.y), "core": bool(r.core),
-                     "theme": -1 if r.theme is None else int(r.theme)}
+                    {"topic": int(r.topic), "theme": -1 if r.theme is None else int(r.theme), "text": r.text,
+                     "shown": json.dumps([r.title, round(float(r.probability), 4), round(float(r.x), 4),
+                                          round(float(r.y), 4), bool(r.core)], ensure_ascii=False)}
                     for r in chunk
                 ],
             )
             if progress is not None:
                 progress(len(chunk))
+        self._write_map(records)
+
+    def _write_map(self, records: Sequence[DocumentRecord]) -> None:
+        chunks = list(_batches(len(records), MAP_CHUNK))
+        for part in _batches(len(chunks), self.batch):
+            self.map.add(
+                ids=[f"{k:06d}" for k in range(part.start, part.stop)],
+                embeddings=[_NO_EMBEDDING] * (part.stop - part.start),
+                metadatas=[{"points": json.dumps(
+                    [[r.id, round(float(r.x), 4), round(float(r.y), 4), int(r.topic),
+                      -1 if r.theme is None else int(r.theme), bool(r.core), r.title] for r in records[c]],
+                    ensure_ascii=False)} for c in chunks[part]],
+            )
 
     def write_topics(self, topics: Sequence[Topic]) -> None:
         for part in _batches(len(topics), self.batch):
@@ -285,6 +323,7 @@ class _Open:
     documents: object
     topics: object
     themes: object | None  # None for an index written before themes existed
+    map: object | None  # None for an index written before the map collection (documents hold the points)
 
 
 class Reader:
@@ -313,12 +352,15 @@ class Reader:
             return None
         generation = int(record["generation"])
         docs_name, topics_name = self.names.generation(generation)
-        themes_name = self.names.themes(generation)
-        themes = (self.client.get_collection(themes_name, embedding_function=None)
-                  if themes_name in _collection_names(self.client) else None)
+        existing = _collection_names(self.client)
+
+        def optional(name: str):
+            return self.client.get_collection(name, embedding_function=None) if name in existing else None
+
         return _Open(generation, json.loads(record["manifest"]),
                      self.client.get_collection(docs_name, embedding_function=None),
-                     self.client.get_collection(topics_name, embedding_function=None), themes)
+                     self.client.get_collection(topics_name, embedding_function=None),
+                     optional(self.names.themes(generation)), optional(self.names.map(generation)))
 
     @property
     def generation(self) -> int:
@@ -404,17 +446,27 @@ class Reader:
 
     def coordinates(self) -> dict[str, np.ndarray | list]:
         """Every document's map position, topic and title (for the data map)."""
-        got = self._read(lambda o: o.documents.get(include=["metadatas"]))
-        metas = got["metadatas"]
+        points = self._read(_map_points)
         return {
-            "ids": got["ids"],
-            "x": np.array([m["x"] for m in metas], dtype=np.float32),
-            "y": np.array([m["y"] for m in metas], dtype=np.float32),
-            "topic": np.array([m["topic"] for m in metas], dtype=np.int32),
-            "theme": np.array([m.get("theme", -1) for m in metas], dtype=np.int32),
-            "core": np.array([m.get("core", True) for m in metas], dtype=bool),
-            "title": [m.get("title", "") for m in metas],
+            "ids": [p[0] for p in points],
+            "x": np.array([p[1] for p in points], dtype=np.float32),
+            "y": np.array([p[2] for p in points], dtype=np.float32),
+            "topic": np.array([p[3] for p in points], dtype=np.int32),
+            "theme": np.array([p[4] for p in points], dtype=np.int32),
+            "core": np.array([p[5] for p in points], dtype=bool),
+            "title": [p[6] for p in points],
         }
+
+
+def _map_points(opened: _Open) -> list[list]:
+    """[id, x, y, topic, theme, core, title] per document, in writing order."""
+    if opened.map is not None:
+        got = opened.map.get(include=["metadatas"])
+        chunks = sorted(zip(got["ids"], got["metadatas"]))
+        return [p for _, m in chunks for p in json.loads(m["points"])]
+    got = opened.documents.get(include=["metadatas"])  # an index written before the map collection
+    return [[i, m["x"], m["y"], m["topic"], m.get("theme", -1), m.get("core", True), m.get("title", "")]
+            for i, m in zip(got["ids"], got["metadatas"])]
 
 
 def _topic(meta: dict, embedding) -> Topic:
@@ -436,11 +488,16 @@ def _theme(meta: dict, embedding) -> Theme:
     )
 
 
-def _document(doc_id: str, text: str, meta: dict) -> DocumentRecord:
-    return DocumentRecord(id=doc_id, text=text, title=meta.get("title", ""), topic=int(meta["topic"]),
+def _document(doc_id: str, text: str | None, meta: dict) -> DocumentRecord:
+    theme = None if meta.get("theme", -1) < 0 else int(meta["theme"])
+    if "shown" in meta:
+        title, probability, x, y, core = json.loads(meta["shown"])
+        return DocumentRecord(id=doc_id, text=meta["text"], title=title, topic=int(meta["topic"]),
+                              probability=float(probability), x=float(x), y=float(y), core=bool(core), theme=theme)
+    # written before the map collection: the text is the Chroma document, every field its own key
+    return DocumentRecord(id=doc_id, text=text or "", title=meta.get("title", ""), topic=int(meta["topic"]),
                           probability=float(meta["probability"]), x=float(meta["x"]), y=float(meta["y"]),
-                          core=bool(meta.get("core", True)),
-                          theme=None if meta.get("theme", -1) < 0 else int(meta["theme"]))
+                          core=bool(meta.get("core", True)), theme=theme)
 
 
 def open_reader(location: Location) -> Reader:

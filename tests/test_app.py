@@ -450,3 +450,41 @@ def test_the_map_draws_titles_and_labels_as_text_not_markup():
     texts = [a.text for a in fig.layout.annotations] + [t.name for t in fig.data] + list(fig.data[0].hovertext)
     assert not any("<a" in t or "<b>" in t for t in texts)
     assert "&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;" in fig.data[0].hovertext
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_demo_indexes_the_bundled_sample_when_the_hub_cannot_be_reached(tmp_path, monkeypatch, capsys, offline):
+    from types import SimpleNamespace
+
+    from agent import models, retrieval
+    from indexing import pipeline, sample
+    from tests.conftest import free_port
+    from ui import cli
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: no copy of the reference dataset
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HOME", str(tmp_path / "hf"))
+    if not offline:
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens: refused at once
+    built = []
+
+    def build(corpus, index_dir, settings, llm, **kw):
+        built.append(corpus)
+        return SimpleNamespace(topics=[], themes=[], manifest={
+            "counts": {"topics": 0, "themes": 0, "outliers": 0, "outlier_share": 0.0, "placed": 0}, "corpus": {"documents": len(corpus)},
+            "generation": 1, "timings": {"total": 0.0}})
+
+    monkeypatch.setattr(models, "load", lambda spec=None: FakeLLM())
+    monkeypatch.setattr(pipeline, "build", build)
+    monkeypatch.setattr(retrieval.TopicIndex, "open", classmethod(lambda cls, location, embedder=None: "index"))
+    monkeypatch.setattr(app, "build", lambda parts, **kw: None)
+    monkeypatch.setattr(app, "serve", lambda demo, options, log=print: None)
+    monkeypatch.setattr(cli, "_has_gpu", lambda: False)
+    assert cli.main(["demo", "--index-dir", str(tmp_path / "idx")]) == 0
+    assert len(built) == 1 and built[0].inputs == [str(sample.PATH)]
+    assert len(built[0]) == cli.CPU_SAMPLE and built[0].sampled_from == sample.DOCUMENTS
+    said = [line for line in capsys.readouterr().err.splitlines() if "bundled sample" in line]
+    assert len(said) == 1 and ("HF_HUB_OFFLINE" if offline else "cannot reach the Hugging Face hub") in said[0]

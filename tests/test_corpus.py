@@ -293,3 +293,23 @@ def test_loads_shared_bbc_news():
     assert (loaded.text_column, loaded.title_column) == ("text", "title")
     assert all(loaded.titles) and len(set(loaded.ids)) == len(loaded)
     assert loaded.ids[0] == "business/001"
+
+
+def test_the_bundled_sample_is_what_its_readme_says():
+    import gzip
+    import json
+
+    from indexing import corpus, sample
+
+    corpus_ = corpus.from_files([sample.PATH])
+    assert len(corpus_) == sample.DOCUMENTS == 2000 and corpus_.dropped_empty == corpus_.dropped_duplicates == 0
+    assert corpus_.text_column == "abstract" and corpus_.title_column == "title"
+    assert all(d.title for d in corpus_.documents) and len({d.id for d in corpus_.documents}) == 2000
+    with gzip.open(sample.PATH, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    assert all(set(r) == {"id", "title", "abstract", "categories"} and r["categories"] for r in rows)
+    first = [r["categories"].split()[0] for r in rows]
+    readme = (sample.PATH.parent / "README.md").read_text()
+    assert "CC0" in readme and "2,000" in readme
+    for name in ("cs.LG", "cs.CV", "cs.CL", "cs.AI"):  # the README's counts of primary categories
+        assert f"{name} {first.count(name):,}" in readme

@@ -29,6 +29,10 @@ def _write(client, n_docs: int, label: str, commit: bool = True, names=None, lea
     return writer.generation
 
 
+def _generations(*numbers: int) -> list[str]:
+    return sorted(f"tt_g{n}_{kind}" for n in numbers for kind in ("documents", "map", "themes", "topics"))
+
+
 def test_roundtrip_and_lists_survive_json(tmp_path):
     location = store.Location(path=tmp_path)
     client = store.connect(location)
@@ -60,16 +64,12 @@ def test_uncommitted_generation_is_invisible_and_cleaned_up(tmp_path):
     assert gen == 3
     names = [c.name for c in client.list_collections()]
     # generation 1 is kept until the next commit, for readers that still have it open
-    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g1_documents", "tt_g1_themes",
-                                                                 "tt_g1_topics", "tt_g3_documents",
-                                                                 "tt_g3_themes", "tt_g3_topics"]
+    assert sorted(n for n in names if n.startswith("tt_g")) == _generations(1, 3)
     reader = store.open_reader(location)
     assert reader.documents.count() == 40 and reader.topics()[0].label == "newer 0"
     _write(client, 50, "newest")
     names = [c.name for c in client.list_collections()]
-    assert sorted(n for n in names if n.startswith("tt_g")) == ["tt_g3_documents", "tt_g3_themes",
-                                                                 "tt_g3_topics", "tt_g4_documents",
-                                                                 "tt_g4_themes", "tt_g4_topics"]
+    assert sorted(n for n in names if n.startswith("tt_g")) == _generations(3, 4)
 
 
 def test_open_reader_keeps_answering_across_reindexes(tmp_path):
@@ -204,6 +204,53 @@ def test_missing_index_is_one_clear_line(tmp_path):
 def test_unreachable_chroma_server_is_one_clear_line():
     with pytest.raises(TopictalkError, match="cannot open the Chroma store"):
         store.connect(store.Location(host="127.0.0.1", port=9))
+
+
+def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "MAP_CHUNK", 4)  # 11 documents: three map records
+    location = store.Location(path=tmp_path)
+    client = store.connect(location)
+    writer = store.begin(client)
+    writer.batch = 5
+    docs = [DocumentRecord(f"d{i}", f"text {i} ünï", f"title {i}", i % 3, 0.25 * (i % 4), i / 3, -i / 7,
+                           core=i % 2 == 0, theme=None if i % 3 == 2 else i % 2) for i in range(11)]
+    writer.write_documents(docs, np.random.default_rng(0).normal(size=(11, 8)).astype(np.float32))
+    writer.write_topics([])
+    writer.commit({})
+    reader = store.open_reader(location)
+    assert reader._open.map.count() == 3
+    back = reader.get_documents([d.id for d in docs])
+    for got, want in zip(back, docs):
+        assert (got.text, got.title, got.topic, got.core, got.theme) == (want.text, want.title, want.topic,
+                                                                          want.core, want.theme)
+        assert abs(got.x - want.x) < 1e-3 and abs(got.y - want.y) < 1e-3 and got.probability == want.probability
+    coords = reader.coordinates()
+    assert coords["ids"] == [d.id for d in docs] and coords["title"][4] == "title 4"
+    assert np.allclose(coords["x"], [d.x for d in docs], atol=1e-3) and coords["topic"].tolist() == [i % 3 for i in range(11)]
+    assert coords["core"].tolist() == [d.core for d in docs] and coords["theme"][2] == -1
+    # no Chroma documents: embedded Chroma would build a full-text index of each (most of the write time)
+    assert reader.documents.get(ids=["d0"], include=["documents"])["documents"] == [None]
+    assert reader.documents.configuration_json["hnsw"]["max_neighbors"] == store.DOCUMENT_HNSW["max_neighbors"]
+
+
+def test_an_index_written_before_the_map_collection_still_reads(tmp_path):
+    location = store.Location(path=tmp_path)
+    client = store.connect(location)
+    writer = store.begin(client)
+    # the layout of earlier versions: text as the Chroma document, one metadata key per field, no map
+    writer.documents.add(ids=["a", "b"], documents=["alpha text", "beta text"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+                         metadatas=[{"title": "Alpha", "topic": 0, "probability": 0.5, "x": 1.0, "y": 2.0},
+                                    {"title": "Beta", "topic": 1, "probability": 0.9, "x": 3.0, "y": 4.0,
+                                     "core": False, "theme": 2}])
+    client.delete_collection(writer.names.map(writer.generation))
+    writer.commit({})
+    reader = store.open_reader(location)
+    a, b = reader.get_documents(["a", "b"])
+    assert (a.text, a.title, a.core, a.theme) == ("alpha text", "Alpha", True, None)
+    assert (b.text, b.core, b.theme, b.x) == ("beta text", False, 2, 3.0)
+    assert reader.query_documents(np.array([0.0, 1.0]), 1)[0][0].id == "b"
+    coords = reader.coordinates()
+    assert coords["ids"] == ["a", "b"] and coords["y"].tolist() == [2.0, 4.0] and coords["title"] == ["Alpha", "Beta"]
 
 
 def test_writer_lock_excludes_a_second_writer_of_an_embedded_folder(tmp_path):

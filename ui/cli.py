@@ -213,7 +213,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         keep_outliers=args.keep_outliers, resolution=args.resolution,
     )
     settings = pipeline.IndexSettings(
-        embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, topics=params,
+        embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, embed_workers=args.embed_workers,
+        topics=params,
         labels=LabelSettings(doc_tokens=args.label_doc_tokens, one_shot=args.one_shot),
     )
     owned = None if shared is not None else SharedModel(cfg.llm)
@@ -366,7 +367,7 @@ def _has_gpu() -> bool:
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
-    from indexing import reuse, store
+    from indexing import reuse, sample, store
     from ui import app, logins
 
     def log(msg: str) -> None:
@@ -378,6 +379,10 @@ def _demo(args: argparse.Namespace) -> int:
                         host=args.host)
     if not args.input and not args.dataset:
         args.dataset = REFERENCE_DATASET
+        why = corpus_mod.hub_problem(REFERENCE_DATASET)
+        if why:  # a first run with no network still gets something real to try
+            args.dataset, args.input = None, [str(sample.PATH)]
+            log(f"{why}: indexing {sample.DESCRIBED} instead")
     if args.limit == 0:
         args.limit = None  # every document
     elif args.limit is None and not _has_gpu():
@@ -467,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description=f"Index the reference dataset {REFERENCE_DATASET} (or --input files) with the "
                                    "`index` options, unless the index folder already holds that corpus, then serve "
                                    "the chat. Without a GPU a reproducible sample of "
-                                   f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all).")
+                                   f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all). "
+                                   "When the hub cannot be reached, the 2,000 arXiv abstracts bundled with topictalk "
+                                   "are indexed instead.")
     _index_options(p)
     _serve_options(p)
     p.set_defaults(func=_demo)
@@ -508,6 +515,8 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     _model_options(p)
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
     p.add_argument("--embeddings", metavar="FILE.npy", help="precomputed embeddings, one row per document")
+    p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
+                   help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
                     help="cluster with HDBSCAN on the 5-D UMAP output instead of the neighbour graph's "
