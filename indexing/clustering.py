@@ -13,8 +13,8 @@ whose neighbours mostly sit elsewhere are "placed" rather than "core".
 
 Themes are the same method one level up: the graph of topics (edge weight =
 the neighbour links between their documents) is partitioned again, at the
-resolution that gives a readable number of themes (5 to 12 where the topics
-allow) with the best modularity. Topics nest in themes by construction.
+resolution that gives a readable number of themes (5 to 12, at most half the
+topics, where the topics allow) with the best modularity. Topics nest in themes by construction.
 
 Compared on the same embeddings (bench/quality.py), HDBSCAN on the 5-D UMAP
 output either left a third of a continuum-like corpus (abstracts, news) out,
@@ -230,8 +230,8 @@ class ThemeSplit:
 
 def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, int] = THEMES) -> ThemeSplit:
     """Group topics into themes: Leiden on the graph of topics, over a ladder of resolutions; of the
-    partitions with a readable number of themes (``wanted``) the one with the best modularity (at
-    resolution 1, the only one comparable across partitions) wins. A corpus with no more topics than
+    partitions with a readable number of themes (``wanted``, and at most half the topics) the one
+    with the best modularity (at resolution 1, the only one comparable across partitions) wins. A corpus with no more topics than
     the low end of ``wanted`` gets one theme per topic."""
     import igraph
 
@@ -245,6 +245,8 @@ def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, 
     lo, hi = wanted
     if topics <= lo:
         return ThemeSplit(np.arange(topics), 0.0, 0.0, [])
+    # a theme should hold two topics on average, or the level adds nothing to read (10 topics, 9 themes)
+    hi = max(lo, min(hi, topics // 2))
     tried = []
     best: tuple[float, float, np.ndarray] | None = None
     for resolution in RESOLUTIONS:
