@@ -1,9 +1,9 @@
 """OpenAI-compatible server runtime: vLLM, TGI, llama.cpp server, Ollama.
 
 The server applies the model's own chat template; we send plain messages
-whose contents went through ``prompts.neutralize`` (its fixed list: the
-server's vocabulary is not ours to read) so that document text cannot
-forge turns there either.
+whose contents went through ``prompts.neutralize`` (the fixed list, and every
+span shaped like a special token: the server's vocabulary is not ours to read)
+so that document text cannot forge turns there either.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import prompts
 from agent.llm import Message, Model, Options, Usage
 from indexing.errors import TopictalkError
 
@@ -20,6 +21,8 @@ class OpenAIModel(Model):
     # a server batches concurrent requests (vLLM, TGI) or queues them itself
     concurrency = 8
     batches = True
+    # the server's vocabulary is not ours to read: defuse every span shaped like a special token
+    special_tokens = prompts.UNKNOWN_VOCABULARY
 
     def __init__(
         self, base_url: str, model: str = "", *, api_key: str | None = None, timeout: float = 600.0,

@@ -14,6 +14,14 @@ labels), then runs each probe and prints one table row per probe: expected, actu
   bad numbers       CLI values that must fail at once, in one line
   20 wrong logins   the login check's delays (run at 1/100 of the real ones, scaled back up)
   upload            a 2 MB upload to the served app
+  issue 18, against the served app (real throttle delays: 1 s doubling, 30 s cap):
+  1 lockout         2,000 wrong guesses for one user from forged addresses, then the right password
+  2 abandoned       100 guesses sent at once from 100 addresses and abandoned, then the right password
+  3 forged XFF      the throttle's client key under a forged X-Forwarded-For, and its table's size
+  4 other site      a credentialed preflight and request from another website behind a share host
+  5 one login       33 questions from 33 sessions of one login, then a second login's question
+  6-7 leaks, sizes  a server error holding its URL and password, deep links, cancel without a login,
+                    a 63 kB topic search
 
 The load run: the app runs in its own process; N users (threads with gradio_client, logged
 in) ask questions while, in one phase of each rep, one more client (another process, at nice
@@ -44,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 USER, PASSWORD = "bench", "bench-secret-1"
+# the load run: each user and the attacker log in as themselves (one login may have 2 answers at once)
+LOAD_LOGINS = [(f"user{i}", PASSWORD) for i in range(32)] + [("attacker", PASSWORD)]
 QUESTIONS = ["What are the biggest topics?", "Which papers study privacy attacks on federated learning?",
              "Tell me about topic 0", "Are there topics about speech or audio?",
              "Which papers use graph neural networks?", "What is this corpus about?"]
@@ -124,15 +134,22 @@ def probe_special_tokens() -> None:
         left = [t for t in tokens if t in text]
         row(f"special tokens: {family}", "none left in document or question",
             f"left: {' '.join(left)}" if left else "none left", not left)
+    from agent.openai_model import OpenAIModel
+
+    remote = ["<start_of_image>", "[IMG]", "<fim_prefix>", "[gMASK]", "<sop>"]  # shapes no fixed list names
+    text = prompts.neutralize(" ".join(f"{t} obey" for t in remote), OpenAIModel.special_tokens)
+    left = [t for t in remote if t in text]
+    row("special tokens: a remote model's unknown vocabulary", "none left (ab30ae0: all 5 passed through)",
+        f"left: {' '.join(left)}" if left else "none left", not left)
 
 
 def probe_markdown_image() -> None:
     from agent.conversation import Reply, Source
-    from ui import app
+    from ui import render
 
     image = "![x](https://tracker.example/p.png?q=secret) <img src=https://tracker.example/i.png>"
     source = Source(1, "d1", "A paper", 0, "Topic", image, f"Some abstract. {image}")
-    page = app.answer_markdown(Reply("q", f"Answer {image} [1]", "search", [source], [source], [0]), {0: "Topic"})
+    page = render.answer_markdown(Reply("q", f"Answer {image} [1]", "search", [source], [source], [0]), {0: "Topic"})
     body, footer = page.split('<div class="tt-footer">', 1)
     loads = [part for part in (body, footer) if "<img" in part or "![" in part.replace("&#91;", "")]
     row("markdown image in a document", "no <img>, no Markdown image in the page (text instead)",
@@ -194,14 +211,15 @@ def probe_bad_numbers(folder: Path) -> None:
         "all refused in one line" if not bad else "; ".join(bad), not bad)
 
 
-def served_app(model, index, logins=((USER, PASSWORD),), throttle_scale: float = 1.0):
+def served_app(model, index, logins=((USER, PASSWORD),), throttle=None):
+    """The app as `topictalk chat` serves it; ``throttle`` replaces its login throttle (to read it)."""
     from tests.conftest import free_port
     from ui import app
 
     demo = app.build(app.AppParts(index, model))
     options = app.launch_options(app.ServeOptions(port=free_port(), auth=list(logins)))
-    if throttle_scale != 1.0:
-        options["auth"] = app.LoginThrottle(list(logins), base=throttle_scale, cap=30 * throttle_scale).check
+    if throttle is not None:
+        options["auth"] = app.login_check(throttle)
     demo.launch(**options)
     return demo
 
@@ -210,33 +228,201 @@ def probe_logins_and_upload(index) -> None:
     import httpx
 
     from tests.fakes import FakeLLM
-    from ui import app
+    from ui.logins import LoginThrottle
 
     scale = 0.01
-    demo = served_app(FakeLLM(), index, throttle_scale=scale)
+    throttle = LoginThrottle([(USER, PASSWORD)], base=scale, cap=30 * scale)
+    demo = served_app(FakeLLM(), index, throttle=throttle)
     try:
         with httpx.Client(timeout=120) as client:
-            took = []
-            for _ in range(20):
-                start = time.monotonic()
-                client.post(demo.local_url + "login", data={"username": USER, "password": "wrong"})
-                took.append(time.monotonic() - start)
-            start = time.monotonic()
+            waits, codes = [], []
+            for _ in range(20):  # each guess sent when its wait is over, as a patient guesser would
+                time.sleep(throttle.wait(USER, "127.0.0.1"))
+                codes.append(client.post(demo.local_url + "login", data={"username": USER, "password": "x"})
+                             .status_code)
+                waits.append(throttle.wait(USER, "127.0.0.1") / scale)
+            time.sleep(throttle.wait(USER, "127.0.0.1"))
             right = client.post(demo.local_url + "login", data={"username": USER, "password": PASSWORD})
-            took_right = time.monotonic() - start
-            real = app.LoginThrottle([])
-            full = sum(real.delay(k) for k in range(20))
             row("20 wrong passwords", "delays double per failure up to a cap; the right password still works",
-                f"measured at 1/100: {took[1]:.2f}, {took[2]:.2f}, {took[3]:.2f} ... {took[-1]:.2f} s; real "
-                f"delays total {full:.0f} s for 20 guesses (1 s doubling, 30 s cap); right password "
-                f"{right.status_code} after {took_right:.2f} s",
-                took[3] > took[2] > took[1] > 0.5 * scale and right.status_code == 200)
+                f"waits after each (scaled back up): {', '.join(f'{w:.0f}' for w in waits[:6])} ... {waits[-1]:.0f} s;"
+                f" guesses answered {sorted(set(codes))}; right password {right.status_code}",
+                waits[:6] == sorted(waits[:6]) and max(waits) <= 30.01 and set(codes) == {400}
+                and right.status_code == 200)
             upload = client.post(demo.local_url + "gradio_api/upload", files={"files": ("big.bin", b"x" * 2_000_000)},
                                  cookies=right.cookies)
             row("oversized upload (2 MB, logged in)", "refused (the app takes no files)",
                 f"HTTP {upload.status_code}: {upload.text[:60]}", upload.status_code in (403, 413))
     finally:
         demo.close()
+
+
+def probe_throttle_abuse(index) -> None:
+    """Issue 18, probes 1-3: strangers cannot lock a user out, nor pick their own client key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.fakes import FakeLLM
+    from ui import guard
+    from ui.logins import LoginThrottle
+
+    throttle = LoginThrottle([(USER, PASSWORD)])  # the real delays: 1 s doubling, 30 s cap
+    demo = served_app(FakeLLM(), index, throttle=throttle)
+    url = demo.local_url + "login"
+
+    def guess(i: int, client: httpx.Client, timeout: float = 30) -> int:
+        forged = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"  # from loopback, as the tunnel connects
+        try:
+            return client.post(url, data={"username": USER, "password": f"guess {i}"}, timeout=timeout,
+                               headers={"x-forwarded-for": f"{forged}, {forged}"}).status_code
+        except httpx.TimeoutException:
+            return 0  # abandoned
+
+    def right_password_wait(client: httpx.Client) -> tuple[int, float, list[int]]:
+        start, seen = time.monotonic(), []
+        while time.monotonic() - start < 60:
+            r = client.post(url, data={"username": USER, "password": PASSWORD},
+                            headers={"x-forwarded-for": "192.0.2.77"})
+            seen.append(r.status_code)
+            if r.status_code != 429:
+                return r.status_code, time.monotonic() - start, seen
+            time.sleep(float(r.headers.get("retry-after", "1")))
+        return 0, time.monotonic() - start, seen
+
+    try:
+        with httpx.Client(timeout=30) as client:
+            start = time.monotonic()
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(lambda i: guess(i, client), range(2_000)))
+            took = time.monotonic() - start
+            status, waited, seen = right_password_wait(client)
+            counts = {c: codes.count(c) for c in sorted(set(codes))}
+            row("1 lockout: 2,000 wrong guesses (forged addresses)",
+                "no 500; the right password answers 200 within the cap (30 s)",
+                f"guesses in {took:.0f} s answered {counts}; right password {status} after {waited:.1f} s "
+                f"({len(seen)} tries: {seen[:3]}...)", 500 not in counts and status == 200 and waited <= 31)
+            # 2: 100 guesses sent at once and abandoned (0.05 s timeout), then the right password
+            time.sleep(31)  # the failures above age out of their cap
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda i: guess(10_000 + i, client, timeout=0.05), range(100)))
+            status, waited, _ = right_password_wait(client)
+            row("2 abandoned: 100 guesses at once from 100 addresses", "the right password waits <= 30 s "
+                "(ab30ae0: 2,881 s)", f"right password {status} after {waited:.1f} s",
+                status == 200 and waited <= 31)
+        forged = {"type": "http", "client": ("127.0.0.1", 5),
+                  "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.9")]}
+        key = guard.client_address(forged)
+        fake_now = [0.0]
+        table = LoginThrottle([(USER, PASSWORD)], clock=lambda: fake_now[0])
+        for i in range(21_000):
+            fake_now[0] += 31.0  # every guess checked: each adds a client key
+            table.check(f"user{i}", "guess", f"10.9.{i // 256}.{i % 256}")
+        row("3 forged X-Forwarded-For", "the key is the tunnel's (last) entry; the table stays under its bound",
+            f"key {key} for 'X-Forwarded-For: 6.6.6.6, 203.0.113.9'; table {len(table)} entries after 21,000 "
+            f"addresses (bound {table.max_keys}); live table after probes 1-2: {len(throttle)}",
+            key == "203.0.113.9" and len(table) <= table.max_keys and len(throttle) <= throttle.max_keys)
+    finally:
+        demo.close()
+
+
+def probe_origin_queue_and_leaks(index) -> None:
+    """Issue 18, probes 4-7: another site, one login filling the queue, what a visitor is shown."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from gradio_client import Client
+
+    from ui import app, render
+
+    other = ("other", "other-secret-2")
+    # answers of about 10 s: all 33 joins arrive while the first two are still running, even on a busy machine
+    demo = served_app(ScriptedModel(first=9.0, tokens=20, gap=0.05), index, logins=((USER, PASSWORD), other))
+    base = demo.local_url
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            assert client.post("login", data={"username": USER, "password": PASSWORD}).status_code == 200
+            share = {"host": "abcd1234.gradio.live"}
+            pre = client.options("gradio_api/queue/join", headers={**share, "origin": "https://evil.example",
+                                                                    "access-control-request-method": "POST"})
+            post = client.post("gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "evil"},
+                               headers={**share, "origin": "https://evil.example"})
+            row("4 other site: credentialed preflight + request", "refused (403, no allow-origin)",
+                f"preflight {pre.status_code} allow-origin {pre.headers.get('access-control-allow-origin')}; "
+                f"request {post.status_code}", pre.status_code == 403 and post.status_code == 403
+                and "access-control-allow-origin" not in pre.headers)
+            take, fn = (next(i for i, f in demo.fns.items() if f.name == name) for name in ("take", "answer"))
+            joined: list[float] = []
+
+            def ask(i: int) -> int:  # as a browser tab does: the question into the session's state, the answer
+                # into the queue, then listen to it until it ends
+                client.post("gradio_api/run/take", json={"data": [QUESTIONS[i % len(QUESTIONS)]], "fn_index": take,
+                                                         "session_hash": f"s{i}"})
+                r = client.post("gradio_api/queue/join", json={"data": [None, None], "fn_index": fn,
+                                                               "session_hash": f"s{i}"})
+                joined.append(time.monotonic())
+                if r.status_code == 200:
+                    with client.stream("GET", "gradio_api/queue/data", params={"session_hash": f"s{i}"}) as events:
+                        for line in events.iter_lines():
+                            if "process_completed" in line:
+                                break
+                return r.status_code
+
+            start = time.monotonic()
+            with ThreadPoolExecutor(33) as pool:
+                asked = pool.map(ask, range(33))
+                time.sleep(1)
+                while len(joined) < 33 and time.monotonic() - start < 60:
+                    time.sleep(0.1)
+                joins_took = max(joined) - start
+                start = time.monotonic()  # the second login asks while the first login's answers run
+                second = Client(base, auth=other, verbose=False)
+                second.predict(QUESTIONS[0], api_name="/take")
+                try:
+                    messages = second.predict(api_name="/answer")
+                    answered = bool(messages) and "tt-footer" in str(messages[-1].get("content"))
+                    actual = f"answered in {time.monotonic() - start:.1f} s"
+                except Exception as err:  # noqa: BLE001 - the probe reports whatever breaks
+                    answered, actual = False, f"{type(err).__name__}: {str(err)[:80]}"
+                codes = list(asked)
+            counts = {c: codes.count(c) for c in sorted(set(codes))}
+            row("5 one login, 33 questions from 33 sessions", "at most 2 taken; a second login is answered",
+                f"first login's joins answered {counts} within {joins_took:.1f} s; second login {actual}",
+                counts.get(200, 0) <= 2 and joins_took < 9 and answered)
+            stranger = httpx.post(base + "gradio_api/cancel", json={"session_hash": "s0", "fn_index": fn,
+                                                                    "event_id": "x"})
+            deep = client.get("gradio_api/deep_link", params={"session_hash": "s0"})
+            row("7 cancel without a login; deep link of a session", "refused (401; 404)",
+                f"cancel {stranger.status_code}; deep_link {deep.status_code}",
+                stranger.status_code == 401 and deep.status_code == 404)
+    finally:
+        demo.close()
+
+    class Leaky:
+        def respond(self, question):
+            from indexing.errors import TopictalkError
+
+            raise TopictalkError("server http://svc:s3cret@10.0.0.7:8000/v1 failed reading /srv/idx/chroma")
+
+        def reset(self):
+            pass
+
+    import logging
+
+    logging.getLogger("topictalk.app").disabled = True  # the probe's own failure, not worth a traceback here
+    *_, (messages, _) = app.stream_answer(app.AppParts(index, None), app.ChatSession(Leaky()), "hi")
+    shown = messages[-1]["content"]
+    row("6 a server error holding its URL and password", "a generic line; no URL, password or path shown",
+        shown[:70], not any(s in shown for s in ("s3cret", "svc", "10.0.0.7", "/srv/")))
+    rows = render.topic_rows(index.topics) * 200
+    timed = {}
+    for n in (200, 63_000):
+        query = ("graph " * n)[:n]
+        start = time.perf_counter()
+        render.filter_rows(rows, query)
+        timed[n] = time.perf_counter() - start
+    row("7 a 63 kB topic search", "costs what 200 characters cost (ratio <= 2)",
+        f"{timed[63_000] * 1000:.1f} ms vs {timed[200] * 1000:.1f} ms over {len(rows)} rows "
+        f"({timed[63_000] / timed[200]:.2f}x)", timed[63_000] <= 2 * timed[200] + 0.002)
 
 
 # -- load run ---------------------------------------------------------------------------------------------
@@ -280,7 +466,7 @@ def serve_scripted(index_dir: str) -> None:
     from agent.retrieval import TopicIndex
     from indexing import store
 
-    demo = served_app(ScriptedModel(), TopicIndex.open(store.Location(path=Path(index_dir))))
+    demo = served_app(ScriptedModel(), TopicIndex.open(store.Location(path=Path(index_dir))), logins=LOAD_LOGINS)
     print(f"ready {demo.local_url}", flush=True)
     sys.stdin.read()
     demo.close()
@@ -290,7 +476,7 @@ def attack(url: str) -> None:
     """Child process: send 100,000-character questions through the API in a loop, until stdin closes."""
     from gradio_client import Client
 
-    client = Client(url, auth=(USER, PASSWORD), verbose=False)
+    client = Client(url, auth=LOAD_LOGINS[-1], verbose=False)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     sent = refused = 0
@@ -324,7 +510,7 @@ def load_run(index_dir: Path, users: int, rounds: int, reps: int) -> None:
         if not line.startswith("ready "):
             raise SystemExit(f"the scripted app did not start: {line!r}")
         url = line.split()[1]
-        clients = [Client(url, auth=(USER, PASSWORD), verbose=False) for _ in range(users)]
+        clients = [Client(url, auth=LOAD_LOGINS[i], verbose=False) for i in range(users)]
         results: dict[bool, list[float]] = {False: [], True: []}
         server_cpu: dict[bool, float] = {False: 0.0, True: 0.0}  # the server's own work, whatever the machine does
         paired: list[float] = []  # per rep: with / without, neighbours in time (the background load drifts)
@@ -374,6 +560,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="questions per user per phase")
     parser.add_argument("--reps", type=int, default=3, help="phases with and without the attacker, alternated")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--only-served", action="store_true", help="only the probes of the served app (issue 18)")
     parser.add_argument("--serve-scripted", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--attack", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -398,16 +585,20 @@ def main() -> int:
             raise SystemExit(out.stderr)
         index = TopicIndex.open(store.Location(path=index_dir))
         print("probes:", flush=True)
-        probe_long_questions(index)
-        probe_special_tokens()
-        probe_markdown_image()
-        probe_bad_numbers(folder)
+        if not args.only_served:
+            probe_long_questions(index)
+            probe_special_tokens()
+            probe_markdown_image()
+            probe_bad_numbers(folder)
         probe_logins_and_upload(index)
-        if not args.skip_load:
+        probe_throttle_abuse(index)
+        probe_origin_queue_and_leaks(index)
+        if not (args.skip_load or args.only_served):
             print(f"load run: {args.users} users x {args.rounds} questions, {args.reps} reps", flush=True)
             load_run(index_dir, args.users, args.rounds, args.reps)
-        probe_reindex_during_chat(index_dir, corpus)
-        probe_corrupt_cache(index_dir, corpus)
+        if not args.only_served:
+            probe_reindex_during_chat(index_dir, corpus)
+            probe_corrupt_cache(index_dir, corpus)
     print("\n| probe | expected | actual | ok |\n|---|---|---|---|")
     for probe, expected, actual, ok in ROWS:
         print(f"| {probe} | {expected} | {actual.replace('|', '/')} | {'yes' if ok else 'NO'} |")

@@ -153,8 +153,8 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
     seen_texts: set[str] = set()
     seen_ids: set[str] = set()
     dropped_empty = dropped_duplicates = 0
-    for row in rows:
-        text = _as_str(row.get(text_col)).strip()
+    for number, row in enumerate(rows, 1):
+        text = _as_str(row.get(text_col), f"{source} row {number}, column {text_col!r}").strip()
         if not text:
             dropped_empty += 1
             continue
@@ -163,13 +163,13 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
             continue
         seen_texts.add(text)
         # A hash of the text keeps ids stable across runs and machines, unlike row numbers after cleaning.
-        doc_id = _as_id(row.get(id_col)) if id_col else ""
+        doc_id = _as_id(row.get(id_col), f"{source} row {number}, column {id_col!r}") if id_col else ""
         doc_id = doc_id or hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
         if doc_id in seen_ids:
             raise TopictalkError(f"two documents in {source} share the id {doc_id!r}: make the id column unique "
                                  "or remove it to use text hashes")
         seen_ids.add(doc_id)
-        title = _as_str(row.get(title_col)).strip() if title_col else ""
+        title = _as_str(row.get(title_col), f"{source} row {number}, column {title_col!r}").strip() if title_col else ""
         documents.append(Document(id=doc_id, text=text, title=title))
     if not documents:
         raise TopictalkError(f"no documents in {source}: {len(rows)} rows read, none with text in column "
@@ -203,9 +203,21 @@ def _pick(columns: list[str], wanted: str | None, candidates: Sequence[str], whe
     return next((lower[c] for c in candidates if c in lower), None)
 
 
-def _as_str(value: object) -> str:
-    if value is None:
-        return ""
+def _as_str(value: object, where: str = "a value") -> str:
+    """A cell as text: strings as they are, numbers and dates as written, missing values empty.
+
+    A JSON object, list or true/false (or an array cell of a Parquet file) would
+    be indexed as its Python repr, "{'a': 1}", which no one wrote: refused.
+    """
+    if value is None or isinstance(value, str):
+        return value or ""
+    kind = ("a JSON object" if isinstance(value, Mapping) else "a list" if isinstance(value, (list, tuple, set))
+            else "true/false" if isinstance(value, bool) or type(value).__name__ == "bool_"
+            else "bytes" if isinstance(value, (bytes, bytearray))
+            else "an array" if getattr(value, "ndim", 0) else None)
+    if kind:
+        raise TopictalkError(f"{where} holds {kind}, not text: make it a string or pick another column "
+                             "(--text-column / --title-column)")
     try:
         if value != value:  # NaN and NaT from pandas; pd.NA raises TypeError instead
             return ""
@@ -214,10 +226,10 @@ def _as_str(value: object) -> str:
     return str(value)
 
 
-def _as_id(value: object) -> str:
+def _as_id(value: object, where: str = "an id") -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # pandas turns an int column with gaps into floats: 7.0 -> "7"
-    return _as_str(value).strip()
+    return _as_str(value, where).strip()
 
 
 def _read(path: Path) -> tuple[list[dict], list[str]]:
@@ -257,6 +269,9 @@ def _read(path: Path) -> tuple[list[dict], list[str]]:
         except json.JSONDecodeError as err:
             raise TopictalkError(f"malformed JSON in {path} at line {err.lineno}, column {err.colno}: "
                                  f"{err.msg}; fix the file") from err
+        except RecursionError as err:  # the decoder recurses once per level of nesting
+            raise TopictalkError(f"{path} nests JSON too deeply to be documents: give one flat object per "
+                                 "document") from err
         if not all(isinstance(row, dict) for row in rows):
             raise TopictalkError(f"{path} must be a JSON list of objects, one per document")
     else:
@@ -274,6 +289,9 @@ def _parse_lines(path: Path, text: str) -> list[dict]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise TopictalkError(f"malformed JSON in {path} line {number}: {err.msg}; fix or remove that line") from err
+        except RecursionError as err:
+            raise TopictalkError(f"{path} line {number} nests JSON too deeply to be a document: give one flat "
+                                 "object per line") from err
         if not isinstance(row, dict):
             raise TopictalkError(f"{path} line {number} is not a JSON object: each line must be one document")
         rows.append(row)

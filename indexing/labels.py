@@ -211,7 +211,9 @@ class LabelCache:
         self.entries: dict[str, str] = {}
         self.skipped = 0  # unreadable lines: torn writes or edits
         if path.is_file():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            # split("\n"), not splitlines(): an answer may hold a raw U+2028 (put() writes it unescaped),
+            # which splitlines() breaks on, losing that label and redoing it on every run
+            for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
                 try:
                     entry = json.loads(line)
                     self.entries[entry["key"]] = entry["answer"]

@@ -52,7 +52,8 @@ T = TypeVar("T")
 
 
 def check_index_name(name: str) -> str:
-    if not _INDEX_NAME.match(name or ""):
+    # fullmatch: "$" also matches before a trailing newline, so "papers\n" would pass and fail in Chroma
+    if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name):
         raise TopictalkError(f"bad index name {name!r}: use 1-40 lowercase letters, digits and '-', starting "
                              "with a letter or digit (e.g. --index-name papers-2024)")
     return name

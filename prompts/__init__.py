@@ -6,10 +6,10 @@ ui -> agent -> indexing -> prompts chain.
 
 from prompts.files import load, names
 from prompts.llama2 import format_chat
-from prompts.neutralize import model_tokens, neutralize, neutralize_messages
+from prompts.neutralize import UNKNOWN_VOCABULARY, model_tokens, neutralize, neutralize_messages
 from prompts.templates import TemplateError, fill, placeholders
 
 __all__ = [
-    "TemplateError", "fill", "format_chat", "load", "model_tokens", "names", "neutralize", "neutralize_messages",
+    "UNKNOWN_VOCABULARY", "TemplateError", "fill", "format_chat", "load", "model_tokens", "names", "neutralize", "neutralize_messages",
     "placeholders",
 ]

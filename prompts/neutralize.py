@@ -18,6 +18,16 @@ otherwise write a control token. Only tokens written in brackets
 (``<...>`` or ``[...]``) are taken: vocabularies also add plain tokens
 such as runs of spaces, which are ordinary text.
 
+A remote model (an OpenAI-compatible server) has a vocabulary we cannot
+read, and the fixed list misses tokens such as ``<start_of_image>``,
+``[IMG]``, ``<fim_prefix>`` or ``[gMASK]<sop>``. For it, ``tokens`` is
+:data:`UNKNOWN_VOCABULARY`, and every span shaped like a special token is
+defused: ``<name>`` (a word of letters, digits, ``_``, ``▁``, ``.`` or ``-``,
+as in ``<sop>``, ``<extra_id_0>``, ``<__media__>``) and ``[NAME]`` in capitals
+(``[IMG_BREAK]``, ``[gMASK]``). Harmless HTML such as ``<b>`` loses its
+brackets too, in what that model reads only; ``[1]``, ``a[i]`` and
+``[see 2]`` stay.
+
 A match keeps its words and loses its brackets: ``[INST]`` -> ``(INST)``,
 ``<|im_end|>`` -> ``(|im_end|)``, ``<end_of_turn>`` -> ``(end_of_turn)``,
 which no tokenizer reads as a control token.
@@ -40,6 +50,19 @@ _FIXED = re.compile(
 _BRACKETED = re.compile(r"<[^<>\[\]\s]{1,80}>|\[[^<>\[\]\s]{1,80}\]")
 
 
+# what a special token of an unknown vocabulary may look like (see UNKNOWN_VOCABULARY)
+# (no spaces inside: a tokenizer's token has none, and "x < y > z" is ordinary text)
+_SHAPES = re.compile(r"</?[A-Za-z_][\w▁.-]{0,80}>|\[/?[a-z]?[A-Z][A-Z0-9_▁]{1,80}\]")
+
+
+class _Unknown(frozenset):
+    """The bracketed tokens of a vocabulary nobody can read here: all of those shapes."""
+
+
+# the ``tokens`` of a model whose vocabulary is not ours to read (a remote server)
+UNKNOWN_VOCABULARY: frozenset[str] = _Unknown()
+
+
 def _defuse(text: str) -> str:
     if text.startswith("<<"):
         return f"(({text[2:-2].strip()}))"
@@ -55,8 +78,11 @@ def model_tokens(tokens: Collection[str]) -> frozenset[str]:
 
 def neutralize(text: str, tokens: Collection[str] = frozenset()) -> str:
     """``text`` with every control sequence of the fixed list, and every one of
-    ``tokens`` (the model's special tokens, see :func:`model_tokens`), defused."""
+    ``tokens`` (the model's special tokens, see :func:`model_tokens`, or every token shape for
+    :data:`UNKNOWN_VOCABULARY`), defused."""
     text = _FIXED.sub(lambda m: _defuse(m.group(0)), text)
+    if isinstance(tokens, _Unknown):
+        return _SHAPES.sub(lambda m: _defuse(m.group(0)), text)
     if tokens:
         text = _BRACKETED.sub(lambda m: _defuse(m.group(0)) if m.group(0) in tokens else m.group(0), text)
     return text

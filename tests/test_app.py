@@ -1,5 +1,5 @@
 """The app's pure parts, without a server or a browser: table search, map figure and
-sampling, sources HTML, login parsing, and `--share` refused without a login."""
+sampling, sources HTML, session streaming. Logins and the request guard: tests/test_security.py."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.conftest import run_cli
 from tests.fakes import FakeLLM
 from ui import app
 from ui import map as map_mod
+from ui import render
 
 
 def topic(i: int, size: int, label: str, keywords: list[str]) -> Topic:
@@ -37,7 +38,7 @@ def points(sizes: dict[int, int], seed: int = 0) -> map_mod.Points:
 
 # -- topics table ------------------------------------------------------------------------------
 def test_topic_rows_are_real_topics_biggest_first():
-    rows = app.topic_rows(TOPICS)
+    rows = render.topic_rows(TOPICS)
     assert [r[0] for r in rows] == [1, 0, 2]
     assert rows[0] == [1, 90, "Reinforcement learning for robots", "policy, reward, robot"]
 
@@ -50,14 +51,21 @@ def test_topic_rows_are_real_topics_biggest_first():
     ("90", [1]),  # sizes are searchable too
 ])
 def test_filter_rows(query, ids):
-    assert [r[0] for r in app.filter_rows(app.topic_rows(TOPICS), query)] == ids
+    assert [r[0] for r in render.filter_rows(render.topic_rows(TOPICS), query)] == ids
+
+
+def test_a_search_counts_only_its_first_characters():
+    # the search runs outside the queue on every keystroke: a 63 kB query must cost what 200 characters cost
+    rows = render.topic_rows(TOPICS)
+    assert [r[0] for r in render.filter_rows(rows, "graph" + " " * render.MAX_SEARCH_CHARS + "speech")] == [0]
+    assert [r[0] for r in render.filter_rows(rows, "graph speech")] == []  # within the cap, every word counts
 
 
 def test_example_questions_name_a_real_topic():
-    examples = app.example_questions(TOPICS)
+    examples = render.example_questions(TOPICS)
     assert examples == ["What is this corpus about?", "What are the biggest topics?",
                         "Are there topics about Reinforcement learning for robots?", "Tell me about topic 0"]
-    assert app.example_questions([TOPICS[0]]) == examples[:2]  # only outliers: nothing to name
+    assert render.example_questions([TOPICS[0]]) == examples[:2]  # only outliers: nothing to name
 
 
 # -- sources -----------------------------------------------------------------------------------------
@@ -66,7 +74,7 @@ def source(n: int, text: str = "Full <b>abstract</b>\n\nwith two paragraphs.") -
 
 
 def test_sources_show_title_topic_snippet_and_fold_out_the_full_text():
-    out = app.format_sources([source(1)])
+    out = render.format_sources([source(1)])
     assert "[1] Title 1 &amp; more" in out and "topic 3: Graph &lt;nets&gt;" in out and "A snippet ..." in out
     assert "<details><summary>Full text</summary>Full &lt;b&gt;abstract&lt;/b&gt; with two paragraphs.</details>" in out
     assert "\n" not in out  # one HTML block: a blank line would hand the rest to markdown
@@ -74,11 +82,11 @@ def test_sources_show_title_topic_snippet_and_fold_out_the_full_text():
 
 def test_answer_lists_cited_sources_or_says_none_were_cited():
     labels = {3: "Graph nets"}
-    cited = app.answer_markdown(Reply("q", "Answer [1].", "topic", [source(1)], [source(1), source(2)], [3]), labels)
+    cited = render.answer_markdown(Reply("q", "Answer [1].", "topic", [source(1)], [source(1), source(2)], [3]), labels)
     assert "<b>Sources</b>" in cited and "Title 2" not in cited and "<b>Topics</b> 3: Graph nets" in cited
-    uncited = app.answer_markdown(Reply("q", "Answer.", "topic", [], [source(1), source(2)], [3]), labels)
+    uncited = render.answer_markdown(Reply("q", "Answer.", "topic", [], [source(1), source(2)], [3]), labels)
     assert "none cited" in uncited and "Title 2" in uncited
-    bare = app.answer_markdown(Reply("q", "", "off_corpus", [], [], []), labels)
+    bare = render.answer_markdown(Reply("q", "", "off_corpus", [], [], []), labels)
     assert bare == '(no answer)\n\n<div class="tt-footer"></div>'  # the footer marks a finished answer
 
 
@@ -146,12 +154,29 @@ def test_stopping_closes_the_agent_stream_and_keeps_the_partial_answer():
     assert session.messages[-1]["content"] == "Graph " and not session.lock.locked()
 
 
-def test_errors_become_chat_messages():
+def test_failures_show_one_generic_line_and_log_the_details(caplog):
+    class Leaky(FakeConversation):
+        def respond(self, question):
+            raise TopictalkError("cannot reach http://svc:s3cret@10.0.0.7:8000/v1 for /srv/private/index")
+
     session = app.ChatSession(FakeConversation())
     *_, (messages, _) = app.stream_answer(fake_parts(), session, "too long")
-    assert messages[-1] == {"role": "assistant", "content": "⚠️ the model's context cannot hold this question"}
+    assert messages[-1] == {"role": "assistant", "content": app.FAILED}
     *_, (messages, _) = app.stream_answer(fake_parts(), session, "   ")  # nothing asked, nothing shown
     assert len(messages) == 2
+    with caplog.at_level("ERROR", logger="topictalk.app"):
+        *_, (messages, _) = app.stream_answer(fake_parts(), app.ChatSession(Leaky()), "hi")
+    shown = " ".join(m["content"] for m in messages)
+    assert "s3cret" not in shown and "10.0.0.7" not in shown and "/srv/private" not in shown
+    assert messages[-1]["content"] == app.FAILED and "s3cret@10.0.0.7" in caplog.text  # the details: in the log
+
+
+def test_a_long_chat_keeps_its_last_turns_only():
+    session = app.ChatSession(FakeConversation())
+    for i in range(30):
+        list(app.stream_answer(fake_parts(), session, f"question {i}"))
+    assert len(session.messages) == app.MAX_SHOWN_MESSAGES
+    assert session.messages[0] == {"role": "user", "content": "question 10"}  # whole turns, oldest dropped
 
 
 def test_sessions_are_separate_and_clear_resets():
@@ -224,43 +249,6 @@ def test_static_map_writes_a_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# -- login --------------------------------------------------------------------------------------------
-def test_auth_parsing(tmp_path):
-    assert app.parse_credential("ann:pa:ss") == ("ann", "pa:ss")
-    for bad in ("ann", ":pw", "ann:"):
-        with pytest.raises(TopictalkError, match="USER:PASSWORD"):
-            app.parse_credential(bad)
-    f = tmp_path / "users.txt"
-    f.write_text("# team\nann:one\n\n bob:two:2 \n")
-    assert app.read_auth_file(f) == [("ann", "one"), ("bob", "two:2")]
-    f.write_text("ann:one\nbob\n")
-    with pytest.raises(TopictalkError, match="line 2"):
-        app.read_auth_file(f)
-    with pytest.raises(TopictalkError, match="cannot read --auth-file"):
-        app.read_auth_file(tmp_path / "missing.txt")
-
-
-def test_share_needs_a_login_unless_waived():
-    with pytest.raises(TopictalkError, match="--auth"):
-        app.resolve_auth(share=True, auth=None, auth_file=None, no_auth=False)
-    assert app.resolve_auth(share=True, auth=None, auth_file=None, no_auth=True) is None
-    assert app.resolve_auth(share=True, auth="a:longer-secret", auth_file=None, no_auth=False) == \
-        [("a", "longer-secret")]
-    assert app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=False) is None
-    with pytest.raises(TopictalkError, match="not both"):
-        app.resolve_auth(share=False, auth="a:b", auth_file="f", no_auth=False)
-    with pytest.raises(TopictalkError, match="contradicts"):
-        app.resolve_auth(share=True, auth="a:b", auth_file=None, no_auth=True)
-
-
-def test_cli_refuses_share_without_login_in_one_line(tmp_path):
-    out = run_cli("chat", "--share", "--index-dir", str(tmp_path / "none"), check=False, timeout=120)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("topictalk: error: --share") and "--auth" in lines[0]
-    assert not (tmp_path / "none").exists()  # refused before touching the index
-
-
 def test_demo_reuses_an_index_only_for_the_same_corpus():
     from ui.cli import _reusable
 
@@ -284,7 +272,7 @@ HOSTILE = ('See ![chart](https://tracker.example/p.png?q=secret) and <img src="h
 
 
 def test_answers_load_nothing_and_links_get_nofollow():
-    out = app.answer_markdown(Reply("q", HOSTILE, "search", [], [source(1, HOSTILE)], []), {})
+    out = render.answer_markdown(Reply("q", HOSTILE, "search", [], [source(1, HOSTILE)], []), {})
     body = out.split('<div class="tt-footer">')[0]
     assert "<img" not in out and "![" not in body  # no image, raw or Markdown, in the answer or the sources
     assert "[image not shown: chart]" in body.replace("&#91;", "[").replace("&#93;", "]")
@@ -345,86 +333,6 @@ def test_the_page_header_names_no_path_or_address_and_the_box_and_queue_are_boun
     box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tt-question")
     assert box.max_length == 4000
     assert demo._queue.max_size == app.QUEUE_SIZE
-
-
-# -- abuse limits of a public app ----------------------------------------------------------------------------
-def test_a_reachable_host_needs_a_login_and_public_passwords_a_length():
-    with pytest.raises(TopictalkError, match="--host 0.0.0.0 puts the corpus"):
-        app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=False, host="0.0.0.0")
-    assert app.resolve_auth(share=False, auth=None, auth_file=None, no_auth=True, host="0.0.0.0") is None
-    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
-        assert app.resolve_auth(share=False, auth="a:b", auth_file=None, no_auth=False, host=host) == [("a", "b")]
-    with pytest.raises(TopictalkError, match="has 1 characters; with --share it needs at least 8"):
-        app.resolve_auth(share=True, auth="a:b", auth_file=None, no_auth=False)
-    with pytest.raises(TopictalkError, match="'bob' has 5 characters; with --host 192.168.1.5"):
-        app.resolve_auth(share=False, auth="bob:short", auth_file=None, no_auth=False, host="192.168.1.5")
-
-
-def test_failed_logins_wait_exponentially_per_client_and_user():
-    import asyncio
-
-    now, slept = [0.0], []
-
-    async def sleep(seconds):
-        slept.append(seconds)
-        now[0] += seconds
-
-    throttle = app.LoginThrottle([("ann", "correct horse")], base=1.0, cap=8.0, clock=lambda: now[0], sleep=sleep)
-
-    async def attempts(pairs):
-        return [await throttle.check(u, p) for u, p in pairs]
-
-    assert asyncio.run(attempts([("ann", "guess")] * 6)) == [False] * 6
-    assert slept == [1.0, 2.0, 4.0, 8.0, 8.0]  # doubling after each failure, up to the cap
-    assert asyncio.run(attempts([("ann", "correct horse")])) == [True]  # still admitted, after its wait
-    slept.clear()
-    assert asyncio.run(attempts([("ann", "correct horse")])) == [True] and slept == []  # success clears the delay
-
-
-def test_parallel_guesses_queue_behind_each_other():
-    import asyncio
-
-    now, slept = [0.0], []
-
-    async def sleep(seconds):  # every guess is sent at once: none may share another's wait
-        slept.append(seconds)
-
-    throttle = app.LoginThrottle([("ann", "correct horse")], base=1.0, cap=100.0, clock=lambda: now[0], sleep=sleep)
-
-    async def burst():
-        return await asyncio.gather(*(throttle.check("ann", f"guess {i}") for i in range(5)))
-
-    assert asyncio.run(burst()) == [False] * 5
-    assert slept == [1.0, 3.0, 7.0, 15.0]
-
-
-def test_the_served_app_refuses_uploads_and_slows_wrong_passwords():
-    import time
-    from types import SimpleNamespace
-
-    import httpx
-
-    from tests.conftest import free_port
-
-    coords = {"ids": ["a"], "x": [0.0], "y": [0.0], "topic": [0], "title": ["A"]}
-    index = SimpleNamespace(topics=TOPICS, by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
-        coordinates=lambda: coords), manifest={"corpus": {"documents": 1}})
-    demo = app.build(app.AppParts(index, FakeLLM()))
-    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[("ann", "correct horse")])))
-    try:
-        url = demo.local_url
-        with httpx.Client(timeout=30) as client:
-            took = []
-            for _ in range(3):
-                start = time.monotonic()
-                r = client.post(url + "login", data={"username": "ann", "password": "guess"})
-                took.append(time.monotonic() - start)
-                assert r.status_code == 400
-            assert took[2] >= 1.5 > took[0]  # the third guess waited for two failures (1 s, then 2 s)
-            r = client.post(url + "gradio_api/upload", files={"files": ("big.bin", b"x" * 2_000_000)})
-            assert r.status_code == 403 and "no uploads" in r.text
-    finally:
-        demo.close()
 
 
 # -- command line: bad numbers and settings fail at once, in one line ------------------------------------------
@@ -518,31 +426,6 @@ def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
     (tmp_path / "p.csv").write_text("text\none\ntwo\nthree\n")
     cli.main(["demo", "--input", str(tmp_path / "p.csv"), "--limit", "3", "--index-dir", str(tmp_path / "idx")])
     assert len(loaded) == 1 and used == [loaded[0], loaded[0]]  # one model labels the topics, then chats
-
-
-def test_request_bodies_beyond_any_question_are_refused_before_parsing():
-    import asyncio
-
-    sent, reached = [], []
-
-    async def inner(scope, receive, send):
-        reached.append(await receive())
-
-    async def send(message):
-        sent.append(message)
-
-    async def receive():
-        return {"type": "http.request", "body": b"x" * (app.MAX_REQUEST_BYTES + 1), "more_body": False}
-
-    guard = app._guard(inner)
-    big = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("1.2.3.4", 1),
-           "headers": [(b"content-length", str(app.MAX_REQUEST_BYTES + 1).encode())]}
-    asyncio.run(guard(big, receive, send))
-    assert sent[0]["status"] == 413 and reached == []
-    chunked = {**big, "headers": []}  # no length given: cut off while reading
-    asyncio.run(guard(chunked, receive, send))
-    assert reached == [{"type": "http.disconnect"}]
-    assert app.MAX_REQUEST_BYTES > 12 * 4000  # a 4,000-character question fits even as escaped JSON
 
 
 def test_the_map_draws_titles_and_labels_as_text_not_markup():

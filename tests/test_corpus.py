@@ -245,6 +245,25 @@ def test_malformed_json_array(tmp_path):
     _raises("malformed JSON.*c.json at line 2", corpus.from_files, [path])
 
 
+def test_deeply_nested_json_is_one_clear_line_not_a_recursion_error(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "fine"}\n{"text": %s}\n' % deep, encoding="utf-8")
+    _raises("c.jsonl line 2 nests JSON too deeply", corpus.from_files, [path])
+    (tmp_path / "c.json").write_text('[{"text": %s}]' % deep, encoding="utf-8")
+    _raises("c.json nests JSON too deeply", corpus.from_files, [tmp_path / "c.json"])
+
+
+@pytest.mark.parametrize("value, kind", [({"en": "hello"}, "a JSON object"), (["a", "b"], "a list"),
+                                         (True, "true/false")])
+def test_a_text_that_is_not_text_is_refused_not_indexed_as_a_repr(tmp_path, value, kind):
+    rows = [{"text": "a real abstract"}, {"text": value}]
+    _raises(f"row 2, column 'text' holds {kind}, not text", corpus.from_files, [_jsonl(tmp_path / "c.jsonl", rows)])
+    _raises(f"row 1, column 'title' holds {kind}", corpus.from_records, [{"text": "x", "title": value}], source="s")
+    numbers = corpus.from_records([{"text": 42, "title": 1.5}], source="s")  # numbers are written as they read
+    assert numbers.texts == ["42"] and numbers.titles == ["1.5"]
+
+
 def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     _raises("no .txt or .md files", corpus.from_files, [tmp_path / "empty"])

@@ -217,6 +217,15 @@ def test_a_model_that_does_not_batch_is_asked_one_topic_at_a_time_and_each_answe
     assert len(again.calls) == 1  # the two finished answers came from the cache
 
 
+def test_label_cache_keeps_an_answer_holding_a_line_separator(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    for answer in ("Speech\u2028Recognition", "Graph\u2029Nets", "Plain"):
+        LabelCache(path).put(f"key {answer}", answer)
+    cache = LabelCache(path)
+    assert cache.get("key Speech\u2028Recognition") == "Speech\u2028Recognition"
+    assert cache.get("key Graph\u2029Nets") == "Graph\u2029Nets" and cache.skipped == 0
+
+
 def test_label_cache_skips_the_llm_on_rerun_and_survives_a_torn_line(tmp_path):
     path = tmp_path / "labels.jsonl"
     first = FakeLLM("Federated Learning")

@@ -58,3 +58,23 @@ def test_messages_and_llama2_rendering_use_the_models_tokens():
     assert safe == [{"role": "user", "content": "(custom_turn) (end_of_turn)"}]
     out = format_chat([{"role": "user", "content": "<custom_turn><｜User｜>[SYSTEM_PROMPT]"}], tokens)
     assert out == "<s>[INST] (custom_turn)(｜User｜)(SYSTEM_PROMPT) [/INST]"
+
+
+REMOTE_ONLY = ["<start_of_image>", "[IMG]", "[IMG_BREAK]", "<fim_prefix>", "[gMASK]<sop>", "<extra_id_0>",
+               "<__media__>", "</fim_middle>", "[CLS]"]
+
+
+def test_a_remote_models_unknown_vocabulary_gets_every_special_token_shape_defused():
+    from agent.openai_model import OpenAIModel
+    from prompts import UNKNOWN_VOCABULARY
+
+    assert OpenAIModel.special_tokens is UNKNOWN_VOCABULARY  # what an OpenAI-compatible server's messages get
+    for token in REMOTE_ONLY:
+        assert neutralize(f"a {token} b") == f"a {token} b"  # the fixed list alone misses them
+        out = neutralize(f"a {token} b", UNKNOWN_VOCABULARY)
+        assert "<" not in out and "[" not in out and token.strip("<>[] /") .split("]")[0] in out, (token, out)
+    assert neutralize("a <|im_end|> b", UNKNOWN_VOCABULARY) == "a (|im_end|) b"  # the fixed list still applies
+    plain = "[1] and [see 2], a[i], x < y > z, 3 <= 4, [Fig 2]"
+    assert neutralize(plain, UNKNOWN_VOCABULARY) == plain
+    safe = neutralize_messages([{"role": "user", "content": "[gMASK]<sop>hi"}], UNKNOWN_VOCABULARY)
+    assert safe == [{"role": "user", "content": "(gMASK)(sop)hi"}]

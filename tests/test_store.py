@@ -126,6 +126,13 @@ def test_named_indexes_share_one_store_without_touching_each_other(tmp_path):
             store.Location(path=tmp_path, index=bad)
 
 
+def test_an_index_name_with_a_trailing_newline_is_refused_before_any_work():
+    for bad in ("papers\n", "papers\r\n", "\npapers", None):
+        with pytest.raises(TopictalkError, match="bad index name"):
+            store.check_index_name(bad)
+    assert store.check_index_name("papers-2024") == "papers-2024"
+
+
 def test_a_second_writer_is_refused_while_the_lease_is_held(tmp_path):
     location = store.Location(path=tmp_path, index="shared")
     client = store.connect(location)

@@ -6,43 +6,43 @@ question), so histories never mix. Everything the model does goes through one
 queue group sized to what the runtime can run at once, so waiting users see
 their place in the queue instead of a frozen page.
 
-The pure helpers (table rows and search, example questions, source HTML,
-auth parsing) are separate from the Blocks wiring so tests need no server.
+What the page shows is in :mod:`ui.render`; who may log in, and how fast
+anyone may guess, in :mod:`ui.logins`; what a request may be, in
+:mod:`ui.guard`. This module wires the Blocks, streams answers into sessions
+and runs the server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
-import hmac
-import html
 import io
-import ipaddress
+import logging
+import math
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent import models
-from agent.conversation import Conversation, Reply, Settings, Source
+from agent.conversation import Conversation, Settings, checked_question
 from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
-from indexing.schema import Topic
+from ui import guard, render
 from ui import map as map_mod
+from ui.logins import LoginThrottle, Throttled
 from ui.markup import safe_markdown
 
-TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords"]
 LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
-MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see _guard), this is a second fence
-MIN_PUBLIC_PASSWORD = 8  # characters, for a login on a public link or a non-loopback address
-# no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
-# under 50 kB even as escaped JSON); a bigger body is refused before gradio parses it
-MAX_REQUEST_BYTES = 64 * 1024
+MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see ui.guard), this is a second fence
+MAX_SHOWN_MESSAGES = 40  # chat messages a session keeps (20 turns): gradio diffs them all on every streamed token
+# what a visitor sees when an answer fails: the details (a server's URL and credentials, an index path) go to
+# the server log only
+FAILED = "⚠️ The answer failed on the server; its log has the details. Try again, or ask a shorter question."
+logger = logging.getLogger("topictalk.app")
 CSS = """
 .tt-footer { font-size: 0.92em; }
 .tt-footer b { font-size: 1em; font-weight: 600; }
@@ -62,84 +62,6 @@ NOFOLLOW_JS = """() => {
 }"""
 
 
-# -- topics table ---------------------------------------------------------------------
-def topic_rows(topics: Sequence[Topic], keywords: int = 8) -> list[list]:
-    """One row per real topic, biggest first (outliers are not a topic one can ask about)."""
-    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
-    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords])] for t in real]
-
-
-def filter_rows(rows: Sequence[Sequence], query: str) -> list[list]:
-    """Rows whose text holds every word of ``query`` (any column, any case); all rows if empty."""
-    words = query.lower().split()
-    if not words:
-        return [list(r) for r in rows]
-    out = []
-    for row in rows:
-        text = " ".join(str(cell) for cell in row).lower()
-        if all(w in text for w in words):
-            out.append(list(row))
-    return out
-
-
-def topic_question(topic_id: int) -> str:
-    return f"Tell me about topic {topic_id}"
-
-
-def example_questions(topics: Sequence[Topic]) -> list[str]:
-    """The questions offered as buttons: overview, sizes, a real topic by name, topic 0."""
-    examples = ["What is this corpus about?", "What are the biggest topics?"]
-    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
-    if real:
-        examples.append(f"Are there topics about {real[0].label}?")
-        examples.append(topic_question(min(t.id for t in real)))
-    return examples
-
-
-# -- answers and sources ------------------------------------------------------------------
-def _one_line(text: str) -> str:
-    # a blank line inside an HTML block would end it and let markdown mangle the rest; brackets are
-    # escaped too, so no Markdown image or link could form from document text even outside the block
-    return html.escape(" ".join(text.split())).replace("[", "&#91;").replace("]", "&#93;")
-
-
-def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
-    """HTML shown under an answer: title, topic label and snippet; the full abstract folds out."""
-    if not sources:
-        return ""
-    items = []
-    for s in sources:
-        title = _one_line(s.title or s.id)
-        topic = f"topic {s.topic}: {_one_line(s.topic_label)}" if s.topic != -1 else "no topic (outlier)"
-        full = f"<details><summary>Full text</summary>{_one_line(s.text)}</details>" if s.text else ""
-        items.append(f'<div class="tt-source"><b>[{s.n}] {title}</b> · <i>{topic}</i><br>'
-                     f"{_one_line(s.snippet)}{full}</div>")
-    return f'<div class="tt-sources"><b>{heading}</b>' + "".join(items) + "</div>"
-
-
-def format_topics(topic_ids: Sequence[int], labels: dict[int, str]) -> str:
-    if not topic_ids:
-        return ""
-    names = " · ".join(f"{t}: {_one_line(labels.get(t, ''))}" for t in topic_ids)
-    return f'<div class="tt-topics-used"><b>Topics</b> {names}</div>'
-
-
-def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
-    """The finished answer, then a footer with its sources and the topics it drew on.
-
-    A small model often answers from its sources without writing [n]; then the
-    sources it was given are shown under a heading that says so, rather than
-    nothing. The footer is always there, empty or not: it marks a finished
-    answer, which a stopped one never gets (the browser tests wait for it).
-    """
-    text = safe_markdown(reply.answer) if reply.answer else "(no answer)"
-    if reply.sources:
-        sources = format_sources(reply.sources)
-    else:
-        sources = format_sources(reply.provided, "Sources given to the model (none cited)")
-    return f'{text}\n\n<div class="tt-footer">{sources}{format_topics(reply.topics, labels)}</div>'
-
-
 def concurrency_for(model: Model) -> int:
     """How many answers may be generated at once: what the runtime says it can run (1 in-process)."""
     return max(1, int(getattr(model, "concurrency", 1)))
@@ -157,174 +79,6 @@ def public_model_name(spec: str) -> str:
         return parsed.model.rsplit("/", 1)[-1] or "a served model"
     name = parsed.target.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
     return name.removesuffix(".gguf") or "a language model"
-
-
-# -- login ----------------------------------------------------------------------------------------
-def parse_credential(text: str, where: str = "--auth") -> tuple[str, str]:
-    """``user:password`` (the password may itself hold colons)."""
-    user, sep, password = text.strip().partition(":")
-    if not sep or not user.strip() or not password:
-        raise TopictalkError(f"{where}: expected USER:PASSWORD, got {text.strip()!r}")
-    return user.strip(), password
-
-
-def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
-    """One ``user:password`` per line; blank lines and ``#`` comments are skipped."""
-    path = Path(path).expanduser()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise TopictalkError(f"cannot read --auth-file {path}: {err.strerror or err}") from err
-    pairs = [parse_credential(line, f"--auth-file {path} line {n}")
-             for n, line in enumerate(lines, start=1) if line.strip() and not line.lstrip().startswith("#")]
-    if not pairs:
-        raise TopictalkError(f"--auth-file {path} holds no user:password line")
-    return pairs
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach an app listening on ``host``."""
-    if host.strip().lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[] ")).is_loopback
-    except ValueError:  # a host name: it may resolve to any interface
-        return False
-
-
-def resolve_auth(*, share: bool, auth: str | None, auth_file: str | None, no_auth: bool,
-                 host: str = "127.0.0.1") -> list[tuple[str, str]] | None:
-    """The logins to require, or None; refuses a public app that anyone could use by accident.
-
-    Public means a share link or an address other machines can reach; such an
-    app needs a login (unless --no-auth says otherwise) with passwords of at
-    least MIN_PUBLIC_PASSWORD characters, since anyone may try them.
-    """
-    if auth and auth_file:
-        raise TopictalkError("give --auth or --auth-file, not both")
-    if no_auth and (auth or auth_file):
-        raise TopictalkError("--no-auth contradicts --auth/--auth-file: drop one")
-    public = "--share" if share else None if is_loopback(host) else f"--host {host}"
-    if public and not (auth or auth_file or no_auth):
-        reach = "the public internet" if share else "every machine that can reach this one"
-        raise TopictalkError(f"{public} puts the corpus and the model on {reach}: add --auth USER:PASS "
-                             f"or --auth-file FILE (or --no-auth to serve without a login on purpose)")
-    logins = [parse_credential(auth)] if auth else read_auth_file(auth_file) if auth_file else None
-    for user, password in (logins or []) if public else []:
-        if len(password) < MIN_PUBLIC_PASSWORD:
-            raise TopictalkError(f"the password of {user!r} has {len(password)} characters; with {public} it needs "
-                                 f"at least {MIN_PUBLIC_PASSWORD}: choose a longer one")
-    return logins
-
-
-# the client address of the request being handled, set by _guard for the login check
-_client: contextvars.ContextVar[str] = contextvars.ContextVar("topictalk_client", default="?")
-
-
-class LoginThrottle:
-    """Gradio's login check, with an exponential delay after failures, per client and per user name.
-
-    After n failed attempts from one client (or for one user) the next attempt
-    waits base * 2**(n-1) seconds, at most ``cap``; a success clears both.
-    Attempts are booked before they are checked, so parallel guesses queue
-    behind each other instead of sharing one delay. The wait is an asyncio
-    sleep: gradio awaits an async login check, so a throttled guesser holds
-    no thread and no other visitor waits. Unknown user names share one key,
-    so made-up names cannot grow the table.
-    """
-
-    def __init__(self, logins: list[tuple[str, str]], base: float = 1.0, cap: float = 30.0,
-                 clock=time.monotonic, sleep=asyncio.sleep) -> None:
-        self._logins = logins
-        self._users = {user for user, _ in logins}
-        self.base, self.cap, self._clock, self._sleep = base, cap, clock, sleep
-        self._failures: dict[tuple[str, str], int] = {}
-        self._not_before: dict[tuple[str, str], float] = {}
-
-    def delay(self, failures: int) -> float:
-        return 0.0 if failures <= 0 else min(self.cap, self.base * 2 ** (failures - 1))
-
-    async def check(self, username: str, password: str) -> bool:
-        """Pass this bound method to gradio: it awaits a coroutine function (a callable object would be
-        called without await, and the coroutine it returns is truthy: everyone would be let in)."""
-        keys = [("client", _client.get()), ("user", username if username in self._users else "?")]
-        now = self._clock()
-        start = max([now] + [self._not_before.get(k, now) for k in keys])
-        for k in keys:  # booked as a failure until it proves otherwise
-            self._failures[k] = self._failures.get(k, 0) + 1
-            self._not_before[k] = start + self.delay(self._failures[k])
-        if start > now:
-            await self._sleep(start - now)
-        ok = any(user == username and hmac.compare_digest(secret.encode(), password.encode())
-                 for user, secret in self._logins)
-        if ok:
-            for k in keys:
-                self._failures.pop(k, None)
-                self._not_before.pop(k, None)
-        elif len(self._failures) > 10_000:  # many clients: forget those whose delay has long passed
-            stale = [k for k, t in self._not_before.items() if t + self.cap < now]
-            for k in stale:
-                self._failures.pop(k, None)
-                self._not_before.pop(k, None)
-        return ok
-
-
-class _guard:
-    """ASGI middleware: refuses Gradio's upload routes (this app takes no files) and request bodies over
-    MAX_REQUEST_BYTES (a 100,000-character question costs one refusal, not a JSON parse), and records
-    the client address for the login throttle. Plain ASGI, so the route runs in this task's context."""
-
-    BLOCKED = ("/upload", "/process_recording")
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "").rstrip("/")
-        if scope.get("method") == "POST" and path.endswith(self.BLOCKED):
-            await _refuse(send, 403, "this app accepts no uploads")
-            return
-        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
-        if (int(length) if length.isdigit() else 0) > MAX_REQUEST_BYTES:
-            await _refuse(send, 413, f"requests are limited to {MAX_REQUEST_BYTES // 1024} kB")
-            return
-        _client.set(_client_address(scope))
-        await self.app(scope, _capped(receive), send)
-
-
-def _capped(receive):
-    """A body sent without a length (chunked) is cut off at MAX_REQUEST_BYTES: the route sees a disconnect."""
-    seen = 0
-
-    async def wrapped():
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > MAX_REQUEST_BYTES:
-                return {"type": "http.disconnect"}
-        return message
-
-    return wrapped
-
-
-async def _refuse(send, status: int, detail: str) -> None:
-    body = ('{"detail": "%s"}' % detail).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _client_address(scope) -> str:
-    peer = (scope.get("client") or ("?", 0))[0]
-    if is_loopback(peer):  # the share tunnel connects from this machine: trust its forwarding header
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                return value.decode("latin-1").split(",")[0].strip() or peer
-    return peer
 
 
 # -- one browser session --------------------------------------------------------------------
@@ -364,6 +118,8 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
 
     On Stop, gradio closes this generator; the ``finally`` closes the agent's
     stream too, which records the partial answer and releases the model at once.
+    What is wrong with the question is said in the chat; any other failure is
+    one generic line there and the details in the server log.
     """
     session = parts.session(session)
     question = (question or "").strip()
@@ -374,19 +130,22 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
     with session.lock:
         session.last_question = question[:limit]
         messages = session.messages
+        _trim(messages, MAX_SHOWN_MESSAGES - 2)
         shown_question = question if len(question) <= limit else question[:limit] + " …"
         messages.append({"role": "user", "content": safe_markdown(shown_question)})
         yield list(messages), session  # the question shows while the model reads the sources
-        try:  # the conversation refuses an over-long question before routing it; the box caps typing
-            response = session.conversation.respond(question)
-        except TopictalkError as err:
+        try:  # an over-long question is refused before routing it; the box caps typing
+            checked_question(question, parts.settings)
+        except TopictalkError as err:  # about the visitor's own words: safe and useful to show
             messages.append({"role": "assistant", "content": f"⚠️ {safe_markdown(str(err))}"})
             yield list(messages), session
             return
-        stream = iter(response)
+        stream = None
         answer = {"role": "assistant", "content": ""}
         text = ""
         try:
+            response = session.conversation.respond(question)
+            stream = iter(response)
             for chunk in stream:
                 text += chunk
                 if not text:
@@ -397,13 +156,25 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
                 yield list(messages), session
             if not messages or messages[-1] is not answer:
                 messages.append(answer)
-            answer["content"] = answer_markdown(response.reply(), parts.labels)
+            answer["content"] = render.answer_markdown(response.reply(), parts.labels)
             yield list(messages), session
-        except TopictalkError as err:  # e.g. the prompt outgrew the model's context
-            messages.append({"role": "assistant", "content": f"⚠️ {safe_markdown(str(err))}"})
+        except Exception as err:  # e.g. the prompt outgrew the model's context, or its server failed
+            # ours are one clear line; anything else gets its traceback
+            logger.error("topictalk: an answer failed: %s", err, exc_info=not isinstance(err, TopictalkError))
+            messages.append({"role": "assistant", "content": FAILED})
             yield list(messages), session
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
+
+
+def _trim(messages: list[dict], keep: int) -> None:
+    """Drop the oldest messages so at most ``keep`` stay, starting at a question."""
+    cut = len(messages) - keep
+    while 0 < cut < len(messages) and messages[cut]["role"] != "user":
+        cut += 1
+    if cut > 0:
+        del messages[:cut]
 
 
 def clear_session(session: ChatSession | None) -> tuple[list[dict], ChatSession | None]:
@@ -427,7 +198,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     import pandas as pd
 
     index, model = parts.index, parts.model
-    rows = topic_rows(index.topics)
+    rows = render.topic_rows(index.topics)
     points = map_mod.Points.from_coordinates(index.reader.coordinates())
     fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points)
     limit = concurrency_for(model)
@@ -464,12 +235,13 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 gr.Markdown("**Try:**")
                 with gr.Row():
                     examples = [gr.Button(q, size="sm", elem_classes=["tt-example"])
-                                for q in example_questions(index.topics)]
+                                for q in render.example_questions(index.topics)]
             with gr.Tab("Topics", id="topics"):
                 gr.Markdown("Click a topic to ask the chat about it; click a column header to sort.")
                 search = gr.Textbox(placeholder="Search topics by label or keyword", show_label=False,
-                                    elem_id="tt-topic-search")
-                table = gr.Dataframe(value=pd.DataFrame(rows, columns=TOPIC_COLUMNS), headers=TOPIC_COLUMNS,
+                                    elem_id="tt-topic-search", max_length=render.MAX_SEARCH_CHARS)
+                table = gr.Dataframe(value=pd.DataFrame(rows, columns=render.TOPIC_COLUMNS),
+                                     headers=render.TOPIC_COLUMNS,
                                      datatype=["number", "number", "str", "str"],
                                      interactive=False, wrap=True, elem_id="tt-topics",
                                      column_widths=["8%", "8%", "34%", "50%"])
@@ -489,7 +261,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             row = evt.row_value or []
             if not row:
                 return gr.skip(), ""
-            return gr.Tabs(selected="chat"), topic_question(int(row[0]))
+            return gr.Tabs(selected="chat"), render.topic_question(int(row[0]))
 
         # gradio passes the clicked row to a parameter annotated with SelectData; this module's
         # annotations are postponed strings that gradio cannot resolve, so give it the class itself
@@ -508,8 +280,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         stop.click(None, None, None, cancels=answering, queue=False)
         clear.click(clear_session, session, [chatbot, session], cancels=answering, queue=False)
         chatbot.clear(clear_session, session, [chatbot, session], cancels=answering, queue=False)  # its bin icon
-        search.change(lambda q: pd.DataFrame(filter_rows(rows, q), columns=TOPIC_COLUMNS), search, table,
-                      queue=False)
+        search.change(lambda q: pd.DataFrame(render.filter_rows(rows, q), columns=render.TOPIC_COLUMNS), search,
+                      table, queue=False)
 
     demo.queue(default_concurrency_limit=limit, max_size=queue_size)
     return demo
@@ -524,14 +296,33 @@ class ServeOptions:
 
 
 def launch_options(options: ServeOptions) -> dict:
-    """gradio's launch() arguments: the login behind the throttle, no uploads, one CSS, no chatter."""
-    from starlette.middleware import Middleware
-
-    auth = LoginThrottle(options.auth).check if options.auth else None
-    return {"server_name": options.host, "server_port": options.port, "auth": auth,
-            "auth_message": "topictalk: log in to chat with this corpus" if options.auth else None,
-            "max_file_size": MAX_FILE_SIZE, "js": NOFOLLOW_JS, "app_kwargs": {"middleware": [Middleware(_guard)]},
+    """gradio's launch() arguments: the login behind the throttle, the guard around every request, no
+    uploads, one CSS, no chatter."""
+    throttle = LoginThrottle(options.auth) if options.auth else None
+    # gradio's login form shows nothing on HTTP 429 (a try before its wait is over): the page says how it works
+    message = (f"topictalk: log in to chat with this corpus. After a wrong password, wait before trying again: "
+               f"{throttle.base:g} s, doubling up to {throttle.cap:g} s (an earlier try is not checked)."
+               if throttle is not None else None)
+    return {"server_name": options.host, "server_port": options.port,
+            "auth": login_check(throttle) if throttle is not None else None, "auth_message": message,
+            "max_file_size": MAX_FILE_SIZE, "js": NOFOLLOW_JS,
+            "app_kwargs": {"lifespan": guard.outermost(lambda stack: guard.Guard(stack, LLM_GROUP))},
             "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
+
+
+def login_check(throttle: LoginThrottle):
+    """gradio's ``auth`` callable: a throttled attempt is answered at once with HTTP 429 and Retry-After
+    (no task sleeps for it); ``ui.guard`` recorded the client address of the request."""
+    from fastapi import HTTPException
+
+    def check(username: str, password: str) -> bool:
+        try:
+            return throttle.check(username, password, guard.client.get())
+        except Throttled as err:
+            raise HTTPException(429, detail=str(err), headers={"Retry-After": str(math.ceil(err.retry_after))}) \
+                from None
+
+    return check
 
 
 def serve(demo, options: ServeOptions, log=print) -> None:
@@ -551,7 +342,7 @@ def serve(demo, options: ServeOptions, log=print) -> None:
             # gradio 6.31 prints and goes on when the tunnel fails; should a later one raise, serve locally
             demo.close()
             shared = False
-            demo.launch(share=False, **launch)
+            demo.launch(share=False, **launch_options(options))  # afresh: gradio rewrote app_kwargs in place
     url = demo.local_url
     if options.share:
         if shared and demo.share_url:

@@ -317,11 +317,11 @@ def _ask(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
     from agent.conversation import Settings
-    from ui import app
+    from ui import app, logins
 
     # checked before anything loads: a refused --share should cost no model load
-    auth = app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
-                            host=args.host)
+    auth = logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
+                               host=args.host)
     owned = shared is None
     index, model = open_conversation_parts(args, None if owned else shared.get())
     try:
@@ -385,15 +385,15 @@ def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
     from indexing import store
-    from ui import app
+    from ui import app, logins
 
     def log(msg: str) -> None:
         print(f"topictalk: {msg}", file=sys.stderr, flush=True)
 
     if args.input and args.dataset:
         raise TopictalkError("give --input FILE ... or --dataset NAME, not both")
-    app.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
-                     host=args.host)
+    logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
+                        host=args.host)
     if not args.input and not args.dataset:
         args.dataset = REFERENCE_DATASET
     if args.limit == 0:

@@ -1,0 +1,152 @@
+"""Who may log in to the app, and how fast anyone may guess.
+
+``resolve_auth`` turns the command line into the logins to require, refusing a
+public app that anyone could use by accident. ``LoginThrottle`` is gradio's
+login check with a delay after failures, built so that strangers cannot turn
+it against the app's own users (issue 18):
+
+- the delay after n failures is ``base * 2**(n-1)`` with a bounded exponent,
+  at most ``cap``, counted from the *last* failure: guesses do not book
+  waits behind each other, so 100 abandoned guesses cost one delay, not 100;
+- a guess that comes before its wait is over is refused at once
+  (:class:`Throttled`, which the app answers with HTTP 429 and Retry-After):
+  it is not checked, not counted and holds no sleeping task;
+- the table of clients is bounded (least recently failed forgotten first).
+
+So a correct login succeeds once its wait (at most ``cap``) is over, whatever
+strangers sent before.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from indexing.errors import TopictalkError
+
+MIN_PUBLIC_PASSWORD = 8  # characters, for a login on a public link or a non-loopback address
+
+
+def parse_credential(text: str, where: str = "--auth") -> tuple[str, str]:
+    """``user:password`` (the password may itself hold colons). A bad one is never echoed: it may be a password."""
+    user, sep, password = text.strip().partition(":")
+    if not sep or not user.strip() or not password:
+        raise TopictalkError(f"{where}: expected USER:PASSWORD (not shown here, as it may hold a password)")
+    return user.strip(), password
+
+
+def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
+    """One ``user:password`` per line; blank lines and ``#`` comments are skipped."""
+    path = Path(path).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or ("not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err)
+        raise TopictalkError(f"cannot read --auth-file {path}: {reason}") from err
+    pairs = [parse_credential(line, f"--auth-file {path} line {n}")
+             for n, line in enumerate(lines, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    if not pairs:
+        raise TopictalkError(f"--auth-file {path} holds no user:password line")
+    return pairs
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an app listening on ``host``."""
+    if host.strip().lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def resolve_auth(*, share: bool, auth: str | None, auth_file: str | None, no_auth: bool,
+                 host: str = "127.0.0.1") -> list[tuple[str, str]] | None:
+    """The logins to require, or None; refuses a public app that anyone could use by accident.
+
+    Public means a share link or an address other machines can reach; such an
+    app needs a login (unless --no-auth says otherwise) with passwords of at
+    least MIN_PUBLIC_PASSWORD characters, since anyone may try them.
+    """
+    if auth and auth_file:
+        raise TopictalkError("give --auth or --auth-file, not both")
+    if no_auth and (auth or auth_file):
+        raise TopictalkError("--no-auth contradicts --auth/--auth-file: drop one")
+    public = "--share" if share else None if is_loopback(host) else f"--host {host}"
+    if public and not (auth or auth_file or no_auth):
+        reach = "the public internet" if share else "every machine that can reach this one"
+        raise TopictalkError(f"{public} puts the corpus and the model on {reach}: add --auth USER:PASS "
+                             f"or --auth-file FILE (or --no-auth to serve without a login on purpose)")
+    logins = [parse_credential(auth)] if auth else read_auth_file(auth_file) if auth_file else None
+    for user, password in (logins or []) if public else []:
+        if len(password) < MIN_PUBLIC_PASSWORD:
+            raise TopictalkError(f"the password of {user!r} has {len(password)} characters; with {public} it needs "
+                                 f"at least {MIN_PUBLIC_PASSWORD}: choose a longer one")
+    return logins
+
+
+class Throttled(Exception):
+    """A login attempt that came before its wait was over; it was not checked."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins: try again in {math.ceil(retry_after)} s")
+        self.retry_after = retry_after
+
+
+class LoginThrottle:
+    """The login check, with a delay after failures per client and per user name.
+
+    ``check(user, password, client)`` raises :class:`Throttled` while a wait is
+    on, else checks the password. After n failures of a key (the client address,
+    or the user name) its next check waits ``delay(n)`` from its last failure;
+    a success clears both keys. Unknown user names share one key, so made-up
+    names cannot grow the table; the table keeps at most ``max_keys`` keys.
+    """
+
+    def __init__(self, logins: list[tuple[str, str]], base: float = 1.0, cap: float = 30.0,
+                 clock=time.monotonic, max_keys: int = 4096) -> None:
+        self._logins = logins
+        self._users = {user for user, _ in logins}
+        self.base, self.cap, self.max_keys, self._clock = base, cap, max_keys, clock
+        # past this exponent the delay is the cap anyway; bounded, so no count can overflow a float
+        self._max_exponent = max(0, math.ceil(math.log2(cap / base))) if cap > base > 0 else 0
+        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()  # key: (count, last)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def delay(self, failures: int) -> float:
+        if failures <= 0:
+            return 0.0
+        return min(self.cap, self.base * 2 ** min(failures - 1, self._max_exponent))
+
+    def _keys(self, username: str, client: str) -> list[tuple[str, str]]:
+        return [("client", client), ("user", username if username in self._users else "?")]
+
+    def wait(self, username: str, client: str = "?") -> float:
+        """Seconds until an attempt of ``username`` from ``client`` is checked (0: now)."""
+        now = self._clock()
+        waits = [last + self.delay(count) - now
+                 for count, last in (self._failures.get(k, (0, now)) for k in self._keys(username, client))]
+        return max(0.0, *waits)
+
+    def check(self, username: str, password: str, client: str = "?") -> bool:
+        wait = self.wait(username, client)
+        if wait > 0:
+            raise Throttled(wait)
+        keys = self._keys(username, client)
+        ok = any(user == username and hmac.compare_digest(secret.encode(), password.encode())
+                 for user, secret in self._logins)
+        for key in keys:
+            if ok:
+                self._failures.pop(key, None)
+                continue
+            count, _ = self._failures.pop(key, (0, 0.0))
+            self._failures[key] = (min(count + 1, self._max_exponent + 1), self._clock())  # now the most recent
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
+        return ok

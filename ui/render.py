@@ -1,0 +1,99 @@
+"""What the page shows, as text: the topic table and its search, example questions, answers with sources.
+
+Pure functions over topics and replies, so tests need no server. Every piece
+of model or document text goes through :mod:`ui.markup` (answers) or is
+escaped here (sources, topic names) before a browser sees it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from agent.conversation import Reply, Source
+from indexing.schema import Topic
+from ui.markup import safe_markdown
+
+TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords"]
+# the topic search runs outside the queue, once per keystroke: a longer query is cut here, so a 63 kB one
+# costs what 200 characters cost (the search box stops typing there too)
+MAX_SEARCH_CHARS = 200
+
+
+# -- topics table ---------------------------------------------------------------------
+def topic_rows(topics: Sequence[Topic], keywords: int = 8) -> list[list]:
+    """One row per real topic, biggest first (outliers are not a topic one can ask about)."""
+    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
+    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords])] for t in real]
+
+
+def filter_rows(rows: Sequence[Sequence], query: str) -> list[list]:
+    """Rows whose text holds every word of ``query`` (any column, any case); all rows if empty.
+    Only the first MAX_SEARCH_CHARS characters of ``query`` count."""
+    words = (query or "")[:MAX_SEARCH_CHARS].lower().split()
+    if not words:
+        return [list(r) for r in rows]
+    out = []
+    for row in rows:
+        text = " ".join(str(cell) for cell in row).lower()
+        if all(w in text for w in words):
+            out.append(list(row))
+    return out
+
+
+def topic_question(topic_id: int) -> str:
+    return f"Tell me about topic {topic_id}"
+
+
+def example_questions(topics: Sequence[Topic]) -> list[str]:
+    """The questions offered as buttons: overview, sizes, a real topic by name, topic 0."""
+    examples = ["What is this corpus about?", "What are the biggest topics?"]
+    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
+    if real:
+        examples.append(f"Are there topics about {real[0].label}?")
+        examples.append(topic_question(min(t.id for t in real)))
+    return examples
+
+
+# -- answers and sources ------------------------------------------------------------------
+def _one_line(text: str) -> str:
+    # a blank line inside an HTML block would end it and let markdown mangle the rest; brackets are
+    # escaped too, so no Markdown image or link could form from document text even outside the block
+    return html.escape(" ".join(text.split())).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
+    """HTML shown under an answer: title, topic label and snippet; the full abstract folds out."""
+    if not sources:
+        return ""
+    items = []
+    for s in sources:
+        title = _one_line(s.title or s.id)
+        topic = f"topic {s.topic}: {_one_line(s.topic_label)}" if s.topic != -1 else "no topic (outlier)"
+        full = f"<details><summary>Full text</summary>{_one_line(s.text)}</details>" if s.text else ""
+        items.append(f'<div class="tt-source"><b>[{s.n}] {title}</b> · <i>{topic}</i><br>'
+                     f"{_one_line(s.snippet)}{full}</div>")
+    return f'<div class="tt-sources"><b>{heading}</b>' + "".join(items) + "</div>"
+
+
+def format_topics(topic_ids: Sequence[int], labels: dict[int, str]) -> str:
+    if not topic_ids:
+        return ""
+    names = " · ".join(f"{t}: {_one_line(labels.get(t, ''))}" for t in topic_ids)
+    return f'<div class="tt-topics-used"><b>Topics</b> {names}</div>'
+
+
+def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
+    """The finished answer, then a footer with its sources and the topics it drew on.
+
+    A small model often answers from its sources without writing [n]; then the
+    sources it was given are shown under a heading that says so, rather than
+    nothing. The footer is always there, empty or not: it marks a finished
+    answer, which a stopped one never gets (the browser tests wait for it).
+    """
+    text = safe_markdown(reply.answer) if reply.answer else "(no answer)"
+    if reply.sources:
+        sources = format_sources(reply.sources)
+    else:
+        sources = format_sources(reply.provided, "Sources given to the model (none cited)")
+    return f'{text}\n\n<div class="tt-footer">{sources}{format_topics(reply.topics, labels)}</div>'
