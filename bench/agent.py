@@ -226,10 +226,13 @@ def main() -> None:
     parser.add_argument("--before", help="another checkout whose code answers first (the baseline)")
     parser.add_argument("--answers", help="write every reply and its scores to this JSON file")
     parser.add_argument("--only", help="only these questions, by position (e.g. 0,2,5; a quick look on a slow machine)")
+    parser.add_argument("--follow-ups", type=int, help="only the first N follow-up pairs")
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     args = parser.parse_args()
     if args.only:
         QUESTIONS[:] = [QUESTIONS[int(i)] for i in args.only.split(",")]
+    if args.follow_ups is not None:
+        FOLLOW_UPS[:] = FOLLOW_UPS[: args.follow_ups]
 
     if args.collect:  # the code under test comes from PYTHONPATH
         print(json.dumps(collect(args.index_dir, args.llm, args.max_tokens)))
@@ -242,7 +245,8 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
                               args.index_dir, "--llm", args.llm, "--max-tokens", str(args.max_tokens)]
-                             + (["--only", args.only] if args.only else []),
+                             + (["--only", args.only] if args.only else [])
+                             + (["--follow-ups", str(args.follow_ups)] if args.follow_ups is not None else []),
                              cwd=code, env=env, stdout=subprocess.PIPE, text=True, check=False)
         if out.returncode:
             sys.exit(f"{name} failed (its errors are above)")
