@@ -227,6 +227,8 @@ def main() -> None:
     parser.add_argument("--answers", help="write every reply and its scores to this JSON file")
     parser.add_argument("--only", help="only these questions, by position (e.g. 0,2,5; a quick look on a slow machine)")
     parser.add_argument("--follow-ups", type=int, help="only the first N follow-up pairs")
+    parser.add_argument("--scored", nargs="*", metavar="NAME=FILE",
+                        help="score replies collected before (--collect > FILE) instead of asking")
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     args = parser.parse_args()
     if args.only:
@@ -239,7 +241,10 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT))  # the scorer's rules are this checkout's
     runs = {}
-    paths = ([("before", Path(args.before).resolve())] if args.before else []) + [("after", ROOT)]
+    for item in args.scored or []:  # e.g. before and after collected at once, under the same load
+        name, file = item.split("=", 1)
+        runs[name] = score(json.loads(Path(file).read_text()))
+    paths = [] if args.scored else ([("before", Path(args.before).resolve())] if args.before else []) + [("after", ROOT)]
     for name, code in paths:
         print(f"{name}: {code}", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": str(code)}
