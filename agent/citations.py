@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 # a citation with the spaces before it, which go too when the citation is dropped
-_CITATION = re.compile(r"([ \t]*)\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
+CITATION = re.compile(r"([ \t]*)\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
 _OPEN = re.compile(r"[ \t]*\[[\d,;\s]*$|[ \t]+$")  # maybe the start of a citation
 _MAX_HOLD = 24  # a '[' run longer than this is not a citation
 
@@ -28,7 +28,7 @@ def _rewrite(match: re.Match[str], valid: set[int], cited: list[int]) -> str:
 def clean(text: str, valid: set[int], cited: list[int] | None = None) -> str:
     """``text`` with invalid citations removed; valid numbers are appended to ``cited``."""
     cited = cited if cited is not None else []
-    return _CITATION.sub(lambda m: _rewrite(m, valid, cited), text)
+    return CITATION.sub(lambda m: _rewrite(m, valid, cited), text)
 
 
 class CitationFilter:
@@ -48,6 +48,6 @@ class CitationFilter:
             else:
                 ready, pending = pending, ""
             if ready:
-                yield _CITATION.sub(lambda m: _rewrite(m, self.valid, self.cited), ready)
+                yield CITATION.sub(lambda m: _rewrite(m, self.valid, self.cited), ready)
         if pending:
-            yield _CITATION.sub(lambda m: _rewrite(m, self.valid, self.cited), pending)
+            yield CITATION.sub(lambda m: _rewrite(m, self.valid, self.cited), pending)

@@ -1,25 +1,115 @@
-"""What the agent knows of an index: topics, and documents found by meaning.
+"""What the agent knows of an index: topics, themes, and documents found by meaning.
 
 One ``TopicIndex`` per open index, shared by every conversation (it holds no
-conversation state). Questions are embedded with the index's own embedding
-model, so they live in the same space as the stored documents.
+conversation state). It follows re-indexes; each question works on one
+:class:`Snapshot` of it, taken when the question arrives, whose topics,
+themes and document reads all come from one generation, so an answer never
+mixes two. Questions are embedded with the index's own embedding model, so
+they live in the same space as the stored documents.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from indexing import embedding, encoder, store
-from indexing.schema import DocumentRecord, Topic
+from indexing.errors import TopictalkError
+from indexing.schema import DocumentRecord, Theme, Topic
 
 
 @dataclass
 class Hit:
     document: DocumentRecord
     similarity: float  # cosine similarity to the question
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One generation of an index, never changed once made: what one question is answered from."""
+
+    generation: int
+    manifest: Mapping
+    topics: tuple[Topic, ...]  # biggest first, the outlier topic -1 (if any) last
+    themes: tuple[Theme, ...]  # biggest first; () for an index without themes
+    _reader: store.Reader = field(repr=False)  # pinned to ``generation``: it never follows
+    _embed_many: Callable[[list[str]], np.ndarray] = field(repr=False)
+    _ranking: tuple = field(repr=False)  # (topic ids, centroids, described) of the real topics
+    _theme_ranking: tuple = field(repr=False)  # (theme ids, centroids, described)
+
+    # cached_property writes the instance's __dict__ directly, which a frozen dataclass allows
+    @functools.cached_property
+    def by_id(self) -> dict[int, Topic]:
+        return {t.id: t for t in self.topics}
+
+    @functools.cached_property
+    def themes_by_id(self) -> dict[int, Theme]:
+        return {t.id: t for t in self.themes}
+
+    @property
+    def real_topics(self) -> list[Topic]:
+        return [t for t in self.topics if not t.is_outlier]
+
+    def theme_of(self, topic: Topic) -> Theme | None:
+        return self.themes_by_id.get(topic.theme) if topic.theme is not None else None
+
+    def theme_topics(self, theme: Theme) -> list[Topic]:
+        """The theme's topics, biggest first."""
+        by_id = self.by_id
+        return sorted((by_id[i] for i in theme.topic_ids if i in by_id), key=lambda t: (-t.size, t.id))
+
+    def embed_many(self, texts: list[str]) -> np.ndarray:
+        return self._embed_many(texts)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self._embed_many([text])[0]
+
+    def rank_topics(self, vector: np.ndarray, k: int = 5) -> list[tuple[Topic, float]]:
+        """Topics by meaning: the better of centroid and label+keywords similarity."""
+        by_id = self.by_id
+        return [(by_id[i], s) for i, s in _rank(self._ranking, vector, k)]
+
+    def rank_themes(self, vector: np.ndarray, k: int = 3) -> list[tuple[Theme, float]]:
+        by_id = self.themes_by_id
+        return [(by_id[i], s) for i, s in _rank(self._theme_ranking, vector, k)]
+
+    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
+        """Nearest documents (optionally within one topic), skipping ids already shown."""
+        n = k + len(exclude)
+        by_id = self.by_id
+        if topic is not None and topic in by_id:
+            n = min(n, max(1, by_id[topic].size))
+        hits = self._pinned(self._reader.query_documents(vector, n, topic=topic))
+        return [Hit(d, 1.0 - dist) for d, dist in hits if d.id not in exclude][:k]
+
+    def documents(self, ids: list[str]) -> list[DocumentRecord]:
+        return self._pinned(self._reader.get_documents(ids))
+
+    def _pinned(self, result):
+        # the pinned reader moves only when its generation was dropped under it (two re-indexes
+        # during one answer): answering on would mix generations
+        if self._reader.generation != self.generation:
+            raise TopictalkError("the topic index was re-indexed twice while this question was answered; ask again")
+        return result
+
+
+def _ranking(items, texts: list[str], embed_many) -> tuple:
+    if not items:
+        return [], np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)
+    return [t.id for t in items], np.stack([t.embedding for t in items]), embed_many(texts)
+
+
+def _rank(ranking: tuple, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    ids, centroids, described = ranking
+    if not ids:
+        return []
+    scores = np.maximum(centroids @ vector, described @ vector)
+    return [(ids[i], float(scores[i])) for i in np.argsort(-scores)[:k]]
 
 
 class TopicIndex:
@@ -34,45 +124,34 @@ class TopicIndex:
         self._load()
 
     def _load(self) -> None:
-        """Topics and their ranking vectors from the reader's generation."""
-        generation, manifest = self.reader.generation, self.reader.manifest
+        """A snapshot of the live generation; its reader is pinned to that generation."""
+        source = self.reader
+        pinned = store.Reader(source.client, source.location, follow_s=math.inf)
+        manifest = pinned.manifest
         name = manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
         if name != self.embedding_name:  # re-indexed with another model: questions must be in its space
             self._encoder, self.embedding_name = encoder.Encoder(embedding.load(name)), name
-        topics = self.reader.topics()
+        topics = pinned.topics()
+        themes = [t for t in pinned.themes() if t.embedding is not None]
         real = [t for t in topics if not t.is_outlier]
-        if real:
-            centroids = np.stack([t.embedding for t in real])
-            described = self.embed_many([f"{t.label}: {', '.join(t.keywords[:6])}" for t in real])
-        else:
-            centroids = described = np.zeros((0, 1), np.float32)
-        by_id = {t.id: t for t in topics}
-        # one tuple, swapped in one assignment: a question ranking meanwhile sees one generation
-        self._ranking = ([t.id for t in real], centroids, described, by_id)
-        self._topics, self._by_id, self._manifest, self._generation = topics, by_id, manifest, generation
+        ranking = _ranking(real, [f"{t.label}: {', '.join(t.keywords[:6])}" for t in real], self.embed_many)
+        theme_ranking = _ranking(themes, [f"{t.label}: {', '.join(t.keywords[:6])}" for t in themes], self.embed_many)
+        # one object, swapped in one assignment: a question holding the old one keeps answering from it
+        self._snapshot = Snapshot(pinned.generation, manifest, tuple(topics), tuple(themes), pinned, self.embed_many,
+                                  ranking, theme_ranking)
 
     def follow(self) -> None:
         """Move to a newer generation once a re-index commits, topics and documents together."""
         self.reader.refresh()
-        if self.reader.generation != self._generation:
+        if self.reader.generation != self._snapshot.generation:
             with self._follow_lock:
-                if self.reader.generation != self._generation:
+                if self.reader.generation != self._snapshot.generation:
                     self._load()
 
-    @property
-    def topics(self) -> list[Topic]:
+    def snapshot(self) -> Snapshot:
+        """The newest generation, as one immutable snapshot: take one per question."""
         self.follow()
-        return self._topics
-
-    @property
-    def by_id(self) -> dict[int, Topic]:
-        self.follow()
-        return self._by_id
-
-    @property
-    def manifest(self) -> dict:
-        self.follow()
-        return self._manifest
+        return self._snapshot
 
     @classmethod
     def open(cls, location: store.Location, embedder=None) -> TopicIndex:
@@ -85,27 +164,32 @@ class TopicIndex:
     def embed(self, text: str) -> np.ndarray:
         return self.embed_many([text])[0]
 
+    # the newest snapshot's view, for callers that read one thing at a time (the app's table and map)
+    @property
+    def topics(self) -> list[Topic]:
+        return list(self.snapshot().topics)
+
+    @property
+    def themes(self) -> list[Theme]:
+        return list(self.snapshot().themes)
+
+    @property
+    def by_id(self) -> dict[int, Topic]:
+        return self.snapshot().by_id
+
+    @property
+    def manifest(self) -> dict:
+        return dict(self.snapshot().manifest)
+
     @property
     def real_topics(self) -> list[Topic]:
-        return [t for t in self.topics if not t.is_outlier]
+        return self.snapshot().real_topics
 
     def rank_topics(self, vector: np.ndarray, k: int = 5) -> list[tuple[Topic, float]]:
-        """Topics by meaning: the better of centroid and label+keywords similarity."""
-        self.follow()
-        topic_ids, centroids, described, by_id = self._ranking
-        if not topic_ids:
-            return []
-        scores = np.maximum(centroids @ vector, described @ vector)
-        order = np.argsort(-scores)[:k]
-        return [(by_id[topic_ids[i]], float(scores[i])) for i in order]
+        return self.snapshot().rank_topics(vector, k)
 
     def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
-        """Nearest documents (optionally within one topic), skipping ids already shown."""
-        n = k + len(exclude)
-        if topic is not None:
-            n = min(n, max(1, self.by_id[topic].size)) if topic in self.by_id else n
-        hits = self.reader.query_documents(vector, n, topic=topic)
-        return [Hit(d, 1.0 - dist) for d, dist in hits if d.id not in exclude][:k]
+        return self.snapshot().search(vector, k, topic, exclude)
 
     def documents(self, ids: list[str]) -> list[DocumentRecord]:
-        return self.reader.get_documents(ids)
+        return self.snapshot().documents(ids)

@@ -12,18 +12,47 @@ import re
 from dataclasses import dataclass, field
 
 OVERVIEW, TOPIC, FIND_TOPICS, COMPARE, SEARCH, SOURCE = "overview", "topic", "find_topics", "compare", "search", "source"
+THEME = "theme"  # one theme (a group of topics) and its topics
 MISSING = "missing_topic"  # "topic 99" where the index has no topic 99
+# decided after retrieval, not by these rules: nothing in the corpus is close to the question
+OFF_CORPUS = "off_corpus"
+INTENTS = (OVERVIEW, THEME, TOPIC, FIND_TOPICS, COMPARE, SEARCH, SOURCE, MISSING, OFF_CORPUS)
 
 
 @dataclass
 class State:
     """What a conversation showed last, for follow-ups. One per conversation."""
 
-    listed_topics: list[int] = field(default_factory=list)  # in the order shown
+    listed_topics: list[int] = field(default_factory=list)  # topics the last reply showed, in its order
+    listed_themes: list[int] = field(default_factory=list)  # themes the last overview showed, in its order
+    # what "the second one" counts in: what the last reply enumerated ("themes", "topics" or "sources")
+    numbered: str = "topics"
     focus_topic: int | None = None  # the topic last talked about
-    sources: list[str] = field(default_factory=list)  # document ids of the last numbered sources
+    focus_theme: int | None = None  # the theme last opened, while no single topic is in focus
+    sources: list[str] = field(default_factory=list)  # document ids of the last reply's sources
     shown: set[str] = field(default_factory=set)  # every document id shown so far
     last: Plan | None = None
+
+    def remember(self, plan: Plan, topics: list[int], themes: list[int], numbered: str, sources: list[str],
+                 seen: list[str] = ()) -> None:
+        """What a reply showed, for the next question's "that topic", "those papers", "the second one".
+
+        ``topics``: the topics the reply showed (after a search, those of the
+        sources it cited); ``sources``: the documents it cited; ``seen``: every
+        document the model was given ("show me more" skips them).
+        """
+        if topics or themes or sources:  # a reply that showed nothing (a missing topic) changes no list
+            self.listed_topics, self.numbered = list(topics), numbered
+            if numbered == "themes":
+                self.listed_themes = list(themes)
+        if plan.intent == THEME and themes:
+            self.focus_theme, self.focus_topic = themes[0], None
+        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE) and topics:
+            self.focus_topic, self.focus_theme = topics[0], None
+        if sources:
+            self.sources = list(sources)
+        self.shown |= set(sources) | set(seen)
+        self.last = plan
 
 
 @dataclass
@@ -31,8 +60,10 @@ class Plan:
     intent: str
     query: str  # what to embed for retrieval
     topics: list[int] = field(default_factory=list)
+    theme: int | None = None  # THEME: the theme asked about (None: found from ``query``)
+    documents: list[str] = field(default_factory=list)  # SOURCE: "those papers", the last reply's sources
     order: str = "largest"  # overview: largest or smallest first
-    document: str | None = None  # SOURCE: the document id asked about
+    document: str | None = None  # SOURCE: the one document id asked about
     more: bool = False  # "show me more": skip what was already shown
     by_meaning: bool = False  # TOPIC/COMPARE: topics still to be found from ``query``
     number: str = ""  # MISSING: the topic number as asked (shortened when absurdly long)
@@ -63,14 +94,18 @@ _ABOUT = re.compile(r"\b(?:about|on|related(?: to)?|cover(?:s|ed|ing)?|regarding
 _TOPICS_ABOUT = re.compile(r"\btopics?\s+(?:about|on|related to|covering)\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|differ|differs|difference|differences|versus|vs\.?|contrast|distinguish)\b")
 _ARTICLE = re.compile(r"\b(?:the|a)\s+")
-_NAME_END = re.compile(r"\s+topic\b")
+_NAME_END = re.compile(r"\s+(?:topic|theme)\b")
 _TOPIC_OF = re.compile(r"\btopic\s+(?:on|about|of)\s+")
 _MORE = re.compile(r"^\s*(?:and\s+)?(?:show|give|tell)?\s*(?:me\s+)?(?:some\s+)?more(?:\s+(?:papers|please|of them|examples|"
                    r"sources|documents|abstracts|results))?\s*[.!?]*\s*$|^\s*more\s*[.!?]*$|\bshow me more\b")
 _THAT_TOPIC = re.compile(r"\b(?:that|this|the same|its|that one's|this one's)\s+(?:topic|cluster|theme)(?:'s)?\b|\bits\b|\bit\b")
+_THEME_WORD = re.compile(r"\b(?:themes?|areas?)\b")
+# "those papers", "these sources", "them": the sources the last reply showed
+_THOSE = re.compile(r"\b(?:those|these|the cited|the same|the above)\s+(?:\w+\s+)?(?:papers|sources|abstracts|documents|"
+                    r"articles|studies|works|results)\b|\b(?:of|from|in|among|between|compare)\s+them\b")
 _PAPERS = re.compile(r"\b(papers?|abstracts?|documents?|articles?|studies|works?|examples?)\b")
 _DOCUMENT_NOUNS = ("paper", "source", "abstract", "article", "document", "study")
-_FILLER = re.compile(r"\b(?:tell me|more|about|the|a|an|topic|please|can you|could you|explain|describe|what is|"
+_FILLER = re.compile(r"\b(?:tell me|more|about|the|a|an|topic|theme|please|can you|could you|explain|describe|what is|"
                      r"what's|talk|show me|give me)\b", re.IGNORECASE)
 _MAX_DIGITS = 9  # a longer topic number exists in no index (and int() refuses numbers past 4,300 digits)
 
@@ -127,24 +162,53 @@ def _find_subject(q: str) -> str | None:
     return q[m.end():].strip(" ?.!,;:")
 
 
-def _named_topic(q: str) -> str | None:
-    """The name in "the X topic" or "topic on X", whichever comes first."""
+def _named_topic(q: str) -> tuple[str, bool] | None:
+    """The name in "the X topic" (or "the X theme": True) or "topic on X", whichever comes first."""
     found = []
     article = _ARTICLE.search(q)
     if article:
         end = _NAME_END.search(q, article.end() + 1)
         if end:
-            found.append((article.start(), q[article.end(): end.start()]))
+            found.append((article.start(), q[article.end(): end.start()], end.group().strip() == "theme"))
     of = _TOPIC_OF.search(q)
     if of:
-        found.append((of.start(), q[of.end():]))
-    return min(found)[1] if found else None
+        found.append((of.start(), q[of.end():], False))
+    return min(found)[1:] if found else None
+
+
+def _ordinal(question: str, q: str, state: State) -> Plan | None:
+    """ "the second one", "the first paper", "number 3": an item of what the last reply showed."""
+    ordinal = _ORDINAL.search(q) or _NUMBER_REF.search(q)
+    if not ordinal or not (state.listed_topics or state.listed_themes or state.sources):
+        return None
+    word = ordinal.group(1)
+    number = None if word in _ORDINALS else _number(word)
+    index = _ORDINALS[word] if word in _ORDINALS else number - 1 if number is not None else 1 << 40
+    noun = ordinal.group(2) if ordinal.re is _ORDINAL else None
+    if noun in _DOCUMENT_NOUNS or (noun is None and _PAPERS.search(q)):
+        kind = "sources"
+    elif noun == "topic":
+        kind = "themes" if state.numbered == "themes" and not state.listed_topics else "topics"
+    else:  # "the second one": an item of the list the last reply enumerated
+        kind = state.numbered
+    lists = {"sources": state.sources, "topics": state.listed_topics, "themes": state.listed_themes}
+    # what was asked for first, then the other lists the last reply showed
+    for kind in dict.fromkeys([kind, state.numbered, "topics", "themes", "sources"]):
+        items = lists[kind]
+        if not -len(items) <= index < len(items):
+            continue
+        if kind == "sources":
+            return Plan(SOURCE, question, document=items[index])
+        if kind == "themes":
+            return Plan(THEME, question, theme=items[index])
+        return Plan(TOPIC, question, [items[index]])
+    return None
 
 
 def route(question: str, state: State, known_topics: set[int]) -> Plan:
     q = " ".join(question.lower().split())
     numbers = _topic_numbers(q, known_topics)
-    if _COMPARE.search(q):
+    if _COMPARE.search(q) and not (_THOSE.search(q) and state.sources):
         if len(numbers) >= 2:
             return Plan(COMPARE, question, numbers[:2])
         return Plan(COMPARE, question, numbers[:1], by_meaning=True)
@@ -155,39 +219,32 @@ def route(question: str, state: State, known_topics: set[int]) -> Plan:
         value = _number(unknown.group(1))
         return Plan(MISSING, question, [] if value is None else [value], number=_shown(unknown.group(1)))
 
-    ordinal = _ORDINAL.search(q) or _NUMBER_REF.search(q)
-    if ordinal and (state.listed_topics or state.sources):
-        word = ordinal.group(1)
-        number = None if word in _ORDINALS else _number(word)
-        index = _ORDINALS[word] if word in _ORDINALS else number - 1 if number is not None else 1 << 40
-        noun = ordinal.group(2) if ordinal.re is _ORDINAL else None
-        if noun in _DOCUMENT_NOUNS:
-            wants_source = True
-        elif noun == "topic":
-            wants_source = False
-        else:  # "the second one": a source if the question speaks of papers or no topics were listed
-            wants_source = _PAPERS.search(q) is not None or not state.listed_topics
-        if wants_source and state.sources:
-            doc = state.sources[index] if -len(state.sources) <= index < len(state.sources) else None
-            if doc:
-                return Plan(SOURCE, question, document=doc)
-        if state.listed_topics and -len(state.listed_topics) <= index < len(state.listed_topics):
-            return Plan(TOPIC, question, [state.listed_topics[index]])
+    plan = _ordinal(question, q, state)
+    if plan is not None:
+        return plan
 
     if _MORE.search(q) and state.last is not None:
         last = state.last
-        return Plan(last.intent if last.intent != SOURCE else SEARCH, last.query, list(last.topics), last.order,
-                    more=True)
+        return Plan(last.intent if last.intent not in (SOURCE, OFF_CORPUS) else SEARCH, last.query, list(last.topics),
+                    last.theme, order=last.order, more=True)
     subject = _find_subject(q)
     if _is_overview(q) and subject is None:
         return Plan(OVERVIEW, question, order="smallest" if _SMALL.search(q) else "largest")
     if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
         return Plan(FIND_TOPICS, subject or question)
-    if state.focus_topic is not None and _THAT_TOPIC.search(q):
-        return Plan(TOPIC, question, [state.focus_topic], more=bool(_PAPERS.search(q)))
-    name = _named_topic(q)
-    if name:
+    if _THOSE.search(q) and state.sources:
+        return Plan(SOURCE, question, documents=list(state.sources))
+    if _THAT_TOPIC.search(q):
+        if state.focus_theme is not None and (state.focus_topic is None or _THEME_WORD.search(q)):
+            return Plan(THEME, question, theme=state.focus_theme, more=bool(_PAPERS.search(q)))
+        if state.focus_topic is not None:
+            return Plan(TOPIC, question, [state.focus_topic], more=bool(_PAPERS.search(q)))
+    named = _named_topic(q)
+    if named:
+        name, is_theme = named
         name = _FILLER.sub(" ", name).strip(" ?.!,")
         if name:
+            if is_theme:
+                return Plan(THEME, name, by_meaning=True)
             return Plan(TOPIC, name, by_meaning=True)
     return Plan(SEARCH, question)

@@ -1,35 +1,43 @@
-"""Agent quality and speed on a real arXiv index.
+"""Agent answer quality and speed on a real arXiv index, before and after, on one index.
 
-    .venv/bin/python bench/agent.py --index-dir /tmp/idx25k [--llm bundled] [--max-tokens 120]
+    .venv/bin/python bench/agent.py --index-dir /tmp/idx5k [--before /tmp/tt-main] [--llm bundled]
+        [--max-tokens 120]
 
 Build the index first, e.g. `topictalk index --input ../shared/data/arxiv_ml.jsonl.gz
---index-dir /tmp/idx25k` (all 24,914 documents) or with `--limit N`; the sample size
-is read from the index's manifest and printed.
+--limit 5000 --index-dir /tmp/idx5k`. ``--before DIR`` is another checkout (e.g. `git
+worktree add /tmp/tt-main main`): its code answers the same questions first, in a child
+process, then this checkout's code does; both sets of answers are scored here, by the
+same rules, so the table compares code paths and not scorers.
 
-Each question names terms that a relevant abstract contains (checked by hand on
-this corpus); a cited source is on topic when its title or abstract contains one.
-Off-corpus questions must be admitted (intent off_corpus). Reported: the share of
-answers whose cited sources are all on topic, the share citing at least one
-source, the share of valid citations (every [n] names a provided source: must be
-100%), retrieval latency p50/p95 (question embedding + Chroma queries) and time
-to first token of the whole turn with the chosen model.
+Each question names terms that a relevant abstract contains (checked by hand on this
+corpus); a cited source is on topic when its title or abstract contains one. Scored:
+- substantive: ``agent.substance.substantive`` (the written rule) on the final answer;
+- grounded: no claim sentence of the answer fails ``agent.attribution.review``'s check
+  against the sources it was given;
+- citation precision: on-topic cited sources / cited sources, over all answers;
+- off-corpus questions admitted (intent off_corpus);
+- follow-ups: "that topic" after a topic search and after a search stays on the subject,
+  "the second one" after an overview opens the second item shown;
+- time to first token: first text the reader sees (and, where a reply starts with a lead
+  written from the index, the model's first token), each question in a fresh conversation
+  with the model warm.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from agent.conversation import Conversation, Settings  # noqa: E402
-from agent.models import load  # noqa: E402
-from agent.retrieval import TopicIndex  # noqa: E402
-from indexing import store  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+# this file is bench/agent.py: with bench/ first on sys.path, "import agent" would import it
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 # (question, terms a relevant abstract contains); None marks an off-corpus question
 QUESTIONS: list[tuple[str, list[str] | None]] = [
@@ -68,73 +76,194 @@ QUESTIONS: list[tuple[str, list[str] | None]] = [
     ("How do I renew my passport in France?", None),
 ]
 
+# (first question, follow-up, terms the follow-up's sources contain or None: "the second one")
+FOLLOW_UPS: list[tuple[str, str, list[str] | None]] = [
+    ("Are there topics about speech?", "Which papers in that topic are most representative?",
+     ["speech", "audio", "speaker", "acoustic", "asr"]),
+    ("Which papers study privacy attacks on federated learning?", "Which papers in that topic are most representative?",
+     ["federated"]),
+    ("What are the biggest topics?", "Tell me more about the second one", None),
+]
+
+
+def collect(index_dir: str, llm: str, max_tokens: int) -> list[dict]:
+    """Every question's reply with the code on sys.path (this checkout or --before's), as plain data."""
+    from agent.conversation import Conversation, Settings
+    from agent.models import load
+    from agent.retrieval import TopicIndex
+    from indexing import store
+
+    index = TopicIndex.open(store.Location(path=Path(index_dir)))
+
+    def source(s) -> dict:
+        return {"n": s.n, "id": s.id, "title": s.title, "text": s.text, "topic": s.topic}
+
+    def ask(conv, question: str) -> dict:
+        start = time.perf_counter()
+        response = conv.respond(question)
+        lead = getattr(getattr(response, "context", None), "lead", "")
+        first = model_first = None
+        seen = ""
+        for chunk in response:
+            now = time.perf_counter() - start
+            first = first if first is not None else now
+            if model_first is None and len(seen) >= len(lead) and chunk.strip():
+                model_first = now
+            seen += chunk
+        reply = response.reply()
+        return {"question": question, "answer": reply.answer, "intent": reply.intent, "topics": reply.topics,
+                "themes": getattr(reply, "themes", []), "answer_source": getattr(reply, "answer_source", "model"),
+                "draft": getattr(reply, "draft", reply.answer), "sources": [source(s) for s in reply.sources],
+                "provided": [source(s) for s in reply.provided], "ttft": first or 0.0,
+                "model_ttft": model_first, "labels": {t.id: t.label for t in index.topics},
+                "seconds": time.perf_counter() - start}
+
+    out = []
+    with load(llm) as model:
+        settings = Settings(max_tokens=max_tokens)
+        Conversation(index, model, settings).ask("Which papers study graph neural networks?")  # warm
+        for question, _ in QUESTIONS:
+            out.append(ask(Conversation(index, model, settings), question))  # fresh: no history effects
+            print(f"  {out[-1]['ttft']:.2f}s {out[-1]['intent']:<12} {question[:60]}", file=sys.stderr, flush=True)
+        for first, second, _ in FOLLOW_UPS:
+            conv = Conversation(index, model, settings)
+            out.append({"follow_up": [ask(conv, first), ask(conv, second)]})
+    return out
+
+
+def on_topic(source: dict, terms: list[str]) -> bool:
+    blob = f"{source['title']} {source['text']}".lower()
+    return any(term in blob for term in terms)
+
+
+def score(replies: list[dict]) -> dict:
+    """The quality table of one code path's replies, by this checkout's rules."""
+    from agent import attribution, substance
+    from indexing import embedding
+
+    encoder = embedding.load("bundled")
+
+    def embed(texts):
+        return encoder.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+
+    def asked(r) -> str:
+        return " ".join([r["question"]] + [r["labels"].get(str(t), r["labels"].get(t, "")) for t in r["topics"]])
+
+    def grounded(r) -> bool:
+        if not r["provided"]:
+            return True
+        table = attribution.SourceSentences.of([(s["n"], s["title"], s["text"]) for s in r["provided"]], embed)
+        cited = [s["n"] for s in r["sources"]]
+        return not attribution.review(r["answer"], cited, table, embed, question=asked(r), cite_at=2.0,
+                                      ground_at=0.55).dropped
+
+    rows = []
+    for r, (question, terms) in zip(replies, QUESTIONS):
+        texts = {s["n"]: f"{s['title']}. {s['text']}" for s in r["provided"]}
+        row = {"question": question, "intent": r["intent"], "answer_source": r["answer_source"], "ttft": r["ttft"],
+               "model_ttft": r["model_ttft"], "answer": r["answer"], "draft": r["draft"]}
+        if terms is None:
+            row["admitted"] = r["intent"] == "off_corpus"
+        else:
+            # a lead written from the index (a list of topics) is not the model's answer: judge what follows
+            body = r["answer"]
+            row["substantive"] = substance.substantive(body, asked(r), texts) or r["intent"] == "find_topics" and \
+                bool(r["topics"]) and substance.substantive(body.split("\n\n", 1)[-1], asked(r), texts)
+            row["draft_substantive"] = substance.substantive(r["draft"], asked(r), texts)
+            row["grounded"] = grounded(r)
+            row["cited"] = len(r["sources"])
+            row["on_topic"] = sum(on_topic(s, terms) for s in r["sources"])
+        rows.append(row)
+    follow = []
+    for item, (_, _, terms) in zip(replies[len(QUESTIONS):], FOLLOW_UPS):
+        first, second = item["follow_up"]
+        if terms is None:
+            wanted = ("themes", first["themes"][1:2]) if first["themes"] else ("topics", first["topics"][1:2])
+            ok = bool(wanted[1]) and second[wanted[0]][:1] == wanted[1]
+        else:
+            ok = second["intent"] not in ("off_corpus", "search") and bool(second["sources"]) and \
+                all(on_topic(s, terms) for s in second["sources"])
+        follow.append({"first": first["question"], "second": second["question"], "ok": ok,
+                       "intent": second["intent"], "answer": second["answer"]})
+    return {"rows": rows, "follow_ups": follow}
+
+
+def table(name: str, scored: dict) -> list[str]:
+    rows = [r for r in scored["rows"] if "substantive" in r]
+    off = [r for r in scored["rows"] if "admitted" in r]
+    cited = sum(r["cited"] for r in rows)
+    ttft = sorted(r["ttft"] for r in scored["rows"])
+    model = sorted(r["model_ttft"] for r in scored["rows"] if r["model_ttft"] is not None)
+    sources = {}
+    for r in scored["rows"]:
+        sources[r["answer_source"]] = sources.get(r["answer_source"], 0) + 1
+
+    def pct(k):
+        return f"{sum(r[k] for r in rows)}/{len(rows)}"
+
+    return [
+        f"{name}",
+        f"  substantive (final answer):       {pct('substantive')}",
+        f"  substantive (model's first try):  {pct('draft_substantive')}",
+        f"  grounded:                         {pct('grounded')}",
+        f"  citation precision:               {sum(r['on_topic'] for r in rows) / max(1, cited):.3f} "
+        f"({sum(r['on_topic'] for r in rows)}/{cited}); answers all on topic "
+        f"{sum(r['cited'] > 0 and r['on_topic'] == r['cited'] for r in rows)}/{len(rows)}",
+        f"  off-corpus admitted:              {sum(r['admitted'] for r in off)}/{len(off)}",
+        f"  follow-ups right:                 {sum(f['ok'] for f in scored['follow_ups'])}/{len(scored['follow_ups'])}",
+        f"  time to first token:              median {statistics.median(ttft):.2f} s, max {ttft[-1]:.2f} s",
+        f"  model's first token:              median {statistics.median(model):.2f} s, max {model[-1]:.2f} s"
+        if model else "  model's first token:              -",
+        f"  answer sources:                   {', '.join(f'{k} {v}' for k, v in sorted(sources.items()))}",
+    ]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index-dir", required=True)
     parser.add_argument("--llm", default="bundled")
     parser.add_argument("--max-tokens", type=int, default=120, help="answer length cap (time is the constraint)")
+    parser.add_argument("--before", help="another checkout whose code answers first (the baseline)")
+    parser.add_argument("--answers", help="write every reply and its scores to this JSON file")
+    parser.add_argument("--only", help="only these questions, by position (e.g. 0,2,5; a quick look on a slow machine)")
+    parser.add_argument("--follow-ups", type=int, help="only the first N follow-up pairs")
+    parser.add_argument("--scored", nargs="*", metavar="NAME=FILE",
+                        help="score replies collected before (--collect > FILE) instead of asking")
+    parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     args = parser.parse_args()
+    if args.only:
+        QUESTIONS[:] = [QUESTIONS[int(i)] for i in args.only.split(",")]
+    if args.follow_ups is not None:
+        FOLLOW_UPS[:] = FOLLOW_UPS[: args.follow_ups]
 
-    index = TopicIndex.open(store.Location(path=Path(args.index_dir)))
-    corpus = index.manifest["corpus"]
-    print(f"index: {corpus['documents']} documents ({corpus['source']}), {len(index.real_topics)} topics")
-
-    # retrieval latency: embedding + document search + topic ranking, 5 passes over the questions
-    latencies = []
-    for _ in range(5):
-        for question, _terms in QUESTIONS:
-            t = time.perf_counter()
-            vector = index.embed(question)
-            index.search(vector, 4)
-            index.rank_topics(vector, 5)
-            latencies.append((time.perf_counter() - t) * 1000)
-    latencies.sort()
-    p50, p95 = statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))]
-
-    rows, ttfts = [], []
-    with load(args.llm) as model:
-        settings = Settings(max_tokens=args.max_tokens)
-        Conversation(index, model, settings).ask("What is this corpus about?")  # warm the system prompt cache
-        for question, terms in QUESTIONS:
-            conv = Conversation(index, model, settings)  # one question per conversation: no history effects
-            start = time.perf_counter()
-            response = conv.respond(question)
-            first = None
-            for _ in response:
-                if first is None:
-                    first = time.perf_counter() - start
-            reply = response.reply()
-            ttfts.append(first or 0.0)
-            numbers = {int(n) for group in re.findall(r"\[([\d,\s]+)\]", reply.answer) for n in re.findall(r"\d+", group)}
-            valid = numbers <= {s.n for s in reply.provided}
-            if terms is None:
-                ok = reply.intent == "off_corpus"
-            else:
-                def on_topic(s) -> bool:
-                    blob = f"{s.title} {s.text}".lower()
-                    return any(term in blob for term in terms)
-
-                ok = bool(reply.sources) and all(on_topic(s) for s in reply.sources)
-            provided_ok = terms is None or any(
-                any(t in f"{s.title} {s.text}".lower() for t in terms) for s in reply.provided)
-            rows.append((question, reply.intent, len(reply.sources), ok, valid, provided_ok, first))
-            print(f"{'ok ' if ok else 'NO '} {reply.intent:<12} cited={len(reply.sources)} ttft={first or 0:.2f}s "
-                  f"{question[:60]}", flush=True)
-
-    answered = [r for r, (_, terms) in zip(rows, QUESTIONS) if terms is not None]
-    off = [r for r, (_, terms) in zip(rows, QUESTIONS) if terms is None]
-    ttft_sorted = sorted(ttfts)
-    print(f"\nquestions: {len(rows)} ({len(answered)} in corpus, {len(off)} off corpus); answer cap "
-          f"{args.max_tokens} tokens; model {args.llm}")
-    print(f"answers whose cited sources are all on topic: {sum(r[3] for r in answered)}/{len(answered)}")
-    print(f"answers citing at least one source:            {sum(r[2] > 0 for r in answered)}/{len(answered)}")
-    print(f"retrieval put an on-topic abstract in context:  {sum(r[5] for r in answered)}/{len(answered)}")
-    print(f"off-corpus questions admitted:                 {sum(r[3] for r in off)}/{len(off)}")
-    print(f"valid citations:                                {sum(r[4] for r in rows)}/{len(rows)} answers")
-    print(f"retrieval latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(latencies)} queries")
-    print(f"time to first token: p50 {statistics.median(ttfts):.2f} s, "
-          f"p95 {ttft_sorted[int(0.95 * (len(ttfts) - 1))]:.2f} s")
+    if args.collect:  # the code under test comes from PYTHONPATH
+        print(json.dumps(collect(args.index_dir, args.llm, args.max_tokens)))
+        return
+    sys.path.insert(0, str(ROOT))  # the scorer's rules are this checkout's
+    runs = {}
+    for item in args.scored or []:  # e.g. before and after collected at once, under the same load
+        name, file = item.split("=", 1)
+        runs[name] = score(json.loads(Path(file).read_text()))
+    paths = [] if args.scored else ([("before", Path(args.before).resolve())] if args.before else []) + [("after", ROOT)]
+    for name, code in paths:
+        print(f"{name}: {code}", file=sys.stderr, flush=True)
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
+                              args.index_dir, "--llm", args.llm, "--max-tokens", str(args.max_tokens)]
+                             + (["--only", args.only] if args.only else [])
+                             + (["--follow-ups", str(args.follow_ups)] if args.follow_ups is not None else []),
+                             cwd=code, env=env, stdout=subprocess.PIPE, text=True, check=False)
+        if out.returncode:
+            sys.exit(f"{name} failed (its errors are above)")
+        runs[name] = score(json.loads(out.stdout))
+    manifest = json.loads((Path(args.index_dir) / "manifest.json").read_text()) \
+        if (Path(args.index_dir) / "manifest.json").is_file() else {}
+    print(f"index: {args.index_dir} {manifest.get('corpus', {})}; model {args.llm}; answer cap {args.max_tokens} "
+          f"tokens; load {os.getloadavg()[0]:.1f}")
+    for name, scored in runs.items():
+        print("\n".join(table(name, scored)))
+    if args.answers:
+        Path(args.answers).write_text(json.dumps(runs, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

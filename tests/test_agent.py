@@ -1,8 +1,11 @@
-"""The conversation logic with a scripted LLM over a small real Chroma index
-(real MiniLM embeddings, three hand-written topics): routing, follow-ups,
-citation filtering, history trimming, injection and separate conversations."""
+"""The conversation logic with a scripted LLM over small real Chroma indexes
+(real MiniLM embeddings, hand-written topics, one index with themes): routing,
+follow-ups, citation filtering, the substance rule and its fallbacks,
+grounding, history trimming, injection and separate conversations."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from agent.conversation import Conversation, Settings
 from agent.retrieval import TopicIndex
 from indexing import embedding, encoder, store
 from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Topic
+from indexing.schema import DocumentRecord, Theme, Topic
 from tests.fakes import FakeLLM
 
 pytestmark = pytest.mark.slow  # questions are routed and retrieved by the real bundled embedding model
@@ -51,30 +54,92 @@ def embedder():
     return embedding.load("bundled")
 
 
+# more topics for the index with themes: speech and graphs each get a sibling topic
+MORE_TOPICS = {
+    3: ("Speaker Verification", ["speaker", "verification", "voice", "embedding", "spoofing"], [
+        ("Speaker verification with x-vectors", "Deep speaker embeddings called x-vectors verify a claimed identity "
+         "from a few seconds of voice."),
+        ("Spoofing attacks on voice biometrics", "Replayed and synthesized voices fool speaker verification systems; "
+         "we train a countermeasure that detects spoofed audio."),
+        ("Short-utterance speaker recognition", "Attention pooling over frame features recognizes speakers from "
+         "utterances shorter than two seconds."),
+    ]),
+    4: ("Molecular Property Prediction", ["molecules", "chemistry", "drug", "property", "atoms"], [
+        ("Equivariant networks for molecular energies", "Rotation-equivariant networks predict the energy of a "
+         "molecule from the 3D positions of its atoms."),
+        ("Drug toxicity prediction", "We predict the toxicity of drug candidates from their chemical structure and "
+         "screen a library of ten thousand compounds."),
+        ("Pretraining on unlabeled molecules", "Masking atoms and bonds during pretraining on millions of unlabeled "
+         "molecules improves property prediction with few labels."),
+    ]),
+}
+THEMES = [  # (id, label, topic ids biggest first)
+    (0, "Learning on Graphs and Molecules", [2, 4]),
+    (1, "Speech and Voice", [1, 3]),
+    (2, "Private Federated Learning", [0]),
+]
+
+
+def build_index(location, embedder, topics: dict, themes: list | None = None) -> None:
+    """A real Chroma index of hand-written topics (and themes): embeddings by the bundled MiniLM."""
+    theme_of = {t: th for th, _, members in (themes or []) for t in members}
+    records, texts = [], []
+    for tid, (_, _, docs) in topics.items():
+        for j, (title, text) in enumerate(docs):
+            records.append(DocumentRecord(f"t{tid}d{j}", text, title, tid, 1.0, float(tid), float(j),
+                                          theme=theme_of.get(tid)))
+            texts.append(f"{title}. {text}")
+    vectors = encoder.encode(embedder, texts)  # as `topictalk index` embeds documents
+
+    def centroid(rows):
+        c = vectors[rows].mean(axis=0)
+        return (c / np.linalg.norm(c)).astype(np.float32)
+
+    out = []
+    for tid, (label, keywords, docs) in topics.items():
+        members = [i for i, r in enumerate(records) if r.topic == tid]
+        out.append(Topic(tid, len(docs), label, "llm", keywords, keywords[:3], keywords[1:4],
+                         [records[i].id for i in members], centroid(members), theme=theme_of.get(tid)))
+    writer = store.begin(store.connect(location))
+    writer.write_documents(records, vectors)
+    writer.write_topics(out)
+    if themes:
+        writer.write_themes([
+            Theme(th, sum(len(topics[t][2]) for t in members), label, "llm", members,
+                  [w for t in members for w in topics[t][1][:3]],
+                  centroid([i for i, r in enumerate(records) if r.topic in members]))
+            for th, label, members in themes])
+    writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": len(records)}})
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, embedder) -> TopicIndex:
     location = store.Location(path=tmp_path_factory.mktemp("agent-index"))
-    records, texts = [], []
-    for tid, (_, _, docs) in TOPICS.items():
-        for j, (title, text) in enumerate(docs):
-            records.append(DocumentRecord(f"t{tid}d{j}", text, title, tid, 1.0, float(tid), float(j)))
-            texts.append(f"{title}. {text}")
-    vectors = encoder.encode(embedder, texts)  # as `topictalk index` embeds documents
-    topics = []
-    for tid, (label, keywords, docs) in TOPICS.items():
-        members = [i for i, r in enumerate(records) if r.topic == tid]
-        centroid = vectors[members].mean(axis=0)
-        topics.append(Topic(tid, len(docs), label, "llm", keywords, keywords[:3], keywords[1:4],
-                            [records[i].id for i in members], (centroid / np.linalg.norm(centroid)).astype(np.float32)))
-    writer = store.begin(store.connect(location))
-    writer.write_documents(records, vectors)
-    writer.write_topics(topics)
-    writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": len(records)}})
+    build_index(location, embedder, TOPICS)
     return TopicIndex.open(location, embedder)
 
 
+@pytest.fixture(scope="module")
+def themed(tmp_path_factory, embedder) -> TopicIndex:
+    location = store.Location(path=tmp_path_factory.mktemp("agent-themes"))
+    build_index(location, embedder, {**TOPICS, **MORE_TOPICS}, THEMES)
+    return TopicIndex.open(location, embedder)
+
+
+def _sources_in(messages) -> dict[int, str]:
+    """The numbered sources of the newest user message that has any: number -> digest."""
+    for m in reversed(messages):
+        found = re.findall(r"^\[(\d+)\] [^:\n]*: (.*)$", m["content"], re.MULTILINE)
+        if found:
+            return {int(n): text for n, text in found}
+    return {}
+
+
 def cite_first(messages):
-    return "The sources describe it well [1], as does [2] and an invented one [9]."
+    """A good small model: says what sources [1] and [2] do in their own words, and invents a [9]."""
+    found = _sources_in(messages)
+    parts = [f"[{n}] " + " ".join(found[n].rstrip(".").split()[:12]) + "." for n in (1, 2) if n in found]
+    return " ".join(parts)[:-1] + " [9]." if parts else "Nothing here."
 
 
 def test_overview_lists_topics_biggest_or_smallest_first(index):
@@ -116,8 +181,11 @@ def test_search_answers_from_the_closest_abstracts(index):
 
 
 def test_compare_two_topics(index):
-    llm = FakeLLM("Topic 0 is about privacy [1] while topic 2 is about graphs [3].")
-    reply = Conversation(index, llm).ask("How does topic 0 differ from topic 2?")
+    def contrast(messages):
+        found = _sources_in(messages)
+        return f"Topic 0: [1] {found[1]} Topic 2 is different: [3] {found[3]}"
+
+    reply = Conversation(index, FakeLLM(contrast)).ask("How does topic 0 differ from topic 2?")
     assert reply.intent == "compare" and reply.topics == [0, 2]
     assert {s.topic for s in reply.provided} == {0, 2}
     assert [s.n for s in reply.sources] == [1, 3]
@@ -152,7 +220,7 @@ def test_follow_ups_resolve_against_what_was_shown(index):
 def test_history_is_multi_turn_and_trimmed_to_the_context_window(index):
     llm = FakeLLM("word " * 50)
     llm.context_length = 1200
-    conv = Conversation(index, llm, Settings(max_tokens=200))
+    conv = Conversation(index, llm, Settings(max_tokens=200, check_answers=False))  # one call per turn
     for i in range(30):
         conv.ask(f"Tell me about topic {i % 3} please, question number {i}")
     messages = llm.calls[-1]
@@ -170,7 +238,7 @@ def test_long_question_is_truncated_not_crashing(index):
     llm.context_length = 900
     question = "federated privacy " * 220  # within the character limit, over the question's token budget
     assert len(question.strip()) <= Settings().max_question_chars
-    reply = Conversation(index, llm, Settings(max_tokens=100)).ask(question)
+    reply = Conversation(index, llm, Settings(max_tokens=100, check_answers=False)).ask(question)
     assert reply.answer == "ok"
     assert sum(llm.count_tokens(m["content"]) for m in llm.calls[-1]) + 100 <= 900
 
@@ -238,7 +306,7 @@ def test_a_topic_question_looks_topics_up_by_its_subject(index):
         "reinforcement learning"
     # the subject alone scores 0.64 against the speech topic, the whole question 0.53: with a bar
     # between the two, only a lookup by subject lists the topic instead of falling back to search
-    reply = Conversation(index, FakeLLM("Yes [1]."), Settings(min_topic_similarity=0.6)).ask(
+    reply = Conversation(index, FakeLLM("Yes [1]."), Settings(topic_match_similarity=0.6)).ask(
         "Are there topics about speech or audio?")
     assert reply.intent == "find_topics" and reply.topics == [1]
 
@@ -249,17 +317,22 @@ def test_the_second_one_is_named_to_the_model(index):
     assert conv.ask("What are the biggest topics?").topics == [0, 1, 2]
     reply = conv.ask("tell me more about the second one")
     assert reply.intent == "topic" and reply.topics == [1]
-    question_line = next(line for line in llm.calls[-1][-1]["content"].splitlines() if line.startswith("Question:"))
+    question_line = next(line for line in llm.calls[1][-1]["content"].splitlines() if line.startswith("Question:"))
     assert "topic 1" in question_line and "Speech Recognition" in question_line
 
 
-def test_the_second_paper_after_a_topic_list_is_a_source(index):
+def test_the_second_one_is_an_item_of_what_the_last_reply_showed(index):
     conv = Conversation(index, FakeLLM(cite_first))
     conv.ask("What are the biggest topics?")  # lists topics 0, 1, 2
+    assert conv.ask("tell me about the third one").topics == [2]  # no paper named: the listed topic
+    conv.ask("What are the biggest topics?")
     found = conv.ask("Which papers study privacy attacks on federated learning?")  # numbers sources
     reply = conv.ask("what does the second one of those papers show?")
-    assert reply.intent == "source" and reply.provided[0].id == found.provided[1].id
-    assert conv.ask("tell me about the third one").intent == "topic"  # no paper named: the listed topic
+    assert reply.intent == "source" and reply.provided[0].id == found.sources[1].id
+    conv.ask("Which papers study privacy attacks on federated learning?")
+    # after a search, "the second one" is its second cited source, not the second topic listed earlier
+    again = conv.ask("tell me more about the second one")
+    assert again.intent == "source" and again.provided[0].id == found.sources[1].id
 
 
 def test_empty_question_is_a_clear_error(index):
@@ -270,7 +343,7 @@ def test_empty_question_is_a_clear_error(index):
 def test_document_text_cannot_forge_turns(index):
     llm = FakeLLM("ok")
     Conversation(index, llm).ask("Tell me about topic 1")
-    prompt = llm.prompts[-1]  # what the runtime rendered, as it would tokenize it
+    prompt = llm.prompts[0]  # what the runtime rendered for the first answer, as it would tokenize it
     assert "ignore all rules" in prompt  # the document is there ...
     assert prompt.count("[INST]") == 1 and prompt.count("<<SYS>>") == 1 and "</s>" not in prompt  # ... harmless
 
@@ -309,15 +382,148 @@ def test_uncited_sentences_copied_from_a_source_get_its_citation(index):
 
 
 def test_topic_question_without_a_matching_topic_falls_back_to_documents(index):
-    conv = Conversation(index, FakeLLM("ok [1]"), Settings(min_topic_similarity=0.99))
+    conv = Conversation(index, FakeLLM("ok [1]"), Settings(topic_match_similarity=0.99))
     reply = conv.ask("Are there topics about privacy attacks on federated clients?")
     assert reply.intent == "search" and reply.provided and reply.provided[0].topic == 0
+    assert reply.answer.startswith("No topic is about privacy attacks on federated clients.")
+    assert "topic 0 (Federated Learning and Privacy)" in reply.answer.split("\n")[0]
     reply = conv.ask("Are there topics about pizza dough recipes?")
-    assert reply.intent == "off_corpus"
+    assert reply.intent == "off_corpus" and reply.answer.startswith("No topic is about pizza dough recipes.")
 
 
-def test_an_answer_citing_nothing_lists_the_sources_it_was_given(index):
-    reply = Conversation(index, FakeLLM("It is a broad area with many open questions and methods.")).ask(
-        "Tell me about topic 2")
-    assert reply.sources and {s.cited_by for s in reply.sources} == {"provided"}
+def test_an_answer_saying_nothing_is_asked_again_then_replaced_by_quotes(index):
+    llm = FakeLLM("It is a broad area with many open questions and methods.")
+    reply = Conversation(index, llm).ask("Tell me about topic 2")
+    assert len(llm.calls) == 2 and "only named the sources" in llm.calls[1][-1]["content"]
+    assert reply.answer_source == "extractive" and reply.draft.startswith("It is a broad area")
     assert [s.id for s in reply.sources] == [s.id for s in reply.provided]
+    assert {s.cited_by for s in reply.sources} == {"extractive"}
+    lines = reply.answer.splitlines()
+    assert len(lines) == len(reply.provided)
+    for line, source in zip(lines, reply.provided):  # its title, then a sentence of its own abstract
+        head = f"- [{source.n}] {source.title}: "
+        assert line.startswith(head) and line[len(head):].rstrip(".") in source.text
+
+
+VERBATIM = [  # issue 15's answers that tell the reader nothing, with their questions and plausible sources
+    ("[1] and [2]", "Which papers address fairness or bias in machine learning?",
+     {1: "Fair classifiers. We measure demographic parity of machine learning loan models and reweight data.",
+      2: "Debiasing embeddings. We remove gender bias from word vectors by projecting out a direction."}),
+    ("The corpus contains abstracts [1] and [3].", "How is reinforcement learning used for robot control?",
+     {1: "Robot grasping. A reinforcement learning policy learns to grasp objects with a robot arm.",
+      3: "Legged locomotion. Policies trained in simulation control a quadruped robot on rough terrain."}),
+    ("The papers [1], [2], and [3] all deal with medical imaging.",
+     "Which papers apply machine learning to medical imaging?",
+     {1: "Tumor segmentation. A U-Net segments tumors in MRI scans of the brain for medical imaging.",
+      2: "Chest X-rays. Deep learning detects pneumonia in chest radiographs, a medical imaging task.",
+      3: "Pathology slides. Machine learning grades cancer in whole-slide pathology images."}),
+    ("[1] and [2] apply machine learning to proteins or molecules.",
+     "Which papers predict molecular or protein properties?",
+     {1: "Protein folding. Machine learning predicts protein structure from sequence with attention.",
+      2: "Molecule toxicity. Graph machine learning predicts the toxicity of molecules from their bonds."}),
+]
+
+
+@pytest.mark.parametrize("answer, question, sources", VERBATIM)
+def test_the_substance_rule_rejects_answers_that_only_name_sources(answer, question, sources):
+    from agent.substance import substantive
+
+    assert not substantive(answer, question, sources)
+    # the same sources, each said what it does: the rule can pass
+    said = " ".join(f"[{n}] " + text.split(". ", 1)[1] for n, text in sources.items())
+    assert substantive(said, question, sources)
+
+
+def test_citation_marks_alone_get_the_extractive_answer(index):
+    llm = FakeLLM("[1] and [2]")
+    reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
+    assert reply.intent == "search" and len(llm.calls) == 2  # asked once more, then quoted
+    assert reply.answer_source == "extractive" and reply.as_dict()["answer_source"] == "extractive"
+    assert reply.answer.count("\n") == len(reply.provided) - 1 and "[1] and [2]" not in reply.answer
+    assert reply.provided[0].title in reply.answer
+
+
+def test_a_re_asked_answer_that_says_something_is_kept(index):
+    llm = FakeLLM(["[1] and [2]", "placeholder"])
+    llm._reply = lambda m: "[1] and [2]" if len(llm.calls) == 1 else cite_first(m)
+    reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
+    assert reply.answer_source == "model-retry" and reply.draft == "[1] and [2]"
+    assert [s.n for s in reply.sources] == [1, 2] and {s.cited_by for s in reply.sources} == {"model"}
+
+
+def test_sentences_no_source_supports_are_dropped(index):
+    made_up = "People use federated learning for various purposes, including banking, gaming and weather [2]."
+
+    def answer(messages):
+        return cite_first(messages).replace(" [9].", ".") + " " + made_up
+
+    reply = Conversation(index, FakeLLM(answer)).ask("Which papers study privacy attacks on federated learning?")
+    assert reply.dropped == [made_up] and "banking" not in reply.answer
+    assert reply.answer_source == "model" and reply.answer.startswith("[1] ")
+
+
+def test_overview_of_an_index_with_themes_lists_themes_and_their_topics(themed):
+    llm = FakeLLM("never")
+    conv = Conversation(themed, llm)
+    reply = conv.ask("What are the biggest topics?")
+    assert reply.intent == "overview" and llm.calls == [] and reply.answer_source == "index"
+    assert reply.themes == [0, 1, 2]  # biggest first: 6, 6 and 4 documents
+    lines = reply.answer.splitlines()
+    assert "5 topics, grouped into 3 themes" in lines[0]
+    assert lines[1].startswith("1. **Learning on Graphs and Molecules** (6 documents, 2 topics)")
+    assert "Graph Neural Networks (3)" in lines[1] and "Molecular Property Prediction (3)" in lines[1]
+    assert Conversation(themed, llm).ask("What is this corpus about?").themes == [0, 1, 2]
+
+
+def test_tell_me_more_about_the_second_one_opens_the_second_theme(themed):
+    llm = FakeLLM(cite_first)
+    conv = Conversation(themed, llm)
+    conv.ask("What are the biggest topics?")
+    reply = conv.ask("tell me more about the second one")
+    assert reply.intent == "theme" and reply.themes == [1] and reply.topics == [1, 3]
+    assert reply.answer.startswith("The theme **Speech and Voice** (6 documents) has 2 topics:")
+    assert "1. Topic 1: **Speech Recognition**" in reply.answer and "2. Topic 3: **Speaker Verification**" in reply.answer
+    assert {s.topic for s in reply.provided} == {1, 3}  # a representative document of each of its topics
+    assert "Speech and Voice" in llm.calls[-1][-1]["content"]
+    # and the second one of that list is the theme's second topic
+    assert conv.ask("and the second one?").topics == [3]
+
+
+def test_topics_about_a_subject_pass_a_bar_and_follow_ups_stay_on_them(themed):
+    conv = Conversation(themed, FakeLLM(cite_first))
+    reply = conv.ask("Are there topics about speech?")
+    assert reply.intent == "find_topics" and reply.topics[0] == 1 and 2 not in reply.topics
+    assert reply.answer.startswith("Topics about speech:\n- Topic 1: **Speech Recognition**")
+    assert "theme: Speech and Voice" in reply.answer
+    follow = conv.ask("Which papers in that topic are most representative?")
+    assert follow.intent == "topic" and follow.topics == [1]
+
+
+def test_the_follow_up_after_a_search_stays_on_the_cited_sources_topics(themed):
+    conv = Conversation(themed, FakeLLM(cite_first))
+    found = conv.ask("Which papers detect spoofed or replayed voices?")
+    assert found.intent == "search" and found.sources[0].topic == 3
+    follow = conv.ask("Which papers in that topic are most representative?")
+    assert follow.intent == "topic" and follow.topics == [3]
+    those = conv.ask("What do those papers have in common?")
+    assert those.intent == "source" and [s.id for s in those.provided] == [s.id for s in follow.sources]
+
+
+def test_an_index_without_themes_keeps_the_topic_overview(index):
+    llm = FakeLLM("Three topics.")
+    reply = Conversation(index, llm).ask("What are the biggest topics?")
+    assert reply.themes == [] and reply.topics == [0, 1, 2] and len(llm.calls) == 1
+
+
+def test_one_answer_reads_one_generation(tmp_path, embedder):
+    location = store.Location(path=tmp_path / "idx")
+    build_index(location, embedder, {0: TOPICS[0]})
+    live = TopicIndex.open(location, embedder)
+    live.reader.follow_s = 0.0
+    before = live.snapshot()
+    build_index(location, embedder, {1: TOPICS[1]})  # a re-index commits while "before" answers
+    after = live.snapshot()
+    assert after.generation > before.generation and [t.id for t in after.topics] == [1]
+    hits = before.search(before.topics[0].embedding, 2)  # the old snapshot still reads the old documents
+    assert hits and all(h.document.topic == 0 for h in hits)
+    assert {h.document.topic for h in after.search(after.topics[0].embedding, 2)} == {1}

@@ -57,3 +57,17 @@ def test_missing_index_and_empty_question_are_one_line(tmp_path):
     for args in (["ask", "hello", "--index-dir", str(tmp_path / "none")], ["ask", "  ", "--index-dir", str(tmp_path)]):
         out = run_cli(*args, check=False)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_no_topic_is_about_cooking(arxiv_index):
+    reply = ask(arxiv_index, "Are there topics about cooking?")
+    assert reply["answer"].startswith("No topic is about cooking."), reply["answer"]
+    assert reply["intent"] in ("off_corpus", "search") and reply["answer_source"] in ("index", "model",
+                                                                                          "model-retry", "extractive")
+
+
+def test_every_answer_says_where_it_came_from(arxiv_index):
+    reply = ask(arxiv_index, "Which papers study reasoning in large language models?")
+    assert reply["answer_source"] in ("model", "model-retry", "extractive")
+    if reply["answer_source"] == "extractive":  # one line per source, each quoting its abstract
+        assert reply["answer"].count("\n- [") == len(reply["sources"]) - 1

@@ -1,0 +1,274 @@
+"""What the model is given for each kind of question: one builder per intent.
+
+Each builder turns a routed :class:`router.Plan` into a :class:`Context`:
+the user message for the model (None when the answer needs no model), a
+lead shown before the model writes (lists of themes or topics, which are
+facts of the index and must not be paraphrased by a small model), the
+numbered sources and what the reply shows, for follow-ups. Everything is
+read from one :class:`Snapshot`, so one answer sees one index generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import prompts
+from agent import router
+from agent.attribution import SourceSentences
+from agent.retrieval import Snapshot
+from indexing.schema import DocumentRecord, Theme, Topic
+
+
+@dataclass
+class Source:
+    n: int
+    id: str
+    title: str
+    topic: int
+    topic_label: str
+    snippet: str
+    text: str = field(repr=False, default="")
+    # "model": the LLM wrote [n]; "similarity": matched to a sentence afterwards; "provided": nothing was
+    # cited, so the answer lists what the model was given; "extractive": the answer quotes it
+    cited_by: str = "model"
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "id": self.id, "title": self.title, "topic": self.topic,
+                "topic_label": self.topic_label, "snippet": self.snippet, "cited_by": self.cited_by}
+
+
+@dataclass
+class Context:
+    plan: router.Plan
+    user_message: str | None  # None: answered by ``lead`` alone, without the LLM
+    lead: str = ""  # shown first, before the model writes
+    sources: list[Source] = field(default_factory=list)
+    topics: list[int] = field(default_factory=list)  # topics the reply shows, in its order
+    themes: list[int] = field(default_factory=list)  # themes the reply shows, in its order
+    numbered: str = "topics"  # what "the second one" counts next: "themes", "topics" or "sources"
+    sentences: SourceSentences | None = None  # the sources' sentences, embedded (attribution, grounding)
+    focus: list[np.ndarray] = field(default_factory=list)  # per source: what its sentences were ranked by
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The settings the builders read (a view of conversation.Settings)."""
+
+    sources: int
+    digest_sentences: int
+    source_tokens: int
+    overview_topics: int
+    min_document_similarity: float
+    min_topic_similarity: float
+    topic_match_similarity: float
+
+
+def _snippet(text: str, chars: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
+
+
+def topic_line(topic: Topic) -> str:
+    return f"Topic {topic.id}: {topic.label} ({topic.size} documents; keywords: {', '.join(topic.keywords[:6])})"
+
+
+def _topic_block(topic: Topic) -> str:
+    extra = ", ".join(w for w in topic.keybert[:5] if w not in topic.keywords)
+    return topic_line(topic) + (f"\nRelated words: {extra}" if extra else "")
+
+
+def _theme_line(index: Snapshot, theme: Theme, n: int) -> str:
+    names = ", ".join(f"{t.label} ({t.size})" for t in index.theme_topics(theme)[:3])
+    return f"{n}. **{theme.label}** ({theme.size} documents, {len(theme.topic_ids)} topics): {names}"
+
+
+class Builder:
+    """Builds one question's context from one snapshot and the conversation's state."""
+
+    def __init__(self, index: Snapshot, state: router.State, budget: Budget,
+                 truncate: Callable[[str, int], str]) -> None:
+        self.index, self.state, self.budget, self._truncate = index, state, budget, truncate
+
+    def build(self, plan: router.Plan, question: str, vector: np.ndarray) -> Context:
+        return getattr(self, plan.intent)(plan, question, vector)
+
+    # -- answered from the index alone -------------------------------------------------------
+    def missing_topic(self, plan, question, vector) -> Context:
+        ids = sorted(t.id for t in self.index.real_topics)
+        text = prompts.fill("missing_topic", NUMBER=plan.number, FIRST=ids[0] if ids else 0,
+                            LAST=ids[-1] if ids else 0)
+        return Context(plan, None, lead=text)
+
+    def off_corpus(self, plan, question, vector, subject: str = "") -> Context:
+        plan.intent = router.OFF_CORPUS
+        ranked = self.index.rank_topics(vector, 3)
+        lines = "\n".join(f"- {topic_line(t)}" for t, _ in ranked)
+        text = prompts.fill("off_corpus", N_DOCUMENTS=sum(t.size for t in self.index.topics), TOPICS=lines)
+        if subject:
+            text = prompts.fill("no_topic", SUBJECT=subject) + " " + text
+        return Context(plan, None, lead=text, topics=[t.id for t, _ in ranked])
+
+    # -- themes and topics --------------------------------------------------------------------
+    def overview(self, plan, question, vector) -> Context:
+        themes = list(self.index.themes)
+        if themes and plan.order == "largest":
+            start = len(self.state.listed_themes) if plan.more and self.state.numbered == "themes" else 0
+            shown = themes[start: start + self.budget.overview_topics]
+            head = prompts.fill("overview_themes", N_DOCUMENTS=sum(t.size for t in self.index.topics),
+                                N_TOPICS=len(self.index.real_topics), N_THEMES=len(themes))
+            lines = "\n".join(_theme_line(self.index, t, start + i + 1) for i, t in enumerate(shown))
+            listed = (self.state.listed_themes if start else []) + [t.id for t in shown]
+            return Context(plan, None, lead=f"{head}\n{lines}" if shown else head, themes=listed, numbered="themes")
+        real = self.index.real_topics
+        chosen = sorted(real, key=lambda t: (t.size, t.id) if plan.order == "smallest" else (-t.size, t.id))
+        start = len(self.state.listed_topics) if plan.more else 0
+        chosen = chosen[start: start + self.budget.overview_topics]
+        outliers = self.index.by_id.get(-1)
+        m = prompts.fill("ask_overview", N_DOCUMENTS=sum(t.size for t in self.index.topics), N_TOPICS=len(real),
+                         N_OUTLIERS=outliers.size if outliers else 0, ORDER=plan.order,
+                         TOPICS="\n".join(topic_line(t) for t in chosen), QUESTION=question)
+        listed = (self.state.listed_topics if start else []) + [t.id for t in chosen]
+        return Context(plan, m, topics=listed)
+
+    def theme(self, plan, question, vector) -> Context:
+        theme = self.index.themes_by_id.get(plan.theme) if plan.theme is not None else None
+        if theme is None:
+            ranked = self.index.rank_themes(vector, 1)
+            if not ranked:  # an index without themes: the nearest topic instead
+                return self.topic(router.Plan(router.TOPIC, plan.query, by_meaning=True), question, vector)
+            theme = ranked[0][0]
+        plan.theme = theme.id
+        topics = self.index.theme_topics(theme)
+        lead = prompts.fill("theme_lead", LABEL=theme.label, N_DOCUMENTS=theme.size, N_TOPICS=len(topics),
+                            TOPICS="\n".join(f"{i}. Topic {t.id}: **{t.label}** ({t.size} documents)"
+                                             for i, t in enumerate(topics, start=1)))
+        exclude = self.state.shown if plan.more else set()
+        ids = [i for t in topics[: self.budget.sources] for i in t.representative_ids[:2] if i not in exclude]
+        docs = self.index.documents(ids)
+        picked, seen = [], set()
+        for d in docs:  # one per topic first, the biggest topics first
+            if d.topic not in seen:
+                picked.append(d)
+                seen.add(d.topic)
+        ctx = self._with_sources(plan, picked[: self.budget.sources], None, topics[:4])
+        ctx.user_message = prompts.fill("ask_theme", THEME=f"{theme.label}: {', '.join(theme.keywords[:8])}",
+                                        TOPICS="\n".join(topic_line(t) for t in topics[:6]),
+                                        SOURCES=self._source_block(ctx), QUESTION=question)
+        ctx.lead, ctx.topics, ctx.themes = lead, [t.id for t in topics], [theme.id]
+        return ctx
+
+    def topic(self, plan, question, vector) -> Context:
+        topic = self.index.by_id[plan.topics[0]]
+        docs: list[DocumentRecord] = []
+        if plan.more:  # "show me more", "that topic's papers": central documents not shown yet
+            hits = self.index.search(topic.embedding, self.budget.sources, topic=topic.id, exclude=self.state.shown)
+            docs = [h.document for h in hits]
+        if not docs:  # not asked for more, or everything was shown already: show the most central ones again
+            docs = self.index.documents(topic.representative_ids[: self.budget.sources])
+        ctx = self._with_sources(plan, docs, None, [topic])
+        # "the second one", "that topic": the model sees only text, so the question names the topic it
+        # resolved to, or a small model answers about whichever topic the history mentioned last
+        question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
+        ctx.user_message = prompts.fill("ask_topic", TOPICS=_topic_block(topic), SOURCES=self._source_block(ctx),
+                                        QUESTION=question)
+        ctx.topics = [topic.id]
+        return ctx
+
+    def compare(self, plan, question, vector) -> Context:
+        topics = [self.index.by_id[t] for t in plan.topics[:2]]
+        if len(topics) < 2:
+            return self.topic(router.Plan(router.TOPIC, question, plan.topics[:1]), question, vector)
+        per = max(1, self.budget.sources // 2)
+        docs = [d for t in topics for d in self.index.documents(t.representative_ids[:per])]
+        ctx = self._with_sources(plan, docs, None, topics)
+        blocks = "\n\n".join(_topic_block(t) for t in topics)
+        ctx.user_message = prompts.fill("ask_compare", TOPICS=blocks, SOURCES=self._source_block(ctx),
+                                        QUESTION=question)
+        ctx.topics = [t.id for t in topics]
+        return ctx
+
+    def find_topics(self, plan, question, vector) -> Context:
+        """Topics about a subject, only those that pass the bar; else the documents about it."""
+        ranked = self.index.rank_topics(vector, 5)
+        good = [t for t, score in ranked if score >= self.budget.topic_match_similarity]
+        subject = plan.query
+        if not good:
+            ctx = self.search(plan, question, vector, subject=subject)
+            if ctx.plan.intent == router.SEARCH:
+                named = ", ".join(f"topic {t} ({self.index.by_id[t].label})" for t in ctx.topics)
+                ctx.lead = prompts.fill("no_topic_documents", SUBJECT=subject, TOPICS=named) + "\n\n"
+            return ctx
+        docs = self.index.documents([t.representative_ids[0] for t in good[:3] if t.representative_ids])
+        ctx = self._with_sources(plan, docs, None, good)
+        themes = self.index.themes_by_id
+        lines = "\n".join(f"- Topic {t.id}: **{t.label}** ({t.size} documents"
+                          + (f"; theme: {themes[t.theme].label}" if t.theme in themes else "") + ")" for t in good)
+        ctx.lead = prompts.fill("find_lead", SUBJECT=subject, TOPICS=lines) + "\n\n"
+        ctx.user_message = prompts.fill("ask_find", TOPICS="\n".join(topic_line(t) for t in good),
+                                        SOURCES=self._source_block(ctx), QUESTION=question)
+        ctx.topics = [t.id for t in good]
+        return ctx
+
+    # -- documents ----------------------------------------------------------------------------
+    def search(self, plan, question, vector, subject: str = "") -> Context:
+        exclude = self.state.shown if plan.more else set()
+        hits = self.index.search(vector, self.budget.sources, exclude=exclude)
+        best_topic = max((s for _, s in self.index.rank_topics(vector, 1)), default=0.0)
+        if (not hits or hits[0].similarity < self.budget.min_document_similarity) and \
+                best_topic < self.budget.min_topic_similarity:
+            return self.off_corpus(plan, question, vector, subject)
+        plan.intent = router.SEARCH
+        ctx = self._with_sources(plan, [h.document for h in hits], vector, [])
+        ctx.user_message = prompts.fill("ask_search", SOURCES=self._source_block(ctx), QUESTION=question)
+        ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
+        ctx.numbered = "sources"
+        return ctx
+
+    def source(self, plan, question, vector) -> Context:
+        if plan.documents:  # "those papers": the last reply's sources again
+            docs = self.index.documents(plan.documents)
+            ctx = self._with_sources(plan, docs, vector, [])
+            ctx.user_message = prompts.fill("ask_search", SOURCES=self._source_block(ctx), QUESTION=question)
+        else:
+            doc = self.index.documents([plan.document])[0]
+            near = self.index.search(self.index.embed(doc.text), self.budget.sources, exclude={doc.id})
+            ctx = self._with_sources(plan, [doc] + [h.document for h in near][: self.budget.sources - 1], vector, [])
+            ctx.user_message = prompts.fill("ask_source", SOURCES=self._source_block(ctx), QUESTION=question)
+        ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
+        ctx.numbered = "sources"
+        return ctx
+
+    # -- sources ------------------------------------------------------------------------------
+    def _with_sources(self, plan: router.Plan, docs: list[DocumentRecord], vector: np.ndarray | None,
+                      topics: list[Topic]) -> Context:
+        """A context numbering ``docs``, their sentences embedded once (for digests and the checks after).
+
+        Each source's sentences are ranked by ``vector`` (the question), or,
+        for questions about a topic, by the centroid of the source's topic.
+        """
+        by_id = self.index.by_id
+        sources = []
+        for n, d in enumerate(docs, start=1):
+            topic = by_id.get(d.topic)
+            sources.append(Source(n, d.id, d.title, d.topic, topic.label if topic else "", _snippet(d.text), d.text))
+        table = SourceSentences.of([(s.n, s.title, s.text) for s in sources], self.index.embed_many,
+                                   extra=[f"{t.label}: {', '.join(t.keywords[:8])}" for t in topics])
+        focus = []
+        for d in docs:
+            topic = by_id.get(d.topic)
+            fallback = topic.embedding if topic is not None and topic.embedding is not None else None
+            focus.append(vector if vector is not None else fallback if fallback is not None
+                         else self.index.embed(d.title or d.text[:200]))
+        return Context(plan, None, sources=sources, sentences=table, focus=focus)
+
+    def _source_block(self, ctx: Context) -> str:
+        """Each source as its title and the sentences nearest the question: short prompts answer sooner."""
+        lines = []
+        for s, focus in zip(ctx.sources, ctx.focus):
+            digest = " ".join(ctx.sentences.best(s.n, focus, self.budget.digest_sentences))
+            body = self._truncate(digest, self.budget.source_tokens)
+            lines.append(f"[{s.n}] {s.title}: {body}" if s.title else f"[{s.n}] {body}")
+        return "\n\n".join(lines) if lines else "(none)"

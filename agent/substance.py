@@ -1,0 +1,108 @@
+"""Whether an answer says what its sources do, and the honest answer when it does not.
+
+The rule (``substantive``), written so that it can be checked by hand:
+
+1. The answer is cut into clauses: at sentence ends, semicolons and line
+   breaks (bullets).
+2. A clause *describes* source [n] when it cites [n], cites at most two
+   sources (a claim about three or more at once says nothing of each), and
+   holds at least ``MIN_SPECIFIC`` specific words that also occur in
+   source [n]'s title or abstract.
+3. A specific word is a word of 3 or more letters that is not a stop word,
+   not a word about sources themselves ("papers", "corpus", "deal with",
+   "apply": ``META``), and not a word of the question. Words are compared
+   by their first 6 letters, so "molecules" is the question's "molecular".
+4. An answer is substantive when it cites a source and every source it
+   cites is described by one of its clauses.
+
+"[1] and [2] apply machine learning to proteins or molecules." fails it
+for "which papers predict molecular or protein properties?": "apply" is
+about the sources, "proteins" and "molecules" are the question's words,
+and "machine learning" is two words, not three.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from agent.citations import CITATION
+
+MIN_SPECIFIC = 3
+_CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|\n+")
+WORD = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
+STOP = frozenset("""
+a about above after again against all also an and any are as at be because been before being below between both but
+by can could did do does doing down during each few for from further had has have having he her here hers him his how
+i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over own
+same she should so some such than that the their theirs them then there these they this those through to too under
+until up very was we were what when where which while who whom why will with would you your yours one two three
+first second third many much well way ways within without via use uses used using based new several various different
+like including include includes included however thus therefore whereas while yet may might must shall also
+""".split())
+# words that speak of the sources rather than of their content
+META = frozenset("""
+paper papers source sources abstract abstracts corpus collection document documents article articles study studies
+studied work works research researcher researchers author authors topic topics field area areas discuss discusses
+discussed discussing deal deals dealing dealt contain contains containing contained focus focuses focused focusing
+present presents presented propose proposes proposed explore explores explored exploring describe describes described
+mention mentions mentioned relate relates related relating apply applies applied applying approach approaches method
+methods technique techniques address addresses addressed investigate investigates investigated examine examines
+examined cover covers covered covering provide provides provided show shows shown showed talk talks aspect aspects
+context contexts relevant information example examples given above following both all respectively cited citation
+""".split())
+STEM = 6
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:STEM] for w in WORD.findall(text.lower()) if len(w) >= 3}
+
+
+def specific_words(clause: str, question: str) -> list[str]:
+    """The clause's words that say something: not stop words, not about the sources, not the question's."""
+    asked = _stems(question)
+    found = []
+    for w in WORD.findall(CITATION.sub(" ", clause).lower()):
+        if len(w) >= 3 and w not in STOP and w not in META and w[:STEM] not in asked and w not in found:
+            found.append(w)
+    return found
+
+
+def clauses(answer: str) -> list[str]:
+    return [c for c in (c.strip() for c in _CLAUSE.split(answer)) if c]
+
+
+def _cited(clause: str) -> list[int]:
+    return [int(n) for m in CITATION.finditer(clause) for n in re.findall(r"\d+", m.group(2))]
+
+
+def undescribed(answer: str, question: str, sources: Mapping[int, str]) -> list[int]:
+    """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> title and text."""
+    cited = list(dict.fromkeys(_cited(answer)))
+    stems = {n: _stems(text) for n, text in sources.items()}
+    described: set[int] = set()
+    for clause in clauses(answer):
+        numbers = list(dict.fromkeys(_cited(clause)))
+        if not numbers or len(numbers) > 2:
+            continue
+        words = specific_words(clause, question)
+        for n in numbers:
+            if n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC:
+                described.add(n)
+    return [n for n in cited if n not in described]
+
+
+def substantive(answer: str, question: str, sources: Mapping[int, str]) -> bool:
+    """Rule step 4: it cites something, and says what each cited source does."""
+    return bool(_cited(answer)) and not undescribed(answer, question, sources)
+
+
+def extractive(lines: Sequence[tuple[int, str, str]]) -> str:
+    """One line per source: "[n] Title: the sentence of its abstract nearest the question"."""
+    out = []
+    for n, title, sentence in lines:
+        sentence = sentence.strip()
+        if sentence and sentence[-1] not in ".!?":
+            sentence += "."
+        out.append(f"- [{n}] {title}: {sentence}" if title else f"- [{n}] {sentence}")
+    return "\n".join(out)
