@@ -227,34 +227,24 @@ class Writer:
             )
 
     def write_topics(self, topics: Sequence[Topic]) -> None:
-        for part in _batches(len(topics), self.batch):
-            chunk = topics[part]
-            self.topics.add(
-                ids=[str(t.id) for t in chunk],
-                documents=[t.label for t in chunk],
-                embeddings=np.stack([t.embedding for t in chunk]).astype(np.float32),
-                metadatas=[
-                    {"topic": t.id, "label": t.label, "label_source": t.label_source, "size": t.size,
-                     "keywords": _encode(t.keywords), "keybert": _encode(t.keybert), "mmr": _encode(t.mmr),
-                     "representative_ids": _encode(t.representative_ids),
-                     "theme": -1 if t.theme is None else int(t.theme)}
-                    for t in chunk
-                ],
-            )
+        self._write_groups(self.topics, topics, lambda t: {
+            "topic": t.id, "keywords": _encode(t.keywords), "keybert": _encode(t.keybert), "mmr": _encode(t.mmr),
+            "theme": -1 if t.theme is None else int(t.theme)})
 
     def write_themes(self, themes: Sequence[Theme]) -> None:
-        for part in _batches(len(themes), self.batch):
-            chunk = themes[part]
-            self.themes.add(
-                ids=[str(t.id) for t in chunk],
-                documents=[t.label for t in chunk],
-                embeddings=np.stack([t.embedding for t in chunk]).astype(np.float32),
-                metadatas=[
-                    {"theme": t.id, "label": t.label, "label_source": t.label_source, "size": t.size,
-                     "keywords": _encode(t.keywords), "topic_ids": _encode(t.topic_ids),
-                     "representative_ids": _encode(t.representative_ids)}
-                    for t in chunk
-                ],
+        self._write_groups(self.themes, themes, lambda t: {
+            "theme": t.id, "keywords": _encode(t.keywords), "topic_ids": _encode(t.topic_ids)})
+
+    def _write_groups(self, collection, groups: Sequence[Topic] | Sequence[Theme], metadata) -> None:
+        """Topics or themes: id, label as the document, centroid, and the metadata both kinds share."""
+        for part in _batches(len(groups), self.batch):
+            chunk = groups[part]
+            collection.add(
+                ids=[str(g.id) for g in chunk],
+                documents=[g.label for g in chunk],
+                embeddings=np.stack([g.embedding for g in chunk]).astype(np.float32),
+                metadatas=[{"label": g.label, "label_source": g.label_source, "size": g.size,
+                            "representative_ids": _encode(g.representative_ids), **metadata(g)} for g in chunk],
             )
 
     def commit(self, manifest: dict) -> None:
