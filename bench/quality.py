@@ -182,8 +182,7 @@ def run(spec: str, cache: Path, llm, with_topeax: bool) -> dict:
     if llm is not None:
         labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"))
         t = time.perf_counter()
-        labeler.label(fitted.topics, documents, siblings=pipeline._siblings(fitted.topics))
-        labeler.label(fitted.themes, documents, taken={tp.label.lower() for tp in fitted.topics})
+        pipeline.label(fitted.topics, fitted.themes, documents, labeler)
         result["label_s_per_item"] = round((time.perf_counter() - t) / max(1, len(fitted.topics) + len(fitted.themes)), 2)
     result["labels"] = _label_rows(fitted, documents, llm is not None)
     if llm is not None:
@@ -197,7 +196,7 @@ def _label_rows(fitted, documents: dict, judged: bool) -> list[dict]:
     taken: set[str] = set()
     checked = {}
     for item in [*fitted.topics, *fitted.themes]:  # the order the labeler took them
-        if item.is_outlier or not judged:
+        if item.is_outlier or not judged or item.label_source == "topic":
             continue
         titles = [documents[i][0] for i in item.representative_ids if i in documents]
         checked[id(item)] = problem(item.label, item.keywords, taken, titles) or "ok"

@@ -104,13 +104,10 @@ def build(
         labeled = [tp for tp in result.topics if not tp.is_outlier]
         if llm is not None:
             labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
-            advance = progress("labeling", len(labeled) + len(result.themes))
-            labeler.label(result.topics, documents, advance, siblings=_siblings(result.topics))
-            # themes after topics, under the same rule; a theme never repeats one of its topics' labels
-            labeler.label(result.themes, documents, advance, taken={tp.label.lower() for tp in result.topics})
+            grouped = sum(len(th.topic_ids) > 1 for th in result.themes)
+            label(result.topics, result.themes, documents, labeler, progress("labeling", len(labeled) + grouped))
         else:
-            label_by_keywords(result.topics)
-            label_by_keywords(result.themes, taken={tp.label.lower() for tp in result.topics})
+            label(result.topics, result.themes, documents, None)
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -156,6 +153,25 @@ def build(
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
+
+
+def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tuple[str, str]],
+          labeler: Labeler | None, advance: Callable[[int], None] | None = None) -> None:
+    """Topics first (each told its theme siblings' keywords), then themes under the same rule, never
+    repeating a topic's label; without a labeler, keyword headings. A theme of one topic is that topic:
+    it takes the topic's label instead of a second answer."""
+    alone = {th.id: next(tp for tp in topic_list if tp.id == th.topic_ids[0])
+             for th in themes if len(th.topic_ids) == 1}
+    grouped = [th for th in themes if th.id not in alone]
+    if labeler is None:
+        label_by_keywords(topic_list)
+        label_by_keywords(grouped, taken={tp.label.lower() for tp in topic_list})
+    else:
+        labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list))
+        labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list})
+    for th in themes:
+        if th.id in alone:
+            th.label, th.label_source = alone[th.id].label, "topic"
 
 
 def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:
