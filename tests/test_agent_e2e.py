@@ -49,8 +49,12 @@ def test_terminal_chat_keeps_the_conversation(arxiv_index):
                           "--max-tokens", "40"], input=lines, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     replies = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    assert [r["intent"] for r in replies] == ["overview", "topic"]
-    assert replies[1]["topics"] == [replies[0]["topics"][0]]  # "the first one" = the first topic listed
+    if replies[0]["themes"]:  # an overview lists themes: "the first one" opens the first theme listed
+        assert [r["intent"] for r in replies] == ["overview", "theme"]
+        assert replies[1]["themes"] == [replies[0]["themes"][0]]
+    else:  # an index whose topics are each their own theme lists topics
+        assert [r["intent"] for r in replies] == ["overview", "topic"]
+        assert replies[1]["topics"] == [replies[0]["topics"][0]]  # "the first one" = the first topic listed
 
 
 def test_missing_index_and_empty_question_are_one_line(tmp_path):
