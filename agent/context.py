@@ -66,6 +66,10 @@ class Budget:
     topic_match_similarity: float
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _snippet(text: str, chars: int = 220) -> str:
     text = " ".join(text.split())
     return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
@@ -82,7 +86,7 @@ def _topic_block(topic: Topic) -> str:
 
 def _theme_line(index: Snapshot, theme: Theme, n: int) -> str:
     names = ", ".join(f"{t.label} ({t.size})" for t in index.theme_topics(theme)[:3])
-    return f"{n}. **{theme.label}** ({theme.size} documents, {len(theme.topic_ids)} topics): {names}"
+    return f"{n}. **{theme.label}** ({theme.size} documents, {_count(len(theme.topic_ids), 'topic')}): {names}"
 
 
 class Builder:
@@ -142,7 +146,8 @@ class Builder:
             theme = ranked[0][0]
         plan.theme = theme.id
         topics = self.index.theme_topics(theme)
-        lead = prompts.fill("theme_lead", LABEL=theme.label, N_DOCUMENTS=theme.size, N_TOPICS=len(topics),
+        lead = prompts.fill("theme_lead", LABEL=theme.label, N_DOCUMENTS=theme.size,
+                            N_TOPICS=_count(len(topics), "topic"),
                             TOPICS="\n".join(f"{i}. Topic {t.id}: **{t.label}** ({t.size} documents)"
                                              for i, t in enumerate(topics, start=1)))
         exclude = self.state.shown if plan.more else set()
