@@ -337,7 +337,7 @@ def test_the_page_header_names_no_path_or_address_and_the_box_and_queue_are_boun
     from types import SimpleNamespace
 
     coords = {"ids": ["a", "b"], "x": [0.0, 1.0], "y": [0.0, 1.0], "topic": [0, 1], "title": ["A", "B"]}
-    index = SimpleNamespace(topics=TOPICS, by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
+    index = SimpleNamespace(topics=TOPICS, themes=[], by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
         coordinates=lambda: coords), manifest={"corpus": {"documents": 2, "source": "files: /home/ann/x/p.csv"}})
     model = FakeLLM()
     model.spec = "openai:http://10.0.0.7:8000/v1#org/served-model"

@@ -189,7 +189,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     import pandas as pd
 
     index, model = parts.index, parts.model
-    themes = index.reader.themes()
+    themes = index.themes
     rows = render.topic_rows(index.topics, themes)
     points = map_mod.Points.from_coordinates(index.reader.coordinates())
     fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes))
