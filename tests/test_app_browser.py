@@ -154,7 +154,9 @@ def test_example_question_gets_a_streamed_answer_with_sources(page):
 def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_index):
     from indexing import store
 
-    real = [t for t in store.open_reader(store.Location(path=arxiv_index)).topics() if not t.is_outlier]
+    reader = store.open_reader(store.Location(path=arxiv_index))
+    real = [t for t in reader.topics() if not t.is_outlier]
+    theme_label = {th.id: th.label for th in reader.themes()}
     page.get_by_role("tab", name="Topics").click()
     table = page.locator("#tt-topics")
     table.get_by_role("gridcell").first.wait_for()
@@ -168,7 +170,8 @@ def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_ind
     word = max(re.findall(r"\w+", target.label), key=len)
     search = page.locator("#tt-topic-search textarea, #tt-topic-search input").first
     search.fill(word)
-    row_text = {t.id: f"{t.id} {t.size} {t.label} {', '.join(t.keywords[:8])}" for t in real}
+    row_text = {t.id: f"{t.id} {t.size} {t.label} {', '.join(t.keywords[:8])} {theme_label.get(t.theme, '')}"
+                for t in real}
     keep = [t.id for t in real if word.lower() in row_text[t.id].lower()]
     # labels that must vanish (unless the same words also show in a row that stays)
     hidden = [t.label for t in real if t.id not in keep and not any(t.label in row_text[k] for k in keep)]
@@ -266,8 +269,10 @@ def hostile_app(tmp_path_factory):
     writer.write_topics([Topic(0, 2, "Speech", "llm", ["speech", "audio"], ["speech"], ["audio"], ["d0", "d1"],
                                (centroid / np.linalg.norm(centroid)).astype(np.float32))])
     writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": 2}})
-    answer = (f"Here it is ![x]({host}/answer.png?q=secret) <img src={host}/answer-raw.png> "
-              f"and [a page]({host}/answer-link) [1]")
+    # a real answer (it says what [1] does, in its words, markup included), so the grounding check keeps it
+    # rather than replacing it with quotes
+    answer = (f"An ASR model maps audio to text ![x]({host}/doc.png?q=1) <img src=\"{host}/doc-raw.png\"> "
+              f"[more]({host}/doc-link) [1].")
     demo = app.build(app.AppParts(TopicIndex.open(location, embedder), FakeLLM(answer)))
     demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[(USER, PASSWORD)])))
     yield demo.local_url, tracker
