@@ -205,7 +205,7 @@ def test_uploads_deep_links_and_other_sites_are_refused():
 
 
 # -- a served app over HTTP ---------------------------------------------------------------------------------------
-TOPICS = [SimpleNamespace(id=0, size=1, label="Graphs", keywords=["graph"], is_outlier=False)]
+TOPICS = [SimpleNamespace(id=0, size=1, label="Graphs", keywords=["graph"], is_outlier=False, theme=None)]
 
 
 class HeldConversation:
@@ -245,7 +245,7 @@ USERS = [("ann", "correct horse"), ("bob", "battery staple")]
 @pytest.fixture(scope="module")
 def served():
     coords = {"ids": ["a"], "x": [0.0], "y": [0.0], "topic": [0], "title": ["A"]}
-    index = SimpleNamespace(topics=TOPICS, by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
+    index = SimpleNamespace(topics=TOPICS, themes=[], by_id={t.id: t for t in TOPICS}, reader=SimpleNamespace(
         coordinates=lambda: coords), manifest={"corpus": {"documents": 1}})
     demo = app.build(HeldParts(index, FakeLLM()))
     demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=USERS)))
