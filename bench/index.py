@@ -451,8 +451,13 @@ def summarize(runs: dict) -> dict:
     return s
 
 
+def reference_min_cluster_size(n_documents: int) -> int:
+    """The plain recipe's HDBSCAN setting: 150 for the reference's ~117k abstracts, about sqrt(n)/2 (at
+    least 10) for a smaller sample, as topictalk itself used before its graph topics."""
+    return int(min(150, max(10, round(0.5 * n_documents ** 0.5))))
+
+
 def main() -> None:
-    from indexing.topics import default_min_cluster_size
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="sample size (documents)")
@@ -487,7 +492,7 @@ def main() -> None:
 
     rows, pool = load_sample(args.n, args.seed)
     n = len(rows)
-    mcs = args.min_cluster_size or default_min_cluster_size(n)
+    mcs = args.min_cluster_size or reference_min_cluster_size(n)
     mcs2 = args.reindex_min_cluster_size or mcs * 2
     labels = {r["id"]: r["label"] for r in rows}
     gguf = gguf_path()  # joined once, outside every timing
