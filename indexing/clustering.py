@@ -248,7 +248,7 @@ def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, 
     # a theme should hold two topics on average, or the level adds nothing to read (10 topics, 9 themes)
     hi = max(lo, min(hi, topics // 2))
     tried = []
-    best: tuple[float, float, np.ndarray] | None = None
+    best: tuple[tuple, float, np.ndarray, float] | None = None
     for resolution in RESOLUTIONS:
         found = leiden(topic_graph, resolution, seed)
         count = int(found.max()) + 1
@@ -257,11 +257,10 @@ def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, 
         # readable counts first; among them the best modularity; outside, the count nearest the range
         score = (0 if lo <= count <= hi else 1, abs(count - np.clip(count, lo, hi)), -q)
         if best is None or score < best[0]:
-            best = (score, resolution, found)
-    _, resolution, found = best
+            best = (score, resolution, found, q)
+    _, resolution, found, modularity = best
     sizes = np.bincount(found, weights=np.bincount(labels[inside], minlength=topics))
     order = np.argsort(-sizes, kind="stable")
     renumber = np.empty_like(order)
     renumber[order] = np.arange(len(order))
-    modularity = next(q for r, _, q in tried if r == resolution)
-    return ThemeSplit(renumber[found], resolution, modularity, tried)
+    return ThemeSplit(renumber[found], resolution, round(modularity, 4), tried)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from agent.conversation import Reply, Source
 from indexing.schema import Theme, Topic
+from ui import tables
 from ui.markup import safe_markdown
 
 TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords", "Theme"]
@@ -24,10 +25,8 @@ MAX_SEARCH_CHARS = 200
 def topic_rows(topics: Sequence[Topic], themes: Sequence[Theme] = (), keywords: int = 8) -> list[list]:
     """One row per real topic (outliers are not a topic one can ask about), grouped by theme: themes
     biggest first, each theme's topics biggest first; the last column names the theme."""
-    rank = {th.id: k for k, th in enumerate(themes)}
-    label = {th.id: th.label for th in themes}
-    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (rank.get(t.theme, len(rank)), -t.size, t.id))
-    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords]), label.get(t.theme, "")] for t in real]
+    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords]), theme.label if theme else ""]
+            for theme, members in tables.grouped(list(topics), list(themes)) for t in members if not t.is_outlier]
 
 
 def filter_rows(rows: Sequence[Sequence], query: str) -> list[list]:
