@@ -2,21 +2,28 @@
 
 An index has a *name* (``--index-name``, default ``default``) that prefixes
 its collections, so many indexes share one Chroma server. Collections
-per *generation*: ``<prefix>g<N>_documents`` (id and embedding; metadata
-``topic`` and ``theme``, the ones filtered on, ``text``, and ``shown``, a JSON list of
-title, probability, x, y, core), ``<prefix>g<N>_map`` (every document's map point,
+per *generation*: ``<prefix>g<N>_documents`` (id and embedding; one metadata key,
+``topic_at``, that holds both the document's topic, filtered on as a range, and the number
+of its record in ``<prefix>g<N>_texts``: see :func:`_topic_at`),
+``<prefix>g<N>_texts`` (each document's text, title, probability, map position, core flag
+and theme, as JSON, :data:`TEXT_CHUNK` documents a record), ``<prefix>g<N>_map`` (every document's map point,
 in chunks of :data:`MAP_CHUNK`: the map reads a few records, not every document),
 ``<prefix>g<N>_topics`` (id = topic id;
 the label as document; the topic embedding; metadata label, keywords,
 KeyBERT and MMR words, size, theme, representative ids) and ``<prefix>g<N>_themes``
-(id = theme id; label, size, keywords, topic ids; the theme's centroid). An index
-written before themes existed has no themes collection and reads as having none; one
-written before the map collection keeps its text as Chroma documents and its fields as
-separate metadata keys, and is read as it was written.
+(id = theme id; label, size, keywords, topic ids; the theme's centroid). Indexes of older
+layouts are read as they were written: without themes (none), without the map collection
+(the text a Chroma document, every field its own key), without the texts collection (the
+text and a JSON list of the other fields as metadata of each document).
 
-Why the text is metadata, not a Chroma document: embedded Chroma indexes every document
-for full-text search (an FTS5 trigram index), which topictalk never queries and which
-was 70% of the write time at 40k abstracts. The HNSW settings are in :data:`DOCUMENT_HNSW`. ``<prefix>meta`` holds one
+Why the text is neither a Chroma document nor a metadata key of its own: embedded Chroma
+indexes every document for full-text search (an FTS5 trigram index, 70% of the write time
+at 40k abstracts) and every string metadata value in a B-tree over (key, value), neither of
+which topictalk queries (Chroma's Schema can switch them off on Chroma Cloud, but the embedded
+store ignores it); each metadata key costs a row and an index entry per document. At 20k
+abstracts on 2 cores (scratch measurement): ids and embeddings alone 2.2 s, with two int keys
+3.6 s, with the text as a key 7.9 s, with it in records of 32 documents 6.0 s; one int key
+and the texts in records 3.5 s; commit ab30ae0's layout 20.1 s. The HNSW settings are in :data:`DOCUMENT_HNSW`. ``<prefix>meta`` holds one
 record ``current`` whose metadata names the live generation (and the one
 before it) and carries the manifest. The default index's prefix is ``tt_``,
 the names every index had before names existed; others use ``tt_<name>_``.
@@ -52,6 +59,10 @@ _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _META_ID = "current"
 _NO_EMBEDDING = [0.0]  # Chroma wants an embedding on every record, the meta one too
 MAP_CHUNK = 5000  # map points per record of the map collection (~0.5 MB of JSON)
+# documents per record of the texts collection: a search of 8 reads at most 8 records (~40 kB each,
+# 7 ms at 20k documents; 256 a record writes no faster and reads 10 ms)
+TEXT_CHUNK = 32
+TOPIC_STRIDE = 2**31  # topic_at = (topic + 1) * TOPIC_STRIDE + record number (Chroma ints are 64-bit)
 # The HNSW graph of the documents, measured at 60k static-model abstracts on 2 cores against exact
 # search (bench/scale.py): Chroma's defaults (M 16, ef_construction 100, ef_search 100) found 88% of the
 # true 8 nearest; M 12 and ef_construction 40 build in ~40% of the time, and ef_search 400 then finds
@@ -94,10 +105,13 @@ class Names:
     def map(self, n: int) -> str:
         return f"{self.prefix}g{n}_map"
 
+    def texts(self, n: int) -> str:
+        return f"{self.prefix}g{n}_texts"
+
     def generation_of(self, collection: str) -> int | None:
         """The generation a collection of this index belongs to; None for anything else
         (the separator '_' cannot occur in an index name, so prefixes never overlap)."""
-        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics|themes|map)", collection)
+        got = re.fullmatch(re.escape(self.prefix) + r"g(\d+)_(?:documents|topics|themes|map|texts)", collection)
         return int(got.group(1)) if got else None
 
     def lock(self, epoch: int) -> str:
@@ -182,8 +196,8 @@ class Writer:
         self.lease = lease
         self.batch = max(1, client.get_max_batch_size())
         docs_name, topics_name = names.generation(generation)
-        themes_name, map_name = names.themes(generation), names.map(generation)
-        for name in (docs_name, topics_name, themes_name, map_name):  # leftovers of a killed run, same number
+        themes_name, map_name, texts_name = names.themes(generation), names.map(generation), names.texts(generation)
+        for name in (docs_name, topics_name, themes_name, map_name, texts_name):  # leftovers of a killed run
             if name in _collection_names(client):
                 client.delete_collection(name)
         space = {"hnsw": {"space": "cosine"}}
@@ -195,24 +209,32 @@ class Writer:
         self.topics = client.create_collection(topics_name, embedding_function=None, configuration=space)
         self.themes = client.create_collection(themes_name, embedding_function=None, configuration=space)
         self.map = client.create_collection(map_name, embedding_function=None, configuration=space)
+        self.texts = client.create_collection(texts_name, embedding_function=None, configuration=space)
 
     def write_documents(self, records: Sequence[DocumentRecord], embeddings: np.ndarray, progress=None) -> None:
-        """One add per batch of Chroma's maximum, then the map points (see the module docstring)."""
+        """One add per batch of Chroma's maximum, then the texts and map points (see the module docstring)."""
         for part in _batches(len(records), self.batch):
-            chunk = records[part]
             self.documents.add(
-                ids=[r.id for r in chunk],
+                ids=[r.id for r in records[part]],
                 embeddings=np.asarray(embeddings[part], dtype=np.float32),
-                metadatas=[
-                    {"topic": int(r.topic), "theme": -1 if r.theme is None else int(r.theme), "text": r.text,
-                     "shown": json.dumps([r.title, round(float(r.probability), 4), round(float(r.x), 4),
-                                          round(float(r.y), 4), bool(r.core)], ensure_ascii=False)}
-                    for r in chunk
-                ],
+                metadatas=[{"topic_at": _topic_at(records[i].topic, i // TEXT_CHUNK)} for i in range(part.start, part.stop)],
             )
             if progress is not None:
-                progress(len(chunk))
+                progress(part.stop - part.start)
+        self._write_texts(records)
         self._write_map(records)
+
+    def _write_texts(self, records: Sequence[DocumentRecord]) -> None:
+        chunks = list(_batches(len(records), TEXT_CHUNK))
+        for part in _batches(len(chunks), self.batch):
+            self.texts.add(
+                ids=[_text_id(k) for k in range(part.start, part.stop)],
+                embeddings=[_NO_EMBEDDING] * (part.stop - part.start),
+                metadatas=[{"records": json.dumps(
+                    [[r.id, r.text, r.title, round(float(r.probability), 4), round(float(r.x), 4), round(float(r.y), 4),
+                      bool(r.core), -1 if r.theme is None else int(r.theme)] for r in records[c]],
+                    ensure_ascii=False)} for c in chunks[part]],
+            )
 
     def _write_map(self, records: Sequence[DocumentRecord]) -> None:
         chunks = list(_batches(len(records), MAP_CHUNK))
@@ -314,6 +336,7 @@ class _Open:
     topics: object
     themes: object | None  # None for an index written before themes existed
     map: object | None  # None for an index written before the map collection (documents hold the points)
+    texts: object | None = None  # None for an index written before the texts collection (metadata holds them)
 
 
 class Reader:
@@ -350,7 +373,8 @@ class Reader:
         return _Open(generation, json.loads(record["manifest"]),
                      self.client.get_collection(docs_name, embedding_function=None),
                      self.client.get_collection(topics_name, embedding_function=None),
-                     optional(self.names.themes(generation)), optional(self.names.map(generation)))
+                     optional(self.names.themes(generation)), optional(self.names.map(generation)),
+                     optional(self.names.texts(generation)))
 
     @property
     def generation(self) -> int:
@@ -421,18 +445,26 @@ class Reader:
         """Documents by id, in the order asked (unknown ids are skipped)."""
         if not ids:
             return []
-        got = self._read(lambda o: o.documents.get(ids=list(ids), include=["documents", "metadatas"]))
-        by_id = {i: _document(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        def read(o: _Open) -> list[DocumentRecord]:
+            got = o.documents.get(ids=list(ids), include=["documents", "metadatas"])
+            return _documents(o, got["ids"], got["documents"], got["metadatas"])
+
+        by_id = {d.id: d for d in self._read(read)}
         return [by_id[i] for i in ids if i in by_id]
 
     def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None) -> list[tuple[DocumentRecord, float]]:
         """Nearest documents by cosine distance, optionally within one topic."""
-        got = self._read(lambda o: o.documents.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
-            where={"topic": int(topic)} if topic is not None else None, include=["documents", "metadatas", "distances"],
-        ))
-        return [(_document(i, d, m), float(dist)) for i, d, m, dist in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
+            where = None
+            if topic is not None:
+                where = {"topic": int(topic)} if o.texts is None else {"$and": [  # see _topic_at
+                    {"topic_at": {"$gte": _topic_at(topic, 0)}}, {"topic_at": {"$lt": _topic_at(topic + 1, 0)}}]}
+            got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
+                                    where=where, include=["documents", "metadatas", "distances"])
+            docs = _documents(o, got["ids"][0], got["documents"][0], got["metadatas"][0])
+            return [(d, float(dist)) for d, dist in zip(docs, got["distances"][0])]
+
+        return self._read(read)
 
     def coordinates(self) -> dict[str, np.ndarray | list]:
         """Every document's map position, topic and title (for the data map)."""
@@ -476,6 +508,35 @@ def _theme(meta: dict, embedding) -> Theme:
         representative_ids=json.loads(meta.get("representative_ids", "[]")),
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
     )
+
+
+def _text_id(chunk: int) -> str:
+    return f"{chunk:07d}"
+
+
+def _topic_at(topic: int, chunk: int) -> int:
+    """A document's topic and its texts record in one int: each metadata key costs embedded Chroma a
+    row and an index entry per document, 20% of the write with two keys; a topic is the range
+    [_topic_at(t, 0), _topic_at(t + 1, 0))."""
+    return (int(topic) + 1) * TOPIC_STRIDE + chunk
+
+
+def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:
+    """Documents from what Chroma returned for them: their records in the texts collection, read in
+    one call, or, in older layouts, their own metadata."""
+    if opened.texts is None or not ids:
+        return [_document(i, t, m) for i, t, m in zip(ids, texts, metas)]
+    chunks = sorted({int(m["topic_at"]) % TOPIC_STRIDE for m in metas})
+    got = opened.texts.get(ids=[_text_id(c) for c in chunks], include=["metadatas"])
+    wanted = set(ids)
+    rows = {row[0]: row for m in got["metadatas"] for row in json.loads(m["records"]) if row[0] in wanted}
+    out = []
+    for i, meta in zip(ids, metas):
+        _, text, title, probability, x, y, core, theme = rows[i]
+        topic = int(meta["topic_at"]) // TOPIC_STRIDE - 1
+        out.append(DocumentRecord(id=i, text=text, title=title, topic=topic, probability=float(probability),
+                                  x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme)))
+    return out
 
 
 def _document(doc_id: str, text: str | None, meta: dict) -> DocumentRecord:

@@ -30,7 +30,7 @@ def _write(client, n_docs: int, label: str, commit: bool = True, names=None, lea
 
 
 def _generations(*numbers: int) -> list[str]:
-    return sorted(f"tt_g{n}_{kind}" for n in numbers for kind in ("documents", "map", "themes", "topics"))
+    return sorted(f"tt_g{n}_{kind}" for n in numbers for kind in ("documents", "map", "texts", "themes", "topics"))
 
 
 def test_roundtrip_and_lists_survive_json(tmp_path):
@@ -208,6 +208,7 @@ def test_unreachable_chroma_server_is_one_clear_line():
 
 def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "MAP_CHUNK", 4)  # 11 documents: three map records
+    monkeypatch.setattr(store, "TEXT_CHUNK", 2)  # and six records of texts
     location = store.Location(path=tmp_path)
     client = store.connect(location)
     writer = store.begin(client)
@@ -218,8 +219,12 @@ def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monke
     writer.write_topics([])
     writer.commit({})
     reader = store.open_reader(location)
-    assert reader._open.map.count() == 3
+    assert reader._open.map.count() == 3 and reader._open.texts.count() == 6
     back = reader.get_documents([d.id for d in docs])
+    assert [d.id for d in reader.get_documents(["d9", "d0", "d4"])] == ["d9", "d0", "d4"]
+    found = reader.query_documents(np.ones(8), 11, topic=1)
+    assert sorted(d.id for d, _ in found) == sorted(d.id for d in docs if d.topic == 1)
+    assert all(d.text == f"text {d.id[1:]} ünï" for d, _ in found)
     for got, want in zip(back, docs):
         assert (got.text, got.title, got.topic, got.core, got.theme) == (want.text, want.title, want.topic,
                                                                           want.core, want.theme)
@@ -243,6 +248,7 @@ def test_an_index_written_before_the_map_collection_still_reads(tmp_path):
                                     {"title": "Beta", "topic": 1, "probability": 0.9, "x": 3.0, "y": 4.0,
                                      "core": False, "theme": 2}])
     client.delete_collection(writer.names.map(writer.generation))
+    client.delete_collection(writer.names.texts(writer.generation))
     writer.commit({})
     reader = store.open_reader(location)
     a, b = reader.get_documents(["a", "b"])
@@ -251,6 +257,25 @@ def test_an_index_written_before_the_map_collection_still_reads(tmp_path):
     assert reader.query_documents(np.array([0.0, 1.0]), 1)[0][0].id == "b"
     coords = reader.coordinates()
     assert coords["ids"] == ["a", "b"] and coords["y"].tolist() == [2.0, 4.0] and coords["title"] == ["Alpha", "Beta"]
+
+
+def test_an_index_written_before_the_texts_collection_still_reads(tmp_path):
+    location = store.Location(path=tmp_path)
+    client = store.connect(location)
+    writer = store.begin(client)
+    # the layout of the stop before: the text and a JSON list of the other fields as document metadata
+    writer.documents.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+                         metadatas=[{"topic": 0, "theme": -1, "text": "alpha text",
+                                     "shown": '["Alpha", 0.5, 1.0, 2.0, true]'},
+                                    {"topic": 1, "theme": 2, "text": "beta text",
+                                     "shown": '["Beta", 0.9, 3.0, 4.0, false]'}])
+    client.delete_collection(writer.names.texts(writer.generation))
+    writer.commit({})
+    reader = store.open_reader(location)
+    a, b = reader.get_documents(["a", "b"])
+    assert (a.text, a.title, a.core, a.theme) == ("alpha text", "Alpha", True, None)
+    assert (b.text, b.core, b.theme, b.x, b.probability) == ("beta text", False, 2, 3.0, 0.9)
+    assert reader.query_documents(np.array([0.0, 1.0]), 1, topic=1)[0][0].title == "Beta"
 
 
 def test_writer_lock_excludes_a_second_writer_of_an_embedded_folder(tmp_path):
