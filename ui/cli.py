@@ -87,6 +87,13 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
     return index_dir, store.Location(path=index_dir, index=index)
 
 
+def _reader(args: argparse.Namespace) -> "store.Reader":  # noqa: F821
+    """The index the arguments name, opened for reading (`topics`, `map`)."""
+    from indexing import store
+
+    return store.open_reader(_location(args, config_mod.load({"index_dir": args.index_dir}))[1])
+
+
 def _progress(quiet: bool, file=None, clock=None, tick_s: float | None = 0.5):
     """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
     no countable steps (``seconds`` given) by a bar that runs over their estimated duration, on
@@ -239,11 +246,7 @@ def _topics(args: argparse.Namespace) -> int:
     """Print the topic table of an existing index."""
     import json
 
-    from indexing import store
-
-    cfg = config_mod.load({"index_dir": args.index_dir})
-    _, location = _location(args, cfg)
-    reader = store.open_reader(location)
+    reader = _reader(args)
     topic_list, themes = reader.topics(), reader.themes()
     if args.json:
         print(json.dumps(tables.as_json(topic_list, themes), indent=2, ensure_ascii=False))
@@ -415,12 +418,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _map(args: argparse.Namespace) -> int:
     """Write the static labeled map of an index (matplotlib + adjustText)."""
-    from indexing import store
     from ui import map as map_mod
 
-    cfg = config_mod.load({"index_dir": args.index_dir})
-    _, location = _location(args, cfg)
-    reader = store.open_reader(location)
+    reader = _reader(args)
     topics = reader.topics()
     points = map_mod.Points.from_coordinates(reader.coordinates())
     try:
