@@ -48,6 +48,7 @@ CSS = """
 .tt-footer b { font-size: 1em; font-weight: 600; }
 .tt-sources { margin-top: 0.6em; border-top: 1px solid var(--border-color-primary); padding-top: 0.4em; }
 .tt-source { margin: 0.35em 0; }
+.tt-pending { opacity: 0.75; }
 .tt-topics-used { margin-top: 0.4em; color: var(--body-text-color-subdued); }
 .tt-source details summary { cursor: pointer; color: var(--body-text-color-subdued); }
 """
@@ -105,7 +106,8 @@ class AppParts:
 
 def stream_answer(parts: AppParts, session: ChatSession | None,
                   question: str) -> Iterator[tuple[list[dict], ChatSession]]:
-    """Yield (chat messages, session) as the answer grows; sources are added when it ends.
+    """Yield (chat messages, session) as the answer grows: the sources found first, then the answer
+    above them, and the sources it cited when it ends.
 
     On Stop, gradio closes this generator; the ``finally`` closes the agent's
     stream too, which records the partial answer and releases the model at once.
@@ -136,12 +138,20 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
         text = ""
         try:
             response = session.conversation.respond(question)
+            # the sources are found before the model reads them: shown at once, the reader has something
+            # to look at during the seconds a CPU model takes to its first word
+            pending = render.pending_sources(response.context.sources)
+            if pending:
+                answer["content"] = pending
+                messages.append(answer)
+                yield list(messages), session
             stream = iter(response)
             for chunk in stream:
                 text += chunk
                 if not text:
                     continue  # the answer joins the chat with its first text, not as an empty bubble
-                answer["content"] = safe_markdown(text)  # while streaming too: a half answer can hold an image
+                # while streaming too: a half answer can hold an image
+                answer["content"] = safe_markdown(text) + pending
                 if not messages or messages[-1] is not answer:
                     messages.append(answer)
                 yield list(messages), session

@@ -78,6 +78,14 @@ def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
     return f'<div class="tt-sources"><b>{heading}</b>' + "".join(items) + "</div>"
 
 
+def pending_sources(sources: Sequence[Source]) -> str:
+    """The sources an answer is being written from, shown under it until it is finished (no footer:
+    the footer marks a finished answer)."""
+    if not sources:
+        return ""
+    return f'\n\n<div class="tt-pending">{format_sources(sources, "Reading these sources")}</div>'
+
+
 def format_topics(topic_ids: Sequence[int], labels: dict[int, str]) -> str:
     if not topic_ids:
         return ""
