@@ -14,6 +14,7 @@ it all, per question, on one snapshot of the index.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -32,8 +33,11 @@ __all__ = ["Conversation", "Reply", "Response", "Settings", "Source", "checked_q
 @dataclass(frozen=True)
 class Settings:
     sources: int = 4  # numbered sources per answer
-    digest_sentences: int = 2  # what the model reads of a source: its sentences nearest the question
-    source_tokens: int = 60  # and at most this many tokens of them: prompt reading is time to first token
+    # what the model reads of a source: its title and the sentence nearest the question that says what the
+    # work does (attribution.SourceSentences.best), at most source_tokens long. Reading the prompt is most
+    # of the time to first token on a CPU (~140 tokens/s for the 1.5B on 2 cores): bench/agent.py
+    digest_sentences: int = 1
+    source_tokens: int = 48
     question_tokens: int = 300
     # longer questions are refused before routing: the router, the embedder and the prompt all
     # grow with the question, and one user's pasted book would slow every other user's answer
@@ -225,8 +229,11 @@ class Conversation:
         return truncate(text, budget, self.model.count_tokens)
 
     def _messages(self, this_turn: list[Message]) -> list[Message]:
+        # the worked example shows a small model the one-sentence-per-source answer it is asked for
+        example = [{"role": "user", "content": prompts.load("answer_example_user")},
+                   {"role": "assistant", "content": prompts.load("answer_example_assistant")}]
         return self.history.messages(prompts.load("chat_system"), this_turn, self.model.count_tokens,
-                                     self.model.context_length, self.settings.max_tokens)
+                                     self.model.context_length, self.settings.max_tokens, example)
 
     def _review(self, response: Response, answer: str, cited: list[int]) -> attribution.Review:
         return attribution.review(answer, cited, response.context.sentences, response.index.embed_many,
@@ -241,7 +248,7 @@ class Conversation:
         return " ".join([response.question] + [by_id[t].label for t in response.context.topics if t in by_id])
 
     def _substantive(self, response: Response, review: attribution.Review) -> bool:
-        texts = {s.n: f"{s.title}. {s.text}" for s in response.context.sources}
+        texts = {s.n: (s.title, s.text) for s in response.context.sources}
         return substance.substantive(review.answer, self._asked(response), texts)
 
     def _extractive(self, response: Response) -> str:
@@ -262,8 +269,9 @@ class Conversation:
             cited_by = {n: "provided" for n in numbers}
         cited = [replace(s, cited_by=cited_by.get(s.n, "model")) for n in numbers for s in ctx.sources if s.n == n]
         topics = ctx.topics
-        if ctx.numbered == "sources":  # after a search, "that topic" is the topic of what it cited
-            topics = list(dict.fromkeys(s.topic for s in cited if s.topic != -1)) or ctx.topics
+        if ctx.numbered == "sources":  # after a search, "that topic" is the topic most of what it cited is in
+            counts = Counter(s.topic for s in cited if s.topic != -1)  # ties: the first cited first
+            topics = [t for t, _ in counts.most_common()] or ctx.topics
         reply = Reply(response.question, answer, ctx.plan.intent, cited, ctx.sources, topics, ctx.themes,
                       outcome.how, outcome.draft, outcome.dropped)
         self.history.add(reply.question, reply.answer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from agent.llm import Message
 from indexing.errors import TopictalkError
@@ -32,9 +32,11 @@ class History:
         return self._turns[i]
 
     def messages(self, system: str, this_turn: list[Message], count: Callable[[str], int], context_length: int,
-                 answer_tokens: int) -> list[Message]:
-        """System prompt, as many recent turns as fit, then this turn's messages."""
-        used = count(system) + sum(count(m["content"]) + _TURN_OVERHEAD for m in this_turn)
+                 answer_tokens: int, preamble: Sequence[Message] = ()) -> list[Message]:
+        """System prompt, the fixed ``preamble`` (a worked example), as many recent turns as fit, then
+        this turn's messages. System prompt and preamble come first and never change, so a runtime that
+        keeps its KV cache reads them once for every question."""
+        used = count(system) + sum(count(m["content"]) + _TURN_OVERHEAD for m in [*preamble, *this_turn])
         room = context_length - answer_tokens - used
         if room < 0:
             raise TopictalkError(f"the model's context ({context_length} tokens) cannot hold this question "
@@ -46,4 +48,4 @@ class History:
                 break
             room -= cost
             turns = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}] + turns
-        return [{"role": "system", "content": system}, *turns, *this_turn]
+        return [{"role": "system", "content": system}, *preamble, *turns, *this_turn]

@@ -7,7 +7,9 @@ The rule (``substantive``), written so that it can be checked by hand:
 2. A clause *describes* source [n] when it cites [n], cites at most two
    sources (a claim about three or more at once says nothing of each), and
    holds at least ``MIN_SPECIFIC`` specific words that also occur in
-   source [n]'s title or abstract.
+   source [n]'s title or abstract, and is more than its title: a clause
+   that is the title and at most two words besides ("[1] Title.", "- [1]
+   Title: survey") says nothing the reader does not see under the answer.
 3. A specific word is a word of 3 or more letters that is not a stop word,
    not a word about sources themselves ("papers", "corpus", "deal with",
    "apply": ``META``), and not a word of the question. Words are compared
@@ -76,10 +78,22 @@ def _cited(clause: str) -> list[int]:
     return [int(n) for m in CITATION.finditer(clause) for n in re.findall(r"\d+", m.group(2))]
 
 
-def undescribed(answer: str, question: str, sources: Mapping[int, str]) -> list[int]:
-    """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> title and text."""
+def _only_title(clause: str, title: str) -> bool:
+    """The clause is the title, and at most two more words."""
+    said = WORD.findall(CITATION.sub(" ", clause).lower())
+    named = WORD.findall(title.lower())
+    if not named:
+        return False
+    for start in range(len(said) - len(named) + 1):
+        if said[start:start + len(named)] == named:
+            return len(said) - len(named) <= 2
+    return False
+
+
+def undescribed(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> list[int]:
+    """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> (title, text)."""
     cited = list(dict.fromkeys(_cited(answer)))
-    stems = {n: _stems(text) for n, text in sources.items()}
+    stems = {n: _stems(f"{title} {text}") for n, (title, text) in sources.items()}
     described: set[int] = set()
     for clause in clauses(answer):
         numbers = list(dict.fromkeys(_cited(clause)))
@@ -87,12 +101,13 @@ def undescribed(answer: str, question: str, sources: Mapping[int, str]) -> list[
             continue
         words = specific_words(clause, question)
         for n in numbers:
-            if n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC:
+            if n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC and \
+                    not _only_title(clause, sources[n][0]):
                 described.add(n)
     return [n for n in cited if n not in described]
 
 
-def substantive(answer: str, question: str, sources: Mapping[int, str]) -> bool:
+def substantive(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> bool:
     """Rule step 4: it cites something, and says what each cited source does."""
     return bool(_cited(answer)) and not undescribed(answer, question, sources)
 

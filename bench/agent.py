@@ -159,7 +159,7 @@ def score(replies: list[dict]) -> dict:
 
     rows = []
     for r, (question, terms) in zip(replies, QUESTIONS):
-        texts = {s["n"]: f"{s['title']}. {s['text']}" for s in r["provided"]}
+        texts = {s["n"]: (s["title"], s["text"]) for s in r["provided"]}
         row = {"question": question, "intent": r["intent"], "answer_source": r["answer_source"], "ttft": r["ttft"],
                "model_ttft": r["model_ttft"], "answer": r["answer"], "draft": r["draft"]}
         if terms is None:

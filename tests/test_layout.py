@@ -89,6 +89,8 @@ def test_imports_flow_ui_agent_indexing_prompts():
 
 # every prompt file and the placeholders its callers fill; a new or renamed mark must be added here
 PLACEHOLDERS = {
+    "answer_example_assistant": set(),
+    "answer_example_user": set(),
     "ask_compare": {"TOPICS", "SOURCES", "QUESTION"},
     "ask_find": {"TOPICS", "SOURCES", "QUESTION"},
     "ask_overview": {"N_DOCUMENTS", "N_TOPICS", "N_OUTLIERS", "ORDER", "TOPICS", "QUESTION"},
