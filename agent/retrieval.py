@@ -95,9 +95,9 @@ class Snapshot:
         share = size / max(1, sum(t.size for t in self.topics))
         wide = math.ceil(2 * n / share) if share else 0
         if 0 < wide <= WIDE_SEARCH:
-            hits = [(d, dist) for d, dist in self._reader.query_documents(vector, wide) if d.topic == topic]
+            hits = self._reader.query_documents(vector, n, topic=topic, scan=wide)
             found = self._hits(hits, exclude, k)
-            if len(found) == k or len(hits) == size:
+            if len(found) == k or len(hits) >= size:
                 return found
         return self._hits(self._reader.query_documents(vector, n, topic=topic), exclude, k)
 

@@ -452,17 +452,24 @@ class Reader:
         by_id = {d.id: d for d in self._read(read)}
         return [by_id[i] for i in ids if i in by_id]
 
-    def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None) -> list[tuple[DocumentRecord, float]]:
-        """Nearest documents by cosine distance, optionally within one topic."""
+    def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None,
+                        scan: int = 0) -> list[tuple[DocumentRecord, float]]:
+        """Nearest documents by cosine distance, optionally within one topic: by Chroma's metadata filter,
+        or, with ``scan``, the first ``n`` of that topic among the ``scan`` nearest of all."""
         def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
             where = None
-            if topic is not None:
+            if topic is not None and not scan:
                 where = {"topic": int(topic)} if o.texts is None else {"$and": [  # see _topic_at
                     {"topic_at": {"$gte": _topic_at(topic, 0)}}, {"topic_at": {"$lt": _topic_at(topic + 1, 0)}}]}
-            got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
-                                    where=where, include=["documents", "metadatas", "distances"])
-            docs = _documents(o, got["ids"][0], got["documents"][0], got["metadatas"][0])
-            return [(d, float(dist)) for d, dist in zip(docs, got["distances"][0])]
+            include = ["metadatas", "distances"] + (["documents"] if o.texts is None else [])
+            got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                                    n_results=scan if topic is not None and scan else n, where=where, include=include)
+            rows = list(zip(got["ids"][0], got["documents"][0] if o.texts is None else [None] * len(got["ids"][0]),
+                            got["metadatas"][0], got["distances"][0]))
+            if topic is not None and scan:
+                rows = [r for r in rows if _topic_of(r[2]) == topic][:n]
+            docs = _documents(o, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            return [(d, float(r[3])) for d, r in zip(docs, rows)]
 
         return self._read(read)
 
@@ -521,6 +528,10 @@ def _topic_at(topic: int, chunk: int) -> int:
     return (int(topic) + 1) * TOPIC_STRIDE + chunk
 
 
+def _topic_of(meta: dict) -> int:
+    return int(meta["topic_at"]) // TOPIC_STRIDE - 1 if "topic_at" in meta else int(meta["topic"])
+
+
 def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:
     """Documents from what Chroma returned for them: their records in the texts collection, read in
     one call, or, in older layouts, their own metadata."""
@@ -533,8 +544,7 @@ def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], m
     out = []
     for i, meta in zip(ids, metas):
         _, text, title, probability, x, y, core, theme = rows[i]
-        topic = int(meta["topic_at"]) // TOPIC_STRIDE - 1
-        out.append(DocumentRecord(id=i, text=text, title=title, topic=topic, probability=float(probability),
+        out.append(DocumentRecord(id=i, text=text, title=title, topic=_topic_of(meta), probability=float(probability),
                                   x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme)))
     return out
 
