@@ -392,6 +392,18 @@ def test_topic_question_without_a_matching_topic_falls_back_to_documents(index):
     assert reply.intent == "off_corpus" and reply.answer.startswith("No topic is about pizza dough recipes.")
 
 
+def test_a_named_topic_that_no_topic_is_about_is_said_so(index):
+    conv = Conversation(index, FakeLLM("ok [1]"))
+    reply = conv.ask("Tell me more about the speech recognition topic")
+    assert reply.intent == "topic" and reply.topics == [1]  # a topic is about it: that topic
+    reply = Conversation(index, FakeLLM("ok [1]")).ask("Tell me more about the sourdough baking topic")
+    assert reply.intent == "off_corpus" and reply.answer.startswith("No topic is about sourdough baking")
+    strict = Conversation(index, FakeLLM("ok [1]"), Settings(topic_match_similarity=0.99))
+    reply = strict.ask("Tell me more about the federated learning topic")
+    assert reply.intent == "search" and reply.answer.startswith("No topic is about federated learning.")
+    assert reply.provided and reply.provided[0].topic == 0
+
+
 def test_an_answer_saying_nothing_is_asked_again_then_replaced_by_quotes(index):
     llm = FakeLLM("It is a broad area with many open questions and methods.")
     reply = Conversation(index, llm).ask("Tell me about topic 2")
