@@ -226,7 +226,9 @@ class Writer:
 
     def _write_texts(self, records: Sequence[DocumentRecord]) -> None:
         chunks = list(_batches(len(records), TEXT_CHUNK))
-        for part in _batches(len(chunks), self.batch):
+        # 256 records (8k documents) an add: Chroma's maximum (5,461 records) would hold every text of
+        # 120k abstracts as JSON at once, where the write stage had the index's peak memory (2.75 GB)
+        for part in _batches(len(chunks), min(self.batch, 256)):
             self.texts.add(
                 ids=[_text_id(k) for k in range(part.start, part.stop)],
                 embeddings=[_NO_EMBEDDING] * (part.stop - part.start),

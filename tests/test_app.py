@@ -106,7 +106,10 @@ def test_answer_lists_cited_sources_or_says_none_were_cited():
 
 class FakeResponse:
     def __init__(self, chunks: list[str]) -> None:
+        from types import SimpleNamespace
+
         self.chunks, self.closed, self.sent = chunks, False, []
+        self.context = SimpleNamespace(sources=[source(1)])  # found before the model writes
         self._stream = self._gen()
 
     def _gen(self):
@@ -153,8 +156,13 @@ def test_stream_answer_grows_then_ends_with_sources():
     steps = [[dict(m) for m in messages] for messages, _ in app.stream_answer(fake_parts(), session, " Graphs? ")]
     assert steps[0] == [{"role": "user", "content": "Graphs?"}]  # the question shows at once
     texts = [s[-1]["content"] for s in steps[1:]]
-    assert texts[:3] == ["Graph ", "Graph nets ", "Graph nets &#91;1&#93;."]  # streamed (brackets escaped)
+    # the sources show before the model's first word, then stay under the streaming answer
+    assert "Reading these sources" in texts[0] and "[1] Title 1" in texts[0] and "tt-footer" not in texts[0]
+    streamed = [t.split('\n\n<div class="tt-pending">') for t in texts[1:4]]
+    assert [head for head, _ in streamed] == ["Graph ", "Graph nets ", "Graph nets &#91;1&#93;."]  # brackets escaped
+    assert all("[1] Title 1" in pending for _, pending in streamed)
     assert texts[-1].startswith("Graph nets &#91;1&#93;.") and "tt-footer" in texts[-1] and "[1] Title 1" in texts[-1]
+    assert "tt-pending" not in texts[-1]
     assert session.last_question == "Graphs?" and len(session.messages) == 2
 
 
@@ -162,7 +170,7 @@ def test_stopping_closes_the_agent_stream_and_keeps_the_partial_answer():
     conversation = FakeConversation()
     session = app.ChatSession(conversation)
     gen = app.stream_answer(fake_parts(), session, "Graphs?")
-    next(gen), next(gen)  # the question, then the first chunk
+    next(gen), next(gen), next(gen)  # the question, the sources found, then the first chunk
     gen.close()  # what gradio does on Stop
     assert conversation.responses[0].closed  # the model is released at once, not at garbage collection
     assert session.messages[-1]["content"] == "Graph " and not session.lock.locked()

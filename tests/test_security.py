@@ -221,6 +221,8 @@ class HeldConversation:
 
 
 class HeldResponse:
+    context = SimpleNamespace(sources=[])
+
     def __iter__(self):
         HeldConversation.release.wait(30)
         yield "done"

@@ -135,7 +135,7 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
             return
         stream = None
         answer = {"role": "assistant", "content": ""}
-        text = ""
+        text = pending = ""
         try:
             response = session.conversation.respond(question)
             # the sources are found before the model reads them: shown at once, the reader has something
@@ -158,15 +158,28 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
             if not messages or messages[-1] is not answer:
                 messages.append(answer)
             answer["content"] = render.answer_markdown(response.reply(), parts.labels)
+            pending = ""
             yield list(messages), session
         except Exception as err:  # e.g. the prompt outgrew the model's context, or its server failed
             # ours are one clear line; anything else gets its traceback
             logger.error("topictalk: an answer failed: %s", err, exc_info=not isinstance(err, TopictalkError))
+            _unfinished(messages, answer, text, pending)
+            pending = ""
             messages.append({"role": "assistant", "content": FAILED})
             yield list(messages), session
         finally:
             if stream is not None:
                 stream.close()
+            _unfinished(messages, answer, text, pending)
+
+
+def _unfinished(messages: list[dict], answer: dict, text: str, pending: str) -> None:
+    """A stopped or failed answer keeps what was written, without the sources it was still reading."""
+    if pending and any(m is answer for m in messages):
+        if text:
+            answer["content"] = safe_markdown(text)
+        else:
+            messages[:] = [m for m in messages if m is not answer]
 
 
 def _trim(messages: list[dict], keep: int) -> None:
