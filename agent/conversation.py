@@ -150,6 +150,8 @@ class Response:
         review = conv._review(self, draft, cited)
         if not conv.settings.check_answers or conv._substantive(self, review):
             return _outcome(review, "model", draft)
+        if (trimmed := conv._trimmed(self, review)) is not None:  # a good answer with an empty line
+            return _outcome(trimmed, "model", draft)
         yield from self._emit(["\n\n" + prompts.load("retry_notice") + "\n\n"])
         # the same turn, the first answer and the request again: the history window shrinks to fit
         again = conv._messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
@@ -158,6 +160,8 @@ class Response:
         retry = conv._review(self, second, cited)
         if conv._substantive(self, retry):
             return _outcome(retry, "model-retry", draft, review.dropped)
+        if (trimmed := conv._trimmed(self, retry)) is not None:
+            return _outcome(trimmed, "model-retry", draft, review.dropped)
         lines = conv._extractive(self)
         yield from self._emit(["\n\n" + prompts.load("extractive_notice") + "\n" + lines])
         numbers = [s.n for s in ctx.sources]
@@ -177,6 +181,11 @@ class Response:
 def _outcome(review: attribution.Review, how: str, draft: str, dropped: list[str] = ()) -> _Outcome:
     cited_by = {n: "similarity" if n in review.by_similarity else "model" for n in review.cited}
     return _Outcome(review.answer, review.cited, how, cited_by, draft, list(dropped) + review.dropped)
+
+
+def _texts(response: Response) -> dict[int, tuple[str, str]]:
+    """Source number -> (title, text): what the substance rule reads."""
+    return {s.n: (s.title, s.text) for s in response.context.sources}
 
 
 def checked_question(question: str, settings: Settings = Settings()) -> str:
@@ -252,8 +261,18 @@ class Conversation:
         return " ".join([response.question] + [by_id[t].label for t in response.context.topics if t in by_id])
 
     def _substantive(self, response: Response, review: attribution.Review) -> bool:
-        texts = {s.n: (s.title, s.text) for s in response.context.sources}
-        return substance.substantive(review.answer, self._asked(response), texts)
+        return substance.substantive(review.answer, self._asked(response), _texts(response))
+
+    def _trimmed(self, response: Response, review: attribution.Review) -> attribution.Review | None:
+        """The answer without the clauses that say nothing of the sources they cite, when what is left
+        cites something and is substantive; else None."""
+        texts = _texts(response)
+        answer, removed = substance.trim(review.answer, self._asked(response), texts)
+        if not removed or not substance.substantive(answer, self._asked(response), texts):
+            return None
+        cited = [n for n in review.cited if f"[{n}]" in answer]
+        return replace(review, answer=answer, cited=cited, by_similarity=[n for n in review.by_similarity if n in cited],
+                       dropped=review.dropped + removed)
 
     def _extractive(self, response: Response) -> str:
         ctx = response.context

@@ -90,6 +90,13 @@ def _only_title(clause: str, title: str) -> bool:
     return False
 
 
+def _describes(clause: str, words: list[str], n: int, stems: Mapping[int, set[str]],
+               sources: Mapping[int, tuple[str, str]]) -> bool:
+    """Rule step 2 for one cited source of a clause (``words``: the clause's specific words)."""
+    return n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC and \
+        not _only_title(clause, sources[n][0])
+
+
 def undescribed(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> list[int]:
     """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> (title, text)."""
     cited = list(dict.fromkeys(_cited(answer)))
@@ -100,11 +107,28 @@ def undescribed(answer: str, question: str, sources: Mapping[int, tuple[str, str
         if not numbers or len(numbers) > 2:
             continue
         words = specific_words(clause, question)
-        for n in numbers:
-            if n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC and \
-                    not _only_title(clause, sources[n][0]):
-                described.add(n)
+        described.update(n for n in numbers if _describes(clause, words, n, stems, sources))
     return [n for n in cited if n not in described]
+
+
+def trim(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> tuple[str, list[str]]:
+    """The answer without its clauses that cite sources and describe none of them (rule steps 1-3),
+    and those clauses: "[1] studies recommendation systems." beside three clauses that say what
+    their sources do is one empty line in a good answer, not a reason to discard it."""
+    stems = {n: _stems(f"{title} {text}") for n, (title, text) in sources.items()}
+    pieces = re.split(f"({_CLAUSE.pattern})", answer)  # clauses at even positions, separators between
+    kept, removed = [], []
+    for k in range(0, len(pieces), 2):
+        clause = pieces[k]
+        numbers = list(dict.fromkeys(_cited(clause)))
+        words = specific_words(clause, question)
+        empty = bool(numbers) and (len(numbers) > 2 or not any(_describes(clause, words, n, stems, sources)
+                                                               for n in numbers))
+        if empty:
+            removed.append(clause.strip())
+        else:
+            kept.append(clause + (pieces[k + 1] if k + 1 < len(pieces) else ""))
+    return "".join(kept).strip(), removed
 
 
 def substantive(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> bool:

@@ -465,6 +465,18 @@ def test_the_substance_rule_rejects_a_list_of_titles():
     assert substantive(said, question, sources)
 
 
+def test_a_clause_that_only_names_its_source_is_dropped_from_a_good_answer(index):
+    def one_good_one_empty(messages):
+        found = _sources_in(messages)
+        return f"[1] {' '.join(found[1].rstrip('.').split()[:12])}. [2] studies federated learning."
+
+    llm = FakeLLM(one_good_one_empty)
+    reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
+    assert len(llm.calls) == 1 and reply.answer_source == "model"  # kept, not asked again
+    assert "[2]" not in reply.answer and [s.n for s in reply.sources] == [1]
+    assert reply.dropped == ["[2] studies federated learning."]
+
+
 def test_citation_marks_alone_get_the_extractive_answer(index):
     llm = FakeLLM("[1] and [2]")
     reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
