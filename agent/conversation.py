@@ -265,12 +265,14 @@ class Conversation:
 
     def _trimmed(self, response: Response, review: attribution.Review) -> attribution.Review | None:
         """The answer without the clauses that say nothing of the sources they cite, when what is left
-        cites something and is substantive; else None."""
+        is substantive and still cites at least half of what the answer cited (one kept clause of
+        four is not the answer the model gave); else None."""
         texts = _texts(response)
         answer, removed = substance.trim(review.answer, self._asked(response), texts)
-        if not removed or not substance.substantive(answer, self._asked(response), texts):
-            return None
         cited = [n for n in review.cited if f"[{n}]" in answer]
+        if not removed or 2 * len(cited) < len(review.cited) or \
+                not substance.substantive(answer, self._asked(response), texts):
+            return None
         return replace(review, answer=answer, cited=cited, by_similarity=[n for n in review.by_similarity if n in cited],
                        dropped=review.dropped + removed)
 

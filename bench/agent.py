@@ -16,8 +16,13 @@ corpus); a cited source is on topic when its title or abstract contains one. Sco
   against the sources it was given;
 - citation precision: on-topic cited sources / cited sources, over all answers;
 - off-corpus questions admitted (intent off_corpus);
-- follow-ups: "that topic" after a topic search and after a search stays on the subject,
+- follow-ups: "that topic" after a topic search and after a search is a topic the first
+  reply showed (after a search: the topics of its cited sources), and, printed beside it,
+  whether every source of the follow-up also holds the subject's terms (where the corpus has
+  no topic about the subject, that topic's representative papers are about something wider);
   "the second one" after an overview opens the second item shown;
+- grounded and substantive judge the answer after its lead (a list of topics written from the
+  index, not by the model);
 - time to first token: first text the reader sees (and, where a reply starts with a lead
   written from the index, the model's first token), each question in a fresh conversation
   with the model warm.
@@ -111,7 +116,7 @@ def collect(index_dir: str, llm: str, max_tokens: int) -> list[dict]:
                 model_first = now
             seen += chunk
         reply = response.reply()
-        return {"question": question, "answer": reply.answer, "intent": reply.intent, "topics": reply.topics,
+        return {"question": question, "answer": reply.answer, "lead": lead, "intent": reply.intent, "topics": reply.topics,
                 "themes": getattr(reply, "themes", []), "answer_source": getattr(reply, "answer_source", "model"),
                 "draft": getattr(reply, "draft", reply.answer), "sources": [source(s) for s in reply.sources],
                 "provided": [source(s) for s in reply.provided], "ttft": first or 0.0,
@@ -149,12 +154,17 @@ def score(replies: list[dict]) -> dict:
     def asked(r) -> str:
         return " ".join([r["question"]] + [r["labels"].get(str(t), r["labels"].get(t, "")) for t in r["topics"]])
 
+    def body(r) -> str:
+        """The answer after its lead: a lead lists the index's own topics, it is not the model's claim."""
+        lead = r.get("lead", "")
+        return r["answer"][len(lead):] if lead and r["answer"].startswith(lead.strip()) else r["answer"]
+
     def grounded(r) -> bool:
         if not r["provided"]:
             return True
         table = attribution.SourceSentences.of([(s["n"], s["title"], s["text"]) for s in r["provided"]], embed)
         cited = [s["n"] for s in r["sources"]]
-        return not attribution.review(r["answer"], cited, table, embed, question=asked(r), cite_at=2.0,
+        return not attribution.review(body(r), cited, table, embed, question=asked(r), cite_at=2.0,
                                       ground_at=0.55).dropped
 
     rows = []
@@ -166,9 +176,7 @@ def score(replies: list[dict]) -> dict:
             row["admitted"] = r["intent"] == "off_corpus"
         else:
             # a lead written from the index (a list of topics) is not the model's answer: judge what follows
-            body = r["answer"]
-            row["substantive"] = substance.substantive(body, asked(r), texts) or r["intent"] == "find_topics" and \
-                bool(r["topics"]) and substance.substantive(body.split("\n\n", 1)[-1], asked(r), texts)
+            row["substantive"] = substance.substantive(body(r), asked(r), texts)
             row["draft_substantive"] = substance.substantive(r["draft"], asked(r), texts)
             row["grounded"] = grounded(r)
             row["cited"] = len(r["sources"])
@@ -180,10 +188,11 @@ def score(replies: list[dict]) -> dict:
         if terms is None:
             wanted = ("themes", first["themes"][1:2]) if first["themes"] else ("topics", first["topics"][1:2])
             ok = bool(wanted[1]) and second[wanted[0]][:1] == wanted[1]
-        else:
+        else:  # issue 15: "that topic" after a search is the topic of the sources it cited
             ok = second["intent"] not in ("off_corpus", "search") and bool(second["sources"]) and \
-                all(on_topic(s, terms) for s in second["sources"])
-        follow.append({"first": first["question"], "second": second["question"], "ok": ok,
+                all(s["topic"] in first["topics"] for s in second["sources"])
+        subject = terms is not None and bool(second["sources"]) and all(on_topic(s, terms) for s in second["sources"])
+        follow.append({"first": first["question"], "second": second["question"], "ok": ok, "on_subject": subject,
                        "intent": second["intent"], "answer": second["answer"]})
     return {"rows": rows, "follow_ups": follow}
 
@@ -210,7 +219,9 @@ def table(name: str, scored: dict) -> list[str]:
         f"({sum(r['on_topic'] for r in rows)}/{cited}); answers all on topic "
         f"{sum(r['cited'] > 0 and r['on_topic'] == r['cited'] for r in rows)}/{len(rows)}",
         f"  off-corpus admitted:              {sum(r['admitted'] for r in off)}/{len(off)}",
-        f"  follow-ups right:                 {sum(f['ok'] for f in scored['follow_ups'])}/{len(scored['follow_ups'])}",
+        f"  follow-ups right:                 {sum(f['ok'] for f in scored['follow_ups'])}/{len(scored['follow_ups'])}"
+        f" (after a search, every source on the subject's terms too: "
+        f"{sum(f.get('on_subject', False) for f in scored['follow_ups'])})",
         f"  time to first token:              median {statistics.median(ttft):.2f} s, max {ttft[-1]:.2f} s",
         f"  model's first token:              median {statistics.median(model):.2f} s, max {model[-1]:.2f} s"
         if model else "  model's first token:              -",
@@ -230,6 +241,7 @@ def main() -> None:
     parser.add_argument("--scored", nargs="*", metavar="NAME=FILE",
                         help="score replies collected before (--collect > FILE) instead of asking")
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
+    parser.add_argument("--replies", help="keep each run's replies in FILE-NAME.json (for --scored later)")
     args = parser.parse_args()
     if args.only:
         QUESTIONS[:] = [QUESTIONS[int(i)] for i in args.only.split(",")]
@@ -255,6 +267,8 @@ def main() -> None:
                              cwd=code, env=env, stdout=subprocess.PIPE, text=True, check=False)
         if out.returncode:
             sys.exit(f"{name} failed (its errors are above)")
+        if args.replies:
+            Path(f"{args.replies}-{name}.json").write_text(out.stdout)
         runs[name] = score(json.loads(out.stdout))
     manifest = json.loads((Path(args.index_dir) / "manifest.json").read_text()) \
         if (Path(args.index_dir) / "manifest.json").is_file() else {}
