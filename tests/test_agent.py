@@ -476,6 +476,13 @@ def test_a_clause_that_only_names_its_source_is_dropped_from_a_good_answer(index
     assert "[2]" not in reply.answer and [s.n for s in reply.sources] == [1]
     assert reply.dropped == ["[2] studies federated learning."]
 
+    def one_good_of_three(messages):  # one kept clause of three is not the answer the model gave
+        return one_good_one_empty(messages) + " [3] studies privacy. [4] studies attacks."
+
+    llm = FakeLLM(one_good_of_three)
+    reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
+    assert len(llm.calls) == 2 and reply.answer_source in ("model-retry", "extractive")
+
 
 def test_citation_marks_alone_get_the_extractive_answer(index):
     llm = FakeLLM("[1] and [2]")
