@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -71,6 +72,7 @@ class LlamaCppModel(Model):
         except ImportError as err:  # pragma: no cover - install problem
             raise TopictalkError(f"llama-cpp-python is not importable ({err}); run ./install.sh") from err
         threads = n_threads or os.cpu_count() or 1  # llama-cpp-python's default is 1 thread
+        _silence_llama_cpp()
         try:
             self._llm = Llama(
                 model_path=str(path),
@@ -175,6 +177,24 @@ class LlamaCppModel(Model):
         if llm is not None:
             llm.close()  # Llama.__del__ raises at interpreter exit unless closed
             self._llm = None
+
+
+@functools.cache
+def _silence_llama_cpp():
+    """Drop llama.cpp's own log lines. llama-cpp-python 0.3.16 prints some to stderr even with
+    verbose=False ("llama_context: n_ctx_per_seq (4096) < n_ctx_train ..."), a stray line above
+    the one-line errors of the CLI. Load failures still raise; the cache keeps the callback alive
+    as long as llama.cpp may call it."""
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def drop(level, text, user_data) -> None:
+        pass
+
+    llama_cpp.llama_log_set(drop, ctypes.c_void_p(0))
+    return drop
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
