@@ -225,14 +225,15 @@ class Conversation:
         plan = router.route(question, self.state, {t.id for t in index.topics})
         question_text = self._truncate(question, self.settings.question_tokens)
         vector = index.embed(plan.query)
-        if plan.by_meaning and plan.intent == router.TOPIC and \
-                max((score for _, score in index.rank_topics(vector, 1)), default=0.0) < self.settings.topic_match_similarity:
-            # "the federated learning topic" where no topic is about it: said so, with the documents that are
-            plan = router.Plan(router.FIND_TOPICS, plan.query)
         if plan.by_meaning and plan.intent in (router.TOPIC, router.COMPARE):
-            ranked = [t.id for t, _ in index.rank_topics(vector, 2)]
-            plan.topics = (plan.topics + [t for t in ranked if t not in plan.topics])[: 2 if plan.intent ==
-                                                                                        router.COMPARE else 1]
+            ranked = index.rank_topics(vector, 2)
+            if plan.intent == router.TOPIC and (not ranked or ranked[0][1] < self.settings.topic_match_similarity):
+                # "the federated learning topic" where no topic is about it: said so, with the documents that are
+                plan = router.Plan(router.FIND_TOPICS, plan.query)
+            else:
+                ids = [t.id for t, _ in ranked]
+                plan.topics = (plan.topics + [t for t in ids if t not in plan.topics])[: 2 if plan.intent ==
+                                                                                       router.COMPARE else 1]
         builder = Builder(index, self.state, self.settings.budget(), self._truncate)
         return builder.build(plan, question_text, vector)
 

@@ -56,13 +56,13 @@ context contexts relevant information example examples given above following bot
 STEM = 6
 
 
-def _stems(text: str) -> set[str]:
+def stems(text: str) -> set[str]:
     return {w[:STEM] for w in WORD.findall(text.lower()) if len(w) >= 3}
 
 
 def specific_words(clause: str, question: str) -> list[str]:
     """The clause's words that say something: not stop words, not about the sources, not the question's."""
-    asked = _stems(question)
+    asked = stems(question)
     found = []
     for w in WORD.findall(CITATION.sub(" ", clause).lower()):
         if len(w) >= 3 and w not in STOP and w not in META and w[:STEM] not in asked and w not in found:
@@ -90,24 +90,28 @@ def _only_title(clause: str, title: str) -> bool:
     return False
 
 
-def _describes(clause: str, words: list[str], n: int, stems: Mapping[int, set[str]],
+def _source_stems(sources: Mapping[int, tuple[str, str]]) -> dict[int, set[str]]:
+    return {n: stems(f"{title} {text}") for n, (title, text) in sources.items()}
+
+
+def _describes(clause: str, words: list[str], n: int, held: Mapping[int, set[str]],
                sources: Mapping[int, tuple[str, str]]) -> bool:
     """Rule step 2 for one cited source of a clause (``words``: the clause's specific words)."""
-    return n in stems and sum(w[:STEM] in stems[n] for w in words) >= MIN_SPECIFIC and \
+    return n in held and sum(w[:STEM] in held[n] for w in words) >= MIN_SPECIFIC and \
         not _only_title(clause, sources[n][0])
 
 
 def undescribed(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> list[int]:
     """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> (title, text)."""
     cited = list(dict.fromkeys(_cited(answer)))
-    stems = {n: _stems(f"{title} {text}") for n, (title, text) in sources.items()}
+    held = _source_stems(sources)
     described: set[int] = set()
     for clause in clauses(answer):
         numbers = list(dict.fromkeys(_cited(clause)))
         if not numbers or len(numbers) > 2:
             continue
         words = specific_words(clause, question)
-        described.update(n for n in numbers if _describes(clause, words, n, stems, sources))
+        described.update(n for n in numbers if _describes(clause, words, n, held, sources))
     return [n for n in cited if n not in described]
 
 
@@ -115,14 +119,14 @@ def trim(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> 
     """The answer without its clauses that cite sources and describe none of them (rule steps 1-3),
     and those clauses: "[1] studies recommendation systems." beside three clauses that say what
     their sources do is one empty line in a good answer, not a reason to discard it."""
-    stems = {n: _stems(f"{title} {text}") for n, (title, text) in sources.items()}
+    held = _source_stems(sources)
     pieces = re.split(f"({_CLAUSE.pattern})", answer)  # clauses at even positions, separators between
     kept, removed = [], []
     for k in range(0, len(pieces), 2):
         clause = pieces[k]
         numbers = list(dict.fromkeys(_cited(clause)))
         words = specific_words(clause, question)
-        empty = bool(numbers) and (len(numbers) > 2 or not any(_describes(clause, words, n, stems, sources)
+        empty = bool(numbers) and (len(numbers) > 2 or not any(_describes(clause, words, n, held, sources)
                                                                for n in numbers))
         if empty:
             removed.append(clause.strip())
