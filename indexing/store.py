@@ -225,29 +225,26 @@ class Writer:
         self._write_map(records)
 
     def _write_texts(self, records: Sequence[DocumentRecord]) -> None:
-        chunks = list(_batches(len(records), TEXT_CHUNK))
-        # 256 records (8k documents) an add: Chroma's maximum (5,461 records) would hold every text of
-        # 120k abstracts as JSON at once, where the write stage had the index's peak memory (2.75 GB)
-        for part in _batches(len(chunks), min(self.batch, 256)):
-            self.texts.add(
-                ids=[_text_id(k) for k in range(part.start, part.stop)],
-                embeddings=[_NO_EMBEDDING] * (part.stop - part.start),
-                metadatas=[{"records": json.dumps(
-                    [[r.id, r.text, r.title, round(float(r.probability), 4), round(float(r.x), 4), round(float(r.y), 4),
-                      bool(r.core), -1 if r.theme is None else int(r.theme)] for r in records[c]],
-                    ensure_ascii=False)} for c in chunks[part]],
-            )
+        self._write_chunked(self.texts, records, TEXT_CHUNK, "records", lambda r: [
+            r.id, r.text, r.title, round(float(r.probability), 4), round(float(r.x), 4), round(float(r.y), 4),
+            bool(r.core), -1 if r.theme is None else int(r.theme)])
 
     def _write_map(self, records: Sequence[DocumentRecord]) -> None:
-        chunks = list(_batches(len(records), MAP_CHUNK))
-        for part in _batches(len(chunks), self.batch):
-            self.map.add(
-                ids=[f"{k:06d}" for k in range(part.start, part.stop)],
+        self._write_chunked(self.map, records, MAP_CHUNK, "points", lambda r: [
+            r.id, round(float(r.x), 4), round(float(r.y), 4), int(r.topic), -1 if r.theme is None else int(r.theme),
+            bool(r.core), r.title])
+
+    def _write_chunked(self, collection, records: Sequence[DocumentRecord], size: int, key: str,
+                       row: Callable[[DocumentRecord], list]) -> None:
+        """``size`` records a Chroma record, under ``key`` as a JSON list of ``row(record)``; its id is its
+        number (:func:`_record_id`). 256 Chroma records an add: Chroma's maximum (5,461) would hold every
+        text of 120k abstracts as JSON at once, where the write stage had the index's peak memory (2.75 GB)."""
+        chunks = list(_batches(len(records), size))
+        for part in _batches(len(chunks), min(self.batch, 256)):
+            collection.add(
+                ids=[_record_id(k) for k in range(part.start, part.stop)],
                 embeddings=[_NO_EMBEDDING] * (part.stop - part.start),
-                metadatas=[{"points": json.dumps(
-                    [[r.id, round(float(r.x), 4), round(float(r.y), 4), int(r.topic),
-                      -1 if r.theme is None else int(r.theme), bool(r.core), r.title] for r in records[c]],
-                    ensure_ascii=False)} for c in chunks[part]],
+                metadatas=[{key: json.dumps([row(r) for r in records[c]], ensure_ascii=False)} for c in chunks[part]],
             )
 
     def write_topics(self, topics: Sequence[Topic]) -> None:
@@ -519,7 +516,8 @@ def _theme(meta: dict, embedding) -> Theme:
     )
 
 
-def _text_id(chunk: int) -> str:
+def _record_id(chunk: int) -> str:
+    """The id of a texts or map record: its number, zero-padded so that ids sort as numbers."""
     return f"{chunk:07d}"
 
 
@@ -540,7 +538,7 @@ def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], m
     if opened.texts is None or not ids:
         return [_document(i, t, m) for i, t, m in zip(ids, texts, metas)]
     chunks = sorted({int(m["topic_at"]) % TOPIC_STRIDE for m in metas})
-    got = opened.texts.get(ids=[_text_id(c) for c in chunks], include=["metadatas"])
+    got = opened.texts.get(ids=[_record_id(c) for c in chunks], include=["metadatas"])
     wanted = set(ids)
     rows = {row[0]: row for m in got["metadatas"] for row in json.loads(m["records"]) if row[0] in wanted}
     out = []
