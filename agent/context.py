@@ -142,7 +142,10 @@ class Builder:
         if theme is None:
             ranked = self.index.rank_themes(vector, 1)
             if not ranked:  # an index without themes: the nearest topic instead
-                return self.topic(router.Plan(router.TOPIC, plan.query, by_meaning=True), question, vector)
+                nearest = [t.id for t, _ in self.index.rank_topics(vector, 1)]
+                if not nearest:
+                    return self.off_corpus(plan, question, vector)
+                return self.topic(router.Plan(router.TOPIC, plan.query, nearest, by_meaning=True), question, vector)
             theme = ranked[0][0]
         plan.theme = theme.id
         topics = self.index.theme_topics(theme)
@@ -168,12 +171,16 @@ class Builder:
     def topic(self, plan, question, vector) -> Context:
         topic = self.index.by_id[plan.topics[0]]
         docs: list[DocumentRecord] = []
-        if plan.more:  # "show me more", "that topic's papers": central documents not shown yet
-            hits = self.index.search(topic.embedding, self.budget.sources, topic=topic.id, exclude=self.state.shown)
+        # a topic named by its subject ("the federated learning topic") shows its documents nearest that
+        # subject: the topic found for it may be wider (privacy and unlearning), its central papers off it
+        near = vector if plan.by_meaning else None
+        if plan.more or near is not None:  # "show me more", "that topic's papers": documents not shown yet
+            hits = self.index.search(topic.embedding if near is None else near, self.budget.sources, topic=topic.id,
+                                     exclude=self.state.shown if plan.more else set())
             docs = [h.document for h in hits]
         if not docs:  # not asked for more, or everything was shown already: show the most central ones again
             docs = self.index.documents(topic.representative_ids[: self.budget.sources])
-        ctx = self._with_sources(plan, docs, None, [topic])
+        ctx = self._with_sources(plan, docs, near, [topic])
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
@@ -206,8 +213,10 @@ class Builder:
                 named = ", ".join(f"topic {t} ({self.index.by_id[t].label})" for t in ctx.topics)
                 ctx.lead = prompts.fill("no_topic_documents", SUBJECT=subject, TOPICS=named) + "\n\n"
             return ctx
-        docs = self.index.documents([t.representative_ids[0] for t in good[:3] if t.representative_ids])
-        ctx = self._with_sources(plan, docs, None, good)
+        # each topic's document nearest the subject, not its most central one: "speech" matches a topic of
+        # speech and audio whose central paper may be about music
+        docs = [hits[0].document for t in good[:3] if (hits := self.index.search(vector, 1, topic=t.id))]
+        ctx = self._with_sources(plan, docs, vector, good)
         themes = self.index.themes_by_id
         lines = "\n".join(f"- Topic {t.id}: **{t.label}** ({t.size} documents"
                           + (f"; theme: {themes[t.theme].label}" if t.theme in themes else "") + ")" for t in good)

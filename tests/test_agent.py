@@ -169,6 +169,22 @@ def test_topic_by_name_is_found_by_meaning(index):
     assert reply.topics == [1]  # no shared words: found by embedding, not string match
 
 
+def test_a_topic_named_by_a_subject_shows_its_documents_on_that_subject(index):
+    wide = Settings(topic_match_similarity=0.2)  # the subject is narrower than the topic it is found in
+    by_name = Conversation(index, FakeLLM("ok"), wide).ask("Tell me about the differential privacy topic")
+    assert by_name.intent == "topic" and by_name.topics == [0]
+    assert by_name.provided[0].id == "t0d2"  # "Differentially private federated averaging"
+    by_number = Conversation(index, FakeLLM("ok")).ask("Tell me about topic 0")
+    assert by_number.provided[0].id == "t0d0"  # the topic's most central document, as listed
+    found = Conversation(index, FakeLLM("ok"), wide).ask("Are there topics about membership inference attacks?")
+    assert found.intent == "find_topics" and found.topics[0] == 0 and found.provided[0].id == "t0d1"
+
+
+def test_a_theme_asked_of_an_index_without_themes_is_its_nearest_topic(index):
+    reply = Conversation(index, FakeLLM("ok")).ask("Tell me about the speech recognition theme")
+    assert reply.intent == "topic" and reply.topics == [1]
+
+
 def test_find_topics_ranks_by_meaning(index):
     reply = Conversation(index, FakeLLM("Yes [1].")).ask("Are there topics about audio and spoken language?")
     assert reply.intent == "find_topics" and reply.topics[0] == 1
@@ -309,6 +325,21 @@ def test_a_topic_question_looks_topics_up_by_its_subject(index):
     reply = Conversation(index, FakeLLM("Yes [1]."), Settings(topic_match_similarity=0.6)).ask(
         "Are there topics about speech or audio?")
     assert reply.intent == "find_topics" and reply.topics == [1]
+
+
+def test_a_search_embeds_the_question_without_its_frame(index):
+    from agent import router
+
+    plan = router.route("Which papers study privacy attacks on federated learning?", router.State(), set())
+    assert plan.intent == "search" and plan.query == "privacy attacks on federated learning"
+    assert router.route("How do people use graph neural networks?", router.State(), set()).query == \
+        "graph neural networks"
+    # a question that is all frame keeps its words: something must be embedded
+    assert router.route("Which papers?", router.State(), set()).query == "Which papers?"
+    llm = FakeLLM("ok")
+    Conversation(index, llm).ask("What work exists on protein structure prediction?")
+    assert "Question: What work exists on protein structure prediction?" in llm.calls[0][-1]["content"], \
+        "the model reads the whole question"
 
 
 def test_the_second_one_is_named_to_the_model(index):
