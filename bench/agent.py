@@ -73,7 +73,7 @@ QUESTIONS: list[tuple[str, list[str] | None]] = [
     ("What methods exist for continual learning without forgetting?", ["continual", "forgetting", "incremental"]),
     ("Which papers work on retrieval-augmented generation?", ["retrieval"]),
     ("How do people detect AI-generated or deepfake content?", ["deepfake", "generated", "detect", "forensic"]),
-    ("What work studies explainability of neural networks?", ["explain", "interpretab", "attribution"]),
+    ("What work studies explainability of neural networks?", ["explain", "explanation", "interpretab", "attribution"]),
     ("Are there topics about video understanding?", ["video"]),
     ("Which papers use LLMs for code generation?", ["code"]),
     ("What is the best pizza dough recipe in Naples?", None),
@@ -193,7 +193,7 @@ def score(replies: list[dict]) -> dict:
                 all(s["topic"] in first["topics"] for s in second["sources"])
         subject = terms is not None and bool(second["sources"]) and all(on_topic(s, terms) for s in second["sources"])
         follow.append({"first": first["question"], "second": second["question"], "ok": ok, "on_subject": subject,
-                       "intent": second["intent"], "answer": second["answer"]})
+                       "intent": second["intent"], "answer": second["answer"], "ttft": second["ttft"]})
     return {"rows": rows, "follow_ups": follow}
 
 
@@ -203,6 +203,7 @@ def table(name: str, scored: dict) -> list[str]:
     cited = sum(r["cited"] for r in rows)
     ttft = sorted(r["ttft"] for r in scored["rows"])
     model = sorted(r["model_ttft"] for r in scored["rows"] if r["model_ttft"] is not None)
+    later = sorted(f["ttft"] for f in scored["follow_ups"] if f.get("ttft") is not None)
     sources = {}
     for r in scored["rows"]:
         sources[r["answer_source"]] = sources.get(r["answer_source"], 0) + 1
@@ -223,6 +224,8 @@ def table(name: str, scored: dict) -> list[str]:
         f" (after a search, every source on the subject's terms too: "
         f"{sum(f.get('on_subject', False) for f in scored['follow_ups'])})",
         f"  time to first token:              median {statistics.median(ttft):.2f} s, max {ttft[-1]:.2f} s",
+        f"  first token of a follow-up:       median {statistics.median(later):.2f} s, max {later[-1]:.2f} s "
+        "(the conversation's history in the prompt)" if later else "  first token of a follow-up:       -",
         f"  model's first token:              median {statistics.median(model):.2f} s, max {model[-1]:.2f} s"
         if model else "  model's first token:              -",
         f"  answer sources:                   {', '.join(f'{k} {v}' for k, v in sorted(sources.items()))}",
@@ -236,6 +239,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=120, help="answer length cap (time is the constraint)")
     parser.add_argument("--before", help="another checkout whose code answers first (the baseline)")
     parser.add_argument("--answers", help="write every reply and its scores to this JSON file")
+    parser.add_argument("--questions", help="a JSON file of [question, terms or null] pairs in place of QUESTIONS "
+                        "(a held-out set kept out of the repository)")
     parser.add_argument("--only", help="only these questions, by position (e.g. 0,2,5; a quick look on a slow machine)")
     parser.add_argument("--follow-ups", type=int, help="only the first N follow-up pairs")
     parser.add_argument("--scored", nargs="*", metavar="NAME=FILE",
@@ -243,6 +248,8 @@ def main() -> None:
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     parser.add_argument("--replies", help="keep each run's replies in FILE-NAME.json (for --scored later)")
     args = parser.parse_args()
+    if args.questions:
+        QUESTIONS[:] = [(q, t) for q, t in json.loads(Path(args.questions).read_text())]
     if args.only:
         QUESTIONS[:] = [QUESTIONS[int(i)] for i in args.only.split(",")]
     if args.follow_ups is not None:
@@ -262,6 +269,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
                               args.index_dir, "--llm", args.llm, "--max-tokens", str(args.max_tokens)]
+                             + (["--questions", str(Path(args.questions).resolve())] if args.questions else [])
                              + (["--only", args.only] if args.only else [])
                              + (["--follow-ups", str(args.follow_ups)] if args.follow_ups is not None else []),
                              cwd=code, env=env, stdout=subprocess.PIPE, text=True, check=False)
