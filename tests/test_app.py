@@ -392,7 +392,6 @@ def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
     import os
     import subprocess
     import sys
-    import time
 
     from tests.conftest import free_port
 
@@ -400,13 +399,13 @@ def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in offline}
     env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once, no network used
     env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
-    start = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "ui.cli", "index", "--dataset", "someone/papers", "--index-dir",
                           str(tmp_path / "idx"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
-    took = time.monotonic() - start
     lines = out.stderr.strip().splitlines()
+    # one line, the connection check's, so datasets.load_dataset never ran: reached, it retries five times
+    # over about 30 s, and its failure reads "could not reach Hugging Face dataset" (not timed: no timed tests)
     assert out.returncode == 2 and len(lines) == 1 and "cannot reach the Hugging Face hub" in lines[0], out.stderr
-    assert took < 15  # the datasets library alone retries for about 30 s
+    assert "could not reach Hugging Face dataset" not in out.stderr
 
 
 def test_demo_reuses_an_index_only_for_the_same_files(tmp_path):
