@@ -31,6 +31,8 @@ Embed = Callable[[list[str]], np.ndarray]
 _CLAIM = re.compile(r"\b(we|our|this (paper|work|study|article)|here|propos|introduc|present|show|demonstrat|"
                     r"find|found|achiev|outperform|improv|reduc|results?)\w*", re.IGNORECASE)
 CLAIM_BONUS = 0.1
+# a claim that is no near copy of its sources must find this share of its specific words in them (review)
+MIN_SUPPORT = 0.5
 
 
 def split(text: str) -> list[str]:
@@ -94,7 +96,7 @@ class Review:
 
 
 def review(answer: str, cited: Sequence[int], table: SourceSentences, embed: Embed, *, question: str,
-           cite_at: float, ground_at: float, copied_at: float = 0.75, min_support: float = 0.5) -> Review:
+           cite_at: float, ground_at: float, copied_at: float = 0.75, min_support: float = MIN_SUPPORT) -> Review:
     """Cite uncited sentences by similarity, and drop the sentences no source supports.
 
     A claim (a sentence of ``MIN_CLAIM_WORDS`` or more) is grounded when some

@@ -39,6 +39,9 @@ class Settings:
     digest_sentences: int = 1
     source_tokens: int = 48
     question_tokens: int = 300
+    # what the model re-reads of each earlier answer (its first tokens): a follow-up's history is read anew,
+    # not from the KV cache, and the router, not the model, resolves "that topic" and "the second one"
+    history_tokens: int = 64
     # longer questions are refused before routing: the router, the embedder and the prompt all
     # grow with the question, and one user's pasted book would slow every other user's answer
     max_question_chars: int = 4000
@@ -250,9 +253,11 @@ class Conversation:
                                      self.model.context_length, self.settings.max_tokens, example)
 
     def _review(self, response: Response, answer: str, cited: list[int]) -> attribution.Review:
+        checks = self.settings.check_answers  # off: nothing is dropped, uncited sentences are still cited
         return attribution.review(answer, cited, response.context.sentences, response.index.embed_many,
                                   question=self._asked(response), cite_at=self.settings.attribution_similarity,
-                                  ground_at=self.settings.grounded_similarity if self.settings.check_answers else -1.0)
+                                  ground_at=self.settings.grounded_similarity if checks else -1.0,
+                                  min_support=attribution.MIN_SUPPORT if checks else 0.0)
 
     @staticmethod
     def _asked(response: Response) -> str:
@@ -300,7 +305,7 @@ class Conversation:
             topics = [t for t, _ in counts.most_common()] or ctx.topics
         reply = Reply(response.question, answer, ctx.plan.intent, cited, ctx.sources, topics, ctx.themes,
                       outcome.how, outcome.draft, outcome.dropped)
-        self.history.add(reply.question, reply.answer)
+        self.history.add(reply.question, self._truncate(reply.answer, self.settings.history_tokens))
         self.state.remember(ctx.plan, topics, ctx.themes, ctx.numbered, [s.id for s in cited],
                             seen=[s.id for s in ctx.sources])
         return reply

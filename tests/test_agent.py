@@ -393,6 +393,17 @@ def test_interleaved_conversations_keep_separate_histories(index):
     assert a.state is not b.state
 
 
+def test_a_follow_up_re_reads_only_the_start_of_earlier_answers(index):
+    llm = FakeLLM(" ".join(f"word{i}" for i in range(300)))
+    conv = Conversation(index, llm, Settings(history_tokens=20, check_answers=False))
+    conv.ask("Tell me about topic 0")
+    conv.ask("Tell me about topic 1")
+    earlier = llm.calls[1][-2]  # the first answer, as the second prompt holds it
+    assert earlier["role"] == "assistant" and earlier["content"].startswith("word0 word1 ")
+    assert earlier["content"].endswith(" ...") and llm.count_tokens(earlier["content"][:-4]) <= 20
+    assert conv.history[-1][1].startswith("word0")
+
+
 def test_streaming_yields_chunks_and_a_stopped_stream_is_recorded(index):
     conv = Conversation(index, FakeLLM("one two three four five"))
     response = conv.respond("Tell me about topic 0")
