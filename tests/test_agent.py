@@ -505,6 +505,11 @@ def test_the_substance_rule_rejects_a_list_of_titles():
             "[2] Multi-Aspect Mining of Heterogeneous Tensor Streams: a streaming tensor factorization flags "
             "anomalies in network traffic.")
     assert substantive(said, question, sources)
+    # a title's part after its colon is still only the title (bench/agent.py's autonomous-driving answer)
+    named = {1: ("ARETE: Attention-based Rasterized Encoding for Topology Estimation",
+                 "We estimate road topology from crowdsourced vehicle fleet data with attention.")}
+    assert not substantive("[1] Attention-based Rasterized Encoding for Topology Estimation.", "driving?", named)
+    assert substantive("[1] estimates road topology from crowdsourced fleet data.", "driving?", named)
 
 
 def test_a_clause_that_only_names_its_source_is_dropped_from_a_good_answer(index):
