@@ -64,6 +64,7 @@ class Budget:
     min_document_similarity: float
     min_topic_similarity: float
     topic_match_similarity: float
+    lexical_weight: float
 
 
 def _count(n: int, noun: str) -> str:
@@ -229,9 +230,11 @@ class Builder:
     # -- documents ----------------------------------------------------------------------------
     def search(self, plan, question, vector, subject: str = "") -> Context:
         exclude = self.state.shown if plan.more else set()
-        hits = self.index.search(vector, self.budget.sources, exclude=exclude)
+        hits = self.index.search(vector, self.budget.sources, exclude=exclude, words=plan.query,
+                                 lexical_weight=self.budget.lexical_weight)
         best_topic = max((s for _, s in self.index.rank_topics(vector, 1)), default=0.0)
-        if (not hits or hits[0].similarity < self.budget.min_document_similarity) and \
+        nearest = max((h.similarity for h in hits), default=0.0)  # re-ranked: the first need not be nearest
+        if nearest < self.budget.min_document_similarity and \
                 best_topic < self.budget.min_topic_similarity:
             return self.off_corpus(plan, question, vector, subject)
         plan.intent = router.SEARCH

@@ -54,6 +54,10 @@ class Settings:
     # an answer sentence less similar than this to every sentence of its sources is dropped (MiniLM
     # cosine; calibrated in bench/agent.py: on-topic sentences the model made up score below it)
     grounded_similarity: float = 0.55
+    # a search's nearest abstracts re-ranked by the words they share with it (agent/lexical.py); 0 turns it
+    # off. Measured on bench/agent.py's questions and 22 held out (/tmp/idx5k): the nearest four's titles
+    # read by hand were better for 9 questions and worse for 3 at 0.07
+    lexical_weight: float = 0.07
     # below both, a question is off-corpus (cosine; calibrated on MiniLM over arXiv, see bench/agent.py)
     min_document_similarity: float = 0.35
     min_topic_similarity: float = 0.35
@@ -64,7 +68,8 @@ class Settings:
 
     def budget(self) -> Budget:
         return Budget(self.sources, self.digest_sentences, self.source_tokens, self.overview_topics,
-                      self.min_document_similarity, self.min_topic_similarity, self.topic_match_similarity)
+                      self.min_document_similarity, self.min_topic_similarity, self.topic_match_similarity,
+                      self.lexical_weight)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent import lexical
 from indexing import embedding, encoder, store
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Theme, Topic
@@ -26,6 +27,8 @@ from indexing.schema import DocumentRecord, Theme, Topic
 # how many nearest neighbours of all are read, in turn, to find k of one topic before Chroma's topic
 # filter is used (the first is skipped for a topic too small to hold k among them, at twice its share)
 WIDE_SCANS = (200, 1500)
+# how many nearest abstracts a search re-ranks by the words they share with it (lexical.rerank)
+LEXICAL_POOL = 20
 
 
 @dataclass
@@ -83,11 +86,17 @@ class Snapshot:
         by_id = self.themes_by_id
         return [(by_id[i], s) for i, s in _rank(self._theme_ranking, vector, k)]
 
-    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
-        """Nearest documents (optionally within one topic), skipping ids already shown."""
+    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset(),
+               words: str = "", lexical_weight: float = 0.0) -> list[Hit]:
+        """Nearest documents (optionally within one topic), skipping ids already shown; with ``words`` (and
+        no topic), the nearest LEXICAL_POOL re-ranked by the words they share with it."""
         n = k + len(exclude)
         if topic is None:
-            return self._hits(self._reader.query_documents(vector, n), exclude, k)
+            if not (words and lexical_weight > 0):
+                return self._hits(self._reader.query_documents(vector, n), exclude, k)
+            pool = self._hits(self._reader.query_documents(vector, max(n, LEXICAL_POOL)), exclude, max(k, LEXICAL_POOL))
+            return lexical.rerank(words, pool, lambda h: h.similarity, lambda h: f"{h.document.title} {h.document.text}",
+                                  lexical_weight)[:k]
         size = self.by_id[topic].size if topic in self.by_id else 0
         n = min(n, max(1, size)) if size else n
         # Chroma's metadata filter reads every id of the topic first (133 ms p50 at 120k abstracts); a
@@ -207,8 +216,9 @@ class TopicIndex:
     def rank_topics(self, vector: np.ndarray, k: int = 5) -> list[tuple[Topic, float]]:
         return self.snapshot().rank_topics(vector, k)
 
-    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset()) -> list[Hit]:
-        return self.snapshot().search(vector, k, topic, exclude)
+    def search(self, vector: np.ndarray, k: int, topic: int | None = None, exclude: set[str] = frozenset(),
+               words: str = "", lexical_weight: float = 0.0) -> list[Hit]:
+        return self.snapshot().search(vector, k, topic, exclude, words, lexical_weight)
 
     def documents(self, ids: list[str]) -> list[DocumentRecord]:
         return self.snapshot().documents(ids)

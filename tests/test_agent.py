@@ -641,3 +641,15 @@ def test_search_within_a_topic_finds_what_chromas_topic_filter_finds(themed):
                 expected = [d.id for d, _ in reader.query_documents(vector, 2 + len(exclude), topic=topic.id)
                             if d.id not in exclude][:2]
                 assert found == expected and len(found) == 2, (text, topic.id)
+
+
+def test_a_search_re_ranks_its_nearest_abstracts_by_the_words_they_share_with_it(themed):
+    snapshot = themed.snapshot()
+    vector = snapshot.embed("neural networks for molecules")
+    plain = snapshot.search(vector, 3)
+    assert plain[0].document.title != "Drug toxicity prediction"
+    assert [h.document.id for h in snapshot.search(vector, 3, words="toxicity", lexical_weight=0.0)] == \
+        [h.document.id for h in plain]
+    ranked = snapshot.search(vector, 3, words="toxicity", lexical_weight=1.0)
+    assert ranked[0].document.title == "Drug toxicity prediction"
+    assert ranked[0].similarity < max(h.similarity for h in ranked)  # similarity stays the cosine, not the score
