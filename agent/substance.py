@@ -82,9 +82,9 @@ def _only_title(clause: str, title: str) -> bool:
     """The clause is the title, or the part of it after (or before) a colon, and at most two more
     words: "ARETE: Attention-based Rasterized Encoding ..." restated as "[2] Attention-based ..." is its title."""
     said = WORD.findall(CITATION.sub(" ", clause).lower())
-    parts = [title] + [p for p in title.split(":") if len(WORD.findall(p.lower())) >= 3] if ":" in title else [title]
-    for named in (WORD.findall(p.lower()) for p in parts):
-        for start in range(len(said) - len(named) + 1) if named else ():
+    halves = title.split(":") if ":" in title else []
+    for named in [WORD.findall(title.lower())] + [w for h in halves if len(w := WORD.findall(h.lower())) >= 3]:
+        for start in range(len(said) - len(named) + 1 if named else 0):
             if said[start:start + len(named)] == named:
                 return len(said) - len(named) <= 2
     return False
