@@ -6,11 +6,14 @@ what transformers can compute, and the abstracts on efficient inference came fif
 The nearest ``pool`` abstracts are re-ranked by similarity plus ``weight`` times the share of the
 search's words that each contains, each word weighted by how few of the pool contain it, so a
 word every candidate holds ("image" in a search about diffusion images) moves nothing.
+Stems are crude; two stems meet when one begins the other or they differ only in their last
+letters (``meets``), so "generalize" finds "generalization" and "recognize" "recognition".
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -18,7 +21,8 @@ from typing import TypeVar
 WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # words a search holds that name no subject (the question's frame is gone already: router.search_query)
 _STOP = frozenset("a an the of in on for to and or with by from at as is are be into via using use used more "
-                  "made model models learning machine deep neural network networks data method methods".split())
+                  "made model models learning machine deep neural network networks data method methods "
+                  "why how what which who when where done best work works".split())
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ities", "ity", "ions", "ion", "ies", "es", "s", "ed", "ly", "al")
 
 H = TypeVar("H")
@@ -33,13 +37,34 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> set[str]:
-    """Every word's stem, and each part of a hyphenated word's ("self-supervised": also "supervis")."""
+    """Every word's stem, and a hyphenated word's parts and joined form ("self-supervised": also
+    "supervis" and "selfsupervis"; "over-parameterized": "overparameteriz")."""
     out: set[str] = set()
     for word in WORD.findall(text.lower()):
         out.add(stem(word))
         if "-" in word:
             out.update(stem(part) for part in word.split("-") if part)
+            out.add(stem(word.replace("-", "")))
     return out
+
+
+def meets(a: str, b: str) -> bool:
+    """Whether two stems name one word: equal, one begins the other (at least 5 letters: "estim",
+    "estimate"), or they share all but the last letter of the shorter, and at least 6 ("recognize",
+    "recognit"; not "generalize", "generate", nor "transform", "transl")."""
+    if a == b:
+        return True
+    short = min(len(a), len(b))
+    if short < 5:
+        return False
+    if a.startswith(b) or b.startswith(a):
+        return True
+    shared = len(os.path.commonprefix([a, b]))
+    return shared >= max(6, short - 1)
+
+
+def holds(word: str, held: set[str]) -> bool:
+    return word in held or any(meets(word, h) for h in held if h[:5] == word[:5])
 
 
 def search_words(query: str) -> list[str]:
@@ -54,7 +79,8 @@ def rerank(query: str, hits: Sequence[H], similarity: Callable[[H], float], text
     if not words or weight <= 0 or len(hits) < 2:
         return list(hits)
     held = [stems(text(h)) for h in hits]
-    idf = {w: math.log((len(hits) + 1) / (1 + sum(w in s for s in held))) + 1 for w in words}
-    total = sum(idf.values())
-    score = [similarity(h) + weight * sum(idf[w] for w in words if w in s) / total for h, s in zip(hits, held)]
+    has = [[holds(w, s) for w in words] for s in held]
+    idf = [math.log((len(hits) + 1) / (1 + sum(row[i] for row in has))) + 1 for i in range(len(words))]
+    total = sum(idf)
+    score = [similarity(h) + weight * sum(f for f, hit in zip(idf, row) if hit) / total for h, row in zip(hits, has)]
     return [hits[i] for i in sorted(range(len(hits)), key=lambda i: -score[i])]

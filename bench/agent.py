@@ -91,8 +91,9 @@ FOLLOW_UPS: list[tuple[str, str, list[str] | None]] = [
 ]
 
 
-def collect(index_dir: str, llm: str, max_tokens: int) -> list[dict]:
-    """Every question's reply with the code on sys.path (this checkout or --before's), as plain data."""
+def collect(index_dir: str, llm: str, max_tokens: int, overrides: dict | None = None) -> list[dict]:
+    """Every question's reply with the code on sys.path (this checkout or --before's), as plain data;
+    ``overrides``: Settings fields to change (e.g. {"sources": 3}, to compare settings on one checkout)."""
     from agent.conversation import Conversation, Settings
     from agent.models import load
     from agent.retrieval import TopicIndex
@@ -125,7 +126,7 @@ def collect(index_dir: str, llm: str, max_tokens: int) -> list[dict]:
 
     out = []
     with load(llm) as model:
-        settings = Settings(max_tokens=max_tokens)
+        settings = Settings(**{"max_tokens": max_tokens, **(overrides or {})})
         Conversation(index, model, settings).ask("Which papers study graph neural networks?")  # warm
         for question, _ in QUESTIONS:
             out.append(ask(Conversation(index, model, settings), question))  # fresh: no history effects
@@ -247,6 +248,10 @@ def main() -> None:
                         help="score replies collected before (--collect > FILE) instead of asking")
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     parser.add_argument("--replies", help="keep each run's replies in FILE-NAME.json (for --scored later)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="a Settings field for the after run, e.g. --set sources=3 (repeatable)")
+    parser.add_argument("--before-set", action="append", default=[], metavar="FIELD=JSON",
+                        help="the same for the before run; with --before . it compares settings on one checkout")
     args = parser.parse_args()
     if args.questions:
         QUESTIONS[:] = [(q, t) for q, t in json.loads(Path(args.questions).read_text())]
@@ -256,7 +261,8 @@ def main() -> None:
         FOLLOW_UPS[:] = FOLLOW_UPS[: args.follow_ups]
 
     if args.collect:  # the code under test comes from PYTHONPATH
-        print(json.dumps(collect(args.index_dir, args.llm, args.max_tokens)))
+        overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+        print(json.dumps(collect(args.index_dir, args.llm, args.max_tokens, overrides)))
         return
     sys.path.insert(0, str(ROOT))  # the scorer's rules are this checkout's
     runs = {}
@@ -265,13 +271,15 @@ def main() -> None:
         runs[name] = score(json.loads(Path(file).read_text()))
     paths = [] if args.scored else ([("before", Path(args.before).resolve())] if args.before else []) + [("after", ROOT)]
     for name, code in paths:
-        print(f"{name}: {code}", file=sys.stderr, flush=True)
+        changes = args.before_set if name == "before" else args.set
+        print(f"{name}: {code} {' '.join(changes)}", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
                               args.index_dir, "--llm", args.llm, "--max-tokens", str(args.max_tokens)]
                              + (["--questions", str(Path(args.questions).resolve())] if args.questions else [])
                              + (["--only", args.only] if args.only else [])
-                             + (["--follow-ups", str(args.follow_ups)] if args.follow_ups is not None else []),
+                             + (["--follow-ups", str(args.follow_ups)] if args.follow_ups is not None else [])
+                             + [f"--set={c}" for c in changes],
                              cwd=code, env=env, stdout=subprocess.PIPE, text=True, check=False)
         if out.returncode:
             sys.exit(f"{name} failed (its errors are above)")
@@ -283,7 +291,8 @@ def main() -> None:
     print(f"index: {args.index_dir} {manifest.get('corpus', {})}; model {args.llm}; answer cap {args.max_tokens} "
           f"tokens; load {os.getloadavg()[0]:.1f}")
     for name, scored in runs.items():
-        print("\n".join(table(name, scored)))
+        changes = (args.before_set if name == "before" else args.set) if not args.scored else []
+        print("\n".join(table(f"{name} {' '.join(changes)}".strip(), scored)))
     if args.answers:
         Path(args.answers).write_text(json.dumps(runs, indent=1, ensure_ascii=False))
 

@@ -39,3 +39,28 @@ def test_stems_meet_across_word_forms_and_hyphens():
     assert lexical.stem("hallucinations") == lexical.stem("hallucination")
     assert {"self-supervis", "supervis"} <= lexical.stems("Self-supervised pretraining")
     assert lexical.search_words("neural networks for noisy labels") == ["noisy", "label"]
+
+
+def test_word_forms_meet_but_different_words_do_not():
+    def meet(a, b):
+        return lexical.holds(lexical.stem(a), lexical.stems(b))
+
+    for query, text in [("generalize", "a bound on generalization"), ("recognize", "named entity recognition"),
+                        ("estimate", "estimation of causal effects"), ("financial", "finance and markets"),
+                        ("overparameterized", "over-parameterized networks"), ("labels", "label noise")]:
+        assert meet(query, text), (query, text)
+    for query, text in [("generalize", "we generate images"), ("transformers", "machine translation"),
+                        ("noisy", "denoising"), ("privacy", "private keys"), ("art", "artificial")]:
+        assert not meet(query, text), (query, text)
+
+
+def test_the_words_of_a_question_that_name_no_subject_are_not_searched():
+    assert lexical.search_words("Why overparameterized networks generalize") == ["overparameteriz", "generalize"]
+    assert lexical.search_words("semantic segmentation done") == ["semantic", "segment"]
+
+
+def test_a_word_form_counts_as_the_word_in_the_re_ranking():
+    # "generalize" in the search, "generalization" in the abstract: the third moves above the nearer two
+    hits = [("Loss landscapes of ReLU networks", 0.54), ("Oversmoothing in graph networks", 0.53),
+            ("Why interpolating overparameterized models still achieve good generalization", 0.50)]
+    assert _rank("overparameterized networks generalize", hits)[0] == hits[2][0]
