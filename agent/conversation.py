@@ -8,8 +8,9 @@ once consumed, gives the ``Reply`` with the sources actually cited.
 The jobs live beside this module: ``router`` decides what a question asks,
 ``context`` builds what the model is given per intent, ``attribution``
 ties answer sentences to source sentences, ``substance`` holds the rule an
-answer must pass, ``history`` the turns. What is left here is the order of
-it all, per question, on one snapshot of the index.
+answer must pass, ``checks`` runs both on one answer, ``history`` keeps the
+turns. What is left here is the order of it all, per question, on one
+snapshot of the index.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import prompts
-from agent import attribution, router, substance
+from agent import attribution, router
+from agent.checks import AnswerCheck
 from agent.citations import CitationFilter
 from agent.context import Budget, Builder, Context, Source
 from agent.history import History
@@ -137,7 +139,7 @@ class Response:
         finally:
             # also on a stopped stream: the history keeps what the user saw
             outcome = self._outcome or _Outcome("".join(self._shown)[len(ctx.lead):], [], "stopped")
-            self._reply = self._conversation._record(self, outcome)
+            self._reply = self._conversation.record(self, outcome)
 
     def _attempt(self, messages: list[Message]) -> Iterator[str]:
         conv = self._conversation
@@ -152,26 +154,26 @@ class Response:
         """The model's answer, checked; asked again once, then replaced by quotes of the sources."""
         conv, ctx = self._conversation, self.context
         first = [{"role": "user", "content": ctx.user_message}]
-        messages = conv._messages(first)
-        draft, cited = yield from self._attempt(messages)
+        draft, cited = yield from self._attempt(conv.messages(first))
         if not ctx.sources:  # an overview written from the topic list: nothing to check against
             return _Outcome(draft, [], "model", draft=draft)
-        review = conv._review(self, draft, cited)
-        if not conv.settings.check_answers or conv._substantive(self, review):
+        check = conv.check(self)
+        review = check.review(draft, cited)
+        if check.passes(review):
             return _outcome(review, "model", draft)
-        if (trimmed := conv._trimmed(self, review)) is not None:  # a good answer with an empty line
+        if (trimmed := check.trimmed(review)) is not None:  # a good answer with an empty line
             return _outcome(trimmed, "model", draft)
         yield from self._emit(["\n\n" + prompts.load("retry_notice") + "\n\n"])
         # the same turn, the first answer and the request again: the history window shrinks to fit
-        again = conv._messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
-                                        {"role": "user", "content": prompts.load("ask_retry")}])
+        again = conv.messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
+                                       {"role": "user", "content": prompts.load("ask_retry")}])
         second, cited = yield from self._attempt(again)
-        retry = conv._review(self, second, cited)
-        if conv._substantive(self, retry):
+        retry = check.review(second, cited)
+        if check.passes(retry):
             return _outcome(retry, "model-retry", draft, review.dropped)
-        if (trimmed := conv._trimmed(self, retry)) is not None:
+        if (trimmed := check.trimmed(retry)) is not None:
             return _outcome(trimmed, "model-retry", draft, review.dropped)
-        lines = conv._extractive(self)
+        lines = check.extractive()
         yield from self._emit(["\n\n" + prompts.load("extractive_notice") + "\n" + lines])
         numbers = [s.n for s in ctx.sources]
         return _Outcome(lines, numbers, "extractive", {n: "extractive" for n in numbers}, draft,
@@ -190,11 +192,6 @@ class Response:
 def _outcome(review: attribution.Review, how: str, draft: str, dropped: list[str] = ()) -> _Outcome:
     cited_by = {n: "similarity" if n in review.by_similarity else "model" for n in review.cited}
     return _Outcome(review.answer, review.cited, how, cited_by, draft, list(dropped) + review.dropped)
-
-
-def _texts(response: Response) -> dict[int, tuple[str, str]]:
-    """Source number -> (title, text): what the substance rule reads."""
-    return {s.n: (s.title, s.text) for s in response.context.sources}
 
 
 def checked_question(question: str, settings: Settings = Settings()) -> str:
@@ -251,51 +248,22 @@ class Conversation:
 
         return truncate(text, budget, self.model.count_tokens)
 
-    def _messages(self, this_turn: list[Message]) -> list[Message]:
+    def messages(self, this_turn: list[Message]) -> list[Message]:
+        """The system prompt, the worked example, the history that fits, and ``this_turn``."""
         # the worked example shows a small model the one-sentence-per-source answer it is asked for
         example = [{"role": "user", "content": prompts.load("answer_example_user")},
                    {"role": "assistant", "content": prompts.load("answer_example_assistant")}]
         return self.history.messages(prompts.load("chat_system"), this_turn, self.model.count_tokens,
                                      self.model.context_length, self.settings.max_tokens, example)
 
-    def _review(self, response: Response, answer: str, cited: list[int]) -> attribution.Review:
-        checks = self.settings.check_answers  # off: nothing is dropped, uncited sentences are still cited
-        return attribution.review(answer, cited, response.context.sentences, response.index.embed_many,
-                                  question=self._asked(response), cite_at=self.settings.attribution_similarity,
-                                  ground_at=self.settings.grounded_similarity if checks else -1.0,
-                                  min_support=attribution.MIN_SUPPORT if checks else 0.0)
+    def check(self, response: Response) -> AnswerCheck:
+        """The checks of one response's answer, by this conversation's settings."""
+        return AnswerCheck(response.context, response.index, response.question,
+                           cite_at=self.settings.attribution_similarity, ground_at=self.settings.grounded_similarity,
+                           enabled=self.settings.check_answers)
 
-    @staticmethod
-    def _asked(response: Response) -> str:
-        """The question's words, and the label of the topics it is about: "[1] studies graph neural
-        networks" says nothing about a source of the Graph Neural Networks topic."""
-        by_id = response.index.by_id
-        return " ".join([response.question] + [by_id[t].label for t in response.context.topics if t in by_id])
-
-    def _substantive(self, response: Response, review: attribution.Review) -> bool:
-        return substance.substantive(review.answer, self._asked(response), _texts(response))
-
-    def _trimmed(self, response: Response, review: attribution.Review) -> attribution.Review | None:
-        """The answer without the clauses that say nothing of the sources they cite, when what is left
-        is substantive and still cites at least half of what the answer cited (one kept clause of
-        four is not the answer the model gave); else None."""
-        texts = _texts(response)
-        answer, removed = substance.trim(review.answer, self._asked(response), texts)
-        cited = [n for n in review.cited if f"[{n}]" in answer]
-        if not removed or 2 * len(cited) < len(review.cited) or \
-                not substance.substantive(answer, self._asked(response), texts):
-            return None
-        return replace(review, answer=answer, cited=cited, by_similarity=[n for n in review.by_similarity if n in cited],
-                       dropped=review.dropped + removed)
-
-    def _extractive(self, response: Response) -> str:
-        ctx = response.context
-        question = response.index.embed(response.question)
-        focus = [question if ctx.plan.intent in (router.SEARCH, router.SOURCE) else f for f in ctx.focus]
-        return substance.extractive([(s.n, s.title, " ".join(ctx.sentences.best(s.n, f, 1)))
-                                     for s, f in zip(ctx.sources, focus)])
-
-    def _record(self, response: Response, outcome: _Outcome) -> Reply:
+    def record(self, response: Response, outcome: _Outcome) -> Reply:
+        """The reply of a finished (or stopped) response, kept in the history and the router's state."""
         ctx = response.context
         answer = (ctx.lead + outcome.body).strip()
         numbers = outcome.cited
