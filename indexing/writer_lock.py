@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from indexing.errors import TopictalkError
-from indexing.store import Location, _collection_names, _missing  # store's readers of Chroma's collections
+from indexing.store.layout import Location, collection_names, missing
 
 LEASE_S = 60.0  # a writer that stops renewing for this long (crashed host) no longer blocks others
 
@@ -74,13 +74,13 @@ class Lease:
         return {"owner": self.owner, "host": _host_id(), "pid": os.getpid(), "expires": expires, "ttl": self.ttl}
 
     def _epochs(self) -> list[int]:
-        return sorted(e for n in _collection_names(self.client) if (e := self.names.lock_epoch(n)) is not None)
+        return sorted(e for n in collection_names(self.client) if (e := self.names.lock_epoch(n)) is not None)
 
     def _holder(self, epoch: int) -> dict | None:
         try:
             return dict(self.client.get_collection(self.names.lock(epoch)).metadata or {})
         except Exception as err:
-            if _missing(err):
+            if missing(err):
                 return None
             raise
 
@@ -116,7 +116,7 @@ class Lease:
         try:
             self.client.delete_collection(self.names.lock(epoch))
         except Exception as err:
-            if not _missing(err):
+            if not missing(err):
                 raise
 
     def _renew(self, expires: float) -> None:

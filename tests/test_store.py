@@ -207,8 +207,8 @@ def test_unreachable_chroma_server_is_one_clear_line():
 
 
 def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "MAP_CHUNK", 4)  # 11 documents: three map records
-    monkeypatch.setattr(store, "TEXT_CHUNK", 2)  # and six records of texts
+    monkeypatch.setattr(store.layout, "MAP_CHUNK", 4)  # 11 documents: three map records
+    monkeypatch.setattr(store.layout, "TEXT_CHUNK", 2)  # and six records of texts
     location = store.Location(path=tmp_path)
     client = store.connect(location)
     writer = store.begin(client)

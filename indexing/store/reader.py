@@ -1,0 +1,244 @@
+"""Reading the live generation of one index from Chroma, following re-indexes between calls."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from indexing.errors import TopictalkError
+from indexing.schema import DocumentRecord, Theme, Topic
+from indexing.store.layout import (FOLLOW_S, TOPIC_STRIDE, Location, Names, collection_names, connect, live_record,
+                                   missing, record_id, topic_at, topic_of)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Open:
+    generation: int
+    manifest: dict
+    documents: object
+    topics: object
+    themes: object | None  # None for an index written before themes existed
+    map: object | None  # None for an index written before the map collection (documents hold the points)
+    texts: object | None = None  # None for an index written before the texts collection (metadata holds them)
+
+
+class Reader:
+    """Reads the live generation of one index; what the agent and the app use.
+
+    Between calls it looks for a newer live generation (at most every
+    ``follow_s`` seconds) and moves to it, so a long-running chat follows
+    re-indexes; a generation dropped under it is one retry on the live one.
+    """
+
+    def __init__(self, client, location: Location | str = "", follow_s: float = FOLLOW_S) -> None:
+        self.client = client
+        self.location = location
+        self.names = location.names if isinstance(location, Location) else Names()
+        self.follow_s = follow_s
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._open = self._load()
+        if self._open is None:
+            raise TopictalkError(f"no topic index at {location}: build one with `topictalk index --input FILE` "
+                                 "(or --dataset NAME) first")
+
+    def _load(self) -> _Open | None:
+        record = live_record(self.client, self.names)
+        if record is None:
+            return None
+        generation = int(record["generation"])
+        docs_name, topics_name = self.names.generation(generation)
+        existing = collection_names(self.client)
+
+        def optional(name: str):
+            return self.client.get_collection(name, embedding_function=None) if name in existing else None
+
+        return _Open(generation, json.loads(record["manifest"]),
+                     self.client.get_collection(docs_name, embedding_function=None),
+                     self.client.get_collection(topics_name, embedding_function=None),
+                     optional(self.names.themes(generation)), optional(self.names.map(generation)),
+                     optional(self.names.texts(generation)))
+
+    @property
+    def generation(self) -> int:
+        return self._open.generation
+
+    @property
+    def manifest(self) -> dict:
+        return self._open.manifest
+
+    @property
+    def documents(self):
+        return self._open.documents
+
+    def refresh(self, force: bool = False) -> bool:
+        """Move to the live generation if a newer one was committed; True when it moved.
+
+        Without ``force`` it looks at most every ``follow_s`` seconds, and a
+        failed look keeps the generation it has (it still answers).
+        """
+        now = time.monotonic()
+        if not force and now - self._checked < self.follow_s:
+            return False
+        with self._lock:
+            self._checked = now
+            try:
+                opened = self._load()
+            except Exception:
+                if force:
+                    raise
+                return False
+            if opened is None or opened.generation == self._open.generation:
+                return False
+            self._open = opened
+            return True
+
+    def _read(self, call: Callable[[_Open], T]) -> T:
+        self.refresh()
+        current = self._open
+        try:
+            return call(current)
+        except Exception as err:
+            if not missing(err):
+                raise
+            lost = err
+        # our generation was dropped (two re-indexes since we last looked): retry once on the live one
+        try:
+            if self.refresh(force=True):
+                return call(self._open)
+        except Exception as err:
+            lost = err
+        raise TopictalkError(f"the topic index at {self.location} changed while it was read and could not be "
+                             f"reopened ({type(lost).__name__}); ask again, or restart if it keeps failing") from lost
+
+    def topics(self) -> list[Topic]:
+        """Every topic, the outlier topic -1 included, biggest first."""
+        got = self._read(lambda o: o.topics.get(include=["metadatas", "embeddings"]))
+        topics = [_topic(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
+        return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
+
+    def themes(self) -> list[Theme]:
+        """Every theme, biggest first; [] for an index written before themes existed."""
+        got = self._read(lambda o: o.themes.get(include=["metadatas", "embeddings"]) if o.themes is not None
+                         else {"metadatas": [], "embeddings": []})
+        themes = [_theme(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
+        return sorted(themes, key=lambda t: (-t.size, t.id))
+
+    def get_documents(self, ids: Sequence[str]) -> list[DocumentRecord]:
+        """Documents by id, in the order asked (unknown ids are skipped)."""
+        if not ids:
+            return []
+        def read(o: _Open) -> list[DocumentRecord]:
+            got = o.documents.get(ids=list(ids), include=["documents", "metadatas"])
+            return _documents(o, got["ids"], got["documents"], got["metadatas"])
+
+        by_id = {d.id: d for d in self._read(read)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None,
+                        scan: int = 0) -> list[tuple[DocumentRecord, float]]:
+        """Nearest documents by cosine distance, optionally within one topic: by Chroma's metadata filter,
+        or, with ``scan``, the first ``n`` of that topic among the ``scan`` nearest of all."""
+        def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
+            where = None
+            if topic is not None and not scan:
+                where = {"topic": int(topic)} if o.texts is None else {"$and": [  # see topic_at
+                    {"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
+            include = ["metadatas", "distances"] + (["documents"] if o.texts is None else [])
+            got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                                    n_results=scan if topic is not None and scan else n, where=where, include=include)
+            rows = list(zip(got["ids"][0], got["documents"][0] if o.texts is None else [None] * len(got["ids"][0]),
+                            got["metadatas"][0], got["distances"][0]))
+            if topic is not None and scan:
+                rows = [r for r in rows if topic_of(r[2]) == topic][:n]
+            docs = _documents(o, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            return [(d, float(r[3])) for d, r in zip(docs, rows)]
+
+        return self._read(read)
+
+    def coordinates(self) -> dict[str, np.ndarray | list]:
+        """Every document's map position, topic and title (for the data map)."""
+        points = self._read(_map_points)
+        return {
+            "ids": [p[0] for p in points],
+            "x": np.array([p[1] for p in points], dtype=np.float32),
+            "y": np.array([p[2] for p in points], dtype=np.float32),
+            "topic": np.array([p[3] for p in points], dtype=np.int32),
+            "theme": np.array([p[4] for p in points], dtype=np.int32),
+            "core": np.array([p[5] for p in points], dtype=bool),
+            "title": [p[6] for p in points],
+        }
+
+
+def _map_points(opened: _Open) -> list[list]:
+    """[id, x, y, topic, theme, core, title] per document, in writing order."""
+    if opened.map is not None:
+        got = opened.map.get(include=["metadatas"])
+        chunks = sorted(zip(got["ids"], got["metadatas"]))
+        return [p for _, m in chunks for p in json.loads(m["points"])]
+    got = opened.documents.get(include=["metadatas"])  # an index written before the map collection
+    return [[i, m["x"], m["y"], m["topic"], m.get("theme", -1), m.get("core", True), m.get("title", "")]
+            for i, m in zip(got["ids"], got["metadatas"])]
+
+
+def _topic(meta: dict, embedding) -> Topic:
+    return Topic(
+        id=int(meta["topic"]), size=int(meta["size"]), label=meta["label"], label_source=meta["label_source"],
+        keywords=json.loads(meta["keywords"]), keybert=json.loads(meta["keybert"]), mmr=json.loads(meta["mmr"]),
+        representative_ids=json.loads(meta["representative_ids"]),
+        embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+        theme=None if meta.get("theme", -1) < 0 else int(meta["theme"]),
+    )
+
+
+def _theme(meta: dict, embedding) -> Theme:
+    return Theme(
+        id=int(meta["theme"]), size=int(meta["size"]), label=meta["label"], label_source=meta["label_source"],
+        topic_ids=json.loads(meta["topic_ids"]), keywords=json.loads(meta["keywords"]),
+        representative_ids=json.loads(meta.get("representative_ids", "[]")),
+        embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+    )
+
+
+def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:
+    """Documents from what Chroma returned for them: their records in the texts collection, read in
+    one call, or, in older layouts, their own metadata."""
+    if opened.texts is None or not ids:
+        return [_document(i, t, m) for i, t, m in zip(ids, texts, metas)]
+    chunks = sorted({int(m["topic_at"]) % TOPIC_STRIDE for m in metas})
+    got = opened.texts.get(ids=[record_id(c) for c in chunks], include=["metadatas"])
+    wanted = set(ids)
+    rows = {row[0]: row for m in got["metadatas"] for row in json.loads(m["records"]) if row[0] in wanted}
+    out = []
+    for i, meta in zip(ids, metas):
+        _, text, title, probability, x, y, core, theme = rows[i]
+        out.append(DocumentRecord(id=i, text=text, title=title, topic=topic_of(meta), probability=float(probability),
+                                  x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme)))
+    return out
+
+
+def _document(doc_id: str, text: str | None, meta: dict) -> DocumentRecord:
+    theme = None if meta.get("theme", -1) < 0 else int(meta["theme"])
+    if "shown" in meta:
+        title, probability, x, y, core = json.loads(meta["shown"])
+        return DocumentRecord(id=doc_id, text=meta["text"], title=title, topic=int(meta["topic"]),
+                              probability=float(probability), x=float(x), y=float(y), core=bool(core), theme=theme)
+    # written before the map collection: the text is the Chroma document, every field its own key
+    return DocumentRecord(id=doc_id, text=text or "", title=meta.get("title", ""), topic=int(meta["topic"]),
+                          probability=float(meta["probability"]), x=float(meta["x"]), y=float(meta["y"]),
+                          core=bool(meta.get("core", True)), theme=theme)
+
+
+def open_reader(location: Location) -> Reader:
+    if location.path is not None and not location.host and not (location.path / "chroma.sqlite3").exists():
+        raise TopictalkError(f"no topic index at {location.path}: build one with `topictalk index --input FILE` "
+                             "(or --dataset NAME), or point --index-dir at an existing index")
+    return Reader(connect(location), location)
