@@ -12,50 +12,7 @@ from indexing import fingerprint
 from indexing.errors import TopictalkError
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
-from ui import tables
-
-
-def at_least(minimum: int, meaning: str = ""):
-    """An argparse type: an integer >= minimum, else a one-line error saying what the number means."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in some messages
-    return parse
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
-    return value
-
-
-def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with bad arguments reported in one line (and the --help that explains them)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"topictalk: error: {message} (see {self.prog} --help)\n")
+from ui import options, progress, tables
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -92,80 +49,6 @@ def _reader(args: argparse.Namespace) -> "store.Reader":  # noqa: F821
     from indexing import store
 
     return store.open_reader(_location(args, config_mod.load({"index_dir": args.index_dir}))[1])
-
-
-def _progress(quiet: bool, file=None, clock=None, tick_s: float | None = 0.5):
-    """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
-    no countable steps (``seconds`` given) by a bar that runs over their estimated duration, on
-    ``clock`` (default ``time.monotonic``), redrawn every ``tick_s`` seconds (None: by ``redraw()``)."""
-    import time
-
-    from tqdm import tqdm
-
-    out = file or sys.stderr
-
-    def stage(name: str, total: int, seconds: float | None = None):
-        if seconds is not None:
-            return _EstimatedBar(name, seconds, quiet, out, clock or time.monotonic, tick_s)
-        bar = tqdm(total=total, desc=f"{name:<9}", unit="topic" if name == "labeling" else "doc",
-                   disable=quiet, file=out, dynamic_ncols=True)
-
-        def advance(n: int) -> None:
-            bar.update(n)
-            if bar.n >= bar.total:
-                bar.close()
-
-        if total == 0:
-            bar.close()
-        return advance
-
-    return stage
-
-
-class _EstimatedBar:
-    """A bar over an estimated duration, redrawn until the stage says it is done (by calling it)."""
-
-    def __init__(self, name: str, seconds: float, quiet: bool, out, clock, tick_s: float | None) -> None:
-        import threading
-
-        from tqdm import tqdm
-
-        self.total = max(1, round(seconds))
-        self.clock, self.started = clock, clock()
-        self.bar = tqdm(total=self.total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True)
-        self.redraw()
-        self._stop = threading.Event()
-        self._ticker = None
-        if tick_s is not None:
-            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True)
-            self._ticker.start()
-
-    def _tick(self, tick_s: float) -> None:
-        while not self._stop.wait(tick_s):
-            self.redraw()
-
-    def redraw(self) -> None:
-        from tqdm import tqdm
-
-        elapsed = self.clock() - self.started
-        self.bar.n = min(elapsed, self.total * 0.99)  # full only when really done
-        when = f"{tqdm.format_interval(elapsed)} elapsed"
-        # a busy machine: say so rather than "~00:00 left" for minutes
-        told = (f"{when}, longer than estimated" if elapsed > self.total
-                else f"{when}, ~{tqdm.format_interval(self.total - elapsed)} left (estimate)")
-        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + told
-        self.bar.refresh()
-
-    def __call__(self, n: int) -> None:
-        from tqdm import tqdm
-
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        self.bar.n = self.total
-        took = tqdm.format_interval(self.clock() - self.started)
-        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + f"{took} elapsed"
-        self.bar.close()
 
 
 class SharedModel:
@@ -228,7 +111,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     llm = None if args.no_llm else (shared or owned).get()
     try:
         result = pipeline.build(corpus, index_dir, settings, llm, location=location,
-                                progress=_progress(args.quiet), log=log)
+                                progress=progress.bars(args.quiet), log=log)
     finally:
         if owned is not None:
             owned.close()
@@ -433,39 +316,39 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = options.Parser(
         prog="topictalk",
         description="Talk with a corpus through its topics: index documents into topics, then chat about them.",
     )
     parser.add_argument("--version", action="version", version=f"topictalk {fingerprint.version('topictalk')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("models", help="list the configured and bundled models and where each file is")
-    _model_options(p)
+    options.model_options(p)
     p.set_defaults(func=_models)
 
     p = sub.add_parser("index", help="build the topic index of a corpus (embed, cluster, label, store)",
                        description="Embed the documents, find topics with UMAP + HDBSCAN + BERTopic, label them "
                                    "with the LLM, and store everything in Chroma.")
-    _index_options(p)
+    options.index_options(p)
     p.set_defaults(func=_index)
 
     p = sub.add_parser("topics", help="print the topics of an index")
-    _store_options(p)
+    options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
     p.set_defaults(func=_topics)
 
     p = sub.add_parser("ask", help="ask about the corpus; without a question, chat line by line on stdin")
     p.add_argument("question", nargs="?", help="e.g. \"What are the biggest topics?\"")
-    _store_options(p)
+    options.store_options(p)
     p.add_argument("--llm", help="model spec (default: bundled)")
     p.add_argument("--json", action="store_true", help='print {"answer", "sources", "topics"} as JSON')
-    p.add_argument("--max-tokens", type=at_least(1, " token"), default=500, help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=options.at_least(1, " token"), default=500, help="longest answer, in tokens")
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("chat", help="serve the chat app in the browser (chat, topic table, data map)")
-    _store_options(p)
+    options.store_options(p)
     p.add_argument("--llm", help="model spec (default: bundled)")
-    _serve_options(p)
+    options.serve_options(p)
     p.set_defaults(func=_chat)
 
     p = sub.add_parser("demo", help=f"index {REFERENCE_DATASET} (or --input files) once, then open the chat",
@@ -475,91 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    f"{CPU_SAMPLE:,} documents is indexed (--limit N changes it, --limit 0 takes all). "
                                    "When the hub cannot be reached, the 2,000 arXiv abstracts bundled with topictalk "
                                    "are indexed instead.")
-    _index_options(p)
-    _serve_options(p)
+    options.index_options(p)
+    options.serve_options(p)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("map", help="write the static labeled map of an index (PNG, SVG or PDF)")
     p.add_argument("--out", default="map.png", help="image file; the format follows the suffix (default map.png)")
-    p.add_argument("--dpi", type=at_least(1), default=150)
-    _store_options(p)
+    p.add_argument("--dpi", type=options.at_least(1), default=150)
+    options.store_options(p)
     p.set_defaults(func=_map)
     return parser
-
-
-def _serve_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("app")
-    g.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    g.add_argument("--port", type=at_least(1), default=7860)
-    g.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs a login)")
-    g.add_argument("--auth", metavar="USER:PASS", help="require this login")
-    g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
-    g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
-    g.add_argument("--max-tokens", type=at_least(1, " token"), help="longest answer in tokens (default 500)")
-    g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
-                   help="most documents drawn on the map (a sample beyond)")
-
-
-def _index_options(p: argparse.ArgumentParser) -> None:
-    """The options of `index`, shared with `demo` so both build an index the same way."""
-    src = p.add_argument_group("corpus")
-    src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
-                     "of .txt/.md files")
-    src.add_argument("--dataset", metavar="NAME", help="a Hugging Face dataset, e.g. CShorten/ML-ArXiv-Papers")
-    src.add_argument("--split", default="train")
-    src.add_argument("--text-column")
-    src.add_argument("--title-column")
-    src.add_argument("--limit", type=int, help="index a reproducible random sample of N documents")
-    src.add_argument("--seed", type=int, default=42, help="seed of the --limit sample")
-    _store_options(p)
-    _model_options(p)
-    p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
-    p.add_argument("--embeddings", metavar="FILE.npy", help="precomputed embeddings, one row per document")
-    p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
-                   help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
-    tp = p.add_argument_group("topic model (defaults: the reference recipe)")
-    tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
-                    help="cluster with HDBSCAN on the 5-D UMAP output instead of the neighbour graph's "
-                         "communities (the reference recipe used 150)")
-    tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
-    tp.add_argument("--resolution", type=positive, default=1.0,
-                    help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
-    tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
-                    default=15)
-    tp.add_argument("--n-components", type=at_least(1), default=5)
-    tp.add_argument("--min-dist", type=fraction, default=0.0)
-    tp.add_argument("--random-state", type=at_least(-1), default=42, help="UMAP seed; -1 for none (faster, parallel)")
-    tp.add_argument("--top-n-words", type=at_least(1), default=10)
-    tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
-    tp.add_argument("--keep-outliers", action="store_true",
-                    help="keep documents that belong to no topic clearly in topic -1 instead of placing them")
-    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
-                    help="token budget per document in label prompts")
-    tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _store_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("store")
-    g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
-    g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
-    g.add_argument("--chroma-port", type=int, default=8000)
-    g.add_argument("--index-name", type=_index_name, default="default",
-                   help="which index in the store: many can share one Chroma server (default: default)")
-
-
-def _index_name(text: str) -> str:
-    from indexing.store import check_index_name
-
-    try:
-        return check_index_name(text)
-    except TopictalkError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
-    p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

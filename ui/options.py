@@ -1,0 +1,126 @@
+"""The command line's argument types and option groups: one-line errors for bad numbers and names,
+and the options that several commands share (`index` and `demo` build an index the same way)."""
+
+from __future__ import annotations
+
+import argparse
+
+from indexing.errors import TopictalkError
+
+
+def at_least(minimum: int, meaning: str = ""):
+    """An argparse type: an integer >= minimum, else a one-line error saying what the number means."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in some messages
+    return parse
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with bad arguments reported in one line (and the --help that explains them)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"topictalk: error: {message} (see {self.prog} --help)\n")
+
+
+def serve_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("app")
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    g.add_argument("--port", type=at_least(1), default=7860)
+    g.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs a login)")
+    g.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
+    g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
+    g.add_argument("--max-tokens", type=at_least(1, " token"), help="longest answer in tokens (default 500)")
+    g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
+                   help="most documents drawn on the map (a sample beyond)")
+
+
+def index_options(p: argparse.ArgumentParser) -> None:
+    """The options of `index`, shared with `demo` so both build an index the same way."""
+    src = p.add_argument_group("corpus")
+    src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
+                     "of .txt/.md files")
+    src.add_argument("--dataset", metavar="NAME", help="a Hugging Face dataset, e.g. CShorten/ML-ArXiv-Papers")
+    src.add_argument("--split", default="train")
+    src.add_argument("--text-column")
+    src.add_argument("--title-column")
+    src.add_argument("--limit", type=int, help="index a reproducible random sample of N documents")
+    src.add_argument("--seed", type=int, default=42, help="seed of the --limit sample")
+    store_options(p)
+    model_options(p)
+    p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
+    p.add_argument("--embeddings", metavar="FILE.npy", help="precomputed embeddings, one row per document")
+    p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
+                   help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
+    tp = p.add_argument_group("topic model (defaults: the reference recipe)")
+    tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
+                    help="cluster with HDBSCAN on the 5-D UMAP output instead of the neighbour graph's "
+                         "communities (the reference recipe used 150)")
+    tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
+    tp.add_argument("--resolution", type=positive, default=1.0,
+                    help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
+    tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
+                    default=15)
+    tp.add_argument("--n-components", type=at_least(1), default=5)
+    tp.add_argument("--min-dist", type=fraction, default=0.0)
+    tp.add_argument("--random-state", type=at_least(-1), default=42, help="UMAP seed; -1 for none (faster, parallel)")
+    tp.add_argument("--top-n-words", type=at_least(1), default=10)
+    tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
+    tp.add_argument("--keep-outliers", action="store_true",
+                    help="keep documents that belong to no topic clearly in topic -1 instead of placing them")
+    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
+                    help="token budget per document in label prompts")
+    tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def store_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("store")
+    g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
+    g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
+    g.add_argument("--chroma-port", type=int, default=8000)
+    g.add_argument("--index-name", type=index_name, default="default",
+                   help="which index in the store: many can share one Chroma server (default: default)")
+
+
+def index_name(text: str) -> str:
+    from indexing.store import check_index_name
+
+    try:
+        return check_index_name(text)
+    except TopictalkError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
+    p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")

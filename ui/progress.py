@@ -1,0 +1,79 @@
+"""Progress bars of `topictalk index` and `demo`: one tqdm bar a stage on stderr, each with an ETA."""
+
+from __future__ import annotations
+
+import sys
+
+
+def bars(quiet: bool, file=None, clock=None, tick_s: float | None = 0.5):
+    """tqdm bars on stderr, one per stage, with an ETA: counted stages by their rate, and stages with
+    no countable steps (``seconds`` given) by a bar that runs over their estimated duration, on
+    ``clock`` (default ``time.monotonic``), redrawn every ``tick_s`` seconds (None: by ``redraw()``)."""
+    import time
+
+    from tqdm import tqdm
+
+    out = file or sys.stderr
+
+    def stage(name: str, total: int, seconds: float | None = None):
+        if seconds is not None:
+            return EstimatedBar(name, seconds, quiet, out, clock or time.monotonic, tick_s)
+        bar = tqdm(total=total, desc=f"{name:<9}", unit="topic" if name == "labeling" else "doc",
+                   disable=quiet, file=out, dynamic_ncols=True)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+            if bar.n >= bar.total:
+                bar.close()
+
+        if total == 0:
+            bar.close()
+        return advance
+
+    return stage
+
+
+class EstimatedBar:
+    """A bar over an estimated duration, redrawn until the stage says it is done (by calling it)."""
+
+    def __init__(self, name: str, seconds: float, quiet: bool, out, clock, tick_s: float | None) -> None:
+        import threading
+
+        from tqdm import tqdm
+
+        self.total = max(1, round(seconds))
+        self.clock, self.started = clock, clock()
+        self.bar = tqdm(total=self.total, desc=f"{name:<9}", disable=quiet, file=out, dynamic_ncols=True)
+        self.redraw()
+        self._stop = threading.Event()
+        self._ticker = None
+        if tick_s is not None:
+            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True)
+            self._ticker.start()
+
+    def _tick(self, tick_s: float) -> None:
+        while not self._stop.wait(tick_s):
+            self.redraw()
+
+    def redraw(self) -> None:
+        from tqdm import tqdm
+
+        elapsed = self.clock() - self.started
+        self.bar.n = min(elapsed, self.total * 0.99)  # full only when really done
+        when = f"{tqdm.format_interval(elapsed)} elapsed"
+        # a busy machine: say so rather than "~00:00 left" for minutes
+        told = (f"{when}, longer than estimated" if elapsed > self.total
+                else f"{when}, ~{tqdm.format_interval(self.total - elapsed)} left (estimate)")
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + told
+        self.bar.refresh()
+
+    def __call__(self, n: int) -> None:
+        from tqdm import tqdm
+
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self.bar.n = self.total
+        took = tqdm.format_interval(self.clock() - self.started)
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + f"{took} elapsed"
+        self.bar.close()
