@@ -24,24 +24,23 @@ def at_least(minimum: int, meaning: str = ""):
     return parse
 
 
-def fraction(text: str) -> float:
+def _number(text: str, fits, need: str) -> float:
+    """An argparse type's float, with the one-line error for text that is no number or does not fit."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    if not fits(value):  # NaN fits nothing
+        raise argparse.ArgumentTypeError(f"must be {need}, got {value:g}")
     return value
+
+
+def fraction(text: str) -> float:
+    return _number(text, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 
 
 def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
-    return value
+    return _number(text, lambda v: v > 0, "above 0")
 
 
 class Parser(argparse.ArgumentParser):
