@@ -11,9 +11,11 @@ as the test fixture builds it, and drives headless Chromium (Playwright):
               (each in a new browser session, so no conversation history helps)
   map tab     the Map tab clicked until the plotly figure is drawn (its WebGL canvas), and
               the mouse moved over its center until a hover label shows (--map-only: just this)
-  N users     N browser contexts each ask one short question at the same moment:
-              time until every answer is finished, and a check that none was lost
-              (each page shows exactly its own question and one finished answer)
+  N users     N browser contexts, each logged in as its own user, each ask one short question
+              at the same moment: time until every answer is finished, and a check that none
+              was lost (each page shows exactly its own question and one finished answer). One
+              login may have only ui.guard.MAX_ANSWERS_PER_LOGIN answers in flight: N pages of
+              one login would see the rest refused, by design
 
 Times are seconds of wall clock on this machine, medians of --repeat where repeated.
 """
@@ -40,6 +42,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 USER, PASSWORD = "bench", "bench-secret"
+
+
+def login(n: int) -> tuple[str, str]:
+    """The n-th simulated user's login (0: the one that times page loads, the map and single answers)."""
+    return (USER, PASSWORD) if n == 0 else (f"{USER}{n}", f"{PASSWORD}-{n}")
 FIRST_TEXT = "document.querySelectorAll('#tt-chat .message.bot').length > 0"
 
 
@@ -53,12 +60,15 @@ def build_index(folder: Path) -> Path:
     return index
 
 
-def start_app(index: Path, max_tokens: int, llm: str | None) -> tuple[subprocess.Popen, str, float]:
+def start_app(index: Path, max_tokens: int, llm: str | None, users: int, folder: Path
+              ) -> tuple[subprocess.Popen, str, float]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    logins = folder / "logins.txt"
+    logins.write_text("".join(f"{u}:{pw}\n" for u, pw in map(login, range(users + 1))))
     cmd = [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(index), "--port", str(port),
-           "--auth", f"{USER}:{PASSWORD}", "--max-tokens", str(max_tokens)] + (["--llm", llm] if llm else [])
+           "--auth-file", str(logins), "--max-tokens", str(max_tokens)] + (["--llm", llm] if llm else [])
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -71,12 +81,13 @@ def start_app(index: Path, max_tokens: int, llm: str | None) -> tuple[subprocess
     return proc, f"http://127.0.0.1:{port}/", time.perf_counter() - started
 
 
-def logged_in_state(browser, url: str) -> dict:
+def logged_in_state(browser, url: str, n: int = 0) -> dict:
     context = browser.new_context()
     page = context.new_page()
     page.goto(url)
-    page.get_by_label("username").fill(USER)
-    page.get_by_label("password").fill(PASSWORD)
+    user, password = login(n)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
     page.get_by_role("button", name="Login").click()
     page.wait_for_selector("#tt-question textarea", timeout=60_000)
     state = context.storage_state()  # the login cookie: later sessions skip the form
@@ -144,7 +155,7 @@ def bench(browser, url: str, users: int, repeat: int, topics: list[int]) -> dict
         page.wait_for_function("document.querySelectorAll('#tt-chat .tt-footer').length > 0", timeout=300_000)
         page.context.close()
 
-    pages = [open_app(browser, url, state)[0] for _ in range(users)]
+    pages = [open_app(browser, url, logged_in_state(browser, url, i + 1))[0] for i in range(users)]
     questions = [f"Tell me about topic {topics[i % len(topics)]}" for i in range(users)]
     starts = [ask(p, q) for p, q in zip(pages, questions)]
     first: list[float | None] = [None] * users
@@ -187,7 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tt-bench-app-") as tmp:
         index = Path(args.index_dir) if args.index_dir else build_index(Path(tmp))
         topics = [t.id for t in store.open_reader(store.Location(path=index)).topics() if not t.is_outlier] or [0]
-        proc, url, startup = start_app(index, args.max_tokens, args.llm)
+        proc, url, startup = start_app(index, args.max_tokens, args.llm, args.users, Path(tmp))
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
