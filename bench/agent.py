@@ -270,8 +270,9 @@ def main() -> None:
         name, file = item.split("=", 1)
         runs[name] = score(json.loads(Path(file).read_text()))
     paths = [] if args.scored else ([("before", Path(args.before).resolve())] if args.before else []) + [("after", ROOT)]
+    changed = {} if args.scored else {"before": args.before_set, "after": args.set}  # Settings changed, per run
     for name, code in paths:
-        changes = args.before_set if name == "before" else args.set
+        changes = changed[name]
         print(f"{name}: {code} {' '.join(changes)}", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
@@ -291,8 +292,7 @@ def main() -> None:
     print(f"index: {args.index_dir} {manifest.get('corpus', {})}; model {args.llm}; answer cap {args.max_tokens} "
           f"tokens; load {os.getloadavg()[0]:.1f}")
     for name, scored in runs.items():
-        changes = (args.before_set if name == "before" else args.set) if not args.scored else []
-        print("\n".join(table(f"{name} {' '.join(changes)}".strip(), scored)))
+        print("\n".join(table(f"{name} {' '.join(changed.get(name, []))}".strip(), scored)))
     if args.answers:
         Path(args.answers).write_text(json.dumps(runs, indent=1, ensure_ascii=False))
 

@@ -42,12 +42,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 USER, PASSWORD = "bench", "bench-secret"
+FIRST_TEXT = "document.querySelectorAll('#tt-chat .message.bot').length > 0"
 
 
 def login(n: int) -> tuple[str, str]:
     """The n-th simulated user's login (0: the one that times page loads, the map and single answers)."""
     return (USER, PASSWORD) if n == 0 else (f"{USER}{n}", f"{PASSWORD}-{n}")
-FIRST_TEXT = "document.querySelectorAll('#tt-chat .message.bot').length > 0"
 
 
 def build_index(folder: Path) -> Path:

@@ -38,11 +38,14 @@ reader that opened N keeps answering while it moves to N+1 between queries.
 Writers exclude each other where the data is (``indexing.writer_lock``): on a
 server, by a lease record in the store; in an embedded folder, by a file lock.
 """
-from indexing.store.layout import (DEFAULT_INDEX, DOCUMENT_HNSW, FOLLOW_S, MAP_CHUNK, TEXT_CHUNK, Location, Names,
-                                   check_index_name, connect, live_generation, manifest_file, write_manifest_file)
+
+# the chunk sizes and the follow interval are not re-exported: the writer and the reader read them from
+# ``layout`` when they run, so a copy here would be changed (or patched in a test) to no effect
+from indexing.store.layout import (DEFAULT_INDEX, DOCUMENT_HNSW, Location, Names, check_index_name, connect,
+                                   live_generation, manifest_file, write_manifest_file)
 from indexing.store.reader import Reader, open_reader
 from indexing.store.writer import Held, Writer, begin, drop_stale
 
-__all__ = ["DEFAULT_INDEX", "DOCUMENT_HNSW", "FOLLOW_S", "MAP_CHUNK", "TEXT_CHUNK", "Held", "Location", "Names",
-           "Reader", "Writer", "begin", "check_index_name", "connect", "drop_stale", "live_generation", "manifest_file",
-           "open_reader", "write_manifest_file"]
+__all__ = ["DEFAULT_INDEX", "DOCUMENT_HNSW", "Held", "Location", "Names", "Reader", "Writer", "begin",
+           "check_index_name", "connect", "drop_stale", "live_generation", "manifest_file", "open_reader",
+           "write_manifest_file"]
