@@ -21,6 +21,9 @@ class Topic:
     representative_ids: list[str] = field(default_factory=list)
     embedding: np.ndarray | None = None  # unit-length centroid of its documents' embeddings
     theme: int | None = None  # the Theme this topic belongs to; None for outliers and old indexes
+    # 2-3 sentences on what the topic's documents do, each grounded in one of them; "" for old indexes
+    description: str = ""
+    description_ids: list[str] = field(default_factory=list)  # the document each sentence cites, in order
 
     @property
     def is_outlier(self) -> bool:
@@ -39,10 +42,40 @@ class Theme:
     keywords: list[str] = field(default_factory=list)  # c-TF-IDF over its topics' documents
     embedding: np.ndarray | None = None  # unit-length centroid of its documents' embeddings
     representative_ids: list[str] = field(default_factory=list)  # the first of each of its biggest topics
+    description: str = ""  # as Topic.description, written from its topics' descriptions
+    description_ids: list[str] = field(default_factory=list)
 
     @property
     def is_outlier(self) -> bool:  # a theme is never the outlier bin (the labeler asks this of topics too)
         return False
+
+
+@dataclass
+class BriefLine:
+    theme: int
+    text: str  # one sentence on what the theme covers
+    document_ids: list[str] = field(default_factory=list)  # the documents it rests on
+
+
+@dataclass
+class Brief:
+    """What the whole corpus covers: a paragraph and a line per theme, written once at index time.
+
+    Kept in the generation's manifest under ``"brief"`` (``as_dict``/``from_dict``), so
+    "what is this corpus about?" is answered from the index without asking the model.
+    """
+
+    text: str
+    themes: list[BriefLine] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "themes": [vars(line) for line in self.themes]}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Brief | None:
+        if not data or not data.get("text"):
+            return None
+        return cls(text=data["text"], themes=[BriefLine(**line) for line in data.get("themes", [])])
 
 
 @dataclass
