@@ -87,6 +87,7 @@ class LlamaCppModel(Model):
         self.parsed = spec or ModelSpec(self.scheme, str(path), text=f"{self.scheme}:{path}")
         self.spec = self.parsed.text
         self.path = path
+        self.threads = threads
         self.context_length = self._llm.n_ctx()
         self._lock = threading.Lock()
         meta = self._llm.metadata
@@ -99,6 +100,9 @@ class LlamaCppModel(Model):
         self.chat_format = chat_format
         self.llama2 = chat_format == "llama-2"
         self.special_tokens = prompts.model_tokens(self._vocab_control_tokens())
+
+    def runtime(self) -> dict:
+        return {**super().runtime(), "threads": self.threads, "llama_cpp": build_flags()}
 
     def _vocab_control_tokens(self) -> list[str]:
         """The GGUF vocabulary's control and user-defined tokens: the ones llama.cpp
@@ -180,6 +184,15 @@ class LlamaCppModel(Model):
 
 
 @functools.cache
+def build_flags() -> list[str]:
+    """The CPU features this llama.cpp build was compiled for and uses ("AVX2", "AVX512_BF16", ...)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    # "CPU : SSE3 = 1 | SSSE3 = 1 | ..." (the backend's name leads the first entry)
+    return [part.split("=")[0].split(":")[-1].strip() for part in info.split("|") if part.strip().endswith("= 1")]
+
+
 def _silence_llama_cpp():
     """Drop llama.cpp's own log lines. llama-cpp-python 0.3.16 prints some to stderr even with
     verbose=False ("llama_context: n_ctx_per_seq (4096) < n_ctx_train ..."), a stray line above

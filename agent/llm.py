@@ -170,6 +170,11 @@ class Model(ABC):
         options = "".join(f"?{k}={v}" for k, v in sorted(spec.options.items()) if k in cls.answer_options)
         return f"{spec.scheme}:{cls.weights(spec)}{options}"
 
+    def runtime(self) -> dict:
+        """How this runtime runs here (threads, build flags), for the manifest and ``topictalk models``:
+        what explains a slow answer that the model's name does not."""
+        return {"runtime": type(self).__name__}
+
     @functools.cached_property
     def identity(self) -> str:
         """The model behind the spec, for caches of its answers (indexing's label cache);

@@ -191,6 +191,9 @@ def main() -> None:
     parser.add_argument("--llm", help="model spec for the app (default: bundled)")
     parser.add_argument("--map-only", action="store_true", help="time only the Map tab (no questions asked)")
     args = parser.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     from playwright.sync_api import sync_playwright
 
     from indexing import store

@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="rows to leave out, e.g. 'seq 128'")
     parser.add_argument("--index", action="store_true", help="end to end: topictalk index now against ca3de4b")
     args = parser.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     if not DATA.is_file():
         raise SystemExit(f"{DATA} is missing: the benchmark needs the shared arXiv sample")
     (end_to_end if args.index else compare)(args)

@@ -479,6 +479,9 @@ def main() -> None:
     parser.add_argument("--plain-child", help=argparse.SUPPRESS)
     parser.add_argument("--read-store-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     if args.plain_child:
         return plain_child(args.plain_child)
     if args.read_store_child:

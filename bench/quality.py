@@ -236,6 +236,9 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "topictalk-quality"))
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     missing = [c for c in args.corpora if not (DATA / f"{c.partition(':')[0]}.jsonl.gz").is_file()]
     if missing:
         sys.exit(f"bench/quality.py: {', '.join(missing)} not in {DATA}")

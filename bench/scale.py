@@ -401,6 +401,9 @@ def main() -> None:
                         "(without index, retrieval runs on an index written without the topic stage)")
     parser.add_argument("--report", metavar="FILE.json", help="print a saved run")
     args = parser.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     if args.report:
         report(json.loads(Path(args.report).read_text()))
         return

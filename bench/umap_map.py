@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--embeddings", required=True)
     parser.add_argument("--sample", type=int, default=10000)
     args = parser.parse_args()
+    from indexing import host
+
+    print(host.probe().line(), flush=True)  # every figure comes with its host
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
     from umap import UMAP

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexing import host
 from indexing.errors import TopictalkError
 
 def dimension(model) -> int | None:
@@ -49,17 +50,8 @@ class EncodePlan:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True where oneDNN runs bf16 matmuls natively (avx512_bf16 or AMX).
-
-    There, bf16 autocast runs MiniLM's forward pass about 1.9x faster than fp32
-    with cosine >= 0.9999 to fp32 vectors (bench/embed.py); elsewhere bf16 is
-    emulated and slower than fp32, so those CPUs keep fp32.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    """True where bf16 matmuls run in hardware (``host.native_bf16``): there encoders use bf16."""
+    return host.native_bf16(host.cpu_flags())
 
 
 def _is_static(model) -> bool:

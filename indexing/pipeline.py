@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, jit_cache, store, topics
+from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, host, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic
@@ -146,6 +146,8 @@ def build(
             "counts": {"topics": len(labeled), "themes": len(result.themes), "outliers": outliers,
                        "outlier_share": round(outliers / n, 4), "placed": int((~result.core).sum())},
             "timings": {k: round(v, 2) for k, v in timings.items()},
+            # a test double of the LLM may not say how it runs
+            "host": {**host.probe().as_dict(), "llm": llm.runtime() if hasattr(llm, "runtime") else None},
             "cache": {**embed_stats, "umap": result.cached.get("umap"), "umap_2d": result.cached.get("umap_2d", False),
                       "labels": labeler.stats if labeler else None},
         }

