@@ -11,6 +11,7 @@ go through:
   bertopic-10    BERTopic's default clustering: HDBSCAN(min_cluster_size=10) on the 5-D UMAP output
   plain-150      the reference recipe: HDBSCAN(min_cluster_size=150) on the same UMAP output
   topictalk      topictalk's defaults, no flags (topics.fit): fine topics
+  unsplit        the same graph's Leiden communities, not split (--nr-topics 0): topictalk before refine
   themes         the same run's themes (every document counted in its topic's theme)
 
 Reported: topics, unassigned share (HDBSCAN's outliers, one cluster in NMI/ARI), largest share,
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexing import corpus, embedding, embedding_cache, pipeline, topics  # noqa: E402
+from indexing import clustering, corpus, embedding, embedding_cache, pipeline, topics  # noqa: E402
 from indexing.labels import LabelCache, Labeler, problem  # noqa: E402
 from indexing.schema import OUTLIER  # noqa: E402
 
@@ -175,6 +176,11 @@ def run(spec: str, cache: Path, llm, with_topeax: bool) -> dict:
             labels = HDBSCAN(min_cluster_size=mcs).fit(reduced).labels_
             result["runs"][name] = scores(truth, labels, indices, coords, time.perf_counter() - t + umap_s)
     result["runs"]["topictalk"] = scores(truth, fitted.assignments, indices, coords, ours_s)
+    # the same graph's communities unsplit (nr_topics 0): topictalk's topics before refine
+    t = time.perf_counter()
+    coarse, _ = clustering.communities(*topics.neighbours(vectors, params.graph_neighbors + 1, params.random_state),
+                                       target=0)
+    result["runs"]["unsplit"] = scores(truth, coarse.labels, indices, coords, time.perf_counter() - t)
     theme_of = {tp.id: tp.theme for tp in fitted.topics}
     by_theme = np.array([OUTLIER if theme_of[a] is None else theme_of[a] for a in fitted.assignments.tolist()])
     result["runs"]["themes"] = scores(truth, by_theme, indices, coords, ours_s)

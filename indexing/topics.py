@@ -45,6 +45,9 @@ class TopicParams:
     min_cluster_size: int | None = None  # given (or min_samples): HDBSCAN on the 5-D UMAP output
     min_samples: int | None = None
     resolution: float = 1.0  # Leiden's modularity resolution for topics (1: plain modularity)
+    # about how many topics (clustering.refine splits the biggest until there are as many):
+    # None: 0.45 sqrt(n) (clustering.topic_target); 0: the graph's own communities, unsplit
+    nr_topics: int | None = None
     hdbscan_metric: str = "euclidean"
     cluster_selection_method: str = "eom"
     top_n_words: int = 10
@@ -257,7 +260,7 @@ def fit(
         graph = clustering.neighbour_graph(*knn(params.graph_neighbors + 1))
     else:
         chosen, graph = clustering.communities(*knn(params.graph_neighbors + 1), resolution=params.resolution,
-                                               seed=seed)
+                                               seed=seed, target=params.nr_topics)
         if params.keep_outliers:
             chosen.labels = np.where(chosen.core, chosen.labels, OUTLIER)
     labels = chosen.labels

@@ -62,7 +62,7 @@ def test_themes_group_near_topics_and_nest_them():
 
 def test_few_topics_are_each_their_own_theme():
     emb, truth = _groups(np.eye(3, 8) * 5, [80, 80, 80], 0.3)
-    chosen, graph = clustering.communities(*neighbours(emb, 15))
+    chosen, graph = clustering.communities(*neighbours(emb, 15), target=0)  # the three groups, unsplit
     split = clustering.themes(chosen.labels, graph)
     assert sorted(split.theme_of_topic.tolist()) == list(range(chosen.labels.max() + 1))
 
@@ -108,3 +108,46 @@ def test_communities_are_reproducible_for_a_seed(seed):
     a, _ = clustering.communities(*knn, seed=7)
     b, _ = clustering.communities(*knn, seed=7)
     assert (a.labels == b.labels).all()
+
+
+def test_a_big_community_with_subjects_of_its_own_is_split_into_them():
+    # a family of three near subtopics given as one community (as modularity leaves a field of a big
+    # corpus), beside a small separate group: over the cap, the family is split into its subtopics
+    emb, truth, family = _hierarchy()
+    keep = family < 2  # two families: one to split, one (labelled as three topics) to leave
+    emb, truth, family = emb[keep], truth[keep], family[keep]
+    given = np.where(family == 0, 0, truth - 2)  # family 0 as one community; family 1 as its 3 topics
+    graph = clustering.neighbour_graph(*neighbours(emb, 26))
+    labels, splits = clustering.refine(graph, given, target=5, max_size=400)
+    assert splits == 1 and len(set(labels[family == 0].tolist())) == 3
+    assert _nmi(truth, labels) > 0.9
+    assert (labels[family == 1] == given[family == 1]).all()  # the smaller communities are untouched
+    enough, _ = clustering.refine(graph, given, target=4, max_size=400)  # four already: nothing to do
+    assert (enough == given).all()
+    capped, _ = clustering.refine(graph, given, target=4, max_size=200)  # but the family is over the cap
+    assert len(set(capped[family == 0].tolist())) == 3
+
+
+def test_a_featureless_cloud_over_the_cap_stays_whole():
+    rng = np.random.default_rng(0)
+    cloud = _unit(rng.normal(size=(300, 384)))  # no subjects inside: any cut of it is arbitrary
+    labels, splits = clustering.refine(clustering.neighbour_graph(*neighbours(cloud, 26)),
+                                       np.zeros(300, dtype=np.int64), target=3, max_size=100)
+    assert splits == 0 and (labels == 0).all()
+
+
+def test_the_number_of_topics_and_themes_grows_with_the_corpus():
+    assert 5 <= clustering.topic_target(300) < clustering.topic_target(5_000) < clustering.topic_target(120_000)
+    assert clustering.topic_target(120_000) >= 100  # the reference recipe found over 100 in 117k abstracts
+    assert clustering.theme_range(13) == clustering.THEMES
+    low, high = clustering.theme_range(200)
+    assert 10 <= low < high <= 25
+
+
+def test_a_document_is_core_where_no_other_topic_holds_more_of_its_neighbours():
+    labels = np.array([0, 0, 1, 1])
+    indices = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0], [3, 2, 1]])
+    distances = np.array([[0, .1, .5], [0, .1, .2], [0, .1, .4], [0, .3, .2]])
+    own, other = clustering._shares(labels, indices, distances)
+    assert np.allclose(own + other, 1.0)  # two topics: the rest is the other one
+    assert (own >= other).tolist() == [True, True, True, False]

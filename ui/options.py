@@ -87,6 +87,9 @@ def index_options(p: argparse.ArgumentParser) -> None:
     tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
     tp.add_argument("--resolution", type=positive, default=1.0,
                     help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
+    tp.add_argument("--nr-topics", type=at_least(0, " (0: the graph's own communities, unsplit)"), metavar="N",
+                    help="about N topics: the biggest topics are split into their sub-communities until there "
+                         "are N (default: 0.45 x the square root of the corpus size; 0: never split)")
     tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
                     default=15)
     tp.add_argument("--n-components", type=at_least(1), default=5)
