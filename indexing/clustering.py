@@ -262,7 +262,9 @@ def communities(indices: np.ndarray, distances: np.ndarray, *, resolution: float
     target = topic_target(len(found)) if target is None else target
     splits = 0
     if target:
-        max_size = max(2 * min_size, int(MAX_SHARE * len(found)))
+        # none over 3% of a big corpus; in a small one, 4x a topic's average size (3% of 2,000 documents
+        # would split every 60-document topic, far past the target)
+        max_size = max(2 * min_size, int(MAX_SHARE * len(found)), 4 * len(found) // target)
         found, splits = refine(graph, found, target, max_size, seed, min_size)
     labels = _renumber(_absorb(found, graph, min(min_size, max(2, len(found) // 4))))
     conf, elsewhere = _shares(labels, indices, distances)

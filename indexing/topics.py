@@ -303,11 +303,13 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
+    from indexing.known_embedder import KnownEmbedder
+
     rows = sample_members(labels, params.sample_per_topic, params.random_state)
     sample = [texts[i] for i in rows]
     vectorizer_model = vectorizer(sample, params)
     model = BERTopic(
-        embedding_model=embedding_model,
+        embedding_model=KnownEmbedder(embedding_model, dict(zip(sample, embeddings[rows]))),
         umap_model=_Precomputed(embeddings[rows, :2]),  # the topics are given: no reduction is used
         hdbscan_model=_Clustered(labels[rows], confidence[rows]),
         vectorizer_model=vectorizer_model,
