@@ -180,20 +180,10 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
 
 
 def _abstracts(n: int) -> list[str]:
-    import gzip
-    import json
-
+    from indexing import corpus
     from tests.conftest import ARXIV
 
-    if not ARXIV.is_file():
-        pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
-    texts = []
-    with gzip.open(ARXIV, "rt", encoding="utf-8") as f:
-        for line in f:
-            texts.append(json.loads(line)["text"])
-            if len(texts) == n:
-                return texts
-    return texts
+    return list(corpus.from_files([ARXIV], limit=n, seed=42).texts)
 
 
 @pytest.mark.slow

@@ -17,8 +17,7 @@ from indexing.labels import problem
 from tests.conftest import ARXIV, ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
 
-pytestmark = [pytest.mark.slow,  # every test builds an index or reads the shared one, with real models
-              pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")]
+pytestmark = pytest.mark.slow  # every test builds an index or reads the shared one, with real models
 
 
 def topics_json(index: Path) -> list[dict]:
