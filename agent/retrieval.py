@@ -23,7 +23,6 @@ from indexing import embedding, encoder, store
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Theme, Topic
 
-
 # how many nearest neighbours of all are read, in turn, to find k of one topic before Chroma's topic
 # filter is used (the first is skipped for a topic too small to hold k among them, at twice its share)
 WIDE_SCANS = (200, 1500)

@@ -18,6 +18,7 @@ import numpy as np
 
 from indexing.errors import TopictalkError
 
+
 def dimension(model) -> int | None:
     """The size of the model's vectors; None when no model is loaded yet."""
     size_of = (getattr(model, "get_embedding_dimension", None)  # sentence-transformers 6

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARXIV, NEWS as BBC
+from tests.conftest import ARXIV
+from tests.conftest import NEWS as BBC
 from tests.helpers import free_port, run_cli, wait_for_url
 
 pytestmark = pytest.mark.slow  # starts a server and builds indexes

@@ -65,6 +65,10 @@ def test_precomputed_npz_or_nan_embeddings_are_one_clear_line(tmp_path):
 def test_unknown_local_model_folder_is_a_clear_error():
     with pytest.raises(TopictalkError, match="not found"):
         embedding.resolve("./no/such/model")
+
+
+@pytest.mark.slow  # calls the real SentenceTransformer loader (the hub is offline in tests)
+def test_an_unreachable_hub_model_is_a_clear_error():
     with pytest.raises(TopictalkError, match="Hugging Face hub"):
         embedding.load("BAAI/bge-small-en")  # offline in tests
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from indexing.labels import problem
-from tests.conftest import ARXIV, ARXIV_SAMPLE as N
+from tests.conftest import ARXIV
+from tests.conftest import ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
 
 pytestmark = pytest.mark.slow  # every test builds an index or reads the shared one, with real models

@@ -254,7 +254,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
     from indexing import reuse, sample, store
-    from ui import app, logins
+    from ui import logins
 
     def log(msg: str) -> None:
         print(f"topictalk: {msg}", file=sys.stderr, flush=True)

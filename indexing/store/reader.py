@@ -13,8 +13,19 @@ import numpy as np
 
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Theme, Topic
-from indexing.store.layout import (FOLLOW_S, TOPIC_STRIDE, Location, Names, collection_names, connect, live_record,
-                                   missing, record_id, topic_at, topic_of)
+from indexing.store.layout import (
+    FOLLOW_S,
+    TOPIC_STRIDE,
+    Location,
+    Names,
+    collection_names,
+    connect,
+    live_record,
+    missing,
+    record_id,
+    topic_at,
+    topic_of,
+)
 
 T = TypeVar("T")
 
