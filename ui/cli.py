@@ -10,6 +10,7 @@ from pathlib import Path
 
 from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
 from ui import options, progress, tables
@@ -342,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.store_options(p)
     p.add_argument("--llm", help="model spec (default: bundled)")
     p.add_argument("--json", action="store_true", help='print {"answer", "sources", "topics"} as JSON')
-    p.add_argument("--max-tokens", type=options.at_least(1, " token"), default=500, help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=options.at_least(1, " token"), default=GenerationOptions.max_tokens,
+                   help="longest answer, in tokens")
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("chat", help="serve the chat app in the browser (chat, topic table, data map)")
