@@ -145,7 +145,7 @@ def _support(sentence: str, question: str, table: SourceSentences, mine: np.ndar
     specific = substance.specific_words(sentence, question)
     if not specific:
         return 1.0
-    held = {w[: substance.STEM] for i in np.flatnonzero(mine) for w in substance.WORD.findall(table.texts[i].lower())}
+    held = set().union(*(substance.stems(table.texts[i]) for i in np.flatnonzero(mine)))
     return sum(w[: substance.STEM] in held for w in specific) / len(specific)
 
 
