@@ -119,7 +119,7 @@ def review(answer: str, cited: Sequence[int], table: SourceSentences, embed: Emb
         vectors = embed([CITATION.sub(" ", parts[i]) for i in claims])
         sims = vectors @ table.vectors.T
         for row, i in zip(sims, claims):
-            numbers = [int(n) for group in CITATION.findall(parts[i]) for n in re.findall(r"\d+", group[1])]
+            numbers = substance.cited_numbers(parts[i])
             mine = np.isin(table.owners, numbers + [0]) if numbers else np.ones(len(table.owners), bool)
             best = row[mine].max() if mine.any() else -1.0
             if best < ground_at or (best < copied_at and _support(parts[i], question, table, mine) < min_support):
@@ -145,7 +145,7 @@ def _support(sentence: str, question: str, table: SourceSentences, mine: np.ndar
     specific = substance.specific_words(sentence, question)
     if not specific:
         return 1.0
-    held = {w[: substance.STEM] for i in np.flatnonzero(mine) for w in substance.WORD.findall(table.texts[i].lower())}
+    held = set().union(*(substance.stems(table.texts[i]) for i in np.flatnonzero(mine)))
     return sum(w[: substance.STEM] in held for w in specific) / len(specific)
 
 

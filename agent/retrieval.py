@@ -21,8 +21,7 @@ import numpy as np
 from agent import lexical
 from indexing import embedding, encoder, store
 from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic
-
+from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
 
 # how many nearest neighbours of all are read, in turn, to find k of one topic before Chroma's topic
 # filter is used (the first is skipped for a topic too small to hold k among them, at twice its share)
@@ -69,7 +68,7 @@ class Snapshot:
     def theme_topics(self, theme: Theme) -> list[Topic]:
         """The theme's topics, biggest first."""
         by_id = self.by_id
-        return sorted((by_id[i] for i in theme.topic_ids if i in by_id), key=lambda t: (-t.size, t.id))
+        return biggest_first(by_id[i] for i in theme.topic_ids if i in by_id)
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
         return self._embed_many(texts)

@@ -74,8 +74,9 @@ def clauses(answer: str) -> list[str]:
     return [c for c in (c.strip() for c in _CLAUSE.split(answer)) if c]
 
 
-def _cited(clause: str) -> list[int]:
-    return [int(n) for m in CITATION.finditer(clause) for n in re.findall(r"\d+", m.group(2))]
+def cited_numbers(text: str) -> list[int]:
+    """Every source number ``text`` cites, in order, repeats kept ("[1, 3] ... [1]" -> 1, 3, 1)."""
+    return [int(n) for m in CITATION.finditer(text) for n in re.findall(r"\d+", m.group(2))]
 
 
 def _only_title(clause: str, title: str) -> bool:
@@ -103,11 +104,11 @@ def _describes(clause: str, words: list[str], n: int, held: Mapping[int, set[str
 
 def undescribed(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> list[int]:
     """The cited source numbers no clause describes (rule steps 1-3); ``sources``: number -> (title, text)."""
-    cited = list(dict.fromkeys(_cited(answer)))
+    cited = list(dict.fromkeys(cited_numbers(answer)))
     held = _source_stems(sources)
     described: set[int] = set()
     for clause in clauses(answer):
-        numbers = list(dict.fromkeys(_cited(clause)))
+        numbers = list(dict.fromkeys(cited_numbers(clause)))
         if not numbers or len(numbers) > 2:
             continue
         words = specific_words(clause, question)
@@ -124,7 +125,7 @@ def trim(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> 
     kept, removed = [], []
     for k in range(0, len(pieces), 2):
         clause = pieces[k]
-        numbers = list(dict.fromkeys(_cited(clause)))
+        numbers = list(dict.fromkeys(cited_numbers(clause)))
         words = specific_words(clause, question)
         empty = bool(numbers) and (len(numbers) > 2 or not any(_describes(clause, words, n, held, sources)
                                                                for n in numbers))
@@ -137,7 +138,7 @@ def trim(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> 
 
 def substantive(answer: str, question: str, sources: Mapping[int, tuple[str, str]]) -> bool:
     """Rule step 4: it cites something, and says what each cited source does."""
-    return bool(_cited(answer)) and not undescribed(answer, question, sources)
+    return bool(cited_numbers(answer)) and not undescribed(answer, question, sources)
 
 
 def extractive(lines: Sequence[tuple[int, str, str]]) -> str:

@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.index import DATA  # noqa: E402 - the shared arXiv sample and its seeded draw
 from bench.index import load_sample as _draw  # noqa: E402
+
 BASELINE_COMMIT = "ca3de4b"
 
 

@@ -45,8 +45,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexing.generation import GenerationOptions  # noqa: E402
 from agent.models import load  # noqa: E402
+from indexing.generation import GenerationOptions  # noqa: E402
 
 TOKENIZER = ROOT.parent / "shared" / "gpu" / "llama2-tokenizer"
 DATA = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indexing.generation import GenerationOptions  # noqa: E402
 from agent.models import load  # noqa: E402
+from indexing.generation import GenerationOptions  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 
@@ -147,8 +147,10 @@ def main() -> None:
             proc.terminate()
     print(f"cores: {os.cpu_count()}, median of {args.repeat} runs; pp = prompt tokens/s, tg = decode tokens/s")
     print(f"{'runtime':<28} {'case':<24} {'tokens':>6} {'pp tok/s':>9} {'tg tok/s':>9}  ttft")
+    def fmt(v, w: int) -> str:
+        return f"{v:>{w}.1f}" if isinstance(v, float) else f"{v!s:>{w}}"
+
     for spec, case, n, pp, tg, ttft in rows:
-        fmt = (lambda v, w: f"{v:>{w}.1f}" if isinstance(v, float) else f"{v!s:>{w}}")
         ttft_s = f"{ttft:.2f}s" if isinstance(ttft, float) else ttft
         print(f"{spec[:28]:<28} {case:<24} {fmt(n, 6)} {fmt(pp, 9)} {fmt(tg, 9)}  {ttft_s}")
 

@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from indexing.encoder import CPU_BATCH
 from indexing.errors import TopictalkError
 
-BATCH = 32  # per worker: as the single-process CPU encoder (embedding.CPU_BATCH)
+BATCH = CPU_BATCH  # per worker: as the single-process CPU encoder
 
 
 def devices(workers: int) -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 from indexing import host
 from indexing.errors import TopictalkError
 
+
 def dimension(model) -> int | None:
     """The size of the model's vectors; None when no model is loaded yet."""
     size_of = (getattr(model, "get_embedding_dimension", None)  # sentence-transformers 6
@@ -70,7 +71,7 @@ def _gpu_batch(model) -> int:
     # live activations of one layer per sequence: q, k, v, the 4x MLP and friends (~12 x hidden per
     # token) plus the attention scores (heads x length per token), in 2-byte floats
     per_sequence = length * (12 * hidden + heads * length) * 2
-    batch = 32
+    batch = CPU_BATCH  # doubled while the free memory allows
     while batch * 2 <= GPU_MAX_BATCH and batch * 2 * per_sequence <= free / 4:
         batch *= 2
     return batch

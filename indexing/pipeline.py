@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, host, jit_cache, store, topics
 from indexing.corpus import Corpus
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
@@ -76,21 +78,7 @@ def build(
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
     with writer_lock(location, client) as lease:
         t = time.perf_counter()
-        model = embedding.load(settings.embedding_model)
-        if settings.embeddings_file:
-            vectors = embedding.load_precomputed(settings.embeddings_file, n,
-                                                 encoder.dimension(model))
-            embed_stats = {"precomputed": settings.embeddings_file}
-        else:
-            advance = progress("embedding", n)
-            pool = embed_pool.PoolEncoder(model, settings.embed_workers) if settings.embed_workers > 1 else None
-            try:
-                vectors, embed_stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus),
-                                                                     settings.embedding_model, cache, advance,
-                                                                     model=model, log=log, encoder=pool)
-            finally:
-                if pool is not None:
-                    pool.close()
+        model, vectors, embed_stats = _embed(corpus, settings, cache, progress, log)
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
@@ -99,62 +87,101 @@ def build(
         timings.update(result.timings)
 
         t = time.perf_counter()
-        labeler = None
-        documents = {d.id: (d.title, d.text) for d in corpus.documents}
-        labeled = [tp for tp in result.topics if not tp.is_outlier]
-        if llm is not None:
-            labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
-            grouped = sum(len(th.topic_ids) > 1 for th in result.themes)
-            label(result.topics, result.themes, documents, labeler, progress("labeling", len(labeled) + grouped))
-        else:
-            label(result.topics, result.themes, documents, None)
+        labeler = _label(result, corpus, llm, settings, cache, progress)
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
-        theme_of = {tp.id: tp.theme for tp in result.topics}
-        records = [
-            DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
-                           float(result.coordinates[i, 0]), float(result.coordinates[i, 1]), bool(result.core[i]),
-                           theme_of.get(int(result.assignments[i])))
-            for i, d in enumerate(corpus.documents)
-        ]
-        writer.write_documents(records, vectors, progress("writing", n))
-        writer.write_topics(result.topics)
-        writer.write_themes(result.themes)
+        _write(writer, corpus, result, vectors, progress)
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
 
-        outliers = int((result.assignments == OUTLIER).sum())
-        manifest = {
-            "version": fingerprint.version("topictalk"),
-            "index": location.index,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
-                       "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
-                       "sampled_from": corpus.sampled_from, "text_column": corpus.text_column,
-                       "title_column": corpus.title_column, "inputs": corpus.inputs},
-            "models": {"embedding": embedding.model_key(settings.embedding_model),
-                       "embedding_name": settings.embedding_model,
-                       "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
-            "parameters": {**topics.params_dict(settings.topics, result.clustering),
-                           "labels": asdict(settings.labels)},
-            "clustering": {**result.clustering.manifest(),
-                           "themes": {"resolution": result.theme_split.resolution,
-                                      "modularity": result.theme_split.modularity,
-                                      "tried": result.theme_split.tried}},
-            "counts": {"topics": len(labeled), "themes": len(result.themes), "outliers": outliers,
-                       "outlier_share": round(outliers / n, 4), "placed": int((~result.core).sum())},
-            "timings": {k: round(v, 2) for k, v in timings.items()},
-            # a test double of the LLM may not say how it runs
-            "host": {**host.probe().as_dict(), "llm": llm.runtime() if hasattr(llm, "runtime") else None},
-            "cache": {**embed_stats, "umap": result.cached.get("umap"), "umap_2d": result.cached.get("umap_2d", False),
-                      "labels": labeler.stats if labeler else None},
-        }
+        manifest = _manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings)
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
+
+
+def _embed(corpus: Corpus, settings: IndexSettings, cache: Path, progress: Progress,
+           log: Callable[[str], None]) -> tuple[object, np.ndarray, dict]:
+    """The embedding model, one unit vector per document (cached, or the precomputed file) and what was cached."""
+    model = embedding.load(settings.embedding_model)
+    if settings.embeddings_file:
+        vectors = embedding.load_precomputed(settings.embeddings_file, len(corpus), encoder.dimension(model))
+        return model, vectors, {"precomputed": settings.embeddings_file}
+    advance = progress("embedding", len(corpus))
+    pool = embed_pool.PoolEncoder(model, settings.embed_workers) if settings.embed_workers > 1 else None
+    try:
+        vectors, stats = embedding_cache.embed_cached(corpus.ids, _model_texts(corpus), settings.embedding_model,
+                                                      cache, advance, model=model, log=log, encoder=pool)
+    finally:
+        if pool is not None:
+            pool.close()
+    return model, vectors, stats
+
+
+def _label(result: topics.TopicResult, corpus: Corpus, llm: Completer | None, settings: IndexSettings, cache: Path,
+           progress: Progress) -> Labeler | None:
+    """Label the topics and themes in place: by the LLM when there is one, else by their keywords."""
+    documents = {d.id: (d.title, d.text) for d in corpus.documents}
+    if llm is None:
+        label(result.topics, result.themes, documents, None)
+        return None
+    labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
+    labeled = sum(not tp.is_outlier for tp in result.topics)
+    grouped = sum(len(th.topic_ids) > 1 for th in result.themes)
+    label(result.topics, result.themes, documents, labeler, progress("labeling", labeled + grouped))
+    return labeler
+
+
+def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,
+           progress: Progress) -> None:
+    """The documents (with their topic, theme and map position), the topics and the themes, uncommitted."""
+    theme_of = {tp.id: tp.theme for tp in result.topics}
+    records = [
+        DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
+                       float(result.coordinates[i, 0]), float(result.coordinates[i, 1]), bool(result.core[i]),
+                       theme_of.get(int(result.assignments[i])))
+        for i, d in enumerate(corpus.documents)
+    ]
+    writer.write_documents(records, vectors, progress("writing", len(corpus)))
+    writer.write_topics(result.topics)
+    writer.write_themes(result.themes)
+
+
+def _manifest(corpus: Corpus, settings: IndexSettings, location: store.Location, llm: Completer | None,
+              result: topics.TopicResult, vectors: np.ndarray, embed_stats: dict, labeler: Labeler | None,
+              timings: dict[str, float]) -> dict:
+    """What the generation records about itself: corpus, models, parameters, counts, timings, cache use."""
+    n = len(corpus)
+    outliers = int((result.assignments == OUTLIER).sum())
+    return {
+        "version": fingerprint.version("topictalk"),
+        "index": location.index,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
+                   "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
+                   "sampled_from": corpus.sampled_from, "text_column": corpus.text_column,
+                   "title_column": corpus.title_column, "inputs": corpus.inputs},
+        "models": {"embedding": embedding.model_key(settings.embedding_model),
+                   "embedding_name": settings.embedding_model,
+                   "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},
+        "parameters": {**topics.params_dict(settings.topics, result.clustering),
+                       "labels": asdict(settings.labels)},
+        "clustering": {**result.clustering.manifest(),
+                       "themes": {"resolution": result.theme_split.resolution,
+                                  "modularity": result.theme_split.modularity,
+                                  "tried": result.theme_split.tried}},
+        "counts": {"topics": sum(not tp.is_outlier for tp in result.topics), "themes": len(result.themes),
+                   "outliers": outliers, "outlier_share": round(outliers / n, 4),
+                   "placed": int((~result.core).sum())},
+        "timings": {k: round(v, 2) for k, v in timings.items()},
+        # a test double of the LLM may not say how it runs
+        "host": {**host.probe().as_dict(), "llm": llm.runtime() if hasattr(llm, "runtime") else None},
+        "cache": {**embed_stats, "umap": result.cached.get("umap"), "umap_2d": result.cached.get("umap_2d", False),
+                  "labels": labeler.stats if labeler else None},
+    }
 
 
 def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tuple[str, str]],

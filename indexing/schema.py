@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+
+TopicOrTheme = TypeVar("TopicOrTheme", "Topic", "Theme")
 
 OUTLIER = -1
 
@@ -48,6 +52,11 @@ class Theme:
     @property
     def is_outlier(self) -> bool:  # a theme is never the outlier bin (the labeler asks this of topics too)
         return False
+
+
+def biggest_first(items: Iterable[TopicOrTheme]) -> list[TopicOrTheme]:
+    """The one order of topics and themes everywhere: biggest first, ties by id, the outlier bin (-1) last."""
+    return sorted(items, key=lambda t: (t.is_outlier, -t.size, t.id))
 
 
 @dataclass

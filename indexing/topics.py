@@ -27,7 +27,7 @@ import numpy as np
 from indexing import clustering, jit_cache
 from indexing.errors import TopictalkError
 from indexing.paths import atomic_write, read_matrix
-from indexing.schema import OUTLIER, Theme, Topic
+from indexing.schema import OUTLIER, Theme, Topic, biggest_first
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,49 @@ def reduce(embeddings: np.ndarray, params: TopicParams, n_components: int, cache
     return reduced, False
 
 
+class _Neighbours:
+    """The documents' nearest neighbours, searched at most once: the graph and both UMAPs read them."""
+
+    def __init__(self, embeddings: np.ndarray, params: TopicParams) -> None:
+        self.embeddings, self.params = embeddings, params
+        self._found: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest of each document, itself first."""
+        if self._found is None:
+            n, p = len(self.embeddings), self.params
+            wanted = min(n - 1, max(p.n_neighbors, p.graph_neighbors + 1))
+            self._found = neighbours(self.embeddings, wanted, p.random_state)
+        indices, distances = self._found
+        return indices[:, :k], distances[:, :k]
+
+    def for_umap(self) -> tuple[np.ndarray, np.ndarray]:
+        return self(self.params.n_neighbors)
+
+    def for_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        return self(self.params.graph_neighbors + 1)
+
+
+def find_topics(embeddings: np.ndarray, params: TopicParams, knn: _Neighbours, cache: Path,
+                log: Callable[[str], None], timings: dict[str, float], cached: dict[str, bool]):
+    """Each document's topic: Leiden communities of the neighbour graph, or HDBSCAN on a 5-D UMAP when its
+    settings are given. Returns the clustering and the neighbour graph (the themes are found on it)."""
+    if params.min_cluster_size is not None or params.min_samples is not None:
+        t = time.perf_counter()
+        log(f"reducing {len(embeddings)} embeddings with UMAP ({params.n_components}-D) for HDBSCAN")
+        reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log, knn.for_umap)
+        timings["umap"] = time.perf_counter() - t
+        chosen = clustering.hdbscan(reduced, params.min_cluster_size or clustering.MIN_TOPIC, params.min_samples,
+                                    metric=params.hdbscan_metric, method=params.cluster_selection_method,
+                                    keep_outliers=params.keep_outliers)
+        return chosen, clustering.neighbour_graph(*knn.for_graph())
+    chosen, graph = clustering.communities(*knn.for_graph(), resolution=params.resolution, seed=params.random_state,
+                                           target=params.nr_topics)
+    if params.keep_outliers:
+        chosen.labels = np.where(chosen.core, chosen.labels, OUTLIER)
+    return chosen, graph
+
+
 def fit(
     texts: list[str],
     ids: list[str],
@@ -234,46 +277,21 @@ def fit(
     check_size(n, params)
     timings: dict[str, float] = {}
     cached: dict[str, bool] = {}
-    found: list[tuple[np.ndarray, np.ndarray]] = []  # the neighbours, searched at most once
-
-    def knn(k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest of each document, itself first; one search serves the graph and both UMAPs."""
-        if not found:
-            wanted = min(n - 1, max(params.n_neighbors, params.graph_neighbors + 1))
-            found.append(neighbours(embeddings, wanted, params.random_state))
-        indices, distances = found[0]
-        return indices[:, :k], distances[:, :k]
-
-    def umap_knn() -> tuple[np.ndarray, np.ndarray]:
-        return knn(params.n_neighbors)
+    knn = _Neighbours(embeddings, params)
 
     t = time.perf_counter()
-    seed = params.random_state
-    if params.min_cluster_size is not None or params.min_samples is not None:
-        log(f"reducing {n} embeddings with UMAP ({params.n_components}-D) for HDBSCAN")
-        reduced, cached["umap"] = reduce(embeddings, params, params.n_components, cache, log, umap_knn)
-        timings["umap"] = time.perf_counter() - t
-        t = time.perf_counter()
-        chosen = clustering.hdbscan(reduced, params.min_cluster_size or clustering.MIN_TOPIC, params.min_samples,
-                                    metric=params.hdbscan_metric, method=params.cluster_selection_method,
-                                    keep_outliers=params.keep_outliers)
-        graph = clustering.neighbour_graph(*knn(params.graph_neighbors + 1))
-    else:
-        chosen, graph = clustering.communities(*knn(params.graph_neighbors + 1), resolution=params.resolution,
-                                               seed=seed, target=params.nr_topics)
-        if params.keep_outliers:
-            chosen.labels = np.where(chosen.core, chosen.labels, OUTLIER)
+    chosen, graph = find_topics(embeddings, params, knn, cache, log, timings, cached)
     labels = chosen.labels
     if set(labels.tolist()) <= {OUTLIER}:
         raise TopictalkError(f"no topic found in {n} documents with min_cluster_size={params.min_cluster_size}; "
                              "lower --min-cluster-size")
-    split = clustering.themes(labels, graph, seed)
-    timings["cluster"] = time.perf_counter() - t
+    split = clustering.themes(labels, graph, params.random_state)
+    timings["cluster"] = time.perf_counter() - t - timings.get("umap", 0.0)
     log(chosen.summary() + f"; {int(split.theme_of_topic.max()) + 1} themes")
 
     t = time.perf_counter()
     log(f"reducing {n} embeddings with UMAP (2-D, for the map)")
-    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log, umap_knn)
+    coords, cached["umap_2d"] = reduce(embeddings, params, 2, cache, log, knn.for_umap)
     timings["umap"] = timings.get("umap", 0.0) + time.perf_counter() - t
 
     t = time.perf_counter()
@@ -339,7 +357,7 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
             representative_ids=[ids[i] for i in closest], embedding=centroid.astype(np.float32),
             theme=None if topic_id == OUTLIER else int(theme_of_topic[topic_id]),
         ))
-    topics.sort(key=lambda t: (t.is_outlier, -t.size, t.id))
+    topics = biggest_first(topics)
     themes = _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
     return topics, themes
 
@@ -371,7 +389,7 @@ def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, the
             representative_ids=[t.representative_ids[0] for t in members if t.representative_ids]
             [: params.representative_docs],
         ))
-    return sorted(themes, key=lambda t: (-t.size, t.id))
+    return biggest_first(themes)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

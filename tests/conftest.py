@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -41,7 +43,19 @@ def bundled_gguf():
     return gguf_path(SMALL)
 
 
-ARXIV = SHARED_DATA / "arxiv_ml.jsonl.gz"
+def _corpus(shared_name: str) -> Path:
+    """A shared corpus when ../shared/data has it, else the 2,000-abstract CC0 sample the package ships,
+    so that a fresh clone runs every end-to-end, browser and server test (issue 32)."""
+    shared = SHARED_DATA / shared_name
+    if shared.is_file():
+        return shared
+    from indexing.sample import PATH
+
+    return PATH
+
+
+ARXIV = _corpus("arxiv_ml.jsonl.gz")  # arXiv ML abstracts: the shared 100k, or the bundled 2,000
+NEWS = _corpus("bbc_news.jsonl.gz")  # a second corpus for the server tests (the sample again on a fresh clone)
 ARXIV_SAMPLE = 300
 
 
@@ -53,9 +67,95 @@ def arxiv_index(tmp_path_factory) -> Path:
     mostly fail the label rule (copied titles, 8-word headings) and fall back to keywords.
     Tests must not modify it: copy it (shutil.copytree) to change it.
     """
-    if not ARXIV.is_file():
-        pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
     index = tmp_path_factory.mktemp("arxiv") / "index"
     run_cli("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet",
             "--llm", "bundled")
     return index
+
+
+# -- the fast tier's guard (issue 32) -------------------------------------------------------------------------------
+# `-m "not slow"` must load no model, build no index, open no socket and compile no UMAP. Tests that use
+# these fixtures do all of that, so they are slow by this one rule rather than by a mark each must remember.
+SLOW_FIXTURES = {"arxiv_index", "bundled_llm", "bundled_gguf", "served"}
+
+# what an unmarked test may not reach: (module, attribute) pairs, replaced by a failure while it runs
+HEAVY = [
+    ("sentence_transformers", "SentenceTransformer"),  # an embedding model
+    ("llama_cpp", "Llama"),  # a GGUF LLM
+    ("transformers.modeling_utils", "PreTrainedModel.from_pretrained"),  # a Hugging Face LLM
+    ("umap", "UMAP"),  # numba compiles UMAP on its first fit
+    ("pynndescent", "NNDescent"),  # and the neighbour search under it
+    ("agent.bundled", "chunk_paths"),  # joining the bundled GGUF from its chunks (1.5 GB)
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def _refuse(what: str):
+    def refused(*args, **kwargs):
+        pytest.fail(f"a fast-tier test reached {what}: mark it @pytest.mark.slow or give it a fake", pytrace=False)
+
+    return refused
+
+
+class _HeavyImportGuard:
+    """Patches each HEAVY attribute as soon as its module is imported (most are imported lazily, inside calls)."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+
+    def patch(self, module_name: str) -> None:
+        module = sys.modules[module_name]
+        for name, attribute in HEAVY:
+            if name != module_name:
+                continue
+            owner_name, _, leaf = attribute.rpartition(".")
+            owner = getattr(module, owner_name) if owner_name else module
+            if hasattr(owner, leaf):
+                self.monkeypatch.setattr(owner, leaf, _refuse(f"{name}.{attribute}"))
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in {name for name, _ in HEAVY}:
+            return None
+        for finder in sys.meta_path:  # the finder that would have found it, then patch once it has run
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                run = spec.loader.exec_module
+
+                def exec_module(module, _run=run):
+                    _run(module)
+                    self.patch(fullname)
+
+                spec.loader.exec_module = exec_module
+                return spec
+        return None
+
+
+_REAL_SOCKET = {"bind": socket.socket.bind, "connect": socket.socket.connect, "connect_ex": socket.socket.connect_ex}
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_guard(request, monkeypatch):
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    guard = _HeavyImportGuard(monkeypatch)
+    for name, _ in HEAVY:
+        if name in sys.modules:
+            guard.patch(name)
+    monkeypatch.setattr(sys, "meta_path", [guard, *sys.meta_path])
+    for call, real in _REAL_SOCKET.items():
+        def guarded(self, address, *args, _call=call, _real=real, **kwargs):
+            if self.family in (socket.AF_INET, socket.AF_INET6):
+                pytest.fail(f"a fast-tier test called socket.{_call}({address!r}): mark it @pytest.mark.slow",
+                            pytrace=False)
+            return _real(self, address, *args, **kwargs)
+
+        monkeypatch.setattr(socket.socket, call, guarded)
+    yield

@@ -11,9 +11,8 @@ from indexing.errors import TopictalkError
 from indexing.schema import Topic
 from tests.conftest import run_cli
 from tests.fakes import FakeLLM
-from ui import app
+from ui import app, render
 from ui import map as map_mod
-from ui import render
 
 
 def topic(i: int, size: int, label: str, keywords: list[str]) -> Topic:
@@ -378,6 +377,7 @@ def test_cli_refuses_bad_values_in_one_line_before_any_work(tmp_path, args, name
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow  # loads MiniLM in the CLI to learn its dimension
 def test_wrong_dimension_embeddings_are_refused_in_one_line(tmp_path):
     (tmp_path / "d.csv").write_text("text\n" + "".join(f"document number {i} about graphs\n" for i in range(30)))
     np.save(tmp_path / "e.npy", np.ones((30, 10), np.float32))  # MiniLM gives 384
@@ -388,6 +388,7 @@ def test_wrong_dimension_embeddings_are_refused_in_one_line(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow  # opens a socket (a free port) and runs the CLI against it
 def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
     import os
     import subprocess
@@ -459,7 +460,7 @@ def test_the_map_draws_titles_and_labels_as_text_not_markup():
     assert "&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;" in fig.data[0].hovertext
 
 
-@pytest.mark.parametrize("offline", [True, False])
+@pytest.mark.parametrize("offline", [True, pytest.param(False, marks=pytest.mark.slow)])  # False opens a socket
 def test_demo_indexes_the_bundled_sample_when_the_hub_cannot_be_reached(tmp_path, monkeypatch, capsys, offline):
     from types import SimpleNamespace
 

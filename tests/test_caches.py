@@ -75,6 +75,7 @@ def test_a_runtime_identity_names_its_weights(tmp_path):
     assert FakeLLM().identity == "fake"  # a runtime serving no scheme is known by its spec
 
 
+@pytest.mark.slow  # fits UMAP (numba compiles it in a fresh process)
 def test_a_corrupt_umap_cache_is_recomputed_and_reported(tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)

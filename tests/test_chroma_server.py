@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARXIV, SHARED_DATA
+from tests.conftest import ARXIV
+from tests.conftest import NEWS as BBC
 from tests.helpers import free_port, run_cli, wait_for_url
 
-BBC = SHARED_DATA / "bbc_news.jsonl.gz"
-pytestmark = [pytest.mark.slow,  # starts a server and builds indexes
-              pytest.mark.skipif(not BBC.is_file(), reason="../shared/data/bbc_news.jsonl.gz not present")]
+pytestmark = pytest.mark.slow  # starts a server and builds indexes
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +45,11 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     reply = json.loads(run_cli("ask", "Tell me about topic 0", "--json", "--max-tokens", "30", *server).stdout)
     assert reply["topics"] == [0] and reply["answer"]
     # issue 9 item 7: another corpus under another name leaves this one served
-    if ARXIV.is_file():
-        run_cli("index", "--input", str(ARXIV), "--limit", "150", "--no-llm", "--index-dir", str(tmp_path / "papers"),
-                "--quiet", "--index-name", "papers", *server)
-        papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)["topics"]
-        assert sum(t["count"] for t in papers) == 150
-        assert json.loads(run_cli("topics", "--json", *server).stdout)["topics"] == topics
+    run_cli("index", "--input", str(ARXIV), "--limit", "150", "--no-llm", "--index-dir", str(tmp_path / "papers"),
+            "--quiet", "--index-name", "papers", *server)
+    papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)["topics"]
+    assert sum(t["count"] for t in papers) == 150
+    assert json.loads(run_cli("topics", "--json", *server).stdout)["topics"] == topics
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):

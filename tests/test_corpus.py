@@ -19,7 +19,6 @@ ROWS = [
     {"id": "a2", "title": "Diffusion", "abstract": "Denoising models generate images."},
     {"id": "a3", "title": "Bandits", "abstract": "Regret bounds for contextual bandits."},
 ]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _jsonl(path: Path, rows: list[dict], compress: bool = False) -> Path:
@@ -285,14 +284,18 @@ def test_from_dataset_offline_is_one_clear_line():
     assert time.monotonic() - started < 60
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "bbc_news.jsonl.gz").exists(), reason="shared data not present")
-def test_loads_shared_bbc_news():
-    loaded = corpus.from_files([SHARED_DATA / "bbc_news.jsonl.gz"])
-    assert loaded.read == 2225
-    assert len(loaded) + loaded.dropped_empty + loaded.dropped_duplicates == 2225
-    assert (loaded.text_column, loaded.title_column) == ("text", "title")
-    assert all(loaded.titles) and len(set(loaded.ids)) == len(loaded)
-    assert loaded.ids[0] == "business/001"
+def test_loads_the_test_corpora():
+    """The corpora the end-to-end tests index: the shared ones when ../shared/data has them, else the sample."""
+    from tests.conftest import ARXIV, NEWS
+
+    for path in {ARXIV, NEWS}:
+        loaded = corpus.from_files([path])
+        assert len(loaded) + loaded.dropped_empty + loaded.dropped_duplicates == loaded.read >= 2000
+        assert all(loaded.titles) and len(set(loaded.ids)) == len(loaded)
+    if NEWS.name == "bbc_news.jsonl.gz":
+        loaded = corpus.from_files([NEWS])
+        assert loaded.read == 2225 and (loaded.text_column, loaded.title_column) == ("text", "title")
+        assert loaded.ids[0] == "business/001"
 
 
 def test_the_bundled_sample_is_what_its_readme_says():

@@ -65,6 +65,10 @@ def test_precomputed_npz_or_nan_embeddings_are_one_clear_line(tmp_path):
 def test_unknown_local_model_folder_is_a_clear_error():
     with pytest.raises(TopictalkError, match="not found"):
         embedding.resolve("./no/such/model")
+
+
+@pytest.mark.slow  # calls the real SentenceTransformer loader (the hub is offline in tests)
+def test_an_unreachable_hub_model_is_a_clear_error():
     with pytest.raises(TopictalkError, match="Hugging Face hub"):
         embedding.load("BAAI/bge-small-en")  # offline in tests
 
@@ -180,20 +184,10 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
 
 
 def _abstracts(n: int) -> list[str]:
-    import gzip
-    import json
-
+    from indexing import corpus
     from tests.conftest import ARXIV
 
-    if not ARXIV.is_file():
-        pytest.skip("../shared/data/arxiv_ml.jsonl.gz not present")
-    texts = []
-    with gzip.open(ARXIV, "rt", encoding="utf-8") as f:
-        for line in f:
-            texts.append(json.loads(line)["text"])
-            if len(texts) == n:
-                return texts
-    return texts
+    return list(corpus.from_files([ARXIV], limit=n, seed=42).texts)
 
 
 @pytest.mark.slow

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from indexing import clustering
 from indexing.labels import problem
-from tests.conftest import ARXIV, ARXIV_SAMPLE as N
+from tests.conftest import ARXIV
+from tests.conftest import ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
 
-pytestmark = [pytest.mark.slow,  # every test builds an index or reads the shared one, with real models
-              pytest.mark.skipif(not ARXIV.is_file(), reason="../shared/data/arxiv_ml.jsonl.gz not present")]
+pytestmark = pytest.mark.slow  # every test builds an index or reads the shared one, with real models
 
 
 def topics_json(index: Path) -> list[dict]:
@@ -53,7 +54,11 @@ def test_index_labels_every_topic_with_real_words(built):
     m = manifest(built)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
     assert m["models"]["llm"] == "bundled" and m["clustering"]["method"] == "leiden"
-    assert m["clustering"]["modularity"] > 0 and m["clustering"]["themes"]["tried"]
+    assert m["clustering"]["modularity"] > 0
+    # theme splits are tried unless the topics are too few to group (then one theme per topic): 300 abstracts
+    # of the shared corpus give more topics than THEMES' low end, 300 of the bundled sample may not
+    few = m["counts"]["topics"] <= clustering.THEMES[0]
+    assert m["clustering"]["themes"]["tried"] or (few and m["counts"]["themes"] == m["counts"]["topics"]), m
     assert m["counts"]["topics"] == len(real) and m["counts"]["outliers"] == 0
     assert m["host"]["cores"] >= 1 and m["host"]["kind"] and m["host"]["llm"]["threads"] >= 1
 

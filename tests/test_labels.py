@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.labels import (LabelCache, Labeler, LabelSettings, build_messages, clean, keyword_label, problem,
-                             truncate)
+from indexing.labels import LabelCache, Labeler, LabelSettings, build_messages, clean, keyword_label, problem, truncate
 from indexing.schema import Topic
 from tests.fakes import FakeLLM
 

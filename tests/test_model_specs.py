@@ -46,6 +46,7 @@ def test_bad_specs_raise_clear_errors(spec, words):
         parse(spec)
 
 
+@pytest.mark.slow  # calls the real loaders: llama.cpp, the hub, a socket to port 9
 def test_missing_files_and_offline_hub_are_clear(tmp_path):
     with pytest.raises(TopictalkError, match="GGUF file not found"):
         load(f"llama-cpp:{tmp_path / 'missing.gguf'}")

@@ -201,6 +201,7 @@ def test_missing_index_is_one_clear_line(tmp_path):
         store.open_reader(store.Location(path=tmp_path / "empty"))
 
 
+@pytest.mark.slow  # opens a socket to port 9
 def test_unreachable_chroma_server_is_one_clear_line():
     with pytest.raises(TopictalkError, match="cannot open the Chroma store"):
         store.connect(store.Location(host="127.0.0.1", port=9))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from indexing import fingerprint
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
 from ui import options, progress, tables
@@ -260,7 +261,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
     from indexing import corpus as corpus_mod
     from indexing import reuse, sample, store
-    from ui import app, logins
+    from ui import logins
 
     def log(msg: str) -> None:
         print(f"topictalk: {msg}", file=sys.stderr, flush=True)
@@ -348,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.store_options(p)
     p.add_argument("--llm", help="model spec (default: bundled)")
     p.add_argument("--json", action="store_true", help='print {"answer", "sources", "topics"} as JSON')
-    p.add_argument("--max-tokens", type=options.at_least(1, " token"), default=500, help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=options.at_least(1, " token"), default=GenerationOptions.max_tokens,
+                   help="longest answer, in tokens")
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("chat", help="serve the chat app in the browser (chat, topic table, data map)")

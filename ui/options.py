@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 
 from indexing.errors import TopictalkError
+from indexing.generation import GenerationOptions
+from indexing.store.layout import CHROMA_PORT
+
+APP_PORT = 7860  # the chat app's (Gradio's usual port)
 
 
 def at_least(minimum: int, meaning: str = ""):
@@ -53,18 +57,22 @@ class Parser(argparse.ArgumentParser):
 def serve_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("app")
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    g.add_argument("--port", type=at_least(1), default=7860)
+    g.add_argument("--port", type=at_least(1), default=APP_PORT)
     g.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs a login)")
     g.add_argument("--auth", metavar="USER:PASS", help="require this login")
     g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
     g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
-    g.add_argument("--max-tokens", type=at_least(1, " token"), help="longest answer in tokens (default 500)")
+    g.add_argument("--max-tokens", type=at_least(1, " token"),
+                   help=f"longest answer in tokens (default {GenerationOptions.max_tokens})")
     g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
                    help="most documents drawn on the map (a sample beyond)")
 
 
 def index_options(p: argparse.ArgumentParser) -> None:
     """The options of `index`, shared with `demo` so both build an index the same way."""
+    from indexing.labels import LabelSettings
+    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
+
     src = p.add_argument_group("corpus")
     src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
                      "of .txt/.md files")
@@ -82,24 +90,26 @@ def index_options(p: argparse.ArgumentParser) -> None:
                    help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
-                    help="cluster with HDBSCAN on the 5-D UMAP output instead of the neighbour graph's "
-                         "communities (the reference recipe used 150)")
+                    help=f"cluster with HDBSCAN on the {TopicParams.n_components}-D UMAP output instead of the "
+                         "neighbour graph's communities (the reference recipe used 150)")
     tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
-    tp.add_argument("--resolution", type=positive, default=1.0,
+    tp.add_argument("--resolution", type=positive, default=TopicParams.resolution,
                     help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
     tp.add_argument("--nr-topics", type=at_least(0, " (0: the graph's own communities, unsplit)"), metavar="N",
                     help="about N topics: the biggest topics are split into their sub-communities until there "
                          "are N (default: 0.45 x the square root of the corpus size; 0: never split)")
     tp.add_argument("--n-neighbors", type=at_least(2, " (UMAP needs a neighbour besides the point itself)"),
-                    default=15)
-    tp.add_argument("--n-components", type=at_least(1), default=5)
-    tp.add_argument("--min-dist", type=fraction, default=0.0)
-    tp.add_argument("--random-state", type=at_least(-1), default=42, help="UMAP seed; -1 for none (faster, parallel)")
-    tp.add_argument("--top-n-words", type=at_least(1), default=10)
-    tp.add_argument("--ngram-max", type=at_least(1, " word"), default=2, help="longest keyword phrase, in words")
+                    default=TopicParams.n_neighbors)
+    tp.add_argument("--n-components", type=at_least(1), default=TopicParams.n_components)
+    tp.add_argument("--min-dist", type=fraction, default=TopicParams.min_dist)
+    tp.add_argument("--random-state", type=at_least(-1), default=TopicParams.random_state,
+                    help="UMAP seed; -1 for none (faster, parallel)")
+    tp.add_argument("--top-n-words", type=at_least(1), default=TopicParams.top_n_words)
+    tp.add_argument("--ngram-max", type=at_least(1, " word"), default=TopicParams.ngram_range[1],
+                    help="longest keyword phrase, in words")
     tp.add_argument("--keep-outliers", action="store_true",
                     help="keep documents that belong to no topic clearly in topic -1 instead of placing them")
-    tp.add_argument("--label-doc-tokens", type=at_least(1), default=64,
+    tp.add_argument("--label-doc-tokens", type=at_least(1), default=LabelSettings.doc_tokens,
                     help="token budget per document in label prompts")
     tp.add_argument("--one-shot", action="store_true", help="add the reference's one-shot example to label prompts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -109,7 +119,7 @@ def store_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("store")
     g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
     g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
-    g.add_argument("--chroma-port", type=int, default=8000)
+    g.add_argument("--chroma-port", type=int, default=CHROMA_PORT)
     g.add_argument("--index-name", type=index_name, default="default",
                    help="which index in the store: many can share one Chroma server (default: default)")
 

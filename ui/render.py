@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 
 from agent.conversation import Reply, Source
-from indexing.schema import Theme, Topic
+from indexing.schema import Theme, Topic, biggest_first
 from ui import tables
 from ui.markup import safe_markdown
 
@@ -50,7 +50,7 @@ def topic_question(topic_id: int) -> str:
 def example_questions(topics: Sequence[Topic]) -> list[str]:
     """The questions offered as buttons: overview, sizes, a real topic by name, topic 0."""
     examples = ["What is this corpus about?", "What are the biggest topics?"]
-    real = sorted((t for t in topics if not t.is_outlier), key=lambda t: (-t.size, t.id))
+    real = biggest_first(t for t in topics if not t.is_outlier)
     if real:
         examples.append(f"Are there topics about {real[0].label}?")
         examples.append(topic_question(min(t.id for t in real)))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from indexing.schema import Theme, Topic
+from indexing.schema import Theme, Topic, biggest_first
 
 
 def info_order(topic_list: list[Topic]) -> list[Topic]:
     """BERTopic's get_topic_info() order: -1 first, then by size."""
-    return sorted(topic_list, key=lambda t: (not t.is_outlier, -t.size, t.id))
+    return sorted(biggest_first(topic_list), key=lambda t: not t.is_outlier)  # stable: then biggest first
 
 
 def grouped(topic_list: list[Topic], themes: list[Theme]) -> list[tuple[Theme | None, list[Topic]]]:

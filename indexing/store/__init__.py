@@ -41,8 +41,17 @@ server, by a lease record in the store; in an embedded folder, by a file lock.
 
 # the chunk sizes and the follow interval are not re-exported: the writer and the reader read them from
 # ``layout`` when they run, so a copy here would be changed (or patched in a test) to no effect
-from indexing.store.layout import (DEFAULT_INDEX, DOCUMENT_HNSW, Location, Names, check_index_name, connect,
-                                   live_generation, manifest_file, write_manifest_file)
+from indexing.store.layout import (
+    DEFAULT_INDEX,
+    DOCUMENT_HNSW,
+    Location,
+    Names,
+    check_index_name,
+    connect,
+    live_generation,
+    manifest_file,
+    write_manifest_file,
+)
 from indexing.store.reader import Reader, open_reader
 from indexing.store.writer import Held, Writer, begin, drop_stale
 

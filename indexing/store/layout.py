@@ -80,13 +80,16 @@ class Names:
         return int(got.group(1)) if got else None
 
 
+CHROMA_PORT = 8000  # `chroma run`'s default
+
+
 @dataclass(frozen=True)
 class Location:
     """An embedded database folder, or a Chroma server for teams; and which index in it."""
 
     path: Path | None = None
     host: str | None = None
-    port: int = 8000
+    port: int = CHROMA_PORT
     index: str = DEFAULT_INDEX
 
     def __post_init__(self) -> None:

@@ -12,9 +12,20 @@ from typing import TypeVar
 import numpy as np
 
 from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic
-from indexing.store.layout import (FOLLOW_S, TOPIC_STRIDE, Location, Names, collection_names, connect, live_record,
-                                   missing, record_id, topic_at, topic_of)
+from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
+from indexing.store.layout import (
+    FOLLOW_S,
+    TOPIC_STRIDE,
+    Location,
+    Names,
+    collection_names,
+    connect,
+    live_record,
+    missing,
+    record_id,
+    topic_at,
+    topic_of,
+)
 
 T = TypeVar("T")
 
@@ -123,14 +134,14 @@ class Reader:
         """Every topic, the outlier topic -1 included, biggest first."""
         got = self._read(lambda o: o.topics.get(include=["metadatas", "embeddings"]))
         topics = [_topic(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
-        return sorted(topics, key=lambda t: (t.is_outlier, -t.size, t.id))
+        return biggest_first(topics)
 
     def themes(self) -> list[Theme]:
         """Every theme, biggest first; [] for an index written before themes existed."""
         got = self._read(lambda o: o.themes.get(include=["metadatas", "embeddings"]) if o.themes is not None
                          else {"metadatas": [], "embeddings": []})
         themes = [_theme(m, e) for m, e in zip(got["metadatas"], got["embeddings"])]
-        return sorted(themes, key=lambda t: (-t.size, t.id))
+        return biggest_first(themes)
 
     def get_documents(self, ids: Sequence[str]) -> list[DocumentRecord]:
         """Documents by id, in the order asked (unknown ids are skipped)."""

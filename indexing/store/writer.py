@@ -10,8 +10,19 @@ import numpy as np
 
 from indexing.schema import DocumentRecord, Theme, Topic
 from indexing.store import layout
-from indexing.store.layout import (META_ID, NO_EMBEDDING, Names, batches, collection_names, encode, live_generation,
-                                   live_record, missing, record_id, topic_at)
+from indexing.store.layout import (
+    META_ID,
+    NO_EMBEDDING,
+    Names,
+    batches,
+    collection_names,
+    encode,
+    live_generation,
+    live_record,
+    missing,
+    record_id,
+    topic_at,
+)
 
 
 class Held(Protocol):
