@@ -128,7 +128,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
             else f"every document in a topic ({c['placed']} placed at their nearest)")
     print(f"\n{c['topics']} topics in {c['themes']} themes, {rest}, {m['corpus']['documents']} documents in "
           f"{location} (generation {m['generation']}, {m['timings']['total']:.0f} s)")
-    print(f"time: {progress.where_the_time_went(m)}; {m['host']['kind']}, {m['host']['cores']} cores")
+    print(f"time: {progress.where_the_time_went(m)}")
     return 0
 
 

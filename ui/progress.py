@@ -103,4 +103,5 @@ def where_the_time_went(manifest: dict) -> str:
         parts.append(f"labels {label_s:.0f} s")
     if "write" in timings:
         parts.append(f"writing {timings['write']:.0f} s")
-    return ", ".join(parts)
+    where = manifest.get("host")
+    return ", ".join(parts) + (f"; on {where['kind']}, {where['cores']} cores" if where else "")
