@@ -183,7 +183,6 @@ class LlamaCppModel(Model):
             self._llm = None
 
 
-@functools.cache
 def build_flags() -> list[str]:
     """The CPU features this llama.cpp build was compiled for and uses ("AVX2", "AVX512_BF16", ...)."""
     import llama_cpp
@@ -193,6 +192,7 @@ def build_flags() -> list[str]:
     return [part.split("=")[0].split(":")[-1].strip() for part in info.split("|") if part.strip().endswith("= 1")]
 
 
+@functools.cache  # once per process: the C side keeps a pointer to the callback, which must stay alive
 def _silence_llama_cpp():
     """Drop llama.cpp's own log lines. llama-cpp-python 0.3.16 prints some to stderr even with
     verbose=False ("llama_context: n_ctx_per_seq (4096) < n_ctx_train ..."), a stray line above
