@@ -240,6 +240,8 @@ def main() -> None:
     parser.add_argument("--questions", help="a JSON file of conversations in place of CONVERSATIONS (held out)")
     parser.add_argument("--corpus", choices=["arxiv", "news"], help="only this corpus's conversations")
     parser.add_argument("--answers", help="write every scored turn to this JSON file")
+    parser.add_argument("--keep", help="keep each path's replies in KEEP-NAME.json and reuse them when there: the "
+                        "baseline's answers need not be generated again (its times are then from that run)")
     parser.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)  # child mode: print replies
     args = parser.parse_args()
     if args.questions:
@@ -257,12 +259,18 @@ def main() -> None:
         + (["--questions", str(Path(args.questions).resolve())] if args.questions else []) \
         + (["--corpus", args.corpus] if args.corpus else [])
     for name, code in paths:
+        kept = Path(f"{args.keep}-{name}.json") if args.keep else None
+        if kept is not None and kept.is_file():
+            runs[name] = score(json.loads(kept.read_text()), CONVERSATIONS)
+            continue
         print(f"{name}: {code}", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "global.py"), "--collect", *forwarded], cwd=code,
                              env=env, stdout=subprocess.PIPE, text=True, check=False)
         if out.returncode:
             sys.exit(f"{name} failed (its errors are above)")
+        if kept is not None:
+            kept.write_text(out.stdout)
         runs[name] = score(json.loads(out.stdout), CONVERSATIONS)
     print(f"{sum(len(c['turns']) for c in CONVERSATIONS)} turns in {len(CONVERSATIONS)} conversations; model {args.llm};"
           f" answer cap {args.max_tokens} tokens; load {os.getloadavg()[0]:.1f}")
