@@ -66,7 +66,7 @@ def units_for(builder: Builder, plan, vector: np.ndarray) -> list[Theme | Topic]
 def answer(builder: Builder, plan, question, vector) -> Context:
     index = builder.index
     units = units_for(builder, plan, vector)
-    per_unit = [(u.description_ids or u.representative_ids)[:DOCUMENTS_PER_UNIT] for u in units]
+    per_unit = [_documents_of(builder, u) for u in units]
     docs = {d.id: d for d in index.documents(list(dict.fromkeys(i for ids in per_unit for i in ids)))}
     sources = builder.plain_sources([docs[i] for i in dict.fromkeys(i for ids in per_unit for i in ids) if i in docs])
     kind = "themes" if units and isinstance(units[0], Theme) else "topics"
@@ -81,6 +81,18 @@ def answer(builder: Builder, plan, question, vector) -> Context:
     probe_text = PROBES.get(plan.aspect) or plan.query
     ctx.prelude = lambda: _map(builder, ctx, units, per_unit, probe_text, question)
     return ctx
+
+
+def _documents_of(builder: Builder, unit: Theme | Topic) -> list[str]:
+    """The documents a unit's point is taken from: those its description cites, else its most
+    representative ones (for a theme, its topics' in turn, biggest topic first)."""
+    if unit.description_ids:
+        return unit.description_ids[:DOCUMENTS_PER_UNIT]
+    if isinstance(unit, Topic):
+        return unit.representative_ids[:DOCUMENTS_PER_UNIT]
+    lists = [t.representative_ids for t in builder.index.theme_topics(unit)] or [unit.representative_ids]
+    turns = [ids[i] for i in range(max(len(ids) for ids in lists)) for ids in lists if i < len(ids)]
+    return list(dict.fromkeys(unit.representative_ids[:1] + turns))[:DOCUMENTS_PER_UNIT]
 
 
 def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, question: str) -> Iterator[str]:
