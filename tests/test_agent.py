@@ -606,3 +606,34 @@ def test_a_search_re_ranks_its_nearest_abstracts_by_the_words_they_share_with_it
     ranked = snapshot.search(vector, 3, words="toxicity", lexical_weight=1.0)
     assert ranked[0].document.title == "Drug toxicity prediction"
     assert ranked[0].similarity < max(h.similarity for h in ranked)  # similarity stays the cosine, not the score
+
+
+# -- questions about the whole corpus, with the real MiniLM (routing by the example questions included) ------
+def test_paraphrases_of_what_the_corpus_is_about_get_the_brief(themed):
+    for question in ["what's in here?", "Summarize this dataset for me", "¿De qué trata este corpus?",
+                     "what are the biggest topcis?"]:
+        llm = FakeLLM("never asked")
+        reply = Conversation(themed, llm).ask(question)
+        if "topcis" in question:
+            assert reply.intent == "overview", question
+            continue
+        assert reply.intent == "brief" and reply.answer_source == "index" and llm.calls == [], question
+        assert all(f"**{label}**" in reply.answer for _, label, _ in THEMES), reply.answer
+
+
+def test_a_global_question_maps_every_theme_and_reduces_once(themed):
+    llm = FakeLLM("The themes each propose a model for their data [1].")
+    reply = Conversation(themed, llm).ask("What are the main research directions in these papers?")
+    assert reply.intent == "global" and len(llm.calls) == 1
+    assert all(f"**{label}**" in reply.answer for _, label, _ in THEMES)
+    assert {s.topic for s in reply.sources} >= {0, 1, 2}
+
+
+def test_counts_and_a_follow_up_about_defenses_with_the_real_model(themed):
+    reply = Conversation(themed, FakeLLM("x")).ask("How many papers are about speaker verification?")
+    assert reply.intent == "count" and "of the 16 documents are about speaker verification" in reply.answer
+    assert reply.sources and all(s.topic in (1, 3) for s in reply.sources)
+    conv = Conversation(themed, FakeLLM("Spoofed voices fool speaker verification [1]."))
+    conv.ask("Which papers study spoofing attacks on voice biometrics?")
+    follow = conv.ask("and what about countermeasures?")
+    assert follow.intent == "search" and follow.provided[0].topic == 3
