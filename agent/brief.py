@@ -10,7 +10,7 @@ covers, and every line cites the documents it rests on.
 from __future__ import annotations
 
 from agent import attribution
-from agent.context import Builder, Context, Source, about
+from agent.context import Builder, Context, Source, about, cite_sentences
 from indexing.schema import Brief, Theme, Topic
 
 MAX_LINES = 12  # themes (or topics) named one per line; the rest are counted in one line
@@ -67,15 +67,6 @@ def _line(builder: Builder, unit: Theme | Topic, n: int | None, sources: dict[in
 def _first_sentence(text: str) -> str:
     found = attribution.sentences(text)
     return found[0] if found else text[:200]
-
-
-def cite_sentences(text: str, ids: list[str], number: dict[str, int]) -> str:
-    """``text`` with each sentence followed by the number of the document it rests on (``ids``, in order)."""
-    out = []
-    for i, sentence in enumerate(attribution.sentences(text)):
-        n = number.get(ids[i]) if i < len(ids) else None
-        out.append(f"{sentence.rstrip()} [{n}]" if n is not None and "[" not in sentence else sentence)
-    return " ".join(out)
 
 
 def _from_index(builder: Builder, plan, brief: Brief) -> Context:

@@ -19,6 +19,7 @@ import numpy as np
 import prompts
 from agent import router
 from agent.intents import TABLE
+from agent import attribution
 from agent.attribution import SourceSentences
 from agent.retrieval import Snapshot
 from indexing.schema import DocumentRecord, Theme, Topic
@@ -99,6 +100,15 @@ def about(item: Topic | Theme) -> str:
         return item.description
     words = list(dict.fromkeys([*item.keywords[:6], *getattr(item, "keybert", [])[:4]]))
     return f"its documents are about {', '.join(words)}." if words else ""
+
+
+def cite_sentences(text: str, ids: list[str], number: dict[str, int]) -> str:
+    """``text`` with each sentence followed by the number of the document it rests on (``ids``, in order)."""
+    out = []
+    for i, sentence in enumerate(attribution.sentences(text)):
+        n = number.get(ids[i]) if i < len(ids) else None
+        out.append(f"{sentence.rstrip()} [{n}]" if n is not None and "[" not in sentence else sentence)
+    return " ".join(out)
 
 
 def _topic_block(topic: Topic) -> str:
@@ -203,7 +213,15 @@ class Builder:
             docs = [h.document for h in hits]
         if not docs:  # not asked for more, or everything was shown already: show the most central ones again
             docs = self.index.documents(topic.representative_ids[: self.budget.sources])
+        described = topic.description and not plan.more
+        if described:  # the topic as a whole first: its description, cited by the documents it rests on
+            own = self.index.documents(topic.description_ids)
+            docs = own + [d for d in docs if d.id not in set(topic.description_ids)][: max(0, self.budget.sources - len(own))]
         ctx = self._with_sources(plan, docs, near, [topic])
+        if described:
+            number = {s.id: s.n for s in ctx.sources}
+            ctx.lead = (f"**Topic {topic.id}: {topic.label}** ({topic.size:,} documents). "
+                        f"{cite_sentences(topic.description, topic.description_ids, number)}\n\n")
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'

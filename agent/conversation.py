@@ -290,6 +290,10 @@ class Conversation:
             # nothing cited (checks off): the answer still shows the abstracts it was written from
             numbers = [s.n for s in ctx.sources]
             cited_by = {n: "provided" for n in numbers}
+        in_lead = [s.n for s in ctx.sources if f"[{s.n}]" in ctx.lead]  # a description's citations, shown first
+        if in_lead and outcome.how != "index":
+            numbers = list(dict.fromkeys(in_lead + list(numbers)))
+            cited_by = {**{n: "index" for n in in_lead}, **cited_by}
         cited = [replace(s, cited_by=cited_by.get(s.n, "model")) for n in numbers for s in ctx.sources if s.n == n]
         topics = ctx.topics
         if ctx.numbered == "sources":  # after a search, "that topic" is the topic most of what it cited is in

@@ -82,10 +82,12 @@ _BRIEF = [
     re.compile(r"what(?:'s| is| are)\s+(?:this|the|these)\s+" + _CORPUS + r"(?:\s+\w+)?\s+about"),
     re.compile(r"\bwhat(?:'s| is)\s+in\s+(?:here|this|it|the\s+" + _CORPUS + r")\s*[?.!]*$"),
     re.compile(r"\bwhat\s+(?:does|do)\s+(?:this|the|these)\s+" + _CORPUS + r"\s+(?:cover|contain|hold|include)\s*[?.!]*$"),
-    re.compile(r"\bwhat\s+kinds?\s+of\s+(?:stories|papers|documents|articles|texts|things|content)\b"),
-    re.compile(r"\b(?:summari[sz]e|describe|sum up)\s+(?:this|the|these|it)\b"),
+    re.compile(r"\bwhat\s+kinds?\s+of\s+(?:stories|papers|documents|articles|texts|things|content)\s+(?:are|is|does|do)"
+               r"\s+(?:in\s+)?(?:here|there|this|these|the|it)\b"),
+    # "summarize this dataset", not "summarize the reinforcement learning topic" (a topic's summary)
+    re.compile(r"\b(?:summari[sz]e|describe|sum\s+up)\s+(?:this|the|these|it)(?:\s+" + _CORPUS +
+               r")?(?:\s+for\s+me)?\s*[?.!]*$"),
     re.compile(r"\b(?:summary|overview|gist)\s+of\s+(?:this|the|these)\s+" + _CORPUS + r"\b"),
-    re.compile(r"\bwhat\s+(?:is|are)\s+(?:it|they)\s+about\s*[?.!]*$"),
     # other languages than the corpus's: Spanish, French, German, Italian, Portuguese
     re.compile(r"de\s+qu[ée]\s+trata|sobre\s+qu[ée]\s+(?:es|son|tratan?)|de\s+quoi\s+(?:parle|traite)|worum\s+geht|"
                r"di\s+(?:cosa|che)\s+(?:parla|tratta)|do\s+que\s+(?:se\s+)?trata|grands?\s+th[èe]mes|"

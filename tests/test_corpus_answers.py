@@ -192,3 +192,14 @@ def test_the_plan_the_router_made_is_the_plan_answered(monkeypatch):
 def test_questions_about_the_corpus_itself_are_never_off_corpus(question):
     reply = conversation(FakeLLM("ok")).ask(question)
     assert reply.intent != "off_corpus" and "nothing on that" not in reply.answer
+
+
+def test_a_topic_with_a_description_is_summed_up_as_a_whole_first():
+    descriptions = {2: ("Speech recognition maps audio to text. Noisy rooms remain an open problem.", ["t2d0", "t2d1"])}
+    llm = FakeLLM("End-to-end speech recognition maps audio to text [1].")
+    reply = conversation(llm, descriptions=descriptions).ask("Summarize the speech recognition topic")
+    assert reply.intent == "topic" and reply.topics == [2]
+    assert reply.answer.startswith("**Topic 2: Speech Recognition** (2 documents). Speech recognition maps audio "
+                                   "to text. [1] Noisy rooms remain an open problem. [2]")
+    assert [s.id for s in reply.sources][:2] == ["t2d0", "t2d1"]
+    assert "Noisy rooms remain an open problem." in llm.calls[0][-1]["content"]  # the model reads it too

@@ -47,6 +47,9 @@ def route(question: str, state: State | None = None, known=KNOWN) -> Plan:
     ("Tell me about topic 99", "missing_topic"),
     ("Are there topics about speech or audio?", "find_topics"),
     ("Tell me more about the federated learning topic", "topic"),
+    ("Summarize the reinforcement learning topic", "topic"),
+    ("What kind of papers study speech?", "search"),
+    ("Summarize this dataset for me", "brief"),
     ("Which papers study privacy attacks on federated learning?", "search"),
 ])
 def test_rules_route_the_kinds_of_question(question, intent):
