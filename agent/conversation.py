@@ -75,6 +75,9 @@ class Settings:
     # arXiv and news bench indexes, 0.4 counted the documents that name X and left out those that only touch it)
     count_similarity: float = 0.4
     list_cap: int = 20  # "give me 50 papers on X" lists this many and says so
+    # a global question's reduce: 2-3 sentences over the points the map streamed (the CPU budget of one
+    # model call: the points, ~60 tokens each, read, and at most this many tokens written)
+    synthesis_tokens: int = 120
     # grounding (ungrounded sentences dropped), the substance rule, one re-ask, then the extractive answer
     check_answers: bool = True
     # route what the rules leave to a search by the nearest labelled example question (agent/examples.py)
@@ -161,7 +164,9 @@ class Response:
     def _attempt(self, messages: list[Message]) -> Iterator[str]:
         conv = self._conversation
         citations = CitationFilter(s.n for s in self.context.sources)
-        options = Options(max_tokens=conv.settings.max_tokens, temperature=conv.settings.temperature,
+        limit = min(conv.settings.max_tokens, conv.settings.synthesis_tokens) if self.context.synthesis \
+            else conv.settings.max_tokens
+        options = Options(max_tokens=limit, temperature=conv.settings.temperature,
                           repetition_penalty=conv.settings.repetition_penalty)
         start = len(self._shown)
         yield from self._emit(citations(conv.model.stream(messages, options)))
