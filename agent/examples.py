@@ -11,6 +11,7 @@ there is one).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -77,7 +78,9 @@ class Examples:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                np.save(path, vectors)
+                partial = path.with_suffix(f".{os.getpid()}.partial.npy")
+                np.save(partial, vectors)
+                partial.replace(path)  # whole or absent: a process stopped mid-write leaves no short file
             except OSError:  # a read-only index folder: the examples are embedded again next time
                 pass
         return cls(pairs, vectors)

@@ -153,6 +153,8 @@ class TopicIndex:
         self._examples_lock = threading.Lock()
         self._follow_lock = threading.Lock()
         self._load()
+        # the examples are embedded (or read from the cache) while the first question is typed, not after it
+        threading.Thread(target=self.examples, name="route-examples", daemon=True).start()
 
     def _load(self) -> None:
         """A snapshot of the live generation; its reader is pinned to that generation."""
