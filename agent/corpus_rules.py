@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, UNANSWERABLE
+from agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, TOPIC, UNANSWERABLE
 from agent.plans import Plan
 
 if TYPE_CHECKING:
@@ -237,9 +237,12 @@ def follow_up(a: Asked) -> Plan | None:
     q, last = a.q.rstrip(" ?.!"), a.state.last
     if len(q.split()) > _MAX_FOLLOW_UP_WORDS or last is None:
         return None
-    base = last.subject or last.query
     intent = last.intent if last.intent in (SEARCH, COUNT, LIST, FIND_TOPICS, GLOBAL) else SEARCH
-    if _OTHER_SIDE.search(q):
+    # a subject to carry over: what a search, count or list was about, or a topic named by its subject
+    has_subject = last.intent in (SEARCH, COUNT, LIST, FIND_TOPICS) or bool(last.subject) or \
+        (last.intent == TOPIC and last.by_meaning)
+    base = (last.subject or last.query) if has_subject else ""
+    if _OTHER_SIDE.search(q) and base:
         other = _opposite(base)
         return Plan(intent, other, subject=other, count=last.count, aspect=last.aspect, more=other == base)
     m = _WHAT_ABOUT.search(q) or _AND_FOR.search(q)
@@ -250,7 +253,7 @@ def follow_up(a: Asked) -> Plan | None:
     new = subject_of(rest[: instead.start()] if instead else rest)
     if not new:
         return None
-    if instead:  # "what about X instead?": X replaces the subject, the kind of question stays
+    if instead or not base:  # "what about X instead?": X replaces the subject, the kind of question stays
         return Plan(intent, new, subject=new, count=last.count, aspect=last.aspect)
     # "and what about defenses?": defenses of the last subject; a word the new one opposes leaves it
     kept = " ".join(w for w in base.split() if _OPPOSITES.get(w) not in new.split())

@@ -102,6 +102,8 @@ def test_bare_follow_ups_resolve_against_the_last_subject():
     instead = route("what about differential privacy instead?", counted)
     assert (instead.intent, instead.query, instead.blend) == ("count", "differential privacy", "")
     assert route("and what about defenses?").intent == "search"  # nothing before: a plain search
+    after_brief = route("and what about defenses?", State(last=Plan("brief", "What is this corpus about?")))
+    assert (after_brief.intent, after_brief.query, after_brief.blend) == ("search", "defenses", "")
 
 
 def test_the_time_rules_hook_runs_before_the_no_dates_answer(monkeypatch):
