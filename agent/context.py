@@ -135,8 +135,12 @@ class Builder:
         name = TABLE[plan.intent].builder
         if "." in name:
             module, function = name.rsplit(".", 1)
-            return getattr(importlib.import_module(f"agent.{module}"), function)(self, plan, question, vector)
-        return getattr(self, name)(plan, question, vector)
+            ctx = getattr(importlib.import_module(f"agent.{module}"), function)(self, plan, question, vector)
+        else:
+            ctx = getattr(self, name)(plan, question, vector)
+        if plan.note:  # a line the router attached ("the documents carry no dates"), said first
+            ctx.lead = f"{plan.note}\n\n{ctx.lead}"
+        return ctx
 
     def _prompt(self, plan: router.Plan) -> str:
         return TABLE[plan.intent].prompt

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import prompts
 from agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, TOPIC, UNANSWERABLE
 from agent.plans import Plan
 
@@ -121,6 +122,19 @@ def unanswerable(a: Asked) -> Plan | None:
     return None
 
 
+# -- time, on an index without dates: an honest line, then what the index can say ---------------------------
+_RECENCY = re.compile(r"\b(?:newest|latest|most\s+recent|recent|oldest|earliest|first|new)\s+(?:papers?|articles?|"
+                      r"documents?|work|studies|stories|results|news)\b")
+
+
+def dated(a: Asked) -> Plan | None:
+    """ "the latest papers on X": the documents on X, after a line saying the index holds no dates."""
+    if not _RECENCY.search(a.q):
+        return None
+    subject = subject_of(_RECENCY.sub(" ", a.q))
+    return Plan(SEARCH, subject or a.question, subject=subject, note=prompts.load("no_dates"))
+
+
 # -- counts and lists ---------------------------------------------------------------------------------------
 _NOUNS = r"(?:papers?|articles?|documents?|abstracts?|studies|works|stories|texts|items|publications|sources|examples)"
 _HOW_MANY = re.compile(r"\bhow\s+many\s+(?:(?:more|other)\s+)?(?:" + _NOUNS + r"|of\s+(?:them|these|the)|are\s+(?:there|about))\b|"
@@ -169,7 +183,8 @@ _ASPECTS = [
 def global_question(a: Asked) -> Plan | None:
     for aspect, pattern in _ASPECTS:
         if pattern.search(a.q):
-            return Plan(GLOBAL, a.question, aspect=aspect, subject=global_subject(a.question))
+            return Plan(GLOBAL, a.question, aspect=aspect, subject=global_subject(a.question),
+                        note=prompts.load("no_dates") if aspect == "trends" else "")
     return None
 
 

@@ -47,10 +47,6 @@ HEADS = {
     "disagreements": "Where the documents take a position against other work, one point from each of {shown}:",
     "": "What the corpus says on this, one point from each of {shown}:",
 }
-NO_DATES = ("The documents carry no dates, so the index cannot tell which directions are new or growing; "
-            "what it can say is what each part of the corpus works on.")
-
-
 def units_for(builder: Builder, plan, vector: np.ndarray) -> list[Theme | Topic]:
     """The themes (or topics) a global question is answered from: for a question with its own subject,
     those near it; else the biggest, up to MAP_UNITS."""
@@ -72,7 +68,7 @@ def answer(builder: Builder, plan, question, vector) -> Context:
     kind = "themes" if units and isinstance(units[0], Theme) else "topics"
     total = len(index.themes) if kind == "themes" else len(index.real_topics)
     shown = f"{len(units)} {kind}" if len(units) == total else f"{len(units)} of the {total} {kind}"
-    head = ((NO_DATES + "\n\n") if plan.aspect == "trends" else "") + HEADS.get(plan.aspect, HEADS[""]).format(shown=shown)
+    head = HEADS.get(plan.aspect, HEADS[""]).format(shown=shown)
     ctx = Context(plan, None, lead=head + "\n", sources=sources, numbered=kind, synthesis=True)
     if kind == "themes":
         ctx.themes = [u.id for u in units]

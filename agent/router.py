@@ -241,14 +241,15 @@ def _named(a: Asked) -> Plan | None:
 
 
 # Questions about time and groups (how a subject grew, which group writes on it) on an index that
-# holds dates: the trends work puts its rule functions here. They run before the rule that answers
-# "the documents carry no dates", so an index with dates answers them.
+# holds dates: the trends work puts its rule functions here. They run before the rules that answer
+# "the documents carry no dates" (corpus_rules.unanswerable, .dated, and trends in .global_question),
+# so an index with dates answers them.
 TIME_RULES: list[Rule] = []
 
 # The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
 RULES: list[Rule] = [
     _compare, _numbered_topic, _ordinal_rule, _more,
-    corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents,
+    corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents, corpus_rules.dated,
     corpus_rules.global_question, _topic_lists,
     _those, _that_topic, corpus_rules.follow_up, _named,
 ]

@@ -84,6 +84,9 @@ def test_trends_on_a_corpus_without_dates_say_so_and_still_answer():
     reply = conversation(FakeLLM("ok")).ask("Which emerging trends do these papers show?")
     assert reply.intent == "global" and reply.answer.startswith("The documents carry no dates")
     assert reply.answer.count("\n- **") == 3
+    latest = conversation(FakeLLM("Speech recognition maps audio to text [1].")).ask("What are the latest papers on speech?")
+    assert latest.intent == "search" and latest.answer.startswith("The documents carry no dates")
+    assert latest.provided[0].topic == 2
 
 
 def test_how_many_gives_a_number_and_how_it_was_counted():
