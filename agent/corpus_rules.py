@@ -62,7 +62,7 @@ _FRAME = re.compile(r"\b(?:which|what|how|are|is|there|do|does|can|people|resear
 _COUNTING = re.compile(r"\b(?:how many|many|number of|count|give me|show me|list|find|articles?|documents?|abstracts?|"
                        r"stories|texts?|items?|publications?|of them|in the corpus|in this corpus|in the collection|"
                        r"here|these|this|deal with|deals with|discuss(?:es)?|mention(?:s)?|cover(?:s)?|on|in|"
-                       r"regarding|concerning|related to|dealing with|some|me|please|and|instead|for|"
+                       r"regarding|concerning|related to|dealing with|some|me|please|and|instead|for|of|to|with|"
                        r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)\b", re.IGNORECASE)
 
 
@@ -192,7 +192,9 @@ _GLOBAL_WORDS = re.compile(r"\b(?:main|research|directions?|open|problems?|quest
                            r"disagree\w*|controvers\w*|debate\w*|trends?|emerging|over time|methods?|techniques?|"
                            r"approaches|come up|across|common|shared|topics?|themes?|corpus|collection|overall|"
                            r"point to|show|future work|these|this|all|key|biggest|recent|latest|developments|advances|"
-                           r"gaps|subjects|ideas|findings|unsolved|remaining)\b", re.IGNORECASE)
+                           r"gaps|subjects|ideas|findings|unsolved|remaining|overview|summary|picture|give me|tell me|"
+                           r"news|stories|articles|papers|documents|corpus|collection|dataset|here|say|says)\b",
+                           re.IGNORECASE)
 
 
 def global_subject(question: str) -> str:

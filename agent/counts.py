@@ -39,7 +39,7 @@ def count(builder: Builder, plan, question, vector) -> Context:
     else:
         lines.append("No topic is about it as a whole: its documents are spread over other topics.")
     if sources:
-        lines.append("The nearest: " + "; ".join(f"\"{s.title or _first(s.text)}\" [{s.n}]" for s in sources) + ".")
+        lines.append("The nearest:\n" + "\n".join(f"- {s.title or _first(s.text)} [{s.n}]" for s in sources))
     ctx = Context(plan, None, lead="\n\n".join(lines), sources=sources, numbered="sources")
     ctx.topics = [t.id for t, _ in topics] or list(dict.fromkeys(s.topic for s in sources if s.topic != -1))
     return ctx

@@ -55,7 +55,9 @@ def units_for(builder: Builder, plan, vector: np.ndarray) -> list[Theme | Topic]
     if plan.subject:
         ranked = index.rank_themes(vector, MAP_UNITS) if themed else index.rank_topics(vector, MAP_UNITS)
         near = [u for u, score in ranked if score >= builder.budget.min_topic_similarity]
-        return near[:4] or [u for u, _ in ranked[:2]]
+        total = len(index.themes) if themed else len(index.real_topics)
+        if near and 2 * len(near) <= total:  # a subject some parts are about; else the question is corpus-wide
+            return near[:4]
     return list(index.themes if themed else index.real_topics)[:MAP_UNITS]
 
 
