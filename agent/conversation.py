@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import prompts
 from agent import attribution, planning, router
 from agent.checks import AnswerCheck
-from agent.citations import CitationFilter
+from agent.citations import CITATION, CitationFilter
 from agent.context import Budget, Builder, Context, Source
 from agent.history import History
 from agent.llm import Message, Model, Options
@@ -184,6 +184,8 @@ class Response:
         review = check.review(draft, cited)
         if ctx.synthesis:  # the points stand; the synthesis keeps only what they support
             outcome = _outcome(review, "model", draft)
+            if not CITATION.sub(" ", outcome.body).strip(" \n.;,"):  # nothing left but citation marks
+                outcome.body, outcome.cited = "", []
             outcome.body = (before + outcome.body).strip()
             cited_before = [s.n for s in ctx.sources if f"[{s.n}]" in before]
             outcome.cited = list(dict.fromkeys(cited_before + outcome.cited))

@@ -77,7 +77,7 @@ def answer(builder: Builder, plan, question, vector) -> Context:
     else:
         ctx.topics = [u.id for u in units]
     probe_text = PROBES.get(plan.aspect) or plan.query
-    ctx.prelude = lambda: _map(builder, ctx, units, per_unit, probe_text, question)
+    ctx.prelude = lambda: _map(builder, ctx, units, per_unit, probe_text, question, plan.aspect)
     return ctx
 
 
@@ -93,7 +93,8 @@ def _documents_of(builder: Builder, unit: Theme | Topic) -> list[str]:
     return list(dict.fromkeys(unit.representative_ids[:1] + turns))[:DOCUMENTS_PER_UNIT]
 
 
-def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, question: str) -> Iterator[str]:
+def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, question: str,
+         aspect: str) -> Iterator[str]:
     """The points, one per unit as it is read; then the reduce's prompt, from the points."""
     index = builder.index
     number = {s.id: s for s in ctx.sources}
@@ -105,7 +106,7 @@ def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, quest
             continue
         table = SourceSentences.of([(s.n, s.title, s.text) for s in mine], index.embed_many)
         tables.append(table)
-        best = _best_sentence(table, probe)
+        best = _best_sentence(table, _aimed(probe, unit, aspect))
         if best is None:
             continue
         sentence, n = best
@@ -121,6 +122,16 @@ def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, quest
 
 # sentences that say nothing of the work (where its code is, what a section holds) are never a point
 _BOILERPLATE = re.compile(r"\b(?:code|github|available at|release|https?:|section \d|appendix)\b", re.IGNORECASE)
+
+
+def _aimed(probe: np.ndarray, unit: Theme | Topic, aspect: str) -> np.ndarray:
+    """What a unit's point is chosen by: for directions and methods, the kind of sentence asked for and
+    what the unit is about, in equal parts (a direction of this theme, not any result sentence); for open
+    problems and disagreements, the kind of sentence alone (few abstracts state one at all)."""
+    if aspect not in ("directions", "trends", "methods") or unit.embedding is None:
+        return probe
+    mixed = probe + unit.embedding
+    return mixed / max(1e-9, float(np.linalg.norm(mixed)))
 
 
 def _best_sentence(table: SourceSentences, probe: np.ndarray) -> tuple[str, int] | None:

@@ -206,3 +206,12 @@ def test_a_topic_with_a_description_is_summed_up_as_a_whole_first():
                                    "to text. [1] Noisy rooms remain an open problem. [2]")
     assert [s.id for s in reply.sources][:2] == ["t2d0", "t2d1"]
     assert "Noisy rooms remain an open problem." in llm.calls[0][-1]["content"]  # the model reads it too
+
+
+def test_a_synthesis_with_nothing_supported_leaves_the_points_alone():
+    llm = FakeLLM("Cooking robots win football matches on the moon [1].")
+    reply = conversation(llm).ask("What are the main research directions in these papers?")
+    assert reply.intent == "global" and reply.answer.rstrip().endswith("]") and reply.answer.count("\n- **") == 3
+    assert not reply.answer.rstrip().endswith("\n\n[1]") and "Cooking" not in reply.answer
+    last = reply.answer.rstrip().splitlines()[-1]
+    assert last.startswith("- **"), last
