@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import prompts
 from agent import attribution, planning, router
 from agent.checks import AnswerCheck
-from agent.citations import CITATION, CitationFilter
+from agent.citations import CitationFilter
 from agent.context import Budget, Builder, Context, Source
 from agent.history import History
 from agent.llm import Message, Model, Options
@@ -184,8 +184,10 @@ class Response:
         review = check.review(draft, cited)
         if ctx.synthesis:  # the points stand; the synthesis keeps only what they support
             outcome = _outcome(review, "model", draft)
-            if not CITATION.sub(" ", outcome.body).strip(" \n.;,"):  # nothing left but citation marks
-                outcome.body, outcome.cited = "", []
+            # only claims stay: a short line of a small model ("[107 documents] and [3]") says nothing
+            claims = [s for s in attribution.sentences(outcome.body) if attribution.words(s) >= attribution.MIN_CLAIM_WORDS]
+            outcome.body = " ".join(claims)
+            outcome.cited = [n for n in outcome.cited if f"[{n}]" in outcome.body]
             outcome.body = (before + outcome.body).strip()
             cited_before = [s.n for s in ctx.sources if f"[{s.n}]" in before]
             outcome.cited = list(dict.fromkeys(cited_before + outcome.cited))

@@ -76,7 +76,7 @@ def answer(builder: Builder, plan, question, vector) -> Context:
         ctx.themes = [u.id for u in units]
     else:
         ctx.topics = [u.id for u in units]
-    probe_text = PROBES.get(plan.aspect) or plan.query
+    probe_text = PROBES.get(plan.aspect) or (plan.query if plan.subject else None)
     ctx.prelude = lambda: _map(builder, ctx, units, per_unit, probe_text, question, plan.aspect)
     return ctx
 
@@ -93,12 +93,12 @@ def _documents_of(builder: Builder, unit: Theme | Topic) -> list[str]:
     return list(dict.fromkeys(unit.representative_ids[:1] + turns))[:DOCUMENTS_PER_UNIT]
 
 
-def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, question: str,
+def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str | None, question: str,
          aspect: str) -> Iterator[str]:
     """The points, one per unit as it is read; then the reduce's prompt, from the points."""
     index = builder.index
     number = {s.id: s for s in ctx.sources}
-    probe = index.embed(probe_text)
+    probe = index.embed(probe_text) if probe_text else None
     tables, points = [], []
     for unit, ids in zip(units, per_unit):
         mine = [number[i] for i in ids if i in number]
@@ -106,7 +106,7 @@ def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, quest
             continue
         table = SourceSentences.of([(s.n, s.title, s.text) for s in mine], index.embed_many)
         tables.append(table)
-        best = _best_sentence(table, _aimed(probe, unit, aspect))
+        best = _best_sentence(table, _aimed(probe, unit, aspect), quotes=aspect == "disagreements")
         if best is None:
             continue
         sentence, n = best
@@ -114,7 +114,7 @@ def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, quest
         points.append(point)
         yield f"- {point}\n"
     ctx.sentences = _joined(tables)
-    ctx.focus = [probe for _ in ctx.sources]
+    ctx.focus = [probe if probe is not None else index.embed(question) for _ in ctx.sources]
     if points:
         ctx.user_message = prompts.fill("ask_global", POINTS="\n".join(points), QUESTION=question)
         yield "\n"
@@ -124,20 +124,29 @@ def _map(builder: Builder, ctx: Context, units, per_unit, probe_text: str, quest
 _BOILERPLATE = re.compile(r"\b(?:code|github|available at|release|https?:|section \d|appendix)\b", re.IGNORECASE)
 
 
-def _aimed(probe: np.ndarray, unit: Theme | Topic, aspect: str) -> np.ndarray:
+_QUOTED = re.compile(r"^[\"“‘']|[\"”]\s*,?\s*(?:said|says|added|told)\b")
+
+
+def _aimed(probe: np.ndarray | None, unit: Theme | Topic, aspect: str) -> np.ndarray:
     """What a unit's point is chosen by: for directions and methods, the kind of sentence asked for and
     what the unit is about, in equal parts (a direction of this theme, not any result sentence); for open
     problems and disagreements, the kind of sentence alone (few abstracts state one at all)."""
-    if aspect not in ("directions", "trends", "methods") or unit.embedding is None:
+    if unit.embedding is None:
+        return probe
+    if probe is None:  # "the main themes across these articles": each theme's most central sentence
+        return unit.embedding
+    if aspect not in ("directions", "trends", "methods"):
         return probe
     mixed = probe + unit.embedding
     return mixed / max(1e-9, float(np.linalg.norm(mixed)))
 
 
-def _best_sentence(table: SourceSentences, probe: np.ndarray) -> tuple[str, int] | None:
-    """The sentence of the table's sources nearest ``probe`` (the kind of point asked for), and its source."""
+def _best_sentence(table: SourceSentences, probe: np.ndarray, quotes: bool = False) -> tuple[str, int] | None:
+    """The sentence of the table's sources nearest ``probe`` (the kind of point asked for), and its source;
+    a quoted remark (news) is a point only of a disagreement, elsewhere it is one person's view."""
     rows = [r for r in np.flatnonzero(~table.titles) if not _BOILERPLATE.search(table.texts[r])
-            and attribution.words(table.texts[r]) >= attribution.MIN_CLAIM_WORDS]
+            and attribution.words(table.texts[r]) >= attribution.MIN_CLAIM_WORDS
+            and (quotes or not _QUOTED.search(table.texts[r]))]
     if not rows:
         return None
     row = rows[int(np.argmax(table.vectors[rows] @ probe))]

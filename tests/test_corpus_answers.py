@@ -215,3 +215,9 @@ def test_a_synthesis_with_nothing_supported_leaves_the_points_alone():
     assert not reply.answer.rstrip().endswith("\n\n[1]") and "Cooking" not in reply.answer
     last = reply.answer.rstrip().splitlines()[-1]
     assert last.startswith("- **"), last
+
+
+def test_a_synthesis_keeps_only_its_claims():
+    llm = FakeLLM("[107 documents] and [3]\nMost parts propose federated, private or acoustic models for their data [1].")
+    reply = conversation(llm).ask("What are the main research directions in these papers?")
+    assert "[107 documents]" not in reply.answer and " and [3]" not in reply.answer
