@@ -10,13 +10,16 @@ read from one :class:`Snapshot`, so one answer sees one index generation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import prompts
 from agent import router
+from agent.intents import TABLE
+from agent import attribution
 from agent.attribution import SourceSentences
 from agent.retrieval import Snapshot
 from indexing.schema import DocumentRecord, Theme, Topic
@@ -51,6 +54,12 @@ class Context:
     numbered: str = "topics"  # what "the second one" counts next: "themes", "topics" or "sources"
     sentences: SourceSentences | None = None  # the sources' sentences, embedded (attribution, grounding)
     focus: list[np.ndarray] = field(default_factory=list)  # per source: what its sentences were ranked by
+    # text streamed after the lead and before the model (a global question's points, found one by one); it
+    # fills in ``user_message`` and ``sentences`` as it goes
+    prelude: Callable[[], Iterator[str]] | None = field(default=None, repr=False)
+    # the model adds a synthesis to an answer the index already gave: its unsupported sentences are dropped,
+    # and it is neither asked again nor replaced by quotes
+    synthesis: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,11 @@ class Budget:
     min_topic_similarity: float
     topic_match_similarity: float
     lexical_weight: float
+    count_similarity: float = 0.4
+    list_cap: int = 20
+
+
+RELATED_TOPICS = 4  # "which topics does topic N relate to?": this many nearest
 
 
 def _count(n: int, noun: str) -> str:
@@ -80,9 +94,27 @@ def topic_line(topic: Topic) -> str:
     return f"Topic {topic.id}: {topic.label} ({topic.size} documents; keywords: {', '.join(topic.keywords[:6])})"
 
 
+def about(item: Topic | Theme) -> str:
+    """What a topic or theme covers, in words: its description, else a sentence made of its keywords."""
+    if item.description:
+        return item.description
+    words = list(dict.fromkeys([*item.keywords[:6], *getattr(item, "keybert", [])[:4]]))
+    return f"its documents are about {', '.join(words)}." if words else ""
+
+
+def cite_sentences(text: str, ids: list[str], number: dict[str, int]) -> str:
+    """``text`` with each sentence followed by the number of the document it rests on (``ids``, in order)."""
+    out = []
+    for i, sentence in enumerate(attribution.sentences(text)):
+        n = number.get(ids[i]) if i < len(ids) else None
+        out.append(f"{sentence.rstrip()} [{n}]" if n is not None and "[" not in sentence else sentence)
+    return " ".join(out)
+
+
 def _topic_block(topic: Topic) -> str:
-    extra = ", ".join(w for w in topic.keybert[:5] if w not in topic.keywords)
-    return topic_line(topic) + (f"\nRelated words: {extra}" if extra else "")
+    # prose, not "Keywords:"/"Related words:" lines: a small model copies a labelled line into its answer
+    return f'Topic {topic.id}, "{topic.label}" ({topic.size} documents): {about(topic)}'
+
 
 
 def _theme_line(index: Snapshot, theme: Theme, n: int) -> str:
@@ -98,7 +130,20 @@ class Builder:
         self.index, self.state, self.budget, self._truncate = index, state, budget, truncate
 
     def build(self, plan: router.Plan, question: str, vector: np.ndarray) -> Context:
-        return getattr(self, plan.intent)(plan, question, vector)
+        """The context of a final plan, by the builder ``intents.TABLE`` names for its intent: a method
+        of this class, or ``module.function`` of a module beside it, called with this builder."""
+        name = TABLE[plan.intent].builder
+        if "." in name:
+            module, function = name.rsplit(".", 1)
+            ctx = getattr(importlib.import_module(f"agent.{module}"), function)(self, plan, question, vector)
+        else:
+            ctx = getattr(self, name)(plan, question, vector)
+        if plan.note:  # a line the router attached ("the documents carry no dates"), said first
+            ctx.lead = f"{plan.note}\n\n{ctx.lead}"
+        return ctx
+
+    def _prompt(self, plan: router.Plan) -> str:
+        return TABLE[plan.intent].prompt
 
     # -- answered from the index alone -------------------------------------------------------
     def missing_topic(self, plan, question, vector) -> Context:
@@ -107,8 +152,8 @@ class Builder:
                             LAST=ids[-1] if ids else 0)
         return Context(plan, None, lead=text)
 
-    def off_corpus(self, plan, question, vector, subject: str = "") -> Context:
-        plan.intent = router.OFF_CORPUS
+    def off_corpus(self, plan, question, vector) -> Context:
+        subject = plan.no_topic
         ranked = self.index.rank_topics(vector, 3)
         lines = "\n".join(f"- {topic_line(t)}" for t, _ in ranked)
         text = prompts.fill("off_corpus", N_DOCUMENTS=sum(t.size for t in self.index.topics), TOPICS=lines)
@@ -139,16 +184,7 @@ class Builder:
         return Context(plan, m, topics=listed)
 
     def theme(self, plan, question, vector) -> Context:
-        theme = self.index.themes_by_id.get(plan.theme) if plan.theme is not None else None
-        if theme is None:
-            ranked = self.index.rank_themes(vector, 1)
-            if not ranked:  # an index without themes: the nearest topic instead
-                nearest = [t.id for t, _ in self.index.rank_topics(vector, 1)]
-                if not nearest:
-                    return self.off_corpus(plan, question, vector)
-                return self.topic(router.Plan(router.TOPIC, plan.query, nearest, by_meaning=True), question, vector)
-            theme = ranked[0][0]
-        plan.theme = theme.id
+        theme = self.index.themes_by_id[plan.theme]  # planning found it when the question named none
         topics = self.index.theme_topics(theme)
         lead = prompts.fill("theme_lead", LABEL=theme.label, N_DOCUMENTS=theme.size,
                             N_TOPICS=_count(len(topics), "topic"),
@@ -163,7 +199,7 @@ class Builder:
                 picked.append(d)
                 seen.add(d.topic)
         ctx = self._with_sources(plan, picked[: self.budget.sources], None, topics[:4])
-        ctx.user_message = prompts.fill("ask_theme", THEME=f"{theme.label}: {', '.join(theme.keywords[:8])}",
+        ctx.user_message = prompts.fill(self._prompt(plan), THEME=f"{theme.label}: {about(theme)}",
                                         TOPICS="\n".join(topic_line(t) for t in topics[:6]),
                                         SOURCES=self._source_block(ctx), QUESTION=question)
         ctx.lead, ctx.topics, ctx.themes = lead, [t.id for t in topics], [theme.id]
@@ -181,39 +217,59 @@ class Builder:
             docs = [h.document for h in hits]
         if not docs:  # not asked for more, or everything was shown already: show the most central ones again
             docs = self.index.documents(topic.representative_ids[: self.budget.sources])
+        described = topic.description and not plan.more
+        if described:  # the topic as a whole first: its description, cited by the documents it rests on
+            own = self.index.documents(topic.description_ids)
+            docs = own + [d for d in docs if d.id not in set(topic.description_ids)][: max(0, self.budget.sources - len(own))]
         ctx = self._with_sources(plan, docs, near, [topic])
+        if described:
+            number = {s.id: s.n for s in ctx.sources}
+            ctx.lead = (f"**Topic {topic.id}: {topic.label}** ({topic.size:,} documents). "
+                        f"{cite_sentences(topic.description, topic.description_ids, number)}\n\n")
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
-        ctx.user_message = prompts.fill("ask_topic", TOPICS=_topic_block(topic), SOURCES=self._source_block(ctx),
+        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=_topic_block(topic), SOURCES=self._source_block(ctx),
                                         QUESTION=question)
         ctx.topics = [topic.id]
         return ctx
 
     def compare(self, plan, question, vector) -> Context:
+        if len(plan.topics) < 2:  # subjects no topic is about: each one's nearest documents
+            return self._compare_subjects(plan, question)
         topics = [self.index.by_id[t] for t in plan.topics[:2]]
-        if len(topics) < 2:
-            return self.topic(router.Plan(router.TOPIC, question, plan.topics[:1]), question, vector)
         per = max(1, self.budget.sources // 2)
         docs = [d for t in topics for d in self.index.documents(t.representative_ids[:per])]
         ctx = self._with_sources(plan, docs, None, topics)
         blocks = "\n\n".join(_topic_block(t) for t in topics)
-        ctx.user_message = prompts.fill("ask_compare", TOPICS=blocks, SOURCES=self._source_block(ctx),
+        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=blocks, SOURCES=self._source_block(ctx),
                                         QUESTION=question)
         ctx.topics = [t.id for t in topics]
         return ctx
 
+    def _compare_subjects(self, plan, question) -> Context:
+        per = max(1, self.budget.sources // 2)
+        docs, groups, seen = [], [], set()
+        for subject in plan.subjects[:2]:
+            hits = [h for h in self.index.search(self.index.embed(subject), per + 2) if h.document.id not in seen]
+            found = [h.document for h in hits[:per]]
+            seen |= {d.id for d in found}
+            groups.append((subject, len(docs) + 1, len(docs) + len(found)))
+            docs += found
+        ctx = self._with_sources(plan, docs, None, [])
+        ctx.focus = [self.index.embed(s) for s, first, last in groups for _ in range(first, last + 1)]
+        blocks = "\n".join(f"{s}: no topic is about it; its nearest documents are sources [{first}]-[{last}]"
+                           for s, first, last in groups)
+        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=blocks, SOURCES=self._source_block(ctx),
+                                        QUESTION=question)
+        ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
+        ctx.numbered = "sources"
+        return ctx
+
     def find_topics(self, plan, question, vector) -> Context:
-        """Topics about a subject, only those that pass the bar; else the documents about it."""
-        ranked = self.index.rank_topics(vector, 5)
-        good = [t for t, score in ranked if score >= self.budget.topic_match_similarity]
+        """The topics about a subject that planning found to pass the bar, each with its nearest document."""
+        good = [self.index.by_id[t] for t in plan.topics]
         subject = plan.query
-        if not good:
-            ctx = self.search(plan, question, vector, subject=subject)
-            if ctx.plan.intent == router.SEARCH:
-                named = ", ".join(f"topic {t} ({self.index.by_id[t].label})" for t in ctx.topics)
-                ctx.lead = prompts.fill("no_topic_documents", SUBJECT=subject, TOPICS=named) + "\n\n"
-            return ctx
         # each topic's document nearest the subject, not its most central one: "speech" matches a topic of
         # speech and audio whose central paper may be about music
         docs = [hits[0].document for t in good[:3] if (hits := self.index.search(vector, 1, topic=t.id))]
@@ -222,26 +278,37 @@ class Builder:
         lines = "\n".join(f"- Topic {t.id}: **{t.label}** ({t.size} documents"
                           + (f"; theme: {themes[t.theme].label}" if t.theme in themes else "") + ")" for t in good)
         ctx.lead = prompts.fill("find_lead", SUBJECT=subject, TOPICS=lines) + "\n\n"
-        ctx.user_message = prompts.fill("ask_find", TOPICS="\n".join(topic_line(t) for t in good),
+        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS="\n".join(topic_line(t) for t in good),
                                         SOURCES=self._source_block(ctx), QUESTION=question)
         ctx.topics = [t.id for t in good]
         return ctx
 
+    def related_topics(self, plan, question, vector) -> Context:
+        """The topics nearest one topic (cosine of their centroids), with what each covers."""
+        topic = self.index.by_id[plan.topics[0]]
+        others = [t for t in self.index.real_topics if t.id != topic.id and t.embedding is not None]
+        if topic.embedding is None or not others:
+            return Context(plan, None, lead=f"Topic {topic.id} ({topic.label}) is the only topic of this index.",
+                           topics=[topic.id])
+        scores = np.stack([t.embedding for t in others]) @ topic.embedding
+        ranked = [(others[i], float(scores[i])) for i in np.argsort(-scores)[:RELATED_TOPICS]]
+        lines = "\n".join(f"{i}. Topic {t.id}: **{t.label}** ({t.size} documents; similarity {s:.2f}"
+                          + ("; same theme" if t.theme is not None and t.theme == topic.theme else "") + f"): {about(t)}"
+                          for i, (t, s) in enumerate(ranked, start=1))
+        lead = (f"The topics nearest topic {topic.id} (**{topic.label}**), by the similarity of their documents' "
+                f"average embeddings (1 is identical):\n{lines}")
+        return Context(plan, None, lead=lead, topics=[t.id for t, _ in ranked])
+
     # -- documents ----------------------------------------------------------------------------
-    def search(self, plan, question, vector, subject: str = "") -> Context:
-        exclude = self.state.shown if plan.more else set()
-        hits = self.index.search(vector, self.budget.sources, exclude=exclude, words=plan.query,
-                                 lexical_weight=self.budget.lexical_weight)
-        best_topic = max((s for _, s in self.index.rank_topics(vector, 1)), default=0.0)
-        nearest = max((h.similarity for h in hits), default=0.0)  # re-ranked: the first need not be nearest
-        if nearest < self.budget.min_document_similarity and \
-                best_topic < self.budget.min_topic_similarity:
-            return self.off_corpus(plan, question, vector, subject)
-        plan.intent = router.SEARCH
-        ctx = self._with_sources(plan, [h.document for h in hits], vector, [])
-        ctx.user_message = prompts.fill("ask_search", SOURCES=self._source_block(ctx), QUESTION=question)
+    def search(self, plan, question, vector) -> Context:
+        """The documents planning found (and checked to be near enough), answered by the model."""
+        ctx = self._with_sources(plan, [h.document for h in plan.hits], vector, [])
+        ctx.user_message = prompts.fill(self._prompt(plan), SOURCES=self._source_block(ctx), QUESTION=question)
         ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
         ctx.numbered = "sources"
+        if plan.no_topic:  # "are there topics about X?" where none is: said so before the documents that are
+            named = ", ".join(f"topic {t} ({self.index.by_id[t].label})" for t in ctx.topics)
+            ctx.lead = prompts.fill("no_topic_documents", SUBJECT=plan.no_topic, TOPICS=named) + "\n\n"
         return ctx
 
     def source(self, plan, question, vector) -> Context:
@@ -253,12 +320,18 @@ class Builder:
             doc = self.index.documents([plan.document])[0]
             near = self.index.search(self.index.embed(doc.text), self.budget.sources, exclude={doc.id})
             ctx = self._with_sources(plan, [doc] + [h.document for h in near][: self.budget.sources - 1], vector, [])
-            ctx.user_message = prompts.fill("ask_source", SOURCES=self._source_block(ctx), QUESTION=question)
+            ctx.user_message = prompts.fill(self._prompt(plan), SOURCES=self._source_block(ctx), QUESTION=question)
         ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
         ctx.numbered = "sources"
         return ctx
 
     # -- sources ------------------------------------------------------------------------------
+    def plain_sources(self, docs: list[DocumentRecord]) -> list[Source]:
+        """Numbered sources with nothing embedded: for answers the index writes, which are not checked."""
+        by_id = self.index.by_id
+        return [Source(n, d.id, d.title, d.topic, by_id[d.topic].label if d.topic in by_id else "", _snippet(d.text),
+                       d.text) for n, d in enumerate(docs, start=1)]
+
     def _with_sources(self, plan: router.Plan, docs: list[DocumentRecord], vector: np.ndarray | None,
                       topics: list[Topic]) -> Context:
         """A context numbering ``docs``, their sentences embedded once (for digests and the checks after).

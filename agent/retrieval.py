@@ -15,6 +15,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -147,8 +148,12 @@ class TopicIndex:
         # questions go through the documents' encoder (its plan, OpenVINO, bf16): one vector space
         self._encoder = encoder.Encoder(embedder or embedding.load(self.embedding_name))
         self._lock = threading.Lock()  # sentence-transformers' encode is not re-entrant on one model
+        self._examples = None  # the router's example questions, embedded by this index's model (examples())
+        self._examples_lock = threading.Lock()
         self._follow_lock = threading.Lock()
         self._load()
+        # the examples are embedded (or read from the cache) while the first question is typed, not after it
+        threading.Thread(target=self.examples, name="route-examples", daemon=True).start()
 
     def _load(self) -> None:
         """A snapshot of the live generation; its reader is pinned to that generation."""
@@ -179,6 +184,19 @@ class TopicIndex:
         """The newest generation, as one immutable snapshot: take one per question."""
         self.follow()
         return self._snapshot
+
+    def examples(self):
+        """The router's labelled example questions, embedded once by this index's model (kept in the index
+        folder's cache, so a restart reads them back; a Chroma server index embeds them once per process)."""
+        from agent.examples import Examples
+
+        with self._examples_lock:
+            if self._examples is None or self._examples[0] != self.embedding_name:
+                folder = getattr(self.reader.location, "path", None)
+                cache = Path(folder) / "cache" if folder else None
+                self._examples = (self.embedding_name, Examples.embedded(self.embed_many, cache=cache,
+                                                                         model=self.embedding_name))
+            return self._examples[1]
 
     @classmethod
     def open(cls, location: store.Location, embedder=None) -> TopicIndex:

@@ -9,64 +9,14 @@ conversation) for everything else. The LLM only writes the prose.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-OVERVIEW, TOPIC, FIND_TOPICS, COMPARE, SEARCH, SOURCE = "overview", "topic", "find_topics", "compare", "search", "source"
-THEME = "theme"  # one theme (a group of topics) and its topics
-MISSING = "missing_topic"  # "topic 99" where the index has no topic 99
-# decided after retrieval, not by these rules: nothing in the corpus is close to the question
-OFF_CORPUS = "off_corpus"
-INTENTS = (OVERVIEW, THEME, TOPIC, FIND_TOPICS, COMPARE, SEARCH, SOURCE, MISSING, OFF_CORPUS)
-
-
-@dataclass
-class State:
-    """What a conversation showed last, for follow-ups. One per conversation."""
-
-    listed_topics: list[int] = field(default_factory=list)  # topics the last reply showed, in its order
-    listed_themes: list[int] = field(default_factory=list)  # themes the last overview showed, in its order
-    # what "the second one" counts in: what the last reply enumerated ("themes", "topics" or "sources")
-    numbered: str = "topics"
-    focus_topic: int | None = None  # the topic last talked about
-    focus_theme: int | None = None  # the theme last opened, while no single topic is in focus
-    sources: list[str] = field(default_factory=list)  # document ids of the last reply's sources
-    shown: set[str] = field(default_factory=set)  # every document id shown so far
-    last: Plan | None = None
-
-    def remember(self, plan: Plan, topics: list[int], themes: list[int], numbered: str, sources: list[str],
-                 seen: list[str] = ()) -> None:
-        """What a reply showed, for the next question's "that topic", "those papers", "the second one".
-
-        ``topics``: the topics the reply showed (after a search, those of the
-        sources it cited); ``sources``: the documents it cited; ``seen``: every
-        document the model was given ("show me more" skips them).
-        """
-        if topics or themes or sources:  # a reply that showed nothing (a missing topic) changes no list
-            self.listed_topics, self.numbered = list(topics), numbered
-            if numbered == "themes":
-                self.listed_themes = list(themes)
-        if plan.intent == THEME and themes:
-            self.focus_theme, self.focus_topic = themes[0], None
-        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE) and topics:
-            self.focus_topic, self.focus_theme = topics[0], None
-        if sources:
-            self.sources = list(sources)
-        self.shown |= set(sources) | set(seen)
-        self.last = plan
-
-
-@dataclass
-class Plan:
-    intent: str
-    query: str  # what to embed for retrieval
-    topics: list[int] = field(default_factory=list)
-    theme: int | None = None  # THEME: the theme asked about (None: found from ``query``)
-    documents: list[str] = field(default_factory=list)  # SOURCE: "those papers", the last reply's sources
-    order: str = "largest"  # overview: largest or smallest first
-    document: str | None = None  # SOURCE: the one document id asked about
-    more: bool = False  # "show me more": skip what was already shown
-    by_meaning: bool = False  # TOPIC/COMPARE: topics still to be found from ``query``
-    number: str = ""  # MISSING: the topic number as asked (shortened when absurdly long)
+from agent.intents import (BRIEF, COMPARE, COUNT, FIND_TOPICS, GLOBAL, INTENTS, LIST, MISSING, OFF_CORPUS,  # noqa: F401
+                           OVERVIEW, RELATED, SEARCH, SOURCE, THEME, TOPIC, UNANSWERABLE)
+from agent import corpus_rules
+from agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
+from agent.plans import Plan, State  # noqa: F401 - the router's types, imported from here by older callers
 
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
@@ -107,13 +57,6 @@ _PAPERS = re.compile(r"\b(papers?|abstracts?|documents?|articles?|studies|works?
 _DOCUMENT_NOUNS = ("paper", "source", "abstract", "article", "document", "study")
 _FILLER = re.compile(r"\b(?:tell me|more|about|the|a|an|topic|theme|please|can you|could you|explain|describe|what is|"
                      r"what's|talk|show me|give me)\b", re.IGNORECASE)
-# the frame of a question ("which papers study", "how do people", "what work exists on") says nothing of its
-# subject, and embedded with it, it pulls the nearest abstracts toward any that "study" or "propose methods":
-# precision@4 of the nearest abstracts on bench/agent.py's questions 0.908 with the frame, 0.942 without
-# (0.725 and 0.812 on a held-out set), and off-corpus questions moved no nearer the corpus
-_FRAME = re.compile(r"\b(?:which|what|how|are|is|there|do|does|can|people|researchers|papers?|works?|exists?|study|"
-                    r"studies|methods?|approaches|known|about|tell me more|topics?|the|used|use|made|a|an)\b",
-                    re.IGNORECASE)
 _MAX_DIGITS = 9  # a longer topic number exists in no index (and int() refuses numbers past 4,300 digits)
 
 
@@ -212,52 +155,113 @@ def _ordinal(question: str, q: str, state: State) -> Plan | None:
     return None
 
 
-def search_query(question: str) -> str:
-    """What a search embeds: the question without its frame, or the question when that is all it is."""
-    subject = " ".join(_FRAME.sub(" ", question).replace("?", " ").split())
-    return subject or question
+@dataclass(frozen=True)
+class Asked:
+    """One question as every rule sees it."""
+
+    question: str  # as typed (whitespace collapsed)
+    q: str  # lower case, misspelled routing words mended (corpus_rules.mend): what patterns match
+    state: State
+    known: set[int]  # the index's topic ids
+    numbers: list[int]  # the known topic numbers the question names, in order
 
 
-def route(question: str, state: State, known_topics: set[int]) -> Plan:
-    q = " ".join(question.lower().split())
-    numbers = _topic_numbers(q, known_topics)
-    if _COMPARE.search(q) and not (_THOSE.search(q) and state.sources):
-        if len(numbers) >= 2:
-            return Plan(COMPARE, question, numbers[:2])
-        return Plan(COMPARE, question, numbers[:1], by_meaning=True)
-    if numbers:
-        return Plan(TOPIC, question, numbers[:1], more=bool(_MORE.search(q)))
-    unknown = _TOPIC_NUMBERS.search(q)
+Rule = Callable[[Asked], "Plan | None"]
+
+
+def _compare(a: Asked) -> Plan | None:
+    if not _COMPARE.search(a.q) or (_THOSE.search(a.q) and a.state.sources):
+        return None
+    if len(a.numbers) >= 2:
+        return Plan(COMPARE, a.question, a.numbers[:2])
+    return Plan(COMPARE, a.question, a.numbers[:1], by_meaning=True, subjects=corpus_rules.compared(a.q))
+
+
+def _numbered_topic(a: Asked) -> Plan | None:
+    if a.numbers:
+        if corpus_rules.RELATES.search(a.q):
+            return Plan(RELATED, a.question, a.numbers[:1])
+        return Plan(TOPIC, a.question, a.numbers[:1], more=bool(_MORE.search(a.q)))
+    unknown = _TOPIC_NUMBERS.search(a.q)
     if unknown:
         value = _number(unknown.group(1))
-        return Plan(MISSING, question, [] if value is None else [value], number=_shown(unknown.group(1)))
+        return Plan(MISSING, a.question, [] if value is None else [value], number=_shown(unknown.group(1)))
+    return None
 
-    plan = _ordinal(question, q, state)
-    if plan is not None:
-        return plan
 
-    if _MORE.search(q) and state.last is not None:
-        last = state.last
-        return Plan(last.intent if last.intent not in (SOURCE, OFF_CORPUS) else SEARCH, last.query, list(last.topics),
-                    last.theme, order=last.order, more=True)
-    subject = _find_subject(q)
-    if _is_overview(q) and subject is None:
-        return Plan(OVERVIEW, question, order="smallest" if _SMALL.search(q) else "largest")
+def _ordinal_rule(a: Asked) -> Plan | None:
+    return _ordinal(a.question, a.q, a.state)
+
+
+def _more(a: Asked) -> Plan | None:
+    last = a.state.last
+    if not _MORE.search(a.q) or last is None:
+        return None
+    return Plan(last.intent if last.intent not in (SOURCE, OFF_CORPUS, BRIEF, UNANSWERABLE, MISSING) else SEARCH,
+                last.query, list(last.topics), last.theme, order=last.order, more=True, subject=last.subject,
+                count=last.count, aspect=last.aspect)
+
+
+def _topic_lists(a: Asked) -> Plan | None:
+    subject = _find_subject(a.q)
+    if _is_overview(a.q) and subject is None:
+        return Plan(OVERVIEW, a.question, order="smallest" if _SMALL.search(a.q) else "largest")
     if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
-        return Plan(FIND_TOPICS, subject or question)
-    if _THOSE.search(q) and state.sources:
-        return Plan(SOURCE, question, documents=list(state.sources))
-    if _THAT_TOPIC.search(q):
-        if state.focus_theme is not None and (state.focus_topic is None or _THEME_WORD.search(q)):
-            return Plan(THEME, question, theme=state.focus_theme, more=bool(_PAPERS.search(q)))
-        if state.focus_topic is not None:
-            return Plan(TOPIC, question, [state.focus_topic], more=bool(_PAPERS.search(q)))
-    named = _named_topic(q)
+        return Plan(FIND_TOPICS, subject or a.question, subject=subject)
+    return None
+
+
+def _those(a: Asked) -> Plan | None:
+    if _THOSE.search(a.q) and a.state.sources:
+        return Plan(SOURCE, a.question, documents=list(a.state.sources))
+    return None
+
+
+def _that_topic(a: Asked) -> Plan | None:
+    state, q = a.state, a.q
+    if not _THAT_TOPIC.search(q):
+        return None
+    if corpus_rules.RELATES.search(q) and state.focus_topic is not None:
+        return Plan(RELATED, a.question, [state.focus_topic])
+    if state.focus_theme is not None and (state.focus_topic is None or _THEME_WORD.search(q)):
+        return Plan(THEME, a.question, theme=state.focus_theme, more=bool(_PAPERS.search(q)))
+    if state.focus_topic is not None:
+        return Plan(TOPIC, a.question, [state.focus_topic], more=bool(_PAPERS.search(q)))
+    return None
+
+
+def _named(a: Asked) -> Plan | None:
+    named = _named_topic(a.q)
     if named:
         name, is_theme = named
         name = _FILLER.sub(" ", name).strip(" ?.!,")
         if name:
-            if is_theme:
-                return Plan(THEME, name, by_meaning=True)
-            return Plan(TOPIC, name, by_meaning=True)
-    return Plan(SEARCH, search_query(question))
+            return Plan(THEME if is_theme else TOPIC, name, by_meaning=True)
+    return None
+
+
+# Questions about time and groups (how a subject grew, which group writes on it) on an index that
+# holds dates: the trends work puts its rule functions here. They run before the rules that answer
+# "the documents carry no dates" (corpus_rules.unanswerable, .dated, and trends in .global_question),
+# so an index with dates answers them.
+TIME_RULES: list[Rule] = []
+
+# The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
+RULES: list[Rule] = [
+    _compare, _numbered_topic, _ordinal_rule, _more,
+    corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents, corpus_rules.dated,
+    corpus_rules.global_question, _topic_lists,
+    _those, _that_topic, corpus_rules.follow_up, _named,
+]
+
+
+def route(question: str, state: State, known_topics: set[int], rules: list[Rule] | None = None) -> Plan:
+    """The plan of the first rule that matches; else a search (``default``: the examples may refine it)."""
+    question = " ".join(question.split())
+    q = corpus_rules.mend(question.lower())
+    asked = Asked(question, q, state, known_topics, _topic_numbers(q, known_topics))
+    for rule in rules if rules is not None else [*RULES[:4], *TIME_RULES, *RULES[4:]]:
+        plan = rule(asked)
+        if plan is not None:
+            return plan
+    return Plan(SEARCH, search_query(question), default=True, asked=question)

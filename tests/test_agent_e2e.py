@@ -75,3 +75,29 @@ def test_every_answer_says_where_it_came_from(arxiv_index):
     assert reply["answer_source"] in ("model", "model-retry", "extractive")
     if reply["answer_source"] == "extractive":  # one line per source, each quoting its abstract
         assert reply["answer"].count("\n- [") == len(reply["sources"]) - 1
+
+
+def test_what_the_corpus_is_about_is_its_brief_naming_every_theme(arxiv_index):
+    listing = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+    units = listing["themes"] or [t for t in listing["topics"] if t["topic"] != -1]
+    reply = ask(arxiv_index, "¿De qué trata este corpus?")
+    assert reply["intent"] == "brief" and reply["answer_source"] == "index", reply["answer"]
+    assert all(u["label"] in reply["answer"] for u in units[:12]), reply["answer"]
+    assert reply["sources"] and all(f"[{s['n']}]" in reply["answer"] for s in reply["sources"])
+
+
+def test_a_count_is_a_number_and_an_unanswerable_question_is_no_list(arxiv_index):
+    reply = ask(arxiv_index, "How many papers are about reinforcement learning?")
+    assert reply["intent"] == "count" and re.match(r"\*\*\d+\*\* of the 300 documents", reply["answer"]), reply["answer"]
+    reply = ask(arxiv_index, "Which are the most cited papers?")
+    assert reply["intent"] == "not_in_documents" and reply["sources"] == []
+    assert reply["answer"].startswith("The documents do not say")
+
+
+def test_a_global_question_is_answered_from_every_theme(arxiv_index):
+    listing = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+    units = listing["themes"] or [t for t in listing["topics"] if t["topic"] != -1]
+    reply = ask(arxiv_index, "What are the main research directions in these papers?")
+    assert reply["intent"] == "global"
+    covered = [u for u in units[:8] if u["label"] in reply["answer"]]
+    assert len(covered) == min(8, len(units)), reply["answer"]

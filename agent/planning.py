@@ -1,0 +1,99 @@
+"""Route a question once, to its final plan: rules, then example questions, then what the index says.
+
+``router.route`` reads the question's words; ``examples.Examples.refine`` moves a question the rules
+left to a plain search to the intent of its nearest labelled example; this module then settles what
+only the index can: which topics a topic named by its subject is, whether any topic is about a
+subject, whether anything in the corpus is near the question at all. What it returns is final: the
+context builders (``agent.context``) build what the plan says and never change its intent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent import router
+from agent.context import Budget
+from agent.examples import Examples
+from agent.intents import COMPARE, FIND_TOPICS, OFF_CORPUS, SEARCH, THEME, TOPIC
+from agent.plans import Plan, State
+from agent.retrieval import Snapshot
+
+# a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
+# "defenses" alone finds football, the last subject alone finds the attacks again
+FOLLOW_UP_WEIGHT = 0.6
+
+
+def decide(question: str, state: State, index: Snapshot, budget: Budget,
+           examples: Examples | None = None) -> tuple[Plan, np.ndarray]:
+    """The final plan of ``question`` and the vector its documents are found by."""
+    plan = router.route(question, state, {t.id for t in index.topics})
+    if plan.default and examples is not None:
+        plan = examples.refine(plan, index.embed(plan.asked or question))
+    vector = _vector(index, plan)
+    return settle(plan, index, budget, vector, state.shown), vector
+
+
+def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
+    if not plan.blend:
+        return index.embed(plan.query)
+    own, earlier = index.embed_many([plan.subject or plan.query, plan.blend])
+    mixed = FOLLOW_UP_WEIGHT * own + (1 - FOLLOW_UP_WEIGHT) * earlier
+    return (mixed / max(1e-9, float(np.linalg.norm(mixed)))).astype(np.float32)
+
+
+def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, shown: set[str] = frozenset()) -> Plan:
+    """What the index decides of a plan; each step may hand the plan on to the next kind."""
+    if plan.intent == TOPIC and plan.by_meaning:
+        ranked = index.rank_topics(vector, 1)
+        if ranked and ranked[0][1] >= budget.topic_match_similarity:
+            plan.topics = [ranked[0][0].id]
+        else:  # "the federated learning topic" where no topic is about it: said so, with the documents that are
+            plan = Plan(FIND_TOPICS, plan.query, subject=plan.query)
+    if plan.intent == COMPARE:
+        plan = _compare(plan, index, budget, vector)
+    if plan.intent == THEME and plan.theme is None:
+        ranked = index.rank_themes(vector, 1)
+        if ranked:
+            plan.theme = ranked[0][0].id
+        else:  # an index without themes: the nearest topic instead
+            nearest = [t.id for t, _ in index.rank_topics(vector, 1)]
+            plan = Plan(TOPIC, plan.query, nearest, by_meaning=True) if nearest else Plan(OFF_CORPUS, plan.query)
+    if plan.intent == FIND_TOPICS:
+        ranked = index.rank_topics(vector, 5)
+        good = [t.id for t, score in ranked if score >= budget.topic_match_similarity]
+        if good:
+            plan.topics = good
+        else:
+            plan = Plan(SEARCH, plan.query, subject=plan.subject or plan.query, no_topic=plan.subject or plan.query,
+                        more=plan.more)
+    if plan.intent == SEARCH:
+        plan.hits = index.search(vector, budget.sources, exclude=shown if plan.more else set(), words=plan.query,
+                                 lexical_weight=budget.lexical_weight)
+        best_topic = max((s for _, s in index.rank_topics(vector, 1)), default=0.0)
+        nearest = max((h.similarity for h in plan.hits), default=0.0)  # re-ranked: the first need not be nearest
+        if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity:
+            plan = Plan(OFF_CORPUS, plan.query, no_topic=plan.no_topic)
+    return plan
+
+
+def _compare(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray) -> Plan:
+    """Two topics: those named by number, else the topic each subject is about; subjects no topic is
+    about are compared by their documents (``plan.subjects`` kept, ``plan.topics`` emptied)."""
+    if len(plan.topics) >= 2:
+        return plan
+    if plan.subjects:
+        found = []
+        for subject in plan.subjects:
+            ranked = index.rank_topics(index.embed(subject), 1)
+            if ranked and ranked[0][1] >= budget.topic_match_similarity:
+                found.append(ranked[0][0].id)
+        if len(found) == 2 and found[0] != found[1]:
+            plan.topics = found
+        else:
+            plan.topics = []
+        return plan
+    ids = [t.id for t, _ in index.rank_topics(vector, 2)]
+    plan.topics = (plan.topics + [t for t in ids if t not in plan.topics])[:2]
+    if len(plan.topics) < 2:
+        return Plan(TOPIC, plan.query, plan.topics[:1]) if plan.topics else Plan(OFF_CORPUS, plan.query)
+    return plan

@@ -1,0 +1,75 @@
+"""What the router decides: a :class:`Plan` per question, and the conversation's :class:`State` it reads.
+
+Kept apart from the rules (``router``, ``corpus_rules``) so both rule modules and the planning
+step share them without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.intents import (BRIEF, COMPARE, COUNT, FIND_TOPICS, GLOBAL, INTENTS, LIST, MISSING, OFF_CORPUS,  # noqa: F401
+                           OVERVIEW, RELATED, SEARCH, SOURCE, THEME, TOPIC, UNANSWERABLE)
+
+
+@dataclass
+class State:
+    """What a conversation showed last, for follow-ups. One per conversation."""
+
+    listed_topics: list[int] = field(default_factory=list)  # topics the last reply showed, in its order
+    listed_themes: list[int] = field(default_factory=list)  # themes the last overview showed, in its order
+    # what "the second one" counts in: what the last reply enumerated ("themes", "topics" or "sources")
+    numbered: str = "topics"
+    focus_topic: int | None = None  # the topic last talked about
+    focus_theme: int | None = None  # the theme last opened, while no single topic is in focus
+    sources: list[str] = field(default_factory=list)  # document ids of the last reply's sources
+    shown: set[str] = field(default_factory=set)  # every document id shown so far
+    last: Plan | None = None
+
+    def remember(self, plan: Plan, topics: list[int], themes: list[int], numbered: str, sources: list[str],
+                 seen: list[str] = ()) -> None:
+        """What a reply showed, for the next question's "that topic", "those papers", "the second one".
+
+        ``topics``: the topics the reply showed (after a search, those of the
+        sources it cited); ``sources``: the documents it cited; ``seen``: every
+        document the model was given ("show me more" skips them).
+        """
+        if topics or themes or sources:  # a reply that showed nothing (a missing topic) changes no list
+            self.listed_topics, self.numbered = list(topics), numbered
+            if numbered == "themes":
+                self.listed_themes = list(themes)
+        if plan.intent == THEME and themes:
+            self.focus_theme, self.focus_topic = themes[0], None
+        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST) and topics:
+            self.focus_topic, self.focus_theme = topics[0], None
+        if sources:
+            self.sources = list(sources)
+        self.shown |= set(sources) | set(seen)
+        self.last = plan
+
+
+@dataclass
+class Plan:
+    intent: str
+    query: str  # what to embed for retrieval
+    topics: list[int] = field(default_factory=list)
+    theme: int | None = None  # THEME: the theme asked about (None: found from ``query``)
+    documents: list[str] = field(default_factory=list)  # SOURCE: "those papers", the last reply's sources
+    order: str = "largest"  # overview: largest or smallest first
+    document: str | None = None  # SOURCE: the one document id asked about
+    more: bool = False  # "show me more": skip what was already shown
+    by_meaning: bool = False  # TOPIC/COMPARE: topics still to be found from ``query``
+    number: str = ""  # MISSING: the topic number as asked (shortened when absurdly long)
+    # decided by the rules' last resort (a plain search): the example questions may route it better
+    default: bool = False
+    subject: str = ""  # COUNT, LIST, COMPARE, GLOBAL: what the question is about, as asked
+    subjects: list[str] = field(default_factory=list)  # COMPARE by meaning: the two subjects compared
+    count: int = 0  # LIST: how many documents were asked for
+    aspect: str = ""  # GLOBAL: directions, methods, problems, disagreements, trends or "" (the question)
+    note: str = ""  # a line said before the answer (e.g. that the documents carry no dates)
+    missing: str = ""  # UNANSWERABLE: what the documents do not hold ("citation counts")
+    no_topic: str = ""  # SEARCH: a subject no topic is about, said so before the documents
+    blend: str = ""  # a bare follow-up's earlier subject, blended into what its search embeds
+    asked: str = ""  # the question as typed, where ``query`` is only its subject (the default search)
+    routed_by: str = ""  # the example question that routed it, when the rules did not
+    hits: list = field(default_factory=list, repr=False)  # SEARCH: the documents planning found (reused)

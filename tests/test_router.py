@@ -1,0 +1,242 @@
+"""The router alone (fast tier): the rules, misspellings, follow-ups, the example questions with a
+fake embedding, and the intent table; one slow test routes paraphrases with the real MiniLM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from agent import context, corpus_rules, examples, intents, router
+from agent.plans import Plan, State
+from tests.fake_index import fake_embed
+
+KNOWN = {0, 1, 2, 3, 4, 5}
+
+
+def route(question: str, state: State | None = None, known=KNOWN) -> Plan:
+    return router.route(question, state or State(), known)
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("What is this corpus about?", "brief"),
+    ("what's in here?", "brief"),
+    ("¿De qué trata este corpus?", "brief"),
+    ("De quoi parle ce corpus ?", "brief"),
+    ("Summarize this collection", "brief"),
+    ("what kind of stories does this corpus have?", "brief"),
+    ("what are the biggest topcis?", "overview"),
+    ("What are the biggest topics?", "overview"),
+    ("How many topics are there?", "overview"),
+    ("What are the main research directions in these papers?", "global"),
+    ("What methods come up across topics?", "global"),
+    ("What are the open problems these papers point to?", "global"),
+    ("What do these papers disagree on?", "global"),
+    ("Which emerging trends do these papers show?", "global"),
+    ("What are the main themes across these news articles?", "global"),
+    ("How many papers are about reinforcement learning?", "count"),
+    ("Give me 8 papers on graph neural networks", "list"),
+    ("list 30 papers about language models", "list"),
+    ("Which are the most cited papers?", "not_in_documents"),
+    ("Who are the authors of the reinforcement learning papers?", "not_in_documents"),
+    ("When were these articles published?", "not_in_documents"),
+    ("How does federated learning work differ from differential privacy work?", "compare"),
+    ("Which other topics does topic 1 relate to?", "related_topics"),
+    ("Tell me about topic 2", "topic"),
+    ("Tell me about topic 99", "missing_topic"),
+    ("Are there topics about speech or audio?", "find_topics"),
+    ("Tell me more about the federated learning topic", "topic"),
+    ("Summarize the reinforcement learning topic", "topic"),
+    ("What kind of papers study speech?", "search"),
+    ("Summarize this dataset for me", "brief"),
+    ("Which papers study privacy attacks on federated learning?", "search"),
+])
+def test_rules_route_the_kinds_of_question(question, intent):
+    assert route(question).intent == intent
+
+
+def test_counts_lists_and_limits_carry_their_subject_and_number():
+    plan = route("How many papers are about reinforcement learning?")
+    assert (plan.subject, plan.query) == ("reinforcement learning", "reinforcement learning")
+    plan = route("Give me 8 papers on graph neural networks")
+    assert (plan.count, plan.subject) == (8, "graph neural networks")
+    assert route("show me five articles on the stock market").count == 5
+    assert route("Which are the most cited papers?").missing == "citation counts"
+    assert route("What is the h-index of these authors?").missing == "citation counts"
+    assert route("When were these articles published?").missing == "publication dates"
+
+
+def test_a_comparison_names_its_two_subjects():
+    assert route("How does federated learning work differ from differential privacy work?").subjects == \
+        ["federated learning", "differential privacy"]
+    assert route("what is the difference between gans and diffusion models").subjects == ["gans", "diffusion models"]
+    assert route("compare topic 1 and topic 2").topics == [1, 2]
+
+
+def test_global_questions_say_what_they_ask():
+    assert route("What are the open problems these papers point to?").aspect == "problems"
+    assert route("What do these papers disagree on?").aspect == "disagreements"
+    assert route("Which emerging trends do these papers show?").aspect == "trends"
+    scoped = route("What are the open problems in federated learning?")
+    assert scoped.intent == "global" and scoped.subject == "federated learning"
+
+
+def test_misspelled_routing_words_are_mended_and_subject_words_are_not():
+    assert corpus_rules.mend("biggest topcis") == "biggest topics"
+    assert corpus_rules.mend("bigest themse") == "biggest themes"
+    # one slip from "related" but a word of its own; and a singular is not a misspelled plural
+    assert corpus_rules.mend("federated learning topic paper") == "federated learning topic paper"
+
+
+def test_bare_follow_ups_resolve_against_the_last_subject():
+    state = State(last=Plan("search", "adversarial attacks on image classifiers",
+                            subject="adversarial attacks on image classifiers"))
+    plan = route("and what about defenses?", state)
+    # the attacks give way to the defenses; the rest of the subject stays
+    assert plan.intent == "search" and plan.subject == "defenses"
+    assert plan.blend == "adversarial on image classifiers" and "attacks" not in plan.query
+    other = route("and the other side?", state)
+    assert other.query == "adversarial defenses on image classifiers"
+    counted = State(last=Plan("count", "federated learning", subject="federated learning"))
+    instead = route("what about differential privacy instead?", counted)
+    assert (instead.intent, instead.query, instead.blend) == ("count", "differential privacy", "")
+    assert route("and what about defenses?").intent == "search"  # nothing before: a plain search
+    after_brief = route("and what about defenses?", State(last=Plan("brief", "What is this corpus about?")))
+    assert (after_brief.intent, after_brief.query, after_brief.blend) == ("search", "defenses", "")
+
+
+def test_the_time_rules_hook_runs_before_the_no_dates_answer(monkeypatch):
+    def dated(asked):
+        return Plan("search", asked.question, note="dated") if "published" in asked.q else None
+
+    monkeypatch.setattr(router, "TIME_RULES", [dated])
+    assert route("When were these articles published?").note == "dated"
+
+
+def test_the_default_is_a_search_the_examples_may_refine():
+    plan = route("tell me something interesting")
+    assert plan.intent == "search" and plan.default and plan.asked == "tell me something interesting"
+
+
+ADVERSARIAL = ["any topic ", "what topics ", "are there topics about ", "the a ", "list all ", "topic 1 and ",
+               "#1", "9", "tell me more ", "a", "how many papers ", "give me 8 papers ", "what about ",
+               "compare a and ", " differ from ", "what are the main themes ", "and ", "de qué trata ", "topcis "]
+
+
+def test_routing_is_linear_in_the_question_length():
+    """Each shape at 100,000 characters, routed in a child process so a backtracking pattern
+    (24 s at 10,000 characters on ca3de4b, hours at 100,000) fails this test instead of hanging it."""
+    code = (
+        "import sys, time\n"
+        "from agent import router\n"
+        "from agent.plans import Plan\n"
+        "state = router.State(listed_topics=[0, 1], sources=['a', 'b'], focus_topic=0, last=Plan('search', 'x y'))\n"
+        "worst = 0.0\n"
+        f"for shape in {ADVERSARIAL!r}:\n"
+        "    q = (shape * (100000 // len(shape) + 1))[:100000]\n"
+        "    t = time.perf_counter()\n"
+        "    router.route(q, state, {0, 1, 2})\n"
+        "    worst = max(worst, time.perf_counter() - t)\n"
+        "print(worst)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("routing a 100,000-character question took over 60 s: a pattern backtracks")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout) < 2.0  # a generous bound: well under 0.1 s each on a 2-core machine
+
+
+def test_absurd_topic_numbers_are_missing_topics_not_errors():
+    plan = route("tell me about topic " + "9" * 5000, known={0, 1, 2})
+    assert plan.intent == "missing_topic" and plan.number == "999999999…"
+    assert route("explain number " + "9" * 5000, State(sources=["a"]), {0, 1, 2}).intent == "search"
+
+
+def test_a_topic_question_looks_topics_up_by_its_subject():
+    plan = route("Are there topics about speech or audio?")
+    assert plan.intent == "find_topics" and plan.query == "speech or audio"
+    assert route("Which topics cover reinforcement learning?", known=set()).query == "reinforcement learning"
+
+
+def test_a_search_embeds_the_question_without_its_frame():
+    assert route("Which papers study privacy attacks on federated learning?").query == \
+        "privacy attacks on federated learning"
+    assert route("How do people use graph neural networks?").query == "graph neural networks"
+    assert route("Which papers?").query == "Which papers?"
+
+
+# -- the example questions ------------------------------------------------------------------------------------
+def test_the_examples_file_is_a_few_hundred_labelled_questions():
+    pairs = examples.read()
+    assert len(pairs) >= 250
+    assert {i for i, _ in pairs} == {"brief", "overview", "global", "not_in_documents", "search"}
+    with pytest.raises(ValueError, match="unknown intent"):
+        examples.read("nonsense\twhat is this")
+
+
+def test_a_default_search_goes_where_its_nearest_example_goes():
+    pairs = [("brief", "what does this collection hold"), ("search", "which papers study speech"),
+             ("global", "what do the sources disagree about")]
+    table = examples.Examples.embedded(fake_embed, pairs)
+    refined = table.refine(route("what does this collection hold?"), fake_embed(["what does this collection hold?"])[0])
+    assert refined.intent == "brief" and refined.routed_by == "what does this collection hold"
+    asked = route("which papers study speech recognition")
+    assert table.refine(asked, fake_embed([asked.asked])[0]).intent == "search"  # nearest is a search
+    far = route("zebra migration")
+    assert table.refine(far, fake_embed(["zebra migration"])[0]) is far  # no example near enough
+
+
+def test_the_examples_are_embedded_once_and_cached(tmp_path):
+    calls = []
+
+    def counting(texts):
+        calls.append(len(texts))
+        return fake_embed(texts)
+
+    pairs = [("brief", "what is in here"), ("search", "papers on speech")]
+    examples.Examples.embedded(counting, pairs, cache=tmp_path, model="m")
+    again = examples.Examples.embedded(counting, pairs, cache=tmp_path, model="m")
+    assert calls == [2] and again.questions == ["what is in here", "papers on speech"]
+    examples.Examples.embedded(counting, pairs, cache=tmp_path, model="other")  # another model: embedded anew
+    assert calls == [2, 2]
+
+
+# -- the intent table ----------------------------------------------------------------------------------------
+def test_every_intent_has_one_builder_and_its_prompt_exists():
+    import importlib
+
+    import prompts
+
+    assert set(intents.TABLE) == set(intents.INTENTS) == set(router.INTENTS)
+    for intent, route_ in intents.TABLE.items():
+        if "." in route_.builder:
+            module, function = route_.builder.rsplit(".", 1)
+            assert callable(getattr(importlib.import_module(f"agent.{module}"), function)), intent
+        else:
+            assert callable(getattr(context.Builder, route_.builder)), intent
+        if route_.prompt is not None:
+            assert prompts.load(route_.prompt), intent
+
+
+@pytest.mark.slow
+def test_paraphrases_route_by_the_real_embedding_model():
+    """The nearest example by the bundled MiniLM: paraphrases no rule knows land where they belong."""
+    from indexing import embedding
+
+    model = embedding.load("bundled")
+
+    def embed(texts):
+        return model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+
+    table = examples.Examples.embedded(embed)
+    cases = {"Summarize this dataset for me": "brief", "what's going on in this dataset": "brief",
+             "¿qué hay aquí?": "brief", "what are the hot topics": "global",
+             "What is the h-index of these authors?": "not_in_documents",
+             "Which papers study recommendation systems?": "search",
+             "What approaches exist for autonomous driving?": "search",
+             "What is known about adversarial examples for image classifiers?": "search"}
+    for question, intent in cases.items():
+        plan = Plan("search", corpus_rules.search_query(question), default=True, asked=question)
+        assert table.refine(plan, embed([question])[0]).intent == intent, question
