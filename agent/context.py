@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import prompts
-from agent import router
-from agent.intents import TABLE
-from agent import attribution
+from agent import attribution, router
 from agent.attribution import SourceSentences
+from agent.intents import TABLE
 from agent.retrieval import Snapshot
 from indexing.schema import DocumentRecord, Theme, Topic
 

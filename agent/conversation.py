@@ -53,9 +53,9 @@ class Settings:
     # grow with the question, and one user's pasted book would slow every other user's answer
     max_question_chars: int = 4000
     overview_topics: int = 10  # topics (or themes) per overview
-    max_tokens: int = 500  # reference: max_new_tokens 500
-    temperature: float = 0.1
-    repetition_penalty: float = 1.1
+    max_tokens: int = Options.max_tokens  # reference: max_new_tokens 500 (defined once, in indexing.generation)
+    temperature: float = Options.temperature
+    repetition_penalty: float = Options.repetition_penalty
     # an uncited answer sentence this similar to a source gets its citation (small models rarely cite)
     attribution_similarity: float = 0.5
     # an answer sentence less similar than this to every sentence of its sources is dropped (MiniLM

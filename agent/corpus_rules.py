@@ -9,14 +9,10 @@ question (no two unbounded quantifiers trade characters; see ``router._in_order`
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import prompts
 from agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, TOPIC, UNANSWERABLE
-from agent.plans import Plan
-
-if TYPE_CHECKING:
-    from agent.router import Asked
+from agent.plans import Asked, Plan
 
 # -- misspellings: only the words the rules look for are mended, in the copy the rules read --------------
 _VOCABULARY = ("topics", "themes", "corpus", "collection", "dataset", "papers", "articles", "documents", "biggest",

@@ -8,8 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.intents import (BRIEF, COMPARE, COUNT, FIND_TOPICS, GLOBAL, INTENTS, LIST, MISSING, OFF_CORPUS,  # noqa: F401
-                           OVERVIEW, RELATED, SEARCH, SOURCE, THEME, TOPIC, UNANSWERABLE)
+from agent.intents import (  # noqa: F401
+    BRIEF,
+    COMPARE,
+    COUNT,
+    FIND_TOPICS,
+    GLOBAL,
+    INTENTS,
+    LIST,
+    MISSING,
+    OFF_CORPUS,
+    OVERVIEW,
+    RELATED,
+    SEARCH,
+    SOURCE,
+    THEME,
+    TOPIC,
+    UNANSWERABLE,
+)
 
 
 @dataclass
@@ -73,3 +89,14 @@ class Plan:
     asked: str = ""  # the question as typed, where ``query`` is only its subject (the default search)
     routed_by: str = ""  # the example question that routed it, when the rules did not
     hits: list = field(default_factory=list, repr=False)  # SEARCH: the documents planning found (reused)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question as every rule sees it."""
+
+    question: str  # as typed (whitespace collapsed)
+    q: str  # lower case, misspelled routing words mended (corpus_rules.mend): what patterns match
+    state: State
+    known: set[int]  # the index's topic ids
+    numbers: list[int]  # the known topic numbers the question names, in order

@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from agent.intents import (BRIEF, COMPARE, COUNT, FIND_TOPICS, GLOBAL, INTENTS, LIST, MISSING, OFF_CORPUS,  # noqa: F401
-                           OVERVIEW, RELATED, SEARCH, SOURCE, THEME, TOPIC, UNANSWERABLE)
 from agent import corpus_rules
 from agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
-from agent.plans import Plan, State  # noqa: F401 - the router's types, imported from here by older callers
-
+from agent.intents import (  # noqa: F401
+    BRIEF,
+    COMPARE,
+    COUNT,
+    FIND_TOPICS,
+    GLOBAL,
+    INTENTS,
+    LIST,
+    MISSING,
+    OFF_CORPUS,
+    OVERVIEW,
+    RELATED,
+    SEARCH,
+    SOURCE,
+    THEME,
+    TOPIC,
+    UNANSWERABLE,
+)
+from agent.plans import Asked, Plan, State  # noqa: F401 - the router's types, imported from here by older callers
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "last": -1}
@@ -153,17 +167,6 @@ def _ordinal(question: str, q: str, state: State) -> Plan | None:
             return Plan(THEME, question, theme=items[index])
         return Plan(TOPIC, question, [items[index]])
     return None
-
-
-@dataclass(frozen=True)
-class Asked:
-    """One question as every rule sees it."""
-
-    question: str  # as typed (whitespace collapsed)
-    q: str  # lower case, misspelled routing words mended (corpus_rules.mend): what patterns match
-    state: State
-    known: set[int]  # the index's topic ids
-    numbers: list[int]  # the known topic numbers the question names, in order
 
 
 Rule = Callable[[Asked], "Plan | None"]

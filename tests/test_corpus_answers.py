@@ -55,7 +55,7 @@ def test_descriptions_are_used_and_cited_sentence_by_sentence():
     reply = conversation(themes=False, descriptions=descriptions).ask("What is this corpus about?")
     assert "Attacks fool image classifiers. [" in reply.answer and "Defenses make them robust. [" in reply.answer
     cited = {s.n: s.id for s in reply.sources}
-    line = next(l for l in reply.answer.splitlines() if "Adversarial Attacks" in l)
+    line = next(x for x in reply.answer.splitlines() if "Adversarial Attacks" in x)
     assert [cited[int(n)] for n in __import__("re").findall(r"\[(\d+)\]", line)] == ["t3d0", "t3d1"]
 
 
@@ -127,7 +127,7 @@ def test_which_topics_a_topic_relates_to():
     assert reply.intent == "related_topics" and sorted(reply.topics) == [1, 2, 3] and reply.answer_source == "index"
     scores = [float(s) for s in __import__("re").findall(r"similarity (\d\.\d\d)", reply.answer)]
     assert scores == sorted(scores, reverse=True) and len(scores) == 3
-    assert "same theme" in next(l for l in reply.answer.splitlines() if "Topic 1:" in l)
+    assert "same theme" in next(x for x in reply.answer.splitlines() if "Topic 1:" in x)
     assert "No topic is about" not in reply.answer
     assert conv.ask("tell me about the first one").topics == reply.topics[:1]
 

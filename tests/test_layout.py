@@ -93,6 +93,7 @@ PLACEHOLDERS = {
     "answer_example_user": set(),
     "ask_compare": {"TOPICS", "SOURCES", "QUESTION"},
     "ask_find": {"TOPICS", "SOURCES", "QUESTION"},
+    "ask_global": {"POINTS", "QUESTION"},
     "ask_overview": {"N_DOCUMENTS", "N_TOPICS", "N_OUTLIERS", "ORDER", "TOPICS", "QUESTION"},
     "ask_retry": set(),
     "ask_search": {"SOURCES", "QUESTION"},
@@ -108,8 +109,10 @@ PLACEHOLDERS = {
     "label_system": set(),
     "label_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "missing_topic": {"NUMBER", "FIRST", "LAST"},
+    "no_dates": set(),
     "no_topic": {"SUBJECT"},
     "no_topic_documents": {"SUBJECT", "TOPICS"},
+    "not_in_documents": {"MISSING"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
     "overview_themes": {"N_DOCUMENTS", "N_TOPICS", "N_THEMES"},
     "retry_notice": set(),
@@ -127,23 +130,44 @@ def test_every_prompt_is_a_text_file_with_its_placeholders():
 
 
 def _fill_calls():
-    """(file, prompt name, keyword names) of every ``prompts.fill("name", ...)`` in the code."""
+    """(file, function, prompt name or None when computed, keyword names) of every
+    ``prompts.fill(...)`` in the code."""
     for layer in LAYERS[1:]:
         for path in (ROOT / layer).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fill"
-                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "prompts"):
-                    name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
-                    yield path.relative_to(ROOT), name, {k.arg for k in node.keywords}
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+                for node in ast.walk(function):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr == "fill" and isinstance(node.func.value, ast.Name)
+                            and node.func.value.id == "prompts"):
+                        name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                        yield path.relative_to(ROOT), function.name, name, {k.arg for k in node.keywords}
 
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
+    from agent.intents import TABLE
+
     calls = list(_fill_calls())
-    assert {name for _, name, _ in calls} >= {n for n, marks in PLACEHOLDERS.items() if marks}
-    for path, name, keys in calls:
-        assert name in PLACEHOLDERS, f"{path}: prompts.fill of unknown prompt {name!r}"
+    # a builder of agent/context.py fills the prompt the intent table names for it (the name is computed)
+    table = {(route.builder, route.prompt) for route in TABLE.values() if route.prompt}
+    named = {name for _, _, name, _ in calls} | {prompt for _, prompt in table}
+    assert named >= {n for n, marks in PLACEHOLDERS.items() if marks}
+    # a method a builder calls to make its context fills that builder's prompt
+    context = ast.parse((ROOT / "agent" / "context.py").read_text(encoding="utf-8"))
+    callers: dict[str, set[str]] = {}
+    for method in [n for n in ast.walk(context) if isinstance(n, ast.FunctionDef)]:
+        for node in ast.walk(method):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+                    and node.attr != method.name):
+                callers.setdefault(node.attr, set()).add(method.name)
+    for path, function, name, keys in calls:
         assert None not in keys, f"{path}: prompts.fill({name!r}, **...): name each placeholder"
-        assert keys == PLACEHOLDERS[name], f"{path}: prompts.fill({name!r}) gives {keys}, wants {PLACEHOLDERS[name]}"
+        builders = {function} | callers.get(function, set())
+        names = [name] if name is not None else [prompt for builder, prompt in table if builder in builders]
+        assert names, f"{path}: {function} fills a computed prompt that the intent table gives it nowhere"
+        for n in names:
+            assert n in PLACEHOLDERS, f"{path}: prompts.fill of unknown prompt {n!r}"
+            assert keys == PLACEHOLDERS[n], f"{path}: prompts.fill({n!r}) gives {keys}, wants {PLACEHOLDERS[n]}"
 
 
 def test_placeholders_are_filled_by_one_renderer():

@@ -34,6 +34,7 @@ from ui import guard, render
 from ui import map as map_mod
 from ui.logins import LoginThrottle, Throttled
 from ui.markup import safe_markdown
+from ui.options import APP_PORT
 
 LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
@@ -305,7 +306,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
 @dataclass(frozen=True)
 class ServeOptions:
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: int = APP_PORT
     share: bool = False
     auth: list[tuple[str, str]] | None = None
 
