@@ -14,7 +14,7 @@ import pytest
 from indexing.errors import TopictalkError
 from tests.conftest import free_port, run_cli
 from tests.fakes import FakeLLM
-from ui import app, guard, logins
+from ui import app, guard, logins, proxies
 from ui.logins import LoginThrottle, Throttled
 
 
@@ -177,16 +177,16 @@ def test_the_client_table_stays_under_its_bound():
 
 def test_mapped_ipv4_loopback_is_loopback():
     assert logins.is_loopback("::ffff:127.0.0.1") and not logins.is_loopback("::ffff:10.0.0.1")
-    assert guard.client_address(http(headers=[("x-forwarded-for", "5.5.5.5")], peer="::ffff:127.0.0.1")) == \
+    assert proxies.client_address(http(headers=[("x-forwarded-for", "5.5.5.5")], peer="::ffff:127.0.0.1")) == \
         "5.5.5.5"
 
 
 def test_forwarded_allow_ips_names_the_reverse_proxies():
     proxied = http(headers=[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.7")], peer="10.0.0.5")
-    assert guard.client_address(proxied) == "10.0.0.5"  # an untrusted peer: its forwarded header is ignored
-    proxies = guard.trusted_proxies("10.0.0.0/24")
-    assert guard.client_address(proxied, proxies) == "203.0.113.9"  # trusted hops skipped from the right
-    assert guard.trusted_proxies("*, 10.0.0.5, nonsense") == guard.trusted_proxies("10.0.0.5")
+    assert proxies.client_address(proxied) == "10.0.0.5"  # an untrusted peer: its forwarded header is ignored
+    trusted = proxies.trusted_proxies("10.0.0.0/24")
+    assert proxies.client_address(proxied, trusted) == "203.0.113.9"  # trusted hops skipped from the right
+    assert proxies.trusted_proxies("*, 10.0.0.5, nonsense") == proxies.trusted_proxies("10.0.0.5")
 
 
 def test_an_auth_file_others_may_read_warns_and_a_user_listed_twice_is_refused(tmp_path, capsys):
@@ -214,9 +214,9 @@ def http(path="/", method="GET", headers=(), peer="127.0.0.1", query=b""):
 
 def test_the_client_is_the_last_forwarded_entry_for_loopback_peers_only():
     forged = [("x-forwarded-for", "6.6.6.6, 7.7.7.7"), ("x-forwarded-for", "1.2.3.4, 9.9.9.9")]
-    assert guard.client_address(http(headers=forged)) == "9.9.9.9"  # what the tunnel appended
-    assert guard.client_address(http(headers=forged, peer="203.0.113.5")) == "203.0.113.5"
-    assert guard.client_address(http()) == "127.0.0.1"
+    assert proxies.client_address(http(headers=forged)) == "9.9.9.9"  # what the tunnel appended
+    assert proxies.client_address(http(headers=forged, peer="203.0.113.5")) == "203.0.113.5"
+    assert proxies.client_address(http()) == "127.0.0.1"
 
 
 @pytest.mark.parametrize("origin, host, ok", [
@@ -532,3 +532,18 @@ def test_a_stranger_guessing_ann_never_keeps_ann_out_when_served(served):
             own = client.post("login", data={"username": "ann", "password": "correct horse"},
                               headers={"x-forwarded-for": "192.0.2.5"})
             assert own.status_code == 200
+
+
+def test_the_citation_pattern_starts_a_match_only_where_a_run_of_spaces_starts():
+    """Issue 31: ``([ \\t]*)\\[`` tried a match at each of n spaces, each rescanning the run: 40,000 spaces
+    took 10.6 s of one core holding the GIL. A match that cannot start inside a run makes it linear; the
+    leftmost match, and so the cleaned text, is the same."""
+    from agent import citations
+
+    for pattern, text in ((citations.CITATION, " " * 1_000 + "[1]"), (citations._OPEN, " " * 1_000 + "[1")):
+        assert pattern.match(text, 0)  # the match starts where the run starts ...
+        assert not any(pattern.match(text, pos) for pos in range(1, 1_000))  # ... and nowhere inside it
+    assert citations.clean("a  [1] b [9] c\t[1, 9] d[2]", {1, 2}) == "a  [1] b c\t[1] d[2]"
+    assert citations.clean(" " * 40_000 + "x [1]", {1}) == " " * 40_000 + "x [1]"
+    cited = citations.CitationFilter({1})
+    assert "".join(cited(["a [", "1] b  ", " [2] c"])) == "a [1] b c"

@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ipaddress
 import json
-import os
-import re
 import time
 from collections import Counter
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
+from ui import proxies as proxies_mod
+from ui import sessions as sessions_mod
 from ui.logins import is_loopback
 
 # no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
@@ -128,40 +127,6 @@ def _cookies(scope) -> dict[str, str]:
     return {k: m.value for k, m in jar.items()}
 
 
-def trusted_proxies(value: str | None = None) -> list:
-    """The networks of ``FORWARDED_ALLOW_IPS`` (comma separated; uvicorn reads the same variable)."""
-    value = os.environ.get("FORWARDED_ALLOW_IPS", "") if value is None else value
-    nets = []
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        with contextlib.suppress(ValueError):  # '*' or a name: trusted by no one here
-            nets.append(ipaddress.ip_network(item, strict=False))
-    return nets
-
-
-def _trusted(host: str, proxies) -> bool:
-    if is_loopback(host):  # the share tunnel connects from this machine and appends the visitor's address
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[] "))
-    except ValueError:
-        return False
-    address = getattr(address, "ipv4_mapped", None) or address
-    return any(address.version == net.version and address in net for net in proxies)
-
-
-def client_address(scope, proxies=()) -> str:
-    """The peer, or if it is a trusted proxy the last ``X-Forwarded-For`` entry no trusted proxy wrote."""
-    peer = (scope.get("client") or ("?", 0))[0]
-    if not _trusted(peer, proxies):
-        return peer
-    chain = [part.strip() for name, value in scope.get("headers", []) if name == b"x-forwarded-for"
-             for part in value.decode("latin-1").split(",")]
-    for entry in reversed([part for part in chain if part]):
-        if not _trusted(entry, proxies):
-            return entry
-    return peer
-
-
 def same_origin(scope) -> bool:
     """No ``Origin``, or one whose host is the host the request was sent to."""
     headers = dict(scope.get("headers", []))
@@ -185,7 +150,7 @@ class Guard:
     def __init__(self, app, group: str = "llm", max_answers: int = MAX_ANSWERS_PER_LOGIN, proxies=None,
                  clock=time.monotonic) -> None:
         self.app, self.group, self.max_answers = app, group, max_answers
-        self.proxies = trusted_proxies() if proxies is None else list(proxies)
+        self.proxies = proxies_mod.trusted_proxies() if proxies is None else list(proxies)
         self.clock = clock
         self.owners: dict[str, str] = {}  # session id (or REST call event id) -> its login
         self.seen: dict[str, float] = {}  # session id -> when a request last named it
@@ -213,7 +178,7 @@ class Guard:
         if (int(length) if length.isdigit() else 0) > MAX_REQUEST_BYTES:
             await refuse(send, 413, f"requests are limited to {MAX_REQUEST_BYTES // 1024} kB")
             return
-        client.set(client_address(scope, self.proxies))
+        client.set(proxies_mod.client_address(scope, self.proxies))
         receive = _capped(receive)
         state = GradioState(scope.get("app"))
         if path.endswith("/logout"):
@@ -224,7 +189,7 @@ class Guard:
         if method == "POST" and (joins or state.requires_login):  # the session id it names is in the body
             body, receive = await _read_body(receive)
         try:
-            sessions = _sessions_named(scope, body)
+            sessions = sessions_mod.named(scope, body)
         except ValueError as err:
             await refuse(send, 400, str(err))
             return
@@ -269,12 +234,12 @@ class Guard:
         """(status, detail) for a request of ``user`` that names another login's session or event, else None."""
         if any(not self._owned_by(session, user, state) for session in sessions):
             return 403, "this session belongs to another login"
-        call = _CALL_RESULT.search(path)
+        call = sessions_mod.CALL_RESULT.search(path)
         if method == "GET" and call:  # a REST call's result: only its caller's, as gradio finds its session
             owner, session = state.event(call.group(1))
             if (owner is not None and owner != user) or self.owners.get(session) != user:
                 return 404, "no such call of this login"
-        stream = _STREAM_EVENT.search(path)
+        stream = sessions_mod.STREAM_EVENT.search(path)
         if method == "POST" and stream:
             owner, _ = state.event(stream.group(1))
             if owner is not None and owner != user:
@@ -370,36 +335,6 @@ class Guard:
             self.joining[owner] -= 1
             if not self.joining[owner]:
                 del self.joining[owner]
-
-
-_CALL_RESULT = re.compile(r"/call/(?:v2/)?[^/]+/([^/]+)$")  # GET /gradio_api/call/<fn>/<event id>
-_STREAM_EVENT = re.compile(r"/stream/([^/]+)(?:/close)?$")  # POST /gradio_api/stream/<event id>[/close]
-_PATH_SESSION = (re.compile(r"/heartbeat/([^/]+)$"),  # GET /gradio_api/heartbeat/<session>
-                 re.compile(r"/stream/([^/]+)/[^/]+/[^/]+/[^/]+$"))  # GET .../stream/<session>/<run>/<id>/<file>
-
-
-def _sessions_named(scope, body: bytes) -> list[str]:
-    """Every session id a request names where gradio may read one: the JSON body's ``session_hash`` (the
-    last of repeated keys, for Python's json), every ``session_hash`` of the query (Starlette takes the
-    last) and the path of a heartbeat or a stream file. ValueError if it names two."""
-    named: list[str] = []
-    pairs = None
-    if body:
-        with contextlib.suppress(ValueError):  # not JSON: gradio refuses it itself
-            pairs = json.loads(body, object_pairs_hook=lambda pairs: pairs)
-    values = [v for k, v in pairs if k == "session_hash"] if isinstance(pairs, list) and pairs and \
-        all(isinstance(p, tuple) for p in pairs) else []
-    if any(v is not None and not isinstance(v, str) for v in values):
-        raise ValueError("session_hash must be a string")
-    named += [v for v in values if v is not None]
-    query = scope.get("query_string", b"").decode("latin-1")
-    named += [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "session_hash"]
-    if scope.get("method") == "GET":
-        path = scope.get("path", "").rstrip("/")
-        named += [m.group(1) for pattern in _PATH_SESSION if (m := pattern.search(path))]
-    if len(named) > 1:
-        raise ValueError("a request may name one session (session_hash) once")
-    return named
 
 
 async def _read_body(receive):
