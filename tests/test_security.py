@@ -478,6 +478,7 @@ def test_one_login_gets_two_answers_at_once_and_another_login_still_gets_in(serv
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_rest_call_result_is_its_callers_only(served):
     """Issue 31: GET /gradio_api/call/<fn>/<event id> gave any login another login's question and answer."""
     ann, bob = login(served.local_url, "ann", "correct horse"), login(served.local_url, "bob", "battery staple")
@@ -490,6 +491,7 @@ def test_a_rest_call_result_is_its_callers_only(served):
     assert own.status_code == 200 and "event: complete" in own.text
 
 
+@pytest.mark.slow
 def test_duplicate_session_keys_and_a_heartbeats_query_are_refused_when_served(served):
     ann, bob = login(served.local_url, "ann", "correct horse"), login(served.local_url, "bob", "battery staple")
     with ann.stream("GET", "gradio_api/heartbeat/ann-dup") as beat:
@@ -502,6 +504,7 @@ def test_duplicate_session_keys_and_a_heartbeats_query_are_refused_when_served(s
         assert beat.status_code == 400
 
 
+@pytest.mark.slow
 def test_logout_is_a_same_origin_post_and_tokens_are_trimmed(served):
     import httpx
 
@@ -519,6 +522,7 @@ def test_logout_is_a_same_origin_post_and_tokens_are_trimmed(served):
     assert "ann" not in tokens.values()
 
 
+@pytest.mark.slow
 def test_a_stranger_guessing_ann_never_keeps_ann_out_when_served(served):
     """Issue 31 target: an attacker guesses "ann" from another client; ann's right password is answered 200
     at once, every time (the share tunnel connects from loopback and names the visitor last)."""

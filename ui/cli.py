@@ -79,6 +79,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     index_dir, location = _location(args, cfg)
+    if args.gc:
+        return _gc(location)
     if bool(args.input) == bool(args.dataset):
         raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
                              "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
@@ -208,6 +210,18 @@ def _ask(args: argparse.Namespace) -> int:
         model.close()
 
 
+def _gc(location) -> int:
+    """``topictalk index --gc``: delete the HNSW folders no collection owns (Chroma leaves them on delete)."""
+    from indexing import store
+    from indexing.store import folders
+
+    if location.path is None or not (location.path / "chroma.sqlite3").is_file():
+        raise TopictalkError(f"--gc cleans an embedded index folder; there is none at {location}")
+    count, size = folders.remove_orphans(store.connect(location))
+    print(f"removed {count} orphan HNSW folder{'s' * (count != 1)} ({size / 1e6:.1f} MB) from {location.path}")
+    return 0
+
+
 def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
     from agent.conversation import Settings
@@ -330,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Embed the documents, find topics with UMAP + HDBSCAN + BERTopic, label them "
                                    "with the LLM, and store everything in Chroma.")
     options.index_options(p)
+    p.add_argument("--gc", action="store_true", help="only remove the HNSW folders that dropped generations left "
+                                                      "in --index-dir (earlier versions kept them), then exit")
     p.set_defaults(func=_index)
 
     p = sub.add_parser("topics", help="print the topics of an index")
