@@ -551,3 +551,23 @@ def test_the_citation_pattern_starts_a_match_only_where_a_run_of_spaces_starts()
     assert citations.clean(" " * 40_000 + "x [1]", {1}) == " " * 40_000 + "x [1]"
     cited = citations.CitationFilter({1})
     assert "".join(cited(["a [", "1] b  ", " [2] c"])) == "a [1] b c"
+
+
+def test_a_5000_digit_count_is_one_short_line():
+    """Issue 31: a 5,000-digit number where a count is expected: said in one short line, not echoed whole."""
+    import argparse
+
+    from ui import options
+
+    for parse in (options.at_least(1, " token"), options.at_least(0)):
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            parse("9" * 5_000)
+        assert "too large" in str(info.value) and len(str(info.value)) < 120
+    parser = options.Parser(prog="topictalk index")
+    options.index_options(parser)
+    for flag in ("--limit", "--seed"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--input", "x.csv", flag, "9" * 5_000])
+    assert options.networks(" 10.0.0.5, 10.0.0.0/24 ") == "10.0.0.5,10.0.0.0/24"
+    with pytest.raises(argparse.ArgumentTypeError, match="no address or network"):
+        options.networks("10.0.0.5, proxy.example")

@@ -230,6 +230,8 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     # checked before anything loads: a refused --share should cost no model load
     auth = logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
                                host=args.host)
+    if args.forwarded_allow_ips:  # read by uvicorn and by ui.guard when the app starts
+        os.environ["FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     owned = shared is None
     index, model = open_conversation_parts(args, None if owned else shared.get())
     try:
