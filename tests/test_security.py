@@ -571,3 +571,43 @@ def test_a_5000_digit_count_is_one_short_line():
     assert options.networks(" 10.0.0.5, 10.0.0.0/24 ") == "10.0.0.5,10.0.0.0/24"
     with pytest.raises(argparse.ArgumentTypeError, match="no address or network"):
         options.networks("10.0.0.5, proxy.example")
+
+
+def test_a_full_disk_is_one_line_saying_what_to_do(monkeypatch, capsys):
+    """Issue 31: a full disk during a write gave chromadb's raw InternalError traceback."""
+    from ui import cli
+
+    class InternalError(Exception):  # chromadb.errors.InternalError, as its sqlite writer words it
+        pass
+
+    def index(args, shared=None):
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as err:
+            raise InternalError("error returned from database: database or disk is full") from err
+
+    monkeypatch.setattr(cli, "_index", index)
+    assert cli.main(["index", "--input", "x.csv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "disk is full" in err[0] and "free some space" in err[0] and "nothing was lost" in err[0]
+    monkeypatch.setattr(cli, "_index", lambda args, shared=None: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # other errors are not mistaken for it
+        cli.main(["index", "--input", "x.csv"])
+
+
+def test_an_index_folder_this_user_cannot_write_gets_the_right_hint(tmp_path, monkeypatch):
+    """Issue 31: a folder the server may read but not write could not be served, and the hint said something
+    else. (The tests may run as root, whom permissions do not stop: the check is simulated.)"""
+    import os
+
+    import chromadb
+
+    from indexing import store
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("attempt to write a readonly database")
+
+    monkeypatch.setattr(chromadb, "PersistentClient", refuse)
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
+    with pytest.raises(TopictalkError, match="not writable by this user.*copy the folder"):
+        store.connect(store.Location(path=tmp_path))
