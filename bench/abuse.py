@@ -263,7 +263,7 @@ def probe_throttle_abuse(index) -> None:
     import httpx
 
     from tests.fakes import FakeLLM
-    from ui import guard
+    from ui import proxies
     from ui.logins import LoginThrottle
 
     throttle = LoginThrottle([(USER, PASSWORD)])  # the real delays: 1 s doubling, 30 s cap
@@ -311,7 +311,7 @@ def probe_throttle_abuse(index) -> None:
                 status == 200 and waited <= 31)
         forged = {"type": "http", "client": ("127.0.0.1", 5),
                   "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.9")]}
-        key = guard.client_address(forged)
+        key = proxies.client_address(forged)
         fake_now = [0.0]
         table = LoginThrottle([(USER, PASSWORD)], clock=lambda: fake_now[0])
         for i in range(21_000):

@@ -85,6 +85,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     index_dir, location = _location(args, cfg)
+    if args.gc:
+        return _gc(location)
     if bool(args.input) == bool(args.dataset):
         raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
                              "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
@@ -215,6 +217,18 @@ def _ask(args: argparse.Namespace) -> int:
         model.close()
 
 
+def _gc(location) -> int:
+    """``topictalk index --gc``: delete the HNSW folders no collection owns (Chroma leaves them on delete)."""
+    from indexing import store
+    from indexing.store import folders
+
+    if location.path is None or not (location.path / "chroma.sqlite3").is_file():
+        raise TopictalkError(f"--gc cleans an embedded index folder; there is none at {location}")
+    count, size = folders.remove_orphans(store.connect(location))
+    print(f"removed {count} orphan HNSW folder{'s' * (count != 1)} ({size / 1e6:.1f} MB) from {location.path}")
+    return 0
+
+
 def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
     from agent.conversation import Settings
@@ -223,6 +237,8 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     # checked before anything loads: a refused --share should cost no model load
     auth = logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
                                host=args.host)
+    if args.forwarded_allow_ips:  # read by uvicorn and by ui.guard when the app starts
+        os.environ["FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     owned = shared is None
     index, model = open_conversation_parts(args, None if owned else shared.get())
     try:
@@ -337,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Embed the documents, find topics with UMAP + HDBSCAN + BERTopic, label them "
                                    "with the LLM, and store everything in Chroma.")
     options.index_options(p)
+    p.add_argument("--gc", action="store_true", help="only remove the HNSW folders that dropped generations left "
+                                                      "in --index-dir (earlier versions kept them), then exit")
     p.set_defaults(func=_index)
 
     p = sub.add_parser("topics", help="print the topics of an index")
@@ -368,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "are indexed instead.")
     options.index_options(p)
     options.serve_options(p)
+    p.set_defaults(gc=False)  # demo indexes as `index` does, never only collects
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("map", help="write the static labeled map of an index (PNG, SVG or PDF)")
@@ -395,6 +414,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `topictalk topics | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as err:
+        if not disk_full(err):
+            raise
+        print("topictalk: error: the disk is full; nothing was lost (the live index is unchanged): free some "
+              "space, or give another --index-dir, and run the command again", file=sys.stderr)
+        return 2
+
+
+def disk_full(err: BaseException) -> bool:
+    """An out-of-space error, as the OS (ENOSPC) or Chroma's sqlite and HNSW writers (InternalError) say it."""
+    import errno
+
+    while err is not None:
+        if getattr(err, "errno", None) == errno.ENOSPC or any(
+                words in str(err).lower() for words in ("disk is full", "no space left on device")):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 if __name__ == "__main__":

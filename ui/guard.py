@@ -9,14 +9,23 @@ see :func:`outermost`). It refuses
   behind a share host, and its cookie is ``SameSite=none``);
 - uploads (this app takes no files) and bodies over ``MAX_REQUEST_BYTES``;
 - deep links, which let any login copy any session's chat by its id;
-- a session id used by a login other than the first one that used it, and
-  ``cancel``/``heartbeat`` without a login (gradio leaves both open);
+- a session id used by a login other than the first one that used it, read
+  where gradio reads it (the JSON body, every ``session_hash`` of the query,
+  the heartbeat's and the stream's path) and refused if a request names two;
+  a REST ``call`` result or a ``stream`` event asked for by another login;
+  ``cancel``/``heartbeat``/``stream`` without a login (gradio leaves them open);
+  a binding lasts as long as gradio keeps the session (no count forgets it);
+- ``GET /logout`` (a link on any website could log a visitor out): only a
+  ``POST`` whose ``Origin`` (or ``Referer``) is this host logs out;
 - a third answer in flight or waiting for one login (``max_answers``), so one
   login cannot fill the queue every visitor shares.
 
 It also records the client address for the login throttle: the peer, or, for
-a loopback peer (the share tunnel), the *last* ``X-Forwarded-For`` entry,
-the one the tunnel wrote; the visitor writes the ones before it.
+a loopback peer (the share tunnel) or a trusted proxy (``FORWARDED_ALLOW_IPS``,
+the variable uvicorn reads too; ``topictalk chat --forwarded-allow-ips``), the
+last ``X-Forwarded-For`` entry that is not itself a trusted proxy: a proxy
+appends its peer, the visitor writes the ones before it. And it trims gradio's
+login tokens: idle ones expire, and a login keeps at most its newest few.
 
 What gradio keeps about logins and its queue is read in :class:`GradioState`
 only, so a gradio upgrade that renames them changes one class.
@@ -27,16 +36,24 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-from collections import Counter, OrderedDict
-from urllib.parse import parse_qs, urlsplit
+import time
+from collections import Counter
+from urllib.parse import urlsplit
 
+from ui import proxies as proxies_mod
+from ui import sessions as sessions_mod
 from ui.logins import is_loopback
 
 # no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
 # under 50 kB even as escaped JSON); a bigger body is refused before gradio parses it
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_ANSWERS_PER_LOGIN = 2  # answers in flight or waiting at once, per login (per session without logins)
-MAX_SESSIONS = 20_000  # session ids remembered with their login; the oldest are forgotten first
+# a session's binding to its login is dropped only once gradio keeps nothing of the session, no request
+# naming it is open (the heartbeat stays open as long as the page) and it was last named this long ago
+SESSION_GRACE_S = 600.0
+SWEEP_EVERY = 1_000  # new bindings between sweeps of the forgotten ones
+TOKEN_IDLE_S = 7 * 24 * 3600.0  # a login token unused this long is dropped
+MAX_TOKENS_PER_LOGIN = 50  # a login's newest tokens (browsers, devices) kept; older ones log out
 
 # the client address of the request being handled, set by Guard for the login throttle
 client: contextvars.ContextVar[str] = contextvars.ContextVar("topictalk_client", default="?")
@@ -60,6 +77,30 @@ class GradioState:
         cookies = _cookies(scope)
         token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
         return tokens.get(token)
+
+    def token(self, scope) -> str | None:
+        cookie_id = getattr(self.app, "cookie_id", None)
+        cookies = _cookies(scope)
+        return cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+
+    @property
+    def queue(self):
+        return self.app.get_blocks()._queue
+
+    def holds(self, session: str) -> bool:
+        """Whether gradio still keeps anything of ``session`` (its state, messages or events)."""
+        queue = self.queue
+        return (session in self.app.state_holder or session in queue.pending_messages_per_session
+                or session in queue.pending_event_ids_session)
+
+    def event(self, event_id: str):
+        """(owner login, session id) of a queued or just finished event, as gradio's routes find it."""
+        queue = self.queue
+        event = queue.event_ids_to_events.get(event_id)
+        if event is not None:
+            return event.username, event.session_hash
+        session = next((s for s, ids in queue.pending_event_ids_session.items() if event_id in ids), event_id)
+        return None, session
 
     def queued_answers(self, group: str) -> Counter:
         """Events of queue ``group`` waiting or running, counted by owner (login, else session)."""
@@ -86,15 +127,6 @@ def _cookies(scope) -> dict[str, str]:
     return {k: m.value for k, m in jar.items()}
 
 
-def client_address(scope) -> str:
-    peer = (scope.get("client") or ("?", 0))[0]
-    if is_loopback(peer):  # the share tunnel connects from this machine and appends the visitor's address
-        forwarded = [value.decode("latin-1") for name, value in scope.get("headers", []) if name == b"x-forwarded-for"]
-        if forwarded:
-            return forwarded[-1].split(",")[-1].strip() or peer
-    return peer
-
-
 def same_origin(scope) -> bool:
     """No ``Origin``, or one whose host is the host the request was sent to."""
     headers = dict(scope.get("headers", []))
@@ -113,11 +145,18 @@ class Guard:
     """ASGI middleware; see the module docstring. ``group`` is the queue group the answers run in."""
 
     BLOCKED = ("/upload", "/process_recording")
-    OPEN_ROUTES = ("/cancel", "/heartbeat")  # routes gradio serves without a login
+    OPEN_ROUTES = ("/cancel", "/heartbeat/", "/stream/")  # routes gradio serves without a login
 
-    def __init__(self, app, group: str = "llm", max_answers: int = MAX_ANSWERS_PER_LOGIN) -> None:
+    def __init__(self, app, group: str = "llm", max_answers: int = MAX_ANSWERS_PER_LOGIN, proxies=None,
+                 clock=time.monotonic) -> None:
         self.app, self.group, self.max_answers = app, group, max_answers
-        self.owners: OrderedDict[str, str] = OrderedDict()  # session id -> its login
+        self.proxies = proxies_mod.trusted_proxies() if proxies is None else list(proxies)
+        self.clock = clock
+        self.owners: dict[str, str] = {}  # session id (or REST call event id) -> its login
+        self.seen: dict[str, float] = {}  # session id -> when a request last named it
+        self.open: Counter = Counter()  # session id -> requests naming it still being served
+        self.bound_since_sweep = 0
+        self.token_used: dict[str, float] = {}  # gradio login token -> when last used
         self.joining: Counter = Counter()  # owner -> queue joins being handled now (not yet in the queue)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -139,40 +178,148 @@ class Guard:
         if (int(length) if length.isdigit() else 0) > MAX_REQUEST_BYTES:
             await refuse(send, 413, f"requests are limited to {MAX_REQUEST_BYTES // 1024} kB")
             return
-        client.set(client_address(scope))
+        client.set(proxies_mod.client_address(scope, self.proxies))
         receive = _capped(receive)
         state = GradioState(scope.get("app"))
+        if path.endswith("/logout"):
+            await self._logout(scope, receive, send, method)
+            return
         joins = method == "POST" and (path.endswith("/queue/join") or "/call/" in path)  # both queue an event
         body = b""
         if method == "POST" and (joins or state.requires_login):  # the session id it names is in the body
             body, receive = await _read_body(receive)
+        try:
+            sessions = sessions_mod.named(scope, body)
+        except ValueError as err:
+            await refuse(send, 400, str(err))
+            return
         if not state.requires_login:  # no logins: each session is its own owner
             if joins:
-                await self._join(scope, receive, send, _owner(None, _session_of(scope, body)), state)
+                await self._join(scope, receive, send, _owner(None, next(iter(sessions), None)), state)
             else:
                 await self.app(scope, receive, send)
             return
+        if method == "POST" and path.endswith("/login"):
+            await self.app(scope, receive, send)
+            self._trim_tokens(state)  # each login adds a token to gradio's table
+            return
         user = state.user(scope)
         if user is None:  # gradio refuses the rest itself
-            if any(part in path for part in self.OPEN_ROUTES):
+            if any(part in path + "/" for part in self.OPEN_ROUTES):
                 await refuse(send, 401, "log in first")
             else:
                 await self.app(scope, receive, send)
             return
-        session = _session_of(scope, body)
-        if session and not self._owned_by(session, user):
-            await refuse(send, 403, "this session belongs to another login")
-        elif joins:
-            await self._join(scope, receive, send, _owner(user, None), state)
-        else:
-            await self.app(scope, receive, send)
+        self.token_used[state.token(scope)] = self.clock()
+        refusal = self._refusal(path, method, sessions, user, state)
+        if refusal:
+            await refuse(send, *refusal)
+            return
+        for session in sessions:
+            self.open[session] += 1
+        try:
+            if joins:
+                send = self._binding_call_events(send, user) if "/call/" in path else send
+                await self._join(scope, receive, send, _owner(user, None), state)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            for session in sessions:
+                self.seen[session] = self.clock()
+                self.open[session] -= 1
+                if not self.open[session]:
+                    del self.open[session]
 
-    def _owned_by(self, session: str, user: str) -> bool:
+    def _refusal(self, path: str, method: str, sessions: list[str], user: str, state: GradioState):
+        """(status, detail) for a request of ``user`` that names another login's session or event, else None."""
+        if any(not self._owned_by(session, user, state) for session in sessions):
+            return 403, "this session belongs to another login"
+        call = sessions_mod.CALL_RESULT.search(path)
+        if method == "GET" and call:  # a REST call's result: only its caller's, as gradio finds its session
+            owner, session = state.event(call.group(1))
+            if (owner is not None and owner != user) or self.owners.get(session) != user:
+                return 404, "no such call of this login"
+        stream = sessions_mod.STREAM_EVENT.search(path)
+        if method == "POST" and stream:
+            owner, _ = state.event(stream.group(1))
+            if owner is not None and owner != user:
+                return 403, "this event belongs to another login"
+        return None
+
+    def _owned_by(self, session: str, user: str, state: GradioState) -> bool:
         owner = self.owners.setdefault(session, user)
-        self.owners.move_to_end(session)
-        while len(self.owners) > MAX_SESSIONS:
-            self.owners.popitem(last=False)
+        if owner == user and session not in self.seen:
+            self.seen[session] = self.clock()
+            self.bound_since_sweep += 1
+            if self.bound_since_sweep >= SWEEP_EVERY:
+                self._sweep(state)
         return owner == user
+
+    def _sweep(self, state: GradioState) -> None:
+        """Forget the bindings of sessions gone from gradio: a binding lasts as long as its session."""
+        self.bound_since_sweep = 0
+        old = self.clock() - SESSION_GRACE_S
+        for session in [s for s, when in self.seen.items() if when < old and not self.open[s]]:
+            with contextlib.suppress(Exception):  # a gradio without these fields: keep the binding
+                if state.holds(session):
+                    continue
+                self.owners.pop(session, None)
+                self.seen.pop(session, None)
+        self._trim_tokens(state)
+
+    def _trim_tokens(self, state: GradioState) -> None:
+        """Drop gradio's login tokens unused for TOKEN_IDLE_S, and all but a login's newest MAX_TOKENS_PER_LOGIN."""
+        tokens = getattr(state.app, "tokens", None)
+        if not isinstance(tokens, dict):
+            return
+        now = self.clock()
+        for token in [t for t in self.token_used if t not in tokens]:
+            del self.token_used[token]
+        by_login: dict[str, list[str]] = {}
+        for token, login in list(tokens.items()):
+            used = self.token_used.setdefault(token, now)  # first seen now: a new login
+            if used < now - TOKEN_IDLE_S:
+                tokens.pop(token, None)
+                del self.token_used[token]
+            else:
+                by_login.setdefault(login, []).append(token)
+        for login_tokens in by_login.values():
+            for token in sorted(login_tokens, key=self.token_used.__getitem__)[:-MAX_TOKENS_PER_LOGIN]:
+                tokens.pop(token, None)
+                del self.token_used[token]
+
+    def _binding_call_events(self, send, user: str):
+        """A ``send`` that binds the event id of a REST call's answer to its caller: gradio uses the id as
+        the session id of a call that named none, and returns the call's result to whoever asks for it."""
+        chunks: list[bytes] = []
+
+        async def wrapped(message):
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    with contextlib.suppress(ValueError, AttributeError, TypeError):
+                        event_id = json.loads(b"".join(chunks)).get("event_id")
+                        if isinstance(event_id, str):
+                            self.owners.setdefault(event_id, user)
+                            self.seen.setdefault(event_id, self.clock())
+            await send(message)
+
+        return wrapped
+
+    async def _logout(self, scope, receive, send, method: str) -> None:
+        """Only a same-origin POST logs out (a GET could come from a link or an image on any website)."""
+        headers = dict(scope.get("headers", []))
+        origin = headers.get(b"origin") or headers.get(b"referer")
+        if method != "POST":
+            await refuse(send, 405, "log out with a POST from this app's page", allow=b"POST")
+        elif origin is None or origin == b"null":
+            await refuse(send, 403, "a logout must name its origin (this app's page sends it)")
+        else:  # same_origin() above checked an Origin; a Referer is checked here
+            if b"origin" not in headers and not same_origin({**scope, "headers": [(b"origin", origin),
+                                                                                  *scope.get("headers", [])]}):
+                await refuse(send, 403, "requests from other websites are refused")
+                return
+            await self.app({**scope, "method": "GET"}, receive, send)  # gradio's logout route is a GET
 
     async def _join(self, scope, receive, send, owner: str, state: GradioState) -> None:
         # counted and booked with no await in between, so a burst of joins cannot all pass one count;
@@ -188,23 +335,6 @@ class Guard:
             self.joining[owner] -= 1
             if not self.joining[owner]:
                 del self.joining[owner]
-
-
-def _session_of(scope, body: bytes) -> str | None:
-    """The session id a request names: in its JSON body, its query or its path (heartbeat, stream)."""
-    if body:
-        with contextlib.suppress(ValueError, AttributeError):
-            value = json.loads(body).get("session_hash")
-            if isinstance(value, str):
-                return value
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash")
-    if query:
-        return query[0]
-    parts = scope.get("path", "").split("/")
-    for route in ("heartbeat", "stream"):
-        if route in parts and parts.index(route) + 1 < len(parts):
-            return parts[parts.index(route) + 1]
-    return None
 
 
 async def _read_body(receive):
@@ -241,11 +371,13 @@ def _capped(receive):
     return wrapped
 
 
-async def refuse(send, status: int, detail: str, retry_after: float | None = None) -> None:
+async def refuse(send, status: int, detail: str, retry_after: float | None = None, allow: bytes | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(max(1, round(retry_after))).encode()))
+    if allow is not None:
+        headers.append((b"allow", allow))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

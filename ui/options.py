@@ -12,14 +12,26 @@ from indexing.store.layout import CHROMA_PORT
 APP_PORT = 7860  # the chat app's (Gradio's usual port)
 
 
+MAX_COUNT = 2**63 - 1  # no count, size or seed of this program is larger (Chroma's and numpy's ints are 64-bit)
+
+
+def _shown(text: str) -> str:
+    """A bad value as an error quotes it: a 5,000-digit number is cut, not printed."""
+    return repr(text) if len(text) <= 30 else f"{text[:20]!r}... ({len(text):,} characters)"
+
+
 def at_least(minimum: int, meaning: str = ""):
     """An argparse type: an integer >= minimum, else a one-line error saying what the number means."""
 
     def parse(text: str) -> int:
+        if text.strip().lstrip("+-").isdigit() and len(text.strip().lstrip("+-0")) > len(str(MAX_COUNT)):
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is too large: at most {MAX_COUNT:,}")
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {_shown(text)}") from None
+        if abs(value) > MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is too large: at most {MAX_COUNT:,}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, got {value}")
         return value
@@ -33,7 +45,7 @@ def _number(text: str, fits, need: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}") from None
     if not fits(value):  # NaN fits nothing
         raise argparse.ArgumentTypeError(f"must be {need}, got {value:g}")
     return value
@@ -45,6 +57,22 @@ def fraction(text: str) -> float:
 
 def positive(text: str) -> float:
     return _number(text, lambda v: v > 0, "above 0")
+
+
+def networks(text: str) -> str:
+    """Comma-separated addresses or networks (``--forwarded-allow-ips``), each checked; the text as given."""
+    import ipaddress
+
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    for part in parts:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(part)} is no address or network (e.g. 10.0.0.5, "
+                                             f"10.0.0.0/24 or ::1)") from None
+    if not parts:
+        raise argparse.ArgumentTypeError("name at least one address, e.g. 10.0.0.5")
+    return ",".join(parts)
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,6 +90,10 @@ def serve_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--auth", metavar="USER:PASS", help="require this login")
     g.add_argument("--auth-file", metavar="FILE", help="require a login from this file (user:password per line)")
     g.add_argument("--no-auth", action="store_true", help="allow --share without a login, on purpose")
+    g.add_argument("--forwarded-allow-ips", metavar="ADDRS", type=networks,
+                   help="behind a reverse proxy: its addresses or networks (comma separated, e.g. 10.0.0.5 or "
+                        "10.0.0.0/24); the login throttle then counts the visitor its X-Forwarded-For names "
+                        "(sets FORWARDED_ALLOW_IPS, which uvicorn reads too; see docs/security.md)")
     g.add_argument("--max-tokens", type=at_least(1, " token"),
                    help=f"longest answer in tokens (default {GenerationOptions.max_tokens})")
     g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
@@ -80,8 +112,9 @@ def index_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--split", default="train")
     src.add_argument("--text-column")
     src.add_argument("--title-column")
-    src.add_argument("--limit", type=int, help="index a reproducible random sample of N documents")
-    src.add_argument("--seed", type=int, default=42, help="seed of the --limit sample")
+    src.add_argument("--limit", type=at_least(0, " documents"),
+                     help="index a reproducible random sample of N documents")
+    src.add_argument("--seed", type=at_least(0), default=42, help="seed of the --limit sample")
     store_options(p)
     model_options(p)
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
@@ -119,7 +152,7 @@ def store_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("store")
     g.add_argument("--index-dir", help="index folder (default ./topictalk-index)")
     g.add_argument("--chroma-host", help="use a Chroma server instead of the embedded database")
-    g.add_argument("--chroma-port", type=int, default=CHROMA_PORT)
+    g.add_argument("--chroma-port", type=at_least(1), default=CHROMA_PORT)
     g.add_argument("--index-name", type=index_name, default="default",
                    help="which index in the store: many can share one Chroma server (default: default)")
 

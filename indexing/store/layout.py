@@ -119,8 +119,21 @@ def connect(location: Location):
     except TopictalkError:
         raise
     except Exception as err:  # chroma raises many types for "cannot reach/open"
+        if location.path is not None and location.path.is_dir() and not _writable(location.path):
+            # embedded Chroma writes even to read (its lock and write log): a read-only folder cannot be served
+            raise TopictalkError(f"the index folder {location.path} is not writable by this user, and the embedded "
+                                 "database writes even when it only reads: run as the folder's owner, give this "
+                                 "user write access, or copy the folder somewhere writable and pass that "
+                                 "--index-dir") from err
         raise TopictalkError(f"cannot open the Chroma store at {location}: {err}; check --index-dir or "
                              "--chroma-host/--chroma-port") from err
+
+
+def _writable(folder: Path) -> bool:
+    import os
+
+    database = folder / "chroma.sqlite3"
+    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
 
 
 def collection_names(client) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from indexing.schema import DocumentRecord, Theme, Topic
-from indexing.store import layout
+from indexing.store import folders, layout
 from indexing.store.layout import (
     META_ID,
     NO_EMBEDDING,
@@ -130,6 +130,7 @@ class Writer:
             record["previous"] = previous
         meta.upsert(ids=[META_ID], embeddings=[NO_EMBEDDING], documents=[""], metadatas=[record])
         drop_stale(self.client, self.names, keep=(self.generation, previous))
+        folders.remove_orphans(self.client)  # the dropped generations' HNSW folders (Chroma keeps them)
 
 
 def drop_stale(client, names: Names, keep: Sequence[int | None]) -> None:
@@ -158,4 +159,5 @@ def begin(client, names: Names = Names(), lease: Held | None = None) -> Writer:
     existing = [g for n in collection_names(client) if (g := names.generation_of(n)) is not None]
     number = max([0, *existing, *(k for k in keep if k is not None)]) + 1
     drop_stale(client, names, keep=keep)
+    folders.remove_orphans(client)  # and what killed runs and older versions left on disk
     return Writer(client, number, names, lease)
