@@ -684,6 +684,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="phases with and without the attacker, alternated")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--only-served", action="store_true", help="only the probes of the served app (issue 18)")
+    parser.add_argument("--only-31", action="store_true", help="only issue 31's probes and the bad numbers")
     parser.add_argument("--serve-scripted", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--attack", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -708,16 +709,22 @@ def main() -> int:
             raise SystemExit(out.stderr)
         index = TopicIndex.open(store.Location(path=index_dir))
         print("probes:", flush=True)
+        if args.only_31:
+            probe_bad_numbers(folder)
+            probe_issue31(index)
+            probe_reindex_folders(folder)
+            args.skip_load, args.only_served = True, True
         if not args.only_served:
             probe_long_questions(index)
             probe_special_tokens()
             probe_markdown_image()
             probe_bad_numbers(folder)
-        probe_logins_and_upload(index)
-        probe_throttle_abuse(index)
-        probe_origin_queue_and_leaks(index)
-        probe_issue31(index)
-        probe_reindex_folders(folder)
+        if not args.only_31:
+            probe_logins_and_upload(index)
+            probe_throttle_abuse(index)
+            probe_origin_queue_and_leaks(index)
+            probe_issue31(index)
+            probe_reindex_folders(folder)
         if not (args.skip_load or args.only_served):
             print(f"load run: {args.users} users x {args.rounds} questions, {args.reps} reps", flush=True)
             load_run(index_dir, args.users, args.rounds, args.reps)
