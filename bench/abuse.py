@@ -22,6 +22,10 @@ labels), then runs each probe and prints one table row per probe: expected, actu
   5 one login       33 questions from 33 sessions of one login, then a second login's question
   6-7 leaks, sizes  a server error holding its URL and password, deep links, cancel without a login,
                     a 63 kB topic search
+  issue 31, against the served app: duplicate session ids, a heartbeat naming two, another login's
+  REST call result and stream, an attacker guessing "ann" every 0.5 s while ann logs in, known and
+  unknown names after a failure, logout by GET and cross-site, tokens of 80 logins, ::ffff:127.0.0.1,
+  40,000 spaces through the citation filter, and ten re-indexes counted in HNSW folders on disk
 
 The load run: the app runs in its own process; N users (threads with gradio_client, logged
 in) ask questions while, in one phase of each rep, one more client (another process, at nice
@@ -45,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,12 +205,13 @@ def probe_bad_numbers(folder: Path) -> None:
              ["index", "--input", "x.csv", "--min-cluster-size", "1"],
              ["index", "--input", "x.csv", "--min-samples", "0"],
              ["index", "--input", "x.csv", "--n-neighbors", "1"], ["index", "--input", "x.csv", "--ngram-max", "0"],
-             ["chat", "--map-points", "-5"], ["ask", "topic " + "9" * 5000]]
+             ["chat", "--map-points", "-5"], ["ask", "topic " + "9" * 5000],
+             ["index", "--input", "x.csv", "--limit", "9" * 5000], ["ask", "hi", "--max-tokens", "9" * 5000]]
     bad = []
     for args in cases:
         out = cli(*args, "--index-dir", str(folder / "none"), timeout=120)
         lines = out.stderr.strip().splitlines()
-        if out.returncode != 2 or len(lines) != 1 or "Traceback" in out.stderr:
+        if out.returncode != 2 or len(lines) != 1 or "Traceback" in out.stderr or len(lines[0]) > 300:
             bad.append(f"{' '.join(args)[:40]} (rc {out.returncode}, {len(lines)} lines)")
     row("bad numbers", f"{len(cases)} refused at parse time, one line each",
         "all refused in one line" if not bad else "; ".join(bad), not bad)
@@ -425,6 +431,123 @@ def probe_origin_queue_and_leaks(index) -> None:
         f"({timed[63_000] / timed[200]:.2f}x)", timed[63_000] <= 2 * timed[200] + 0.002)
 
 
+def probe_issue31(index) -> None:
+    """Issue 31: one login reading another's events, locking a user out, and the low items, live on loopback."""
+    import httpx
+
+    from agent import citations
+    from tests.fakes import FakeLLM
+    from ui import guard, logins
+
+    ann, bob = ("ann", "ann-secret-1"), ("bob", "bob-secret-2")
+    demo = served_app(FakeLLM(), index, logins=(ann, bob))
+    base = demo.local_url
+
+    def login(user, password, **headers):
+        client = httpx.Client(base_url=base, timeout=30)
+        r = client.post("login", data={"username": user, "password": password}, headers=headers)
+        return client, r.status_code
+
+    try:
+        a, _ = login(*ann)
+        b, _ = login(*bob)
+        with a.stream("GET", "gradio_api/heartbeat/ann-31") as beat:
+            opened = beat.status_code
+        with b.stream("GET", "gradio_api/heartbeat/bob-31"):
+            pass
+        dup = b.get("gradio_api/queue/data", params=[("session_hash", "bob-31"), ("session_hash", "ann-31")])
+        with b.stream("GET", "gradio_api/heartbeat/ann-31", params={"session_hash": "bob-31"}) as beat:
+            mixed = beat.status_code
+        with b.stream("GET", "gradio_api/heartbeat/ann-31") as beat:
+            theirs = beat.status_code
+        row("31 duplicate session_hash in the query", "400 (92ea497: bob streamed ann's events)",
+            f"ann's heartbeat {opened}; bob with both ids {dup.status_code}", dup.status_code == 400)
+        row("31 heartbeat: ann's id in the path, bob's in the query", "400; ann's id alone 403",
+            f"{mixed}; {theirs}", mixed == 400 and theirs == 403)
+        event_id = a.post("gradio_api/call/take", json={"data": ["ann's private question"]}).json()["event_id"]
+        stolen = b.get(f"gradio_api/call/take/{event_id}")
+        own = a.get(f"gradio_api/call/take/{event_id}")
+        pushed = b.post(f"gradio_api/stream/{event_id}", json={"data": [], "fn_index": 0, "session_hash": "bob-31"})
+        row("31 REST call result of another login", "404 for bob, 200 for ann (92ea497: 200 for bob)",
+            f"bob {stolen.status_code}{' LEAKED' if 'private' in stolen.text else ''}; ann {own.status_code}; "
+            f"bob's POST to its stream {pushed.status_code}",
+            stolen.status_code == 404 and "private" not in stolen.text and own.status_code == 200
+            and pushed.status_code != 200)
+        codes, stop = [], threading.Event()
+
+        def attacker():
+            with httpx.Client(base_url=base, timeout=30) as c:
+                while not stop.is_set():
+                    c.post("login", data={"username": "ann", "password": "guess"},
+                           headers={"x-forwarded-for": "6.6.6.6"})
+                    stop.wait(0.5)
+
+        thread = threading.Thread(target=attacker)
+        thread.start()
+        try:
+            for _ in range(20):
+                codes.append(login(*ann, **{"x-forwarded-for": "192.0.2.5"})[1])
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            thread.join()
+        row("31 attacker guesses 'ann' every 0.5 s from another client", "ann's 20 logins all 200 "
+            "(92ea497: 20 of 20 answered 429)", f"ann's logins answered {dict(Counter(codes))}", set(codes) == {200})
+        answers = {}
+        for name in ("ann", "nobody"):
+            with httpx.Client(base_url=base, timeout=30) as c:
+                forged = {"x-forwarded-for": f"198.51.100.{len(answers) + 1}"}
+                answers[name] = [c.post("login", data={"username": name, "password": "x"}, headers=forged).status_code
+                                 for _ in range(2)]
+        row("31 known vs unknown user name after a failure", "the same answers (92ea497: 400 vs 429)",
+            f"{answers}", answers["ann"] == answers["nobody"])
+        get_out = a.get("logout", follow_redirects=False)
+        cross = a.post("logout", headers={"origin": "https://evil.example", "host": httpx.URL(base).netloc.decode()})
+        row("31 logout by GET / from another site", "405 / 403 (92ea497: GET logged out every session)",
+            f"{get_out.status_code} / {cross.status_code}", get_out.status_code == 405 and cross.status_code == 403)
+        for _ in range(guard.MAX_TOKENS_PER_LOGIN + 30):
+            login(*bob)
+        kept = sum(user == "bob" for user in demo.server_app.tokens.values())
+        row(f"31 gradio tokens after {guard.MAX_TOKENS_PER_LOGIN + 32} logins of one user",
+            f"at most {guard.MAX_TOKENS_PER_LOGIN} (92ea497: one per login, forever)", f"{kept}",
+            kept <= guard.MAX_TOKENS_PER_LOGIN)
+    finally:
+        demo.close()
+    row("31 ::ffff:127.0.0.1", "loopback", f"is_loopback {logins.is_loopback('::ffff:127.0.0.1')}",
+        logins.is_loopback("::ffff:127.0.0.1"))
+    start = time.perf_counter()
+    citations.clean(" " * 40_000 + "x", {1})
+    took = time.perf_counter() - start
+    row("31 citation pattern on 40,000 spaces", "linear: well under 1 s (92ea497: 10.6 s)",
+        f"{took * 1000:.1f} ms (machine under load)", took < 1.0)
+
+
+def probe_reindex_folders(folder: Path) -> None:
+    """Issue 31: ten re-indexes of one embedded store, counted in HNSW (UUID) folders on disk."""
+    import re
+
+    import numpy as np
+
+    from indexing import store
+    from indexing.schema import DocumentRecord, Topic
+
+    location = store.Location(path=folder / "reindex")
+    client = store.connect(location)
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    counts = []
+    for run in range(11):
+        writer = store.begin(client)
+        docs = [DocumentRecord(f"d{i}", f"text {i}", f"t {i}", i % 2, 0.5, 0.0, 0.0) for i in range(20)]
+        writer.write_documents(docs, np.random.default_rng(run).normal(size=(20, 8)).astype(np.float32))
+        writer.write_topics([Topic(t, 10, f"t{t}", "llm", ["k"], ["k"], ["k"], ["d0"], np.ones(8, np.float32))
+                             for t in (0, 1)])
+        writer.commit({"corpus": {"documents": 20}})
+        counts.append(sum(1 for p in location.path.iterdir() if p.is_dir() and uuid.fullmatch(p.name)))
+    row("31 ten re-indexes: HNSW folders on disk", "at most the live and the previous generation's "
+        f"({2 * counts[0]}); 92ea497 grew by a generation each time", f"after each: {counts}",
+        max(counts) <= 2 * counts[0])
+
+
 # -- load run ---------------------------------------------------------------------------------------------
 class ScriptedModel:
     """A fast fake runtime: reading the prompt takes ``first`` seconds, then ``tokens`` tokens stream."""
@@ -561,6 +684,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="phases with and without the attacker, alternated")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--only-served", action="store_true", help="only the probes of the served app (issue 18)")
+    parser.add_argument("--only-31", action="store_true", help="only issue 31's probes and the bad numbers")
     parser.add_argument("--serve-scripted", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--attack", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -585,14 +709,22 @@ def main() -> int:
             raise SystemExit(out.stderr)
         index = TopicIndex.open(store.Location(path=index_dir))
         print("probes:", flush=True)
+        if args.only_31:
+            probe_bad_numbers(folder)
+            probe_issue31(index)
+            probe_reindex_folders(folder)
+            args.skip_load, args.only_served = True, True
         if not args.only_served:
             probe_long_questions(index)
             probe_special_tokens()
             probe_markdown_image()
             probe_bad_numbers(folder)
-        probe_logins_and_upload(index)
-        probe_throttle_abuse(index)
-        probe_origin_queue_and_leaks(index)
+        if not args.only_31:
+            probe_logins_and_upload(index)
+            probe_throttle_abuse(index)
+            probe_origin_queue_and_leaks(index)
+            probe_issue31(index)
+            probe_reindex_folders(folder)
         if not (args.skip_load or args.only_served):
             print(f"load run: {args.users} users x {args.rounds} questions, {args.reps} reps", flush=True)
             load_run(index_dir, args.users, args.rounds, args.reps)

@@ -26,8 +26,8 @@ def test_ten_reindexes_leave_only_the_live_and_the_previous_generation(tmp_path)
     one_generation = len(_uuid_folders(tmp_path))  # its collections' graphs and the meta collection's
     for n in range(10):
         _write(client, 12 + n, f"run {n}")
-    assert folders.orphans(tmp_path) == []
     assert len(_uuid_folders(tmp_path)) <= 2 * one_generation  # live + previous (+ meta), not 11 generations
+    assert folders.orphans(tmp_path) == []
     reader = store.open_reader(location)
     assert reader.topics()[0].label == "run 9 0" and len(reader.query_documents(np.ones(8), 3)) == 3
 
