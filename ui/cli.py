@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexing import fingerprint
+from indexing import errors, fingerprint
 from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
@@ -415,23 +415,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as err:
-        if not disk_full(err):
+        if not errors.disk_full(err):
             raise
         print("topictalk: error: the disk is full; nothing was lost (the live index is unchanged): free some "
               "space, or give another --index-dir, and run the command again", file=sys.stderr)
         return 2
-
-
-def disk_full(err: BaseException) -> bool:
-    """An out-of-space error, as the OS (ENOSPC) or Chroma's sqlite and HNSW writers (InternalError) say it."""
-    import errno
-
-    while err is not None:
-        if getattr(err, "errno", None) == errno.ENOSPC or any(
-                words in str(err).lower() for words in ("disk is full", "no space left on device")):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
 
 
 if __name__ == "__main__":
