@@ -16,10 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import embed_pool, embedding, embedding_cache, encoder, fingerprint, host, jit_cache, store, topics
+from indexing import (
+    describe,
+    embed_pool,
+    embedding,
+    embedding_cache,
+    encoder,
+    fingerprint,
+    host,
+    jit_cache,
+    store,
+    topics,
+)
 from indexing.corpus import Corpus
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic
+from indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
 from indexing.writer_lock import writer_lock
 
 
@@ -91,12 +102,17 @@ def build(
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        brief = _describe(result, corpus, model)
+        timings["describe"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
         _write(writer, corpus, result, vectors, progress)
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
 
-        manifest = _manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings)
+        manifest = {**_manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings),
+                    "brief": brief.as_dict()}
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
@@ -133,6 +149,15 @@ def _label(result: topics.TopicResult, corpus: Corpus, llm: Completer | None, se
     grouped = sum(len(th.topic_ids) > 1 for th in result.themes)
     label(result.topics, result.themes, documents, labeler, progress("labeling", labeled + grouped))
     return labeler
+
+
+def _describe(result: topics.TopicResult, corpus: Corpus, model) -> Brief:
+    """Extractive descriptions of every topic and theme (in place) and the corpus brief."""
+    documents = {d.id: (d.title, d.text) for d in corpus.documents}
+    embed = encoder.Encoder(model)
+    describe.describe_topics(result.topics, documents, embed)
+    describe.describe_themes(result.themes, result.topics)
+    return describe.brief(result.themes, result.topics, len(corpus))
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,

@@ -43,6 +43,8 @@ def test_index_labels_every_topic_with_real_words(built):
     for t in real:
         assert t["label"].strip() and t["keywords"] and len(t["representative_ids"]) == 5
         assert not {"the", "and", "of", "to", "we", "in"} & set(t["keywords"]), t["keywords"]
+        # a description for every topic, each sentence cited by one of its representative documents
+        assert t["description"] and set(t["description_ids"]) <= set(t["representative_ids"]), t
         assert len(t["keywords"]) <= 10 and t["keybert"] and t["mmr"]
     # most labels come from the LLM, not from the keyword fallback, and every one passes the label rule
     assert sum(t["label_source"].startswith("llm") for t in real) >= len(real) / 2, [t["label_source"] for t in real]
@@ -52,6 +54,9 @@ def test_index_labels_every_topic_with_real_words(built):
         taken.add(t["label"].lower())
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
+    everything = json.loads(topictalk("topics", "--index-dir", str(built), "--json").stdout)
+    assert all(th["description"] for th in everything["themes"])
+    assert [line["theme"] for line in everything["brief"]["themes"]] == [th["id"] for th in everything["themes"]]
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
     assert m["models"]["llm"] == "bundled" and m["clustering"]["method"] == "leiden"
     assert m["clustering"]["modularity"] > 0

@@ -141,7 +141,8 @@ def _topics(args: argparse.Namespace) -> int:
     reader = _reader(args)
     topic_list, themes = reader.topics(), reader.themes()
     if args.json:
-        print(json.dumps(tables.as_json(topic_list, themes), indent=2, ensure_ascii=False))
+        print(json.dumps({**tables.as_json(topic_list, themes), "brief": reader.manifest.get("brief")},
+                         indent=2, ensure_ascii=False))
     else:
         print(tables.format_table(topic_list, themes))
     return 0

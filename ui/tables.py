@@ -37,7 +37,9 @@ def as_json(topic_list: list[Topic], themes: list[Theme]) -> dict:
     return {
         "topics": [{"topic": t.id, "count": t.size, "label": t.label, "label_source": t.label_source,
                     "theme": t.theme, "keywords": t.keywords, "keybert": t.keybert, "mmr": t.mmr,
-                    "representative_ids": t.representative_ids} for t in info_order(topic_list)],
+                    "representative_ids": t.representative_ids, "description": t.description,
+                    "description_ids": t.description_ids} for t in info_order(topic_list)],
         "themes": [{"id": th.id, "label": th.label, "label_source": th.label_source, "size": th.size,
-                    "topic_ids": th.topic_ids, "keywords": th.keywords} for th in themes],
+                    "topic_ids": th.topic_ids, "keywords": th.keywords, "description": th.description,
+                    "description_ids": th.description_ids} for th in themes],
     }

@@ -207,6 +207,7 @@ def _topic(meta: dict, embedding) -> Topic:
         representative_ids=json.loads(meta["representative_ids"]),
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
         theme=None if meta.get("theme", -1) < 0 else int(meta["theme"]),
+        **_description(meta),
     )
 
 
@@ -216,7 +217,13 @@ def _theme(meta: dict, embedding) -> Theme:
         topic_ids=json.loads(meta["topic_ids"]), keywords=json.loads(meta["keywords"]),
         representative_ids=json.loads(meta.get("representative_ids", "[]")),
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+        **_description(meta),
     )
+
+
+def _description(meta: dict) -> dict:
+    """A topic's or theme's description and the documents it cites; none in indexes written before them."""
+    return {"description": meta.get("description", ""), "description_ids": json.loads(meta.get("description_ids", "[]"))}
 
 
 def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:

@@ -111,7 +111,8 @@ class Writer:
                 documents=[g.label for g in chunk],
                 embeddings=np.stack([g.embedding for g in chunk]).astype(np.float32),
                 metadatas=[{"label": g.label, "label_source": g.label_source, "size": g.size,
-                            "representative_ids": encode(g.representative_ids), **metadata(g)} for g in chunk],
+                            "representative_ids": encode(g.representative_ids), "description": g.description,
+                            "description_ids": encode(g.description_ids), **metadata(g)} for g in chunk],
             )
 
     def commit(self, manifest: dict) -> None:
