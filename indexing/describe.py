@@ -95,7 +95,15 @@ def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int) -> B
     biggest = ", ".join(f"{t.label} ({t.size:,})" for t in ordered[:3])
     text = (f"{documents:,} documents in {len(real)} topics, grouped in {len(ordered)} themes. "
             f"The biggest themes: {biggest}.")
-    lines = [BriefLine(theme=t.id, text=f"{t.label}: {(sentences(t.description)[:1] or [t.description])[0]}"
-                       if t.description else t.label, document_ids=t.description_ids[:1])
-             for t in ordered]
-    return Brief(text=text, themes=lines)
+    return Brief(text=text, themes=[_line(t, topics) for t in ordered])
+
+
+def _line(theme: Theme, topics: Sequence[Topic]) -> BriefLine:
+    """A theme's line: its topics' names, then the first sentence of its description, whose document it cites
+    (the reader shows the theme's own name before it)."""
+    by_id = {t.id: t for t in topics}
+    names = [by_id[i].label for i in theme.topic_ids[:4] if i in by_id]
+    parts = [f"topics such as {', '.join(names)}."] if len(names) > 1 else []
+    if theme.description:
+        parts.append((sentences(theme.description)[:1] or [theme.description])[0])
+    return BriefLine(theme=theme.id, text=" ".join(parts) or theme.label, document_ids=theme.description_ids[:1])
