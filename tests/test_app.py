@@ -42,6 +42,14 @@ def test_topic_rows_are_real_topics_biggest_first():
     assert rows[0] == [1, 90, "Reinforcement learning for robots", "policy, reward, robot", ""]
 
 
+def test_every_topic_table_column_has_its_type_and_width():
+    # four types and widths for five columns once pushed the Theme column out of the table
+    rows = render.topic_rows(TOPICS)
+    assert len(render.TOPIC_COLUMNS) == len(render.TOPIC_TYPES) == len(render.TOPIC_WIDTHS) == len(rows[0])
+    assert sum(float(w.rstrip("%")) for w in render.TOPIC_WIDTHS) == 100
+    assert [type(cell) is int for cell in rows[0]] == [kind == "number" for kind in render.TOPIC_TYPES]
+
+
 def test_topic_rows_are_grouped_by_theme_and_the_map_is_colored_by_theme():
     from indexing.schema import Theme
 

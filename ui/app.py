@@ -258,9 +258,9 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                                     elem_id="tt-topic-search", max_length=render.MAX_SEARCH_CHARS)
                 table = gr.Dataframe(value=pd.DataFrame(rows, columns=render.TOPIC_COLUMNS),
                                      headers=render.TOPIC_COLUMNS,
-                                     datatype=["number", "number", "str", "str"],
+                                     datatype=render.TOPIC_TYPES,
                                      interactive=False, wrap=True, elem_id="tt-topics",
-                                     column_widths=["8%", "8%", "34%", "50%"])
+                                     column_widths=render.TOPIC_WIDTHS)
             with gr.Tab("Map", id="map"):
                 gr.Plot(value=fig, elem_id="tt-map", show_label=False)
 

@@ -15,7 +15,13 @@ from indexing.schema import Theme, Topic, biggest_first
 from ui import tables
 from ui.markup import safe_markdown
 
-TOPIC_COLUMNS = ["Topic", "Size", "Label", "Keywords", "Theme"]
+# (header, gradio datatype, width) of each column of the topic table, in one list so the table's headers,
+# types and widths cannot disagree (four types and widths for five columns hid the Theme column)
+TOPIC_TABLE = (("Topic", "number", "7%"), ("Size", "number", "7%"), ("Label", "str", "26%"),
+               ("Keywords", "str", "40%"), ("Theme", "str", "20%"))
+TOPIC_COLUMNS = [header for header, _, _ in TOPIC_TABLE]
+TOPIC_TYPES = [kind for _, kind, _ in TOPIC_TABLE]
+TOPIC_WIDTHS = [width for _, _, width in TOPIC_TABLE]
 # the topic search runs outside the queue, once per keystroke: a longer query is cut here, so a 63 kB one
 # costs what 200 characters cost (the search box stops typing there too)
 MAX_SEARCH_CHARS = 200
