@@ -188,6 +188,19 @@ def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_ind
     wait_for_answers(page, before + 1)
 
 
+def test_a_question_sent_with_enter_while_another_runs_is_answered_after_it(page):
+    # gradio's default trigger mode dropped the second Enter while the first answer ran: the box
+    # cleared and the question was never shown nor answered (issue 33, item 1)
+    before = finished_answers(page)
+    ask(page, "Which papers study graph neural networks?")
+    page.wait_for_function("document.querySelectorAll('#tt-chat .message.user').length > 0", timeout=60_000)
+    ask(page, "Which papers study time series forecasting?")
+    wait_for_answers(page, before + 2)
+    users = page.locator("#tt-chat .message.user").all_inner_texts()
+    assert any("graph neural networks" in u for u in users) and any("time series forecasting" in u for u in users)
+    assert page.locator("#tt-question textarea").input_value() == ""
+
+
 def test_map_renders(page):
     page.get_by_role("tab", name="Map").click()
     plot = page.locator("#tt-map .js-plotly-plot")

@@ -283,7 +283,9 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         # annotations are postponed strings that gradio cannot resolve, so give it the class itself
         choose_topic.__annotations__["evt"] = gr.SelectData
 
-        llm = {"concurrency_limit": limit, "concurrency_id": LLM_GROUP}
+        # trigger_mode "multiple": a question asked while an answer runs waits in the queue; gradio's default
+        # ("once") dropped it, so a second question sent with Enter vanished from the box and was never answered
+        llm = {"concurrency_limit": limit, "concurrency_id": LLM_GROUP, "trigger_mode": "multiple"}
         chat_io = ([pending, session], [chatbot, session])
         answering = [
             box.submit(take, box, [box, pending], queue=False).then(answer, *chat_io, **llm),
