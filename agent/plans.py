@@ -8,24 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.intents import (  # noqa: F401
-    BRIEF,
-    COMPARE,
-    COUNT,
-    FIND_TOPICS,
-    GLOBAL,
-    INTENTS,
-    LIST,
-    MISSING,
-    OFF_CORPUS,
-    OVERVIEW,
-    RELATED,
-    SEARCH,
-    SOURCE,
-    THEME,
-    TOPIC,
-    UNANSWERABLE,
-)
+from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, SEARCH, SOURCE, THEME, TOPIC
 
 
 @dataclass
