@@ -30,44 +30,11 @@ from collections.abc import Mapping, Sequence
 
 from agent.citations import CITATION
 
+# the word rules are shared with the grounding check, which indexing runs on descriptions too
+from indexing.grounding import META, STEM, STOP, WORD, specific_words, stems  # noqa: F401 - re-exported
+
 MIN_SPECIFIC = 3
 _CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|\n+")
-WORD = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
-STOP = frozenset("""
-a about above after again against all also an and any are as at be because been before being below between both but
-by can could did do does doing down during each few for from further had has have having he her here hers him his how
-i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over own
-same she should so some such than that the their theirs them then there these they this those through to too under
-until up very was we were what when where which while who whom why will with would you your yours one two three
-first second third many much well way ways within without via use uses used using based new several various different
-like including include includes included however thus therefore whereas while yet may might must shall also
-""".split())
-# words that speak of the sources rather than of their content
-META = frozenset("""
-paper papers source sources abstract abstracts corpus collection document documents article articles study studies
-studied work works research researcher researchers author authors topic topics field area areas discuss discusses
-discussed discussing deal deals dealing dealt contain contains containing contained focus focuses focused focusing
-present presents presented propose proposes proposed explore explores explored exploring describe describes described
-mention mentions mentioned relate relates related relating apply applies applied applying approach approaches method
-methods technique techniques address addresses addressed investigate investigates investigated examine examines
-examined cover covers covered covering provide provides provided show shows shown showed talk talks aspect aspects
-context contexts relevant information example examples given above following both all respectively cited citation
-""".split())
-STEM = 6
-
-
-def stems(text: str) -> set[str]:
-    return {w[:STEM] for w in WORD.findall(text.lower()) if len(w) >= 3}
-
-
-def specific_words(clause: str, question: str) -> list[str]:
-    """The clause's words that say something: not stop words, not about the sources, not the question's."""
-    asked = stems(question)
-    found = []
-    for w in WORD.findall(CITATION.sub(" ", clause).lower()):
-        if len(w) >= 3 and w not in STOP and w not in META and w[:STEM] not in asked and w not in found:
-            found.append(w)
-    return found
 
 
 def clauses(answer: str) -> list[str]:
