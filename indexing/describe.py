@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from indexing import grounding
 from indexing.schema import Brief, BriefLine, Theme, Topic
 
 SENTENCES_PER_TOPIC = 3  # from its three most central documents, one each
@@ -37,7 +38,9 @@ _BACKGROUND = re.compile(r"^(?:in recent years|recently|nowadays|over the past|w
 def sentences(text: str) -> list[str]:
     """The sentences of ``text`` a description may quote (whole sentences of a readable length)."""
     found = [s.strip() for s in _SPLIT.split(" ".join(text.split()))]
-    return [s for s in found if MIN_WORDS <= len(s.split()) <= MAX_WORDS]
+    # and one sentence to the readers' split too (grounding.sentences, which cuts after "e.g."), which
+    # pairs a description's sentences with the ids they cite
+    return [s for s in found if MIN_WORDS <= len(s.split()) <= MAX_WORDS and len(grounding.sentences(s)) == 1]
 
 
 def _best(candidates: list[str], vectors: np.ndarray, centroid: np.ndarray) -> int:
@@ -48,31 +51,45 @@ def _best(candidates: list[str], vectors: np.ndarray, centroid: np.ndarray) -> i
     return int(np.argmax(closeness + 0.05 * claim))
 
 
-def describe_topics(topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
-                    embed: Callable[[list[str]], np.ndarray]) -> None:
-    """Fill each real topic's ``description`` and ``description_ids`` in place (one embed call)."""
+def central_sentences(topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
+                      embed: Callable[[list[str]], np.ndarray], per_topic: int) -> dict[str, str]:
+    """The sentence of each of the ``per_topic`` most central documents of each real topic that is
+    nearest its topic's centroid, a claim over background (one embed call). What a description quotes,
+    and what the label prompt shows of a document besides its title."""
     wanted: list[tuple[Topic, str, list[str]]] = []
     for topic in topics:
         if topic.is_outlier or topic.embedding is None:
             continue
-        for doc_id in topic.representative_ids[:SENTENCES_PER_TOPIC]:
+        for doc_id in topic.representative_ids[:per_topic]:
             found = sentences(documents.get(doc_id, ("", ""))[1])
             if found:
                 wanted.append((topic, doc_id, found))
     flat = [s for _, _, found in wanted for s in found]
     vectors = embed(flat) if flat else np.zeros((0, 0), np.float32)
-    start = 0
-    chosen: dict[int, list[tuple[str, str]]] = {}
+    start, chosen = 0, {}
     for topic, doc_id, found in wanted:
         rows = vectors[start:start + len(found)]
         start += len(found)
-        pick = found[_best(found, rows, topic.embedding)]
-        if pick not in (s for s, _ in chosen.get(topic.id, [])):
-            chosen.setdefault(topic.id, []).append((pick, doc_id))
+        chosen[doc_id] = found[_best(found, rows, topic.embedding)]
+    return chosen
+
+
+def describe_topics(topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
+                    embed: Callable[[list[str]], np.ndarray], per_topic: int = SENTENCES_PER_TOPIC) -> dict[str, str]:
+    """Fill each real topic's ``description`` and ``description_ids`` in place with the central sentences
+    of its :data:`SENTENCES_PER_TOPIC` most central documents; returns the central sentence of each of
+    the ``per_topic`` most central (at least as many)."""
+    central = central_sentences(topics, documents, embed, max(per_topic, SENTENCES_PER_TOPIC))
     for topic in topics:
-        picked = chosen.get(topic.id, [])
+        picked: list[tuple[str, str]] = []
+        for doc_id in topic.representative_ids[:SENTENCES_PER_TOPIC]:
+            pick = central.get(doc_id)
+            if pick and pick not in (s for s, _ in picked):
+                picked.append((pick, doc_id))
         topic.description = " ".join(s for s, _ in picked)
         topic.description_ids = [d for _, d in picked]
+        topic.description_source = "extractive" if picked else ""
+    return central
 
 
 def describe_themes(themes: Sequence[Theme], topics: Sequence[Topic]) -> None:
@@ -86,16 +103,19 @@ def describe_themes(themes: Sequence[Theme], topics: Sequence[Topic]) -> None:
                 parts.append((sentences(topic.description)[:1] or [topic.description])[0])
                 theme.description_ids.append(topic.description_ids[0])
         theme.description = " ".join(parts)
+        theme.description_source = "extractive" if parts else ""
 
 
-def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int) -> Brief:
-    """What the corpus covers: its size and biggest themes, then a line per theme (biggest first)."""
+def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int, paragraph: str = "",
+          paragraph_ids: Sequence[str] = ()) -> Brief:
+    """What the corpus covers: its size, ``paragraph`` (the model's, checked: indexing/descriptions.py)
+    and its biggest themes, then a line per theme (biggest first)."""
     real = [t for t in topics if not t.is_outlier]
     ordered = sorted(themes, key=lambda t: (-t.size, t.id))
     biggest = ", ".join(f"{t.label} ({t.size:,})" for t in ordered[:3])
-    text = (f"{documents:,} documents in {len(real)} topics, grouped in {len(ordered)} themes. "
-            f"The biggest themes: {biggest}.")
-    return Brief(text=text, themes=[_line(t, topics) for t in ordered])
+    text = " ".join(part for part in (f"{documents:,} documents in {len(real)} topics, grouped in {len(ordered)} "
+                                      "themes.", paragraph, f"The biggest themes: {biggest}.") if part)
+    return Brief(text=text, themes=[_line(t, topics) for t in ordered], document_ids=list(paragraph_ids))
 
 
 def _line(theme: Theme, topics: Sequence[Topic]) -> BriefLine:

@@ -52,6 +52,9 @@ class LabelSettings:
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
+    describe: bool = True  # ask for a description in the label's call (indexing/descriptions.py)
+    # a label asked with its description gets this much more room: two short sentences
+    describe_tokens: int = 72
     temperature: float = GenerationOptions.temperature
     seed: int = GenerationOptions.seed
 
@@ -84,14 +87,20 @@ def _siblings_line(siblings: Sequence[Sequence[str]]) -> str:
     return "; ".join(", ".join(words) for words in siblings if words) or "none"
 
 
+# the labeler's first questions: a label, a topic's label and description, a theme's (indexing/descriptions.py)
+USER_PROMPTS = ("label_user", "label_describe_user", "theme_describe_user")
+
+
 def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], settings: LabelSettings,
-                   count_tokens: Callable[[str], int], siblings: Sequence[Sequence[str]] = ()) -> list[dict]:
+                   count_tokens: Callable[[str], int], siblings: Sequence[Sequence[str]] = (),
+                   prompt: str = "label_user") -> list[dict]:
     """System prompt, optional one-shot example, then the topic; shared parts first for KV-cache reuse.
 
     ``siblings`` are the keywords of the other topics of its theme: naming them asks for a label
     that tells this topic apart from its neighbours rather than one that fits the whole theme.
+    ``prompt`` is the user prompt's name: one that asks for a description too has the same slots.
     """
-    user = prompts.fill("label_user", DOCUMENTS=_document_lines(docs, settings, count_tokens),
+    user = prompts.fill(prompt, DOCUMENTS=_document_lines(docs, settings, count_tokens),
                         KEYWORDS=", ".join(keywords[: settings.keywords]), SIBLINGS=_siblings_line(siblings))
     messages = [{"role": "system", "content": prompts.load("label_system")}]
     if settings.one_shot:
@@ -246,9 +255,9 @@ class LabelCache:
         return getattr(model, "identity", None) or model.spec
 
     @staticmethod
-    def key(model: str, messages: list[dict], settings: LabelSettings) -> str:
-        """``model`` is :meth:`identity` of the model asked."""
-        blob = json.dumps([model, messages, settings.max_tokens, settings.temperature, settings.seed])
+    def key(model: str, messages: list[dict], settings: LabelSettings, max_tokens: int | None = None) -> str:
+        """``model`` is :meth:`identity` of the model asked; ``max_tokens`` when not ``settings.max_tokens``."""
+        blob = json.dumps([model, messages, max_tokens or settings.max_tokens, settings.temperature, settings.seed])
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
@@ -275,16 +284,18 @@ class Labeler:
         self.settings = settings
         self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
 
-    def _ask(self, conversations: list[list[dict]]) -> Iterator[str]:
+    def ask(self, conversations: list[list[dict]], max_tokens: int | None = None) -> Iterator[str]:
         """Answers in order, each as it comes: cached ones from the cache, the rest in one batch
         when the model batches (a GPU, a server), else one at a time, so that progress moves
-        and the cache keeps every finished answer of a run killed midway."""
+        and the cache keeps every finished answer of a run killed midway. ``max_tokens``
+        defaults to a label's; the corpus brief (indexing/written.py) asks for more."""
+        max_tokens = max_tokens or self.settings.max_tokens
         identity = LabelCache.identity(self.model)
-        keys = [LabelCache.key(identity, m, self.settings) for m in conversations]
+        keys = [LabelCache.key(identity, m, self.settings, max_tokens) for m in conversations]
         answers = [self.cache.get(k) for k in keys]
         missing = [i for i, a in enumerate(answers) if a is None]
         self.stats["cached"] += len(answers) - len(missing)
-        options = GenerationOptions(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+        options = GenerationOptions(max_tokens=max_tokens, temperature=self.settings.temperature,
                                     seed=self.settings.seed)
         if getattr(self.model, "batches", False) and len(missing) > 1:
             fresh = iter(self.model.complete_many([conversations[i] for i in missing], options))
@@ -299,7 +310,8 @@ class Labeler:
 
     def label(self, topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
               progress: Callable[[int], None] | None = None, *, siblings: dict[int, list[list[str]]] | None = None,
-              taken: set[str] | None = None) -> None:
+              taken: set[str] | None = None, shown: dict[int, list[tuple[str, str]]] | None = None,
+              prompt: str = "label_user", extra_tokens: int = 0) -> dict[int, str]:
         """Set ``label`` and ``label_source`` on every topic (or theme); biggest first win a contested label.
 
         All first answers are asked in one batch, then all retries in a
@@ -307,26 +319,33 @@ class Labeler:
         a vLLM server) serves them together. ``siblings`` maps a topic id to
         its theme's other topics' keywords; ``taken`` holds labels (lower
         case) already used elsewhere, e.g. the topics' when themes are labeled.
+        ``shown`` maps an id to the (title, text) lines to show instead of its
+        representative documents (a theme's topics). ``prompt`` and
+        ``extra_tokens`` ask for more than the label in the first answer (its
+        description): the first answers are returned by id, whole, for that.
         """
         progress = progress or (lambda n: None)
         siblings = siblings or {}
+        shown = shown or {}
         work = []
         for topic in topics:
             if topic.is_outlier:
                 # the outlier topic is a leftover bin, not a theme: never sent to the LLM
                 topic.label, topic.label_source = OUTLIERS
             else:
-                work.append((topic, [documents[i] for i in topic.representative_ids if i in documents]))
+                work.append((topic, shown.get(topic.id) or [documents[i] for i in topic.representative_ids
+                                                            if i in documents]))
         count = self.model.count_tokens
         taken = set(taken or ())
 
         def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
             return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
 
-        firsts = self._ask([build_messages(docs, t.keywords, self.settings, count, siblings.get(t.id, ()))
-                            for t, docs in work])
-        retry = []
+        firsts = self.ask([build_messages(docs, t.keywords, self.settings, count, siblings.get(t.id, ()), prompt)
+                           for t, docs in work], self.settings.max_tokens + extra_tokens)
+        retry, answers = [], {}
         for (topic, docs), raw in zip(work, firsts):
+            answers[topic.id] = raw
             label = clean(raw)
             why = check(label, topic, docs)
             if why:
@@ -336,7 +355,7 @@ class Labeler:
             taken.add(label.lower())
             progress(1)
         self.stats["retried"] += len(retry)
-        seconds = self._ask([build_retry(docs, t.keywords, label, why, self.settings, count)
+        seconds = self.ask([build_retry(docs, t.keywords, label, why, self.settings, count)
                              for t, docs, label, why in retry])
         for (topic, docs, first, why), raw in zip(retry, seconds):
             answer = clean(raw)
@@ -350,4 +369,5 @@ class Labeler:
             topic.label = label
             taken.add(label.lower())
             progress(1)
+        return answers
 

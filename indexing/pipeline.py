@@ -18,6 +18,7 @@ import numpy as np
 
 from indexing import (
     describe,
+    descriptions,
     embed_pool,
     embedding,
     embedding_cache,
@@ -98,12 +99,20 @@ def build(
         timings.update(result.timings)
 
         t = time.perf_counter()
-        labeler = _label(result, corpus, llm, settings, cache, progress)
+        documents = {d.id: (d.title, d.text) for d in corpus.documents}
+        embed = descriptions.memo(encoder.Encoder(model))  # each sentence once: for the prompts and the checks
+        # extractive descriptions first: the label prompts show their central sentences, and they stay
+        # wherever the model's description is not grounded
+        central = describe.describe_topics(result.topics, documents, embed, settings.labels.documents)
+        timings["describe"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        labeler, described = _label(result, documents, central, embed, llm, settings, cache, progress)
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        brief = _describe(result, corpus, model)
-        timings["describe"] = time.perf_counter() - t
+        brief, described["brief"] = _brief(result, documents, embed, labeler)
+        timings["describe"] += time.perf_counter() - t
 
         t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
@@ -112,7 +121,7 @@ def build(
         timings["total"] = time.perf_counter() - started
 
         manifest = {**_manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings),
-                    "brief": brief.as_dict()}
+                    "descriptions": described, "brief": brief.as_dict()}
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
@@ -137,27 +146,30 @@ def _embed(corpus: Corpus, settings: IndexSettings, cache: Path, progress: Progr
     return model, vectors, stats
 
 
-def _label(result: topics.TopicResult, corpus: Corpus, llm: Completer | None, settings: IndexSettings, cache: Path,
-           progress: Progress) -> Labeler | None:
-    """Label the topics and themes in place: by the LLM when there is one, else by their keywords."""
-    documents = {d.id: (d.title, d.text) for d in corpus.documents}
+def _label(result: topics.TopicResult, documents: dict[str, tuple[str, str]], central: dict[str, str],
+           embed: descriptions.Embed, llm: Completer | None, settings: IndexSettings, cache: Path,
+           progress: Progress) -> tuple[Labeler | None, dict]:
+    """Label and describe the topics and themes in place: by the LLM when there is one, else by their
+    keywords and central sentences. Returns the labeler and what became of the descriptions."""
     if llm is None:
-        label(result.topics, result.themes, documents, None)
-        return None
+        return None, label(result.topics, result.themes, documents, None)
     labeler = Labeler(llm, LabelCache(cache / "labels.jsonl"), settings.labels)
     labeled = sum(not tp.is_outlier for tp in result.topics)
     grouped = sum(len(th.topic_ids) > 1 for th in result.themes)
-    label(result.topics, result.themes, documents, labeler, progress("labeling", labeled + grouped))
-    return labeler
+    described = label(result.topics, result.themes, documents, labeler, progress("labeling", labeled + grouped),
+                      central=central, embed=embed)
+    return labeler, described
 
 
-def _describe(result: topics.TopicResult, corpus: Corpus, model) -> Brief:
-    """Extractive descriptions of every topic and theme (in place) and the corpus brief."""
-    documents = {d.id: (d.title, d.text) for d in corpus.documents}
-    embed = encoder.Encoder(model)
-    describe.describe_topics(result.topics, documents, embed)
-    describe.describe_themes(result.themes, result.topics)
-    return describe.brief(result.themes, result.topics, len(corpus))
+def _brief(result: topics.TopicResult, documents: dict[str, tuple[str, str]], embed: descriptions.Embed,
+           labeler: Labeler | None) -> tuple[Brief, dict]:
+    """The corpus brief: a paragraph the model reduces from the theme descriptions (one call, cached like
+    the labels), checked, between the sizes and a line per theme; without a model, the sizes and lines."""
+    raw = None
+    if labeler is not None and labeler.settings.describe and result.themes:
+        raw = next(labeler.ask([descriptions.brief_messages(result.themes, len(documents))],
+                               descriptions.BRIEF_TOKENS))
+    return descriptions.brief(result.themes, result.topics, len(documents), raw, documents, embed)
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,
@@ -210,22 +222,52 @@ def _manifest(corpus: Corpus, settings: IndexSettings, location: store.Location,
 
 
 def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tuple[str, str]],
-          labeler: Labeler | None, advance: Callable[[int], None] | None = None) -> None:
+          labeler: Labeler | None, advance: Callable[[int], None] | None = None, *,
+          central: dict[str, str] | None = None, embed: descriptions.Embed | None = None) -> dict:
     """Topics first (each told its theme siblings' keywords), then themes under the same rule, never
     repeating a topic's label; without a labeler, keyword headings. A theme of one topic is that topic:
-    it takes the topic's label instead of a second answer."""
+    it takes the topic's label (and description) instead of a second answer.
+
+    With ``embed`` (and a labeler whose settings describe), each label's call writes a description too
+    (indexing/descriptions.py): a topic's from its documents' titles and ``central`` sentences, a
+    theme's from its topics' labels and descriptions; each sentence is checked against the documents
+    and cited. The extractive descriptions already set (``describe.describe_topics``) stay where none
+    is grounded; themes get theirs here. Returns what became of the descriptions (for the manifest).
+    """
     alone = {th.id: next(tp for tp in topic_list if tp.id == th.topic_ids[0])
              for th in themes if len(th.topic_ids) == 1}
     grouped = [th for th in themes if th.id not in alone]
+    by_id = {tp.id: tp for tp in topic_list}
+    describing = labeler is not None and embed is not None and labeler.settings.describe
+    described: dict = {"source": "llm" if describing else "extractive"}
     if labeler is None:
         label_by_keywords(topic_list)
         label_by_keywords(grouped, taken={tp.label.lower() for tp in topic_list})
-    else:
+        describe.describe_themes(grouped, topic_list)
+    elif not describing:
         labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list))
         labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list})
+        describe.describe_themes(grouped, topic_list)
+    else:
+        extra = labeler.settings.describe_tokens
+        shown = {tp.id: descriptions.topic_lines(tp, documents, central or {}) for tp in topic_list}
+        answers = labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list), shown=shown,
+                                prompt=descriptions.TOPIC_PROMPT, extra_tokens=extra)
+        described["topics"] = descriptions.apply(topic_list, answers, {tp.id: tp.representative_ids
+                                                                       for tp in topic_list}, documents, embed)
+        describe.describe_themes(grouped, topic_list)  # the fallback, from the topics' descriptions
+        shown = {th.id: descriptions.theme_lines(th, by_id) for th in grouped}
+        answers = labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list},
+                                shown=shown, prompt=descriptions.THEME_PROMPT, extra_tokens=extra)
+        described["themes"] = descriptions.apply(grouped, answers, {th.id: descriptions.theme_documents(th, by_id)
+                                                                    for th in grouped}, documents, embed)
     for th in themes:
         if th.id in alone:
-            th.label, th.label_source = alone[th.id].label, "topic"
+            tp = alone[th.id]
+            th.label, th.label_source = tp.label, "topic"
+            th.description, th.description_ids, th.description_source = (tp.description, list(tp.description_ids),
+                                                                          tp.description_source)
+    return described
 
 
 def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:

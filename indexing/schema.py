@@ -28,6 +28,7 @@ class Topic:
     # 2-3 sentences on what the topic's documents do, each grounded in one of them; "" for old indexes
     description: str = ""
     description_ids: list[str] = field(default_factory=list)  # the document each sentence cites, in order
+    description_source: str = ""  # "llm", or "extractive (why)"; "" for old indexes
 
     @property
     def is_outlier(self) -> bool:
@@ -48,6 +49,7 @@ class Theme:
     representative_ids: list[str] = field(default_factory=list)  # the first of each of its biggest topics
     description: str = ""  # as Topic.description, written from its topics' descriptions
     description_ids: list[str] = field(default_factory=list)
+    description_source: str = ""
 
     @property
     def is_outlier(self) -> bool:  # a theme is never the outlier bin (the labeler asks this of topics too)
@@ -76,15 +78,17 @@ class Brief:
 
     text: str
     themes: list[BriefLine] = field(default_factory=list)
+    document_ids: list[str] = field(default_factory=list)  # the documents the paragraph's written sentences rest on
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "themes": [vars(line) for line in self.themes]}
+        return {"text": self.text, "themes": [vars(line) for line in self.themes], "document_ids": self.document_ids}
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Brief | None:
         if not data or not data.get("text"):
             return None
-        return cls(text=data["text"], themes=[BriefLine(**line) for line in data.get("themes", [])])
+        return cls(text=data["text"], themes=[BriefLine(**line) for line in data.get("themes", [])],
+                   document_ids=list(data.get("document_ids", [])))
 
 
 @dataclass

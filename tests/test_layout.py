@@ -108,6 +108,9 @@ PLACEHOLDERS = {
     "label_retry": {"DOCUMENTS", "KEYWORDS", "REJECTED", "REASON"},
     "label_system": set(),
     "label_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
+    "label_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
+    "theme_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
+    "brief_user": {"DOCUMENTS", "THEMES"},
     "missing_topic": {"NUMBER", "FIRST", "LAST"},
     "no_dates": set(),
     "no_topic": {"SUBJECT"},
@@ -146,10 +149,13 @@ def _fill_calls():
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
     from agent.intents import TABLE
+    from indexing.labels import USER_PROMPTS
 
     calls = list(_fill_calls())
     # a builder of agent/context.py fills the prompt the intent table names for it (the name is computed)
     table = {(route.builder, route.prompt) for route in TABLE.values() if route.prompt}
+    # and the labeler's first question is one of its user prompts (a label, or a label and a description)
+    table |= {("build_messages", prompt) for prompt in USER_PROMPTS}
     named = {name for _, _, name, _ in calls} | {prompt for _, prompt in table}
     assert named >= {n for n, marks in PLACEHOLDERS.items() if marks}
     # a method a builder calls to make its context fills that builder's prompt

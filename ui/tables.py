@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from indexing.grounding import sentences
 from indexing.schema import Theme, Topic, biggest_first
 
 
@@ -21,15 +22,33 @@ def grouped(topic_list: list[Topic], themes: list[Theme]) -> list[tuple[Theme | 
 
 
 def format_table(topic_list: list[Topic], themes: list[Theme], keywords: int = 4) -> str:
-    """Topic, Count, Label, Keywords rows like BERTopic's get_topic_info(), under a line per theme."""
+    """Topic, Count, Label, Keywords rows like BERTopic's get_topic_info(), under a line per theme and
+    the first sentence of its description (outside the columns, which it would widen)."""
     rows = [("Topic", "Count", "Label", "Keywords")]
+    notes: dict[int, str] = {}  # row index -> the line printed under it
     for theme, members in grouped(topic_list, themes):
         if theme is not None:
             rows.append(("", "", "", ""))
             rows.append((f"T{theme.id}", str(theme.size), f"== {theme.label} ==", ", ".join(theme.keywords[:keywords])))
+            if theme.description:
+                notes[len(rows) - 1] = short(theme.description)
         rows += [(str(t.id), str(t.size), t.label, ", ".join(t.keywords[:keywords])) for t in members]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(f"{a:>{widths[0]}}  {b:>{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in rows)
+    lines = []
+    for k, (a, b, c, d) in enumerate(rows):
+        lines.append(f"{a:>{widths[0]}}  {b:>{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip())
+        if k in notes:
+            lines.append(" " * (widths[0] + widths[1] + 4) + notes[k])
+    return "\n".join(lines)
+
+
+def short(description: str, limit: int = 110) -> str:
+    """A description's first sentence, cut at a word within ``limit`` characters."""
+    found = sentences(description)
+    first = found[0] if found else description
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
 
 
 def as_json(topic_list: list[Topic], themes: list[Theme]) -> dict:
@@ -38,8 +57,10 @@ def as_json(topic_list: list[Topic], themes: list[Theme]) -> dict:
         "topics": [{"topic": t.id, "count": t.size, "label": t.label, "label_source": t.label_source,
                     "theme": t.theme, "keywords": t.keywords, "keybert": t.keybert, "mmr": t.mmr,
                     "representative_ids": t.representative_ids, "description": t.description,
-                    "description_ids": t.description_ids} for t in info_order(topic_list)],
+                    "description_ids": t.description_ids, "description_source": t.description_source}
+                   for t in info_order(topic_list)],
         "themes": [{"id": th.id, "label": th.label, "label_source": th.label_source, "size": th.size,
                     "topic_ids": th.topic_ids, "keywords": th.keywords, "description": th.description,
-                    "description_ids": th.description_ids} for th in themes],
+                    "description_ids": th.description_ids, "description_source": th.description_source}
+                   for th in themes],
     }

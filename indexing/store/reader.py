@@ -223,7 +223,8 @@ def _theme(meta: dict, embedding) -> Theme:
 
 def _description(meta: dict) -> dict:
     """A topic's or theme's description and the documents it cites; none in indexes written before them."""
-    return {"description": meta.get("description", ""), "description_ids": json.loads(meta.get("description_ids", "[]"))}
+    return {"description": meta.get("description", ""), "description_ids": json.loads(meta.get("description_ids", "[]")),
+            "description_source": meta.get("description_source", "")}
 
 
 def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:

@@ -112,7 +112,8 @@ class Writer:
                 embeddings=np.stack([g.embedding for g in chunk]).astype(np.float32),
                 metadatas=[{"label": g.label, "label_source": g.label_source, "size": g.size,
                             "representative_ids": encode(g.representative_ids), "description": g.description,
-                            "description_ids": encode(g.description_ids), **metadata(g)} for g in chunk],
+                            "description_ids": encode(g.description_ids),
+                            "description_source": g.description_source, **metadata(g)} for g in chunk],
             )
 
     def commit(self, manifest: dict) -> None:

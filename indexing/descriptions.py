@@ -1,0 +1,165 @@
+"""Descriptions the LLM writes at index time, each sentence checked against its documents and cited.
+
+A topic's description is written in the same call as its label (``prompts/text/label_describe_user.txt``:
+a label line, then two sentences), from what the label already reads: its representative documents,
+each a title and its most central sentence (``describe.central_sentences``), and its keywords. A
+theme's is written in its label's call too, from its topics' labels and descriptions
+(``theme_describe_user.txt``). Each sentence must pass the grounding check the answers use
+(``indexing/grounding.py``) against the whole text of the documents it was written from (a topic's
+representative documents; for a theme, those its topics' descriptions cite) and is cited by the
+document holding the sentence nearest it. A sentence that fails is dropped; when none is left, the
+extractive description (``indexing/describe.py``) stays, and ``description_source`` says why.
+
+The corpus brief reduces the theme descriptions (mapped from the topics') in one more call: a
+paragraph on what the corpus covers, checked the same way, between the computed sizes; its theme
+lines are the themes' own first sentences (``describe.brief``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import prompts
+from indexing import describe, grounding
+from indexing.grounding import Embed
+from indexing.schema import Brief, Theme, Topic
+
+MAX_SENTENCES = 3  # a description has 2-3 sentences; the prompt asks for two, a third is kept if grounded
+BRIEF_TOKENS = 160  # room for a paragraph of three sentences
+TOPIC_PROMPT, THEME_PROMPT = "label_describe_user", "theme_describe_user"  # labels.build_messages fills them
+_DESCRIPTION = re.compile(r"\**\s*description\s*\**\s*[:\-–]\s*\**", re.IGNORECASE)
+_PARAGRAPH = re.compile(r"^\s*\**\s*(?:paragraph|summary|overview)\s*\**\s*[:\-–]\s*\**", re.IGNORECASE)
+
+
+@dataclass
+class Checked:
+    """What survives the grounding check of a written text."""
+
+    text: str  # the kept sentences, each ending a sentence, so that grounding.sentences(text) gives them back
+    ids: list[str]  # the document each kept sentence cites, in order
+    dropped: list[str] = field(default_factory=list)  # sentences no document supports
+
+
+def memo(embed: Embed) -> Embed:
+    """``embed`` that embeds each text once: the central sentences, then the grounding tables of the
+    same documents, read the same sentences."""
+    seen: dict[str, np.ndarray] = {}
+
+    def embed_once(texts: list[str]) -> np.ndarray:
+        new = list(dict.fromkeys(t for t in texts if t not in seen))
+        if new:
+            seen.update(zip(new, embed(new)))
+        return np.stack([seen[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+    return embed_once
+
+
+def parse(raw: str) -> str:
+    """The description part of a label-and-description answer: what follows "Description:", else the
+    lines after the label's."""
+    found = _DESCRIPTION.search(raw)
+    if found:
+        text = raw[found.end():]
+    else:
+        lines = [ln for ln in raw.splitlines() if ln.strip()]
+        text = " ".join(lines[1:])
+    return _plain(text)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("**", "").split()).strip(" \"'`")
+
+
+def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed) -> Checked:
+    """The sentences of ``text`` grounded in ``docs`` ((id, title, text) triples), at most
+    :data:`MAX_SENTENCES`, each cited by the document whose sentence (or title) is nearest it.
+
+    The support of a sentence's words is counted over all of ``docs``: a sentence may sum up two
+    documents ("... for molecules and proteins"), but it is cited by the one it rests on most.
+    """
+    said = grounding.sentences(text)
+    if not said:
+        return Checked("", [])
+    table = grounding.SourceSentences.of([(k, title, body) for k, (_, title, body) in enumerate(docs, 1)], embed)
+    if not len(table.texts):
+        return Checked("", [], said)
+    similarities = embed(said) @ table.vectors.T
+    everything = np.ones(len(table.texts), dtype=bool)
+    kept, ids, dropped = [], [], []
+    for k, (sentence, row) in enumerate(zip(said, similarities)):
+        short = len(sentence.split()) < grounding.MIN_CLAIM_WORDS  # a fragment or a connective, not a claim
+        cut = k == len(said) - 1 and sentence[-1] not in ".!?"  # the answer ran out of tokens mid-sentence
+        if short or cut or len(kept) == MAX_SENTENCES or not grounding.grounded(sentence, row, table, everything):
+            dropped.append(sentence)
+            continue
+        kept.append(sentence if sentence[-1] in ".!?" else sentence + ".")  # so that the reader splits it here
+        ids.append(docs[int(table.owners[int(np.argmax(row))]) - 1][0])
+    return Checked(" ".join(kept), ids, dropped)
+
+
+def topic_lines(topic: Topic, documents: dict[str, tuple[str, str]], central: dict[str, str]) -> list[tuple[str, str]]:
+    """What a topic's label-and-description prompt shows of each representative document: its title
+    and its most central sentence (reading the prompt is most of an LLM call's cost on a CPU)."""
+    return [(documents[i][0], central.get(i) or documents[i][1]) for i in topic.representative_ids if i in documents]
+
+
+def theme_lines(theme: Theme, topics: dict[int, Topic]) -> list[tuple[str, str]]:
+    """What a theme's prompt shows of each of its topics: its label and its description."""
+    return [(topics[i].label, topics[i].description or ", ".join(topics[i].keywords[:5]))
+            for i in theme.topic_ids if i in topics]
+
+
+def theme_documents(theme: Theme, topics: dict[int, Topic]) -> list[str]:
+    """The documents a theme's description is checked against: those its topics' descriptions cite."""
+    return list(dict.fromkeys(d for i in theme.topic_ids if i in topics for d in topics[i].description_ids))
+
+
+def apply(items: Sequence[Topic | Theme], answers: dict[int, str], sources: dict[int, list[str]],
+          documents: dict[str, tuple[str, str]], embed: Embed) -> dict:
+    """Set each item's LLM description where a sentence of its answer is grounded in ``sources[id]``
+    (document ids); the others keep their extractive one. Returns counts for the manifest."""
+    stats = {"llm": 0, "extractive": 0, "kept": 0, "dropped": 0}
+    for item in items:
+        if item.is_outlier:
+            continue
+        raw = answers.get(item.id, "")
+        written = parse(raw)
+        docs = [(i, *documents[i]) for i in sources.get(item.id, []) if i in documents]
+        checked = check(written, docs, embed) if written else Checked("", [])
+        stats["kept"] += len(checked.ids)
+        stats["dropped"] += len(checked.dropped)
+        if checked.text:
+            item.description, item.description_ids, item.description_source = checked.text, checked.ids, "llm"
+            stats["llm"] += 1
+            continue
+        why = ("no sentence grounded: " + " / ".join(checked.dropped)) if checked.dropped else "none written"
+        item.description_source = f"extractive ({why})"
+        stats["extractive"] += 1
+    return stats
+
+
+def brief_messages(themes: Sequence[Theme], documents: int) -> list[dict]:
+    lines = "\n".join(f"- {t.label} ({t.size:,} documents): {t.description or ', '.join(t.keywords[:5])}"
+                      for t in sorted(themes, key=lambda t: (-t.size, t.id)))
+    return [{"role": "system", "content": prompts.load("label_system")},
+            {"role": "user", "content": prompts.fill("brief_user", DOCUMENTS=f"{documents:,}", THEMES=lines)}]
+
+
+def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int, raw: str | None,
+          texts: dict[str, tuple[str, str]], embed: Embed) -> tuple[Brief, dict]:
+    """The corpus brief (``describe.brief``: sizes, a line per theme) with the model's paragraph where
+    grounded in the documents the theme descriptions cite, and what became of it (for the manifest)."""
+    if not raw:
+        return describe.brief(themes, topics, documents), {"source": "extractive (no model)"}
+    by_id = {t.id: t for t in topics}
+    cited = list(dict.fromkeys(d for th in themes for d in th.description_ids or theme_documents(th, by_id)))
+    checked = check(_plain(_PARAGRAPH.sub("", raw.strip())), [(i, *texts[i]) for i in cited if i in texts], embed)
+    if not checked.text:
+        return (describe.brief(themes, topics, documents),
+                {"source": "extractive (no sentence grounded)", "dropped": checked.dropped})
+    made = describe.brief(themes, topics, documents, checked.text, list(dict.fromkeys(checked.ids)))
+    return made, {"source": "llm", "kept": len(checked.ids), "dropped": checked.dropped}
