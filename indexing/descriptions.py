@@ -28,8 +28,8 @@ from indexing import describe, grounding
 from indexing.grounding import Embed
 from indexing.schema import Brief, Theme, Topic
 
-MAX_SENTENCES = 3  # a description has 2-3 sentences; the prompt asks for two, a third is kept if grounded
-BRIEF_TOKENS = 160  # room for a paragraph of three sentences
+MAX_SENTENCES = 3  # a description has 1-3 sentences; the prompt asks for one or two, at most 40 words
+BRIEF_TOKENS = 100  # room for a paragraph of two sentences (the prompt asks for at most 60 words)
 TOPIC_PROMPT, THEME_PROMPT = "label_describe_user", "theme_describe_user"  # labels.build_messages fills them
 _DESCRIPTION = re.compile(r"\**\s*description\s*\**\s*[:\-–]\s*\**", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"^\s*\**\s*(?:paragraph|summary|overview)\s*\**\s*[:\-–]\s*\**", re.IGNORECASE)
@@ -108,8 +108,8 @@ def topic_lines(topic: Topic, documents: dict[str, tuple[str, str]], central: di
 
 
 def theme_lines(theme: Theme, topics: dict[int, Topic]) -> list[tuple[str, str]]:
-    """What a theme's prompt shows of each of its topics: its label and its description."""
-    return [(topics[i].label, topics[i].description or ", ".join(topics[i].keywords[:5]))
+    """What a theme's prompt shows of each of its topics: its label and its description's first sentence."""
+    return [(topics[i].label, (grounding.sentences(topics[i].description) or [", ".join(topics[i].keywords[:5])])[0])
             for i in theme.topic_ids if i in topics]
 
 

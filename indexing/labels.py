@@ -21,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -48,13 +48,14 @@ class BatchCompleter(Completer, Protocol):
 class LabelSettings:
     documents: int = 5  # representative documents shown per topic
     doc_tokens: int = 64  # token budget per document: prompt reading is most of the LLM time
+    shown_tokens: int = 48  # per line when the lines are given (a title and one sentence; a topic and its description)
     keywords: int = 10
     one_shot: bool = False  # the meat example: small models copy its label onto every topic
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
     describe: bool = True  # ask for a description in the label's call (indexing/descriptions.py)
-    # a label asked with its description gets this much more room: two short sentences
-    describe_tokens: int = 72
+    # a label asked with its description gets this much more room: the prompt asks for at most 40 words
+    describe_tokens: int = 64
     temperature: float = GenerationOptions.temperature
     seed: int = GenerationOptions.seed
 
@@ -337,11 +338,12 @@ class Labeler:
                                                             if i in documents]))
         count = self.model.count_tokens
         taken = set(taken or ())
+        settings = replace(self.settings, doc_tokens=self.settings.shown_tokens) if shown else self.settings
 
         def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
             return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
 
-        firsts = self.ask([build_messages(docs, t.keywords, self.settings, count, siblings.get(t.id, ()), prompt)
+        firsts = self.ask([build_messages(docs, t.keywords, settings, count, siblings.get(t.id, ()), prompt)
                            for t, docs in work], self.settings.max_tokens + extra_tokens)
         retry, answers = [], {}
         for (topic, docs), raw in zip(work, firsts):
@@ -355,7 +357,7 @@ class Labeler:
             taken.add(label.lower())
             progress(1)
         self.stats["retried"] += len(retry)
-        seconds = self.ask([build_retry(docs, t.keywords, label, why, self.settings, count)
+        seconds = self.ask([build_retry(docs, t.keywords, label, why, settings, count)
                              for t, docs, label, why in retry])
         for (topic, docs, first, why), raw in zip(retry, seconds):
             answer = clean(raw)

@@ -189,3 +189,47 @@ def test_the_brief_keeps_the_model_paragraph_where_grounded_and_names_every_them
     plain, how = descriptions.brief(themes, topics, 35, None, DOCS, _embed)
     assert how["source"].startswith("extractive") and plain.document_ids == [] and len(plain.themes) == 2
     assert Brief.from_dict({"text": "old", "themes": []}).document_ids == []  # a brief written before the field
+
+
+def test_descriptions_round_trip_the_store_and_an_older_index_reads_none(tmp_path):
+    from indexing import store
+
+    location = store.Location(path=tmp_path)
+    writer = store.begin(store.connect(location))
+    topic = Topic(0, 2, "Graphs", "llm", ["graph"], representative_ids=["g1"], embedding=np.ones(4, np.float32),
+                  theme=0, description="Graph nets predict molecules.", description_ids=["g1"], description_source="llm")
+    theme = Theme(0, 2, "Graphs", "topic", [0], ["graph"], np.ones(4, np.float32), ["g1"],
+                  description="Graph nets predict molecules.", description_ids=["g1"], description_source="llm")
+    writer.write_topics([topic])
+    writer.write_themes([theme])
+    # a topic as indexes wrote it before descriptions: no description keys in its metadata
+    writer.topics.add(ids=["1"], documents=["Old"], embeddings=[[1.0, 0.0, 0.0, 0.0]],
+                      metadatas=[{"label": "Old", "label_source": "llm", "size": 1, "representative_ids": "[]",
+                                  "topic": 1, "keywords": "[]", "keybert": "[]", "mmr": "[]", "theme": -1}])
+    writer.commit({"brief": Brief("2 documents.", document_ids=["g1"]).as_dict()})
+    reader = store.open_reader(location)
+    new, old = reader.topics()
+    assert (new.description, new.description_ids, new.description_source) == (topic.description, ["g1"], "llm")
+    assert (old.description, old.description_ids, old.description_source) == ("", [], "")
+    assert reader.themes()[0].description_ids == ["g1"]
+    assert Brief.from_dict(reader.manifest.get("brief")).document_ids == ["g1"]
+    assert Brief.from_dict({}) is None  # a manifest written before briefs
+
+
+def test_the_plain_table_prints_each_themes_first_sentence_under_it_and_json_carries_them():
+    from ui import tables
+
+    topics, themes = _index()
+    for t in topics:
+        t.label = f"Topic {t.id}"
+    themes[0].label, themes[1].label = "Big theme", "Small theme"
+    themes[0].description = "Graph networks predict molecules for chemistry work. A second sentence is not shown."
+    themes[0].description_ids = ["g1", "g2"]
+    lines = tables.format_table(topics, themes).splitlines()
+    at = next(k for k, line in enumerate(lines) if "== Big theme ==" in line)
+    assert lines[at + 1].strip() == "Graph networks predict molecules for chemistry work."
+    assert "second sentence" not in "\n".join(lines)
+    assert "== Small theme ==" in lines[-2] and lines[-1].split()[0] == "2"  # no line under an undescribed theme
+    shown = tables.as_json(topics, themes)
+    assert shown["themes"][0]["description_ids"] == ["g1", "g2"] and "description_source" in shown["topics"][0]
+    assert tables.short("word " * 40 + "end.", limit=30).endswith(" ...")

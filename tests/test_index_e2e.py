@@ -57,6 +57,7 @@ def test_index_labels_every_topic_with_real_words(built):
     everything = json.loads(topictalk("topics", "--index-dir", str(built), "--json").stdout)
     assert all(th["description"] for th in everything["themes"])
     assert [line["theme"] for line in everything["brief"]["themes"]] == [th["id"] for th in everything["themes"]]
+    _descriptions_are_grounded(built, real, everything, m)
     assert m["corpus"]["documents"] == N and m["corpus"]["sampled_from"] > N
     assert m["models"]["llm"] == "bundled" and m["clustering"]["method"] == "leiden"
     assert m["clustering"]["modularity"] > 0
@@ -66,6 +67,38 @@ def test_index_labels_every_topic_with_real_words(built):
     assert m["clustering"]["themes"]["tried"] or (few and m["counts"]["themes"] == m["counts"]["topics"]), m
     assert m["counts"]["topics"] == len(real) and m["counts"]["outliers"] == 0
     assert m["host"]["cores"] >= 1 and m["host"]["kind"] and m["host"]["llm"]["threads"] >= 1
+
+
+def _descriptions_are_grounded(built: Path, real: list[dict], everything: dict, m: dict) -> None:
+    """Issue 26: every topic and theme described, most by the LLM (the 1.5B), each written sentence grounded in
+    the documents it was written from and paired with the id it cites; the plain table shows the themes'."""
+    from indexing import corpus, descriptions, embedding, encoder, grounding
+
+    themes = everything["themes"]
+    assert m["descriptions"]["source"] == "llm" and m["descriptions"]["brief"]["source"]
+    units = real + themes
+    written = [u for u in units if u["description_source"] == "llm"]
+    assert len(written) >= len(units) / 2, [u["description_source"] for u in units]
+    assert all(u["description_source"] == "llm" or u["description_source"].startswith("extractive") for u in units)
+    by_id = {t["topic"]: t for t in real}
+
+    def sources(unit: dict) -> list[str]:  # what the index checked it against (indexing/descriptions.py)
+        if "topic" in unit:
+            return unit["representative_ids"]
+        if len(unit["topic_ids"]) == 1:  # a theme of one topic is that topic
+            return by_id[unit["topic_ids"][0]]["representative_ids"]
+        return list(dict.fromkeys(i for t in unit["topic_ids"] for i in by_id[t]["description_ids"]))
+
+    texts = {d.id: (d.title, d.text) for d in corpus.from_files([str(ARXIV)], limit=N, seed=42).documents}
+    embed = encoder.Encoder(embedding.load(embedding.DEFAULT))
+    for unit in units:
+        said = grounding.sentences(unit["description"])
+        assert len(said) == len(unit["description_ids"]) >= 1, unit  # one cited document per sentence
+    for unit in written:  # the check the index ran, run again here: nothing it kept is dropped now
+        checked = descriptions.check(unit["description"], [(i, *texts[i]) for i in sources(unit)], embed)
+        assert not checked.dropped and checked.ids == unit["description_ids"], (unit["label"], checked)
+    table = topictalk("topics", "--index-dir", str(built)).stdout
+    assert all(grounding.sentences(th["description"])[0][:40] in table for th in themes)
 
 
 def test_topics_table_is_printed_like_get_topic_info(built):
@@ -129,6 +162,8 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
     topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet", "--no-llm")
     old = topics_json(index)
     assert all(t["label_source"] in ("keywords", "outliers") for t in old)
+    # without an LLM every topic gets an extractive description: its central documents' own sentences
+    assert all(t["description"] and t["description_source"] == "extractive" for t in old if t["topic"] != -1)
     labels = index / "cache" / "labels.jsonl"
     labels.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "index", "--input", str(ARXIV), "--limit", str(N),
