@@ -28,6 +28,7 @@ from indexing import describe, grounding
 from indexing.grounding import Embed
 from indexing.schema import Brief, Theme, Topic
 
+COPY_AT = 0.9  # a theme's sentence this similar to one of its topics' descriptions restates that topic
 MAX_SENTENCES = 3  # a description has 1-3 sentences; the prompt asks for one or two, at most 40 words
 BRIEF_TOKENS = 100  # room for a paragraph of two sentences (the prompt asks for at most 60 words)
 TOPIC_PROMPT, THEME_PROMPT = "label_describe_user", "theme_describe_user"  # labels.build_messages fills them
@@ -74,12 +75,15 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("**", "").split()).strip(" \"'`")
 
 
-def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed) -> Checked:
+def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed, copies: Sequence[str] = ()) -> Checked:
     """The sentences of ``text`` grounded in ``docs`` ((id, title, text) triples), at most
     :data:`MAX_SENTENCES`, each cited by the document whose sentence (or title) is nearest it.
 
     The support of a sentence's words is counted over all of ``docs``: a sentence may sum up two
     documents ("... for molecules and proteins"), but it is cited by the one it rests on most.
+    Also dropped: a sentence that copies one of ``copies`` (a theme's description that restates
+    one of its topics' is true of that topic, not of the theme), and one holding the " ..." that
+    marks a line of the prompt cut to its token budget.
     """
     said = grounding.sentences(text)
     if not said:
@@ -87,13 +91,17 @@ def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed) -> Chec
     table = grounding.SourceSentences.of([(k, title, body) for k, (_, title, body) in enumerate(docs, 1)], embed)
     if not len(table.texts):
         return Checked("", [], said)
-    similarities = embed(said) @ table.vectors.T
+    vectors = embed(said)
+    similarities = vectors @ table.vectors.T
+    copied = (vectors @ embed(list(copies)).T).max(axis=1) >= COPY_AT if copies else np.zeros(len(said), dtype=bool)
     everything = np.ones(len(table.texts), dtype=bool)
     kept, ids, dropped = [], [], []
     for k, (sentence, row) in enumerate(zip(said, similarities)):
         short = len(sentence.split()) < grounding.MIN_CLAIM_WORDS  # a fragment or a connective, not a claim
-        cut = k == len(said) - 1 and sentence[-1] not in ".!?"  # the answer ran out of tokens mid-sentence
-        if short or cut or len(kept) == MAX_SENTENCES or not grounding.grounded(sentence, row, table, everything):
+        # the answer ran out of tokens mid-sentence, or it copied a line cut in the prompt
+        cut = (k == len(said) - 1 and sentence[-1] not in ".!?") or " ..." in sentence
+        if short or cut or copied[k] or len(kept) == MAX_SENTENCES or \
+                not grounding.grounded(sentence, row, table, everything):
             dropped.append(sentence)
             continue
         kept.append(sentence if sentence[-1] in ".!?" else sentence + ".")  # so that the reader splits it here
@@ -113,15 +121,21 @@ def theme_lines(theme: Theme, topics: dict[int, Topic]) -> list[tuple[str, str]]
             for i in theme.topic_ids if i in topics]
 
 
+def topic_sentences(theme: Theme, topics: dict[int, Topic]) -> list[str]:
+    """The sentences of a theme's topics' descriptions, which its own description must not restate."""
+    return [s for i in theme.topic_ids if i in topics for s in grounding.sentences(topics[i].description)]
+
+
 def theme_documents(theme: Theme, topics: dict[int, Topic]) -> list[str]:
     """The documents a theme's description is checked against: those its topics' descriptions cite."""
     return list(dict.fromkeys(d for i in theme.topic_ids if i in topics for d in topics[i].description_ids))
 
 
 def apply(items: Sequence[Topic | Theme], answers: dict[int, str], sources: dict[int, list[str]],
-          documents: dict[str, tuple[str, str]], embed: Embed) -> dict:
+          documents: dict[str, tuple[str, str]], embed: Embed, copies: dict[int, list[str]] | None = None) -> dict:
     """Set each item's LLM description where a sentence of its answer is grounded in ``sources[id]``
-    (document ids); the others keep their extractive one. Returns counts for the manifest."""
+    (document ids) and copies none of ``copies[id]``; the others keep their extractive one. Returns
+    counts for the manifest."""
     stats = {"llm": 0, "extractive": 0, "kept": 0, "dropped": 0}
     for item in items:
         if item.is_outlier:
@@ -129,7 +143,7 @@ def apply(items: Sequence[Topic | Theme], answers: dict[int, str], sources: dict
         raw = answers.get(item.id, "")
         written = parse(raw)
         docs = [(i, *documents[i]) for i in sources.get(item.id, []) if i in documents]
-        checked = check(written, docs, embed) if written else Checked("", [])
+        checked = check(written, docs, embed, (copies or {}).get(item.id, ())) if written else Checked("", [])
         stats["kept"] += len(checked.ids)
         stats["dropped"] += len(checked.dropped)
         if checked.text:
@@ -157,7 +171,9 @@ def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int, raw:
         return describe.brief(themes, topics, documents), {"source": "extractive (no model)"}
     by_id = {t.id: t for t in topics}
     cited = list(dict.fromkeys(d for th in themes for d in th.description_ids or theme_documents(th, by_id)))
-    checked = check(_plain(_PARAGRAPH.sub("", raw.strip())), [(i, *texts[i]) for i in cited if i in texts], embed)
+    restated = [s for th in themes for s in grounding.sentences(th.description)]  # a summary, not one theme's
+    checked = check(_plain(_PARAGRAPH.sub("", raw.strip())), [(i, *texts[i]) for i in cited if i in texts], embed,
+                    restated)
     if not checked.text:
         return (describe.brief(themes, topics, documents),
                 {"source": "extractive (no sentence grounded)", "dropped": checked.dropped})

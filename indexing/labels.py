@@ -88,8 +88,11 @@ def _siblings_line(siblings: Sequence[Sequence[str]]) -> str:
     return "; ".join(", ".join(words) for words in siblings if words) or "none"
 
 
-# the labeler's first questions: a label, a topic's label and description, a theme's (indexing/descriptions.py)
-USER_PROMPTS = ("label_user", "label_describe_user", "theme_describe_user")
+# the labeler's first questions, each with its system prompt: a label; a topic's label and description, a
+# theme's (indexing/descriptions.py), whose system prompt holds the instructions, so that llama.cpp reads
+# them once and reuses them from one topic to the next (the question's last line asks for them)
+USER_PROMPTS = {"label_user": "label_system", "label_describe_user": "describe_system",
+                "theme_describe_user": "describe_system"}
 
 
 def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], settings: LabelSettings,
@@ -103,8 +106,8 @@ def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], set
     """
     user = prompts.fill(prompt, DOCUMENTS=_document_lines(docs, settings, count_tokens),
                         KEYWORDS=", ".join(keywords[: settings.keywords]), SIBLINGS=_siblings_line(siblings))
-    messages = [{"role": "system", "content": prompts.load("label_system")}]
-    if settings.one_shot:
+    messages = [{"role": "system", "content": prompts.load(USER_PROMPTS[prompt])}]
+    if settings.one_shot and prompt == "label_user":  # its answer is a label alone: no example of a description
         messages += [{"role": "user", "content": prompts.load("label_example_user")},
                      {"role": "assistant", "content": prompts.load("label_example_assistant")}]
     return messages + [{"role": "user", "content": user}]

@@ -260,7 +260,8 @@ def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tup
         answers = labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list},
                                 shown=shown, prompt=descriptions.THEME_PROMPT, extra_tokens=extra)
         described["themes"] = descriptions.apply(grouped, answers, {th.id: descriptions.theme_documents(th, by_id)
-                                                                    for th in grouped}, documents, embed)
+                                                                    for th in grouped}, documents, embed,
+                                                 {th.id: descriptions.topic_sentences(th, by_id) for th in grouped})
     for th in themes:
         if th.id in alone:
             tp = alone[th.id]

@@ -114,7 +114,7 @@ class _Writer:
         self.prompts.append(user)
         if "groups the following topics" in user:
             return ("Label: Learning on Graphs and Privacy\nDescription: A graph neural network predicts molecular "
-                    "properties from atoms and bonds. Clients keep updates private in federated learning.")
+                    "properties from atoms and bonds. Our model learns protein structure with graph attention.")
         if "falls into these themes" in user:
             return "The collection covers a graph neural network that predicts molecular properties from atoms."
         if "keywords: 'graph" in user:
@@ -152,7 +152,9 @@ def test_labels_and_descriptions_come_from_one_call_per_topic_and_theme(tmp_path
     assert graphs.description_ids == ["g1", "g2"]
     assert privacy.description_source.startswith("extractive") and privacy.description_ids == ["p1"]  # bananas dropped
     assert themes[0].label == "Learning on Graphs and Privacy" and themes[0].description_source == "llm"
-    assert themes[0].description_ids[0] == "g1"
+    # its first sentence restates its first topic's description: true of that topic, not of the theme
+    assert themes[0].description == "Our model learns protein structure with graph attention."
+    assert themes[0].description_ids == ["g2"]
     assert themes[1].description == topics[2].description and themes[1].label == topics[2].label  # a theme of one topic
     assert stats["topics"]["llm"] == 2 and stats["topics"]["extractive"] == 1 and stats["themes"]["llm"] == 1
     assert all(t.description and t.description_ids for t in [*topics, *themes])  # 100% described

@@ -111,6 +111,7 @@ PLACEHOLDERS = {
     "label_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "theme_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "brief_user": {"DOCUMENTS", "THEMES"},
+    "describe_system": set(),
     "missing_topic": {"NUMBER", "FIRST", "LAST"},
     "no_dates": set(),
     "no_topic": {"SUBJECT"},
