@@ -43,6 +43,12 @@ def sentences(text: str) -> list[str]:
     return [s for s in found if MIN_WORDS <= len(s.split()) <= MAX_WORDS and len(grounding.sentences(s)) == 1]
 
 
+def ended(sentence: str) -> str:
+    """``sentence`` with a final stop, so that joined to the next it stays one sentence to the reader's split
+    (``grounding.sentences``), which pairs the n-th sentence with the n-th cited id."""
+    return sentence if sentence[-1:] in (".", "!", "?") else sentence + "."
+
+
 def _best(candidates: list[str], vectors: np.ndarray, centroid: np.ndarray) -> int:
     """The candidate nearest the centroid, a claim over background when one is near enough."""
     closeness = vectors @ centroid
@@ -86,7 +92,7 @@ def describe_topics(topics: Sequence[Topic], documents: dict[str, tuple[str, str
             pick = central.get(doc_id)
             if pick and pick not in (s for s, _ in picked):
                 picked.append((pick, doc_id))
-        topic.description = " ".join(s for s, _ in picked)
+        topic.description = " ".join(ended(s) for s, _ in picked)
         topic.description_ids = [d for _, d in picked]
         topic.description_source = "extractive" if picked else ""
     return central
@@ -100,7 +106,7 @@ def describe_themes(themes: Sequence[Theme], topics: Sequence[Topic]) -> None:
         for topic_id in theme.topic_ids[:TOPICS_PER_THEME]:  # biggest first
             topic = by_id.get(topic_id)
             if topic is not None and topic.description_ids:
-                parts.append((sentences(topic.description)[:1] or [topic.description])[0])
+                parts.append(ended(grounding.sentences(topic.description)[0]))  # the reader's split: what ids[0] cites
                 theme.description_ids.append(topic.description_ids[0])
         theme.description = " ".join(parts)
         theme.description_source = "extractive" if parts else ""
@@ -125,5 +131,5 @@ def _line(theme: Theme, topics: Sequence[Topic]) -> BriefLine:
     names = [by_id[i].label for i in theme.topic_ids[:4] if i in by_id]
     parts = [f"topics such as {', '.join(names)}."] if len(names) > 1 else []
     if theme.description:
-        parts.append((sentences(theme.description)[:1] or [theme.description])[0])
+        parts.append(grounding.sentences(theme.description)[0])  # the one document_ids[:1] cites
     return BriefLine(theme=theme.id, text=" ".join(parts) or theme.label, document_ids=theme.description_ids[:1])

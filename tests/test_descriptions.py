@@ -235,3 +235,14 @@ def test_the_plain_table_prints_each_themes_first_sentence_under_it_and_json_car
     shown = tables.as_json(topics, themes)
     assert shown["themes"][0]["description_ids"] == ["g1", "g2"] and "description_source" in shown["topics"][0]
     assert tables.short("word " * 40 + "end.", limit=30).endswith(" ...")
+
+
+def test_a_themes_fallback_cites_the_document_of_the_sentence_it_takes_even_a_long_one():
+    from indexing import describe
+
+    long = "Graph networks " + "learn molecules " * 40 + "well."  # over describe's 60 words: still the first
+    topics = [Topic(0, 5, "A", "llm", [], description=f"{long} Proteins fold", description_ids=["g1", "g2"])]
+    themes = [Theme(0, 5, "T", "llm", [0])]
+    describe.describe_themes(themes, topics)
+    assert themes[0].description == long and themes[0].description_ids == ["g1"]
+    assert describe.ended("Proteins fold") == "Proteins fold." and describe.ended("Done!") == "Done!"
