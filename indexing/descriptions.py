@@ -157,7 +157,8 @@ def apply(items: Sequence[Topic | Theme], answers: dict[int, str], sources: dict
 
 
 def brief_messages(themes: Sequence[Theme], documents: int) -> list[dict]:
-    lines = "\n".join(f"- {t.label} ({t.size:,} documents): {t.description or ', '.join(t.keywords[:5])}"
+    # each theme's first sentence: reading the prompt is most of the call's cost
+    lines = "\n".join(f"- {t.label} ({t.size:,} documents): {(grounding.sentences(t.description) or [', '.join(t.keywords[:5])])[0]}"
                       for t in sorted(themes, key=lambda t: (-t.size, t.id)))
     return [{"role": "system", "content": prompts.load("label_system")},
             {"role": "user", "content": prompts.fill("brief_user", DOCUMENTS=f"{documents:,}", THEMES=lines)}]
