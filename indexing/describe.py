@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from indexing.schema import Brief, BriefLine, Theme, Topic
+from indexing.schema import Brief, BriefLine, Theme, Topic, biggest_first
 
 SENTENCES_PER_TOPIC = 3  # from its three most central documents, one each
 TOPICS_PER_THEME = 3
@@ -38,6 +38,10 @@ def sentences(text: str) -> list[str]:
     """The sentences of ``text`` a description may quote (whole sentences of a readable length)."""
     found = [s.strip() for s in _SPLIT.split(" ".join(text.split()))]
     return [s for s in found if MIN_WORDS <= len(s.split()) <= MAX_WORDS]
+
+
+def _first_sentence(text: str) -> str:
+    return (sentences(text)[:1] or [text])[0]
 
 
 def _best(candidates: list[str], vectors: np.ndarray, centroid: np.ndarray) -> int:
@@ -83,7 +87,7 @@ def describe_themes(themes: Sequence[Theme], topics: Sequence[Topic]) -> None:
         for topic_id in theme.topic_ids[:TOPICS_PER_THEME]:  # biggest first
             topic = by_id.get(topic_id)
             if topic is not None and topic.description_ids:
-                parts.append((sentences(topic.description)[:1] or [topic.description])[0])
+                parts.append(_first_sentence(topic.description))
                 theme.description_ids.append(topic.description_ids[0])
         theme.description = " ".join(parts)
 
@@ -91,7 +95,7 @@ def describe_themes(themes: Sequence[Theme], topics: Sequence[Topic]) -> None:
 def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int) -> Brief:
     """What the corpus covers: its size and biggest themes, then a line per theme (biggest first)."""
     real = [t for t in topics if not t.is_outlier]
-    ordered = sorted(themes, key=lambda t: (-t.size, t.id))
+    ordered = biggest_first(themes)
     biggest = ", ".join(f"{t.label} ({t.size:,})" for t in ordered[:3])
     text = (f"{documents:,} documents in {len(real)} topics, grouped in {len(ordered)} themes. "
             f"The biggest themes: {biggest}.")
@@ -105,5 +109,5 @@ def _line(theme: Theme, topics: Sequence[Topic]) -> BriefLine:
     names = [by_id[i].label for i in theme.topic_ids[:4] if i in by_id]
     parts = [f"topics such as {', '.join(names)}."] if len(names) > 1 else []
     if theme.description:
-        parts.append((sentences(theme.description)[:1] or [theme.description])[0])
+        parts.append(_first_sentence(theme.description))
     return BriefLine(theme=theme.id, text=" ".join(parts) or theme.label, document_ids=theme.description_ids[:1])
