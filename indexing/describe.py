@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from indexing import grounding
-from indexing.schema import Brief, BriefLine, Theme, Topic
+from indexing.schema import Brief, BriefLine, Theme, Topic, biggest_first
 
 SENTENCES_PER_TOPIC = 3  # from its three most central documents, one each
 TOPICS_PER_THEME = 3
@@ -117,7 +117,7 @@ def brief(themes: Sequence[Theme], topics: Sequence[Topic], documents: int, para
     """What the corpus covers: its size, ``paragraph`` (the model's, checked: indexing/descriptions.py)
     and its biggest themes, then a line per theme (biggest first)."""
     real = [t for t in topics if not t.is_outlier]
-    ordered = sorted(themes, key=lambda t: (-t.size, t.id))
+    ordered = biggest_first(themes)
     biggest = ", ".join(f"{t.label} ({t.size:,})" for t in ordered[:3])
     text = " ".join(part for part in (f"{documents:,} documents in {len(real)} topics, grouped in {len(ordered)} "
                                       "themes.", paragraph, f"The biggest themes: {biggest}.") if part)

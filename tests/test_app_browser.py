@@ -192,8 +192,12 @@ def test_a_question_sent_with_enter_while_another_runs_is_answered_after_it(page
     # gradio's default trigger mode dropped the second Enter while the first answer ran: the box
     # cleared and the question was never shown nor answered (issue 33, item 1)
     before = finished_answers(page)
+    asked = page.locator("#tt-chat .message.user").count()
     ask(page, "Which papers study graph neural networks?")
-    page.wait_for_function("document.querySelectorAll('#tt-chat .message.user').length > 0", timeout=60_000)
+    # the second question is typed once the first has left the box and reached the chat: typed
+    # sooner, the first step's reply (which empties the box) would wipe it on a slow host
+    page.wait_for_function(f"document.querySelectorAll('#tt-chat .message.user').length > {asked}", timeout=60_000)
+    page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=60_000)
     ask(page, "Which papers study time series forecasting?")
     wait_for_answers(page, before + 2)
     users = page.locator("#tt-chat .message.user").all_inner_texts()
