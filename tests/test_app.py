@@ -39,7 +39,25 @@ def points(sizes: dict[int, int], seed: int = 0) -> map_mod.Points:
 def test_topic_rows_are_real_topics_biggest_first():
     rows = render.topic_rows(TOPICS)
     assert [r[0] for r in rows] == [1, 0, 2]
-    assert rows[0] == [1, 90, "Reinforcement learning for robots", "policy, reward, robot", ""]
+    assert rows[0] == [1, 90, "Reinforcement learning for robots", "", "policy, reward, robot", ""]
+
+
+def test_a_topic_description_shows_in_the_table_and_on_its_map_label():
+    # issue 26: descriptions shown in the table and the map's hover, not only in topics --json
+    about = ("These papers train robot policies from rewards in simulation. They transfer them to real arms "
+             "with domain randomization and study how much real data is needed.")
+    described = [Topic(**{**t.__dict__, "description": about if t.id == 1 else ""}) for t in TOPICS]
+    rows = {r[0]: r for r in render.topic_rows(described)}
+    about_at = render.TOPIC_COLUMNS.index("About")
+    assert rows[1][about_at] == "These papers train robot policies from rewards in simulation."
+    assert rows[0][about_at] == ""
+    assert [r[0] for r in render.filter_rows(list(rows.values()), "simulation")] == [1]  # the search reads it
+    fig = map_mod.figure(points({0: 30, 1: 20, 2: 10}), map_mod.labels_of(described),
+                         descriptions=map_mod.descriptions_of(described))
+    hover = {a.text: a.hovertext for a in fig.layout.annotations}
+    assert "domain randomization" in hover["Reinforcement learning for robots"].replace("<br>", " ")
+    assert "<br>" in hover["Reinforcement learning for robots"]  # wrapped, not one line across the map
+    assert not any("randomization" in h for label, h in hover.items() if label != "Reinforcement learning for robots")
 
 
 def test_every_topic_table_column_has_its_type_and_width():

@@ -216,7 +216,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     themes = index.themes
     rows = render.topic_rows(index.topics, themes)
     points = map_mod.Points.from_coordinates(index.reader.coordinates())
-    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes))
+    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes),
+                         map_mod.descriptions_of(index.topics))
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
     outliers = index.by_id.get(-1)

@@ -90,6 +90,15 @@ def labels_of(topics: list[Topic]) -> dict[int, str]:
     return {t.id: t.label for t in topics}
 
 
+def descriptions_of(topics: list[Topic]) -> dict[int, str]:
+    return {t.id: t.description for t in topics if t.description}
+
+
+def _wrapped(text: str, width: int = 60) -> str:
+    """Plain text broken into hover lines (plotly draws a hover label on one line otherwise)."""
+    return "<br>".join(_plain(line) for line in textwrap.wrap(text, width))
+
+
 def title_of(points: Points) -> str:
     shown = f"{len(points):,} documents"
     if points.sampled:
@@ -107,9 +116,9 @@ def _plain(text: str) -> str:
 
 
 def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
-           theme_labels: dict[int, str] | None = None):
+           theme_labels: dict[int, str] | None = None, descriptions: dict[int, str] | None = None):
     """The interactive map: one WebGL trace per theme (per topic without themes), titles on hover,
-    topic labels at topic centers."""
+    topic labels at topic centers, a topic's description on its label's hover."""
     import plotly.colors
     import plotly.graph_objects as go
 
@@ -131,7 +140,11 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
                     "color": OUTLIER_COLOR if outlier else palette[t % len(palette)]},
         ))
     for t, (cx, cy) in centers(shown).items():
-        fig.add_annotation(x=cx, y=cy, text=_plain(_short(labels.get(t, str(t)), 40)), showarrow=False,
+        label = labels.get(t, str(t))
+        about = (descriptions or {}).get(t, "")
+        # the description on the label's own hover: one text per topic, not one per point
+        hover = _wrapped(f"{t}: {label}. {_short(about, 300)}" if about else f"{t}: {label}")
+        fig.add_annotation(x=cx, y=cy, text=_plain(_short(label, 40)), showarrow=False, hovertext=hover,
                            font={"size": 11, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
     fig.update_layout(
         title={"text": title_of(shown), "x": 0.5, "xanchor": "center"}, template="simple_white",

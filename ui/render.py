@@ -17,8 +17,8 @@ from ui.markup import safe_markdown
 
 # (header, gradio datatype, width) of each column of the topic table, in one list so the table's headers,
 # types and widths cannot disagree (four types and widths for five columns hid the Theme column)
-TOPIC_TABLE = (("Topic", "number", "7%"), ("Size", "number", "7%"), ("Label", "str", "26%"),
-               ("Keywords", "str", "40%"), ("Theme", "str", "20%"))
+TOPIC_TABLE = (("Topic", "number", "6%"), ("Size", "number", "6%"), ("Label", "str", "18%"),
+               ("About", "str", "32%"), ("Keywords", "str", "24%"), ("Theme", "str", "14%"))
 TOPIC_COLUMNS = [header for header, _, _ in TOPIC_TABLE]
 TOPIC_TYPES = [kind for _, kind, _ in TOPIC_TABLE]
 TOPIC_WIDTHS = [width for _, _, width in TOPIC_TABLE]
@@ -30,8 +30,10 @@ MAX_SEARCH_CHARS = 200
 # -- topics table ---------------------------------------------------------------------
 def topic_rows(topics: Sequence[Topic], themes: Sequence[Theme] = (), keywords: int = 8) -> list[list]:
     """One row per real topic (outliers are not a topic one can ask about), grouped by theme: themes
-    biggest first, each theme's topics biggest first; the last column names the theme."""
-    return [[t.id, t.size, t.label, ", ".join(t.keywords[:keywords]), theme.label if theme else ""]
+    biggest first, each theme's topics biggest first; "About" is its description's first sentence,
+    the last column names the theme."""
+    return [[t.id, t.size, t.label, tables.short(t.description) if t.description else "",
+             ", ".join(t.keywords[:keywords]), theme.label if theme else ""]
             for theme, members in tables.grouped(list(topics), list(themes)) for t in members if not t.is_outlier]
 
 
