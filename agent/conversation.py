@@ -16,6 +16,7 @@ snapshot of the index.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -132,13 +133,27 @@ class Response:
         self._shown: list[str] = []  # what the reader saw, in order
         self._outcome: _Outcome | None = None
         self._reply: Reply | None = None
+        self._stopping = threading.Event()  # set by stop(), read by the model between tokens
         self._stream = self._generate()
 
     def __iter__(self) -> Iterator[str]:
         return self._stream
 
+    def stop(self) -> None:
+        """End this answer soon, from any thread (the app's Stop): the model stops between two tokens
+        or two steps of reading its prompt, no retry or check follows, and the reply is what was shown,
+        marked "stopped"."""
+        self._stopping.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
     def _emit(self, chunks) -> Iterator[str]:
         for chunk in chunks:
+            if self.stopped:
+                getattr(chunks, "close", lambda: None)()  # frees the model now, not when collected
+                return
             self._shown.append(chunk)
             yield chunk
 
@@ -149,14 +164,17 @@ class Response:
                 yield from self._emit([ctx.lead])
             if ctx.prelude is not None:  # a global question's points, as each is found
                 yield from self._emit(ctx.prelude())
-            if ctx.user_message is None:  # the index's own answer: its citations are the sources it numbered
+            if self.stopped:
+                pass  # the finally records what was shown
+            elif ctx.user_message is None:  # the index's own answer: its citations are the sources it numbered
                 numbers = [s.n for s in ctx.sources]
                 self._outcome = _Outcome(self._prelude_text(), numbers, "index", {n: "index" for n in numbers})
             else:
                 self._outcome = yield from self._answer()
         finally:
-            # also on a stopped stream: the history keeps what the user saw
-            outcome = self._outcome or _Outcome("".join(self._shown)[len(ctx.lead):], [], "stopped")
+            # also on a stopped stream: the history keeps what the user saw, with the sources it cited so far
+            shown = "".join(self._shown)[len(ctx.lead):]
+            outcome = self._outcome or _Outcome(shown, [s.n for s in ctx.sources if f"[{s.n}]" in shown], "stopped")
             self._reply = self._conversation.record(self, outcome)
 
     def _prelude_text(self) -> str:
@@ -170,7 +188,7 @@ class Response:
         options = Options(max_tokens=limit, temperature=conv.settings.temperature,
                           repetition_penalty=conv.settings.repetition_penalty)
         start = len(self._shown)
-        yield from self._emit(citations(conv.model.stream(messages, options)))
+        yield from self._emit(citations(conv.model.stream(messages, options, self._stopping)))
         return "".join(self._shown[start:]).strip(), citations.cited
 
     def _answer(self) -> Iterator[str]:
@@ -179,6 +197,8 @@ class Response:
         first = [{"role": "user", "content": ctx.user_message}]
         before = self._prelude_text()
         draft, cited = yield from self._attempt(conv.messages(first))
+        if self.stopped:
+            return None  # recorded as stopped: nothing is checked or asked again
         if not ctx.sources:  # an overview written from the topic list: nothing to check against
             return _Outcome(draft, [], "model", draft=draft)
         check = conv.check(self)
@@ -203,6 +223,8 @@ class Response:
         again = conv.messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
                                        {"role": "user", "content": prompts.load("ask_retry")}])
         second, cited = yield from self._attempt(again)
+        if self.stopped:
+            return None
         retry = check.review(second, cited)
         if check.passes(retry):
             return _outcome(retry, "model-retry", draft, review.dropped)

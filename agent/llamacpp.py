@@ -17,6 +17,10 @@ from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
+# prompt tokens read between two looks at Stop: llama.cpp reads a prompt in one call that nothing can
+# interrupt, which took 15-30 s for a long prompt on a 2-core AVX2 host; a step of 64 is read in well under a
+# second on either host kind, and small steps cost little (bench/stop.py)
+PROMPT_STEP = 64
 
 
 def gguf_file(path: str | Path) -> Path:
@@ -151,12 +155,15 @@ class LlamaCppModel(Model):
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
+                stopping: threading.Event) -> Iterator[str]:
         tokens = self.tokenize(self.render(messages))
         room = self.room(len(tokens))
         with self._lock:
             usage.prompt_tokens = len(tokens)
             usage.cached_tokens = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
+            if not self._read_prompt(tokens, stopping):
+                return  # stopped while reading: the model is free for the next call at once
             parts = self._llm.create_completion(
                 tokens,
                 max_tokens=min(options.max_tokens, room),
@@ -175,6 +182,19 @@ class LlamaCppModel(Model):
                         yield choice["text"]
             finally:
                 parts.close()  # a stopped answer stops decoding here, not at garbage collection
+
+    def _read_prompt(self, tokens: list[int], stopping: threading.Event) -> bool:
+        """Evaluate the prompt but its last token in steps of PROMPT_STEP, looking at ``stopping`` between
+        them; False once stopped. ``create_completion`` then finds them in the KV cache (its prefix match
+        leaves the last prompt token to evaluate) and reads just that one."""
+        llm = self._llm
+        start = _common_prefix(llm.input_ids[: llm.n_tokens], tokens[:-1])
+        llm.n_tokens = start  # what follows the shared prefix is evaluated again (eval drops its cache)
+        for at in range(start, len(tokens) - 1, PROMPT_STEP):
+            if stopping.is_set():
+                return False
+            llm.eval(tokens[at: min(at + PROMPT_STEP, len(tokens) - 1)])
+        return not stopping.is_set()
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

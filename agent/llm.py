@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,13 +66,21 @@ class Response:
     Stopping early (``close()``, or leaving the loop and dropping it) closes
     the runtime's generator, which stops the generation: the in-process
     runtimes stop decoding, the server runtime closes its HTTP stream.
+    :meth:`stop` does the same from another thread (a Stop button) while the
+    generator runs, which ``close()`` cannot: the runtime looks at it between
+    tokens, and llama.cpp between steps of reading the prompt.
     """
 
-    def __init__(self, chunks: Iterator[str], usage: Usage) -> None:
+    def __init__(self, chunks: Iterator[str], usage: Usage, stopping: threading.Event | None = None) -> None:
         self.usage = usage
+        self.stopping = stopping if stopping is not None else threading.Event()
         self._chunks = chunks
         self._parts: list[str] = []
         self._done = False
+
+    def stop(self) -> None:
+        """End the generation soon, from any thread: the text so far is the answer."""
+        self.stopping.set()
 
     def __iter__(self) -> Iterator[str]:
         if self._done:  # a second loop replays the answer
@@ -93,6 +102,19 @@ class Response:
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _until(stopping: threading.Event, chunks: Iterator[str]) -> Iterator[str]:
+    """``chunks`` until ``stopping`` is set; the runtime's generator is closed either way (it frees the model)."""
+    try:
+        for chunk in chunks:
+            if stopping.is_set():
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
         if close is not None:
             close()
 
@@ -181,15 +203,21 @@ class Model(ABC):
         computed once per loaded model. A test double is known by its spec."""
         return self.spec if self.parsed is None else self.identity_of(self.parsed)
 
-    def stream(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> Response:
-        """The answer as a :class:`Response`; generation runs as it is iterated."""
+    def stream(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions(),
+               stopping: threading.Event | None = None) -> Response:
+        """The answer as a :class:`Response`; generation runs as it is iterated. Setting ``stopping``
+        (or calling the response's ``stop()``) ends it between two tokens."""
         self.check(options)
         usage = Usage()
-        return Response(self._stream(messages, options, usage), usage)
+        stopping = stopping if stopping is not None else threading.Event()
+        return Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage, stopping)
 
     @abstractmethod
-    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
-        """Yield the answer's text chunks, filling in ``usage`` (this call's own)."""
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
+                stopping: threading.Event) -> Iterator[str]:
+        """Yield the answer's text chunks, filling in ``usage`` (this call's own). The base class stops
+        between chunks once ``stopping`` is set; a runtime with long silent work (reading a prompt) looks
+        at it there too."""
 
     @staticmethod
     def check(options: GenerationOptions) -> None:

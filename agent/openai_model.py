@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -108,7 +109,8 @@ class OpenAIModel(Model):
             self._penalty_refused.add(penalty)
             return response
 
-    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
+                stopping: threading.Event) -> Iterator[str]:
         from openai import APIConnectionError, APIStatusError
 
         request = dict(

@@ -124,7 +124,8 @@ class TransformersModel(Model):
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
 
-    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
+                stopping: threading.Event) -> Iterator[str]:
         return cut_at_stop(self._decode(messages, options, usage), options.stop)
 
     def _decode(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage) -> Iterator[str]:

@@ -32,7 +32,7 @@ class FakeLLM(Model):
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def _stream(self, messages, options, usage) -> Iterator[str]:
+    def _stream(self, messages, options, usage, stopping) -> Iterator[str]:
         self.calls.append([dict(m) for m in messages])
         self.prompts.append(self.render(messages))
         usage.prompt_tokens = self.count_tokens(self.prompts[-1])

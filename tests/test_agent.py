@@ -366,6 +366,23 @@ def test_streaming_yields_chunks_and_a_stopped_stream_is_recorded(index):
     assert conv.history[-1] == ("Tell me about topic 0", "one two")
 
 
+def test_a_stopped_answer_ends_at_once_is_not_checked_or_asked_again_and_keeps_its_citations(index):
+    llm = FakeLLM("[1] says so and more words that nobody should read")
+    conv = Conversation(index, llm)
+    response = conv.respond("Which papers study privacy attacks on federated learning?")
+    chunks = iter(response)
+    shown = ""
+    while "[1]" not in shown:
+        shown += next(chunks)
+    response.stop()  # Stop, from the app's thread: the generator is not suspended in a way close() reaches
+    rest = list(chunks)
+    reply = response.reply()
+    assert len(rest) <= 1 and len(llm.calls) == 1  # no retry, no "asking once more"
+    assert reply.answer_source == "stopped" and "nobody" not in reply.answer
+    assert [s.n for s in reply.sources] == [1]  # what it cited before the stop stays cited
+    assert conv.history[-1][1] == reply.answer
+
+
 def test_uncited_sentences_copied_from_a_source_get_its_citation(index):
     copied = TOPICS[2][2][0][1]  # the first GNN abstract, as a small model often parrots it
     llm = FakeLLM(f"Here is what I found.\n{copied} That is all.")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.fakes import FakeLLM
 from tests.helpers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -156,7 +157,6 @@ def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_ind
 
     reader = store.open_reader(store.Location(path=arxiv_index))
     real = [t for t in reader.topics() if not t.is_outlier]
-    theme_label = {th.id: th.label for th in reader.themes()}
     page.get_by_role("tab", name="Topics").click()
     table = page.locator("#tt-topics")
     table.get_by_role("gridcell").first.wait_for()
@@ -170,8 +170,9 @@ def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_ind
     word = max(re.findall(r"\w+", target.label), key=len)
     search = page.locator("#tt-topic-search textarea, #tt-topic-search input").first
     search.fill(word)
-    row_text = {t.id: f"{t.id} {t.size} {t.label} {', '.join(t.keywords[:8])} {theme_label.get(t.theme, '')}"
-                for t in real}
+    from ui import render
+
+    row_text = {row[0]: " ".join(str(cell) for cell in row) for row in render.topic_rows(real, reader.themes())}
     keep = [t.id for t in real if word.lower() in row_text[t.id].lower()]
     # labels that must vanish (unless the same words also show in a row that stays)
     hidden = [t.label for t in real if t.id not in keep and not any(t.label in row_text[k] for k in keep)]
@@ -259,39 +260,50 @@ class _Tracker:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-@pytest.fixture(scope="module")
-def hostile_app(tmp_path_factory):
-    """An app in this process over a two-document index whose document, and whose scripted model's
-    answer, hold Markdown images, raw <img> tags and links to a tracker on this machine."""
+def speech_index(folder: Path, texts: list[tuple[str, str]]):
+    """A real two-document index (one topic) with the bundled embedding model, opened for an app."""
     import numpy as np
 
     from agent.retrieval import TopicIndex
     from indexing import embedding, store
     from indexing.schema import DocumentRecord, Topic
-    from tests.fakes import FakeLLM
-    from ui import app
 
-    tracker = _Tracker()
-    host = f"http://127.0.0.1:{tracker.port}"
-    texts = [("Speech recognition with transformers", f"An ASR model maps audio to text. ![]({host}/doc.png?q=1) "
-              f'<img src="{host}/doc-raw.png"> [more]({host}/doc-link)'),
-             ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
     embedder = embedding.load("bundled")
     vectors = embedder.encode([t for _, t in texts], normalize_embeddings=True).astype(np.float32)
     records = [DocumentRecord(f"d{i}", text, title, 0, 1.0, float(i), 0.0) for i, (title, text) in enumerate(texts)]
     centroid = vectors.mean(axis=0)
-    location = store.Location(path=tmp_path_factory.mktemp("hostile-index"))
+    location = store.Location(path=folder)
     writer = store.begin(store.connect(location))
     writer.write_documents(records, vectors)
     writer.write_topics([Topic(0, 2, "Speech", "llm", ["speech", "audio"], ["speech"], ["audio"], ["d0", "d1"],
                                (centroid / np.linalg.norm(centroid)).astype(np.float32))])
     writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": 2}})
+    return TopicIndex.open(location, embedder)
+
+
+def serve_app(index, model):
+    """The app over ``index`` and ``model``, in this process, behind a login; its URL, then closed."""
+    from ui import app
+
+    demo = app.build(app.AppParts(index, model))
+    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[(USER, PASSWORD)])))
+    return demo
+
+
+@pytest.fixture(scope="module")
+def hostile_app(tmp_path_factory):
+    """An app in this process over a two-document index whose document, and whose scripted model's
+    answer, hold Markdown images, raw <img> tags and links to a tracker on this machine."""
+    tracker = _Tracker()
+    host = f"http://127.0.0.1:{tracker.port}"
+    texts = [("Speech recognition with transformers", f"An ASR model maps audio to text. ![]({host}/doc.png?q=1) "
+              f'<img src="{host}/doc-raw.png"> [more]({host}/doc-link)'),
+             ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
     # a real answer (it says what [1] does, in its words, markup included), so the grounding check keeps it
     # rather than replacing it with quotes
     answer = (f"An ASR model maps audio to text ![x]({host}/doc.png?q=1) <img src=\"{host}/doc-raw.png\"> "
               f"[more]({host}/doc-link) [1].")
-    demo = app.build(app.AppParts(TopicIndex.open(location, embedder), FakeLLM(answer)))
-    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[(USER, PASSWORD)])))
+    demo = serve_app(speech_index(tmp_path_factory.mktemp("hostile-index"), texts), FakeLLM(answer))
     yield demo.local_url, tracker
     demo.close()
     tracker.server.shutdown()
@@ -317,4 +329,116 @@ def test_answers_and_sources_load_nothing_from_other_hosts(browser, hostile_app)
     assert links.count() >= 1
     assert all(set(rel.split()) >= {"noopener", "noreferrer", "nofollow"}
                for rel in links.evaluate_all("(as) => as.map(a => a.rel)"))
+    page.context.close()
+
+
+# -- Stop, Retry and the per-login limit, with a model slow enough to press Stop in time ------------------------
+class SlowLLM(FakeLLM):
+    """A scripted model that "reads its prompt" for ``reading`` seconds, then writes a word every ``pace``
+    seconds; it records how each call ended, and when, so a test can tell the model was freed."""
+
+    def __init__(self, answer: str, reading: float = 3.0, pace: float = 0.2) -> None:
+        super().__init__(answer)
+        self.reading, self.pace = reading, pace
+        self.ended: list[tuple[str, int]] = []  # (how, words written) per call
+
+    def _stream(self, messages, options, usage, stopping):
+        deadline = time.monotonic() + self.reading
+        while time.monotonic() < deadline:  # a runtime looks at Stop between steps of reading
+            if stopping.is_set():
+                self.ended.append(("stopped reading", 0))
+                return
+            time.sleep(0.05)
+        words = 0
+        try:
+            for chunk in super()._stream(messages, options, usage, stopping):
+                words += 1
+                yield chunk
+                time.sleep(self.pace)
+            self.ended.append(("finished", words))
+        except GeneratorExit:
+            self.ended.append(("closed", words))
+            raise
+
+
+ANSWER = "An ASR model maps audio to text [1]. " + "It listens to speech and writes what was said [1]. " * 6
+
+
+@pytest.fixture(scope="module")
+def slow_app(tmp_path_factory):
+    texts = [("Speech recognition with transformers", "An ASR model maps audio to text, listening to speech."),
+             ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
+    model = SlowLLM(ANSWER)
+    demo = serve_app(speech_index(tmp_path_factory.mktemp("slow-index"), texts), model)
+    yield demo.local_url, model
+    demo.close()
+
+
+def no_error_shown(page) -> bool:
+    return page.locator("#tt-chat .error, #tt-chat [class*='error']").count() == 0 and \
+        "Error" not in page.locator("#tt-chat").inner_text()
+
+
+def test_stop_while_writing_keeps_the_partial_answer_marked_stopped_and_frees_the_model(browser, slow_app):
+    url, model = slow_app
+    page = logged_in(browser, url)
+    ask(page, "What does an ASR model do?")
+    # words of the answer itself (its sources, shown while the model reads, say "audio to text" too)
+    page.wait_for_function(f"(({LAST_BOT})() || {{text: ''}}).text.includes('writes what was said')", timeout=60_000)
+    page.locator("#tt-stop").click()
+    wait_for_answers(page, 1)  # the stopped answer ends as an answer does, with its footer
+    last = page.evaluate(LAST_BOT)
+    assert "(stopped)" in last["text"] and "writes what was said" in last["text"], last
+    page.wait_for_timeout(1500)  # anything still running would add text or an error by now
+    assert no_error_shown(page), chat_text(page)[-500:]
+    how, words = model.ended[-1]
+    assert how in ("closed", "finished") and words < len(ANSWER.split()) - 5  # it stopped writing early
+    page.context.close()
+
+
+def test_stop_while_the_model_reads_frees_it_and_retry_answers(browser, slow_app):
+    url, model = slow_app
+    page = logged_in(browser, url)
+    calls = len(model.ended)
+    ask(page, "What does an ASR model do?")
+    page.locator("#tt-chat .message.user").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # reading its prompt (3 s): nothing written yet
+    page.locator("#tt-stop").click()
+    wait_for_answers(page, 1)
+    assert model.ended[calls:] == [("stopped reading", 0)]  # the model was freed, not left reading
+    assert "(stopped)" in page.evaluate(LAST_BOT)["text"]
+    page.locator("#tt-retry").click()  # Retry after a Stop asks the same question again, and is answered
+    wait_for_answers(page, 2)
+    last = page.evaluate(LAST_BOT)
+    assert "(stopped)" not in last["text"] and "audio to text" in last["text"]
+    users = page.locator("#tt-chat .message.user").all_inner_texts()
+    assert [u.strip() for u in users] == ["What does an ASR model do?"] * 2
+    assert no_error_shown(page), chat_text(page)[-500:]
+    page.context.close()
+
+
+def test_a_question_over_the_per_login_limit_stays_in_the_box_with_the_reason(browser, slow_app):
+    # one login may have two answers running or waiting; a third was refused with a 429 that showed "Error"
+    # on the chat and erased the typed question (issue 31, issue 33 item 8)
+    url, model = slow_app
+    page = logged_in(browser, url)
+    ask(page, "What does an ASR model do?")
+    page.locator("#tt-chat .message.user").wait_for(timeout=60_000)  # the first is being answered
+    ask(page, "How do ASR models turn speech into text?")
+    page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
+    page.wait_for_timeout(1500)  # the second joins the queue behind the first (which takes ~12 s)
+    third = "Which models recognise speech?"
+    ask(page, third)
+    notice = page.locator("#tt-notice")
+    notice.get_by_text("already being answered or waiting").wait_for(timeout=30_000)
+    assert page.locator("#tt-question textarea").input_value() == third  # kept, not erased
+    assert no_error_shown(page), chat_text(page)[-500:]
+    wait_for_answers(page, 2)
+    users = [u.strip() for u in page.locator("#tt-chat .message.user").all_inner_texts()]
+    assert users == ["What does an ASR model do?", "How do ASR models turn speech into text?"]  # each its own
+    page.locator("#tt-send").click()  # once an answer is done, the kept question goes
+    page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
+    assert notice.inner_text().strip() == ""
+    wait_for_answers(page, 3)
+    assert no_error_shown(page)
     page.context.close()

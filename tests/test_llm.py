@@ -52,3 +52,28 @@ def test_a_response_counts_its_own_usage_and_replays_its_answer():
     chunks = list(response)
     assert chunks == ["red,", " green,", " blue"] and response.text() == "red, green, blue"
     assert list(response) == chunks and response.usage.completion_tokens == 3 and response.usage.prompt_tokens > 0
+
+
+def test_stop_from_another_thread_ends_the_stream_between_tokens_and_closes_the_runtime():
+    # the app's Stop runs in its own thread while the answer's generator runs in another: close() cannot
+    # reach a running generator, stop() can (issue 33)
+    import threading
+
+    closed = threading.Event()
+    llm = FakeLLM("one two three four five")
+    words = llm._stream
+
+    def tracked(*args):
+        try:
+            yield from words(*args)
+        finally:
+            closed.set()
+
+    llm._stream = tracked
+    response = llm.stream(QUESTION)
+    chunks = iter(response)
+    assert next(chunks) == "one"
+    threading.Thread(target=response.stop).start()
+    response.stopping.wait(5)
+    assert list(chunks) == [] and response.text() == "one" and closed.is_set()
+    assert response.usage.completion_tokens == 2  # the runtime made one more token, nobody saw it

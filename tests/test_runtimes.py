@@ -81,6 +81,46 @@ def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
     assert response.usage.cached_tokens < response.usage.prompt_tokens
 
 
+class StopAfter:
+    """A stop flag that is raised once the runtime has looked at it ``looks`` times."""
+
+    def __init__(self, looks: int) -> None:
+        self.looks = looks
+
+    def is_set(self) -> bool:
+        self.looks -= 1
+        return self.looks < 0
+
+    def set(self) -> None:
+        self.looks = 0
+
+
+def test_llamacpp_stop_ends_reading_a_long_prompt_within_a_step_and_leaves_the_model_right(bundled_llm,
+                                                                                           monkeypatch):
+    # llama.cpp read a prompt in one uninterruptible call (15-30 s on an AVX2 host): Stop did not free the
+    # model, and Retry waited behind it (issue 33). It now reads in steps and looks at Stop between them.
+    from agent.llamacpp import PROMPT_STEP
+
+    long = [{"role": "user", "content": "Summarize the history of the sea, its tides and its storms. " * 40}]
+    other = [{"role": "user", "content": "Name three colours, separated by commas."}]
+    options = GenerationOptions(max_tokens=12)
+    expected = bundled_llm.generate(other, options)  # greedy: the same prompt always gets the same answer
+    bundled_llm.generate([{"role": "user", "content": "Hi"}], GenerationOptions(max_tokens=1))  # a cold cache
+    tokens = len(bundled_llm.tokenize(bundled_llm.render(long)))
+    assert tokens > 4 * PROMPT_STEP
+    response = bundled_llm.stream(long, options, StopAfter(2))
+    assert response.text() == "" and response.usage.completion_tokens == 0
+    llm = bundled_llm._llm
+    assert llm.n_tokens < 3 * PROMPT_STEP + 10  # two steps read (after a shared prefix), not the whole prompt
+    # the half-read prompt leaves nothing wrong behind: the next answer is the one a fresh model gives
+    assert bundled_llm.generate(other, options) == expected
+    # and a prompt read in steps is the prompt read at once
+    stepped = bundled_llm.generate(long, options)
+    bundled_llm.generate(other, options)
+    monkeypatch.setattr("agent.llamacpp.PROMPT_STEP", 100_000)
+    assert bundled_llm.generate(long, options) == stepped and stepped
+
+
 def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
     text = bundled_llm.generate(
         [{"role": "user", "content": "Count from 1 to 20, one number per line."}], GenerationOptions(max_tokens=60, stop=("5",))

@@ -352,7 +352,8 @@ def test_another_logins_stream_event_is_refused():
 
 
 # -- a served app over HTTP ---------------------------------------------------------------------------------------
-TOPICS = [SimpleNamespace(id=0, size=1, label="Graphs", keywords=["graph"], is_outlier=False, theme=None)]
+TOPICS = [SimpleNamespace(id=0, size=1, label="Graphs", keywords=["graph"], is_outlier=False, theme=None,
+                          description="")]
 
 
 class HeldConversation:
@@ -415,12 +416,13 @@ def login(url: str, user: str, password: str):
 
 
 def join(client, demo, session: str):
-    """Ask in ``session`` as the page does: ``take`` puts the question in the session's state (gradio keeps
-    state on the server, whatever a request sends), then the answer joins the queue."""
+    """Ask in ``session`` as the page does: ``take`` empties the box and hands the question on, then the answer
+    joins the queue with it (the session's own state stays on the server, whatever a request sends)."""
     take, answer = (next(i for i, f in demo.fns.items() if f.name == name) for name in ("take", "answer"))
-    took = client.post("gradio_api/run/take", json={"data": ["a question"], "fn_index": take, "session_hash": session})
+    took = client.post("gradio_api/run/predict", json={"data": ["a question"], "fn_index": take,
+                                                       "session_hash": session})
     assert took.status_code == 200, took.text
-    return client.post("gradio_api/queue/join", json={"data": [None, None], "fn_index": answer,
+    return client.post("gradio_api/queue/join", json={"data": [took.json()["data"][1], None], "fn_index": answer,
                                                       "session_hash": session, "trigger_id": None})
 
 
@@ -482,12 +484,13 @@ def test_one_login_gets_two_answers_at_once_and_another_login_still_gets_in(serv
 def test_a_rest_call_result_is_its_callers_only(served):
     """Issue 31: GET /gradio_api/call/<fn>/<event id> gave any login another login's question and answer."""
     ann, bob = login(served.local_url, "ann", "correct horse"), login(served.local_url, "bob", "battery staple")
-    posted = ann.post("gradio_api/call/take", json={"data": ["ann's private question"]})
+    posted = ann.post("gradio_api/call/ask", json={"data": ["ann's private question"]})
     assert posted.status_code == 200, posted.text
     event_id = posted.json()["event_id"]
-    stolen = bob.get(f"gradio_api/call/take/{event_id}")
+    stolen = bob.get(f"gradio_api/call/ask/{event_id}")
     assert stolen.status_code == 404 and "private" not in stolen.text
-    own = ann.get(f"gradio_api/call/take/{event_id}")
+    HeldConversation.release.set()
+    own = ann.get(f"gradio_api/call/ask/{event_id}")
     assert own.status_code == 200 and "event: complete" in own.text
 
 

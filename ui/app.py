@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent import models
-from agent.conversation import Conversation, Settings, checked_question
+from agent.conversation import Conversation, Response, Settings, checked_question
 from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
@@ -42,6 +42,10 @@ MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (s
 MAX_SHOWN_MESSAGES = 40  # chat messages a session keeps (20 turns): gradio diffs them all on every streamed token
 # what a visitor sees when an answer fails: the details (a server's URL and credentials, an index path) go to
 # the server log only
+# kept in the box, said under it: the guard would refuse the queue with a 429 (a red "Error" on the chat) and
+# the box, already emptied, would lose the question
+BUSY = "⏳ {n} of your questions are already being answered or waiting: ask this one again when an answer has finished."
+KEPT = " It stays in the box."
 FAILED = "⚠️ The answer failed on the server; its log has the details. Try again, or ask a shorter question."
 logger = logging.getLogger("topictalk.app")
 CSS = """
@@ -84,6 +88,15 @@ class ChatSession:
     last_question: str = ""
     # one answer at a time per browser: a second question waits for the first
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    answering: Response | None = None  # the answer being written, which Stop ends
+
+    def stop(self) -> None:
+        """Stop the answer being written (from Stop's own thread): the model stops within a step, and the
+        answer ends as usual, marked stopped. Gradio's cancel would close a generator it cannot close
+        while it runs (the model reading its prompt), and the page showed "Error" (issue 33)."""
+        answering = self.answering
+        if answering is not None:
+            answering.stop()
 
     def __deepcopy__(self, memo: dict) -> ChatSession:
         return self  # gradio may copy state values; a conversation must stay one object
@@ -138,7 +151,7 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
         answer = {"role": "assistant", "content": ""}
         text = pending = ""
         try:
-            response = session.conversation.respond(question)
+            response = session.answering = session.conversation.respond(question)
             # the sources are found before the model reads them: shown at once, the reader has something
             # to look at during the seconds a CPU model takes to its first word
             pending = render.pending_sources(response.context.sources)
@@ -169,6 +182,7 @@ def stream_answer(parts: AppParts, session: ChatSession | None,
             messages.append({"role": "assistant", "content": FAILED})
             yield list(messages), session
         finally:
+            session.answering = None
             if stream is not None:
                 stream.close()
             _unfinished(messages, answer, text, pending)
@@ -192,10 +206,16 @@ def _trim(messages: list[dict], keep: int) -> None:
         del messages[:cut]
 
 
-def clear_session(session: ChatSession | None) -> tuple[list[dict], ChatSession | None]:
-    """Forget the conversation. Clear also cancels a running answer; waiting for its
-    generator to close first keeps the stopped answer from landing in the fresh history."""
+def stop_session(session: ChatSession | None) -> None:
     if session is not None:
+        session.stop()
+
+
+def clear_session(session: ChatSession | None) -> tuple[list[dict], ChatSession | None]:
+    """Forget the conversation. Clear also stops a running answer; waiting for it to end
+    first keeps the stopped answer from landing in the fresh history."""
+    if session is not None:
+        session.stop()
         got = session.lock.acquire(timeout=30)
         try:
             session.conversation.reset()
@@ -207,7 +227,30 @@ def clear_session(session: ChatSession | None) -> tuple[list[dict], ChatSession 
     return [], session
 
 
-def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: int = QUEUE_SIZE):
+def ask_stream(parts: AppParts, question: str) -> Iterator[dict]:
+    """The ``/ask`` API: one question, a fresh conversation (no follow-ups). Yields ``{"answer": the text
+    so far, "done": False}`` as it is written, then the reply: ``answer``, ``sources`` (``n``, ``id``,
+    ``title``, ``topic``, ``topic_label``, ``snippet``, ``cited_by``), ``topics``, ``themes``, ``intent``,
+    ``answer_source``, ``dropped`` and ``"done": True``. What is wrong with the question is a
+    TopictalkError, one line."""
+    response = parts.session(None).conversation.respond(question or "")
+    text = ""
+    for chunk in response:
+        text += chunk
+        yield {"answer": text, "done": False}
+    yield {**response.reply().as_dict(), "done": True}
+
+
+def take_question(question: str, waiting: int, max_answers: int) -> tuple[str, str, str]:
+    """(what the box shows, the question to answer, the notice under the box) for a question sent while
+    ``waiting`` answers of its owner run or wait: over ``max_answers`` the box keeps it and says why."""
+    if waiting >= max_answers:
+        return question, "", BUSY.format(n=waiting) + (KEPT if question else "")
+    return "", question, ""
+
+
+def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: int = QUEUE_SIZE,
+          max_answers: int = guard.MAX_ANSWERS_PER_LOGIN):
     """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it."""
     import gradio as gr
     import pandas as pd
@@ -231,7 +274,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
 
     with gr.Blocks(title="topictalk", analytics_enabled=False) as demo:
         session = gr.State(None)
-        pending = gr.State("")  # the question a button or table click asks
+        # the question the next answer step answers: a hidden component, not a gr.State, because the browser
+        # sends a component's value as the step joins the queue, while a State is read when the step starts;
+        # a question taken while another waited overwrote the waiting one's (it answered the newer one, or none)
+        pending = gr.Textbox("", visible=False)
         gr.Markdown(f"## topictalk\n{summary}")
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab("Chat", id="chat"):
@@ -245,6 +291,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                                      show_label=False, scale=6, elem_id="tt-question", autofocus=True,
                                      max_length=max_chars)
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
+                notice = gr.Markdown("", elem_id="tt-notice")
                 with gr.Row():
                     stop = gr.Button("Stop", variant="stop", size="sm", elem_id="tt-stop")
                     retry = gr.Button("Retry", size="sm", elem_id="tt-retry")
@@ -268,8 +315,24 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         def answer(question, current):
             yield from stream_answer(parts, current, question)
 
-        def take(question):
-            return "", question
+        def waiting_for(request) -> int:
+            # the guard's count, read before an answer joins the queue, so that a question over the limit
+            # is kept with its reason instead of refused with an "Error" on the chat (issues 31 and 33)
+            owner = guard.owner(request.username, request.session_hash)
+            return guard.GradioState.answers_in(demo._queue, LLM_GROUP)[owner]
+
+        def take(question, request):
+            return take_question(question, waiting_for(request), max_answers)
+
+        def admit(question, request):  # a question a button asked: nothing to keep in the box
+            return take_question(question, waiting_for(request), max_answers)[1:]
+
+        def asked(question):
+            # a question that was not taken (empty, or kept in the box over the limit) ends the chain here,
+            # before the answer step would join the queue (where the guard refuses it with a 429 that shows
+            # "Error"): a hidden error stops it, and the answer step runs only on .success
+            if not question:
+                raise gr.Error("no question taken", visible=False, print_exception=False)
 
         def retry_question(current):
             return current.last_question if current is not None else ""
@@ -283,24 +346,52 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         # gradio passes the clicked row to a parameter annotated with SelectData; this module's
         # annotations are postponed strings that gradio cannot resolve, so give it the class itself
         choose_topic.__annotations__["evt"] = gr.SelectData
+        for fn in (take, admit):
+            fn.__annotations__["request"] = gr.Request
 
         # trigger_mode "multiple": a question asked while an answer runs waits in the queue; gradio's default
         # ("once") dropped it, so a second question sent with Enter vanished from the box and was never answered
         llm = {"concurrency_limit": limit, "concurrency_id": LLM_GROUP, "trigger_mode": "multiple"}
         chat_io = ([pending, session], [chatbot, session])
+
+        def answered(taken):
+            """The answer step after a step that took a question into ``pending`` (none: no answer)."""
+            return taken.then(asked, pending, None, queue=False).success(answer, *chat_io, **llm)
+
+        def admitted(asking):
+            """A button's question (retry, a topic, an example): admitted, or refused with a notice."""
+            return answered(asking.then(admit, pending, [pending, notice], queue=False))
+
         answering = [
-            box.submit(take, box, [box, pending], queue=False).then(answer, *chat_io, **llm),
-            send.click(take, box, [box, pending], queue=False).then(answer, *chat_io, **llm),
-            retry.click(retry_question, session, pending, queue=False).then(answer, *chat_io, **llm),
-            table.select(choose_topic, None, [tabs, pending], queue=False).then(answer, *chat_io, **llm),
+            answered(gr.on([box.submit, send.click], take, box, [box, pending, notice], queue=False)),
+            admitted(retry.click(retry_question, session, pending, queue=False)),
+            admitted(table.select(choose_topic, None, [tabs, pending], queue=False)),
         ]
         for button in examples:
-            answering.append(button.click(lambda q: q, button, pending, queue=False).then(answer, *chat_io, **llm))
-        stop.click(None, None, None, cancels=answering, queue=False)
+            answering.append(admitted(button.click(lambda q: q, button, pending, queue=False)))
+        stop.click(stop_session, session, None, queue=False)
         clear.click(clear_session, session, [chatbot, session], cancels=answering, queue=False)
         chatbot.clear(clear_session, session, [chatbot, session], cancels=answering, queue=False)  # its bin icon
         search.change(lambda q: pd.DataFrame(render.filter_rows(rows, q), columns=render.TOPIC_COLUMNS), search,
                       table, queue=False)
+
+        def ask(question: str) -> Iterator[dict]:
+            """Ask the corpus one question (a new conversation each call). Streams {"answer": text so far,
+            "done": false}; the last item is the reply: answer, sources (n, id, title, topic, topic_label,
+            snippet, cited_by), topics, themes, intent, answer_source, dropped, and "done": true."""
+            try:
+                yield from ask_stream(parts, question)
+            except TopictalkError as err:  # the caller's own question: one line back, no traceback
+                raise gr.Error(str(err), print_exception=False) from None
+
+        ask.__annotations__ = {"question": str, "return": Iterator[dict]}  # gradio types the API from these
+        # the one documented endpoint; it runs in the answers' queue group, so the model's concurrency and
+        # the per-login limit hold for it as for the chat
+        gr.api(ask, api_name="ask", concurrency_limit=limit, concurrency_id=LLM_GROUP)
+    # every other event is the page's own (take, answer, ...): hidden from the API page and gradio_client
+    for fn in demo.fns.values():
+        if fn.api_name != "ask":
+            fn.api_visibility = "private"
 
     demo.queue(default_concurrency_limit=limit, max_size=queue_size)
     return demo

@@ -106,13 +106,18 @@ class GradioState:
         """Events of queue ``group`` waiting or running, counted by owner (login, else session)."""
         if self.app is None:
             return Counter()
-        queue = self.app.get_blocks()._queue
+        return self.answers_in(self.app.get_blocks()._queue, group)
+
+    @staticmethod
+    def answers_in(queue, group: str) -> Counter:
+        """What :meth:`queued_answers` counts, in a blocks' ``_queue`` (the app reads it before queueing)."""
         waiting = getattr(queue.event_queue_per_concurrency_id.get(group), "queue", [])
         running = [e for job in queue.active_jobs if job for e in job if e.concurrency_id == group]
-        return Counter(_owner(e.username, e.session_hash) for e in [*waiting, *running])
+        return Counter(owner(e.username, e.session_hash) for e in [*waiting, *running])
 
 
-def _owner(user: str | None, session_hash: str | None) -> str:
+def owner(user: str | None, session_hash: str | None) -> str:
+    """Whose answers count together: a login's, or a session's where the app has no logins."""
     return f"user {user}" if user is not None else f"session {session_hash}"
 
 
@@ -195,7 +200,7 @@ class Guard:
             return
         if not state.requires_login:  # no logins: each session is its own owner
             if joins:
-                await self._join(scope, receive, send, _owner(None, next(iter(sessions), None)), state)
+                await self._join(scope, receive, send, owner(None, next(iter(sessions), None)), state)
             else:
                 await self.app(scope, receive, send)
             return
@@ -220,7 +225,7 @@ class Guard:
         try:
             if joins:
                 send = self._binding_call_events(send, user) if "/call/" in path else send
-                await self._join(scope, receive, send, _owner(user, None), state)
+                await self._join(scope, receive, send, owner(user, None), state)
             else:
                 await self.app(scope, receive, send)
         finally:

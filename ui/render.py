@@ -25,6 +25,7 @@ TOPIC_WIDTHS = [width for _, _, width in TOPIC_TABLE]
 # the topic search runs outside the queue, once per keystroke: a longer query is cut here, so a 63 kB one
 # costs what 200 characters cost (the search box stops typing there too)
 MAX_SEARCH_CHARS = 200
+STOPPED = '<span class="tt-stopped">(stopped)</span>'
 
 
 # -- topics table ---------------------------------------------------------------------
@@ -107,10 +108,13 @@ def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
     A small model often answers from its sources without writing [n]; then the
     sources it was given are shown under a heading that says so, rather than
     nothing. The footer is always there, empty or not: it marks a finished
-    answer, which a stopped one never gets (the browser tests wait for it).
+    answer (the browser tests wait for it). A stopped answer keeps what was
+    written, marked as stopped, with the sources it had cited.
     """
     text = safe_markdown(reply.answer) if reply.answer else "(no answer)"
-    if reply.sources:
+    if reply.answer_source == "stopped":
+        text = (safe_markdown(reply.answer) + " " if reply.answer else "") + STOPPED
+    if reply.sources or reply.answer_source == "stopped":
         sources = format_sources(reply.sources)
     else:
         sources = format_sources(reply.provided, "Sources given to the model (none cited)")
