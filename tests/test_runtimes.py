@@ -111,7 +111,7 @@ def test_llamacpp_stop_ends_reading_a_long_prompt_within_a_step_and_leaves_the_m
     response = bundled_llm.stream(long, options, StopAfter(2))
     assert response.text() == "" and response.usage.completion_tokens == 0
     llm = bundled_llm._llm
-    assert llm.n_tokens < 3 * PROMPT_STEP + 10  # two steps read (after a shared prefix), not the whole prompt
+    assert llm.n_tokens < 2 * PROMPT_STEP + 40  # two steps read (after a shared prefix), not the whole prompt
     # the half-read prompt leaves nothing wrong behind: the next answer is the one a fresh model gives
     assert bundled_llm.generate(other, options) == expected
     # and a prompt read in steps is the prompt read at once
