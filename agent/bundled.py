@@ -127,7 +127,7 @@ class BundledLlamaCpp(LlamaCppModel):
 
     @classmethod
     def public_name(cls, spec: ModelSpec) -> str:
-        return "the bundled model"
+        return f"{named(spec.target).title} (bundled)"
 
     @classmethod
     def location(cls, spec: ModelSpec) -> str:

@@ -112,6 +112,27 @@ def source(n: int, text: str = "Full <b>abstract</b>\n\nwith two paragraphs.") -
     return Source(n, f"id{n}", f"Title {n} & more", 3, "Graph <nets>", "A snippet ...", text)
 
 
+def test_only_cited_numbers_become_links_to_their_cards():
+    markup = "A [1], B [2] and [3]".replace("[", "&#91;").replace("]", "&#93;")
+    linked = render.linked_citations(markup, [1, 3])
+    assert linked.count('class="tt-cite ') == 2 and "tt-n-1" in linked and "tt-n-3" in linked
+    assert "B &#91;2&#93; and" in linked  # not a source of this answer: left as text
+
+
+def test_the_empty_chat_says_what_the_collection_holds():
+    from indexing.schema import Brief, BriefLine, Theme
+
+    themes = [Theme(0, 110, "Graphs <and> Speech", "llm", [0, 2]), Theme(1, 90, "Robots", "llm", [1])]
+    brief = Brief("200 documents in 3 topics. <b>Mostly</b> graphs.", [BriefLine(0, "topics such as graph nets and ASR.", ["a"]),
+                                                  BriefLine(1, "robot policies from rewards.", ["b"])])
+    text = render.welcome(brief, themes, TOPICS)
+    assert "200 documents in 3 topics. &lt;b&gt;Mostly&lt;/b&gt; graphs." in text and "Ask about it" in text
+    assert "graph nets and ASR" not in text  # the theme lines are the overview answer's, not the first view's
+    assert "**Graphs &lt;and&gt; Speech** (110 documents)" in render.welcome(None, themes, TOPICS)  # no brief
+    plain = render.welcome(None, [], TOPICS)  # an index without a brief or themes: its biggest topics
+    assert "**Reinforcement learning for robots** (90 documents)" in plain
+
+
 def test_sources_show_title_topic_snippet_and_fold_out_the_full_text():
     out = render.format_sources([source(1)])
     assert "[1] Title 1 &amp; more" in out and "topic 3: Graph &lt;nets&gt;" in out and "A snippet ..." in out
@@ -186,7 +207,9 @@ def test_stream_answer_grows_then_ends_with_sources():
     streamed = [t.split('\n\n<div class="tt-pending">') for t in texts[1:4]]
     assert [head for head, _ in streamed] == ["Graph ", "Graph nets ", "Graph nets &#91;1&#93;."]  # brackets escaped
     assert all("[1] Title 1" in pending for _, pending in streamed)
-    assert texts[-1].startswith("Graph nets &#91;1&#93;.") and "tt-footer" in texts[-1] and "[1] Title 1" in texts[-1]
+    # the finished answer's citation links to its source card (item 11 of issue 33)
+    assert texts[-1].startswith('Graph nets <a class="tt-cite tt-n-1" href="#">&#91;1&#93;</a>.')
+    assert "tt-footer" in texts[-1] and '<div class="tt-source tt-src-1"><b>[1] Title 1' in texts[-1]
     assert "tt-pending" not in texts[-1]
     assert session.last_question == "Graphs?" and len(session.messages) == 2
 
@@ -356,7 +379,7 @@ def test_an_over_long_question_is_cut_in_the_chat_and_refused():
 
 
 @pytest.mark.parametrize("spec, shown", [
-    ("bundled", "the bundled model"),
+    ("bundled", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (bundled)"),
     ("llama-cpp:/home/ann/secret/models/llama-2-13b-chat.Q4_K_M.gguf?n_ctx=4096", "llama-2-13b-chat.Q4_K_M"),
     ("openai:http://10.0.0.7:8000/v1#meta-llama/Llama-2-13b-chat-hf", "Llama-2-13b-chat-hf"),
     ("hf:/srv/private/Llama-2-13b-chat-hf", "Llama-2-13b-chat-hf"),

@@ -442,3 +442,96 @@ def test_a_question_over_the_per_login_limit_stays_in_the_box_with_the_reason(br
     wait_for_answers(page, 3)
     assert no_error_shown(page)
     page.context.close()
+
+
+# -- the first view, citations, a cut paste and contrast (issue 33, items 9 and 11) ----------------------------
+PHONE = {"width": 390, "height": 844}
+
+
+def test_the_first_view_says_what_the_collection_holds_with_three_questions_in_sight(browser, app_url, arxiv_index):
+    from indexing import store
+    from indexing.schema import Brief
+
+    brief = Brief.from_dict(store.open_reader(store.Location(path=arxiv_index)).manifest.get("brief"))
+    for viewport in ({"width": 1280, "height": 900}, PHONE):
+        page = browser.new_context(viewport=viewport).new_page()
+        page.goto(app_url)
+        log_in(page)
+        page.wait_for_selector("#tt-question textarea", timeout=60_000)
+        chat = page.locator("#tt-chat")
+        assert "What this collection holds" in chat.inner_text()
+        if brief is not None:
+            assert brief.text.split(". ")[0] in chat.inner_text()  # the index's own words about itself
+        header = page.locator("body").inner_text()
+        assert "outliers" not in header and "the bundled model" not in header
+        examples = chat.get_by_role("button", name="What is this corpus about?")
+        examples.wait_for()
+        box = examples.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= viewport["height"], box  # in sight, no scrolling
+        # and drawn there, not clipped by the chat's own scrolling: the button is what is under its centre
+        assert examples.evaluate("""(b) => { const r = b.getBoundingClientRect();
+            return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }""")
+        page.screenshot(path=str(ARTIFACTS / f"first-view-{viewport['width']}.png"))
+        if viewport is PHONE:
+            examples.click()  # an example in the chat asks it
+            page.locator("#tt-chat .message.user", has_text="What is this corpus about?").wait_for(timeout=60_000)
+            wait_for_answers(page, 1)
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def quick_app(tmp_path_factory):
+    texts = [("Speech recognition with transformers", "An ASR model maps audio to text, listening to speech."),
+             ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
+    demo = serve_app(speech_index(tmp_path_factory.mktemp("quick-index"), texts),
+                     FakeLLM("An ASR model maps audio to text [1]."))
+    yield demo.local_url
+    demo.close()
+
+
+def test_a_citation_opens_its_source_card(browser, quick_app):
+    page = logged_in(browser, quick_app)
+    ask(page, "What does an ASR model do?")
+    wait_for_answers(page, 1)
+    card = page.locator("#tt-chat .tt-source.tt-src-1")
+    assert card.locator("details").get_attribute("open") is None
+    page.locator("#tt-chat a.tt-cite.tt-n-1").click()
+    page.wait_for_function("document.querySelector('#tt-chat .tt-source.tt-src-1').classList.contains('tt-cited')")
+    assert card.locator("details").get_attribute("open") is not None  # its full text unfolded
+    assert len(page.context.pages) == 1  # no new tab
+    page.context.close()
+
+
+def test_a_paste_over_the_limit_says_it_was_cut(browser, quick_app):
+    page = logged_in(browser, quick_app)
+    page.locator("#tt-question textarea").evaluate("""(box) => {
+        const data = new DataTransfer();
+        data.setData("text/plain", "x".repeat(5000));
+        box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+    }""")
+    notice = page.locator("#tt-notice")
+    notice.get_by_text("5,000 characters").wait_for(timeout=10_000)
+    assert "limited to 4,000" in notice.inner_text()
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["desktop", "phone"])
+def test_text_and_links_meet_wcag_aa_contrast(browser, quick_app, viewport):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_context(viewport=viewport).new_page()
+    page.goto(quick_app)
+    log_in(page)
+    page.wait_for_selector("#tt-question textarea", timeout=60_000)
+    ask(page, "What does an ASR model do?")
+    wait_for_answers(page, 1)
+    page.locator("#tt-chat details summary").first.click()  # the folded full text too
+    # once the answer's event is over: while it runs gradio dims the chat (a passing state, not its colours)
+    page.wait_for_function("document.querySelector('#tt-chat [data-testid=status-tracker]').classList.contains('hide')")
+    for tab in ("Chat", "Topics"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        found = Axe().run(page, options={"runOnly": ["color-contrast"]}).response["violations"]
+        failures = [(n["target"], n["any"][0]["message"][:120]) for v in found for n in v["nodes"]]
+        assert not failures, f"{tab}: {failures}"
+    page.context.close()

@@ -124,7 +124,7 @@ def test_each_runtime_names_and_locates_its_own_specs_without_loading():
         assert runtime.spec_example.split(",")[0].split(":")[0] in str(_error("gpt:foo"))
     assert models.location("hf:/srv/m") == "Hugging Face hub or folder: /srv/m"
     assert models.location("openai:http://h:1/v1") == "server http://h:1/v1 (model first served)"
-    assert models.public_name("bundled-small?n_ctx=2048") == "the bundled model"
+    assert models.public_name("bundled-small?n_ctx=2048") == "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (bundled)"
     assert models.public_name("openai:http://10.0.0.7:8000/v1") == "a served model"
     assert models.public_name("models/llama-2-13b-chat.Q4_K_M.gguf") == "llama-2-13b-chat.Q4_K_M"
     with pytest.raises(TopictalkError, match="unknown option 'n_gpu_layers' for bundled"):

@@ -30,6 +30,7 @@ from agent.conversation import Conversation, Response, Settings, checked_questio
 from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
+from indexing.schema import Brief
 from ui import guard, render
 from ui import map as map_mod
 from ui.logins import LoginThrottle, Throttled
@@ -54,17 +55,54 @@ CSS = """
 .tt-sources { margin-top: 0.6em; border-top: 1px solid var(--border-color-primary); padding-top: 0.4em; }
 .tt-source { margin: 0.35em 0; }
 .tt-pending { opacity: 0.75; }
-.tt-topics-used { margin-top: 0.4em; color: var(--body-text-color-subdued); }
-.tt-source details summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.tt-topics-used { margin-top: 0.4em; }
+.tt-source details summary { cursor: pointer; }
+/* gradio draws a bot message at opacity 0.8: its grey came out 4.4:1 on the message background, under WCAG AA */
+#tt-chat .tt-topics-used, #tt-chat .tt-source details summary, #tt-chat .tt-stopped { color: #374151 !important; }
+.tt-source.tt-cited { outline: 2px solid #c2410c; outline-offset: 2px; border-radius: 4px; }
+a.tt-cite { text-decoration: none; font-weight: 600; color: #9a3412; }
+.tt-stopped { font-style: italic; }
+#tt-notice { color: #7c2d12; }
+/* WCAG AA (4.5:1): gradio's orange primary is 2.8:1 with white text, its red Stop 3.8:1, a selected tab 2.8:1 */
+#tt-send { background: #c2410c; border-color: #c2410c; color: #fff; }
+#tt-send:hover { background: #9a3412; }
+button.selected { color: #9a3412 !important; }
 """
 # gradio's Markdown gives every link rel="noopener noreferrer" (and target=_blank) when it renders,
 # replacing ours; links in answers come from model or document text, so they also get nofollow
-NOFOLLOW_JS = """() => {
+PAGE_JS = """() => {
   const rel = "noopener noreferrer nofollow";
   const fix = () => document.querySelectorAll("a[href]").forEach(a => { if (a.rel !== rel) a.rel = rel; });
   new MutationObserver(fix).observe(document.body,
     {subtree: true, childList: true, attributes: true, attributeFilter: ["rel", "href"]});
   fix();
+  // a citation [n] opens its source card under the same answer (gradio opens links in a new tab)
+  document.addEventListener("click", (event) => {
+    const cite = event.target.closest && event.target.closest("a.tt-cite");
+    if (!cite) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const n = [...cite.classList].find(c => c.startsWith("tt-n-"));
+    const message = cite.closest(".message") || document;
+    const card = n && message.querySelector(`.tt-source.tt-src-${n.slice(5)}`);
+    if (!card) return;
+    document.querySelectorAll(".tt-cited").forEach(c => c.classList.remove("tt-cited"));
+    card.classList.add("tt-cited");
+    const full = card.querySelector("details");
+    if (full) full.open = true;
+    card.scrollIntoView({block: "nearest", behavior: "smooth"});
+  }, true);
+  // the box stops a paste at its limit; say so rather than cut it silently
+  document.addEventListener("paste", (event) => {
+    const box = event.target;
+    if (!box.closest || !box.closest("#tt-question") || !box.maxLength || box.maxLength < 0) return;
+    const pasted = (event.clipboardData || window.clipboardData).getData("text") || "";
+    const room = box.maxLength - (box.value.length - (box.selectionEnd - box.selectionStart));
+    if (pasted.length <= room) return;
+    const note = document.querySelector("#tt-notice");
+    if (note) note.innerText = `✂️ The pasted text has ${pasted.length.toLocaleString("en")} characters; ` +
+      `questions are limited to ${box.maxLength.toLocaleString("en")}, so it was cut to ${room.toLocaleString("en")}.`;
+  }, true);
 }"""
 
 
@@ -268,9 +306,13 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     source = str(corpus.get("source", "the index"))
     if source.startswith("files: "):  # base names only, whatever a manifest recorded
         source = ", ".join(Path(name).name or name for name in source.removeprefix("files: ").split(", "))
-    summary = safe_markdown(f"{corpus.get('documents', points.total):,} documents from {source} · {len(rows)} "
-                            f"topics · {outliers.size if outliers else 0:,} outliers · model: "
-                            f"{public_model_name(model.spec)}")
+    unplaced = f"; {outliers.size:,} fit no topic" if outliers and outliers.size else ""
+    grouped = f", grouped in {len(themes)} themes" if 1 < len(themes) < len(rows) else ""
+    summary = safe_markdown(f"{corpus.get('documents', points.total):,} documents from {source}, in {len(rows)} "
+                            f"topics{grouped}{unplaced}. Answers are written by {public_model_name(model.spec)} "
+                            "from these documents, and cite them.")
+    brief = Brief.from_dict(index.manifest.get("brief"))
+    questions = render.example_questions(index.topics)
 
     with gr.Blocks(title="topictalk", analytics_enabled=False) as demo:
         session = gr.State(None)
@@ -282,8 +324,11 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab("Chat", id="chat"):
                 # messages arrive already escaped (ui.markup); no LaTeX: nothing to render that could load
+                # the empty chat says what the collection holds and offers three questions, in sight on a phone
                 chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="tt-chat", sanitize_html=True,
-                                     latex_delimiters=[], feedback_options=None, buttons=["copy"])
+                                     latex_delimiters=[], feedback_options=None, buttons=["copy"],
+                                     placeholder=render.welcome(brief, themes, index.topics),
+                                     examples=[{"text": q} for q in questions[:3]])
                 with gr.Row():
                     max_chars = parts.settings.max_question_chars  # the browser stops typing and pasting here
                     box = gr.Textbox(placeholder=f"Ask about the corpus and its topics (up to {max_chars:,} "
@@ -293,13 +338,13 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
                 notice = gr.Markdown("", elem_id="tt-notice")
                 with gr.Row():
-                    stop = gr.Button("Stop", variant="stop", size="sm", elem_id="tt-stop")
+                    stop = gr.Button("Stop", size="sm", elem_id="tt-stop")  # red only said "danger" when idle
                     retry = gr.Button("Retry", size="sm", elem_id="tt-retry")
                     clear = gr.Button("Clear", size="sm", elem_id="tt-clear")
                 gr.Markdown("**Try:**")
                 with gr.Row():
                     examples = [gr.Button(q, size="sm", elem_classes=["tt-example"])
-                                for q in render.example_questions(index.topics)]
+                                for q in questions]
             with gr.Tab("Topics", id="topics"):
                 gr.Markdown("Click a topic to ask the chat about it; click a column header to sort.")
                 search = gr.Textbox(placeholder="Search topics by label or keyword", show_label=False,
@@ -343,9 +388,13 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 return gr.skip(), ""
             return gr.Tabs(selected="chat"), render.topic_question(int(row[0]))
 
+        def example_question(evt):
+            return str((evt.value or {}).get("text", ""))
+
         # gradio passes the clicked row to a parameter annotated with SelectData; this module's
         # annotations are postponed strings that gradio cannot resolve, so give it the class itself
         choose_topic.__annotations__["evt"] = gr.SelectData
+        example_question.__annotations__["evt"] = gr.SelectData
         for fn in (take, admit):
             fn.__annotations__["request"] = gr.Request
 
@@ -366,6 +415,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             answered(gr.on([box.submit, send.click], take, box, [box, pending, notice], queue=False)),
             admitted(retry.click(retry_question, session, pending, queue=False)),
             admitted(table.select(choose_topic, None, [tabs, pending], queue=False)),
+            admitted(chatbot.example_select(example_question, None, pending, queue=False)),
         ]
         for button in examples:
             answering.append(admitted(button.click(lambda q: q, button, pending, queue=False)))
@@ -415,7 +465,7 @@ def launch_options(options: ServeOptions) -> dict:
                if throttle is not None else None)
     return {"server_name": options.host, "server_port": options.port,
             "auth": login_check(throttle) if throttle is not None else None, "auth_message": message,
-            "max_file_size": MAX_FILE_SIZE, "js": NOFOLLOW_JS,
+            "max_file_size": MAX_FILE_SIZE, "js": PAGE_JS,
             "app_kwargs": {"lifespan": guard.outermost(lambda stack: guard.Guard(stack, LLM_GROUP))},
             "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
 

@@ -8,10 +8,11 @@ escaped here (sources, topic names) before a browser sees it.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from agent.conversation import Reply, Source
-from indexing.schema import Theme, Topic, biggest_first
+from indexing.schema import Brief, Theme, Topic, biggest_first
 from ui import tables
 from ui.markup import safe_markdown
 
@@ -26,6 +27,7 @@ TOPIC_WIDTHS = [width for _, _, width in TOPIC_TABLE]
 # costs what 200 characters cost (the search box stops typing there too)
 MAX_SEARCH_CHARS = 200
 STOPPED = '<span class="tt-stopped">(stopped)</span>'
+_CITED = re.compile(r"&#91;(\d{1,3})&#93;")  # a citation as ui.markup escapes it: [n]
 
 
 # -- topics table ---------------------------------------------------------------------
@@ -66,6 +68,21 @@ def example_questions(topics: Sequence[Topic]) -> list[str]:
     return examples
 
 
+def welcome(brief: Brief | None, themes: Sequence[Theme], topics: Sequence[Topic], lines: int = 5) -> str:
+    """The empty chat's first words: what this corpus is (its brief's paragraph, which names its biggest
+    themes, else a list of them or of its topics), then what to do; short enough that the example
+    questions under it stay in sight on a phone. Text from the index is escaped like document text."""
+    if brief is not None:
+        about = [_one_line(brief.text)]
+    else:
+        groups = biggest_first(themes) or biggest_first(t for t in topics if not t.is_outlier)
+        about = ["Its biggest subjects:"] + [f"- **{_one_line(g.label)}** ({g.size:,} documents)"
+                                             for g in groups[:lines]]
+    return ("### What this collection holds\n" + "\n".join(about) +
+            "\n\nAsk about it in your own words, or start with a question below. Answers cite the documents "
+            "they rest on as [1], [2] ...")
+
+
 # -- answers and sources ------------------------------------------------------------------
 def _one_line(text: str) -> str:
     # a blank line inside an HTML block would end it and let markdown mangle the rest; brackets are
@@ -82,9 +99,18 @@ def format_sources(sources: Sequence[Source], heading: str = "Sources") -> str:
         title = _one_line(s.title or s.id)
         topic = f"topic {s.topic}: {_one_line(s.topic_label)}" if s.topic != -1 else "no topic (outlier)"
         full = f"<details><summary>Full text</summary>{_one_line(s.text)}</details>" if s.text else ""
-        items.append(f'<div class="tt-source"><b>[{s.n}] {title}</b> · <i>{topic}</i><br>'
+        items.append(f'<div class="tt-source tt-src-{s.n}"><b>[{s.n}] {title}</b> · <i>{topic}</i><br>'
                      f"{_one_line(s.snippet)}{full}</div>")
     return f'<div class="tt-sources"><b>{heading}</b>' + "".join(items) + "</div>"
+
+
+def linked_citations(markup: str, numbers: Sequence[int]) -> str:
+    """Each cited [n] of an answer (escaped by safe_markdown) as a link to its source card below it; the
+    page's script opens the card (the link itself goes nowhere: gradio opens links in a new tab)."""
+    shown = set(numbers)
+    # classes, not data- attributes: gradio's sanitizer keeps classes and drops data-*
+    return _CITED.sub(lambda m: f'<a class="tt-cite tt-n-{m[1]}" href="#">{m[0]}</a>'
+                      if int(m[1]) in shown else m[0], markup)
 
 
 def pending_sources(sources: Sequence[Source]) -> str:
@@ -111,9 +137,10 @@ def answer_markdown(reply: Reply, labels: dict[int, str]) -> str:
     answer (the browser tests wait for it). A stopped answer keeps what was
     written, marked as stopped, with the sources it had cited.
     """
-    text = safe_markdown(reply.answer) if reply.answer else "(no answer)"
+    text = linked_citations(safe_markdown(reply.answer), [s.n for s in reply.sources]) if reply.answer \
+        else "(no answer)"
     if reply.answer_source == "stopped":
-        text = (safe_markdown(reply.answer) + " " if reply.answer else "") + STOPPED
+        text = (text + " " if reply.answer else "") + STOPPED
     if reply.sources or reply.answer_source == "stopped":
         sources = format_sources(reply.sources)
     else:
