@@ -63,3 +63,14 @@ class AnswerCheck:
         focus = [question if ctx.plan.intent in (router.SEARCH, router.SOURCE) else f for f in ctx.focus]
         return substance.extractive([(s.n, s.title, " ".join(ctx.sentences.best(s.n, f, 1)))
                                      for s, f in zip(ctx.sources, focus)])
+
+    def off_question(self, below: float) -> list[int]:
+        """The sources none of whose sentences (or title) is ``below`` similar to the question: what the
+        extractive answer says it quotes without their being about the question. Only a search's sources
+        were found by the question; a topic's were chosen for the topic ("tell me about topic 2")."""
+        table = self.context.sentences
+        if table is None or not len(table.texts) or self.context.plan.intent not in (router.SEARCH, router.SOURCE):
+            return []
+        near = table.vectors @ self.index.embed(self.question)
+        return [s.n for s in self.context.sources
+                if not (table.owners == s.n).any() or near[table.owners == s.n].max() < below]

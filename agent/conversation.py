@@ -180,16 +180,20 @@ class Response:
     def _prelude_text(self) -> str:
         return "".join(self._shown)[len(self.context.lead):]
 
-    def _attempt(self, messages: list[Message]) -> Iterator[str]:
+    def _attempt(self, messages: list[Message], shown: bool = True) -> Iterator[str]:
+        """One answer of the model, streamed to the reader (``shown``) or written quietly."""
         conv = self._conversation
         citations = CitationFilter(s.n for s in self.context.sources)
         limit = min(conv.settings.max_tokens, conv.settings.synthesis_tokens) if self.context.synthesis \
             else conv.settings.max_tokens
         options = Options(max_tokens=limit, temperature=conv.settings.temperature,
                           repetition_penalty=conv.settings.repetition_penalty)
-        start = len(self._shown)
-        yield from self._emit(citations(conv.model.stream(messages, options, self._stopping)))
-        return "".join(self._shown[start:]).strip(), citations.cited
+        chunks = citations(conv.model.stream(messages, options, self._stopping))
+        if shown:
+            start = len(self._shown)
+            yield from self._emit(chunks)
+            return "".join(self._shown[start:]).strip(), citations.cited
+        return "".join(chunks).strip(), citations.cited
 
     def _answer(self) -> Iterator[str]:
         """The model's answer, checked; asked again once, then replaced by quotes of the sources."""
@@ -218,11 +222,12 @@ class Response:
             return _outcome(review, "model", draft)
         if (trimmed := check.trimmed(review)) is not None:  # a good answer with an empty line
             return _outcome(trimmed, "model", draft)
-        yield from self._emit(["\n\n" + prompts.load("retry_notice") + "\n\n"])
+        # asked once more, quietly: the reader keeps the first attempt until the reply replaces it, once
+        # (streamed, the notice, the second attempt and the quotes rewrote the answer three times; issue 33)
         # the same turn, the first answer and the request again: the history window shrinks to fit
         again = conv.messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
                                        {"role": "user", "content": prompts.load("ask_retry")}])
-        second, cited = yield from self._attempt(again)
+        second, cited = yield from self._attempt(again, shown=False)
         if self.stopped:
             return None
         retry = check.review(second, cited)
@@ -230,8 +235,10 @@ class Response:
             return _outcome(retry, "model-retry", draft, review.dropped)
         if (trimmed := check.trimmed(retry)) is not None:
             return _outcome(trimmed, "model-retry", draft, review.dropped)
-        lines = check.extractive()
-        yield from self._emit(["\n\n" + prompts.load("extractive_notice") + "\n" + lines])
+        lines = prompts.load("extractive_notice") + "\n" + check.extractive()
+        if off := check.off_question(conv.settings.min_document_similarity):
+            numbers = ", ".join(f"[{n}]" for n in off)
+            lines += "\n" + prompts.fill("off_question_notice", NUMBERS=numbers)
         numbers = [s.n for s in ctx.sources]
         return _Outcome(lines, numbers, "extractive", {n: "extractive" for n in numbers}, draft,
                         review.dropped + retry.dropped)

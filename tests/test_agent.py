@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+import prompts
 from agent.conversation import Conversation, Settings
 from agent.retrieval import TopicIndex
 from indexing import embedding, encoder, store
@@ -423,8 +424,8 @@ def test_an_answer_saying_nothing_is_asked_again_then_replaced_by_quotes(index):
     assert reply.answer_source == "extractive" and reply.draft.startswith("It is a broad area")
     assert [s.id for s in reply.sources] == [s.id for s in reply.provided]
     assert {s.cited_by for s in reply.sources} == {"extractive"}
-    lines = reply.answer.splitlines()
-    assert len(lines) == len(reply.provided)
+    notice, *lines = reply.answer.splitlines()
+    assert notice == prompts.load("extractive_notice") and len(lines) == len(reply.provided)  # not off the question
     for line, source in zip(lines, reply.provided):  # its title, then a sentence of its own abstract
         head = f"- [{source.n}] {source.title}: "
         assert line.startswith(head) and line[len(head):].rstrip(".") in source.text
@@ -506,8 +507,24 @@ def test_citation_marks_alone_get_the_extractive_answer(index):
     reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
     assert reply.intent == "search" and len(llm.calls) == 2  # asked once more, then quoted
     assert reply.answer_source == "extractive" and reply.as_dict()["answer_source"] == "extractive"
-    assert reply.answer.count("\n") == len(reply.provided) - 1 and "[1] and [2]" not in reply.answer
+    assert reply.answer.count("\n") == len(reply.provided) and "[1] and [2]" not in reply.answer  # notice + lines
     assert reply.provided[0].title in reply.answer
+
+
+def test_a_failed_answer_is_replaced_once_quietly_and_off_question_sources_are_named(index):
+    # the reader saw the attempt, a retry notice, a second attempt, then quotes: three rewrites (issue 33)
+    llm = FakeLLM("[1] and [2]")
+    response = Conversation(index, llm).respond("Which papers study privacy attacks on federated learning?")
+    streamed = "".join(response)
+    reply = response.reply()
+    assert len(llm.calls) == 2 and reply.answer_source == "extractive"
+    assert streamed == "[1] and [2]"  # only the first attempt was shown; the reply replaces it
+    assert reply.answer.startswith(prompts.load("extractive_notice"))
+    strict = Conversation(index, FakeLLM("[1] and [2]"), Settings(min_document_similarity=0.99))
+    off = strict.ask("Which papers study privacy attacks on federated learning?")
+    numbers = ", ".join(f"[{s.n}]" for s in off.provided)
+    assert off.answer.endswith(prompts.fill("off_question_notice", NUMBERS=numbers))
+    assert "close to the question" not in reply.answer  # its sources are on the question
 
 
 def test_a_re_asked_answer_that_says_something_is_kept(index):

@@ -119,7 +119,7 @@ PLACEHOLDERS = {
     "not_in_documents": {"MISSING"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
     "overview_themes": {"N_DOCUMENTS", "N_TOPICS", "N_THEMES"},
-    "retry_notice": set(),
+    "off_question_notice": {"NUMBERS"},
     "theme_lead": {"LABEL", "N_DOCUMENTS", "N_TOPICS", "TOPICS"},
 }
 

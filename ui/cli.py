@@ -183,10 +183,7 @@ def _ask(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(response.reply().as_dict(), indent=2, ensure_ascii=False))
                 return 0
-            for chunk in response:
-                print(chunk, end="", flush=True)
-            reply = response.reply()
-            print()
+            reply = _print_streamed(response)
             if reply.sources:
                 print("\nSources:")
                 _print_sources(reply)
@@ -209,13 +206,22 @@ def _ask(args: argparse.Namespace) -> int:
                 print(json.dumps(response.reply().as_dict(), ensure_ascii=False), flush=True)
                 continue
             print("topictalk> ", end="", flush=True)
-            for chunk in response:
-                print(chunk, end="", flush=True)
-            print()
-            _print_sources(response.reply())
+            _print_sources(_print_streamed(response))
             print(flush=True)
     finally:
         model.close()
+
+
+def _print_streamed(response):
+    """Print an answer as it is written; one that its checks replaced is printed again, as replaced (a
+    terminal cannot rewrite what it printed, as the app does)."""
+    for chunk in response:
+        print(chunk, end="", flush=True)
+    reply = response.reply()
+    if reply.answer_source in ("model-retry", "extractive"):
+        print(f"\n\n{REVISED}\n{reply.answer}", end="")
+    print()
+    return reply
 
 
 def _gc(location) -> int:
@@ -253,6 +259,7 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     return 0
 
 
+REVISED = "(Checked against its sources, the answer above is replaced by:)"
 REFERENCE_DATASET = "CShorten/ML-ArXiv-Papers"
 # Without a GPU the demo aims at about three minutes from the command to the chat page on 2 cores
 # (README): embedding, UMAP with numba compiling, and one bundled-LLM label per topic (3-4 s each
