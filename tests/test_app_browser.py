@@ -483,8 +483,11 @@ def test_the_first_view_says_what_the_collection_holds_with_three_questions_in_s
 def quick_app(tmp_path_factory):
     texts = [("Speech recognition with transformers", "An ASR model maps audio to text, listening to speech."),
              ("Speaker diarization", "Who spoke when in recorded meetings, from the audio alone.")]
-    demo = serve_app(speech_index(tmp_path_factory.mktemp("quick-index"), texts),
-                     FakeLLM("An ASR model maps audio to text [1]."))
+    def reply(messages):  # a question asking for a long answer gets one taller than the chat
+        long = "long" in messages[-1]["content"].split("Question:")[-1]
+        return "An ASR model maps audio to text [1].\n\n" * (30 if long else 1)
+
+    demo = serve_app(speech_index(tmp_path_factory.mktemp("quick-index"), texts), FakeLLM(reply))
     yield demo.local_url
     demo.close()
 
@@ -534,4 +537,23 @@ def test_text_and_links_meet_wcag_aa_contrast(browser, quick_app, viewport):
         found = Axe().run(page, options={"runOnly": ["color-contrast"]}).response["violations"]
         failures = [(n["target"], n["any"][0]["message"][:120]) for v in found for n in v["nodes"]]
         assert not failures, f"{tab}: {failures}"
+    page.context.close()
+
+
+def test_a_long_answer_is_read_from_its_start(browser, quick_app):
+    # the chat kept its bottom in view: the sources, with the answer scrolled away above (issue 33, item 4)
+    page = logged_in(browser, quick_app)
+    for question in ("What does an ASR model do?", "Give a long answer: what does an ASR model do?"):
+        ask(page, question)
+        wait_for_answers(page, 1 if "long" not in question else 2)
+    page.wait_for_timeout(500)
+    shown = page.evaluate("""() => {
+        const view = document.querySelector("#tt-chat .bubble-wrap").getBoundingClientRect();
+        const rows = document.querySelectorAll("#tt-chat .message-row");
+        const question = rows[rows.length - 2].getBoundingClientRect();
+        const answer = rows[rows.length - 1].getBoundingClientRect();
+        return {question_top: question.top - view.top, answer_top: answer.top - view.top,
+                answer_bottom: answer.bottom - view.top, view_height: view.height}; }""")
+    assert shown["answer_bottom"] > shown["view_height"], shown  # taller than the chat: a real test of scrolling
+    assert 0 <= shown["question_top"] and shown["answer_top"] < shown["view_height"] / 2, shown  # its start in view
     page.context.close()

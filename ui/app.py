@@ -92,6 +92,24 @@ PAGE_JS = """() => {
     if (full) full.open = true;
     card.scrollIntoView({block: "nearest", behavior: "smooth"});
   }, true);
+  // a new question goes to the top of the chat, so that its answer is read from its start as it grows
+  // (gradio's autoscroll, off, kept the bottom in view: the sources, with the answer scrolled away above)
+  // until the reader scrolls themselves: the chat cannot scroll that far before the answer below has grown
+  let questions = 0, pinned = false;
+  const unpin = () => { pinned = false; };
+  new MutationObserver(() => {
+    const rows = document.querySelectorAll("#tt-chat .message-row.user-row");
+    if (rows.length !== questions) { questions = rows.length; pinned = rows.length > 0; }
+    const last = rows[rows.length - 1];
+    const view = last && last.closest(".bubble-wrap");
+    if (!view || !pinned) return;
+    if (!view.dataset.ttWatched) {
+      view.dataset.ttWatched = "1";
+      ["wheel", "touchmove", "keydown", "mousedown"].forEach(e => view.addEventListener(e, unpin, {passive: true}));
+    }
+    const top = last.getBoundingClientRect().top - view.getBoundingClientRect().top + view.scrollTop - 8;
+    if (Math.abs(view.scrollTop - top) > 2) view.scrollTo({top: Math.max(0, top)});
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
   // the box stops a paste at its limit; say so rather than cut it silently
   document.addEventListener("paste", (event) => {
     const box = event.target;
@@ -326,6 +344,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 # messages arrive already escaped (ui.markup); no LaTeX: nothing to render that could load
                 # the empty chat says what the collection holds and offers three questions, in sight on a phone
                 chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="tt-chat", sanitize_html=True,
+                                     autoscroll=False,  # the page's script shows a new question at the top
                                      latex_delimiters=[], feedback_options=None, buttons=["copy"],
                                      placeholder=render.welcome(brief, themes, index.topics),
                                      examples=[{"text": q} for q in questions[:3]])
