@@ -42,6 +42,23 @@ def test_topic_rows_are_real_topics_biggest_first():
     assert rows[0] == [1, 90, "Reinforcement learning for robots", "", "policy, reward, robot", ""]
 
 
+def test_map_labels_never_overlap_on_a_phone_and_every_point_names_its_topic():
+    # on a 390-px phone the labels overlapped and were cut, and the legend squashed the points (issue 33, item 7)
+    where = {0: (0.0, 0.0), 1: (0.05, 0.0), 2: (10.0, 10.0)}  # 0 and 1 would print over each other
+    labels = {0: "Graph neural networks", 1: "Speech recognition", 2: "Robots"}
+    assert map_mod.placed(where, labels, {0: 5, 1: 50, 2: 1}) == [1, 2]  # the bigger of the two is kept
+    assert map_mod.placed({0: (0.0, 0.0), 1: (10.0, 0.0)}, labels, {0: 1, 1: 1}) == [0, 1]  # room for both
+    pts = points({0: 30, 1: 20, 2: 10})
+    on_zero = pts.topic == 2  # topic 2's points on top of topic 0's first ten: its label would cover 0's
+    x, y = pts.x.copy(), pts.y.copy()
+    x[on_zero], y[on_zero] = pts.x[:10] + 0.01, pts.y[:10] + 0.01
+    near = map_mod.Points(x, y, pts.topic, pts.title, pts.total)
+    fig = map_mod.figure(near, {0: "Graph neural networks", 1: "Speech", 2: "Robots on graphs"})
+    assert {a.text for a in fig.layout.annotations} == {"Graph neural networks", "Speech"}  # 2 sits on 0
+    assert any("topic 2: Robots on graphs" in h for tr in fig.data for h in tr.hovertext)  # named on its points
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "top"  # under the plot
+
+
 def test_a_topic_description_shows_in_the_table_and_on_its_map_label():
     # issue 26: descriptions shown in the table and the map's hover, not only in topics --json
     about = ("These papers train robot policies from rewards in simulation. They transfer them to real arms "
@@ -294,12 +311,15 @@ def test_sample_with_more_topics_than_room_still_keeps_each():
 
 def test_figure_colors_by_topic_labels_centers_and_fades_outliers():
     pts = points({-1: 20, 0: 30, 1: 30})
+    # topics far enough apart that both labels fit a phone's plot (closer, the smaller label is left off)
+    pts = map_mod.Points(pts.x + 30 * (pts.topic == 1), pts.y, pts.topic, pts.title, pts.total)
     fig = map_mod.figure(pts, map_mod.labels_of(TOPICS))
     names = [t.name for t in fig.data]
     assert names[0] == "outliers" and names[1:] == ["0: Graph neural networks", "1: Reinforcement learning for robots"]
     outliers = fig.data[0]
     assert outliers.marker.color == map_mod.OUTLIER_COLOR and outliers.marker.opacity < fig.data[1].marker.opacity
-    assert list(fig.data[1].hovertext[:2]) == ["paper 20", "paper 21"]  # titles on hover
+    assert list(fig.data[1].hovertext[:2]) == [f"paper {i}<br><i>topic 0: Graph neural networks</i>"
+                                                for i in (20, 21)]  # titles on hover, with their topic
     notes = {a.text: (a.x, a.y) for a in fig.layout.annotations}
     assert set(notes) == {"Graph neural networks", "Reinforcement learning for robots"}  # no label for outliers
     assert notes["Graph neural networks"][0] == pytest.approx(float(np.median(pts.x[pts.topic == 0])))
@@ -505,8 +525,8 @@ def test_the_map_draws_titles_and_labels_as_text_not_markup():
     pts.title[0] = '<a href="https://phish.example">click</a>'
     fig = map_mod.figure(pts, {0: "<b>Bold</b> <a href='https://x.example'>label</a>", 1: "Plain"})
     texts = [a.text for a in fig.layout.annotations] + [t.name for t in fig.data] + list(fig.data[0].hovertext)
-    assert not any("<a" in t or "<b>" in t for t in texts)
-    assert "&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;" in fig.data[0].hovertext
+    assert not any("<a" in t or "<b>" in t for t in texts)  # <br> and <i> are the map's own
+    assert fig.data[0].hovertext[0].startswith("&lt;a href=\"https://phish.example\"&gt;click&lt;/a&gt;<br>")
 
 
 @pytest.mark.parametrize("offline", [True, pytest.param(False, marks=pytest.mark.slow)])  # False opens a socket

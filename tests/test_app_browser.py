@@ -122,7 +122,13 @@ def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser, app_ur
     log_in(page, "not-the-password")
     page.get_by_text("Incorrect Credentials").wait_for(timeout=30_000)
     assert page.locator("#tt-question").count() == 0
-    time.sleep(1.1)  # after one failure the next attempt is checked 1 s later (earlier ones get HTTP 429)
+    log_in(page)  # the right password at once, inside the wait after a failure: HTTP 429, and the page says so
+    note = page.locator("#tt-login-wait")
+    note.wait_for(timeout=10_000)
+    assert "wait" in note.inner_text() and "not checked" in note.inner_text()
+    assert not page.get_by_text("Incorrect Credentials").is_visible()  # no longer the reason shown
+    assert page.get_by_label("username").input_value() == USER  # the form is kept
+    time.sleep(2.1)  # after one failure the next attempt is checked 1 s later (earlier ones get HTTP 429)
     log_in(page)
     page.wait_for_selector("#tt-question textarea", timeout=60_000)
     assert page.get_by_role("tab", name="Topics").count() == 1
@@ -215,6 +221,33 @@ def test_map_renders(page):
     page.wait_for_timeout(1000)  # WebGL points are drawn a frame after the svg
     page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
     page.get_by_role("tab", name="Chat").click()
+
+
+def test_the_map_is_readable_on_a_phone(browser, app_url):
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.goto(app_url)
+    log_in(page)
+    page.wait_for_selector("#tt-question textarea", timeout=60_000)
+    page.get_by_role("tab", name="Map").click()
+    page.wait_for_function("document.querySelectorAll('#tt-map .annotation').length > 0", timeout=30_000)
+    page.wait_for_timeout(1000)
+    boxes = page.evaluate("""() => {
+        const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+        const q = (s) => [...document.querySelectorAll('#tt-map ' + s)].map(box);
+        return {plot: q('.nsewdrag')[0], legend: q('.legend')[0], labels: q('.annotation-text-g'),
+                title: q('.gtitle')[0], modebar: q('.modebar')[0] || null}; }""")
+    plot, legend = boxes["plot"], boxes["legend"]
+    assert plot[2] - plot[0] > 250 and plot[3] - plot[1] > 400, plot  # the points get the screen, not a strip
+    assert legend[1] >= plot[3] - 1, (legend, plot)  # the legend under the points, not over them
+    labels = boxes["labels"]
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)  # no two labels overlap
+    if boxes["modebar"]:
+        m, t = boxes["modebar"], boxes["title"]
+        assert m[2] <= t[0] or t[2] <= m[0] or m[3] <= t[1] or t[3] <= m[1], (m, t)  # the toolbar off the title
+    page.screenshot(path=str(ARTIFACTS / "map-phone.png"), full_page=True)
+    page.context.close()
 
 
 def test_two_users_at_once_keep_separate_histories(browser, app_url):

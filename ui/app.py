@@ -31,7 +31,7 @@ from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
 from indexing.schema import Brief
-from ui import guard, render
+from ui import guard, page_head, render
 from ui import map as map_mod
 from ui.logins import LoginThrottle, Throttled
 from ui.markup import safe_markdown
@@ -122,6 +122,37 @@ PAGE_JS = """() => {
       `questions are limited to ${box.maxLength.toLocaleString("en")}, so it was cut to ${room.toLocaleString("en")}.`;
   }, true);
 }"""
+
+
+# gradio's login form reacts to 400 (wrong password: it clears the form) and 200 only; a try inside the wait
+# after a failure gets 429 from the throttle and the form said nothing, its last "Incorrect Credentials" still
+# shown (issue 33, item 10): in the login page's head (ui.page_head), before gradio's code runs, say why and keep
+# the form
+LOGIN_HEAD = """<script>
+(() => {
+  const send = window.fetch;
+  window.fetch = async (...args) => {
+    const response = await send(...args);
+    const url = String((args[0] && args[0].url) || args[0]).split("?")[0];
+    if (!url.endsWith("/login")) return response;
+    let note = document.getElementById("tt-login-wait");
+    if (response.status !== 429) { if (note) note.remove(); return response; }
+    const button = [...document.querySelectorAll("button")].find(b => /log ?in/i.test(b.textContent));
+    if (!note && button) {
+      note = document.createElement("p");
+      note.id = "tt-login-wait";
+      note.setAttribute("role", "alert");
+      note.style.color = "#9a3412";
+      button.parentElement.insertBefore(note, button);
+    }
+    const wait = response.headers.get("Retry-After") || "a few";
+    document.querySelectorAll(".form p, .wrap p").forEach(p => {
+      if (/incorrect credentials/i.test(p.textContent) && p !== note) p.style.display = "none"; });
+    if (note) note.textContent = `Too many tries: wait ${wait} s, then log in again. This try was not checked.`;
+    return response;
+  };
+})();
+</script>"""
 
 
 def concurrency_for(model: Model) -> int:
@@ -485,7 +516,8 @@ def launch_options(options: ServeOptions) -> dict:
     return {"server_name": options.host, "server_port": options.port,
             "auth": login_check(throttle) if throttle is not None else None, "auth_message": message,
             "max_file_size": MAX_FILE_SIZE, "js": PAGE_JS,
-            "app_kwargs": {"lifespan": guard.outermost(lambda stack: guard.Guard(stack, LLM_GROUP))},
+            "app_kwargs": {"lifespan": guard.outermost(
+                lambda stack: guard.Guard(page_head.Head(stack, LOGIN_HEAD), LLM_GROUP))},
             "prevent_thread_lock": True, "quiet": True, "ssr_mode": False, "css": CSS, "footer_links": []}
 
 

@@ -86,6 +86,39 @@ def centers(points: Points) -> dict[int, tuple[float, float]]:
             for t in np.unique(points.topic) if t != OUTLIER}
 
 
+# labels are placed for the narrowest screen that shows the map (a phone's plot is about 360 x 560 px): a label
+# whose box would overlap a bigger topic's label there is left off (the topic is named in its points' hover)
+CANVAS_PX = (360.0, 560.0)
+LABEL_FONT_PX = 11
+LABEL_CHARS = 40
+
+
+def placed(centers_of: dict[int, tuple[float, float]], labels: dict[int, str], sizes: dict[int, int],
+           span: tuple[float, float] | None = None, canvas: tuple[float, float] = CANVAS_PX,
+           font: float = LABEL_FONT_PX) -> list[int]:
+    """Topics whose label is drawn, biggest first: each label's box (about 0.6 of the font size per
+    character, 1.5 of it high, on ``canvas`` pixels spanning the points' ``span``, their x and y ranges)
+    overlaps none before it."""
+    if not centers_of:
+        return []
+    if span is None:  # the centers' own ranges
+        span = tuple(float(np.ptp([c[i] for c in centers_of.values()])) for i in (0, 1))
+    # data units per pixel, as plotly fits the points' range (plus a margin) to the plot
+    per_x = max(span[0], 1e-9) * 1.1 / canvas[0]
+    per_y = max(span[1], 1e-9) * 1.1 / canvas[1]
+    kept: list[tuple[float, float, float, float]] = []
+    shown = []
+    for t in sorted(centers_of, key=lambda t: (-sizes.get(t, 0), t)):
+        half_w = 0.6 * font * len(_short(labels.get(t, str(t)), LABEL_CHARS)) / 2 * per_x
+        half_h = 1.5 * font / 2 * per_y
+        x, y = centers_of[t]
+        box = (x - half_w, x + half_w, y - half_h, y + half_h)
+        if all(box[1] < k[0] or box[0] > k[1] or box[3] < k[2] or box[2] > k[3] for k in kept):
+            kept.append(box)
+            shown.append(t)
+    return shown
+
+
 def labels_of(topics: list[Topic]) -> dict[int, str]:
     return {t.id: t.label for t in topics}
 
@@ -128,27 +161,39 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
     groups = shown.groups()
     names = theme_labels if shown.theme is not None else labels
     kind = "theme " if shown.theme is not None else ""
+    topic_names = {t: _plain(_short(f"{t}: {labels.get(t, '')}", 50)) for t in np.unique(shown.topic).tolist()}
     # outliers first, so topic points are drawn on top of the grey haze
     for t in sorted((int(g) for g in np.unique(groups)), key=lambda t: (t != OUTLIER, t)):
         mask = groups == t
         outlier = t == OUTLIER
         name = "outliers" if outlier else _plain(_short(f"{kind}{t}: {(names or {}).get(t, '')}", 40))
+        # a point names its topic under its title: the topics whose label is left off are named here
+        hover = [f"{_plain(_short(shown.title[i], 100))}<br><i>topic {topic_names[int(shown.topic[i])]}</i>"
+                 if shown.topic[i] != OUTLIER else _plain(_short(shown.title[i], 100)) for i in np.flatnonzero(mask)]
         fig.add_trace(go.Scattergl(
-            x=shown.x[mask], y=shown.y[mask], mode="markers", name=name,
-            hovertext=[_plain(_short(shown.title[i], 100)) for i in np.flatnonzero(mask)], hoverinfo="text",
+            x=shown.x[mask], y=shown.y[mask], mode="markers", name=name, hovertext=hover, hoverinfo="text",
             marker={"size": 5, "opacity": 0.3 if outlier else 0.6,
                     "color": OUTLIER_COLOR if outlier else palette[t % len(palette)]},
         ))
-    for t, (cx, cy) in centers(shown).items():
+    where = centers(shown)
+    sizes = {t: int((shown.topic == t).sum()) for t in where}
+    span = (float(np.ptp(shown.x)), float(np.ptp(shown.y))) if len(shown) else None
+    for t in placed(where, labels, sizes, span):
+        cx, cy = where[t]
         label = labels.get(t, str(t))
         about = (descriptions or {}).get(t, "")
         # the description on the label's own hover: one text per topic, not one per point
         hover = _wrapped(f"{t}: {label}. {_short(about, 300)}" if about else f"{t}: {label}")
-        fig.add_annotation(x=cx, y=cy, text=_plain(_short(label, 40)), showarrow=False, hovertext=hover,
-                           font={"size": 11, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
+        fig.add_annotation(x=cx, y=cy, text=_plain(_short(label, LABEL_CHARS)), showarrow=False, hovertext=hover,
+                           font={"size": LABEL_FONT_PX, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
+    # the legend under the plot and the toolbar upright at its side: on a phone, a legend at the right
+    # squashed the points into a strip, and the toolbar lay over the title
     fig.update_layout(
-        title={"text": title_of(shown), "x": 0.5, "xanchor": "center"}, template="simple_white",
-        height=720, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"itemsizing": "constant"},
+        title={"text": title_of(shown), "x": 0, "xanchor": "left", "font": {"size": 14}}, template="simple_white",
+        height=720, margin={"l": 10, "r": 30, "t": 50, "b": 10},
+        legend={"itemsizing": "constant", "orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top",
+                "font": {"size": 11}},
+        modebar={"orientation": "v"},
         xaxis={"visible": False}, yaxis={"visible": False}, hoverlabel={"bgcolor": "white"},
     )
     return fig
