@@ -33,6 +33,7 @@ from indexing.errors import TopictalkError
 from indexing.schema import Brief
 from ui import guard, page_head, render
 from ui import map as map_mod
+from ui.browser import CSS, LOGIN_HEAD, PAGE_JS
 from ui.logins import LoginThrottle, Throttled
 from ui.markup import safe_markdown
 from ui.options import APP_PORT
@@ -41,118 +42,14 @@ LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
 MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see ui.guard), this is a second fence
 MAX_SHOWN_MESSAGES = 40  # chat messages a session keeps (20 turns): gradio diffs them all on every streamed token
-# what a visitor sees when an answer fails: the details (a server's URL and credentials, an index path) go to
-# the server log only
 # kept in the box, said under it: the guard would refuse the queue with a 429 (a red "Error" on the chat) and
 # the box, already emptied, would lose the question
 BUSY = "⏳ {n} of your questions are already being answered or waiting: ask this one again when an answer has finished."
 KEPT = " It stays in the box."
+# what a visitor sees when an answer fails: the details (a server's URL and credentials, an index path) go to
+# the server log only
 FAILED = "⚠️ The answer failed on the server; its log has the details. Try again, or ask a shorter question."
 logger = logging.getLogger("topictalk.app")
-CSS = """
-.tt-footer { font-size: 0.92em; }
-.tt-footer b { font-size: 1em; font-weight: 600; }
-.tt-sources { margin-top: 0.6em; border-top: 1px solid var(--border-color-primary); padding-top: 0.4em; }
-.tt-source { margin: 0.35em 0; }
-.tt-pending { opacity: 0.75; }
-.tt-topics-used { margin-top: 0.4em; }
-.tt-source details summary { cursor: pointer; }
-/* gradio draws a bot message at opacity 0.8: its grey came out 4.4:1 on the message background, under WCAG AA */
-#tt-chat .tt-topics-used, #tt-chat .tt-source details summary, #tt-chat .tt-stopped { color: #374151 !important; }
-.tt-source.tt-cited { outline: 2px solid #c2410c; outline-offset: 2px; border-radius: 4px; }
-a.tt-cite { text-decoration: none; font-weight: 600; color: #9a3412; }
-.tt-stopped { font-style: italic; }
-#tt-notice { color: #7c2d12; }
-/* WCAG AA (4.5:1): gradio's orange primary is 2.8:1 with white text, its red Stop 3.8:1, a selected tab 2.8:1 */
-#tt-send { background: #c2410c; border-color: #c2410c; color: #fff; }
-#tt-send:hover { background: #9a3412; }
-button.selected { color: #9a3412 !important; }
-"""
-# gradio's Markdown gives every link rel="noopener noreferrer" (and target=_blank) when it renders,
-# replacing ours; links in answers come from model or document text, so they also get nofollow
-PAGE_JS = """() => {
-  const rel = "noopener noreferrer nofollow";
-  const fix = () => document.querySelectorAll("a[href]").forEach(a => { if (a.rel !== rel) a.rel = rel; });
-  new MutationObserver(fix).observe(document.body,
-    {subtree: true, childList: true, attributes: true, attributeFilter: ["rel", "href"]});
-  fix();
-  // a citation [n] opens its source card under the same answer (gradio opens links in a new tab)
-  document.addEventListener("click", (event) => {
-    const cite = event.target.closest && event.target.closest("a.tt-cite");
-    if (!cite) return;
-    event.preventDefault();
-    event.stopPropagation();
-    const n = [...cite.classList].find(c => c.startsWith("tt-n-"));
-    const message = cite.closest(".message") || document;
-    const card = n && message.querySelector(`.tt-source.tt-src-${n.slice(5)}`);
-    if (!card) return;
-    document.querySelectorAll(".tt-cited").forEach(c => c.classList.remove("tt-cited"));
-    card.classList.add("tt-cited");
-    const full = card.querySelector("details");
-    if (full) full.open = true;
-    card.scrollIntoView({block: "nearest", behavior: "smooth"});
-  }, true);
-  // a new question goes to the top of the chat, so that its answer is read from its start as it grows
-  // (gradio's autoscroll, off, kept the bottom in view: the sources, with the answer scrolled away above)
-  // until the reader scrolls themselves: the chat cannot scroll that far before the answer below has grown
-  let questions = 0, pinned = false;
-  const unpin = () => { pinned = false; };
-  new MutationObserver(() => {
-    const rows = document.querySelectorAll("#tt-chat .message-row.user-row");
-    if (rows.length !== questions) { questions = rows.length; pinned = rows.length > 0; }
-    const last = rows[rows.length - 1];
-    const view = last && last.closest(".bubble-wrap");
-    if (!view || !pinned) return;
-    if (!view.dataset.ttWatched) {
-      view.dataset.ttWatched = "1";
-      ["wheel", "touchmove", "keydown", "mousedown"].forEach(e => view.addEventListener(e, unpin, {passive: true}));
-    }
-    const top = last.getBoundingClientRect().top - view.getBoundingClientRect().top + view.scrollTop - 8;
-    if (Math.abs(view.scrollTop - top) > 2) view.scrollTo({top: Math.max(0, top)});
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
-  // the box stops a paste at its limit; say so rather than cut it silently
-  document.addEventListener("paste", (event) => {
-    const box = event.target;
-    if (!box.closest || !box.closest("#tt-question") || !box.maxLength || box.maxLength < 0) return;
-    const pasted = (event.clipboardData || window.clipboardData).getData("text") || "";
-    const room = box.maxLength - (box.value.length - (box.selectionEnd - box.selectionStart));
-    if (pasted.length <= room) return;
-    const note = document.querySelector("#tt-notice");
-    if (note) note.innerText = `✂️ The pasted text has ${pasted.length.toLocaleString("en")} characters; ` +
-      `questions are limited to ${box.maxLength.toLocaleString("en")}, so it was cut to ${room.toLocaleString("en")}.`;
-  }, true);
-}"""
-
-
-# gradio's login form reacts to 400 (wrong password: it clears the form) and 200 only; a try inside the wait
-# after a failure gets 429 from the throttle and the form said nothing, its last "Incorrect Credentials" still
-# shown (issue 33, item 10): in the login page's head (ui.page_head), before gradio's code runs, say why and keep
-# the form
-LOGIN_HEAD = """<script>
-(() => {
-  const send = window.fetch;
-  window.fetch = async (...args) => {
-    const response = await send(...args);
-    const url = String((args[0] && args[0].url) || args[0]).split("?")[0];
-    if (!url.endsWith("/login")) return response;
-    let note = document.getElementById("tt-login-wait");
-    if (response.status !== 429) { if (note) note.remove(); return response; }
-    const button = [...document.querySelectorAll("button")].find(b => /log ?in/i.test(b.textContent));
-    if (!note && button) {
-      note = document.createElement("p");
-      note.id = "tt-login-wait";
-      note.setAttribute("role", "alert");
-      note.style.color = "#9a3412";
-      button.parentElement.insertBefore(note, button);
-    }
-    const wait = response.headers.get("Retry-After") || "a few";
-    document.querySelectorAll(".form p, .wrap p").forEach(p => {
-      if (/incorrect credentials/i.test(p.textContent) && p !== note) p.style.display = "none"; });
-    if (note) note.textContent = `Too many tries: wait ${wait} s, then log in again. This try was not checked.`;
-    return response;
-  };
-})();
-</script>"""
 
 
 def concurrency_for(model: Model) -> int:
