@@ -134,8 +134,9 @@ _QUOTES = "\"'`*“”‘’«»_#"
 def clean(raw: str) -> str:
     """First non-empty line, without 'Label:' prefixes, quotes, markdown or a final period.
 
-    Never cut: a label too long to use is rejected by :func:`problem` and
-    asked again, because a cut label ends mid-phrase ("... of CLIP and").
+    Never cut here: a label too long to use is rejected by :func:`problem`,
+    then cut only before a qualifier (:func:`shortened`) or asked again, because
+    a label cut at a word count ends mid-phrase ("... of CLIP and").
     """
     line = next((ln.strip() for ln in raw.splitlines() if ln.strip()), "")
     previous = None
@@ -198,6 +199,18 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     if label.lower() in taken:
         return f"another topic is already labeled '{label}'"
     return None
+
+
+# where a long heading's head ends: "Reasoning Models and Reinforcement Learning | for Large Language Models"
+_QUALIFIER = re.compile(r"\s+(?:for|in|on|with|via|using|through|based on|applied to|towards?)\s+", re.IGNORECASE)
+
+
+def shortened(label: str, max_words: int = LabelSettings.max_words) -> str | None:
+    """The head of a heading that is only too long, cut before its first qualifier ("... for X", "... in Y"),
+    when that head has 2 to ``max_words`` words; else None. The 1.5B answered the retry with the same long
+    heading (8-9 words) word for word: asking again could not change the outcome, cutting here can."""
+    head = _QUALIFIER.split(label, maxsplit=1)[0].strip()
+    return head if head != label and 2 <= len(head.split()) <= max_words else None
 
 
 OUTLIERS = ("Outliers", "outliers")  # (label, label_source) of the leftover bin, never sent to a model
@@ -346,6 +359,14 @@ class Labeler:
         def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
             return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
 
+        def head_of(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
+            """A heading rejected only for its length, cut to its head when the head passes the rule."""
+            titles = [title for title, _ in docs]
+            if not label or problem(label, topic.keywords, taken, titles, max_words=len(label.split())):
+                return None  # something besides its length is wrong
+            head = shortened(label, self.settings.max_words)
+            return head if head is not None and check(head, topic, docs) is None else None
+
         firsts = self.ask([build_messages(docs, t.keywords, settings, count, siblings.get(t.id, ()), prompt)
                            for t, docs in work], self.settings.max_tokens + extra_tokens)
         retry, answers = [], {}
@@ -353,10 +374,14 @@ class Labeler:
             answers[topic.id] = raw
             label = clean(raw)
             why = check(label, topic, docs)
-            if why:
+            if why and (head := head_of(label, topic, docs)) is not None:
+                label, topic.label_source = head, f"llm-shortened (first answer '{label}': {why})"
+            elif why:
                 retry.append((topic, docs, label, why))
                 continue
-            topic.label, topic.label_source = label, "llm"
+            else:
+                topic.label_source = "llm"
+            topic.label = label
             taken.add(label.lower())
             progress(1)
         self.stats["retried"] += len(retry)
@@ -365,6 +390,8 @@ class Labeler:
         for (topic, docs, first, why), raw in zip(retry, seconds):
             answer = clean(raw)
             why2 = check(answer, topic, docs)
+            if why2 and (head := head_of(answer, topic, docs)) is not None:
+                answer, why2 = head, None
             if why2:
                 label = keyword_label(topic.keywords, taken)
                 topic.label_source = f"keywords (first answer '{first}': {why}; retry '{answer or '(empty)'}': {why2})"

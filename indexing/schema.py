@@ -18,7 +18,7 @@ class Topic:
     id: int
     size: int
     label: str
-    label_source: str  # "llm", "llm-retry", "keywords" (fallback) or "outliers"
+    label_source: str  # "llm", "llm-retry", "llm-shortened" (its head), "keywords" (fallback) or "outliers"
     keywords: list[str]  # c-TF-IDF, best first
     keybert: list[str] = field(default_factory=list)
     mmr: list[str] = field(default_factory=list)

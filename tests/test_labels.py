@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.labels import LabelCache, Labeler, LabelSettings, build_messages, clean, keyword_label, problem, truncate
+from indexing.labels import (
+    LabelCache,
+    Labeler,
+    LabelSettings,
+    build_messages,
+    clean,
+    keyword_label,
+    problem,
+    shortened,
+    truncate,
+)
 from indexing.schema import Topic
 from tests.fakes import FakeLLM
 
@@ -161,6 +171,27 @@ def test_a_rejected_label_is_retried_with_its_reason_and_no_titles_then_falls_ba
     assert topic.label == "Secure Aggregation"
     assert topic.label_source.startswith("keywords (first answer 'fedavg revisited': it copies a document's title;")
     assert "retry '(empty)': it is empty" in topic.label_source
+
+
+def test_a_heading_that_is_only_too_long_is_cut_before_its_qualifier_without_asking_again(tmp_path):
+    # the 1.5B answered the retry with the same 9-word heading word for word (2,000 abstracts): a wasted call
+    assert shortened("Reasoning Models and Reinforcement Learning for Large Language Models") == \
+        "Reasoning Models and Reinforcement Learning"
+    assert shortened("Subspace Optimization Techniques for Large Language Model Training") == \
+        "Subspace Optimization Techniques"
+    assert shortened("Graph Neural Networks") is None  # nothing to cut
+    assert shortened("Methods for a very long list of many different subjects of study") is None  # a one-word head
+    llm = FakeLLM("Privacy Attacks and Defenses for Federated Learning Across Many Edge Clients")
+    topic = _topic(0)
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([topic], DOCS)
+    assert topic.label == "Privacy Attacks and Defenses" and len(llm.calls) == 1
+    assert topic.label_source.startswith("llm-shortened (first answer 'Privacy Attacks and Defenses for Federated")
+    # too long and something else wrong (a method's coined name): asked again as before
+    llm = FakeLLM(lambda m: "Private Training" if "was rejected" in m[-1]["content"]
+                  else "FedAvgPlus Attacks and Defenses for Federated Learning Across Clients")
+    topic = _topic(1)
+    Labeler(llm, LabelCache(tmp_path / "m.jsonl")).label([topic], DOCS)
+    assert len(llm.calls) == 2 and topic.label == "Private Training"
 
 
 def test_duplicate_labels_are_retried_and_stay_unique(tmp_path):
