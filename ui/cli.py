@@ -346,6 +346,16 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """Write the documents with their topics, and the topic and theme tables, as files."""
+    from indexing import export
+
+    reader = _reader(args)
+    for path in export.write(reader, Path(args.out).expanduser(), args.format):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(
         prog="topictalk",
@@ -402,6 +412,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=options.at_least(1), default=150)
     options.store_options(p)
     p.set_defaults(func=_map)
+
+    p = sub.add_parser("export", help="write the documents with their topics, and the topic and theme tables",
+                       description="Write documents.FORMAT (id, title, text, topic, theme, probability, map x/y), "
+                                   "topics.FORMAT (BERTopic's get_topic_info() columns, then ours) and "
+                                   "themes.FORMAT into --out.")
+    p.add_argument("--format", choices=("csv", "parquet", "jsonl"), default="csv")
+    p.add_argument("--out", default="topictalk-export", help="folder to write into (default topictalk-export)")
+    options.store_options(p)
+    p.set_defaults(func=_export)
     return parser
 
 

@@ -175,6 +175,23 @@ class Reader:
 
         return self._read(read)
 
+    def all_documents(self) -> list[DocumentRecord]:
+        """Every document of the generation (text, title, topic, theme, probability, map position), in
+        writing order: what an export writes. The texts collection holds them in chunks of many records;
+        their topics come from the map collection."""
+        def read(o: _Open) -> list[DocumentRecord]:
+            if o.texts is None:  # an older layout: every field in the document's own metadata
+                got = o.documents.get(include=["documents", "metadatas"])
+                return [_document(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            topic = {p[0]: int(p[3]) for p in _map_points(o)}
+            got = o.texts.get(include=["metadatas"])
+            rows = [row for _, m in sorted(zip(got["ids"], got["metadatas"])) for row in json.loads(m["records"])]
+            return [DocumentRecord(id=i, text=text, title=title, topic=topic[i], probability=float(probability),
+                                   x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme))
+                    for i, text, title, probability, x, y, core, theme in rows]
+
+        return self._read(read)
+
     def coordinates(self) -> dict[str, np.ndarray | list]:
         """Every document's map position, topic and title (for the data map)."""
         points = self._read(_map_points)
