@@ -207,6 +207,9 @@ class _OpenVINOTransformer:
             done += 1
 
 
+COMPILED = "_topictalk_openvino"  # the model attribute holding its compiled transformers, by precision
+
+
 class Encoder:
     """Encodes texts with one model under one :class:`EncodePlan`.
 
@@ -225,10 +228,18 @@ class Encoder:
         self._openvino: _OpenVINOTransformer | None = None
 
     def _compiled(self) -> _OpenVINOTransformer | None:
-        """OpenVINO's compiled transformer (made at the first call) when the plan runs OpenVINO."""
+        """OpenVINO's compiled transformer (made at the first call) when the plan runs OpenVINO. It is kept
+        on the model object, so every Encoder of one loaded model compiles it once: an index run made three
+        (documents, representation words, description sentences), about 3 s each."""
         if self.plan.engine == "openvino" and self._openvino is None:
+            made = getattr(self.model, COMPILED, None)
+            if made is None:
+                made = {}
+                setattr(self.model, COMPILED, made)
             try:
-                self._openvino = _OpenVINOTransformer(self.model, self.plan.precision)
+                if self.plan.precision not in made:
+                    made[self.plan.precision] = _OpenVINOTransformer(self.model, self.plan.precision)
+                self._openvino = made[self.plan.precision]
             except Exception as err:  # noqa: BLE001 - the converter raises anything a model's code can
                 self.log(f"warning: OpenVINO cannot compile this embedding model ({type(err).__name__}: "
                          f"{str(err)[:200]}); embedding with PyTorch")

@@ -306,6 +306,9 @@ def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_c
     assert exact.plan.engine == "openvino"  # it compiled: no fallback happened
     fast = encoder.Encoder(model)
     assert (fast(texts) * before).sum(axis=1).min() > 0.999
+    # one compile per model and precision, whichever Encoder asks first (an index run makes three)
+    assert encoder.Encoder(model, "fp32")._compiled() is exact._compiled()
+    assert fast._compiled() is not exact._compiled() or fast.plan.precision == "fp32"
     monkeypatch.setenv(encoder.ENGINE_ENV, "torch")
     assert encoder.plan(model).engine == "torch"
     monkeypatch.setenv(encoder.ENGINE_ENV, "tpu")
@@ -317,6 +320,7 @@ def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_c
         raise RuntimeError("unsupported operation aten::magic")
 
     monkeypatch.setattr(encoder, "_OpenVINOTransformer", cannot)
+    vars(model).pop(encoder.COMPILED, None)  # as a model loaded afresh: nothing compiled yet
     said: list[str] = []
     fallback = encoder.Encoder(model, "fp32", log=said.append)
     assert np.allclose(fallback(texts), before, atol=1e-5)
