@@ -360,10 +360,10 @@ class Labeler:
             return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
 
         def head_of(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
-            """A heading rejected only for its length, cut to its head when the head passes the rule."""
-            titles = [title for title, _ in docs]
-            if not label or problem(label, topic.keywords, taken, titles, max_words=len(label.split())):
-                return None  # something besides its length is wrong
+            """A heading too long to use, cut to its head when the head passes the whole rule (what was cut
+            off may have been the rest of the fault: a repeated word, a title's words)."""
+            if len(label.split()) <= self.settings.max_words:
+                return None
             head = shortened(label, self.settings.max_words)
             return head if head is not None and check(head, topic, docs) is None else None
 

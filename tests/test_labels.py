@@ -186,6 +186,11 @@ def test_a_heading_that_is_only_too_long_is_cut_before_its_qualifier_without_ask
     Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([topic], DOCS)
     assert topic.label == "Privacy Attacks and Defenses" and len(llm.calls) == 1
     assert topic.label_source.startswith("llm-shortened (first answer 'Privacy Attacks and Defenses for Federated")
+    # what is cut off may hold the rest of the fault: "Models" twice, the 2,000-abstract case
+    llm = FakeLLM("Reasoning Models and Reinforcement Learning for Large Language Models")
+    topic = _topic(2)
+    Labeler(llm, LabelCache(tmp_path / "r.jsonl")).label([topic], DOCS)
+    assert topic.label == "Reasoning Models and Reinforcement Learning" and len(llm.calls) == 1
     # too long and something else wrong (a method's coined name): asked again as before
     llm = FakeLLM(lambda m: "Private Training" if "was rejected" in m[-1]["content"]
                   else "FedAvgPlus Attacks and Defenses for Federated Learning Across Clients")
