@@ -434,7 +434,14 @@ def login_check(throttle: LoginThrottle):
 
 
 def serve(demo, options: ServeOptions, log=print) -> None:
-    """Launch and block until Ctrl+C. A share tunnel that cannot open costs one line, not the app."""
+    """Launch and block until Ctrl+C."""
+    start(demo, options, log)
+    wait(demo)
+
+
+def start(demo, options: ServeOptions, log=print) -> None:
+    """Launch and return (the app runs in gradio's threads). A share tunnel that cannot open costs one
+    line, not the app."""
     launch = launch_options(options)
     shared = options.share
     # gradio prints multi-line launch chatter (and, offline, a paragraph on the failed tunnel); we print one line
@@ -460,6 +467,10 @@ def serve(demo, options: ServeOptions, log=print) -> None:
             log(f"topictalk: could not open a share link (no internet or the share server is unreachable); "
                 f"serving locally only at {url}")
     log(f"topictalk: chat at {url}{' (login required)' if options.auth else ''}; Ctrl+C stops it")
+
+
+def wait(demo) -> None:
+    """Block until Ctrl+C (or SIGTERM), then close the app."""
     if threading.current_thread() is threading.main_thread():
         # `kill`, `docker stop` and systemd send SIGTERM: stop as on Ctrl+C, so the caller closes the model
         signal.signal(signal.SIGTERM, _interrupt)
