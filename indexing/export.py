@@ -30,9 +30,9 @@ def frames(reader) -> dict:
           "probability": d.probability, "core": d.core, "x": d.x, "y": d.y} for d in reader.all_documents()],
         columns=["id", "title", "text", "topic", "topic_label", "theme", "theme_label", "probability", "core", "x", "y"])
     topic_rows = pd.DataFrame(
-        [{"Topic": t.id, "Count": t.size, "Name": f"{t.id}_" + "_".join(t.keywords[:4]), "Label": t.label,
-          "Representation": list(t.keywords), "KeyBERT": list(t.keybert), "MMR": list(t.mmr),
-          "Representative_Docs": list(t.representative_ids), "Description": t.description,
+        [{"Topic": t.id, "Count": t.size, "Name": f"{t.id}_" + "_".join(t.keywords[:4]),
+          "Representation": list(t.keywords), "Representative_Docs": list(t.representative_ids), "Label": t.label,
+          "KeyBERT": list(t.keybert), "MMR": list(t.mmr), "Description": t.description,
           "Theme": -1 if t.theme is None else t.theme, "Theme_Label": theme_label.get(t.theme, ""),
           "Label_Source": t.label_source} for t in topics])
     theme_rows = pd.DataFrame(

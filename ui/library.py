@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from agent.conversation import Conversation, Reply, Response, Settings
+from agent.llm import Model
 from indexing import corpus as corpus_mod
 from indexing import store
 from indexing.errors import TopictalkError
@@ -59,6 +60,10 @@ class Answer:
         return self.reply.topics
 
     @property
+    def themes(self) -> list[int]:
+        return self.reply.themes
+
+    @property
     def intent(self) -> str:
         return self.reply.intent
 
@@ -93,16 +98,19 @@ class Index:
     """An index on disk (``path``) or on a Chroma server (``host``), opened lazily."""
 
     def __init__(self, path: str | Path | None = None, *, name: str = store.DEFAULT_INDEX, host: str | None = None,
-                 port: int = 8000, llm: str | None = None, settings: Settings | None = None) -> None:
+                 port: int = 8000, llm: str | Model | None = None, settings: Settings | None = None) -> None:
+        """``llm``: a model spec (default: the configured one, loaded at the first question) or a loaded
+        Model, which stays the caller's to close."""
         if (path is None) == (host is None):
             raise TopictalkError("name the index: topictalk.open(PATH) for a folder, or host= for a Chroma server")
         self.location = (store.Location(host=host, port=port, index=name) if host is not None
                          else store.Location(path=Path(path).expanduser(), index=name))
-        self._llm_spec = llm
+        self._llm_spec = llm if isinstance(llm, str) else None
         self.settings = settings or Settings()
         self._reader: store.Reader | None = None
         self._topic_index = None
-        self._model = None
+        self._model = None if isinstance(llm, str) or llm is None else llm
+        self._owns_model = self._model is None  # a model we load, we close
 
     # -- reading ----------------------------------------------------------------
     @property
@@ -190,7 +198,7 @@ class Index:
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
         """Free the LLM (the store and the embedding model are freed with the object)."""
-        if self._model is not None:
+        if self._model is not None and self._owns_model:
             self._model.close()
             self._model = None
 
@@ -217,13 +225,14 @@ def open(path: str | Path | None = None, **kwargs) -> Index:  # noqa: A001 - top
 
 
 def index(docs=None, path: str | Path | None = None, *, dataset: str | None = None, split: str = "train",
-          llm: str | bool = True, embedding_model: str | None = None, text_column: str | None = None,
+          llm: str | bool | Model = True, embedding_model: str | None = None, text_column: str | None = None,
           title_column: str | None = None, limit: int | None = None, seed: int = 42, verbose: bool = True,
           name: str = store.DEFAULT_INDEX, **topic_params) -> Index:
     """Index ``docs`` (or the Hugging Face ``dataset``) into ``path`` and return the opened Index.
 
     ``llm``: True labels topics with the configured LLM (the bundled one by default), a spec string
-    names another ("gguf:/path/model.gguf", "openai:..."), False labels them by their keywords.
+    names another ("gguf:/path/model.gguf", "openai:..."), a loaded Model is used as it is, False labels
+    topics by their keywords. The returned Index answers with the same model.
     ``topic_params``: any field of indexing.topics.TopicParams (nr_topics, resolution, ...)."""
     from indexing import pipeline
     from indexing.topics import TopicParams
@@ -238,7 +247,7 @@ def index(docs=None, path: str | Path | None = None, *, dataset: str | None = No
     except TypeError as err:
         raise TopictalkError(f"index(): {err}; see indexing.topics.TopicParams for the topic settings") from None
     settings = pipeline.IndexSettings(embedding_model=cfg.embedding_model, topics=params)
-    result = Index(cfg.index_dir, name=name, llm=cfg.llm)
+    result = Index(cfg.index_dir, name=name, llm=llm if isinstance(llm, Model) else cfg.llm)
     model = result._llm() if llm is not False else None
     pipeline.build(corpus, result.location.path, settings, model, location=result.location,
                    progress=progress.bars(not verbose),
