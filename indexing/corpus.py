@@ -40,6 +40,7 @@ class Corpus:
     dropped_duplicates: int = 0
     sampled_from: int | None = None  # document count before --limit sampling, else None
     inputs: list[str] | None = None  # local files: their resolved paths (``source`` names only base names)
+    rows: list[int] | None = None  # each document's position among the rows read (cleaning drops some)
 
     @property
     def ids(self) -> list[str]:
@@ -175,6 +176,7 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
     title_col = _pick(columns, title_column, TITLE_COLUMNS, source, "--title-column", exclude={text_col})
     id_col = _pick(columns, None, ("id",), source, "", exclude={text_col, title_col})
     documents: list[Document] = []
+    kept: list[int] = []  # the row of each document
     seen_texts: set[str] = set()
     seen_ids: set[str] = set()
     dropped_empty = dropped_duplicates = 0
@@ -196,6 +198,7 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
         seen_ids.add(doc_id)
         title = _as_str(row.get(title_col), f"{source} row {number}, column {title_col!r}").strip() if title_col else ""
         documents.append(Document(id=doc_id, text=text, title=title))
+        kept.append(number - 1)
     if not documents:
         raise TopictalkError(f"no documents in {source}: {len(rows)} rows read, none with text in column "
                              f"{text_col!r}; pass --text-column NAME or check the input")
@@ -203,9 +206,9 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
     if limit is not None and limit < len(documents):
         sampled_from = len(documents)
         keep = sorted(random.Random(seed).sample(range(len(documents)), limit))  # sorted: original order
-        documents = [documents[i] for i in keep]
+        documents, kept = [documents[i] for i in keep], [kept[i] for i in keep]
     return Corpus(documents, source, text_col, title_col, read=len(rows), dropped_empty=dropped_empty,
-                  dropped_duplicates=dropped_duplicates, sampled_from=sampled_from)
+                  dropped_duplicates=dropped_duplicates, sampled_from=sampled_from, rows=kept)
 
 
 def _check_limit(limit: int | None) -> None:

@@ -29,7 +29,9 @@ from indexing import (
     store,
     topics,
 )
+from indexing.bertopic_model import SavedTopics
 from indexing.corpus import Corpus
+from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
 from indexing.writer_lock import writer_lock
@@ -79,14 +81,17 @@ def build(
     location: store.Location | None = None,
     progress: Progress = _no_progress,
     log: Callable[[str], None] = lambda _: None,
+    topics_from: SavedTopics | None = None,
 ) -> IndexResult:
-    """Index ``corpus``; ``llm`` None labels topics by keywords only."""
+    """Index ``corpus``; ``llm`` None labels topics by keywords only. ``topics_from``: a saved BERTopic
+    model whose topics (its fitted documents' assignments, words and any labels set) are kept."""
     location = location or store.Location(path=index_dir)
     cache = index_dir / "cache"
     timings: dict[str, float] = {}
     started = time.perf_counter()
     n = len(corpus)
     topics.check_size(n, settings.topics)  # before hours of embedding, not after
+    given = _given(corpus, topics_from)  # a model that does not fit the documents fails before any work
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
     with writer_lock(location, client) as lease:
         t = time.perf_counter()
@@ -94,7 +99,7 @@ def build(
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
-        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log)
+        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log, given)
         done(1)
         timings.update(result.timings)
 
@@ -108,6 +113,8 @@ def build(
 
         t = time.perf_counter()
         labeler, described = _label(result, documents, central, embed, llm, settings, cache, progress)
+        if topics_from is not None:
+            _keep_labels(result, topics_from.labels)
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -144,6 +151,27 @@ def _embed(corpus: Corpus, settings: IndexSettings, cache: Path, progress: Progr
         if pool is not None:
             pool.close()
     return model, vectors, stats
+
+
+def _given(corpus: Corpus, saved: SavedTopics | None) -> topics.Given | None:
+    if saved is None:
+        return None
+    if corpus.sampled_from is not None:
+        raise TopictalkError(f"--limit samples the documents, and the BERTopic model at {saved.source} needs all "
+                             "it was fitted on: drop --limit")
+    return topics.Given(saved.for_rows(corpus.rows or [], corpus.read), saved.source, saved.words)
+
+
+def _keep_labels(result: topics.TopicResult, labels: dict[int, str]) -> None:
+    """The labels a person set on the BERTopic model win over the LLM's (which still describes the topic);
+    a theme of one topic is that topic, name included."""
+    by_id = {tp.id: tp for tp in result.topics}
+    for topic, text in labels.items():
+        if topic in by_id:
+            by_id[topic].label, by_id[topic].label_source = text, "bertopic"
+    for th in result.themes:
+        if len(th.topic_ids) == 1 and th.topic_ids[0] in labels:
+            th.label = labels[th.topic_ids[0]]
 
 
 def _label(result: topics.TopicResult, documents: dict[str, tuple[str, str]], central: dict[str, str],

@@ -78,8 +78,8 @@ class SharedModel:
 
 def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
+    from indexing import bertopic_model, pipeline
     from indexing import corpus as corpus_mod
-    from indexing import pipeline
     from indexing.labels import LabelSettings
     from indexing.topics import TopicParams
 
@@ -96,6 +96,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
             print(f"topictalk: {msg}", file=sys.stderr)
 
     columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed)
+    # read first: a model that cannot be read costs no corpus load
+    topics_from = bertopic_model.read(args.bertopic_model) if getattr(args, "bertopic_model", None) else None
     if args.dataset:
         log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
         corpus = corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
@@ -119,7 +121,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     llm = None if args.no_llm else (shared or owned).get()
     try:
         result = pipeline.build(corpus, index_dir, settings, llm, location=location,
-                                progress=progress.bars(args.quiet), log=log)
+                                progress=progress.bars(args.quiet), log=log, topics_from=topics_from)
     finally:
         if owned is not None:
             owned.close()

@@ -227,19 +227,23 @@ def open(path: str | Path | None = None, **kwargs) -> Index:  # noqa: A001 - top
 def index(docs=None, path: str | Path | None = None, *, dataset: str | None = None, split: str = "train",
           llm: str | bool | Model = True, embedding_model: str | None = None, text_column: str | None = None,
           title_column: str | None = None, limit: int | None = None, seed: int = 42, verbose: bool = True,
-          name: str = store.DEFAULT_INDEX, **topic_params) -> Index:
+          name: str = store.DEFAULT_INDEX, bertopic_model: str | Path | None = None, **topic_params) -> Index:
     """Index ``docs`` (or the Hugging Face ``dataset``) into ``path`` and return the opened Index.
 
     ``llm``: True labels topics with the configured LLM (the bundled one by default), a spec string
     names another ("gguf:/path/model.gguf", "openai:..."), a loaded Model is used as it is, False labels
     topics by their keywords. The returned Index answers with the same model.
+    ``bertopic_model``: a saved BERTopic model fitted on ``docs`` (same order): its topics, words and
+    labels are kept, and topictalk adds themes, missing labels, descriptions, the map and the chat.
     ``topic_params``: any field of indexing.topics.TopicParams (nr_topics, resolution, ...)."""
+    from indexing import bertopic_model as saved_model
     from indexing import pipeline
     from indexing.topics import TopicParams
     from ui import progress
 
     cfg = config_mod.load({"embedding_model": embedding_model, "index_dir": str(path) if path else None,
                            "llm": llm if isinstance(llm, str) else None})
+    topics_from = saved_model.read(bertopic_model) if bertopic_model is not None else None
     corpus = _corpus(docs, dataset, split, text_column=text_column, title_column=title_column, limit=limit,
                      seed=seed)
     try:
@@ -251,7 +255,8 @@ def index(docs=None, path: str | Path | None = None, *, dataset: str | None = No
     model = result._llm() if llm is not False else None
     pipeline.build(corpus, result.location.path, settings, model, location=result.location,
                    progress=progress.bars(not verbose),
-                   log=lambda msg: print(f"topictalk: {msg}", file=sys.stderr) if verbose else None)
+                   log=lambda msg: print(f"topictalk: {msg}", file=sys.stderr) if verbose else None,
+                   topics_from=topics_from)
     return result
 
 

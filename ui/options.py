@@ -122,6 +122,10 @@ def index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
                    help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
+    tp.add_argument("--bertopic-model", metavar="PATH",
+                    help="keep the topics of a saved BERTopic model (the folder BERTopic.save() wrote, or its "
+                         "pickle) fitted on --input's documents in the same order: its topics, words and labels "
+                         "stay, topictalk adds themes, missing labels, descriptions, the map and the chat")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
                     help=f"cluster with HDBSCAN on the {TopicParams.n_components}-D UMAP output instead of the "
                          "neighbour graph's communities (the reference recipe used 150)")
