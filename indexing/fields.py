@@ -8,7 +8,7 @@ whose order no value settles) is reported in one line and not used at all.
 Facets: a column named like a group (:data:`FACET_NAMES`) with 2 to :data:`MAX_VALUES` distinct
 values, fewer than half the documents. A cell holding a list (JSON or Parquet), or a column whose
 cells are combinations of space/comma/semicolon separated tokens (more distinct cells than distinct
-tokens: arXiv's "cs.LG cs.AI stat.ML"), is multi-valued. In a split column only tokens shaped like
+tokens, see :func:`_combined`: arXiv's "cs.LG cs.AI stat.ML"), is multi-valued. In a split column only tokens shaped like
 the column's leading tokens are kept: arXiv lists MSC and ACM codes after its categories
 ("... stat.ML 68T45, 62H30 I.5.3"), which never lead a cell, so "68T45" (shape 9A9) is dropped while
 "hep-th" (a-a) and "cs.LG" (a.A) stay. ``--date-field`` and ``--facet-field`` name columns
@@ -126,12 +126,24 @@ def facet_values(cells: Sequence[object]) -> tuple[list[list[str]], bool]:
     texts = [_text(c) for c in cells]
     tokens = [[t for t in _SPLIT.split(s) if t] for s in texts]
     whole = {s for s in texts if s}
-    if any(len(t) > 1 for t in tokens) and len(whole) > len({t for ts in tokens for t in ts}):
+    if _combined(tokens, whole):
         leading = Counter(_shape(ts[0]) for ts in tokens if ts)
         cells_n = sum(1 for ts in tokens if ts)
         keep = {s for s, k in leading.items() if k >= LEADING_SHARE * cells_n}
         return [[t for t in dict.fromkeys(ts) if _shape(t) in keep] for ts in tokens], True
     return [[s] if s else [] for s in texts], False
+
+
+def _combined(tokens: list[list[str]], whole: set[str]) -> bool:
+    """Cells that combine values: more distinct cells than distinct tokens (many combinations), or most
+    cells of several tokens hold a token that is a whole cell elsewhere ("cs.LG cs.AI" beside "cs.LG");
+    "World News" beside "Local News" does neither."""
+    several = [ts for ts in tokens if len(ts) > 1]
+    if not several:
+        return False
+    if len(whole) > len({t for ts in tokens for t in ts}):
+        return True
+    return sum(any(t in whole for t in ts) for ts in several) >= 0.5 * len(several)
 
 
 def _shape(token: str) -> str:
