@@ -7,11 +7,13 @@ whose order no value settles) is reported in one line and not used at all.
 
 Facets: a column named like a group (:data:`FACET_NAMES`) with 2 to :data:`MAX_VALUES` distinct
 values, fewer than half the documents. A cell holding a list (JSON or Parquet), or a column whose
-cells are combinations of space/comma/semicolon separated tokens (more distinct cells than distinct
-tokens, see :func:`_combined`: arXiv's "cs.LG cs.AI stat.ML"), is multi-valued. In a split column only tokens shaped like
-the column's leading tokens are kept: arXiv lists MSC and ACM codes after its categories
-("... stat.ML 68T45, 62H30 I.5.3"), which never lead a cell, so "68T45" (shape 9A9) is dropped while
-"hep-th" (a-a) and "cs.LG" (a.A) stay. ``--date-field`` and ``--facet-field`` name columns
+cells are combinations of space/comma/semicolon separated tokens (see :func:`_combined`: arXiv's
+"cs.LG cs.AI stat.ML"), is multi-valued. In a split column only tokens shaped like the column's
+common values are kept, up to the first odd one (:func:`_shape`: how a token starts, whether it holds
+a digit or punctuation; a shape kept leads at least 1% of the cells or is a quarter of all tokens):
+arXiv lists MSC and ACM codes, sometimes in words, after its categories ("... stat.ML 68T45, 62H30
+I.5.3", "cs.AI Primary: 68T05"), which never lead a cell, so from "68T45" or "Primary:" on a cell's
+tokens are dropped while "hep-th", "q-bio.NC" and "cs.LG" stay. ``--date-field`` and ``--facet-field`` name columns
 explicitly; a named column that cannot be used is an error, not a report.
 """
 
@@ -35,7 +37,8 @@ FACET_NAMES = ("categories", "category", "labels", "label", "tags", "tag", "sect
 MAX_VALUES = 200  # more distinct values than this is no facet to tabulate (found automatically)
 MAX_NAMED = 2000  # a column named with --facet-field may have more, up to this
 MAX_FAILED = 0.02  # a date column may have this share of values that are not dates (say, "unknown")
-LEADING_SHARE = 0.01  # a token shape kept in a split column must lead at least this share of cells
+LEADING_SHARE = 0.01  # a token shape kept in a split column leads at least this share of cells,
+COMMON_SHARE = 0.25  # or is at least this share of all its tokens
 _SPLIT = re.compile(r"[\s,;|]+")
 
 
@@ -128,9 +131,11 @@ def facet_values(cells: Sequence[object]) -> tuple[list[list[str]], bool]:
     whole = {s for s in texts if s}
     if _combined(tokens, whole):
         leading = Counter(_shape(ts[0]) for ts in tokens if ts)
-        cells_n = sum(1 for ts in tokens if ts)
-        keep = {s for s, k in leading.items() if k >= LEADING_SHARE * cells_n}
-        return [[t for t in dict.fromkeys(ts) if _shape(t) in keep] for ts in tokens], True
+        every = Counter(_shape(t) for ts in tokens for t in ts)
+        cells_n, tokens_n = sum(1 for ts in tokens if ts), sum(every.values())
+        keep = {s for s, k in leading.items() if k >= LEADING_SHARE * cells_n} | \
+               {s for s, k in every.items() if k >= COMMON_SHARE * tokens_n}
+        return [list(dict.fromkeys(_head(ts, keep))) for ts in tokens], True
     return [[s] if s else [] for s in texts], False
 
 
@@ -146,9 +151,24 @@ def _combined(tokens: list[list[str]], whole: set[str]) -> bool:
     return sum(any(t in whole for t in ts) for ts in several) >= 0.5 * len(several)
 
 
+def _head(tokens: list[str], keep: set[str]) -> list[str]:
+    """The tokens before the first odd one: what follows an odd token belongs to it ("Primary: 68T05")."""
+    out = []
+    for t in tokens:
+        if _shape(t) not in keep:
+            break
+        out.append(t)
+    return out
+
+
 def _shape(token: str) -> str:
-    """A token's shape: runs of lowercase -> a, uppercase -> A, digits -> 9 (cs.LG -> a.A, 68T45 -> 9A9)."""
-    return re.sub(r"[0-9]+", "9", re.sub(r"[A-Z]+", "A", re.sub(r"[a-z]+", "a", token)))
+    """A token's shape: how it starts (lowercase, uppercase, digit, other), whether it holds a digit, and
+    whether it holds a character other than letters, digits and ``.-_``: cs.LG, q-bio.NC and hep-th are
+    "a", 68T45 is "99", I.2.6 is "A9", "Primary:" is "A!"."""
+    head = token[0]
+    first = "9" if head.isdigit() else "a" if head.islower() else "A" if head.isalpha() else "."
+    return (first + ("9" if any(ch.isdigit() for ch in token) else "")
+            + ("!" if re.search(r"[^\w.\-]", token) else ""))
 
 
 def _as_list(cell: object) -> list | None:

@@ -3,6 +3,8 @@ periods and facet values read back, and nearest documents restricted to a period
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -24,9 +26,9 @@ def _index(tmp_path, with_trends: bool = True):
     writer.write_topics([Topic(t, 6, f"Topic {t}", "llm", ["k"], embedding=np.ones(8, np.float32), theme=0)
                          for t in (0, 1)])
     writer.write_themes([Theme(0, 12, "All", "llm", [0, 1], ["k"], np.ones(8, np.float32))])
-    counted = trends.count([d.topic for d in docs], [None if d.date is None else
-                                                     __import__("datetime").date.fromisoformat(d.date) for d in docs],
-                           "published", "month", {"categories": ([d.fields["categories"] for d in docs], True)})
+    when = [None if d.date is None else date.fromisoformat(d.date) for d in docs]
+    counted = trends.count([d.topic for d in docs], when, "published", "month",
+                           {"categories": ([d.fields["categories"] for d in docs], True)})
     writer.commit({"corpus": {"documents": 12}, **({"trends": counted.as_dict()} if with_trends else {})})
     return location, docs, vectors, counted
 
