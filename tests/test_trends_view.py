@@ -9,28 +9,7 @@ import numpy as np
 import pytest
 
 from indexing.schema import Theme, Topic
-
-try:
-    from indexing.trends import FacetCounts, Trends
-except ImportError:  # the index side's contract, until its branch is merged
-    from dataclasses import dataclass, field
-
-    @dataclass
-    class FacetCounts:
-        field: str
-        values: list[str]
-        counts: dict[int, list[int]]
-        multi: bool = False
-
-    @dataclass
-    class Trends:
-        date_field: str | None
-        period: str | None
-        periods: list[str]
-        counts: dict[int, list[int]]
-        undated: int = 0
-        words: dict = field(default_factory=dict)
-        facets: dict = field(default_factory=dict)
+from indexing.trends import FacetCounts, Trends
 from ui import map as map_mod
 from ui import trends_view
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from indexing.trends import Trends
 from ui import map as map_mod
 from ui.markup import safe_markdown
 
@@ -46,15 +47,6 @@ class Series:
     color: str
 
 
-def period_totals(counts: dict[int, Sequence[int]], periods: int) -> list[int]:
-    """Dated documents per period: every topic's, outliers included (the share's denominator)."""
-    totals = [0] * periods
-    for row in counts.values():
-        for i, n in enumerate(row):
-            totals[i] += int(n)
-    return totals
-
-
 def _series(key: int, name: str, counts: Sequence[int], totals: Sequence[int], color: str) -> Series:
     counts = [int(n) for n in counts]
     return Series(key, name, counts, [n / t if t else 0.0 for n, t in zip(counts, totals)], color)
@@ -71,13 +63,13 @@ def _palette() -> list[str]:
     return plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
 
 
-def series(trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int | None = None) -> list[Series]:
+def series(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int | None = None) -> list[Series]:
     """The chart's bands, biggest first: every theme's (its topics' counts summed), then topics of no theme
     and outliers; or, for one ``theme``, each of its topics. Without themes, the biggest topics one by one
     and the rest summed."""
     n = len(trends.periods)
     counts = {int(t): list(row) for t, row in trends.counts.items()}
-    totals = period_totals(counts, n)
+    totals = trends.totals()  # a share's denominator, as indexing.trends.shares has it: outliers included
     palette = _palette()
     by_theme: dict[int, list[int]] = {}
     for t in topics:
@@ -111,12 +103,12 @@ def series(trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int 
     return out
 
 
-def chart(trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int | None = None):
+def chart(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int | None = None):
     """A stacked area chart of ``series`` over the periods; hovering a band gives its count and share."""
     import plotly.graph_objects as go
 
     bands = series(trends, topics, themes, theme)
-    totals = period_totals(trends.counts, len(trends.periods))
+    totals = trends.totals()
     fig = go.Figure()
     for s in bands:
         fig.add_trace(go.Scatter(
@@ -140,7 +132,7 @@ def chart(trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int |
     return fig
 
 
-def theme_choices(trends, topics: Sequence[Topic], themes: Sequence[Theme]) -> list[tuple[str, str]]:
+def theme_choices(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme]) -> list[tuple[str, str]]:
     """The theme dropdown: every theme, then each theme that has topics with counts, biggest first."""
     having = {t.theme for t in topics if not t.is_outlier and t.id in trends.counts}
     return [("All themes", ALL)] + [(th.label, str(th.id)) for th in biggest_first(themes) if th.id in having]
@@ -176,7 +168,7 @@ def facet_value(field_name: str, value: str) -> str:
     return f"facet:{field_name}:{value}"
 
 
-def filters(trends, periods: Sequence[str | None], fields: Sequence[dict]) -> Filters:
+def filters(trends: Trends, periods: Sequence[str | None], fields: Sequence[dict]) -> Filters:
     """The filter's options and points from each map point's period (None: undated) and facet values
     (``fields``: per point, field -> a value or a list of values). Only periods and values the index
     counted are offered, in its order."""
@@ -184,7 +176,7 @@ def filters(trends, periods: Sequence[str | None], fields: Sequence[dict]) -> Fi
     for i, p in enumerate(periods):
         if p is not None:
             where.setdefault(period_value(p), []).append(i)
-    facets = getattr(trends, "facets", None) or {}
+    facets = trends.facets
     for i, values in enumerate(fields):
         for name in facets:
             got = (values or {}).get(name)
@@ -208,8 +200,7 @@ def point_values(reader, coords: dict) -> tuple[list[str | None], list[dict]]:
         return list(coords["period"]), list(fields) if fields is not None else [{} for _ in ids]
     by_id = {d.id: d for d in reader.all_documents()}
     docs = [by_id.get(i) for i in ids]
-    return ([getattr(d, "period", None) for d in docs],
-            [getattr(d, "fields", None) or {} for d in docs])
+    return [d.period if d is not None else None for d in docs], [d.fields if d is not None else {} for d in docs]
 
 
 # -- the view -----------------------------------------------------------------------------------------------
@@ -217,7 +208,7 @@ def point_values(reader, coords: dict) -> tuple[list[str | None], list[dict]]:
 class TrendsView:
     """What the Trends tab and the map filter draw from, read once when the app starts."""
 
-    trends: object  # indexing.trends.Trends
+    trends: Trends
     topics: list[Topic]
     themes: list[Theme]
     filters: Filters
@@ -225,9 +216,9 @@ class TrendsView:
     @classmethod
     def load(cls, index, coords: dict) -> TrendsView | None:
         """The view of ``index`` whose map points are ``coords``, or None when it has no trends."""
-        read = getattr(index.reader, "trends", None)
+        read = getattr(index.reader, "trends", None)  # a reader of another kind (a test's, a remote one) may lack it
         trends = read() if read is not None else None
-        if trends is None or not (trends.periods or getattr(trends, "facets", None)):
+        if trends is None or not (trends.periods or trends.facets):
             return None
         periods, fields = point_values(index.reader, coords)
         return cls(trends, list(index.topics), list(index.themes), filters(trends, periods, fields))
@@ -243,13 +234,12 @@ class TrendsView:
         t = self.trends
         parts = []
         if t.periods:
-            dated = sum(period_totals(t.counts, len(t.periods)))
-            undated = f"; {t.undated:,} have no date" if getattr(t, "undated", 0) else ""
+            dated = sum(t.totals())
+            undated = f"; {t.undated:,} have no date" if t.undated else ""
             parts.append(f"{dated:,} documents dated by `{t.date_field}`, per {t.period}, "
                          f"{t.periods[0]} to {t.periods[-1]}{undated}.")
-        facets = getattr(t, "facets", None) or {}
-        if facets:
-            parts.append("Groups: " + ", ".join(f"`{name}` ({len(f.values)} values)" for name, f in facets.items())
+        if t.facets:
+            parts.append("Groups: " + ", ".join(f"`{name}` ({len(f.values)} values)" for name, f in t.facets.items())
                          + ". Filter the map to a period or a group in the Map tab.")
         return safe_markdown(" ".join(parts))
 
