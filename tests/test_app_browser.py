@@ -647,8 +647,10 @@ def dated_app(tmp_path_factory):
     demo.close()
 
 
-PLOT_DATA = "(sel) => { const p = document.querySelector(sel + ' .js-plotly-plot'); return p && p.data ? " \
-            "p.data.map(t => ({name: t.name, n: (t.x || []).length, custom: t.customdata || null})) : null; }"
+# plotly.js's own view of the traces (_fullData): numpy arrays arrive base64-coded in data and are decoded there
+PLOT_DATA = "(sel) => { const p = document.querySelector(sel + ' .js-plotly-plot'); return p && p._fullData ? " \
+            "p._fullData.map(t => ({name: t.name, n: (t.x || []).length, custom: t.customdata ? " \
+            "Array.from(t.customdata, r => Array.from(r)) : null})) : null; }"
 
 
 def plot_data(page, selector: str) -> list[dict]:
@@ -697,6 +699,6 @@ def test_choosing_a_period_or_a_facet_value_filters_the_map(browser, dated_app):
             time.sleep(0.2)
         assert shown() == expected, option
         if option == "month 2025-03":
-            assert "in month 2025-03 (of 8)" in page.locator("#tt-map .gtitle").inner_text()
+            assert "in month 2025-03 (of 8)" in page.locator("#tt-map .gtitle").text_content()
             page.screenshot(path=str(ARTIFACTS / "map-period.png"), full_page=True)
     page.context.close()

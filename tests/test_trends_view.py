@@ -181,3 +181,12 @@ def test_the_app_has_a_trends_tab_and_a_map_filter_only_for_an_index_with_trends
     plain = app_over(None)
     assert [b.label for b in plain.blocks.values() if type(b).__name__ == "Tab"] == ["Chat", "Topics", "Map"]
     assert "tt-map-filter" not in blocks(plain, "Dropdown")
+
+
+def test_the_line_over_the_chart_says_the_span_and_groups_with_corpus_names_escaped():
+    trends = dated(facets=FACETS)
+    trends.date_field = "<img src=x>"
+    line = trends_view.TrendsView(trends, TOPICS, THEMES, trends_view.filters(trends, [], [])).summary()
+    assert "21 documents dated by their **&lt;img src=x&gt;** field, per month, 2025-01 to 2025-03; 2 have no date" \
+        in line and "<img" not in line
+    assert "**category** (3 values)" in line

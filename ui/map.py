@@ -20,7 +20,7 @@ from indexing.schema import OUTLIER, Topic
 MAX_POINTS = 20_000  # beyond this the browser's WebGL scatter starts to lag on laptops
 SEED = 42
 OUTLIER_COLOR = "#CFD8DC"  # BERTopic's grey for outliers
-OTHER_COLOR = "#E5E7EB"  # documents outside a filter (another period or group): a faint backdrop
+OTHER_COLOR = "#B8BFC9"  # documents outside a filter (another period or group): a faint backdrop
 OTHERS = "other documents"  # the backdrop trace's name (tests find the filtered points by it)
 
 
@@ -180,7 +180,7 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
         rest = sample(points.subset(~np.asarray(only, dtype=bool)), max(1, max_points - len(shown)))
         if len(rest):
             fig.add_trace(go.Scattergl(x=rest.x, y=rest.y, mode="markers", name=OTHERS, hoverinfo="skip",
-                                       marker={"size": 4, "opacity": 0.35, "color": OTHER_COLOR}))
+                                       marker={"size": 4, "opacity": 0.3, "color": OTHER_COLOR}))
     else:
         shown = sample(points, max_points)
     palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24

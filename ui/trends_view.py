@@ -231,17 +231,18 @@ class TrendsView:
         return chart(self.trends, self.topics, self.themes, chosen)
 
     def summary(self) -> str:
+        """A line over the chart: what dated the documents, the span, the groups. Names from the corpus
+        are escaped like document text (a column may be called anything)."""
         t = self.trends
         parts = []
         if t.periods:
-            dated = sum(t.totals())
             undated = f"; {t.undated:,} have no date" if t.undated else ""
-            parts.append(f"{dated:,} documents dated by `{t.date_field}`, per {t.period}, "
-                         f"{t.periods[0]} to {t.periods[-1]}{undated}.")
+            parts.append(f"{sum(t.totals()):,} documents dated by their **{safe_markdown(t.date_field or '')}** "
+                         f"field, per {t.period}, {t.periods[0]} to {t.periods[-1]}{undated}.")
         if t.facets:
-            parts.append("Groups: " + ", ".join(f"`{name}` ({len(f.values)} values)" for name, f in t.facets.items())
-                         + ". Filter the map to a period or a group in the Map tab.")
-        return safe_markdown(" ".join(parts))
+            groups = ", ".join(f"**{safe_markdown(name)}** ({len(f.values):,} values)" for name, f in t.facets.items())
+            parts.append(f"Groups: {groups}. Filter the map to a period or a group in the Map tab.")
+        return " ".join(parts)
 
 
 def map_with_filter(view: TrendsView | None, plot, draw: Callable, n: int) -> None:
