@@ -39,7 +39,7 @@ def test_the_overview_stacks_each_themes_summed_counts_and_shares_with_the_outli
     expected = {"Audio": [4, 3, 5], "Vision": [0, 4, 2], "no topic (outliers)": [2, 0, 1]}
     for name, counts in expected.items():
         trace = got[name]
-        assert [c for c, _ in trace.customdata] == counts and [t for _, t in trace.customdata] == totals
+        assert [c[0] for c in trace.customdata] == counts and [c[1] for c in trace.customdata] == totals
         assert list(trace.y) == pytest.approx([c / t for c, t in zip(counts, totals)])
         assert trace.stackgroup == "one" and list(trace.x) == PERIODS
         assert "%{customdata[0]:,} of %{customdata[1]:,} documents (%{y:.1%})" in trace.hovertemplate
@@ -48,11 +48,17 @@ def test_the_overview_stacks_each_themes_summed_counts_and_shares_with_the_outli
 
 
 def test_choosing_a_theme_shows_its_topics_with_their_own_counts():
-    view = trends_view.TrendsView(dated(), TOPICS, THEMES, trends_view.filters(dated(), [], []))
+    trends = dated()
+    trends.words = {0: [["asr", "speech"], ["noisy", "<b>speech</b>"], []]}  # a topic's words per period
+    view = trends_view.TrendsView(trends, TOPICS, THEMES, trends_view.filters(trends, [], []))
     got = traces(view.chart("0"))
     assert list(got) == ["1: Speaker diarization", "0: Speech recognition"]  # biggest first
-    assert [c for c, _ in got["0: Speech recognition"].customdata] == COUNTS[0]
-    assert [c for c, _ in got["1: Speaker diarization"].customdata] == COUNTS[1]
+    assert [c[0] for c in got["0: Speech recognition"].customdata] == COUNTS[0]
+    assert [c[0] for c in got["1: Speaker diarization"].customdata] == COUNTS[1]
+    assert [c[2] for c in got["0: Speech recognition"].customdata] == ["asr, speech", "noisy, &lt;b&gt;speech&lt;/b&gt;",
+                                                                       ""]
+    assert "%{customdata[2]}" in got["0: Speech recognition"].hovertemplate
+    assert "%{customdata[2]}" not in got["1: Speaker diarization"].hovertemplate  # no words stored: none shown
     assert "Audio" in view.chart("0").layout.title.text
     # a value the dropdown never offered is the overview, not an error
     assert list(traces(view.chart("99"))) == list(traces(view.chart(trends_view.ALL)))
@@ -66,7 +72,7 @@ def test_without_themes_the_biggest_topics_are_drawn_and_the_rest_summed(monkeyp
     got = traces(trends_view.chart(dated(), loose, []))
     assert list(got) == ["1: Speaker diarization", "2: Image segmentation", "1 smaller topic",
                          "no topic (outliers)"]
-    assert [c for c, _ in got["1 smaller topic"].customdata] == COUNTS[0]
+    assert [c[0] for c in got["1 smaller topic"].customdata] == COUNTS[0]
 
 
 def test_names_from_the_index_are_plain_text_in_the_chart():
@@ -187,6 +193,16 @@ def test_the_line_over_the_chart_says_the_span_and_groups_with_corpus_names_esca
     trends = dated(facets=FACETS)
     trends.date_field = "<img src=x>"
     line = trends_view.TrendsView(trends, TOPICS, THEMES, trends_view.filters(trends, [], [])).summary()
-    assert "21 documents dated by their **&lt;img src=x&gt;** field, per month, 2025-01 to 2025-03; 2 have no date" \
+    assert "21 documents dated by their field “&lt;img src=x&gt;”, per month, 2025-01 to 2025-03; 2 have no date" \
         in line and "<img" not in line
-    assert "**category** (3 values)" in line
+    assert "“category” (3 values)" in line
+
+
+def test_an_index_with_groups_but_no_dates_has_the_map_filter_and_a_tab_saying_how_to_add_dates():
+    groups_only = Trends(None, None, [], {}, undated=6, facets=FACETS)
+    demo = app_over(groups_only)
+    assert [b.label for b in demo.blocks.values() if type(b).__name__ == "Tab"] == ["Chat", "Topics", "Map", "Trends"]
+    assert [v for _, v in blocks(demo, "Dropdown")["tt-map-filter"].choices] == [
+        "all", "facet:category:cs.CL", "facet:category:cs.LG", "facet:category:cs.CV"]
+    assert "--date-field" in blocks(demo, "Markdown")["tt-trends-none"].value
+    assert "tt-trends-chart" not in blocks(demo, "Plot")

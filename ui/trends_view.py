@@ -45,11 +45,19 @@ class Series:
     counts: list[int]
     shares: list[float]
     color: str
+    words: list[str] = field(default_factory=list)  # a topic's own words in each period ("" where it has none)
 
 
-def _series(key: int, name: str, counts: Sequence[int], totals: Sequence[int], color: str) -> Series:
+def _series(key: int, name: str, counts: Sequence[int], totals: Sequence[int], color: str,
+            words: Sequence[Sequence[str]] = ()) -> Series:
     counts = [int(n) for n in counts]
-    return Series(key, name, counts, [n / t if t else 0.0 for n, t in zip(counts, totals)], color)
+    said = [", ".join(words[i][:5]) if i < len(words) else "" for i in range(len(counts))] if words else []
+    return Series(key, name, counts, [n / t if t else 0.0 for n, t in zip(counts, totals)], color, said)
+
+
+def _topic_series(t: int, labels: dict[int, str], trends: Trends, counts: dict[int, list[int]],
+                  totals: Sequence[int], palette: list[str]) -> Series:
+    return _series(t, f"{t}: {labels.get(t, '')}", counts[t], totals, palette[t % len(palette)], trends.words.get(t, []))
 
 
 def _summed(rows: list[Sequence[int]], periods: int) -> list[int]:
@@ -79,7 +87,7 @@ def series(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], the
     out: list[Series] = []
     if theme is not None:  # one theme's topics
         for t in by_theme.get(theme, []):
-            out.append(_series(t, f"{t}: {labels.get(t, '')}", counts[t], totals, palette[t % len(palette)]))
+            out.append(_topic_series(t, labels, trends, counts, totals, palette))
         return sorted(out, key=lambda s: (-sum(s.counts), s.key))
     if themes:
         for th in biggest_first(themes):
@@ -93,7 +101,7 @@ def series(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], the
     else:
         ranked = sorted(by_theme.get(NO_THEME, []), key=lambda t: (-sum(counts[t]), t))
         for t in ranked[:MAX_SERIES]:
-            out.append(_series(t, f"{t}: {labels.get(t, '')}", counts[t], totals, palette[t % len(palette)]))
+            out.append(_topic_series(t, labels, trends, counts, totals, palette))
         if ranked[MAX_SERIES:]:
             rest = len(ranked) - MAX_SERIES
             out.append(_series(NO_THEME, f"{rest} smaller topic{'s' if rest > 1 else ''}",
@@ -104,7 +112,8 @@ def series(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], the
 
 
 def chart(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], theme: int | None = None):
-    """A stacked area chart of ``series`` over the periods; hovering a band gives its count and share."""
+    """A stacked area chart of ``series`` over the periods; hovering a band gives its count and share (and
+    a topic's own words in that period, BERTopic's topics_over_time hover)."""
     import plotly.graph_objects as go
 
     bands = series(trends, topics, themes, theme)
@@ -115,9 +124,10 @@ def chart(trends: Trends, topics: Sequence[Topic], themes: Sequence[Theme], them
             x=list(trends.periods), y=s.shares, name=map_mod._plain(map_mod._short(s.name, 40)),
             mode="lines+markers",  # a marker per period: an index of one period still shows its values
             stackgroup="one", line={"width": 0.8, "color": s.color}, marker={"size": 4},
-            customdata=[[c, t] for c, t in zip(s.counts, totals)],
+            customdata=[[c, t, map_mod._plain(w)] for c, t, w in zip(s.counts, totals, s.words or [""] * len(totals))],
             hovertemplate=f"<b>{map_mod._plain(map_mod._short(s.name, 60))}</b><br>%{{x}}: "
-                          "%{customdata[0]:,} of %{customdata[1]:,} documents (%{y:.1%})<extra></extra>"))
+                          "%{customdata[0]:,} of %{customdata[1]:,} documents (%{y:.1%})"
+                          + ("<br><i>%{customdata[2]}</i>" if any(s.words) else "") + "<extra></extra>"))
     chosen = next((t for t in themes if t.id == theme), None)
     what = (f"Topics of the theme {map_mod._plain(map_mod._short(chosen.label, 60))}" if chosen is not None
             else "Themes" if themes else "Topics")
@@ -237,10 +247,10 @@ class TrendsView:
         parts = []
         if t.periods:
             undated = f"; {t.undated:,} have no date" if t.undated else ""
-            parts.append(f"{sum(t.totals()):,} documents dated by their **{safe_markdown(t.date_field or '')}** "
-                         f"field, per {t.period}, {t.periods[0]} to {t.periods[-1]}{undated}.")
+            parts.append(f"{sum(t.totals()):,} documents dated by their field “{safe_markdown(t.date_field or '')}”, "
+                         f"per {t.period}, {t.periods[0]} to {t.periods[-1]}{undated}.")
         if t.facets:
-            groups = ", ".join(f"**{safe_markdown(name)}** ({len(f.values):,} values)" for name, f in t.facets.items())
+            groups = ", ".join(f"“{safe_markdown(name)}” ({len(f.values):,} values)" for name, f in t.facets.items())
             parts.append(f"Groups: {groups}. Filter the map to a period or a group in the Map tab.")
         return " ".join(parts)
 
