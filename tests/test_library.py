@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import urllib.request
+from collections import Counter
+from datetime import date, timedelta
 
 import pytest
 
@@ -17,8 +20,13 @@ N = 200
 
 
 def _rows(n: int = N) -> list[dict]:
+    """Sample abstracts with a publication month from each new-style arXiv id (2312.10925: 2023-12)."""
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for _, line in zip(range(n), f)]
+        rows = [json.loads(line) for _, line in zip(range(n), f)]
+    for row in rows:
+        if (found := re.fullmatch(r"(\d\d)(\d\d)\.\d+", row["id"])) and 1 <= int(found[2]) <= 12:
+            row["published"] = f"20{found[1]}-{found[2]}-01"
+    return rows
 
 
 # -- what index() accepts (no model: the corpus step only) ------------------------------------------------------------
@@ -147,6 +155,30 @@ def test_serve_returns_a_running_app_when_asked_not_to_block(built):
             assert page.status == 200 and b"topictalk" in page.read().lower()
     finally:
         demo.close()
+
+
+@pytest.mark.slow
+def test_topics_over_time_and_per_class_are_bertopics_tables_of_the_stored_counts(built):
+    index, rows = built
+    topic_of = dict(zip(index.documents()["id"], index.documents()["topic"]))
+    over_time = index.topics_over_time()
+    assert list(over_time.columns[:4]) == ["Topic", "Words", "Frequency", "Timestamp"]
+    day = {r["id"]: date.fromisoformat(r["published"]) for r in rows if "published" in r}
+    assert len(day) > N // 2, "the fixture needs dated rows"
+    # four months of dates: the index counts by week, and a week's Timestamp is its Monday
+    expected = Counter((topic_of[i], d - timedelta(days=d.weekday())) for i, d in day.items())
+    got = Counter({(t, ts.date()): f for t, ts, f in
+                   zip(over_time["Topic"], over_time["Timestamp"], over_time["Frequency"])})
+    assert got == expected  # counted from the input file, joined on ids
+    yearly = index.topics_over_time("year")
+    assert yearly.groupby("Topic")["Frequency"].sum().to_dict() == dict(Counter(topic_of[i] for i in day))
+
+    per_class = index.topics_per_class("categories")
+    assert list(per_class.columns[:4]) == ["Topic", "Words", "Frequency", "Class"]
+    cs_lg = {t: f for t, c, f in zip(per_class["Topic"], per_class["Class"], per_class["Frequency"]) if c == "cs.LG"}
+    assert cs_lg == dict(Counter(topic_of[r["id"]] for r in rows if "cs.LG" in r["categories"].split()))
+    with pytest.raises(TopictalkError, match="no field 'authors'.*--facet-field authors"):
+        index.topics_per_class("authors")
 
 
 @pytest.mark.slow

@@ -137,6 +137,37 @@ class Index:
         """Every document with its topic, theme, probability and map position, as a DataFrame."""
         return self._frames()["documents"]
 
+    def topics_over_time(self, period: str | None = None):
+        """BERTopic's topics_over_time table (Topic, Words, Frequency, Timestamp, Name) from the counts the
+        index stored: no refit. ``period`` ("week", "month", "quarter", "year") re-bins to a coarser one."""
+        from indexing import trends
+
+        stored = self._trends("dates")
+        try:
+            stored = trends.rebin(stored, period) if period else stored
+        except ValueError as err:
+            raise TopictalkError(str(err).replace("--period ", "period=")) from None
+        return trends.topics_over_time(stored, self.reader.topics())
+
+    def topics_per_class(self, field: str):
+        """BERTopic's topics_per_class table (Topic, Words, Frequency, Class, Name) for a group field the
+        index counted (arXiv's categories, a news section, ...)."""
+        from indexing import trends
+
+        facets = self._trends("groups").facets
+        if field not in facets:
+            known = ", ".join(facets) or "none"
+            raise TopictalkError(f"this index counted no field {field!r} (it has: {known}); re-index with "
+                                 f"--facet-field {field}")
+        return trends.topics_per_class(facets[field], self.reader.topics())
+
+    def _trends(self, what: str):
+        stored = self.reader.trends()
+        if stored is None or (what == "dates" and not stored.dated):
+            raise TopictalkError(f"this index has no {what}: re-index with --date-field NAME"
+                                 if what == "dates" else f"this index has no {what}: re-index with --facet-field NAME")
+        return stored
+
     def _frames(self) -> dict:
         from indexing import export
 
@@ -227,7 +258,8 @@ def open(path: str | Path | None = None, **kwargs) -> Index:  # noqa: A001 - top
 def index(docs=None, path: str | Path | None = None, *, dataset: str | None = None, split: str = "train",
           llm: str | bool | Model = True, embedding_model: str | None = None, text_column: str | None = None,
           title_column: str | None = None, limit: int | None = None, seed: int = 42, verbose: bool = True,
-          name: str = store.DEFAULT_INDEX, bertopic_model: str | Path | None = None, **topic_params) -> Index:
+          name: str = store.DEFAULT_INDEX, bertopic_model: str | Path | None = None, date_field: str | None = None,
+          facet_fields: Sequence[str] = (), **topic_params) -> Index:
     """Index ``docs`` (or the Hugging Face ``dataset``) into ``path`` and return the opened Index.
 
     ``llm``: True labels topics with the configured LLM (the bundled one by default), a spec string
@@ -235,6 +267,8 @@ def index(docs=None, path: str | Path | None = None, *, dataset: str | None = No
     topics by their keywords. The returned Index answers with the same model.
     ``bertopic_model``: a saved BERTopic model fitted on ``docs`` (same order): its topics, words and
     labels are kept, and topictalk adds themes, missing labels, descriptions, the map and the chat.
+    ``date_field``, ``facet_fields``: the columns of dates and of groups (found by name when not given),
+    counted per topic for ``topics_over_time()`` and ``topics_per_class()``.
     ``topic_params``: any field of indexing.topics.TopicParams (nr_topics, resolution, ...)."""
     from indexing import bertopic_model as saved_model
     from indexing import pipeline
@@ -245,7 +279,7 @@ def index(docs=None, path: str | Path | None = None, *, dataset: str | None = No
                            "llm": llm if isinstance(llm, str) else None})
     topics_from = saved_model.read(bertopic_model) if bertopic_model is not None else None
     corpus = _corpus(docs, dataset, split, text_column=text_column, title_column=title_column, limit=limit,
-                     seed=seed)
+                     seed=seed, date_field=date_field, facet_fields=tuple(facet_fields))
     try:
         params = TopicParams(**topic_params)
     except TypeError as err:
