@@ -102,3 +102,13 @@ def test_arxiv_all_listing_date_and_categories_are_found_automatically():
     values = Counter(v for d in c.documents for v in d.fields.get("categories", []))
     assert values["cs.LG"] > 100 and all(CATEGORY.fullmatch(v) for v in values)  # no MSC or ACM codes
     assert sum(d.date is not None for d in c.documents) == 3000
+
+
+@pytest.mark.parametrize("flag,named", [("--date-field", "no column 'nope'"), ("--facet-field", "no column 'nope'")])
+def test_a_bad_field_name_is_one_line_listing_the_columns(tmp_path, capsys, flag, named):
+    (tmp_path / "d.csv").write_text("id,text,published\n" + "".join(f"{i},text {i},2025-01-0{1 + i % 9}\n"
+                                                                    for i in range(30)))
+    assert cli.main(["index", "--input", str(tmp_path / "d.csv"), flag, "nope", "--no-llm",
+                     "--index-dir", str(tmp_path / "idx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "(columns: id, text, published)" in err and "\n" not in err
