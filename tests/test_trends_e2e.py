@@ -50,6 +50,9 @@ def test_trends_json_agrees_with_the_input_file(built):
     assert table == dict(expected)
     assert got["periods"][0] == min(r["published"] for r in rows if r["published"])
     assert sum(got["totals"]) == 395 and got["changes"] and {"p_value", "significant"} <= set(got["changes"][0])
+    # words per topic and month: only where the cell has 5 documents or more
+    cells = [(n, w) for t in got["topics"] if t["words"] for n, w in zip(t["counts"], t["words"])]
+    assert any(w for _, w in cells) and all(n >= 5 for n, w in cells if w)
     # the human table says the same in words
     text = run_cli("trends", "--index-dir", str(index), "--top", "3").stdout
     assert "Topic shares by month" in text and "Grew most:" in text and "5 documents without a date" in text
