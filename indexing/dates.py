@@ -90,19 +90,17 @@ def parse_column(values: list[object], name: str) -> Parsed:
 
 def _one(value: object, numbers_ok: bool, name: str):
     """(date, precision), ("slashed", a, b, year), "bad", or None for an empty value."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None:
         return None
+    try:
+        if value != value:  # NaN, and pandas' NaT (which is a datetime)
+            return None
+    except (TypeError, ValueError):
+        pass
     if isinstance(value, datetime):
         return (value.date(), "day")
     if isinstance(value, date):
         return (value, "day")
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp (NaT is caught as empty by its != itself)
-        try:
-            if value != value:
-                return None
-            return (value.to_pydatetime().date(), "day")
-        except (TypeError, ValueError):
-            return "bad"
     if isinstance(value, bool):
         return "bad"
     if isinstance(value, (int, float)) or type(value).__name__.startswith(("int", "float")):

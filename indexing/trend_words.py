@@ -5,7 +5,8 @@ The words come from the same c-TF-IDF as the topic's keywords (``indexing.topics
 counts, then each topic x period cell's counts are weighted by it and averaged with the topic's own
 row (BERTopic's ``global_tuning``), so a period's words stay the topic's words, reordered by what
 that period stressed. A cell of fewer than :data:`MIN_DOCUMENTS` documents gets no words of its own;
-at most :data:`PER_CELL` documents of a cell (seeded) are read, which bounds the cost at 120k documents.
+at most :data:`PER_CELL` documents of a cell (seeded) are read, and :data:`TOTAL` in all, which bounds
+the cost at 120k documents.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from indexing.schema import OUTLIER
 
 MIN_DOCUMENTS = 5
 PER_CELL = 40
+TOTAL = 20000  # documents read in all: the cells share it (at least MIN_DOCUMENTS each) when there are many
 WORDS = 5
 
 
@@ -36,8 +38,10 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
         if day is not None and int(topic) != OUTLIER:
             cells.setdefault((int(topic), slot[dates.label(day, period)]), []).append(row)
     rng = np.random.default_rng(seed)
-    chosen = {key: (rows if len(rows) <= PER_CELL else sorted(rng.choice(rows, PER_CELL, replace=False).tolist()))
-              for key, rows in cells.items() if len(rows) >= MIN_DOCUMENTS}
+    cells = {key: rows for key, rows in cells.items() if len(rows) >= MIN_DOCUMENTS}
+    per_cell = max(MIN_DOCUMENTS, min(PER_CELL, TOTAL // max(1, len(cells))))
+    chosen = {key: (rows if len(rows) <= per_cell else sorted(rng.choice(rows, per_cell, replace=False).tolist()))
+              for key, rows in cells.items()}
     if not chosen:
         return {}
     keys = sorted(chosen)

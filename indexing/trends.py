@@ -164,8 +164,12 @@ def span(trends: Trends, value: Span) -> tuple[int, int] | None:
     """Indices (inclusive) of a span: a period label, ``"A..B"``, or a (first, last) pair of labels."""
     if value is None:
         return None
-    first, last = value if isinstance(value, tuple) else (value.split("..", 1) + [value])[:2] if ".." in value \
-        else (value, value)
+    if isinstance(value, tuple):
+        first, last = value
+    elif ".." in value:
+        first, last = value.split("..", 1)
+    else:
+        first = last = value
     if first not in trends.periods or last not in trends.periods:
         raise ValueError(f"no period {first if first not in trends.periods else last!r} in this index "
                          f"(periods {trends.periods[0]} to {trends.periods[-1]})")
@@ -176,8 +180,9 @@ def span(trends: Trends, value: Span) -> tuple[int, int] | None:
 def changes(trends: Trends, first: Span = None, last: Span = None) -> list[Change]:
     """Every topic (not the outlier bin) compared between two spans, biggest growth first, biggest fall last.
 
-    A span is a period label, ``"A..B"`` or a (first, last) pair. Defaults: ``last`` is the final
-    third of the periods (at least one), ``first`` every period before ``last``. Each topic's share of
+    A span is a period label, ``"A..B"`` or a (first, last) pair. Defaults: ``last`` is the periods
+    after ``first`` when only ``first`` is given, else the final third of the periods (at least one);
+    ``first`` is every period before ``last``. Each topic's share of
     the dated documents in the two spans is compared by Fisher's exact test when any expected count of
     the 2x2 table (topic / other topics x first / last span) is below 5, else by the two-proportion
     z-test; the p-values are Holm-adjusted over the topics compared, and a change is significant (more
@@ -186,8 +191,9 @@ def changes(trends: Trends, first: Span = None, last: Span = None) -> list[Chang
     n = len(trends.periods)
     if n < 2 or not trends.counts:
         return []
-    b = span(trends, last) or (n - max(1, n // 3), n - 1)
-    a = span(trends, first) or ((0, b[0] - 1) if b[0] > 0 else None)
+    a = span(trends, first)
+    b = span(trends, last) or ((a[1] + 1, n - 1) if a is not None and a[1] < n - 1 else (n - max(1, n // 3), n - 1))
+    a = a or ((0, b[0] - 1) if b[0] > 0 else None)
     if a is None:
         return []
     totals = trends.totals()

@@ -218,3 +218,25 @@ def test_dataframes_have_bertopics_columns():
 def test_fields_wanted_names_only_candidate_columns():
     assert fields.wanted("listing_date", None, ()) and fields.wanted("categories", None, ())
     assert not fields.wanted("abstract", None, ()) and fields.wanted("abstract", None, ["abstract"])
+
+
+def test_parquet_dates_and_list_cells(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": [str(i) for i in range(30)], "text": [f"text {i}" for i in range(30)],
+                          "created_at": [pd.Timestamp("2025-01-01") + pd.Timedelta(days=3 * i) if i != 4 else pd.NaT
+                                         for i in range(30)],
+                          "tags": [["x", "y"] if i % 2 else ["z"] for i in range(30)]})
+    frame.to_parquet(tmp_path / "d.parquet")
+    c = corpus.from_files([tmp_path / "d.parquet"])
+    assert c.columns["date_field"] == "created_at" and c.columns["facet_fields"] == {"tags": True}
+    assert c.documents[1].date == "2025-01-04" and c.documents[4].date is None
+    assert c.documents[1].fields == {"tags": ["x", "y"]}
+
+
+def test_one_span_given_the_other_is_the_rest():
+    t = _monthly({0: [1, 2, 3, 4, 5, 6], 1: [6, 5, 4, 3, 2, 1]})
+    c = trends.changes(t, first="2025-01..2025-02")[0]
+    assert (c.first, c.last) == (("2025-01", "2025-02"), ("2025-03", "2025-06"))
+    c = trends.changes(t, last=trends.resolve_period(t, "since April"))[0]
+    assert (c.first, c.last) == (("2025-01", "2025-03"), ("2025-04", "2025-06"))

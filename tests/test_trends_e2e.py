@@ -50,6 +50,9 @@ def test_trends_json_agrees_with_the_input_file(built):
     assert table == dict(expected)
     assert got["periods"][0] == min(r["published"] for r in rows if r["published"])
     assert sum(got["totals"]) == 395 and got["changes"] and {"p_value", "significant"} <= set(got["changes"][0])
+    # words per topic and month: only where the cell has 5 documents or more
+    cells = [(n, w) for t in got["topics"] if t["words"] for n, w in zip(t["counts"], t["words"])]
+    assert any(w for _, w in cells) and all(n >= 5 for n, w in cells if w)
     # the human table says the same in words
     text = run_cli("trends", "--index-dir", str(index), "--top", "3").stdout
     assert "Topic shares by month" in text and "Grew most:" in text and "5 documents without a date" in text
@@ -102,3 +105,13 @@ def test_arxiv_all_listing_date_and_categories_are_found_automatically():
     values = Counter(v for d in c.documents for v in d.fields.get("categories", []))
     assert values["cs.LG"] > 100 and all(CATEGORY.fullmatch(v) for v in values)  # no MSC or ACM codes
     assert sum(d.date is not None for d in c.documents) == 3000
+
+
+@pytest.mark.parametrize("flag,named", [("--date-field", "no column 'nope'"), ("--facet-field", "no column 'nope'")])
+def test_a_bad_field_name_is_one_line_listing_the_columns(tmp_path, capsys, flag, named):
+    (tmp_path / "d.csv").write_text("id,text,published\n" + "".join(f"{i},text {i},2025-01-0{1 + i % 9}\n"
+                                                                    for i in range(30)))
+    assert cli.main(["index", "--input", str(tmp_path / "d.csv"), flag, "nope", "--no-llm",
+                     "--index-dir", str(tmp_path / "idx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "(columns: id, text, published)" in err and "\n" not in err

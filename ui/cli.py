@@ -107,8 +107,8 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     sample = f", a random sample of {len(corpus)} from {corpus.sampled_from}" if corpus.sampled_from else ""
     log(f"{len(corpus)} documents from {corpus.source} ({corpus.read} read, {corpus.dropped_empty} empty and "
         f"{corpus.dropped_duplicates} duplicate dropped{sample})")
-    for line in [trend_tables.columns_line(corpus.columns), *corpus.columns.get("reported", [])]:
-        if line:
+    for line in [trend_tables.columns_line(corpus.columns), *(f"warning: {r}" for r in corpus.columns.get("reported", []))]:
+        if line:  # warnings: a date column not used is said even with --quiet
             log(line)
     params = TopicParams(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
