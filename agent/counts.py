@@ -74,6 +74,10 @@ def list_documents(builder: Builder, plan, question, vector) -> Context:
 
 
 def not_in_documents(builder: Builder, plan, question, vector) -> Context:
+    if plan.missing in ("dates", "groups"):  # a question the index would answer from counts it was not given
+        from agent import trends_answers
+
+        return Context(plan, None, lead=trends_answers.NO_DATES if plan.missing == "dates" else trends_answers.NO_GROUPS)
     return Context(plan, None, lead=prompts.fill("not_in_documents", MISSING=plan.missing or "such facts"))
 
 

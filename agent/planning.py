@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent import router
+from agent import router, time_rules, trends_answers
 from agent.context import Budget
 from agent.examples import Examples
-from agent.intents import COMPARE, FIND_TOPICS, OFF_CORPUS, SEARCH, THEME, TOPIC
-from agent.plans import Plan, State
+from agent.intents import COMPARE, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
+from agent.plans import IndexFacts, Plan, State
 from agent.retrieval import Snapshot
 
 # a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
@@ -26,9 +26,11 @@ FOLLOW_UP_WEIGHT = 0.6
 def decide(question: str, state: State, index: Snapshot, budget: Budget,
            examples: Examples | None = None) -> tuple[Plan, np.ndarray]:
     """The final plan of ``question`` and the vector its documents are found by."""
-    plan = router.route(question, state, {t.id for t in index.topics})
+    facts = IndexFacts.of(index.trends())
+    plan = router.route(question, state, {t.id for t in index.topics}, facts=facts)
     if plan.default and examples is not None:
         plan = examples.refine(plan, index.embed(plan.asked or question))
+    _restrict(plan, facts)
     vector = _vector(index, plan)
     return settle(plan, index, budget, vector, state.shown), vector
 
@@ -41,8 +43,30 @@ def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
     return (mixed / max(1e-9, float(np.linalg.norm(mixed)))).astype(np.float32)
 
 
+def _restrict(plan: Plan, facts: IndexFacts) -> None:
+    """A search or list that names a period ("papers from 2025 about transformers") or a group ("papers in
+    cs.CV on transformers") on an index that holds them: kept to it, the date phrase left out of what it embeds."""
+    if plan.intent not in (SEARCH, LIST):
+        return
+    text = (plan.asked or plan.query).lower()
+    if facts.dated:
+        when = time_rules.date_phrase(text)
+        if when:
+            plan.when = when
+            plan.query = time_rules.without_date(plan.query) or plan.query
+            plan.subject = time_rules.without_date(plan.subject)
+    if facts.facets:
+        field, values = time_rules.named_values(text, facts)
+        if values:
+            plan.facet, plan.values = field, values[:1]
+
+
 def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, shown: set[str] = frozenset()) -> Plan:
     """What the index decides of a plan; each step may hand the plan on to the next kind."""
+    if plan.intent == TRENDS and plan.by_meaning and not plan.topics:
+        ranked = index.rank_topics(vector, 1)  # "how has the topic on diffusion models changed?"
+        if ranked and ranked[0][1] >= budget.topic_match_similarity:
+            plan.topics = [ranked[0][0].id]
     if plan.intent == TOPIC and plan.by_meaning:
         ranked = index.rank_topics(vector, 1)
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
@@ -66,6 +90,11 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         else:
             plan = Plan(SEARCH, plan.query, subject=plan.subject or plan.query, no_topic=plan.subject or plan.query,
                         more=plan.more)
+    if plan.intent == SEARCH and (plan.when or plan.values):
+        plan.hits = restricted(index, plan, vector, budget.sources, shown if plan.more else set())
+        if plan.hits:
+            plan.note = scope_note(index, plan)
+            return plan
     if plan.intent == SEARCH:
         plan.hits = index.search(vector, budget.sources, exclude=shown if plan.more else set(), words=plan.query,
                                  lexical_weight=budget.lexical_weight)
@@ -97,3 +126,22 @@ def _compare(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray) ->
     if len(plan.topics) < 2:
         return Plan(TOPIC, plan.query, plan.topics[:1]) if plan.topics else Plan(OFF_CORPUS, plan.query)
     return plan
+
+
+def scope_note(index: Snapshot, plan: Plan) -> str:
+    """The line said before a restricted search's answer: which period and group it searched."""
+    span = trends_answers.span_of(index.trends(), plan.when)
+    parts = ([f"dated {trends_answers.span_text(span)}"] if span else []) + \
+        ([f"in {plan.facet} {plan.values[0]}"] if plan.values else [])
+    return f"*(Searched only the documents {' and '.join(parts)}.)*" if parts else ""
+
+
+def restricted(index: Snapshot, plan: Plan, vector: np.ndarray, k: int, exclude: set[str]) -> list:
+    """The nearest documents within the period and group a plan names; [] when it names none the index holds."""
+    trends = index.trends()
+    span = trends_answers.span_of(trends, plan.when)
+    periods = trends.periods[trends.periods.index(span[0]): trends.periods.index(span[1]) + 1] if span else None
+    facet = (plan.facet, plan.values[0]) if plan.values else None
+    if periods is None and facet is None:
+        return []
+    return index.search_within(vector, k, periods=periods, facet=facet, exclude=exclude)

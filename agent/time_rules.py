@@ -1,0 +1,190 @@
+"""The router's rules for questions about time and groups: what grew or shrank, what is new since a date,
+how a topic changed, a period's topics, a group's topics ("most common in cs.CV"), how two groups differ.
+
+They read what the index holds (``Asked.facts``: dates, facet values): with dates a time question is a
+TRENDS plan, with facets a group question is a GROUPS plan; without them the question is told so
+(UNANSWERABLE: "dates" or "groups"), except the vague "emerging trends", which the global answer takes
+with its note that the documents carry no dates. With ``facts`` None (a caller that did not say) they
+stay out. Like every routing pattern, each runs in time linear in the question (see ``router._in_order``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent import corpus_rules, date_words
+from agent.intents import GROUPS, TRENDS, UNANSWERABLE
+from agent.plans import Asked, IndexFacts, Plan
+
+# a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
+# adjective of a subject ("growing pains", "growing neural networks")
+_AFTER = (r"(?=\s*(?:$|[?.!,;]|the\s+most\b|most\b|fastest\b|over\b|in\b|since\b|this\b|last\b|lately\b|recently\b|"
+          r"or\b|and\b|during\b|from\b|between\b|compared\b|vs\b|at\b|among\b|topics?\b|areas?\b|subjects?\b|"
+          r"themes?\b|fields?\b|stories\b|the\s+fastest\b))")
+_UP = r"(?:grow(?:ing|n|s)?|grew|ris(?:ing|en)|rose|increas(?:ing|ed|es)|gain(?:ing|ed)|took\s+off|tak(?:e|ing)\s+off|" \
+      r"booming|surg(?:ing|ed)|trending|picking\s+up|on\s+the\s+rise|up\s+and\s+coming|more\s+popular|hotter)"
+_DOWN = r"(?:shrink(?:ing|s)?|shrank|shrunk|declin(?:ing|ed|es)|decreas(?:ing|ed|es)|falling|fell|fading|faded|" \
+        r"dying|waning|drop(?:ping|ped)|cooling|less\s+popular|los(?:ing|t)\s+(?:ground|steam|interest))"
+_GROWTH = re.compile(r"\b(?:" + _UP + r"|" + _DOWN + r")\b" + _AFTER)
+_DOWN_WORD = re.compile(r"\b" + _DOWN + r"\b")
+_UP_WORD = re.compile(r"\b" + _UP + r"\b")
+_TRENDY = re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bhot\s+topics?\b|\bmomentum\b")
+_NEW = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:(?:the\s+)?new|newly)\b|\bnew\s+(?:topics?|themes?|"
+                  r"subjects?|since|this|last|in\s+(?:the\s+)?(?:last|past|" + date_words.MONTH + r"|\d{4}|q[1-4])\b)|"
+                  r"\bwhat\s+(?:appeared|emerged|showed\s+up|came\s+up)\b|\bwhat\s+changed\b|\bwhat\s+has\s+changed\b")
+_HOW_CHANGED = re.compile(r"\bhow\s+(?:has|have|did|do|does|is|are)\b")
+_CHANGED = re.compile(r"\b(?:chang(?:ed|e|ing)|evolv(?:ed|e|ing)|develop(?:ed|ing)|shift(?:ed|ing)?|mov(?:ed|ing)|"
+                      r"grown|progress(?:ed|ing))\b")
+_TREND_OF = re.compile(r"\btrends?\s+(?:for|of|in)\b|\b(?:over|through|across)\s+time\b|\binterest\s+in\b|"
+                       r"\bpopularity\s+of\b|\bover\s+the\s+(?:years|months|weeks)\b|\btimeline\b|\bhistory\s+of\b")
+_SPAN = re.compile(r"\bwhen\s+(?:were|was|did)\b.{0,80}?\b(?:published|written|released|appear|come\s+out|dated)\b|"
+                   r"\bpublication\s+(?:dates?|years?)\b|\bwhat\s+(?:years?|dates?|period|time\s+span|span)\s+"
+                   r"(?:do|does|is|are)\b|\bdate\s+range\b|\btime\s+span\b|\bhow\s+far\s+back\b")
+_PERIOD_TOPICS = re.compile(r"\b(?:topics?|themes?|subjects?)\b|\bwriting\s+about\b|\bwrote\s+about\b|"
+                            r"\bpublish(?:ed|ing)?\s+(?:about|on)\s*[?.!]*$|\bdominat\w*|\bcovered\b|\bpopular\b|"
+                            r"\bbiggest\b|\bmain\b")
+_SUBJECT = re.compile(r"\b(?:about|on|regarding|related\s+to)\s+\w")
+_TOPIC_NUMBER = re.compile(r"\btopic\s*#?\s*(-?\d{1,9})\b")
+
+# groups
+_COMMON = re.compile(r"\b(?:most\s+(?:common|frequent|popular|prevalent)|top|biggest|largest|main|dominant|"
+                     r"dominat\w*|over-?represented|typical|popular|prevalent)\b")
+_GROUP_TOPICS = re.compile(r"\b(?:topics?|themes?|subjects?|areas?)\b")
+_PUBLISH = re.compile(r"\bwhat\s+(?:does|do|did)\s+(.{1,60}?)\s+(?:mostly\s+|mainly\s+|usually\s+)?"
+                      r"(?:publish|write|cover|hold|contain|talk)\w*(?:\s+(?:about|on))?\s*[?.!]*$")
+_DIFFER = re.compile(r"\b(?:compare|comparison|differ|differs|different|difference|differences|versus|vs\.?|"
+                     r"contrast|distinguish)\b")
+_BY = re.compile(r"\b(?:by|per|across|for\s+each|each|between)\s+(?:the\s+)?(\w+)")
+_BREAKDOWN = re.compile(r"\b(?:break\s*down|breakdown|split|distribution|spread|divided)\b|\btopics?\s+(?:by|per)\b")
+_GROUP_NOUNS = ("category", "categories", "section", "sections", "group", "groups", "class", "classes", "field",
+                "fields", "source", "sources", "label", "labels", "type", "types", "venue", "venues")
+# a group value no facet holds still looks like one: "cs.CV", "the sport section"
+_CODE = re.compile(r"(?<![\w.])[a-z][a-z-]{0,15}\.[a-z][a-z-]{0,15}(?![\w.])")
+_NAMED_GROUP = re.compile(r"\bthe\s+([\w.-]{2,30})\s+(?:section|category|group|desk|class|channel)\b")
+
+
+def route(a: Asked) -> Plan | None:
+    """A TRENDS or GROUPS plan (or the line that the index holds no dates or groups); None: not such a question."""
+    if a.facts is None:
+        return None
+    return _groups(a, a.facts) or _time(a, a.facts)
+
+
+# -- time -------------------------------------------------------------------------------------------------------
+def _time(a: Asked, facts: IndexFacts) -> Plan | None:
+    q = a.q
+    kind = _time_kind(q, a)
+    if kind is None:
+        return None
+    if not facts.dated:
+        if kind == "span":  # "when were these published?": what no document holds, as before
+            return None
+        if kind == "growth" and _TRENDY.search(q) and not _GROWTH.search(q):
+            return None  # "emerging trends": the global answer, with its note that there are no dates
+        return Plan(UNANSWERABLE, a.question, missing="dates", subject=corpus_rules.subject_of(a.question))
+    when = date_phrase(q)
+    if kind == "topic":
+        numbers = [int(n) for n in _TOPIC_NUMBER.findall(q) if int(n) in a.known]
+        subject = "" if numbers else time_subject(a.question)
+        return Plan(TRENDS, subject or a.question, numbers[:1], aspect="topic", subject=subject, when=when,
+                    by_meaning=not numbers)
+    if kind == "growth" and _DOWN_WORD.search(q) and not _UP_WORD.search(q):
+        kind = "shrinking"
+    return Plan(TRENDS, a.question, aspect=kind, when=when)
+
+
+def _time_kind(q: str, a: Asked) -> str | None:
+    if _SPAN.search(q):
+        return "span"
+    names_topic = bool(_TOPIC_NUMBER.search(q))
+    if _HOW_CHANGED.search(q) and _CHANGED.search(q) or _TREND_OF.search(q) and (names_topic or _subject_left(a)):
+        return "topic" if names_topic or _subject_left(a) else "growth"
+    if _GROWTH.search(q):
+        return "topic" if names_topic or (_subject_left(a) and re.search(r"\binterest\s+in\b|\bis\s+\w", q)) \
+            else "growth"
+    if _NEW.search(q):
+        return "new"
+    if _TRENDY.search(q) and not _SUBJECT.search(q):
+        return "growth"
+    if date_words.names_date(q) and _PERIOD_TOPICS.search(q) and not _SUBJECT.search(_strip_publish(q)):
+        return "period"
+    return None
+
+
+def _strip_publish(q: str) -> str:
+    return re.sub(r"\b(?:writing|wrote|published|publishing)\s+about\s*[?.!]*$", "", q)
+
+
+_TIME_WORDS = re.compile(r"\b(?:how|has|have|had|did|do|does|is|are|was|were|the|a|an|topic|topics|theme|on|about|of|for|"
+                         r"in|changed?|changing|evolved?|evolving|developed|developing|shifted|shifting|moved|grown|"
+                         r"progressed|over|time|trends?|interest|popularity|rising|falling|growing|shrinking|declining|"
+                         r"or|and|show|me|tell|timeline|history|since|lately|recently|years|months|weeks|"
+                         r"increasing|decreasing|research|work|papers|field|area)\b", re.IGNORECASE)
+
+
+def time_subject(question: str) -> str:
+    """The subject of "how has the topic on diffusion models changed?": "diffusion models"; "" if none."""
+    text = _DATE_PHRASES.sub(" ", question.lower())
+    return " ".join(_TIME_WORDS.sub(" ", text).replace("?", " ").split()).strip(" .,!;:")
+
+
+def _subject_left(a: Asked) -> bool:
+    return bool(time_subject(a.question))
+
+
+_DATE_PHRASES = re.compile(r"\b(?:since|after|from|before|until|in|during|of|over\s+the|the)?\s*(?:"
+                           r"(?:last|past|previous|this)\s+(?:\d{1,3}\s+|two\s+|three\s+|six\s+|twelve\s+)?"
+                           r"(?:days?|weeks?|months?|quarters?|years?)|" + date_words.MONTH +
+                           r"(?:\s+\d{4})?|q[1-4](?:\s*\d{4})?|\d{4}(?:-\d{2}(?:-\d{2})?)?)\b")
+
+
+def date_phrase(q: str) -> str:
+    """The question's date phrases as written ("since january", "in 2025"); "" if none."""
+    if not date_words.names_date(q):
+        return ""
+    found = [m.group().strip() for m in _DATE_PHRASES.finditer(q) if m.group().strip()]
+    return " ".join(found)
+
+
+def without_date(question: str) -> str:
+    """``question`` with its date phrases taken out (what a search restricted to them embeds)."""
+    return " ".join(_DATE_PHRASES.sub(" ", question).split())
+
+
+# -- groups -------------------------------------------------------------------------------------------------------
+def named_values(q: str, facts: IndexFacts) -> tuple[str, list[str]]:
+    """The facet field and its values the question names, in the order named (the first field that has any)."""
+    for name, values in facts.facets.items():
+        found = []
+        for value in values:
+            v = value.lower()
+            if len(v) < 2:
+                continue
+            m = re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", q)
+            if m:
+                found.append((m.start(), value))
+        if found:
+            return name, [v for _, v in sorted(found)]
+    return "", []
+
+
+def _groups(a: Asked, facts: IndexFacts) -> Plan | None:
+    q = a.q
+    field, values = named_values(q, facts)
+    if not values:  # a value the index does not hold, but shaped like one
+        text = a.question.lower()  # the same length as ``q``'s letters: the values as typed are read from it
+        guessed = [a.question[m.start(): m.end()] for m in _CODE.finditer(text)] or \
+            [a.question[m.start(1): m.end(1)] for m in _NAMED_GROUP.finditer(text)]
+        field = next(iter(facts.facets), "")
+        values = guessed
+    breakdown = bool(_BREAKDOWN.search(q)) and any(
+        m.group(1) in _GROUP_NOUNS or m.group(1) in facts.facets for m in _BY.finditer(q))
+    differ = bool(_DIFFER.search(q)) and len(values) >= 2
+    common = bool(values) and (bool(_COMMON.search(q) and _GROUP_TOPICS.search(q))
+                               or bool(_PUBLISH.search(q)) or bool(_NAMED_GROUP.search(q) and _GROUP_TOPICS.search(q)))
+    if not (breakdown or differ or common):
+        return None
+    if not facts.facets:
+        return Plan(UNANSWERABLE, a.question, missing="groups")
+    aspect = "by" if breakdown and not values else "differ" if differ else "common"
+    return Plan(GROUPS, a.question, aspect=aspect, facet=field, values=values[:2] if differ else values[:1])
