@@ -9,8 +9,11 @@ context builders (``agent.context``) build what the plan says and never change i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
+import prompts
 from agent import router, time_rules, trends_answers
 from agent.context import Budget
 from agent.examples import Examples
@@ -21,6 +24,7 @@ from agent.retrieval import Snapshot
 # a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
 # "defenses" alone finds football, the last subject alone finds the attacks again
 FOLLOW_UP_WEIGHT = 0.6
+_EARLIEST = re.compile(r"\b(?:oldest|earliest|first)\b")
 
 
 def decide(question: str, state: State, index: Snapshot, budget: Budget,
@@ -30,6 +34,8 @@ def decide(question: str, state: State, index: Snapshot, budget: Budget,
     plan = router.route(question, state, {t.id for t in index.topics}, facts=facts)
     if plan.default and examples is not None:
         plan = examples.refine(plan, index.embed(plan.asked or question))
+        if plan.routed_by:
+            plan = time_rules.from_example(plan, router.read_question(question, state, {t.id for t in index.topics}, facts))
     _restrict(plan, facts)
     vector = _vector(index, plan)
     return settle(plan, index, budget, vector, state.shown), vector
@@ -46,9 +52,14 @@ def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
 def _restrict(plan: Plan, facts: IndexFacts) -> None:
     """A search or list that names a period ("papers from 2025 about transformers") or a group ("papers in
     cs.CV on transformers") on an index that holds them: kept to it, the date phrase left out of what it embeds."""
+    text = (plan.asked or plan.query).lower()
+    if facts.dated and plan.note == prompts.load("no_dates"):  # the rules' "no dates" line is wrong here
+        plan.note = ""
+        if plan.intent == SEARCH:  # "the latest papers on X": the documents of the newest period
+            plan.when = "earliest" if _EARLIEST.search(text) else "latest"
+        return
     if plan.intent not in (SEARCH, LIST):
         return
-    text = (plan.asked or plan.query).lower()
     if facts.dated:
         when = time_rules.date_phrase(text)
         if when:
@@ -91,9 +102,9 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
             plan = Plan(SEARCH, plan.query, subject=plan.subject or plan.query, no_topic=plan.subject or plan.query,
                         more=plan.more)
     if plan.intent == SEARCH and (plan.when or plan.values):
-        plan.hits = restricted(index, plan, vector, budget.sources, shown if plan.more else set())
+        plan.hits = trends_answers.restricted(index, plan, vector, budget.sources, shown if plan.more else set())
         if plan.hits:
-            plan.note = scope_note(index, plan)
+            plan.note = trends_answers.scope_note(index, plan)
             return plan
     if plan.intent == SEARCH:
         plan.hits = index.search(vector, budget.sources, exclude=shown if plan.more else set(), words=plan.query,
@@ -126,22 +137,3 @@ def _compare(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray) ->
     if len(plan.topics) < 2:
         return Plan(TOPIC, plan.query, plan.topics[:1]) if plan.topics else Plan(OFF_CORPUS, plan.query)
     return plan
-
-
-def scope_note(index: Snapshot, plan: Plan) -> str:
-    """The line said before a restricted search's answer: which period and group it searched."""
-    span = trends_answers.span_of(index.trends(), plan.when)
-    parts = ([f"dated {trends_answers.span_text(span)}"] if span else []) + \
-        ([f"in {plan.facet} {plan.values[0]}"] if plan.values else [])
-    return f"*(Searched only the documents {' and '.join(parts)}.)*" if parts else ""
-
-
-def restricted(index: Snapshot, plan: Plan, vector: np.ndarray, k: int, exclude: set[str]) -> list:
-    """The nearest documents within the period and group a plan names; [] when it names none the index holds."""
-    trends = index.trends()
-    span = trends_answers.span_of(trends, plan.when)
-    periods = trends.periods[trends.periods.index(span[0]): trends.periods.index(span[1]) + 1] if span else None
-    facet = (plan.facet, plan.values[0]) if plan.values else None
-    if periods is None and facet is None:
-        return []
-    return index.search_within(vector, k, periods=periods, facet=facet, exclude=exclude)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, SEARCH, SOURCE, THEME, TOPIC
+from agent.intents import COMPARE, COUNT, FIND_TOPICS, GROUPS, LIST, SEARCH, SOURCE, THEME, TOPIC, TRENDS
 
 
 @dataclass
@@ -39,7 +39,7 @@ class State:
                 self.listed_themes = list(themes)
         if plan.intent == THEME and themes:
             self.focus_theme, self.focus_topic = themes[0], None
-        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST) and topics:
+        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST, TRENDS, GROUPS) and topics:
             self.focus_topic, self.focus_theme = topics[0], None
         if sources:
             self.sources = list(sources)

@@ -259,14 +259,20 @@ RULES: list[Rule] = [
 ]
 
 
+def read_question(question: str, state: State, known_topics: set[int], facts: IndexFacts | None = None) -> Asked:
+    """The question as every rule sees it."""
+    question = " ".join(question.split())
+    q = corpus_rules.mend(question.lower())
+    return Asked(question, q, state, known_topics, _topic_numbers(q, known_topics), facts)
+
+
 def route(question: str, state: State, known_topics: set[int], rules: list[Rule] | None = None,
           facts: IndexFacts | None = None) -> Plan:
     """The plan of the first rule that matches; else a search (``default``: the examples may refine it).
     ``facts``: what the index holds of dates and groups (None: unknown, and time questions are told
     that the documents carry no dates)."""
-    question = " ".join(question.split())
-    q = corpus_rules.mend(question.lower())
-    asked = Asked(question, q, state, known_topics, _topic_numbers(q, known_topics), facts)
+    asked = read_question(question, state, known_topics, facts)
+    question = asked.question
     for rule in rules if rules is not None else [*TIME_RULES, *RULES]:
         plan = rule(asked)
         if plan is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from agent import corpus_rules, date_words
-from agent.intents import GROUPS, TRENDS, UNANSWERABLE
+from agent.intents import GLOBAL, GROUPS, TRENDS, UNANSWERABLE
 from agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
@@ -70,6 +70,36 @@ def route(a: Asked) -> Plan | None:
     return _groups(a, a.facts) or _time(a, a.facts)
 
 
+def from_example(plan: Plan, a: Asked) -> Plan:
+    """A plan the example questions routed (``plan.routed_by``) finished by what the index holds: a TRENDS or
+    GROUPS plan gets its kind, date phrase and values from the question (or is told the index has no dates
+    or groups), and a GLOBAL one about trends becomes a TRENDS plan where the index holds dates."""
+    facts = a.facts or IndexFacts()
+    if plan.intent == GLOBAL and plan.aspect in ("", "trends") and facts.dated and \
+            (_TRENDY.search(plan.routed_by) or _NEW.search(plan.routed_by)):
+        plan = Plan(TRENDS, a.question, routed_by=plan.routed_by)
+    if plan.intent == TRENDS:
+        if not facts.dated:
+            return Plan(UNANSWERABLE, a.question, missing="dates", routed_by=plan.routed_by)
+        kind = _time_kind(a.q, a) or ("span" if _SPAN_WORDS.search(a.q) else "growth")
+        if kind == "growth" and _DOWN_WORD.search(a.q) and not _UP_WORD.search(a.q):
+            kind = "shrinking"
+        subject = time_subject(a.question) if kind == "topic" else ""
+        return Plan(TRENDS, subject or a.question, aspect=kind, subject=subject, when=date_phrase(a.q),
+                    by_meaning=bool(subject), routed_by=plan.routed_by)
+    if plan.intent == GROUPS:
+        if not facts.facets:
+            return Plan(UNANSWERABLE, a.question, missing="groups", routed_by=plan.routed_by)
+        field, values = named_values(a.q, facts)
+        aspect = "differ" if len(values) >= 2 else "common" if values else "by"
+        return Plan(GROUPS, a.question, aspect=aspect, facet=field or next(iter(facts.facets)),
+                    values=values[:2] if aspect == "differ" else values[:1], routed_by=plan.routed_by)
+    return plan
+
+
+_SPAN_WORDS = re.compile(r"\b(?:date\s+range|period|span|per\s+(?:day|week|month|quarter|year)|cover)\b")
+
+
 # -- time -------------------------------------------------------------------------------------------------------
 def _time(a: Asked, facts: IndexFacts) -> Plan | None:
     q = a.q
@@ -119,7 +149,10 @@ _TIME_WORDS = re.compile(r"\b(?:how|has|have|had|did|do|does|is|are|was|were|the
                          r"in|changed?|changing|evolved?|evolving|developed|developing|shifted|shifting|moved|grown|"
                          r"progressed|over|time|trends?|interest|popularity|rising|falling|growing|shrinking|declining|"
                          r"or|and|show|me|tell|timeline|history|since|lately|recently|years|months|weeks|"
-                         r"increasing|decreasing|research|work|papers|field|area)\b", re.IGNORECASE)
+                         r"increasing|decreasing|research|work|papers|field|area|what|which|who|becoming|become|"
+                         r"became|getting|gotten|got|less|more|popular|common|lately|now|so|far|been|being|much|"
+                         r"people|published|publishing|written|writing|say|says|it|its|there|up|down|going|gone)\b",
+                         re.IGNORECASE)
 
 
 def time_subject(question: str) -> str:

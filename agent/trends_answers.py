@@ -25,7 +25,11 @@ NO_GROUPS = ("This index has no groups: its documents were indexed without a fac
 
 # -- the periods a question names -------------------------------------------------------------------------
 def span_of(trends, when: str) -> tuple[str, str] | None:
-    """The index's periods a date phrase names; None when it names none the index holds."""
+    """The index's periods a date phrase names ("latest", "earliest": its newest, its first period); None
+    when it names none the index holds."""
+    if trends is not None and trends.dated and when in ("latest", "earliest"):
+        label = trends.periods[-1] if when == "latest" else trends.periods[0]
+        return label, label
     return tr.resolve_period(trends, when[:200]) if when and trends is not None and trends.dated else None
 
 
@@ -269,3 +273,23 @@ def _by(builder: Builder, plan, facet, totals, note: str) -> Context:
     first = _ranked(facet, 0)[:1]
     docs = _cite(builder, [(t, None, (facet.field, facet.values[0])) for _, t in first])
     return _finish(plan, lines, builder, docs, list(dict.fromkeys(shown)), head=f"A document of {facet.values[0]}:")
+
+
+# -- searches and lists kept to a period or a group ---------------------------------------------------------
+def scope_note(index, plan) -> str:
+    """The line said before a restricted search's answer: which period and group it searched."""
+    span = span_of(index.trends(), plan.when)
+    parts = ([f"dated {span_text(span)}"] if span else []) + \
+        ([f"in {plan.facet} {plan.values[0]}"] if plan.values else [])
+    return f"*(Searched only the documents {' and '.join(parts)}.)*" if parts else ""
+
+
+def restricted(index, plan, vector, k: int, exclude: set[str]) -> list:
+    """The nearest documents within the period and group a plan names; [] when it names none the index holds."""
+    trends = index.trends()
+    span = span_of(trends, plan.when)
+    periods = trends.periods[trends.periods.index(span[0]): trends.periods.index(span[1]) + 1] if span else None
+    facet = (plan.facet, plan.values[0]) if plan.values else None
+    if periods is None and facet is None:
+        return []
+    return index.search_within(vector, k, periods=periods, facet=facet, exclude=exclude)

@@ -171,3 +171,25 @@ def test_an_index_with_groups_but_no_dates_says_it_has_no_dates_and_answers_grou
     assert reply.intent == "groups" and "(topic 3): 30 of the 37 documents" in reply.answer
     reply, _ = ask("Which topics are most common in cs.CV?", counts=trends(facets=False))
     assert reply.answer.strip() == NO_GROUPS
+
+
+def test_the_latest_papers_on_a_dated_index_are_its_newest_periods_without_the_no_dates_line():
+    conv = Conversation(FakeIndex(snapshot(counts=trends())), FakeLLM("unused"), SETTINGS)
+    reply = conv.ask("show me the latest papers on adversarial attacks")
+    assert "carry no dates" not in reply.answer and "Searched only the documents dated 2025-06" in reply.answer
+    assert reply.sources and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
+    undated = Conversation(FakeIndex(snapshot()), FakeLLM("unused"), SETTINGS).ask(
+        "show me the latest papers on adversarial attacks")
+    assert "carry no dates" in undated.answer  # as before, where there are none
+
+
+def test_a_list_in_a_group_lists_only_that_groups_documents():
+    reply, _ = ask("give me 3 papers on adversarial classifiers in cs.CV")
+    assert reply.intent == "list" and "Searched only the documents in categories cs.CV" in reply.answer
+    assert reply.sources and all("cs.CV" in DATED[s.id][1] for s in reply.sources)
+
+
+def test_a_topic_named_after_a_trends_answer_is_the_one_in_focus():
+    reply, conv = ask("How has the federated learning topic changed over time?")
+    assert conv.state.focus_topic == 0
+    assert conv.ask("tell me more about that topic").intent == "topic"
