@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from agent import corpus_rules, date_words
-from agent.intents import GLOBAL, GROUPS, TRENDS, UNANSWERABLE
+from agent.intents import GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
 from agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
@@ -67,7 +67,39 @@ def route(a: Asked) -> Plan | None:
     """A TRENDS or GROUPS plan (or the line that the index holds no dates or groups); None: not such a question."""
     if a.facts is None:
         return None
-    return _groups(a, a.facts) or _time(a, a.facts)
+    return _groups(a, a.facts) or _time(a, a.facts) or _follow_up(a, a.facts)
+
+
+_WHAT_ABOUT = re.compile(r"^(?:and|but|ok(?:ay)?|so|then|also)?\s*,?\s*(?:(?:what|how)\s+about|and|and\s+for|and\s+in)\s+")
+MAX_FOLLOW_UP_WORDS = 8
+
+
+def _follow_up(a: Asked, facts: IndexFacts) -> Plan | None:
+    """After a time or group answer, "and cs.CL?", "what about speech recognition?", "and since March?": the same
+    kind of answer for the group, topic or period named."""
+    last, q = a.state.last, a.q.rstrip(" ?.!")
+    if last is None or last.intent not in (TRENDS, GROUPS) or len(q.split()) > MAX_FOLLOW_UP_WORDS:
+        return None
+    m = _WHAT_ABOUT.search(q)
+    if not m:
+        return None
+    rest = q[m.end():]
+    if last.intent == GROUPS:
+        field, values = named_values(rest, facts)
+        if not values:
+            return None
+        kept = [v for v in last.values if v not in values] if last.aspect == "differ" else []
+        values = (kept[:1] + values)[:2] if last.aspect == "differ" and len(values) == 1 else values
+        return Plan(GROUPS, a.question, aspect=last.aspect if len(values) > 1 or last.aspect != "differ" else "common",
+                    facet=field, values=values[:2])
+    when = date_phrase(rest)
+    if when:
+        return Plan(TRENDS, last.query, list(last.topics), aspect=last.aspect, subject=last.subject, when=when,
+                    by_meaning=last.by_meaning)
+    subject = time_subject(rest)
+    if subject and last.aspect == "topic":
+        return Plan(TRENDS, subject, aspect="topic", subject=subject, when=last.when, by_meaning=True)
+    return None
 
 
 def from_example(plan: Plan, a: Asked) -> Plan:
@@ -75,6 +107,9 @@ def from_example(plan: Plan, a: Asked) -> Plan:
     GROUPS plan gets its kind, date phrase and values from the question (or is told the index has no dates
     or groups), and a GLOBAL one about trends becomes a TRENDS plan where the index holds dates."""
     facts = a.facts or IndexFacts()
+    if plan.intent == UNANSWERABLE and facts.dated and _DATE_EXAMPLE.search(plan.routed_by):
+        # "what year is this paper from?": each document's date is held; its documents answer it
+        return Plan(SEARCH, corpus_rules.search_query(a.question), routed_by=plan.routed_by)
     if plan.intent == GLOBAL and plan.aspect in ("", "trends") and facts.dated and \
             (_TRENDY.search(plan.routed_by) or _NEW.search(plan.routed_by)):
         plan = Plan(TRENDS, a.question, routed_by=plan.routed_by)
@@ -97,6 +132,7 @@ def from_example(plan: Plan, a: Asked) -> Plan:
     return plan
 
 
+_DATE_EXAMPLE = re.compile(r"\b(?:dates?|dated|years?|when|published|publication|month)\b")
 _SPAN_WORDS = re.compile(r"\b(?:date\s+range|period|span|per\s+(?:day|week|month|quarter|year)|cover)\b")
 
 
@@ -123,10 +159,19 @@ def _time(a: Asked, facts: IndexFacts) -> Plan | None:
     return Plan(TRENDS, a.question, aspect=kind, when=when)
 
 
+# asking for documents or methods ("which methods model change over time", "papers on the evolution of X"):
+# a search, whatever time words its subject holds, unless it asks what grew
+_SEARCH_FRAME = re.compile(r"^\s*(?:which|what)\s+(?:\w+\s+)?(?:methods?|papers?|models?|approaches|techniques?|works?|"
+                           r"studies|articles?|documents?|algorithms?|datasets?)\b|^\s*(?:find|show|give|list|get)\b|"
+                           r"^\s*(?:papers?|articles?|documents?|works?|studies)\s+(?:on|about|from|in)\b")
+
+
 def _time_kind(q: str, a: Asked) -> str | None:
     if _SPAN.search(q):
         return "span"
     names_topic = bool(_TOPIC_NUMBER.search(q))
+    if _SEARCH_FRAME.search(q) and not _GROWTH.search(q) and not _NEW.search(q) and not names_topic:
+        return "period" if date_words.names_date(q) and _period_topics(q) else None
     if _HOW_CHANGED.search(q) and _CHANGED.search(q) or _TREND_OF.search(q) and (names_topic or _subject_left(a)):
         return "topic" if names_topic or _subject_left(a) else "growth"
     if _GROWTH.search(q):
@@ -136,9 +181,14 @@ def _time_kind(q: str, a: Asked) -> str | None:
         return "new"
     if _TRENDY.search(q) and not _SUBJECT.search(q):
         return "growth"
-    if date_words.names_date(q) and _PERIOD_TOPICS.search(q) and not _SUBJECT.search(_strip_publish(q)):
+    if date_words.names_date(q) and _period_topics(q):
         return "period"
     return None
+
+
+def _period_topics(q: str) -> bool:
+    """ "the main topics in 2025", "what were people writing about in May": a period's topics, no subject."""
+    return bool(_PERIOD_TOPICS.search(q)) and not _SUBJECT.search(_strip_publish(without_date(q)))
 
 
 def _strip_publish(q: str) -> str:

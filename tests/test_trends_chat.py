@@ -193,3 +193,19 @@ def test_a_topic_named_after_a_trends_answer_is_the_one_in_focus():
     reply, conv = ask("How has the federated learning topic changed over time?")
     assert conv.state.focus_topic == 0
     assert conv.ask("tell me more about that topic").intent == "topic"
+
+
+def test_follow_ups_after_a_time_or_group_answer_keep_its_kind():
+    _, conv = ask("Which topics are most common in cs.CR?")
+    reply = conv.ask("and cs.CV?")
+    assert reply.intent == "groups" and reply.answer.startswith("The most common topics in cs.CV")
+    reply = conv.ask("How does cs.CR differ from eess.AS?")
+    reply = conv.ask("what about cs.CV?")
+    assert reply.intent == "groups" and "cs.CR has 135 documents and cs.CV 37" in reply.answer
+    conv.ask("How has the federated learning topic changed over time?")
+    reply = conv.ask("what about speech recognition?")
+    assert reply.intent == "trends" and reply.topics == [2]
+    assert [int(n) for n in re.findall(r"2025-\d\d: (\d+)", reply.answer)] == COUNTS[2]
+    conv.ask("What topics are growing?")
+    reply = conv.ask("and since March?")
+    assert "(2025-03 to 2025-06 vs 2025-01 to 2025-02)" in reply.answer
