@@ -6,39 +6,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent import router
 from agent.plans import IndexFacts, State
 
-HELD_OUT = Path(__file__).parent / "data" / "trend_routes.tsv"
+DATA = Path(__file__).parent / "data"
+HELD_OUT = [DATA / "trend_routes.tsv", DATA / "trend_routes_v2.tsv"]
 CORPORA = {
     "arxiv": IndexFacts(True, {"categories": ("cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "cs.CR",
                                               "math.OC", "eess.IV", "q-bio.NC")}),
     "news": IndexFacts(True, {"section": ("politics", "business", "sport", "technology", "world")}),
     "plain": IndexFacts(),
 }
-# measured when the set was first routed (49 of 53, before any change made after seeing it): the bar
-# sits below it so a regression fails, not a rephrasing of the rules
-MIN_ACCURACY = 0.88
+# measured on each set when it was first routed, before any change made after seeing it: 49 of 53 (the
+# first set), 35 of 40 (the second, after the fixes the first set's failures led to); the bar sits below
+# both, so a regression fails, not a rephrasing of the rules
+MIN_ACCURACY = 0.85
 
 
-def cases() -> list[tuple[str, str, str]]:
+def cases(path: Path) -> list[tuple[str, str, str]]:
     rows = []
-    for line in HELD_OUT.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             intent, corpus, question = line.split("\t")
             rows.append((intent, corpus, question))
     return rows
 
 
-def test_the_held_out_set_is_at_least_30_phrasings_with_10_negatives():
-    rows = cases()
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.name)
+def test_the_held_out_set_is_at_least_30_phrasings_with_10_negatives(path):
+    rows = cases(path)
     assert len(rows) >= 30
     assert sum(intent not in ("trends", "groups") and corpus != "plain" for intent, corpus, _ in rows) >= 10
 
 
-def test_time_and_group_questions_route_right_on_the_held_out_set():
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.name)
+def test_time_and_group_questions_route_right_on_the_held_out_set(path):
     failures = []
-    rows = cases()
+    rows = cases(path)
     for intent, corpus, question in rows:
         got = router.route(question, State(), {0, 1, 2, 3, 4, 5}, facts=CORPORA[corpus]).intent
         if got != intent:
