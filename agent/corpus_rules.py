@@ -165,7 +165,7 @@ _ASPECTS = [
                             r"\b(?:main|key|biggest|remaining)\s+(?:challenges|limitations|problems|gaps)\b|"
                             r"\bwhat\s+(?:challenges|limitations|problems)\b")),
     # "growing" as what topics do ("what is growing?"), not a subject's adjective ("growing pains", "growing networks")
-    ("trends", re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bover\s+time\b|\bhot\s+topics?\b|"
+    ("trends", re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bover\s+time(?![\w-])|\bhot\s+topics?\b|"
                           r"\bgrowing\b(?=\s*(?:$|[?.!,;]|topics?\b|areas?\b|fields?\b|subjects?\b|themes?\b|the\s+most\b|"
                           r"fastest\b|in\b|over\b|since\b|this\b|lately\b|recently\b))|"
                           r"\brecent\s+(?:developments|advances|work)\b|\blatest\s+(?:developments|advances|work)\b")),

@@ -25,7 +25,8 @@ def _month(text: str) -> re.Match | None:
     """The first month name of ``text``; "may" (and "march") only where they read as a month: with a year,
     or after "in", "since", ... ("may I see" names no month)."""
     for m in _MONTH_YEAR.finditer(text):
-        if m[1] in ("may", "march", "mar") and not m[2] and not _MONTH_CONTEXT.search(text, 0, m.start()):
+        if m[1] in ("may", "march", "mar") and not m[2] and \
+                not _MONTH_CONTEXT.search(text[max(0, m.start() - 12): m.start()]):  # a window: linear
             continue
         return m
     return None

@@ -10,6 +10,7 @@ stay out. Like every routing pattern, each runs in time linear in the question (
 
 from __future__ import annotations
 
+import functools
 import re
 
 from agent import corpus_rules, date_words
@@ -32,14 +33,18 @@ _TRENDY = re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bhot\s+topics?\b|\
 _NEW = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:(?:the\s+)?new|newly)\b|\bnew\s+(?:topics?|themes?|"
                   r"subjects?|since|this|last|in\s+(?:the\s+)?(?:last|past|" + date_words.MONTH + r"|\d{4}|q[1-4])\b)|"
                   r"\bwhat\s+(?:appeared|emerged|showed\s+up|came\s+up)\b|\bwhat\s+changed\b|\bwhat\s+has\s+changed\b")
+_HOW = re.compile(r"\bhow\b")
 _HOW_CHANGED = re.compile(r"\bhow\s+(?:has|have|did|do|does|is|are)\b")
 _CHANGED = re.compile(r"\b(?:chang(?:ed|e|ing)|evolv(?:ed|e|ing)|develop(?:ed|ing)|shift(?:ed|ing)?|mov(?:ed|ing)|"
                       r"grown|progress(?:ed|ing))\b")
-_TREND_OF = re.compile(r"\btrends?\s+(?:for|of|in)\b|\b(?:over|through|across)\s+time\b|\binterest\s+in\b|"
+_TREND_OF = re.compile(r"\btrends?\s+(?:for|of|in)\b|\b(?:over|through|across)\s+time(?![\w-])|"
+                       r"\b(?:day|week|month|quarter|year)\s+(?:by|after|to)\s+(?:day|week|month|quarter|year)\b|"
+                       r"\b(?:per|each|every)\s+(?:day|week|month|quarter|year)\b|\binterest\s+in\b|"
                        r"\bpopularity\s+of\b|\bover\s+the\s+(?:years|months|weeks)\b|\btimeline\b|\bhistory\s+of\b")
 _SPAN = re.compile(r"\bwhen\s+(?:were|was|did)\b.{0,80}?\b(?:published|written|released|appear|come\s+out|dated)\b|"
                    r"\bpublication\s+(?:dates?|years?)\b|\bwhat\s+(?:years?|dates?|period|time\s+span|span)\s+"
-                   r"(?:do|does|is|are)\b|\bdate\s+range\b|\btime\s+span\b|\bhow\s+far\s+back\b")
+                   r"(?:do|does|is|are)\b|\bdate\s+range\b|\btime\s+span\b|\bhow\s+far\s+back\b|"
+                   r"\bwhat\s+(?:time\s+)?(?:period|range|span|dates|years)\s+(?:do|does|did|is|are)\s+(?:the|this|these)\b")
 _PERIOD_TOPICS = re.compile(r"\b(?:topics?|themes?|subjects?)\b|\bwriting\s+about\b|\bwrote\s+about\b|"
                             r"\bpublish(?:ed|ing)?\s+(?:about|on)\s*[?.!]*$|\bdominat\w*|\bcovered\b|\bpopular\b|"
                             r"\bbiggest\b|\bmain\b")
@@ -143,8 +148,10 @@ def _time(a: Asked, facts: IndexFacts) -> Plan | None:
     if kind is None:
         return None
     if not facts.dated:
-        if kind == "span":  # "when were these published?": what no document holds, as before
-            return None
+        if kind == "span" and corpus_rules.unanswerable(a) is not None:
+            return None  # "when were these published?": what no document holds, said as before
+        if kind == "span":
+            return Plan(UNANSWERABLE, a.question, missing="dates")
         if kind == "growth" and _TRENDY.search(q) and not _GROWTH.search(q):
             return None  # "emerging trends": the global answer, with its note that there are no dates
         return Plan(UNANSWERABLE, a.question, missing="dates", subject=corpus_rules.subject_of(a.question))
@@ -172,7 +179,8 @@ def _time_kind(q: str, a: Asked) -> str | None:
     names_topic = bool(_TOPIC_NUMBER.search(q))
     if _SEARCH_FRAME.search(q) and not _GROWTH.search(q) and not _NEW.search(q) and not names_topic:
         return "period" if date_words.names_date(q) and _period_topics(q) else None
-    if _HOW_CHANGED.search(q) and _CHANGED.search(q) or _TREND_OF.search(q) and (names_topic or _subject_left(a)):
+    how = _HOW_CHANGED.search(q) or _HOW.search(q)
+    if how and _CHANGED.search(q, how.end()) or _TREND_OF.search(q) and (names_topic or _subject_left(a)):
         return "topic" if names_topic or _subject_left(a) else "growth"
     if _GROWTH.search(q):
         return "topic" if names_topic or (_subject_left(a) and re.search(r"\binterest\s+in\b|\bis\s+\w", q)) \
@@ -188,11 +196,18 @@ def _time_kind(q: str, a: Asked) -> str | None:
 
 def _period_topics(q: str) -> bool:
     """ "the main topics in 2025", "what were people writing about in May": a period's topics, no subject."""
-    return bool(_PERIOD_TOPICS.search(q)) and not _SUBJECT.search(_strip_publish(without_date(q)))
+    undated = without_date(q)
+    return bool(_PERIOD_TOPICS.search(q) or _PUBLISHED_ABOUT.search(undated)) and \
+        not _SUBJECT.search(_strip_publish(undated))
+
+
+_PUBLISHED_ABOUT = re.compile(r"\b(?:writing|wrote|write|published|publish|publishing|talking|talked|talk)\s+(?:about|on)"
+                              r"(?:\s+(?:the\s+)?most(?:ly)?)?\s*[?.!]*$")
 
 
 def _strip_publish(q: str) -> str:
-    return re.sub(r"\b(?:writing|wrote|published|publishing)\s+about\s*[?.!]*$", "", q)
+    """ "what did people publish about most?": no subject, whatever "about" says."""
+    return _PUBLISHED_ABOUT.sub("", q.strip())
 
 
 _TIME_WORDS = re.compile(r"\b(?:how|has|have|had|did|do|does|is|are|was|were|the|a|an|topic|topics|theme|on|about|of|for|"
@@ -235,19 +250,28 @@ def without_date(question: str) -> str:
 
 
 # -- groups -------------------------------------------------------------------------------------------------------
+MAX_NAMED_VALUES = 2000  # a facet's most common values recognised by name in a question (an author field may hold 100k)
+
+
+@functools.lru_cache(maxsize=16)
+def _values_pattern(values: tuple[str, ...]) -> re.Pattern | None:
+    """One pattern for a facet's values, longest first, matched case-blind and not inside a longer word."""
+    kept = sorted({v.lower() for v in values[:MAX_NAMED_VALUES] if len(v) >= 2}, key=lambda v: (-len(v), v))
+    if not kept:
+        return None
+    return re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(v) for v in kept) + r")(?![\w])")
+
+
 def named_values(q: str, facts: IndexFacts) -> tuple[str, list[str]]:
     """The facet field and its values the question names, in the order named (the first field that has any)."""
     for name, values in facts.facets.items():
-        found = []
-        for value in values:
-            v = value.lower()
-            if len(v) < 2:
-                continue
-            m = re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", q)
-            if m:
-                found.append((m.start(), value))
+        pattern = _values_pattern(tuple(values))
+        if pattern is None:
+            continue
+        by_lower = {v.lower(): v for v in reversed(values[:MAX_NAMED_VALUES])}
+        found = list(dict.fromkeys(by_lower[m.group()] for m in pattern.finditer(q.lower()) if m.group() in by_lower))
         if found:
-            return name, [v for _, v in sorted(found)]
+            return name, found
     return "", []
 
 

@@ -4,6 +4,8 @@ before the rules; the rules and agent/data/route_examples.tsv are not tuned on i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,29 @@ def test_a_time_question_carries_its_date_phrase_and_a_group_question_its_values
     assert (plan.aspect, plan.subject, plan.by_meaning) == ("topic", "diffusion models", True)
     plan = router.route("Show me the trend for topic 3", State(), {3}, facts=facts)
     assert (plan.intent, plan.topics) == ("trends", [3])
+
+
+SHAPES = ["may ", "in may ", "what is growing ", "growing ", "how has ", "over time ", "since march ", "write about ",
+          "cs.cv ", "the sport section ", "compare cs.cv and ", "which topics are most common in ", "what about ",
+          "when were ", "trend of ", "month by ", "a.b ", "?"]
+
+
+def test_time_and_group_rules_are_linear_in_the_question_length():
+    """Each shape at 100,000 characters on a dated index with 3,000 facet values, in a child process, so a
+    pattern that backtracks (the month "may" searched its whole prefix: 120 s) fails this test instead of
+    hanging it."""
+    code = (
+        "from agent import router\n"
+        "from agent.plans import IndexFacts, Plan, State\n"
+        "facts = IndexFacts(True, {'categories': tuple(f'cs.x{i}' for i in range(3000)) + ('cs.CV', 'sport')})\n"
+        "after = State(last=Plan('groups', 'x', aspect='common', values=['cs.CV']))\n"
+        f"for shape in {SHAPES!r}:\n"
+        "    q = (shape * (100000 // len(shape) + 1))[:100000]\n"
+        "    router.route(q, after, {0, 1}, facts=facts)\n"
+        "    router.route(q + ' what topics are growing?', State(), {0, 1}, facts=facts)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("routing 100,000-character time or group questions took over 120 s: a pattern backtracks")
+    assert out.returncode == 0, out.stderr[-2000:]
