@@ -33,7 +33,7 @@ def interval(text: str, start: date, end: date) -> tuple[date, date] | None:
             left = _point(got.group(1), start, min(end, right[1]), year_hint=_year_in(got.group(2)))
             if left is not None:
                 return left[0], right[1]
-    got = re.search(r"\b(?:since|after|from)\s+(?:the\s+)?(.+)", low)
+    got = re.search(r"\b(?:since|after)\s+(?:the\s+)?(.+)", low)  # "from 2019" alone is 2019
     if got:
         point = _point(got.group(1), start, end)
         if point is not None:

@@ -115,6 +115,10 @@ def index_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--limit", type=at_least(0, " documents"),
                      help="index a reproducible random sample of N documents")
     src.add_argument("--seed", type=at_least(0), default=42, help="seed of the --limit sample")
+    src.add_argument("--date-field", metavar="NAME", help="the column of the documents' dates (default: found "
+                     "by its name and values, e.g. date, published, listing_date)")
+    src.add_argument("--facet-field", metavar="NAME", action="append", default=[],
+                     help="a column of groups to count topics by (repeatable; default: found, e.g. categories, tags)")
     store_options(p)
     model_options(p)
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
@@ -169,3 +173,11 @@ def index_name(text: str) -> str:
 def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
     p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")
+
+
+def trends_options(p: argparse.ArgumentParser) -> None:
+    from indexing.dates import PERIODS
+
+    p.add_argument("--period", choices=PERIODS, help="count by this period (the index's own, or a coarser one)")
+    p.add_argument("--top", type=at_least(1, " topic"), default=10, help="the biggest N topics (default 10)")
+    p.add_argument("--json", action="store_true", help="every topic, period and change as JSON")
