@@ -113,6 +113,13 @@ def _changes(builder: Builder, plan, trends, span) -> Context:
         lines.append(f"{name} ({span_text(last)} vs {span_text(first)}):\n" + "\n".join(
             f"{i}. {_label(builder, c.topic)}: {_pct(c.first_share)} -> {_pct(c.last_share)} of the dated documents "
             f"({c.first_count:,} -> {c.last_count:,}), {_noise(c)}" for i, c in enumerate(rows, start=1)))
+    real = [c for c in found if c.significant]
+    if real:
+        lines.append(f"{len(real)} of the {len(found)} topics changed by more than noise: "
+                     + ", ".join(f"topic {c.topic} ({c.direction})" for c in real[:8]) + ".")
+    else:
+        lines.append(f"No topic's change is more than noise: with {found[0].first_total:,} and {found[0].last_total:,} "
+                     f"dated documents in the two spans, shifts this size can come from chance alone.")
     lines.append(f"Shares are of all dated documents in each span ({found[0].first_total:,} in {span_text(first)}, "
                  f"{found[0].last_total:,} in {span_text(last)}). A change is more than noise when its p-value "
                  f"(Fisher's exact test for small counts, else the two-proportion z-test), adjusted by Holm's method "
@@ -228,7 +235,7 @@ def _ranked(facet, j: int) -> list[tuple[int, int]]:
 def _common(builder: Builder, plan, facet, totals, j: int, note: str) -> Context:
     value, total = facet.values[j], totals[j]
     ranked = _ranked(facet, j)[:TOP]
-    lines = [f"The most common topics in {value} ({total:,} documents{note}):\n" + "\n".join(
+    lines = [f"The most common topics in {value} (the field \"{facet.field}\": {total:,} documents{note}):\n" + "\n".join(
         f"{i}. {_label(builder, t)}: {n:,} of the {total:,} documents ({_pct(n / total if total else 0)})"
         for i, (n, t) in enumerate(ranked, start=1))]
     docs = _cite(builder, [(t, None, (facet.field, value)) for _, t in ranked[:3]])

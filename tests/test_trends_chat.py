@@ -65,6 +65,11 @@ def test_what_is_growing_prints_the_stored_counts_and_their_shares_and_nothing_e
         allowed |= {rank, topic, s1, s2, n1, n2, p}
     assert [r[2] for r in rows[:1]] == ["0"]  # topic 0 grew most; topic 1 shrank most
     assert "Shrinking" in reply.answer and rows[1][2] == "1"
+    significant = [c.topic for c in tr.changes(trends()) if c.significant]
+    said = re.search(r"^(\d+) of the (\d+) topics changed by more than noise: (.*)$", reply.answer, re.M)
+    assert (int(said[1]), int(said[2])) == (len(significant), 4)
+    assert [int(t) for t in re.findall(r"topic (\d+)", said[3])] == significant
+    allowed |= {said[1]}
     assert set(numbers(reply.answer)) <= allowed, set(numbers(reply.answer)) - allowed
     # its documents come from the newest period asked about
     assert reply.sources and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
