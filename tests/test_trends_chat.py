@@ -92,6 +92,11 @@ def test_how_a_topic_changed_prints_its_count_per_period_its_words_early_and_lat
     assert "in 2025-01: federated, clients; in 2025-06: federated, aggregation, secure" in reply.answer
     cited = sorted(DATED[s.id][0][:7] for s in reply.sources)
     assert cited == ["2025-01", "2025-06"] and {s.topic for s in reply.sources} == {0}
+    change = next(c for c in tr.changes(trends()) if c.topic == 0)
+    allowed = {"0", str(sum(COUNTS[0])), *map(str, COUNTS[0]), str(change.first_count), str(change.last_count),
+               pct(change.first_count, change.first_total), pct(change.last_count, change.last_total),
+               f"{change.p_adjusted:.2g}"}
+    assert set(numbers(reply.answer)) <= allowed, set(numbers(reply.answer)) - allowed
 
 
 def test_a_periods_topics_are_ranked_by_their_count_in_it():
@@ -120,6 +125,8 @@ def test_a_groups_most_common_topics_are_its_counts_with_their_share_of_the_grou
     expected = sorted(((r[j], t) for t, r in CATEGORY_COUNTS.items() if t != -1 and r[j]), key=lambda x: (-x[0], x[1]))
     assert [(int(t), int(n)) for t, n, _, _ in rows] == [(t, n) for n, t in expected]
     assert all(int(m) == total and p == pct(int(n), total) for _, n, m, p in rows)
+    allowed = {str(total), *(x for r in rows for x in (r[0], r[1], r[3])), *map(str, range(1, len(rows) + 1))}
+    assert set(numbers(reply.answer)) <= allowed, set(numbers(reply.answer)) - allowed
     assert reply.sources and all("cs.CR" in DATED[s.id][1] for s in reply.sources)
 
 
@@ -133,6 +140,10 @@ def test_two_groups_differ_by_the_topics_over_represented_in_each():
                                             r"\((\d+)\)", reply.answer):
         row = CATEGORY_COUNTS[int(topic)]
         assert (int(na), int(nb), sa, sb) == (row[a], row[b], pct(row[a], ta), pct(row[b], tb))
+    allowed = {str(ta), str(tb)}
+    for t, row in CATEGORY_COUNTS.items():
+        allowed |= {str(t), str(row[a]), str(row[b]), pct(row[a], ta), pct(row[b], tb)}
+    assert set(numbers(reply.answer.replace("cs.CR", " ").replace("eess.AS", " "))) <= allowed
     more_b = reply.answer.split("More in eess.AS:")[1]
     assert "(topic 2)" in more_b and "(topic 1)" not in more_b
     assert {tuple(DATED[s.id][1]) for s in reply.sources} >= {("eess.AS",)}
