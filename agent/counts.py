@@ -18,6 +18,8 @@ LIST_WORDS = 30  # each listed document's first sentence, cut at this many words
 
 def count(builder: Builder, plan, question, vector) -> Context:
     index, budget = builder.index, builder.budget
+    if plan.when or plan.values:  # in a period or a group: from the stored counts, or counted within it
+        return trends_answers.count_in(builder, plan, vector, COUNT_POOL, COUNT_EXAMPLES)
     total = sum(t.size for t in index.topics)
     subject = plan.subject or plan.query
     if not plan.subject:  # "how many papers are there?"

@@ -17,7 +17,7 @@ import prompts
 from agent import router, time_rules, trends_answers
 from agent.context import Budget
 from agent.examples import Examples
-from agent.intents import COMPARE, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
+from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
 from agent.plans import IndexFacts, Plan, State
 from agent.retrieval import Snapshot
 
@@ -36,7 +36,7 @@ def decide(question: str, state: State, index: Snapshot, budget: Budget,
         plan = examples.refine(plan, index.embed(plan.asked or question))
         if plan.routed_by:
             plan = time_rules.from_example(plan, router.read_question(question, state, {t.id for t in index.topics}, facts))
-    _restrict(plan, facts)
+    _restrict(plan, facts, question)
     vector = _vector(index, plan)
     return settle(plan, index, budget, vector, state.shown), vector
 
@@ -49,16 +49,17 @@ def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
     return (mixed / max(1e-9, float(np.linalg.norm(mixed)))).astype(np.float32)
 
 
-def _restrict(plan: Plan, facts: IndexFacts) -> None:
-    """A search or list that names a period ("papers from 2025 about transformers") or a group ("papers in
-    cs.CV on transformers") on an index that holds them: kept to it, the date phrase left out of what it embeds."""
-    text = (plan.asked or plan.query).lower()
+def _restrict(plan: Plan, facts: IndexFacts, question: str) -> None:
+    """A search, list or count that names a period ("papers from 2025 about transformers") or a group ("papers
+    in cs.CV on transformers") on an index that holds them: kept to it, the date phrase and the group left out
+    of what it embeds."""
+    text = " ".join(question.split()).lower()
     if facts.dated and plan.note == prompts.load("no_dates"):  # the rules' "no dates" line is wrong here
         plan.note = ""
         if plan.intent == SEARCH:  # "the latest papers on X": the documents of the newest period
             plan.when = "earliest" if _EARLIEST.search(text) else "latest"
         return
-    if plan.intent not in (SEARCH, LIST):
+    if plan.intent not in (SEARCH, LIST, COUNT):
         return
     if facts.dated:
         when = time_rules.date_phrase(text)
@@ -70,6 +71,11 @@ def _restrict(plan: Plan, facts: IndexFacts) -> None:
         field, values = time_rules.named_values(text, facts)
         if values:
             plan.facet, plan.values = field, values[:1]
+            plan.query = time_rules.without_values(plan.query, values) or plan.query
+            plan.subject = time_rules.without_values(plan.subject, values)
+    if plan.intent == COUNT and (plan.when or plan.values):  # "how many papers were published in March?"
+        plan.subject = time_rules.count_subject(plan.subject)
+        plan.query = plan.subject or plan.query
 
 
 def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, shown: set[str] = frozenset()) -> Plan:

@@ -233,7 +233,7 @@ def _subject_left(a: Asked) -> bool:
 _DATE_PHRASES = re.compile(r"\b(?:since|after|from|before|until|in|during|of|over\s+the|the)?\s*(?:"
                            r"(?:last|past|previous|this)\s+(?:\d{1,3}\s+|two\s+|three\s+|six\s+|twelve\s+)?"
                            r"(?:days?|weeks?|months?|quarters?|years?)|" + date_words.MONTH +
-                           r"(?:\s+\d{4})?|q[1-4](?:\s*\d{4})?|\d{4}(?:-\d{2}(?:-\d{2})?)?)\b")
+                           r"(?:\s+\d{4})?|q[1-4](?:\s*\d{4})?|\d{4}(?:-\d{2}(?:-\d{2})?)?)\b", re.IGNORECASE)
 
 
 def date_phrase(q: str) -> str:
@@ -244,9 +244,30 @@ def date_phrase(q: str) -> str:
     return " ".join(found)
 
 
+_DANGLING = re.compile(r"(?:\s+(?:from|in|since|during|of|dated|published|before|after|until)|\s*-)+\s*$|^\s*-\s*",
+                       re.IGNORECASE)
+
+
 def without_date(question: str) -> str:
     """``question`` with its date phrases taken out (what a search restricted to them embeds)."""
-    return " ".join(_DATE_PHRASES.sub(" ", question).split())
+    return _DANGLING.sub("", " ".join(_DATE_PHRASES.sub(" ", question).split()))
+
+
+def without_values(text: str, values: list[str]) -> str:
+    """``text`` without the group values it names ("cs.CV papers on detection": "papers on detection")."""
+    for value in values:
+        text = re.sub(r"(?<![\w.])" + re.escape(value) + r"(?![\w])", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+_COUNT_FRAME = re.compile(r"\b(?:were|was|are|is|published|released|written|dated|posted|listed|submitted|from|in|"
+                          r"during|there|since|total|altogether|overall|last|this|month|year|week|category|section)\b")
+
+
+def count_subject(subject: str) -> str:
+    """What is left of a count's subject once its period and group are out: "" when it only asked how many
+    documents a period or a group holds ("how many papers were published in March?")."""
+    return " ".join(_COUNT_FRAME.sub(" ", subject).split()).strip(" .,!?;:")
 
 
 # -- groups -------------------------------------------------------------------------------------------------------

@@ -300,3 +300,42 @@ def restricted(index, plan, vector, k: int, exclude: set[str]) -> list:
     if periods is None and facet is None:
         return []
     return index.search_within(vector, k, periods=periods, facet=facet, exclude=exclude)
+
+
+def count_in(builder: Builder, plan, vector, pool: int, examples: int) -> Context:
+    """ "How many papers were published in March?", "how many are in cs.CV?": the stored count; "how many papers
+    about X in 2025?": the documents of that period (or group) near X, counted as a count is, read within it."""
+    index, budget = builder.index, builder.budget
+    trends = index.trends()
+    span = span_of(trends, plan.when)
+    if plan.when and span is None:
+        return Context(plan, None, lead=f"The index holds no documents dated \"{plan.when}\"" + (
+            f": its dates run from {trends.periods[0]} to {trends.periods[-1]}." if trends and trends.dated else "."))
+    facet = trends.facets.get(plan.facet) if trends and plan.values else None
+    column = facet.values.index(plan.values[0]) if facet and plan.values[0] in facet.values else None
+    periods = trends.periods[trends.periods.index(span[0]): trends.periods.index(span[1]) + 1] if span else None
+    where = " and ".join(([f"dated {span_text(span)}"] if span else [])
+                         + ([f"in {plan.values[0]}"] if column is not None else []))
+    if not plan.subject:
+        lines = []
+        if span:
+            a, b = trends.periods.index(span[0]), trends.periods.index(span[1])
+            lines.append(f"**{sum(trends.totals()[a: b + 1]):,}** documents are dated {span_text(span)} (of "
+                         f"{sum(trends.totals()):,} dated documents).")
+        if column is not None:
+            lines.append(f"**{facet.totals()[column]:,}** documents are in {plan.values[0]} (the field \"{facet.field}\").")
+        if span and column is not None:
+            lines.append("The index counts documents per period and per group, not both together.")
+        hits = index.search_within(vector, examples, periods=periods,
+                                   facet=(plan.facet, plan.values[0]) if column is not None else None)
+        return _finish(plan, lines, builder, [h.document for h in hits], [], head="For example:")
+    facet_key = (plan.facet, plan.values[0]) if column is not None else None
+    near = []
+    for period in periods or [None]:  # each period read on its own: a merged top-k would cut the count short
+        got = index.search_within(vector, pool, period=period, facet=facet_key)
+        near += [h for h in got if h.similarity >= budget.count_similarity]
+    near.sort(key=lambda h: -h.similarity)
+    lines = [f"**{len(near):,}** documents {where} are about {plan.subject}: counted as those whose similarity to "
+             f"\"{plan.subject}\" is at least {budget.count_similarity:.2f} (cosine of their embeddings), so the "
+             f"number is an estimate" + (f" (each period read up to its {pool:,} nearest)." if periods else ".")]
+    return _finish(plan, lines, builder, [h.document for h in near[:examples]], [], head="The nearest:")

@@ -225,3 +225,24 @@ def test_follow_ups_after_a_time_or_group_answer_keep_its_kind():
     conv.ask("What topics are growing?")
     reply = conv.ask("and since March?")
     assert "(2025-03 to 2025-06 vs 2025-01 to 2025-02)" in reply.answer
+
+
+def test_how_many_documents_a_period_or_a_group_holds_is_the_stored_count():
+    reply, _ = ask("How many papers were published in March 2025?")
+    i = PERIODS.index("2025-03")
+    assert reply.intent == "count" and reply.answer.startswith(
+        f"**{sum(r[i] for r in COUNTS.values())}** documents are dated 2025-03 (of "
+        f"{sum(map(sum, COUNTS.values()))} dated documents).")
+    reply, _ = ask("How many papers are in cs.CV?")
+    j = CATEGORIES.index("cs.CV")
+    assert reply.answer.startswith(f"**{sum(r[j] for r in CATEGORY_COUNTS.values())}** documents are in cs.CV")
+    assert reply.sources and all("cs.CV" in DATED[s.id][1] for s in reply.sources)
+
+
+def test_a_count_or_a_list_on_a_subject_in_a_period_reads_only_that_period():
+    reply, _ = ask("how many papers about privacy in June 2025?")
+    assert "documents dated 2025-06 are about privacy:" in reply.answer
+    assert reply.sources and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
+    reply, _ = ask("Give me 2 papers on privacy from 2025-06")
+    assert reply.intent == "list" and "Searched only the documents dated 2025-06" in reply.answer
+    assert '"privacy"' in reply.answer and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
