@@ -33,6 +33,8 @@ _TRENDY = re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bhot\s+topics?\b|\
 _NEW = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:(?:the\s+)?new|newly)\b|\bnew\s+(?:topics?|themes?|"
                   r"subjects?|since|this|last|in\s+(?:the\s+)?(?:last|past|" + date_words.MONTH + r"|\d{4}|q[1-4])\b)|"
                   r"\bwhat\s+(?:appeared|emerged|showed\s+up|came\s+up)\b|\bwhat\s+changed\b|\bwhat\s+has\s+changed\b")
+# "is interest in X rising?", "has work on X increased?", "did X grow?": one subject's course
+_ABOUT_ONE = re.compile(r"\binterest\s+in\b|\bis\s+\w|^(?:has|have|is|are|did|was|were|does|do)\b")
 _HOW = re.compile(r"\bhow\b")
 _HOW_CHANGED = re.compile(r"\bhow\s+(?:has|have|did|do|does|is|are)\b")
 _CHANGED = re.compile(r"\b(?:chang(?:ed|e|ing)|evolv(?:ed|e|ing)|develop(?:ed|ing)|shift(?:ed|ing)?|mov(?:ed|ing)|"
@@ -183,8 +185,7 @@ def _time_kind(q: str, a: Asked) -> str | None:
     if how and _CHANGED.search(q, how.end()) or _TREND_OF.search(q) and (names_topic or _subject_left(a)):
         return "topic" if names_topic or _subject_left(a) else "growth"
     if _GROWTH.search(q):
-        return "topic" if names_topic or (_subject_left(a) and re.search(r"\binterest\s+in\b|\bis\s+\w", q)) \
-            else "growth"
+        return "topic" if names_topic or (_subject_left(a) and _ABOUT_ONE.search(q)) else "growth"
     if _NEW.search(q):
         return "new"
     if _TRENDY.search(q) and not _SUBJECT.search(q):
@@ -216,7 +217,10 @@ _TIME_WORDS = re.compile(r"\b(?:how|has|have|had|did|do|does|is|are|was|were|the
                          r"or|and|show|me|tell|timeline|history|since|lately|recently|years|months|weeks|"
                          r"increasing|decreasing|research|work|papers|field|area|what|which|who|becoming|become|"
                          r"became|getting|gotten|got|less|more|popular|common|lately|now|so|far|been|being|much|"
-                         r"people|published|publishing|written|writing|say|says|it|its|there|up|down|going|gone)\b",
+                         r"people|published|publishing|written|writing|say|says|it|its|there|up|down|going|gone|"
+                         r"increased|decreased|grew|grows|rose|risen|rises|declined|declines|fallen|fell|falls|"
+                         r"dropped|dropping|gained|gaining|lost|losing|ground|steam|took|take|taking|off|faded|fading|"
+                         r"shrank|shrunk|waning|booming|surging|surged|picked|picking)\b",
                          re.IGNORECASE)
 
 
@@ -284,16 +288,17 @@ def _values_pattern(values: tuple[str, ...]) -> re.Pattern | None:
 
 
 def named_values(q: str, facts: IndexFacts) -> tuple[str, list[str]]:
-    """The facet field and its values the question names, in the order named (the first field that has any)."""
-    for name, values in facts.facets.items():
+    """The facet field and its values the question names, in the order named."""
+    best: tuple[str, list[str]] = ("", [])
+    for name, values in facts.facets.items():  # the field that holds the most of them (the first of equals)
         pattern = _values_pattern(tuple(values))
         if pattern is None:
             continue
         by_lower = {v.lower(): v for v in reversed(values[:MAX_NAMED_VALUES])}
         found = list(dict.fromkeys(by_lower[m.group()] for m in pattern.finditer(q.lower()) if m.group() in by_lower))
-        if found:
-            return name, found
-    return "", []
+        if len(found) > len(best[1]):
+            best = (name, found)
+    return best
 
 
 def _groups(a: Asked, facts: IndexFacts) -> Plan | None:

@@ -96,6 +96,12 @@ def time(builder: Builder, plan, question, vector) -> Context:
 
 def _changes(builder: Builder, plan, trends, span) -> Context:
     found = tr.changes(trends, None, span)
+    lines = []
+    if not found and span and span[0] == trends.periods[0] and span[1] != span[0]:
+        # "since 2025" where the index starts in 2025: the span's final third against the rest of it
+        lines.append(f"{span_text(span)} is every period the index holds from its start, so its final third is "
+                     f"compared with what comes before.")
+        found = tr.changes(trends, None, None) if span[1] == trends.periods[-1] else []
     if not found:  # nothing before the span: a period's topics instead
         lines = [f"Nothing in the index comes before {span_text(span or (trends.periods[0], trends.periods[0]))} "
                  f"to compare with: its dates start at {trends.periods[0]}."]
@@ -105,7 +111,6 @@ def _changes(builder: Builder, plan, trends, span) -> Context:
     shrank = sorted((c for c in found if c.delta < 0), key=lambda c: (c.delta, c.topic))[:TOP]
     sections = [("Shrinking", shrank), ("Growing", grew)] if plan.aspect == "shrinking" else \
         [("Growing", grew), ("Shrinking", shrank)]
-    lines = []
     for name, rows in sections:
         if not rows:
             lines.append(f"{name}: no topic's share moved that way from {span_text(first)} to {span_text(last)}.")

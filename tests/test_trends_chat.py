@@ -246,3 +246,9 @@ def test_a_count_or_a_list_on_a_subject_in_a_period_reads_only_that_period():
     reply, _ = ask("Give me 2 papers on privacy from 2025-06")
     assert reply.intent == "list" and "Searched only the documents dated 2025-06" in reply.answer
     assert '"privacy"' in reply.answer and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
+
+
+def test_since_the_first_period_compares_the_final_third_with_the_rest():
+    reply, _ = ask("What has declined since January 2025?")
+    assert "2025-01 to 2025-06 is every period the index holds from its start" in reply.answer
+    assert "Shrinking (2025-05 to 2025-06 vs 2025-01 to 2025-04):" in reply.answer

@@ -98,3 +98,13 @@ def test_time_and_group_rules_are_linear_in_the_question_length():
     except subprocess.TimeoutExpired:
         pytest.fail("routing 100,000-character time or group questions took over 120 s: a pattern backtracks")
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_values_are_read_from_the_field_that_holds_the_most_of_them():
+    facts = IndexFacts(True, {"label": ("cs.LG", "cs.CV"), "categories": ("cs.LG", "cs.CV", "stat.ML")})
+    plan = router.route("How does stat.ML differ from cs.LG?", State(), set(), facts=facts)
+    assert (plan.facet, plan.values) == ("categories", ["stat.ML", "cs.LG"])
+    plan = router.route("Which topics are most common in cs.CV?", State(), set(), facts=facts)
+    assert (plan.facet, plan.values) == ("label", ["cs.CV"])  # equal: the first field the index lists
+    plan = router.route("Has work on quantum machine learning increased?", State(), set(), facts=facts)
+    assert (plan.aspect, plan.subject) == ("topic", "quantum machine learning")
