@@ -202,7 +202,7 @@ def _more(a: Asked) -> Plan | None:
         return None
     return Plan(last.intent if last.intent not in (SOURCE, OFF_CORPUS, BRIEF, UNANSWERABLE, MISSING) else SEARCH,
                 last.query, list(last.topics), last.theme, order=last.order, more=True, subject=last.subject,
-                count=last.count, aspect=last.aspect)
+                count=last.count, aspect=last.aspect, when=last.when, facet=last.facet, values=list(last.values))
 
 
 def _topic_lists(a: Asked) -> Plan | None:

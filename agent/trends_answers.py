@@ -61,6 +61,11 @@ def _cite(builder: Builder, wanted: list[tuple[int, str | None, tuple[str, str] 
     return docs
 
 
+def _shown(builder: Builder, plan) -> set[int]:
+    """ "show me more" after a list of topics: the topics it listed are skipped."""
+    return set(builder.state.listed_topics) if plan.more else set()
+
+
 def _finish(plan, lines: list[str], builder: Builder, docs: list, topics: list[int], head: str = "") -> Context:
     sources = builder.plain_sources(docs)
     if sources:
@@ -107,13 +112,16 @@ def _changes(builder: Builder, plan, trends, span) -> Context:
                  f"to compare with: its dates start at {trends.periods[0]}."]
         return _period(builder, plan, trends, span or (trends.periods[0], trends.periods[-1]), lines)
     first, last = found[0].first, found[0].last
-    grew = [c for c in found if c.delta > 0][:TOP]
-    shrank = sorted((c for c in found if c.delta < 0), key=lambda c: (c.delta, c.topic))[:TOP]
+    shown = _shown(builder, plan)
+    grew = [c for c in found if c.delta > 0 and c.topic not in shown][:TOP]
+    shrank = sorted((c for c in found if c.delta < 0 and c.topic not in shown), key=lambda c: (c.delta, c.topic))[:TOP]
+    if shown and not grew and not shrank:
+        return Context(plan, None, lead="No more topics: every topic that grew or shrank was listed.")
     sections = [("Shrinking", shrank), ("Growing", grew)] if plan.aspect == "shrinking" else \
         [("Growing", grew), ("Shrinking", shrank)]
     for name, rows in sections:
         if not rows:
-            lines.append(f"{name}: no topic's share moved that way from {span_text(first)} to {span_text(last)}.")
+            lines.append(f"{name} ({span_text(last)} vs {span_text(first)}): no {'other ' if shown else ''}topic.")
             continue
         lines.append(f"{name} ({span_text(last)} vs {span_text(first)}):\n" + "\n".join(
             f"{i}. {_label(builder, c.topic)}: {_pct(c.first_share)} -> {_pct(c.last_share)} of the dated documents "
@@ -131,7 +139,8 @@ def _changes(builder: Builder, plan, trends, span) -> Context:
                  f"over the {len(found)} topics, is below {tr.ALPHA}.")
     lead_rows = sections[0][1]
     docs = _cite(builder, [(c.topic, last[1], None) for c in lead_rows[:3]])
-    return _finish(plan, lines, builder, docs, [c.topic for c in lead_rows],
+    listed = [c.topic for _, rows in sections for c in rows]  # "show me more" skips both lists
+    return _finish(plan, lines, builder, docs, listed,
                    head=f"Documents of {span_text((last[1], last[1]))}, the newest period asked about:")
 
 
@@ -145,7 +154,9 @@ def _period(builder: Builder, plan, trends, span, lines: list[str] | None = None
     a, b = trends.periods.index(span[0]), trends.periods.index(span[1])
     total = sum(trends.totals()[a: b + 1])
     ranked = sorted(((sum(row[a: b + 1]), t) for t, row in trends.counts.items() if t != -1), key=lambda x: (-x[0], x[1]))
-    ranked = [(n, t) for n, t in ranked if n][:TOP]
+    ranked = [(n, t) for n, t in ranked if n and t not in _shown(builder, plan)][:TOP]
+    if not ranked:
+        return Context(plan, None, lead=f"No more topics in {span_text(span)}: every topic with documents there was listed.")
     lines = list(lines or [])
     lines.append(f"The biggest topics of {span_text(span)} ({total:,} dated documents):\n" + "\n".join(
         f"{i}. {_label(builder, t)}: {n:,} documents ({_pct(n / total if total else 0)})"
@@ -239,7 +250,9 @@ def _ranked(facet, j: int) -> list[tuple[int, int]]:
 
 def _common(builder: Builder, plan, facet, totals, j: int, note: str) -> Context:
     value, total = facet.values[j], totals[j]
-    ranked = _ranked(facet, j)[:TOP]
+    ranked = [(n, t) for n, t in _ranked(facet, j) if t not in _shown(builder, plan)][:TOP]
+    if not ranked:
+        return Context(plan, None, lead=f"No more topics in {value}: every topic with documents there was listed.")
     lines = [f"The most common topics in {value} (the field \"{facet.field}\": {total:,} documents{note}):\n" + "\n".join(
         f"{i}. {_label(builder, t)}: {n:,} of the {total:,} documents ({_pct(n / total if total else 0)})"
         for i, (n, t) in enumerate(ranked, start=1))]

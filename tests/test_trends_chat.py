@@ -252,3 +252,13 @@ def test_since_the_first_period_compares_the_final_third_with_the_rest():
     reply, _ = ask("What has declined since January 2025?")
     assert "2025-01 to 2025-06 is every period the index holds from its start" in reply.answer
     assert "Shrinking (2025-05 to 2025-06 vs 2025-01 to 2025-04):" in reply.answer
+
+
+def test_show_me_more_lists_the_next_topics_of_the_same_group():
+    reply, conv = ask("Which topics are most common in cs.LG?")
+    first = reply.topics
+    more = conv.ask("show me more")
+    assert len(first) == 4 and more.intent == "groups"  # all four topics have cs.LG documents: none is left
+    assert more.answer == "No more topics in cs.LG: every topic with documents there was listed."
+    reply, conv = ask("What topics are growing?")
+    assert conv.ask("show me more").answer.startswith("No more topics")
