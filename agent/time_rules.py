@@ -14,7 +14,7 @@ import functools
 import re
 
 from agent import corpus_rules, date_words
-from agent.intents import GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
+from agent.intents import COUNT, GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
 from agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
@@ -146,6 +146,16 @@ _SPAN_WORDS = re.compile(r"\b(?:date\s+range|period|span|per\s+(?:day|week|month
 # -- time -------------------------------------------------------------------------------------------------------
 def _time(a: Asked, facts: IndexFacts) -> Plan | None:
     q = a.q
+    if facts.dated:  # "which papers were published in 2025?": dates are what this index holds
+        missing = corpus_rules.unanswerable(a)
+        if missing is not None and missing.missing == "publication dates":
+            when = date_phrase(q)
+            if not when:
+                return Plan(TRENDS, a.question, aspect="span")
+            subject = count_subject(corpus_rules.subject_of(without_date(a.question)))
+            if not subject:  # no subject: how many the period holds, with examples of them
+                return Plan(COUNT, a.question, when=when)
+            return Plan(SEARCH, subject, subject=subject, when=when, asked=a.question)
     kind = _time_kind(q, a)
     if kind is None:
         return None

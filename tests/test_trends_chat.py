@@ -262,3 +262,11 @@ def test_show_me_more_lists_the_next_topics_of_the_same_group():
     assert more.answer == "No more topics in cs.LG: every topic with documents there was listed."
     reply, conv = ask("What topics are growing?")
     assert conv.ask("show me more").answer.startswith("No more topics")
+
+
+def test_which_papers_were_published_in_a_year_is_no_longer_what_no_document_holds():
+    reply, _ = ask("Which papers were published in 2025?")
+    assert reply.intent == "count" and reply.answer.startswith(
+        f"**{sum(map(sum, COUNTS.values()))}** documents are dated 2025-01 to 2025-06")
+    undated = Conversation(FakeIndex(snapshot()), FakeLLM("unused"), SETTINGS).ask("Which papers were published in 2025?")
+    assert undated.intent == "not_in_documents" and "publication dates" in undated.answer
