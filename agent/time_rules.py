@@ -19,17 +19,21 @@ from agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
 # adjective of a subject ("growing pains", "growing neural networks")
-_AFTER = (r"(?=\s*(?:$|[?.!,;]|the\s+most\b|most\b|fastest\b|over\b|in\b|since\b|this\b|last\b|lately\b|recently\b|"
-          r"or\b|and\b|during\b|from\b|between\b|compared\b|vs\b|at\b|among\b|topics?\b|areas?\b|subjects?\b|"
+_AFTER = (r"(?=\s*(?:$|[?.!,;]|the\s+most\b|most\b|fastest\b|over\b|in\b|since\b|after\b|before\b|until\b|"
+          r"this\b|last\b|lately\b|recently\b|or\b|and\b|during\b|from\b|between\b|compared\b|vs\b|at\b|among\b|"
+          r"topics?\b|areas?\b|subjects?\b|"
           r"themes?\b|fields?\b|stories\b|the\s+fastest\b))")
 _UP = r"(?:grow(?:ing|n|s)?|grew|ris(?:ing|en)|rose|increas(?:ing|ed|es)|gain(?:ing|ed)|took\s+off|tak(?:e|ing)\s+off|" \
-      r"booming|surg(?:ing|ed)|trending|picking\s+up|on\s+the\s+rise|up\s+and\s+coming|more\s+popular|hotter)"
+      r"booming|surg(?:ing|ed)|trending|picking\s+up|on\s+the\s+rise|up\s+and\s+coming|more\s+popular|hotter|" \
+      r"(?:got|gets|getting|gained|gaining|drew|draws|drawing)\s+more\s+(?:attention|interest|papers|work))"
 _DOWN = r"(?:shrink(?:ing|s)?|shrank|shrunk|declin(?:ing|ed|es)|decreas(?:ing|ed|es)|falling|fell|fading|faded|" \
-        r"dying|waning|drop(?:ping|ped)|cooling|less\s+popular|los(?:ing|t)\s+(?:ground|steam|interest))"
+        r"dying|waning|drop(?:ping|ped)|cooling|less\s+popular|los(?:ing|t)\s+(?:ground|steam|interest)|" \
+        r"(?:got|gets|getting|drew|draws|drawing)\s+(?:less|fewer)\s+(?:attention|interest|papers|work))"
 _GROWTH = re.compile(r"\b(?:" + _UP + r"|" + _DOWN + r")\b" + _AFTER)
 _DOWN_WORD = re.compile(r"\b" + _DOWN + r"\b")
 _UP_WORD = re.compile(r"\b" + _UP + r"\b")
-_TRENDY = re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bhot\s+topics?\b|\bmomentum\b")
+_TRENDY = re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bhot\s+topics?\b|\bmomentum\b|"
+                     r"\bhot\b(?=\s*(?:right\s+now|now|these\s+days|lately|at\s+the\s+moment|[?.!]|$))")
 _NEW = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:(?:the\s+)?new|newly)\b|\bnew\s+(?:topics?|themes?|"
                   r"subjects?|since|this|last|in\s+(?:the\s+)?(?:last|past|" + date_words.MONTH + r"|\d{4}|q[1-4])\b)|"
                   r"\bwhat\s+(?:appeared|emerged|showed\s+up|came\s+up)\b|\bwhat\s+changed\b|\bwhat\s+has\s+changed\b")
@@ -46,7 +50,8 @@ _TREND_OF = re.compile(r"\btrends?\s+(?:for|of|in)\b|\b(?:over|through|across)\s
 _SPAN = re.compile(r"\bwhen\s+(?:were|was|did)\b.{0,80}?\b(?:published|written|released|appear|come\s+out|dated)\b|"
                    r"\bpublication\s+(?:dates?|years?)\b|\bwhat\s+(?:years?|dates?|period|time\s+span|span)\s+"
                    r"(?:do|does|is|are)\b|\bdate\s+range\b|\btime\s+span\b|\bhow\s+far\s+back\b|"
-                   r"\bwhat\s+(?:time\s+)?(?:period|range|span|dates|years)\s+(?:do|does|did|is|are)\s+(?:the|this|these)\b")
+                   r"\bwhat\s+(?:time\s+)?(?:period|range|span|dates|years)\s+(?:do|does|did|is|are)\s+(?:the|this|these)\b|"
+                   r"\bfrom\s+when\b|\bhow\s+old\s+are\s+(?:the|these)\b|\bhow\s+recent\s+are\s+(?:the|these)\b")
 _PERIOD_TOPICS = re.compile(r"\b(?:topics?|themes?|subjects?)\b|\bwriting\s+about\b|\bwrote\s+about\b|"
                             r"\bpublish(?:ed|ing)?\s+(?:about|on)\s*[?.!]*$|\bdominat\w*|\bcovered\b|\bpopular\b|"
                             r"\bbiggest\b|\bmain\b")
@@ -60,7 +65,7 @@ _GROUP_TOPICS = re.compile(r"\b(?:topics?|themes?|subjects?|areas?)\b")
 _PUBLISH = re.compile(r"\bwhat\s+(?:does|do|did)\s+(.{1,60}?)\s+(?:mostly\s+|mainly\s+|usually\s+)?"
                       r"(?:publish|write|cover|hold|contain|talk)\w*(?:\s+(?:about|on))?\s*[?.!]*$")
 _DIFFER = re.compile(r"\b(?:compare|comparison|differ|differs|different|difference|differences|versus|vs\.?|"
-                     r"contrast|distinguish)\b")
+                     r"contrast|distinguish(?:es|ed)?|sets?\s+\S+\s+apart|separates?|unlike)\b")
 _BY = re.compile(r"\b(?:by|per|across|for\s+each|each|between)\s+(?:the\s+)?(\w+)")
 _BREAKDOWN = re.compile(r"\b(?:break\s*down|breakdown|split|distribution|spread|divided)\b|\btopics?\s+(?:by|per)\b")
 _GROUP_NOUNS = ("category", "categories", "section", "sections", "group", "groups", "class", "classes", "field",
