@@ -164,7 +164,10 @@ _ASPECTS = [
     ("problems", re.compile(r"\bopen\s+(?:problems?|questions?|challenges?|issues?)\b|\bunsolved\b|\bfuture\s+work\b|"
                             r"\b(?:main|key|biggest|remaining)\s+(?:challenges|limitations|problems|gaps)\b|"
                             r"\bwhat\s+(?:challenges|limitations|problems)\b")),
-    ("trends", re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bover\s+time\b|\bhot\s+topics?\b|\bgrowing\b|"
+    # "growing" as what topics do ("what is growing?"), not a subject's adjective ("growing pains", "growing networks")
+    ("trends", re.compile(r"\btrends?\b|\btrending\b|\bemerging\b|\bover\s+time(?![\w-])|\bhot\s+topics?\b|"
+                          r"\bgrowing\b(?=\s*(?:$|[?.!,;]|topics?\b|areas?\b|fields?\b|subjects?\b|themes?\b|the\s+most\b|"
+                          r"fastest\b|in\b|over\b|since\b|this\b|lately\b|recently\b))|"
                           r"\brecent\s+(?:developments|advances|work)\b|\blatest\s+(?:developments|advances|work)\b")),
     ("methods", re.compile(r"\b(?:methods?|techniques?|approaches|tools|algorithms|models)\b.{0,60}?"
                            r"\b(?:across|common|shared|recur\w*|come\s+up|most\s+used|popular|between|in\s+common)\b")),

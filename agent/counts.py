@@ -8,7 +8,7 @@ something the index does not hold is told so rather than answered with documents
 from __future__ import annotations
 
 import prompts
-from agent import attribution
+from agent import attribution, trends_answers
 from agent.context import Builder, Context
 
 COUNT_POOL = 2000  # a count reads at most this many nearest documents (it says "at least" when all pass)
@@ -18,6 +18,8 @@ LIST_WORDS = 30  # each listed document's first sentence, cut at this many words
 
 def count(builder: Builder, plan, question, vector) -> Context:
     index, budget = builder.index, builder.budget
+    if plan.when or plan.values:  # in a period or a group: from the stored counts, or counted within it
+        return trends_answers.count_in(builder, plan, vector, COUNT_POOL, COUNT_EXAMPLES)
     total = sum(t.size for t in index.topics)
     subject = plan.subject or plan.query
     if not plan.subject:  # "how many papers are there?"
@@ -51,7 +53,9 @@ def list_documents(builder: Builder, plan, question, vector) -> Context:
     asked = plan.count or budget.sources * 2
     k = min(asked, budget.list_cap)
     exclude = builder.state.shown if plan.more else set()
-    hits = index.search(vector, k, exclude=exclude, words=subject, lexical_weight=budget.lexical_weight)
+    hits = trends_answers.restricted(index, plan, vector, k, exclude) if plan.when or plan.values else []
+    scope = trends_answers.scope_note(index, plan) if hits else ""
+    hits = hits or index.search(vector, k, exclude=exclude, words=subject, lexical_weight=budget.lexical_weight)
     near = [h for h in hits if h.similarity >= budget.min_document_similarity]
     sources = builder.plain_sources([h.document for h in near])
     if not sources:
@@ -68,12 +72,15 @@ def list_documents(builder: Builder, plan, question, vector) -> Context:
         head = f"The {len(sources)} documents nearest \"{subject}\":"
     lines = [f"{s.n}. **{s.title}** [{s.n}]: {_first(s.text)}" if s.title else f"{s.n}. {_first(s.text)} [{s.n}]"
              for s in sources]
-    ctx = Context(plan, None, lead=head + "\n" + "\n".join(lines), sources=sources, numbered="sources")
+    ctx = Context(plan, None, lead=(scope + "\n\n" if scope else "") + head + "\n" + "\n".join(lines), sources=sources,
+                  numbered="sources")
     ctx.topics = list(dict.fromkeys(s.topic for s in sources if s.topic != -1))
     return ctx
 
 
 def not_in_documents(builder: Builder, plan, question, vector) -> Context:
+    if plan.missing in ("dates", "groups"):  # a question the index would answer from counts it was not given
+        return Context(plan, None, lead=trends_answers.NO_DATES if plan.missing == "dates" else trends_answers.NO_GROUPS)
     return Context(plan, None, lead=prompts.fill("not_in_documents", MISSING=plan.missing or "such facts"))
 
 

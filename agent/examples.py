@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from agent import corpus_rules
-from agent.intents import BRIEF, GLOBAL, OVERVIEW, SEARCH, UNANSWERABLE
+from agent.intents import BRIEF, GLOBAL, GROUPS, OVERVIEW, SEARCH, TRENDS, UNANSWERABLE
 from agent.plans import Plan
 
 # The nearest example must be this similar (MiniLM cosine) ... on the bench's and the tests' paraphrases,
@@ -29,7 +29,8 @@ MIN_SIMILARITY = 0.55
 # ... and this much nearer than the nearest search example, else the question stays a search
 MARGIN = 0.1
 # counts and lists name a subject: the rules route them ("how many", "give me 8"), never an example
-INTENTS = (BRIEF, OVERVIEW, GLOBAL, UNANSWERABLE, SEARCH)
+# a time or group question routed here is finished by time_rules.from_example (what the index holds decides it)
+INTENTS = (BRIEF, OVERVIEW, GLOBAL, UNANSWERABLE, SEARCH, TRENDS, GROUPS)
 
 Embed = Callable[[list[str]], np.ndarray]
 

@@ -26,6 +26,8 @@ SOURCE = "source"  # one document, or the last reply's sources
 UNANSWERABLE = "not_in_documents"  # citation counts, authors, dates: what no document holds
 MISSING = "missing_topic"  # "topic 99" where the index has no topic 99
 OFF_CORPUS = "off_corpus"  # nothing in the corpus is close to the question
+TRENDS = "trends"  # what grew or shrank, what is new, a topic over time, a period's topics: stored counts
+GROUPS = "groups"  # a group's topics (a facet value: "cs.CV"), or how two groups differ: stored counts
 
 
 @dataclass(frozen=True)
@@ -51,5 +53,7 @@ TABLE: dict[str, Route] = {
     UNANSWERABLE: Route("counts.not_in_documents", None),
     MISSING: Route("missing_topic", None),
     OFF_CORPUS: Route("off_corpus", None),
+    TRENDS: Route("trends_answers.time", None),
+    GROUPS: Route("trends_answers.groups", None),
 }
 INTENTS = tuple(TABLE)

@@ -9,26 +9,34 @@ context builders (``agent.context``) build what the plan says and never change i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from agent import router
+import prompts
+from agent import router, time_rules, trends_answers
 from agent.context import Budget
 from agent.examples import Examples
-from agent.intents import COMPARE, FIND_TOPICS, OFF_CORPUS, SEARCH, THEME, TOPIC
-from agent.plans import Plan, State
+from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
+from agent.plans import IndexFacts, Plan, State
 from agent.retrieval import Snapshot
 
 # a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
 # "defenses" alone finds football, the last subject alone finds the attacks again
 FOLLOW_UP_WEIGHT = 0.6
+_EARLIEST = re.compile(r"\b(?:oldest|earliest|first)\b")
 
 
 def decide(question: str, state: State, index: Snapshot, budget: Budget,
            examples: Examples | None = None) -> tuple[Plan, np.ndarray]:
     """The final plan of ``question`` and the vector its documents are found by."""
-    plan = router.route(question, state, {t.id for t in index.topics})
+    facts = IndexFacts.of(index.trends())
+    plan = router.route(question, state, {t.id for t in index.topics}, facts=facts)
     if plan.default and examples is not None:
         plan = examples.refine(plan, index.embed(plan.asked or question))
+        if plan.routed_by:
+            plan = time_rules.from_example(plan, router.read_question(question, state, {t.id for t in index.topics}, facts))
+    _restrict(plan, facts, question)
     vector = _vector(index, plan)
     return settle(plan, index, budget, vector, state.shown), vector
 
@@ -41,8 +49,41 @@ def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
     return (mixed / max(1e-9, float(np.linalg.norm(mixed)))).astype(np.float32)
 
 
+def _restrict(plan: Plan, facts: IndexFacts, question: str) -> None:
+    """A search, list or count that names a period ("papers from 2025 about transformers") or a group ("papers
+    in cs.CV on transformers") on an index that holds them: kept to it, the date phrase and the group left out
+    of what it embeds."""
+    text = " ".join(question.split()).lower()
+    if facts.dated and plan.note == prompts.load("no_dates"):  # the rules' "no dates" line is wrong here
+        plan.note = ""
+        if plan.intent == SEARCH:  # "the latest papers on X": the documents of the newest period
+            plan.when = "earliest" if _EARLIEST.search(text) else "latest"
+        return
+    if plan.intent not in (SEARCH, LIST, COUNT):
+        return
+    if facts.dated:
+        when = time_rules.date_phrase(text)
+        if when:
+            plan.when = when
+            plan.query = time_rules.without_date(plan.query) or plan.query
+            plan.subject = time_rules.without_date(plan.subject)
+    if facts.facets:
+        field, values = time_rules.named_values(text, facts)
+        if values:
+            plan.facet, plan.values = field, values[:1]
+            plan.query = time_rules.without_values(plan.query, values) or plan.query
+            plan.subject = time_rules.without_values(plan.subject, values)
+    if plan.intent == COUNT and (plan.when or plan.values):  # "how many papers were published in March?"
+        plan.subject = time_rules.count_subject(plan.subject)
+        plan.query = plan.subject or plan.query
+
+
 def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, shown: set[str] = frozenset()) -> Plan:
     """What the index decides of a plan; each step may hand the plan on to the next kind."""
+    if plan.intent == TRENDS and plan.by_meaning and not plan.topics:
+        ranked = index.rank_topics(vector, 1)  # "how has the topic on diffusion models changed?"
+        if ranked and ranked[0][1] >= budget.topic_match_similarity:
+            plan.topics = [ranked[0][0].id]
     if plan.intent == TOPIC and plan.by_meaning:
         ranked = index.rank_topics(vector, 1)
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
@@ -66,6 +107,11 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         else:
             plan = Plan(SEARCH, plan.query, subject=plan.subject or plan.query, no_topic=plan.subject or plan.query,
                         more=plan.more)
+    if plan.intent == SEARCH and (plan.when or plan.values):
+        plan.hits = trends_answers.restricted(index, plan, vector, budget.sources, shown if plan.more else set())
+        if plan.hits:
+            plan.note = trends_answers.scope_note(index, plan)
+            return plan
     if plan.intent == SEARCH:
         plan.hits = index.search(vector, budget.sources, exclude=shown if plan.more else set(), words=plan.query,
                                  lexical_weight=budget.lexical_weight)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, SEARCH, SOURCE, THEME, TOPIC
+from agent.intents import COMPARE, COUNT, FIND_TOPICS, GROUPS, LIST, SEARCH, SOURCE, THEME, TOPIC, TRENDS
 
 
 @dataclass
@@ -39,7 +39,7 @@ class State:
                 self.listed_themes = list(themes)
         if plan.intent == THEME and themes:
             self.focus_theme, self.focus_topic = themes[0], None
-        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST) and topics:
+        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST, TRENDS, GROUPS) and topics:
             self.focus_topic, self.focus_theme = topics[0], None
         if sources:
             self.sources = list(sources)
@@ -71,7 +71,28 @@ class Plan:
     blend: str = ""  # a bare follow-up's earlier subject, blended into what its search embeds
     asked: str = ""  # the question as typed, where ``query`` is only its subject (the default search)
     routed_by: str = ""  # the example question that routed it, when the rules did not
+    # TRENDS, GROUPS, and a SEARCH or LIST restricted to a time or a group: the date phrase as asked ("since
+    # January"), the facet field and the values named ("categories", ["cs.CL", "cs.LG"])
+    when: str = ""
+    facet: str = ""
+    values: list[str] = field(default_factory=list)
     hits: list = field(default_factory=list, repr=False)  # SEARCH: the documents planning found (reused)
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """What the rules need to know of the index for questions about time and groups."""
+
+    dated: bool = False  # it holds documents' dates and counts per period
+    facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # field -> its values, most documents first
+
+    @classmethod
+    def of(cls, trends) -> IndexFacts:
+        """The facts of an index's ``Trends`` (None: an index without dates or facets)."""
+        if trends is None:
+            return cls()
+        return cls(bool(trends.date_field and trends.periods),
+                   {name: tuple(f.values) for name, f in (trends.facets or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -83,3 +104,5 @@ class Asked:
     state: State
     known: set[int]  # the index's topic ids
     numbers: list[int]  # the known topic numbers the question names, in order
+    # None: not known (the time and group rules stay out, and dates are what no document holds)
+    facts: IndexFacts | None = None

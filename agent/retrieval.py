@@ -29,6 +29,9 @@ from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
 WIDE_SCANS = (200, 1500)
 # how many nearest abstracts a search re-ranks by the words they share with it (lexical.rerank)
 LEXICAL_POOL = 20
+# a search restricted to a span of periods reads each period's nearest (Chroma filters on one period label);
+# a longer span reads its newest this many
+MAX_PERIODS = 24
 
 
 @dataclass
@@ -111,6 +114,28 @@ class Snapshot:
             if len(found) == k or len(hits) >= size:
                 return found
         return self._hits(self._reader.query_documents(vector, n, topic=topic), exclude, k)
+
+    @functools.cached_property
+    def _trends(self):
+        read = getattr(self._reader, "trends", None)
+        return read() if read is not None else None
+
+    def trends(self):
+        """The generation's counts per topic x period and per topic x facet value (``indexing.trends.Trends``);
+        None for an index without dates or facets, or built before they were kept."""
+        return self._trends
+
+    def search_within(self, vector: np.ndarray, k: int, topic: int | None = None, periods: list[str] | None = None,
+                      period: str | None = None, facet: tuple[str, str] | None = None,
+                      exclude: set[str] = frozenset()) -> list[Hit]:
+        """Nearest documents of one period (or of several, each read in turn, newest first, the nearest kept)
+        and/or one facet value, optionally within one topic: by the index's metadata filter."""
+        wanted = list(periods or ([period] if period else [None]))[-MAX_PERIODS:]
+        found: list[Hit] = []
+        for p in reversed(wanted):
+            found += self._hits(self._reader.query_documents(vector, k + len(exclude), topic, period=p, facet=facet),
+                                exclude, k)
+        return sorted(found, key=lambda h: -h.similarity)[:k]
 
     def _hits(self, hits, exclude: set[str], k: int) -> list[Hit]:
         return [Hit(d, 1.0 - dist) for d, dist in self._pinned(hits) if d.id not in exclude][:k]

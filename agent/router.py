@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agent import corpus_rules
+from agent import corpus_rules, time_rules
 from agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
 from agent.intents import (  # noqa: F401
     BRIEF,
@@ -31,7 +31,7 @@ from agent.intents import (  # noqa: F401
     TOPIC,
     UNANSWERABLE,
 )
-from agent.plans import Asked, Plan, State  # noqa: F401 - the router's types, imported from here by older callers
+from agent.plans import Asked, IndexFacts, Plan, State  # noqa: F401 - the router's types, imported from here by older callers
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "last": -1}
@@ -202,7 +202,7 @@ def _more(a: Asked) -> Plan | None:
         return None
     return Plan(last.intent if last.intent not in (SOURCE, OFF_CORPUS, BRIEF, UNANSWERABLE, MISSING) else SEARCH,
                 last.query, list(last.topics), last.theme, order=last.order, more=True, subject=last.subject,
-                count=last.count, aspect=last.aspect)
+                count=last.count, aspect=last.aspect, when=last.when, facet=last.facet, values=list(last.values))
 
 
 def _topic_lists(a: Asked) -> Plan | None:
@@ -243,11 +243,12 @@ def _named(a: Asked) -> Plan | None:
     return None
 
 
-# Questions about time and groups (how a subject grew, which group writes on it) on an index that
-# holds dates: the trends work puts its rule functions here. They run before the rules that answer
-# "the documents carry no dates" (corpus_rules.unanswerable, .dated, and trends in .global_question),
-# so an index with dates answers them.
-TIME_RULES: list[Rule] = []
+# Questions about time and groups (what grew, what is new since March, which topics cs.CV holds, how two
+# groups differ), read against what the index holds (``Asked.facts``). They run first: before the rules
+# that answer "the documents carry no dates" (corpus_rules.unanswerable, .dated, and trends in
+# .global_question), and before comparisons and numbered topics ("how does cs.CL differ from cs.LG?",
+# "the trend of topic 3"), since each fires only on a question's time or group frame.
+TIME_RULES: list[Rule] = [time_rules.route]
 
 # The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
 RULES: list[Rule] = [
@@ -258,12 +259,21 @@ RULES: list[Rule] = [
 ]
 
 
-def route(question: str, state: State, known_topics: set[int], rules: list[Rule] | None = None) -> Plan:
-    """The plan of the first rule that matches; else a search (``default``: the examples may refine it)."""
+def read_question(question: str, state: State, known_topics: set[int], facts: IndexFacts | None = None) -> Asked:
+    """The question as every rule sees it."""
     question = " ".join(question.split())
     q = corpus_rules.mend(question.lower())
-    asked = Asked(question, q, state, known_topics, _topic_numbers(q, known_topics))
-    for rule in rules if rules is not None else [*RULES[:4], *TIME_RULES, *RULES[4:]]:
+    return Asked(question, q, state, known_topics, _topic_numbers(q, known_topics), facts)
+
+
+def route(question: str, state: State, known_topics: set[int], rules: list[Rule] | None = None,
+          facts: IndexFacts | None = None) -> Plan:
+    """The plan of the first rule that matches; else a search (``default``: the examples may refine it).
+    ``facts``: what the index holds of dates and groups (None: unknown, and time questions are told
+    that the documents carry no dates)."""
+    asked = read_question(question, state, known_topics, facts)
+    question = asked.question
+    for rule in rules if rules is not None else [*TIME_RULES, *RULES]:
         plan = rule(asked)
         if plan is not None:
             return plan

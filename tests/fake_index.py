@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import replace
 
 import numpy as np
 
 from agent.examples import Examples
 from agent.retrieval import Snapshot, _ranking
 from indexing.schema import DocumentRecord, Theme, Topic
+from indexing.trends import FacetCounts, Trends
 
 DIMS = 512
 
@@ -30,13 +32,27 @@ def fake_embed(texts: list[str]) -> np.ndarray:
 class FakeReader:
     generation = 1
 
-    def __init__(self, documents: list[DocumentRecord]) -> None:
+    def __init__(self, documents: list[DocumentRecord], trends: Trends | None = None) -> None:
         self.docs = documents
         self.vectors = fake_embed([f"{d.title}. {d.text}" for d in documents])
+        self._trends = trends
+        self.filters: list[tuple] = []  # (topic, period, facet) of each filtered query, for tests
 
-    def query_documents(self, vector, n, topic=None, scan=0):
+    def trends(self) -> Trends | None:
+        return self._trends
+
+    def query_documents(self, vector, n, topic=None, scan=0, *, period=None, facet=None):
+        if period is not None or facet is not None:
+            self.filters.append((topic, period, facet))
+
+        def kept(d: DocumentRecord) -> bool:
+            values = d.fields.get(facet[0], []) if facet else []
+            values = values if isinstance(values, list) else [values]
+            return ((topic is None or d.topic == topic) and (period is None or d.period == period)
+                    and (facet is None or facet[1] in values))
+
         scores = self.vectors @ np.asarray(vector, np.float32)
-        order = [i for i in np.argsort(-scores, kind="stable") if topic is None or self.docs[i].topic == topic]
+        order = [i for i in np.argsort(-scores, kind="stable") if kept(self.docs[i])]
         return [(self.docs[i], 1.0 - float(scores[i])) for i in order[:n]]
 
     def get_documents(self, ids):
@@ -83,19 +99,53 @@ def documents() -> list[DocumentRecord]:
             for tid, (_, _, theme, docs) in CORPUS.items() for j, (title, text) in enumerate(docs)]
 
 
+# Stored counts of a dated, faceted CORPUS (a real index would hold many more documents than it shows):
+# per month, topic 0 grows, topic 1 shrinks, topic 2 holds, topic 3 is small and noisy, -1 the outliers
+PERIODS = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
+COUNTS = {0: [4, 6, 9, 15, 24, 40], 1: [30, 28, 25, 22, 18, 15], 2: [20, 21, 19, 20, 22, 21], 3: [3, 1, 2, 4, 2, 3],
+          -1: [5, 4, 6, 5, 5, 6]}
+WORDS = {0: [["federated", "clients"], [], [], [], [], ["federated", "aggregation", "secure"]],
+         1: [["privacy", "noise"], ["privacy"], [], [], [], ["accounting", "privacy"]]}
+CATEGORIES = ["cs.LG", "cs.CR", "eess.AS", "cs.CV"]  # most documents first
+CATEGORY_COUNTS = {0: [80, 30, 0, 2], 1: [40, 90, 0, 0], 2: [25, 0, 100, 1], 3: [12, 10, 0, 30], -1: [10, 5, 3, 4]}
+# each document's month and categories (the stored counts above are not recomputed from them)
+DATED = {"t0d0": ("2025-06-12", ["cs.LG", "cs.CR"]), "t0d1": ("2025-01-20", ["cs.LG"]), "t0d2": ("2025-05-02", ["cs.LG"]),
+         "t1d0": ("2025-01-08", ["cs.CR", "cs.LG"]), "t1d1": ("2025-06-30", ["cs.CR"]),
+         "t2d0": ("2025-02-14", ["eess.AS"]), "t2d1": ("2025-06-01", ["eess.AS", "cs.LG"]),
+         "t3d0": ("2025-03-03", ["cs.CV"]), "t3d1": ("2025-06-18", ["cs.CV", "cs.LG"]), "t3d2": ("2025-04-09", ["cs.LG"])}
+
+
+def trends(dates: bool = True, facets: bool = True) -> Trends:
+    """The stored counts of the dated, faceted fake index (``dates=False``: facets only)."""
+    return Trends("published" if dates else None, "month" if dates else None, list(PERIODS) if dates else [],
+                  {t: list(row) for t, row in COUNTS.items()} if dates else {}, undated=7 if dates else 0,
+                  words={t: [list(w) for w in row] for t, row in WORDS.items()} if dates else {},
+                  facets={"categories": FacetCounts("categories", list(CATEGORIES),
+                                                    {t: list(r) for t, r in CATEGORY_COUNTS.items()}, multi=True)}
+                  if facets else {})
+
+
+def dated(docs: list[DocumentRecord]) -> list[DocumentRecord]:
+    return [replace(d, date=DATED[d.id][0], period=DATED[d.id][0][:7], fields={"categories": list(DATED[d.id][1])})
+            if d.id in DATED else d for d in docs]
+
+
 def _centroid(vectors: np.ndarray) -> np.ndarray:
     c = vectors.mean(axis=0)
     return (c / np.linalg.norm(c)).astype(np.float32)
 
 
 def snapshot(themes: bool = True, brief: dict | None = None, descriptions: dict[int, tuple[str, list[str]]] = None,
-             corpus: dict | None = None) -> Snapshot:
-    """A snapshot of CORPUS (or ``corpus``); ``descriptions``: topic id -> (description, document ids)."""
+             corpus: dict | None = None, counts: Trends | None = None) -> Snapshot:
+    """A snapshot of CORPUS (or ``corpus``); ``descriptions``: topic id -> (description, document ids);
+    ``counts``: the index's stored Trends (its documents then carry their dates and categories)."""
     corpus = corpus or CORPUS
     docs = [d for d in documents() if d.topic in corpus] if corpus is CORPUS else \
         [DocumentRecord(f"t{tid}d{j}", text, title, tid, 1.0, 0.0, 0.0, theme=theme)
          for tid, (_, _, theme, items) in corpus.items() for j, (title, text) in enumerate(items)]
-    reader = FakeReader(docs)
+    if counts is not None:
+        docs = dated(docs)
+    reader = FakeReader(docs, counts)
     topics = []
     for tid, (label, keywords, theme, items) in corpus.items():
         rows = [i for i, d in enumerate(docs) if d.topic == tid]

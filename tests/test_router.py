@@ -171,7 +171,7 @@ def test_a_search_embeds_the_question_without_its_frame():
 def test_the_examples_file_is_a_few_hundred_labelled_questions():
     pairs = examples.read()
     assert len(pairs) >= 250
-    assert {i for i, _ in pairs} == {"brief", "overview", "global", "not_in_documents", "search"}
+    assert {i for i, _ in pairs} == {"brief", "overview", "global", "not_in_documents", "search", "trends", "groups"}
     with pytest.raises(ValueError, match="unknown intent"):
         examples.read("nonsense\twhat is this")
 
