@@ -198,3 +198,21 @@ def test_the_readmes_notebook_example_runs_as_written(tmp_path, monkeypatch):
     assert reply.answer and reply.sources
     assert idx.topics()["Label_Source"].str.startswith("llm").any()  # the bundled LLM labelled topics
     idx.close()
+
+
+@pytest.mark.slow
+def test_time_and_group_questions_are_answered_from_the_counts_of_a_real_index(built):
+    """The chat's time and group answers (agent/trends_answers.py) over a real dated index: every count
+    the answer gives for a group is one the index counted from the input rows."""
+    index, rows = built
+    growing = index.ask("What topics are growing?")
+    assert growing.intent == "trends" and growing.answer
+    common = index.ask("Which topics are most common in cs.LG?")
+    assert common.intent == "groups"
+    topic_of = dict(zip(index.documents()["id"], index.documents()["topic"]))
+    in_group = Counter(topic_of[r["id"]] for r in rows if "cs.LG" in r["categories"].split())
+    shown = {int(t): int(n.replace(",", "")) for t, n in re.findall(r"\(topic (-?\d+)\): ([\d,]+) of", common.answer)}
+    assert shown, common.answer
+    assert shown == {t: in_group[t] for t in shown}  # each count is the input's, joined on ids
+    assert list(shown) == sorted(shown, key=lambda t: -in_group[t])  # most common first
+    assert all(s.id in topic_of for s in common.sources)
