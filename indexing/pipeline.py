@@ -26,6 +26,7 @@ from indexing import (
     fingerprint,
     host,
     jit_cache,
+    refine,
     store,
     topics,
 )
@@ -89,6 +90,7 @@ def build(
     topics.check_size(n, settings.topics)  # before hours of embedding, not after
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
     with writer_lock(location, client) as lease:
+        refinements = refine.earlier_log(location, client)  # before this run's manifest replaces the live one
         t = time.perf_counter()
         model, vectors, embed_stats = _embed(corpus, settings, cache, progress, log)
         timings["embed"] = time.perf_counter() - t
@@ -125,6 +127,10 @@ def build(
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
+        # renames, merges and splits made on an index of these settings, redone where their topics still are
+        replayed = refine.replay(location, client, lease, refinements, llm=llm, embedder=model, log=log)
+        if replayed.generation is not None:
+            return IndexResult(replayed.manifest, replayed.topics, replayed.themes)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
 
 

@@ -13,7 +13,7 @@ from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
-from ui import options, progress, tables
+from ui import options, progress, refining, tables
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -135,9 +135,11 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    """Print the topic table of an existing index."""
+    """Print the topic table of an existing index, or rename, merge or split its topics (ui/refining.py)."""
     import json
 
+    if refining.asked(args):
+        return refining.run(args, _location(args, config_mod.load({"index_dir": args.index_dir}))[1])
     reader = _reader(args)
     topic_list, themes = reader.topics(), reader.themes()
     if args.json:
@@ -375,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "in --index-dir (earlier versions kept them), then exit")
     p.set_defaults(func=_index)
 
-    p = sub.add_parser("topics", help="print the topics of an index")
+    p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
+    options.refine_options(p)
     p.set_defaults(func=_topics)
 
     p = sub.add_parser("ask", help="ask about the corpus; without a question, chat line by line on stdin")
