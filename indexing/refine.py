@@ -77,6 +77,9 @@ class _State:
     embedder: object = None  # the embedding model, loaded on first need (a rename needs none)
     llm: Completer | None = None
     cache: object = None  # the index folder's cache (LLM answers), None on a server
+    # the highest topic id this index has used: a split's parts come after it, so that an id a merge or
+    # split retired never comes back meaning other documents
+    highest: int = -1
 
     def topic(self, topic_id: int) -> Topic:
         if topic_id == OUTLIER:
@@ -158,7 +161,8 @@ def _split(state: _State, topic_id: int, parts: int | None) -> tuple[Split, dict
     found, modularity = refine_topics.sub_communities(state.vectors[rows], refine_topics.params_of(state.manifest),
                                                       parts, topic_id)
     entry = {"op": "split", "topic": refine_log.named([state.records[i].id for i in rows]), "parts": parts}
-    first = max(t.id for t in state.topics) + 1
+    first = max(state.highest, *(t.id for t in state.topics)) + 1
+    state.highest = first + int(found.max())
     for row, part in zip(rows.tolist(), found.tolist()):
         state.records[row].topic = first + part
     new = {first + p: parent.theme for p in range(int(found.max()) + 1)}
@@ -221,7 +225,9 @@ def _load(client, location: store.Location) -> _State:
             vectors = np.zeros((len(records), rows.shape[1]), np.float32)
         vectors[[position[i] for i in got["ids"]]] = rows
     manifest = {k: v for k, v in reader.manifest.items() if k != "generation"}
-    return _State(manifest, records, vectors, reader.topics(), reader.themes())
+    topics = reader.topics()
+    return _State(manifest, records, vectors, topics, reader.themes(),
+                  highest=max([int(manifest.get("highest_topic_id", -1)), *(t.id for t in topics)]))
 
 
 def derived_counts(state: _State) -> dict:
@@ -243,7 +249,8 @@ def _save(client, location: store.Location, lease, state: _State, log: list[dict
     manifest = {**state.manifest, **derived_counts(state),
                 "brief": refine_topics.rebrief(state.manifest.get("brief"), state.themes, state.topics,
                                                len(state.records)),
-                "refined": datetime.now(timezone.utc).isoformat(timespec="seconds"), "refinements": log}
+                "refined": datetime.now(timezone.utc).isoformat(timespec="seconds"), "refinements": log,
+                "highest_topic_id": max(state.highest, *(t.id for t in state.topics))}
     writer = store.begin(client, location.names, lease)
     writer.write_documents(state.records, state.vectors)
     writer.write_topics(state.topics)
