@@ -13,11 +13,7 @@ from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
-<<<<<<< HEAD
-from ui import options, progress, refining, tables
-=======
-from ui import options, progress, tables, trend_tables
->>>>>>> main
+from ui import options, progress, refining, tables, trend_tables
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -397,12 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
-<<<<<<< HEAD
     options.refine_options(p)
-=======
     p.add_argument("--by", metavar="FIELD", help="the topics of each value of a facet (e.g. categories), or of "
                                                  "each period with --by date")
->>>>>>> main
     p.set_defaults(func=_topics)
 
     p = sub.add_parser("trends", help="print each topic's share over time and the topics that grew or shrank most")
