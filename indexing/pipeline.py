@@ -217,22 +217,11 @@ def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.Topi
     """The counts per topic x period and topic x facet value, and each topic's words per period, computed
     once here so that no question scans the corpus (indexing.trends)."""
     columns = corpus.columns or {}
-    assigned = [int(t) for t in result.assignments]
     when = [date.fromisoformat(d.date) if d.date else None for d in corpus.documents]
     known = [d for d in when if d is not None]
-    field_name = columns.get("date_field") if known else None
-    period = dates.choose_period(known, columns.get("date_precision") or "day") if field_name else None
-    facets = {name: ([_as_list(d.fields.get(name)) for d in corpus.documents], multi)
-              for name, multi in (columns.get("facet_fields") or {}).items()}
-    counted = trends.count(assigned, when, field_name, period, facets)
-    if counted.dated:
-        counted.words = trend_words.period_words(corpus.texts, assigned, when, period, counted.periods, params,
-                                                 params.random_state)
-    return counted
-
-
-def _as_list(value) -> list[str]:
-    return [] if value is None else list(value) if isinstance(value, list) else [value]
+    period = dates.choose_period(known, columns.get("date_precision") or "day") if known else None
+    return trend_words.counted(corpus.texts, result.assignments, when, [d.fields for d in corpus.documents],
+                               columns.get("date_field"), period, columns.get("facet_fields") or {}, params)
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,

@@ -19,11 +19,11 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import numpy as np
 
-from indexing import refine_log, refine_topics, store
+from indexing import dates, refine_log, refine_topics, store, trend_words, trends
 from indexing.errors import TopictalkError
 from indexing.labels import Completer
 from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
@@ -241,7 +241,17 @@ def derived_counts(state: _State) -> dict:
     counts = {**state.manifest.get("counts", {}), "topics": sum(not t.is_outlier for t in state.topics),
               "themes": len(state.themes), "outliers": outliers, "outlier_share": round(outliers / max(n, 1), 4),
               "placed": sum(not r.core for r in state.records)}
-    return {"counts": counts}
+    derived = {"counts": counts}
+    old = trends.Trends.from_dict(state.manifest.get("trends"))
+    if old is not None:  # the same fields and period as the index counted; new periods when new dates came
+        when = [date.fromisoformat(r.date) if r.date else None for r in state.records]
+        for r, d in zip(state.records, when):
+            r.period = dates.label(d, old.period) if d is not None and old.period else None
+        derived["trends"] = trend_words.counted(
+            [r.text for r in state.records], [r.topic for r in state.records], when, [r.fields for r in state.records],
+            old.date_field, old.period, {name: f.multi for name, f in old.facets.items()},
+            refine_topics.params_of(state.manifest)).as_dict()
+    return derived
 
 
 def _save(client, location: store.Location, lease, state: _State, log: list[dict]) -> int:

@@ -79,7 +79,6 @@ class SharedModel:
 def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
     from indexing import bertopic_model, pipeline
-    from indexing import corpus as corpus_mod
     from indexing.labels import LabelSettings
     from indexing.topics import TopicParams
 
@@ -87,23 +86,11 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     index_dir, location = _location(args, cfg)
     if args.gc:
         return _gc(location)
-    if bool(args.input) == bool(args.dataset):
-        raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
-                             "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
-
-    def log(msg: str) -> None:  # --quiet keeps warnings (a corrupt cache recomputed), drops progress talk
-        if not args.quiet or msg.startswith("warning:"):
-            print(f"topictalk: {msg}", file=sys.stderr)
-
-    columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed,
-                   date_field=args.date_field, facet_fields=args.facet_field)
+    log = _logger(args)
+    columns = dict(limit=args.limit, seed=args.seed, date_field=args.date_field, facet_fields=args.facet_field)
     # read first: a model that cannot be read costs no corpus load
     topics_from = bertopic_model.read(args.bertopic_model) if getattr(args, "bertopic_model", None) else None
-    if args.dataset:
-        log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
-        corpus = corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
-    else:
-        corpus = corpus_mod.from_files(args.input, **columns)
+    corpus = load_corpus(args, log, **columns)
     sample = f", a random sample of {len(corpus)} from {corpus.sampled_from}" if corpus.sampled_from else ""
     log(f"{len(corpus)} documents from {corpus.source} ({corpus.read} read, {corpus.dropped_empty} empty and "
         f"{corpus.dropped_duplicates} duplicate dropped{sample})")
@@ -138,6 +125,36 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
           f"{location} (generation {m['generation']}, {m['timings']['total']:.0f} s)")
     print(f"time: {progress.where_the_time_went(m)}")
     return 0
+
+
+def _logger(args: argparse.Namespace):
+    def log(msg: str) -> None:  # --quiet keeps warnings (a corrupt cache recomputed), drops progress talk
+        if not args.quiet or msg.startswith("warning:"):
+            print(f"topictalk: {msg}", file=sys.stderr)
+
+    return log
+
+
+def load_corpus(args: argparse.Namespace, log, **columns):  # noqa: ANN001, ANN201
+    """The documents --input or --dataset names (`index`, `demo`, `add`)."""
+    from indexing import corpus as corpus_mod
+
+    if bool(args.input) == bool(args.dataset):
+        raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
+                             "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
+    columns.update(text_column=args.text_column, title_column=args.title_column)
+    if args.dataset:
+        log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
+        return corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
+    return corpus_mod.from_files(args.input, **columns)
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Add documents to an index: only they are embedded and placed; a new generation (ui/adding.py)."""
+    from ui import adding
+
+    location = _location(args, config_mod.load({"index_dir": args.index_dir}))[1]
+    return adding.run(args, location, lambda **columns: load_corpus(args, _logger(args), **columns))
 
 
 def _topics(args: argparse.Namespace) -> int:
@@ -389,6 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gc", action="store_true", help="only remove the HNSW folders that dropped generations left "
                                                       "in --index-dir (earlier versions kept them), then exit")
     p.set_defaults(func=_index)
+
+    p = sub.add_parser("add", help="add documents to an index: embed and place only them (no re-index)")
+    options.corpus_options(p)
+    options.store_options(p)
+    p.add_argument("--json", action="store_true", help="what was added, as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_add)
 
     p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)

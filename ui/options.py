@@ -100,11 +100,8 @@ def serve_options(p: argparse.ArgumentParser) -> None:
                    help="most documents drawn on the map (a sample beyond)")
 
 
-def index_options(p: argparse.ArgumentParser) -> None:
-    """The options of `index`, shared with `demo` so both build an index the same way."""
-    from indexing.labels import LabelSettings
-    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
-
+def corpus_options(p: argparse.ArgumentParser):
+    """Where the documents come from: `index`, `demo` and `add`."""
     src = p.add_argument_group("corpus")
     src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
                      "of .txt/.md files")
@@ -112,6 +109,15 @@ def index_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--split", default="train")
     src.add_argument("--text-column")
     src.add_argument("--title-column")
+    return src
+
+
+def index_options(p: argparse.ArgumentParser) -> None:
+    """The options of `index`, shared with `demo` so both build an index the same way."""
+    from indexing.labels import LabelSettings
+    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
+
+    src = corpus_options(p)
     src.add_argument("--limit", type=at_least(0, " documents"),
                      help="index a reproducible random sample of N documents")
     src.add_argument("--seed", type=at_least(0), default=42, help="seed of the --limit sample")
