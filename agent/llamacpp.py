@@ -10,11 +10,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import prompts
-import prompts.llama2
 from agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
 from indexing import fingerprint
 from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
+from prompts import llama2
 
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
 # prompt tokens read between two looks at Stop: llama.cpp reads a prompt in one call that nothing can
@@ -141,9 +141,9 @@ class LlamaCppModel(Model):
             # turn text is never parsed for control tokens.
             ids: list[int] = []
             for piece in _TURN_MARKS.split(text):
-                if piece == prompts.llama2.BOS:
+                if piece == llama2.BOS:
                     ids.append(self._llm.token_bos())
-                elif piece == prompts.llama2.EOS:
+                elif piece == llama2.EOS:
                     ids.append(self._llm.token_eos())
                 elif piece:
                     ids += self._llm.tokenize(piece.encode("utf-8"), add_bos=False, special=False)

@@ -67,7 +67,9 @@ class Clustering:
         """The one line `topictalk index` prints."""
         n, placed = len(self.labels), int((~self.core).sum())
         topics = len(set(self.labels.tolist()) - {OUTLIER})
-        if self.method == "hdbscan":
+        if self.method == "given":
+            how = f"the topics of {self.details['source']}, as they were fitted"
+        elif self.method == "hdbscan":
             d = self.details
             how = f"HDBSCAN min_cluster_size={d['min_cluster_size']}, min_samples={d['min_samples']}, as given"
         else:

@@ -10,10 +10,11 @@ import os
 import random
 import socket
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indexing import fields as fields_mod
 from indexing.errors import TopictalkError
 
 TEXT_COLUMNS = ("abstract", "text", "body", "content")
@@ -27,6 +28,8 @@ class Document:
     id: str
     text: str
     title: str = ""
+    date: str | None = None  # ISO YYYY-MM-DD from the corpus's date column (indexing.fields)
+    fields: Mapping[str, str | list[str]] = field(default_factory=dict, hash=False)  # facet values; a list if multi
 
 
 @dataclass
@@ -40,6 +43,10 @@ class Corpus:
     dropped_duplicates: int = 0
     sampled_from: int | None = None  # document count before --limit sampling, else None
     inputs: list[str] | None = None  # local files: their resolved paths (``source`` names only base names)
+    rows: list[int] | None = None  # each document's position among the rows read (cleaning drops some)
+    # the date and facet columns found (indexing.fields.Fields.manifest): date_field, date_precision,
+    # facet_fields (name -> multi-valued), reported (a line per column named like one but not used)
+    columns: dict = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -58,7 +65,8 @@ class Corpus:
 
 
 def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, title_column: str | None = None,
-               limit: int | None = None, seed: int = 42) -> Corpus:
+               limit: int | None = None, seed: int = 42, date_field: str | None = None,
+               facet_fields: Sequence[str] = ()) -> Corpus:
     """Concatenate files and folders; columns are resolved in each file so an error names the file."""
     _check_limit(limit)
     if isinstance(paths, (str, Path)):  # a lone string is a Sequence too, of characters
@@ -90,16 +98,21 @@ def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, t
             record = {"id": row.get(ident) if ident else None, text_name: row.get(text)}
             if title_name:
                 record[title_name] = row.get(title) if title else None
+            for key, value in row.items():  # the columns that may hold dates or facets, as they are
+                if key not in (ident, text, title, "id", text_name, title_name) and \
+                        fields_mod.wanted(key, date_field, facet_fields):
+                    record[key] = value
             merged.append(record)
         del rows
     corpus = from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name,
-                          limit=limit, seed=seed)
+                          limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields)
     corpus.inputs = input_paths(paths)
     return corpus
 
 
 def from_dataset(name: str, *, split: str = "train", text_column: str | None = None,
-                 title_column: str | None = None, limit: int | None = None, seed: int = 42) -> Corpus:
+                 title_column: str | None = None, limit: int | None = None, seed: int = 42,
+                 date_field: str | None = None, facet_fields: Sequence[str] = ()) -> Corpus:
     """A Hugging Face dataset split, e.g. CShorten/ML-ArXiv-Papers (columns title, abstract)."""
     _check_limit(limit)
     try:
@@ -114,7 +127,7 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
         raise TopictalkError(f"could not reach Hugging Face dataset {name!r} (split {split!r}): {_first_line(err)}; "
                              "check the name or network, or pass --input FILE with local files") from err
     return from_records(data, source=dataset_source(name, split), text_column=text_column, title_column=title_column,
-                        limit=limit, seed=seed)
+                        limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields)
 
 
 def _hub_offline() -> bool:
@@ -161,8 +174,10 @@ def hub_problem(name: str, timeout: float = 3.0) -> str | None:
 
 
 def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,
-                 title_column: str | None = None, limit: int | None = None, seed: int = 42) -> Corpus:
-    """The cleaning every loader shares: strip, drop empty and duplicate texts, unique ids, then sample."""
+                 title_column: str | None = None, limit: int | None = None, seed: int = 42,
+                 date_field: str | None = None, facet_fields: Sequence[str] = ()) -> Corpus:
+    """The cleaning every loader shares: strip, drop empty and duplicate texts, unique ids, then sample;
+    each document keeps its date and facet values (the columns :func:`indexing.fields.detect` finds)."""
     _check_limit(limit)
     rows = list(records)
     if not rows:
@@ -174,7 +189,10 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
                              "pass --text-column NAME")
     title_col = _pick(columns, title_column, TITLE_COLUMNS, source, "--title-column", exclude={text_col})
     id_col = _pick(columns, None, ("id",), source, "", exclude={text_col, title_col})
+    found = fields_mod.detect(rows, columns, source, date_field=date_field, facet_fields=facet_fields,
+                              taken=(text_col, title_col, id_col))
     documents: list[Document] = []
+    kept: list[int] = []  # the row of each document
     seen_texts: set[str] = set()
     seen_ids: set[str] = set()
     dropped_empty = dropped_duplicates = 0
@@ -195,7 +213,12 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
                                  "or remove it to use text hashes")
         seen_ids.add(doc_id)
         title = _as_str(row.get(title_col), f"{source} row {number}, column {title_col!r}").strip() if title_col else ""
-        documents.append(Document(id=doc_id, text=text, title=title))
+        day = found.dates[number - 1] if found.date_field else None
+        facets = {name: (vs[number - 1] if multi else vs[number - 1][0])
+                  for name, multi in found.facets.items() if (vs := found.values[name])[number - 1]}
+        documents.append(Document(id=doc_id, text=text, title=title, date=day.isoformat() if day else None,
+                                  fields=facets))
+        kept.append(number - 1)
     if not documents:
         raise TopictalkError(f"no documents in {source}: {len(rows)} rows read, none with text in column "
                              f"{text_col!r}; pass --text-column NAME or check the input")
@@ -203,9 +226,10 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
     if limit is not None and limit < len(documents):
         sampled_from = len(documents)
         keep = sorted(random.Random(seed).sample(range(len(documents)), limit))  # sorted: original order
-        documents = [documents[i] for i in keep]
+        documents, kept = [documents[i] for i in keep], [kept[i] for i in keep]
     return Corpus(documents, source, text_col, title_col, read=len(rows), dropped_empty=dropped_empty,
-                  dropped_duplicates=dropped_duplicates, sampled_from=sampled_from)
+                  dropped_duplicates=dropped_duplicates, sampled_from=sampled_from, columns=found.manifest(),
+                  rows=kept)
 
 
 def _check_limit(limit: int | None) -> None:

@@ -3,8 +3,9 @@
 ``topictalk export --format csv|parquet|jsonl --out FOLDER`` writes ``documents``, ``topics`` and
 ``themes`` in one format. The topic table has the columns of BERTopic's ``get_topic_info()`` (Topic,
 Count, Name, Representation, Representative_Docs), then ours; a document row has its id, title, text,
-topic, theme (with their labels), probability, whether it is core (a member, not placed) and its map
-position. In CSV a list is a JSON array; Parquet and JSON lines keep lists as lists.
+topic, theme (with their labels), probability, whether it is core (a member, not placed), its map
+position, its date and period (empty without a date column) and a column per facet field (a list where
+the field is multi-valued; named ``field_NAME`` where NAME is one of the columns before). In CSV a list is a JSON array; Parquet and JSON lines keep lists as lists.
 """
 
 from __future__ import annotations
@@ -24,15 +25,22 @@ def frames(reader) -> dict:
     topics, themes = reader.topics(), reader.themes()
     topic_label = {t.id: t.label for t in topics}
     theme_label = {th.id: th.label for th in themes}
+    base = ["id", "title", "text", "topic", "topic_label", "theme", "theme_label", "probability", "core", "x", "y",
+            "date", "period"]
+    docs = reader.all_documents()
+    # a facet column under its own name, or field_NAME where that name is one of ours
+    facet_names = list(dict.fromkeys(name for d in docs for name in d.fields))
+    shown = {name: f"field_{name}" if name in base else name for name in facet_names}
     documents = pd.DataFrame(
         [{"id": d.id, "title": d.title, "text": d.text, "topic": d.topic, "topic_label": topic_label.get(d.topic, ""),
           "theme": -1 if d.theme is None else d.theme, "theme_label": theme_label.get(d.theme, ""),
-          "probability": d.probability, "core": d.core, "x": d.x, "y": d.y} for d in reader.all_documents()],
-        columns=["id", "title", "text", "topic", "topic_label", "theme", "theme_label", "probability", "core", "x", "y"])
+          "probability": d.probability, "core": d.core, "x": d.x, "y": d.y, "date": d.date, "period": d.period,
+          **{shown[name]: d.fields.get(name) for name in facet_names}} for d in docs],
+        columns=base + [shown[n] for n in facet_names])
     topic_rows = pd.DataFrame(
-        [{"Topic": t.id, "Count": t.size, "Name": f"{t.id}_" + "_".join(t.keywords[:4]), "Label": t.label,
-          "Representation": list(t.keywords), "KeyBERT": list(t.keybert), "MMR": list(t.mmr),
-          "Representative_Docs": list(t.representative_ids), "Description": t.description,
+        [{"Topic": t.id, "Count": t.size, "Name": f"{t.id}_" + "_".join(t.keywords[:4]),
+          "Representation": list(t.keywords), "Representative_Docs": list(t.representative_ids), "Label": t.label,
+          "KeyBERT": list(t.keybert), "MMR": list(t.mmr), "Description": t.description,
           "Theme": -1 if t.theme is None else t.theme, "Theme_Label": theme_label.get(t.theme, ""),
           "Label_Source": t.label_source} for t in topics])
     theme_rows = pd.DataFrame(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from indexing import (
+    dates,
     describe,
     descriptions,
     embed_pool,
@@ -29,8 +30,12 @@ from indexing import (
     refine,
     store,
     topics,
+    trend_words,
+    trends,
 )
+from indexing.bertopic_model import SavedTopics
 from indexing.corpus import Corpus
+from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
 from indexing.writer_lock import writer_lock
@@ -80,14 +85,17 @@ def build(
     location: store.Location | None = None,
     progress: Progress = _no_progress,
     log: Callable[[str], None] = lambda _: None,
+    topics_from: SavedTopics | None = None,
 ) -> IndexResult:
-    """Index ``corpus``; ``llm`` None labels topics by keywords only."""
+    """Index ``corpus``; ``llm`` None labels topics by keywords only. ``topics_from``: a saved BERTopic
+    model whose topics (its fitted documents' assignments, words and any labels set) are kept."""
     location = location or store.Location(path=index_dir)
     cache = index_dir / "cache"
     timings: dict[str, float] = {}
     started = time.perf_counter()
     n = len(corpus)
     topics.check_size(n, settings.topics)  # before hours of embedding, not after
+    given = _given(corpus, topics_from)  # a model that does not fit the documents fails before any work
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
     with writer_lock(location, client) as lease:
         refinements = refine.earlier_log(location, client)  # before this run's manifest replaces the live one
@@ -96,7 +104,7 @@ def build(
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
-        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log)
+        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log, given)
         done(1)
         timings.update(result.timings)
 
@@ -110,6 +118,8 @@ def build(
 
         t = time.perf_counter()
         labeler, described = _label(result, documents, central, embed, llm, settings, cache, progress)
+        if topics_from is not None:
+            _keep_labels(result, topics_from.labels)
         timings["label"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -117,13 +127,17 @@ def build(
         timings["describe"] += time.perf_counter() - t
 
         t = time.perf_counter()
+        counted = count_trends(corpus, result, settings.topics)
+        timings["trends"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         writer = store.begin(client, location.names, lease)
-        _write(writer, corpus, result, vectors, progress)
+        _write(writer, corpus, result, vectors, progress, counted.period)
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
 
         manifest = {**_manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings),
-                    "descriptions": described, "brief": brief.as_dict()}
+                    "descriptions": described, "brief": brief.as_dict(), "trends": counted.as_dict()}
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
@@ -152,6 +166,27 @@ def _embed(corpus: Corpus, settings: IndexSettings, cache: Path, progress: Progr
     return model, vectors, stats
 
 
+def _given(corpus: Corpus, saved: SavedTopics | None) -> topics.Given | None:
+    if saved is None:
+        return None
+    if corpus.sampled_from is not None:
+        raise TopictalkError(f"--limit samples the documents, and the BERTopic model at {saved.source} needs all "
+                             "it was fitted on: drop --limit")
+    return topics.Given(saved.for_rows(corpus.rows or [], corpus.read), saved.source, saved.words)
+
+
+def _keep_labels(result: topics.TopicResult, labels: dict[int, str]) -> None:
+    """The labels a person set on the BERTopic model win over the LLM's (which still describes the topic);
+    a theme of one topic is that topic, name included."""
+    by_id = {tp.id: tp for tp in result.topics}
+    for topic, text in labels.items():
+        if topic in by_id:
+            by_id[topic].label, by_id[topic].label_source = text, "bertopic"
+    for th in result.themes:
+        if len(th.topic_ids) == 1 and th.topic_ids[0] in labels:
+            th.label = labels[th.topic_ids[0]]
+
+
 def _label(result: topics.TopicResult, documents: dict[str, tuple[str, str]], central: dict[str, str],
            embed: descriptions.Embed, llm: Completer | None, settings: IndexSettings, cache: Path,
            progress: Progress) -> tuple[Labeler | None, dict]:
@@ -178,14 +213,39 @@ def _brief(result: topics.TopicResult, documents: dict[str, tuple[str, str]], em
     return descriptions.brief(result.themes, result.topics, len(documents), raw, documents, embed)
 
 
+def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.TopicParams) -> trends.Trends:
+    """The counts per topic x period and topic x facet value, and each topic's words per period, computed
+    once here so that no question scans the corpus (indexing.trends)."""
+    columns = corpus.columns or {}
+    assigned = [int(t) for t in result.assignments]
+    when = [date.fromisoformat(d.date) if d.date else None for d in corpus.documents]
+    known = [d for d in when if d is not None]
+    field_name = columns.get("date_field") if known else None
+    period = dates.choose_period(known, columns.get("date_precision") or "day") if field_name else None
+    facets = {name: ([_as_list(d.fields.get(name)) for d in corpus.documents], multi)
+              for name, multi in (columns.get("facet_fields") or {}).items()}
+    counted = trends.count(assigned, when, field_name, period, facets)
+    if counted.dated:
+        counted.words = trend_words.period_words(corpus.texts, assigned, when, period, counted.periods, params,
+                                                 params.random_state)
+    return counted
+
+
+def _as_list(value) -> list[str]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,
-           progress: Progress) -> None:
-    """The documents (with their topic, theme and map position), the topics and the themes, uncommitted."""
+           progress: Progress, period: str | None = None) -> None:
+    """The documents (with their topic, theme, map position, date, period and facet values), the topics and
+    the themes, uncommitted."""
     theme_of = {tp.id: tp.theme for tp in result.topics}
     records = [
         DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
                        float(result.coordinates[i, 0]), float(result.coordinates[i, 1]), bool(result.core[i]),
-                       theme_of.get(int(result.assignments[i])))
+                       theme_of.get(int(result.assignments[i])), date=d.date,
+                       period=dates.label(date.fromisoformat(d.date), period) if d.date and period else None,
+                       fields=dict(d.fields))
         for i, d in enumerate(corpus.documents)
     ]
     writer.write_documents(records, vectors, progress("writing", len(corpus)))
@@ -206,7 +266,8 @@ def _manifest(corpus: Corpus, settings: IndexSettings, location: store.Location,
         "corpus": {"source": corpus.source, "documents": n, "read": corpus.read,
                    "dropped_empty": corpus.dropped_empty, "dropped_duplicates": corpus.dropped_duplicates,
                    "sampled_from": corpus.sampled_from, "text_column": corpus.text_column,
-                   "title_column": corpus.title_column, "inputs": corpus.inputs},
+                   "title_column": corpus.title_column, "inputs": corpus.inputs,
+                   "date_field": None, "facet_fields": {}, "reported": [], **(corpus.columns or {})},
         "models": {"embedding": embedding.model_key(settings.embedding_model),
                    "embedding_name": settings.embedding_model,
                    "embedding_dim": int(vectors.shape[1]), "llm": llm.spec if llm else None},

@@ -102,3 +102,6 @@ class DocumentRecord:
     y: float
     core: bool = True  # False: HDBSCAN left it out and it was placed at its nearest topic
     theme: int | None = None
+    date: str | None = None  # ISO YYYY-MM-DD from the corpus's date column; None without one
+    period: str | None = None  # the period label it is counted in (indexing.trends)
+    fields: dict[str, str | list[str]] = field(default_factory=dict)  # its facet values (a list when multi-valued)

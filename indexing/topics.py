@@ -263,6 +263,23 @@ def find_topics(embeddings: np.ndarray, params: TopicParams, knn: _Neighbours, c
     return chosen, graph
 
 
+@dataclass(frozen=True)
+class Given:
+    """Topics found elsewhere: a label per document (-1: an outlier) and each topic's words."""
+
+    labels: np.ndarray
+    source: str
+    words: dict[int, list[str]] = field(default_factory=dict)
+
+    def clustering(self, knn: _Neighbours) -> clustering.Clustering:
+        indices, distances = knn.for_graph()
+        # outliers (-1) counted as one more group, so that -1 indexes nothing; their confidence is none
+        confidence = clustering.confidence(self.labels + 1, indices, distances).astype(np.float32)
+        confidence[self.labels == OUTLIER] = 0.0
+        return clustering.Clustering(self.labels, confidence, self.labels != OUTLIER, "given",
+                                     {"source": self.source})
+
+
 def fit(
     texts: list[str],
     ids: list[str],
@@ -271,8 +288,10 @@ def fit(
     embedding_model,
     cache: Path,
     log: Callable[[str], None] = lambda _: None,
+    given: Given | None = None,
 ) -> TopicResult:
-    """Topics, themes and their representations; ``embeddings`` are unit-length rows, one per text."""
+    """Topics, themes and their representations; ``embeddings`` are unit-length rows, one per text.
+    ``given``: each document's topic as another model found it (a saved BERTopic model), kept as it is."""
     n = len(texts)
     check_size(n, params)
     timings: dict[str, float] = {}
@@ -280,7 +299,10 @@ def fit(
     knn = _Neighbours(embeddings, params)
 
     t = time.perf_counter()
-    chosen, graph = find_topics(embeddings, params, knn, cache, log, timings, cached)
+    if given is not None:
+        chosen, graph = given.clustering(knn), clustering.neighbour_graph(*knn.for_graph())
+    else:
+        chosen, graph = find_topics(embeddings, params, knn, cache, log, timings, cached)
     labels = chosen.labels
     if set(labels.tolist()) <= {OUTLIER}:
         raise TopictalkError(f"no topic found in {n} documents with min_cluster_size={params.min_cluster_size}; "
@@ -298,6 +320,8 @@ def fit(
     log("building topic representations (c-TF-IDF, KeyBERTInspired, MMR)")
     topics, themes = represent(texts, ids, embeddings, labels, chosen.confidence, chosen.core, split.theme_of_topic,
                                params, embedding_model)
+    for tp in topics if given is not None else []:  # the model's own words stay its topics' representation
+        tp.keywords = given.words.get(tp.id, [])[:params.top_n_words] or tp.keywords
     timings["topics"] = time.perf_counter() - t
     return TopicResult(labels, chosen.confidence, chosen.core, coords, topics, themes, chosen, split, timings, cached)
 

@@ -590,3 +590,115 @@ def test_a_long_answer_is_read_from_its_start(browser, quick_app):
     assert shown["answer_bottom"] > shown["view_height"], shown  # taller than the chat: a real test of scrolling
     assert 0 <= shown["question_top"] and shown["answer_top"] < shown["view_height"] / 2, shown  # its start in view
     page.context.close()
+
+
+# -- the Trends view and the map filtered to a period (issue 29) ------------------------------------------------
+# topic -> (label, theme, [(title, month)]): two themes, three months, a document in each topic's every month
+DATED = {0: ("Speech recognition", 0, [("ASR with transformers", "2025-01"), ("Streaming ASR", "2025-01"),
+                                        ("Noisy speech recognition", "2025-02")]),
+         1: ("Speaker diarization", 0, [("Who spoke when", "2025-02"), ("Diarization of meetings", "2025-03")]),
+         2: ("Image segmentation", 1, [("Segmenting cells", "2025-01"), ("Panoptic segmentation", "2025-03"),
+                                       ("Segment anything", "2025-03")])}
+MONTHS = ["2025-01", "2025-02", "2025-03"]
+
+
+def dated_index(folder: Path):
+    """A real eight-document index with months and a facet, its trends counted from the same table."""
+    import numpy as np
+
+    from agent.retrieval import TopicIndex
+    from indexing import embedding, store
+    from indexing.schema import DocumentRecord, Theme, Topic
+    from indexing.trends import FacetCounts, Trends
+
+    rows = [(t, theme, title, month) for t, (_, theme, docs) in DATED.items() for title, month in docs]
+    embedder = embedding.load("bundled")
+    vectors = embedder.encode([r[2] for r in rows], normalize_embeddings=True).astype(np.float32)
+    venue = lambda t: "speech" if t < 2 else "vision"  # noqa: E731 - the facet: one value per document
+    records = [DocumentRecord(f"d{i}", f"{title}. A study.", title, t, 1.0, float(i), float(t), theme=theme,
+                              date=f"{month}-15", period=month, fields={"venue": venue(t)})
+               for i, (t, theme, title, month) in enumerate(rows)]
+    writer = store.begin(store.connect(store.Location(path=folder)))
+    writer.write_documents(records, vectors)
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    members = {t: [i for i, r in enumerate(rows) if r[0] == t] for t in DATED}
+    writer.write_topics([Topic(t, len(members[t]), label, "llm", label.lower().split(), theme=theme,
+                               representative_ids=[f"d{i}" for i in members[t]],
+                               embedding=unit(vectors[members[t]].mean(axis=0)))
+                         for t, (label, theme, _) in DATED.items()])
+    writer.write_themes([Theme(0, 5, "Audio", "llm", [0, 1], embedding=unit(vectors[:5].mean(axis=0))),
+                         Theme(1, 3, "Vision", "llm", [2], embedding=unit(vectors[5:].mean(axis=0)))])
+    counts = {t: [sum(r[0] == t and r[3] == m for r in rows) for m in MONTHS] for t in DATED}
+    venues = FacetCounts("venue", ["speech", "vision"], {t: [len(members[t]) * (venue(t) == v)
+                                                             for v in ("speech", "vision")] for t in DATED})
+    trends = Trends("published", "month", MONTHS, counts, facets={"venue": venues})
+    writer.commit({"models": {"embedding_name": "bundled"}, "corpus": {"documents": len(rows)},
+                   "trends": trends.as_dict()})
+    return TopicIndex.open(store.Location(path=folder), embedder)
+
+
+@pytest.fixture(scope="module")
+def dated_app(tmp_path_factory):
+    demo = serve_app(dated_index(tmp_path_factory.mktemp("dated-index")), FakeLLM("Speech becomes text [1]."))
+    yield demo.local_url
+    demo.close()
+
+
+# plotly.js's own view of the traces (_fullData): numpy arrays arrive base64-coded in data and are decoded there
+PLOT_DATA = "(sel) => { const p = document.querySelector(sel + ' .js-plotly-plot'); return p && p._fullData ? " \
+            "p._fullData.map(t => ({name: t.name, n: (t.x || []).length, custom: t.customdata ? " \
+            "Array.from(t.customdata, r => Array.from(r)) : null})) : null; }"
+
+
+def plot_data(page, selector: str) -> list[dict]:
+    page.wait_for_function(f"({PLOT_DATA})('{selector}') !== null", timeout=30_000)
+    return page.evaluate(PLOT_DATA, selector)
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_the_trends_tab_charts_theme_shares_and_a_themes_topics(browser, dated_app):
+    page = logged_in(browser, dated_app)
+    page.get_by_role("tab", name="Trends").click()
+    page.wait_for_function("document.querySelectorAll('#tt-trends-chart svg.main-svg').length > 0", timeout=30_000)
+    traces = plot_data(page, "#tt-trends-chart")
+    assert [t["name"] for t in traces] == ["Audio", "Vision"]
+    # the numbers on hover are the counts the index stored: Audio is topics 0 and 1, summed per month
+    assert [c[0] for c in traces[0]["custom"]] == [2, 2, 1] and [c[0] for c in traces[1]["custom"]] == [1, 0, 2]
+    assert "8 documents dated by" in page.locator("#tt-trends-summary").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "trends.png"), full_page=True)
+    choose(page, "#tt-trends-theme", "Audio")  # a theme's own topics
+    page.wait_for_function(f"({PLOT_DATA})('#tt-trends-chart')[0].name.startsWith('0: ')", timeout=30_000)
+    assert [t["name"] for t in plot_data(page, "#tt-trends-chart")] == ["0: Speech recognition",
+                                                                         "1: Speaker diarization"]
+    page.context.close()
+
+
+def test_choosing_a_period_or_a_facet_value_filters_the_map(browser, dated_app):
+    page = logged_in(browser, dated_app)
+    page.get_by_role("tab", name="Map").click()
+    page.wait_for_function("document.querySelectorAll('#tt-map svg.main-svg').length > 0", timeout=30_000)
+
+    def shown() -> tuple[int, int]:  # (colored points, grey backdrop points)
+        data = plot_data(page, "#tt-map")
+        return (sum(t["n"] for t in data if t["name"] != "other documents"),
+                sum(t["n"] for t in data if t["name"] == "other documents"))
+
+    assert shown() == (8, 0)
+    for option, expected in (("month 2025-03", (3, 5)), ("venue: vision", (3, 5)), ("month 2025-02", (2, 6)),
+                             ("Every document", (8, 0))):
+        choose(page, "#tt-map-filter", option)
+        deadline = time.monotonic() + 30
+        while shown() != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert shown() == expected, option
+        if option == "month 2025-03":
+            assert "in month 2025-03 (of 8)" in page.locator("#tt-map .gtitle").text_content()
+            page.screenshot(path=str(ARTIFACTS / "map-period.png"), full_page=True)
+    page.context.close()

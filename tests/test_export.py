@@ -40,7 +40,7 @@ def test_every_table_is_written_and_reads_back(index, tmp_path, fmt):
     assert list(documents["topic"]) == [i % 2 for i in range(7)] and set(documents["topic_label"]) == {"Topic 0",
                                                                                                          "Topic 1"}
     assert documents.loc[3, "core"] == False and documents.loc[2, "text"] == "text, with a comma 2"  # noqa: E712
-    assert list(topics.columns[:5]) == ["Topic", "Count", "Name", "Label", "Representation"]  # get_topic_info's
+    assert list(topics.columns[:5]) == ["Topic", "Count", "Name", "Representation", "Representative_Docs"]  # get_topic_info's
     assert topics.loc[0, "Name"] == "0_k1_k2_k3" and topics.loc[0, "Description"] == "About 0."
     keywords = topics.loc[0, "Representation"]
     assert (json.loads(keywords) if fmt == "csv" else list(keywords)) == ["k1", "k2", "k3"]

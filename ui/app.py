@@ -1,4 +1,4 @@
-"""The Gradio app: chat with streamed, cited answers; the topic table; the data map.
+"""The Gradio app: chat with streamed, cited answers; the topic table; the data map; trends over time.
 
 One ``TopicIndex`` and one model serve every browser; each browser session
 gets its own ``Conversation`` (kept in ``gr.State``, made on its first
@@ -15,6 +15,7 @@ and runs the server.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import math
@@ -31,7 +32,7 @@ from agent.llm import Model
 from agent.retrieval import TopicIndex
 from indexing.errors import TopictalkError
 from indexing.schema import Brief
-from ui import guard, page_head, render
+from ui import guard, page_head, render, trends_view
 from ui import map as map_mod
 from ui.browser import CSS, LOGIN_HEAD, PAGE_JS
 from ui.logins import LoginThrottle, Throttled
@@ -242,9 +243,11 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     index, model = parts.index, parts.model
     themes = index.themes
     rows = render.topic_rows(index.topics, themes)
-    points = map_mod.Points.from_coordinates(index.reader.coordinates())
-    fig = map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(themes),
-                         map_mod.descriptions_of(index.topics))
+    coords = index.reader.coordinates()
+    points = map_mod.Points.from_coordinates(coords)
+    draw = functools.partial(map_mod.figure, points, map_mod.labels_of(index.topics), map_points,
+                             map_mod.labels_of(themes), map_mod.descriptions_of(index.topics))
+    trends = trends_view.TrendsView.load(index, coords)  # None for an index without dates or groups
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
     outliers = index.by_id.get(-1)
@@ -301,8 +304,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                                      datatype=render.TOPIC_TYPES,
                                      interactive=False, wrap=True, elem_id="tt-topics",
                                      column_widths=render.TOPIC_WIDTHS)
-            with gr.Tab("Map", id="map"):
-                gr.Plot(value=fig, elem_id="tt-map", show_label=False)
+            with gr.Tab("Map", id="map"):  # with a filter to a period or a group where the index has them
+                trends_view.map_with_filter(trends, gr.Plot(value=draw(), elem_id="tt-map", show_label=False,
+                                                            render=False), draw, len(points))
+            trends_view.add_tab(trends)
 
         def answer(question, current):
             yield from stream_answer(parts, current, question)
@@ -434,7 +439,14 @@ def login_check(throttle: LoginThrottle):
 
 
 def serve(demo, options: ServeOptions, log=print) -> None:
-    """Launch and block until Ctrl+C. A share tunnel that cannot open costs one line, not the app."""
+    """Launch and block until Ctrl+C."""
+    start(demo, options, log)
+    wait(demo)
+
+
+def start(demo, options: ServeOptions, log=print) -> None:
+    """Launch and return (the app runs in gradio's threads). A share tunnel that cannot open costs one
+    line, not the app."""
     launch = launch_options(options)
     shared = options.share
     # gradio prints multi-line launch chatter (and, offline, a paragraph on the failed tunnel); we print one line
@@ -460,6 +472,10 @@ def serve(demo, options: ServeOptions, log=print) -> None:
             log(f"topictalk: could not open a share link (no internet or the share server is unreachable); "
                 f"serving locally only at {url}")
     log(f"topictalk: chat at {url}{' (login required)' if options.auth else ''}; Ctrl+C stops it")
+
+
+def wait(demo) -> None:
+    """Block until Ctrl+C (or SIGTERM), then close the app."""
     if threading.current_thread() is threading.main_thread():
         # `kill`, `docker stop` and systemd send SIGTERM: stop as on Ctrl+C, so the caller closes the model
         signal.signal(signal.SIGTERM, _interrupt)

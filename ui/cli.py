@@ -13,7 +13,7 @@ from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
-from ui import options, progress, refining, tables
+from ui import options, progress, refining, tables, trend_tables
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -78,8 +78,8 @@ class SharedModel:
 
 def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
+    from indexing import bertopic_model, pipeline
     from indexing import corpus as corpus_mod
-    from indexing import pipeline
     from indexing.labels import LabelSettings
     from indexing.topics import TopicParams
 
@@ -95,7 +95,10 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         if not args.quiet or msg.startswith("warning:"):
             print(f"topictalk: {msg}", file=sys.stderr)
 
-    columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed)
+    columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed,
+                   date_field=args.date_field, facet_fields=args.facet_field)
+    # read first: a model that cannot be read costs no corpus load
+    topics_from = bertopic_model.read(args.bertopic_model) if getattr(args, "bertopic_model", None) else None
     if args.dataset:
         log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
         corpus = corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
@@ -104,6 +107,9 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     sample = f", a random sample of {len(corpus)} from {corpus.sampled_from}" if corpus.sampled_from else ""
     log(f"{len(corpus)} documents from {corpus.source} ({corpus.read} read, {corpus.dropped_empty} empty and "
         f"{corpus.dropped_duplicates} duplicate dropped{sample})")
+    for line in [trend_tables.columns_line(corpus.columns), *corpus.columns.get("reported", [])]:
+        if line:
+            log(line)
     params = TopicParams(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         random_state=None if args.random_state < 0 else args.random_state, min_cluster_size=args.min_cluster_size,
@@ -119,7 +125,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     llm = None if args.no_llm else (shared or owned).get()
     try:
         result = pipeline.build(corpus, index_dir, settings, llm, location=location,
-                                progress=progress.bars(args.quiet), log=log)
+                                progress=progress.bars(args.quiet), log=log, topics_from=topics_from)
     finally:
         if owned is not None:
             owned.close()
@@ -142,12 +148,19 @@ def _topics(args: argparse.Namespace) -> int:
         return refining.run(args, _location(args, config_mod.load({"index_dir": args.index_dir}))[1])
     reader = _reader(args)
     topic_list, themes = reader.topics(), reader.themes()
+    if args.by:
+        return trend_tables.topics_by(reader, args, topic_list)
     if args.json:
         print(json.dumps({**tables.as_json(topic_list, themes), "brief": reader.manifest.get("brief")},
                          indent=2, ensure_ascii=False))
     else:
         print(tables.format_table(topic_list, themes))
     return 0
+
+
+def _trends(args: argparse.Namespace) -> int:
+    """Each topic's share over time, and the topics that grew and shrank most."""
+    return trend_tables.trends_command(_reader(args), args)
 
 
 def open_conversation_parts(args: argparse.Namespace, model=None):  # noqa: ANN001
@@ -380,8 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
+    p.add_argument("--by", metavar="FIELD", help="the topics of each value of a facet (e.g. categories), or of "
+                                                 "each period with --by date")
     options.refine_options(p)
     p.set_defaults(func=_topics)
+
+    p = sub.add_parser("trends", help="print each topic's share over time and the topics that grew or shrank most")
+    options.store_options(p)
+    options.trends_options(p)
+    p.set_defaults(func=_trends)
 
     p = sub.add_parser("ask", help="ask about the corpus; without a question, chat line by line on stdin")
     p.add_argument("question", nargs="?", help="e.g. \"What are the biggest topics?\"")

@@ -87,28 +87,29 @@ def is_loopback(host: str) -> bool:
 
 
 def resolve_auth(*, share: bool, auth: str | None, auth_file: str | None, no_auth: bool,
-                 host: str = "127.0.0.1") -> list[tuple[str, str]] | None:
+                 host: str = "127.0.0.1", logins: list[tuple[str, str]] | None = None) -> list[tuple[str, str]] | None:
     """The logins to require, or None; refuses a public app that anyone could use by accident.
 
     Public means a share link or an address other machines can reach; such an
     app needs a login (unless --no-auth says otherwise) with passwords of at
-    least MIN_PUBLIC_PASSWORD characters, since anyone may try them.
+    least MIN_PUBLIC_PASSWORD characters, since anyone may try them. ``logins``:
+    (user, password) pairs given in Python rather than as --auth text.
     """
-    if auth and auth_file:
+    if sum(map(bool, (auth, auth_file, logins))) > 1:
         raise TopictalkError("give --auth or --auth-file, not both")
-    if no_auth and (auth or auth_file):
+    if no_auth and (auth or auth_file or logins):
         raise TopictalkError("--no-auth contradicts --auth/--auth-file: drop one")
     public = "--share" if share else None if is_loopback(host) else f"--host {host}"
-    if public and not (auth or auth_file or no_auth):
+    if public and not (auth or auth_file or logins or no_auth):
         reach = "the public internet" if share else "every machine that can reach this one"
         raise TopictalkError(f"{public} puts the corpus and the model on {reach}: add --auth USER:PASS "
                              f"or --auth-file FILE (or --no-auth to serve without a login on purpose)")
-    logins = [parse_credential(auth)] if auth else read_auth_file(auth_file) if auth_file else None
-    for user, password in (logins or []) if public else []:
+    given = [parse_credential(auth)] if auth else read_auth_file(auth_file) if auth_file else logins or None
+    for user, password in (given or []) if public else []:
         if len(password) < MIN_PUBLIC_PASSWORD:
             raise TopictalkError(f"the password of {user!r} has {len(password)} characters; with {public} it needs "
                                  f"at least {MIN_PUBLIC_PASSWORD}: choose a longer one")
-    return logins
+    return given
 
 
 class Throttled(Exception):

@@ -20,6 +20,8 @@ from indexing.schema import OUTLIER, Topic
 MAX_POINTS = 20_000  # beyond this the browser's WebGL scatter starts to lag on laptops
 SEED = 42
 OUTLIER_COLOR = "#CFD8DC"  # BERTopic's grey for outliers
+OTHER_COLOR = "#B8BFC9"  # documents outside a filter (another period or group): a faint backdrop
+OTHERS = "other documents"  # the backdrop trace's name (tests find the filtered points by it)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ class Points:
 
     def __len__(self) -> int:
         return len(self.title)
+
+    def subset(self, keep: np.ndarray) -> Points:
+        """The points where ``keep`` (a mask or indexes) holds; ``total`` counts the subset alone."""
+        chosen = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, dtype=np.int64)
+        return Points(self.x[chosen], self.y[chosen], self.topic[chosen], [self.title[i] for i in chosen],
+                      len(chosen), None if self.theme is None else self.theme[chosen])
 
     @property
     def sampled(self) -> bool:
@@ -132,10 +140,14 @@ def _wrapped(text: str, width: int = 60) -> str:
     return "<br>".join(_plain(line) for line in textwrap.wrap(text, width))
 
 
-def title_of(points: Points) -> str:
+def title_of(points: Points, within: str = "", of: int = 0) -> str:
+    """The map's title; ``within`` names a filter (a period, a group) that ``points`` are the ``of``
+    documents of."""
     shown = f"{len(points):,} documents"
     if points.sampled:
         shown = f"a reproducible sample of {len(points):,} of {points.total:,} documents (every topic kept)"
+    if within:
+        shown += f" in {_plain(_short(within, 60))}" + (f" (of {of:,})" if of else "")
     return f"Documents and topics: {shown}"
 
 
@@ -149,15 +161,29 @@ def _plain(text: str) -> str:
 
 
 def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
-           theme_labels: dict[int, str] | None = None, descriptions: dict[int, str] | None = None):
+           theme_labels: dict[int, str] | None = None, descriptions: dict[int, str] | None = None,
+           only: np.ndarray | None = None, within: str = ""):
     """The interactive map: one WebGL trace per theme (per topic without themes), titles on hover,
-    topic labels at topic centers, a topic's description on its label's hover."""
+    topic labels at topic centers, a topic's description on its label's hover.
+
+    With ``only`` (a mask over ``points``), the map shows those documents as usual and the others as
+    a faint grey backdrop without hover, so a period or a group is seen where it lies in the whole;
+    ``within`` names it in the title."""
     import plotly.colors
     import plotly.graph_objects as go
 
-    shown = sample(points, max_points)
-    palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
     fig = go.Figure()
+    if only is not None:
+        kept = points.subset(only)
+        shown = sample(kept, max_points)
+        # the backdrop takes what room the kept points leave, so the page draws at most max_points in all
+        rest = sample(points.subset(~np.asarray(only, dtype=bool)), max(1, max_points - len(shown)))
+        if len(rest):
+            fig.add_trace(go.Scattergl(x=rest.x, y=rest.y, mode="markers", name=OTHERS, hoverinfo="skip",
+                                       marker={"size": 4, "opacity": 0.3, "color": OTHER_COLOR}))
+    else:
+        shown = sample(points, max_points)
+    palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
     groups = shown.groups()
     names = theme_labels if shown.theme is not None else labels
     kind = "theme " if shown.theme is not None else ""
@@ -189,7 +215,7 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
     # the legend under the plot and the toolbar upright at its side: on a phone, a legend at the right
     # squashed the points into a strip, and the toolbar lay over the title
     fig.update_layout(
-        title={"text": title_of(shown), "x": 0, "xanchor": "left", "font": {"size": 14}}, template="simple_white",
+        title={"text": title_of(shown, within, points.total if only is not None else 0), "x": 0, "xanchor": "left", "font": {"size": 14}}, template="simple_white",
         height=720, margin={"l": 10, "r": 30, "t": 50, "b": 10},
         legend={"itemsizing": "constant", "orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top",
                 "font": {"size": 11}},

@@ -115,6 +115,10 @@ def index_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--limit", type=at_least(0, " documents"),
                      help="index a reproducible random sample of N documents")
     src.add_argument("--seed", type=at_least(0), default=42, help="seed of the --limit sample")
+    src.add_argument("--date-field", metavar="NAME", help="the column of the documents' dates (default: found "
+                     "by its name and values, e.g. date, published, listing_date)")
+    src.add_argument("--facet-field", metavar="NAME", action="append", default=[],
+                     help="a column of groups to count topics by (repeatable; default: found, e.g. categories, tags)")
     store_options(p)
     model_options(p)
     p.add_argument("--no-llm", action="store_true", help="label topics by their keywords, without an LLM")
@@ -122,6 +126,10 @@ def index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embed-workers", type=at_least(1, " process"), default=1, metavar="N",
                    help="embed on N processes (one per GPU, else CPU processes): a sentence-transformers pool")
     tp = p.add_argument_group("topic model (defaults: the reference recipe)")
+    tp.add_argument("--bertopic-model", metavar="PATH",
+                    help="keep the topics of a saved BERTopic model (the folder BERTopic.save() wrote, or its "
+                         "pickle) fitted on --input's documents in the same order: its topics, words and labels "
+                         "stay, topictalk adds themes, missing labels, descriptions, the map and the chat")
     tp.add_argument("--min-cluster-size", type=at_least(2, " documents (a topic of one is no topic)"),
                     help=f"cluster with HDBSCAN on the {TopicParams.n_components}-D UMAP output instead of the "
                          "neighbour graph's communities (the reference recipe used 150)")
@@ -193,3 +201,11 @@ def refine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--llm", help="label what a merge or split makes with this model (default: the model that "
                                  "labelled the index, if any)")
     g.add_argument("--no-llm", action="store_true", help="label what a merge or split makes by its keywords")
+
+
+def trends_options(p: argparse.ArgumentParser) -> None:
+    from indexing.dates import PERIODS
+
+    p.add_argument("--period", choices=PERIODS, help="count by this period (the index's own, or a coarser one)")
+    p.add_argument("--top", type=at_least(1, " topic"), default=10, help="the biggest N topics (default 10)")
+    p.add_argument("--json", action="store_true", help="every topic, period and change as JSON")

@@ -170,6 +170,23 @@ def topic_of(meta: dict) -> int:
     return int(meta["topic_at"]) // TOPIC_STRIDE - 1 if "topic_at" in meta else int(meta["topic"])
 
 
+FACET_KEY = "f:{field}={value}"  # one True flag per facet value of a document: see filters()
+
+
+def filters(record) -> dict:
+    """The metadata a document is filtered on besides its topic: its period (a string) and one True flag
+    per facet value, ``f:FIELD=VALUE``. Flags, not Chroma's list metadata: lists and their ``$contains``
+    came in chromadb 1.5 (this package supports 1.0 on, and servers may run older ones); a flag filters
+    a multi-valued facet (arXiv categories) exactly with ``{key: True}`` on every 1.x."""
+    out: dict = {}
+    if record.period:
+        out["period"] = record.period
+    for name, value in (record.fields or {}).items():
+        for v in (value if isinstance(value, list) else [value]):
+            out[FACET_KEY.format(field=name, value=v)] = True
+    return out
+
+
 def live_record(client, names: Names) -> dict | None:
     if names.meta not in collection_names(client):
         return None

@@ -14,6 +14,7 @@ import numpy as np
 from indexing.errors import TopictalkError
 from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
 from indexing.store.layout import (
+    FACET_KEY,
     FOLLOW_S,
     TOPIC_STRIDE,
     Location,
@@ -26,6 +27,7 @@ from indexing.store.layout import (
     topic_at,
     topic_of,
 )
+from indexing.trends import Trends
 
 T = TypeVar("T")
 
@@ -130,6 +132,10 @@ class Reader:
         raise TopictalkError(f"the topic index at {self.location} changed while it was read and could not be "
                              f"reopened ({type(lost).__name__}); ask again, or restart if it keeps failing") from lost
 
+    def trends(self) -> Trends | None:
+        """The counts per topic x period and topic x facet value; None for an index built before them."""
+        return Trends.from_dict(self.manifest.get("trends"))
+
     def topics(self) -> list[Topic]:
         """Every topic, the outlier topic -1 included, biggest first."""
         got = self._read(lambda o: o.topics.get(include=["metadatas", "embeddings"]))
@@ -154,15 +160,24 @@ class Reader:
         by_id = {d.id: d for d in self._read(read)}
         return [by_id[i] for i in ids if i in by_id]
 
-    def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None,
-                        scan: int = 0) -> list[tuple[DocumentRecord, float]]:
+    def query_documents(self, embedding: np.ndarray, n: int, topic: int | None = None, scan: int = 0, *,
+                        period: str | None = None,
+                        facet: tuple[str, str] | None = None) -> list[tuple[DocumentRecord, float]]:
         """Nearest documents by cosine distance, optionally within one topic: by Chroma's metadata filter,
-        or, with ``scan``, the first ``n`` of that topic among the ``scan`` nearest of all."""
+        or, with ``scan``, the first ``n`` of that topic among the ``scan`` nearest of all (within the
+        ``period`` and ``facet`` asked). ``period`` (a label of ``trends().periods``) and ``facet``
+        ((field, value)) keep only the documents of that period / with that value; an index without them
+        has none."""
         def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
-            where = None
+            clauses = []
             if topic is not None and not scan:
-                where = {"topic": int(topic)} if o.texts is None else {"$and": [  # see topic_at
-                    {"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
+                clauses += [{"topic": int(topic)}] if o.texts is None else [  # see topic_at
+                    {"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]
+            if period is not None:
+                clauses.append({"period": str(period)})
+            if facet is not None:
+                clauses.append({FACET_KEY.format(field=facet[0], value=facet[1]): True})
+            where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
             include = ["metadatas", "distances"] + (["documents"] if o.texts is None else [])
             got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
                                     n_results=scan if topic is not None and scan else n, where=where, include=include)
@@ -184,11 +199,10 @@ class Reader:
                 got = o.documents.get(include=["documents", "metadatas"])
                 return [_document(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
             topic = {p[0]: int(p[3]) for p in _map_points(o)}
+            period = _period_of(o)
             got = o.texts.get(include=["metadatas"])
             rows = [row for _, m in sorted(zip(got["ids"], got["metadatas"])) for row in json.loads(m["records"])]
-            return [DocumentRecord(id=i, text=text, title=title, topic=topic[i], probability=float(probability),
-                                   x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme))
-                    for i, text, title, probability, x, y, core, theme in rows]
+            return [_record(row, topic[row[0]], period) for row in rows]
 
         return self._read(read)
 
@@ -253,12 +267,28 @@ def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], m
     got = opened.texts.get(ids=[record_id(c) for c in chunks], include=["metadatas"])
     wanted = set(ids)
     rows = {row[0]: row for m in got["metadatas"] for row in json.loads(m["records"]) if row[0] in wanted}
-    out = []
-    for i, meta in zip(ids, metas):
-        _, text, title, probability, x, y, core, theme = rows[i]
-        out.append(DocumentRecord(id=i, text=text, title=title, topic=topic_of(meta), probability=float(probability),
-                                  x=float(x), y=float(y), core=bool(core), theme=None if theme < 0 else int(theme)))
-    return out
+    period = _period_of(opened)
+    return [_record(rows[i], topic_of(meta), period) for i, meta in zip(ids, metas)]
+
+
+def _record(row: list, topic: int, period) -> DocumentRecord:
+    """A document from its row of the texts collection: id, text, title, probability, x, y, core, theme,
+    then, where the corpus had them, its date and facet values."""
+    i, text, title, probability, x, y, core, theme = row[:8]
+    day, fields = (row[8], row[9]) if len(row) >= 10 else (None, {})
+    return DocumentRecord(id=i, text=text, title=title, topic=topic, probability=float(probability), x=float(x),
+                          y=float(y), core=bool(core), theme=None if theme < 0 else int(theme), date=day,
+                          period=period(day), fields=dict(fields or {}))
+
+
+def _period_of(opened: _Open):
+    """date -> period label of this generation (the manifest's trends period), None without one."""
+    from datetime import date
+
+    from indexing import dates
+
+    chosen = (opened.manifest.get("trends") or {}).get("period")
+    return lambda day: dates.label(date.fromisoformat(day), chosen) if day and chosen else None
 
 
 def _document(doc_id: str, text: str | None, meta: dict) -> DocumentRecord:

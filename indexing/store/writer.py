@@ -62,7 +62,7 @@ class Writer:
             self.documents.add(
                 ids=[r.id for r in records[part]],
                 embeddings=np.asarray(embeddings[part], dtype=np.float32),
-                metadatas=[{"topic_at": topic_at(records[i].topic, i // layout.TEXT_CHUNK)}
+                metadatas=[{"topic_at": topic_at(records[i].topic, i // layout.TEXT_CHUNK), **layout.filters(records[i])}
                            for i in range(part.start, part.stop)],
             )
             if progress is not None:
@@ -73,7 +73,7 @@ class Writer:
     def _write_texts(self, records: Sequence[DocumentRecord]) -> None:
         self._write_chunked(self.texts, records, layout.TEXT_CHUNK, "records", lambda r: [
             r.id, r.text, r.title, round(float(r.probability), 4), round(float(r.x), 4), round(float(r.y), 4),
-            bool(r.core), -1 if r.theme is None else int(r.theme)])
+            bool(r.core), -1 if r.theme is None else int(r.theme), *_dated(r)])
 
     def _write_map(self, records: Sequence[DocumentRecord]) -> None:
         self._write_chunked(self.map, records, layout.MAP_CHUNK, "points", lambda r: [
@@ -133,6 +133,14 @@ class Writer:
         meta.upsert(ids=[META_ID], embeddings=[NO_EMBEDDING], documents=[""], metadatas=[record])
         drop_stale(self.client, self.names, keep=(self.generation, previous))
         folders.remove_orphans(self.client)  # the dropped generations' HNSW folders (Chroma keeps them)
+
+
+def _dated(record: DocumentRecord) -> list:
+    """A texts row's two optional last items, the date and the facet values: written only when the
+    corpus has them, so an index without dates or facets keeps the rows it always had."""
+    if record.date is None and not record.fields:
+        return []
+    return [record.date, record.fields]
 
 
 def drop_stale(client, names: Names, keep: Sequence[int | None]) -> None:
