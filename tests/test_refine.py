@@ -251,3 +251,19 @@ def test_the_python_functions_hold_the_writer_lock(index):
     with writer_lock(location, store.connect(location)):
         with pytest.raises(TopictalkError, match="is writing"):
             refine.rename(location, 0, "Busy")
+
+
+def test_a_merge_is_labelled_and_described_by_the_llm_when_one_is_given(index, embedder):
+    from tests.fakes import FakeLLM
+
+    location = store.Location(path=index)
+    ordered = sorted((t for t in store.open_reader(location).topics()), key=lambda t: t.size)
+    llm = FakeLLM("Chemistry Structure Learners\nDescription: Everything here is about the weather on Mars.")
+    done = refine.merge(location, [ordered[0].id, ordered[1].id], llm=llm, embedder=embedder)
+    assert (done.topic.label, done.topic.label_source) == ("Chemistry Structure Learners", "llm")
+    assert len(llm.calls) == 1 and done.topic.keywords[0] in llm.prompts[0]  # one call, for the merged topic
+    # the model's sentence is in no document: dropped, and the extractive description stays
+    assert "Mars" not in done.topic.description and done.topic.description
+    assert done.topic.description_source.startswith("extractive")
+    shown = {t["topic"]: t for t in topics_json(index)["topics"]}
+    assert shown[done.topic.id]["label"] == "Chemistry Structure Learners"
