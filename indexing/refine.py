@@ -80,6 +80,7 @@ class _State:
     # the highest topic id this index has used: a split's parts come after it, so that an id a merge or
     # split retired never comes back meaning other documents
     highest: int = -1
+    touched: set[int] = field(default_factory=set)  # topics made anew since the load (their trend words too)
 
     def topic(self, topic_id: int) -> Topic:
         if topic_id == OUTLIER:
@@ -185,6 +186,7 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
         np.array([r.probability for r in state.records], dtype=np.float32),
         np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), set(new))
     touched = [made[t] for t in new]
+    state.touched |= set(new)
     documents = {r.id: (r.title, r.text) for r in state.records if r.topic in new}
     from indexing import descriptions, encoder
 
@@ -233,15 +235,19 @@ def _load(client, location: store.Location) -> _State:
 def derived_counts(state: _State) -> dict:
     """What the manifest derives from the documents' topics, computed again after a change.
 
-    THE ONE PLACE a refine recomputes derived counts: per-period and per-facet counts ("trends") that
-    the manifest holds belong here too, so that a merge or split keeps them in step with the topics.
+    THE ONE PLACE a refine recomputes derived counts: the topic, theme and outlier counts, and the
+    per-period and per-facet counts of issue 29 ("trends"), so that a merge or split keeps them in step
+    with the topics. Anything else the manifest comes to derive from the topics belongs here too.
     """
     n = len(state.records)
     outliers = sum(r.topic == OUTLIER for r in state.records)
     counts = {**state.manifest.get("counts", {}), "topics": sum(not t.is_outlier for t in state.topics),
               "themes": len(state.themes), "outliers": outliers, "outlier_share": round(outliers / max(n, 1), 4),
               "placed": sum(not r.core for r in state.records)}
-    return {"counts": counts}
+    out = {"counts": counts}
+    if state.manifest.get("trends"):
+        out["trends"] = refine_topics.recount_trends(state.manifest, state.records, state.touched)
+    return out
 
 
 def _save(client, location: store.Location, lease, state: _State, log: list[dict]) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from indexing import clustering, describe, descriptions, topics
 from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
 
 MIN_PART = clustering.MIN_TOPIC  # documents in each part of a split: the index's smallest topic
 
@@ -147,3 +147,28 @@ def rebrief(old: dict | None, themes: Sequence[Theme], every: Sequence[Topic], d
         paragraph = text[_SIZES.match(text).end():text.rindex(_BIGGEST)].strip()
         cited = list((old or {}).get("document_ids", []))
     return describe.brief(themes, every, documents, paragraph, cited if paragraph else ()).as_dict()
+
+
+def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: set[int]) -> dict:
+    """The manifest's trends (issue 29) over the documents' topics now: the counts per topic x period and
+    topic x facet value from the documents' dates and fields, as the pipeline counts them; each topic's
+    words per period kept, and fitted again for the ``touched`` topics (c-TF-IDF across every topic's
+    periods, as at index time)."""
+    from datetime import date
+
+    from indexing import trend_words, trends
+
+    old = trends.Trends.from_dict(manifest["trends"])
+    assigned = [r.topic for r in records]
+    when = [date.fromisoformat(r.date) if r.date else None for r in records]
+    facets = {name: ([v if isinstance(v, list) else [] if v is None else [v] for v in
+                      (r.fields.get(name) for r in records)], f.multi) for name, f in old.facets.items()}
+    counted = trends.count(assigned, when, old.date_field, old.period, facets)
+    alive = set(assigned)
+    counted.words = {t: w for t, w in old.words.items() if t in alive and t not in touched}
+    if counted.dated and old.words and touched & alive:
+        params = params_of(manifest)
+        fresh = trend_words.period_words([r.text for r in records], assigned, when, old.period, counted.periods,
+                                         params, params.random_state)
+        counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
+    return counted.as_dict()

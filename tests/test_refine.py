@@ -125,6 +125,16 @@ def test_merge_adds_up_keeps_the_rest_and_the_old_generation_answers_until_commi
     assert m["counts"]["topics"] == len(old_topics) - 1 and m["counts"]["themes"] == len(themes)
     assert m["brief"]["text"].startswith(f"{N:,} documents in {len(old_topics) - 1} topics")
     assert json.loads((index / "manifest.json").read_text())["generation"] == done.generation
+    # the trends (issue 29) follow: the merged topic's facet counts are the two parts' added up
+    from indexing import trends
+
+    was, now_trends = trends.Trends.from_dict(before.manifest["trends"]), trends.Trends.from_dict(m["trends"])
+    assert "categories" in now_trends.facets
+    for name, facet in now_trends.facets.items():
+        old_facet = was.facets[name]
+        assert facet.values == old_facet.values and set(facet.counts) == set(topics)
+        assert facet.counts[merged_id] == [x + y for x, y in zip(old_facet.counts[a], old_facet.counts[b])]
+        assert all(facet.counts[t] == old_facet.counts[t] for t in topics if t != merged_id)
 
 
 def test_split_partitions_the_parent_into_labelled_parts(index, embedder):
