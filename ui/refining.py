@@ -15,6 +15,8 @@ def asked(args: argparse.Namespace) -> bool:
 def run(args: argparse.Namespace, location) -> int:  # noqa: ANN001
     from indexing import refine
 
+    if getattr(args, "by", None):
+        raise TopictalkError("--by lists the topics per value; it does not go with --rename, --merge or --split")
     if args.parts is not None and args.split is None:
         raise TopictalkError("--parts goes with --split: topictalk topics --split 5 --parts 2")
     if args.rename:
