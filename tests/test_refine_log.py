@@ -31,6 +31,8 @@ def test_the_fingerprint_follows_what_decides_the_topics():
     same = refine_log.fingerprint(manifest)
     relabelled = {**manifest, "parameters": {**manifest["parameters"], "labels": {"one_shot": True}}}
     assert refine_log.fingerprint(relabelled) == same  # labels are redone by a replay anyway
+    grown = {**manifest, "corpus": {"source": "files: a.csv", "documents": 600}}
+    assert refine_log.fingerprint(grown) == same  # the documents decide whether a topic is still there
     assert refine_log.fingerprint({**manifest, "parameters": {"nr_topics": 6, "resolution": 1.0}}) != same
     assert refine_log.fingerprint({**manifest, "models": {"embedding": "other"}}) != same
 
