@@ -181,6 +181,12 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
     labels = np.array([r.topic for r in state.records], dtype=np.int64)
     theme_of = {t.id: t.theme for t in state.topics if t.id not in removed} | new
     params = refine_topics.params_of(state.manifest)
+    if state.manifest.get("parameters", {}).get("method", "leiden") == "leiden":
+        # the moved documents' confidence and core flag, as the graph method gives them (HDBSCAN's stay)
+        rows = np.flatnonzero(np.isin(labels, list(new)))
+        share, core = refine_topics.confidence(state.vectors, rows, labels, params.graph_neighbors)
+        for row, p, c in zip(rows.tolist(), share.tolist(), core.tolist()):
+            state.records[row].probability, state.records[row].core = p, c
     made, remade_themes = refine_topics.represent(
         [r.text for r in state.records], [r.id for r in state.records], state.vectors, labels,
         np.array([r.probability for r in state.records], dtype=np.float32),

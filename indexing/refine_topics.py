@@ -172,3 +172,27 @@ def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: s
                                          params, params.random_state)
         counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
     return counted.as_dict()
+
+
+def confidence(vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the documents ``rows``: the share of their ``k`` nearest neighbours' similarity (in the whole
+    corpus, themselves left out) inside their own topic, and whether no other single topic holds more
+    (core): what ``clustering.communities`` gives every document, for the documents whose topic changed."""
+    share = np.zeros(len(rows), np.float32)
+    core = np.zeros(len(rows), bool)
+    k = min(k, len(vectors) - 1)
+    for start in range(0, len(rows), 1024):
+        chunk = rows[start:start + 1024]
+        sims = vectors[chunk] @ vectors.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        weight = np.clip(np.take_along_axis(sims, nearest, axis=1), 0.0, None)
+        for i, row in enumerate(chunk):
+            per_topic: dict[int, float] = {}
+            for topic, w in zip(labels[nearest[i]].tolist(), weight[i].tolist()):
+                per_topic[topic] = per_topic.get(topic, 0.0) + w
+            total = sum(per_topic.values())
+            own = per_topic.pop(int(labels[row]), 0.0)
+            share[start + i] = min(1.0, own / total) if total > 0 else 0.0
+            core[start + i] = own >= max(per_topic.values(), default=0.0)
+    return share, core
