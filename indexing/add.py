@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
-from indexing import embedding, embedding_cache, refine, refine_log, refine_topics, store
+from indexing import dates, embedding, embedding_cache, refine, refine_log, refine_topics, store
 from indexing.corpus import Corpus
 from indexing.errors import TopictalkError
 from indexing.schema import OUTLIER, DocumentRecord, biggest_first
@@ -137,6 +138,10 @@ def add(location: store.Location, corpus: Corpus, *, embedder=None, progress: Ca
         state.vectors = np.vstack([state.vectors, new]).astype(np.float32)
         state.embedder = model
         per_topic = {int(t): int(n) for t, n in zip(*np.unique(where.topics, return_counts=True))}
+        state.touched |= set(per_topic)  # their words per period are fitted again with their new documents
+        period = (state.manifest.get("trends") or {}).get("period")
+        for record in state.records[-len(fresh):]:
+            record.period = dates.label(date.fromisoformat(record.date), period) if record.date and period else None
         _represent_again(state, set(per_topic), params)
         corpus_part = state.manifest.get("corpus", {})
         state.manifest["corpus"] = {**corpus_part, "documents": len(state.records),

@@ -19,11 +19,11 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 
-from indexing import dates, refine_log, refine_topics, store, trend_words, trends
+from indexing import refine_log, refine_topics, store
 from indexing.errors import TopictalkError
 from indexing.labels import Completer
 from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
@@ -80,6 +80,7 @@ class _State:
     # the highest topic id this index has used: a split's parts come after it, so that an id a merge or
     # split retired never comes back meaning other documents
     highest: int = -1
+    touched: set[int] = field(default_factory=set)  # topics made anew since the load (their trend words too)
 
     def topic(self, topic_id: int) -> Topic:
         if topic_id == OUTLIER:
@@ -180,11 +181,18 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
     labels = np.array([r.topic for r in state.records], dtype=np.int64)
     theme_of = {t.id: t.theme for t in state.topics if t.id not in removed} | new
     params = refine_topics.params_of(state.manifest)
+    if state.manifest.get("parameters", {}).get("method", "leiden") == "leiden":
+        # the moved documents' confidence and core flag, as the graph method gives them (HDBSCAN's stay)
+        rows = np.flatnonzero(np.isin(labels, list(new)))
+        share, core = refine_topics.confidence(state.vectors, rows, labels, params.graph_neighbors)
+        for row, p, c in zip(rows.tolist(), share.tolist(), core.tolist()):
+            state.records[row].probability, state.records[row].core = p, c
     made, remade_themes = refine_topics.represent(
         [r.text for r in state.records], [r.id for r in state.records], state.vectors, labels,
         np.array([r.probability for r in state.records], dtype=np.float32),
         np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), set(new))
     touched = [made[t] for t in new]
+    state.touched |= set(new)
     documents = {r.id: (r.title, r.text) for r in state.records if r.topic in new}
     from indexing import descriptions, encoder
 
@@ -233,25 +241,19 @@ def _load(client, location: store.Location) -> _State:
 def derived_counts(state: _State) -> dict:
     """What the manifest derives from the documents' topics, computed again after a change.
 
-    THE ONE PLACE a refine recomputes derived counts: per-period and per-facet counts ("trends") that
-    the manifest holds belong here too, so that a merge or split keeps them in step with the topics.
+    THE ONE PLACE a refine recomputes derived counts: the topic, theme and outlier counts, and the
+    per-period and per-facet counts of issue 29 ("trends"), so that a merge or split keeps them in step
+    with the topics. Anything else the manifest comes to derive from the topics belongs here too.
     """
     n = len(state.records)
     outliers = sum(r.topic == OUTLIER for r in state.records)
     counts = {**state.manifest.get("counts", {}), "topics": sum(not t.is_outlier for t in state.topics),
               "themes": len(state.themes), "outliers": outliers, "outlier_share": round(outliers / max(n, 1), 4),
               "placed": sum(not r.core for r in state.records)}
-    derived = {"counts": counts}
-    old = trends.Trends.from_dict(state.manifest.get("trends"))
-    if old is not None:  # the same fields and period as the index counted; new periods when new dates came
-        when = [date.fromisoformat(r.date) if r.date else None for r in state.records]
-        for r, d in zip(state.records, when):
-            r.period = dates.label(d, old.period) if d is not None and old.period else None
-        derived["trends"] = trend_words.counted(
-            [r.text for r in state.records], [r.topic for r in state.records], when, [r.fields for r in state.records],
-            old.date_field, old.period, {name: f.multi for name, f in old.facets.items()},
-            refine_topics.params_of(state.manifest)).as_dict()
-    return derived
+    out = {"counts": counts}
+    if state.manifest.get("trends"):
+        out["trends"] = refine_topics.recount_trends(state.manifest, state.records, state.touched)
+    return out
 
 
 def _save(client, location: store.Location, lease, state: _State, log: list[dict]) -> int:

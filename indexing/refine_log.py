@@ -35,11 +35,11 @@ def log_file(location: Location) -> Path | None:
 
 
 def fingerprint(manifest: dict) -> str:
-    """What decides the topics a re-index finds: the corpus, the embedding model and the topic parameters
-    (label settings and the LLM change labels only, which a replay redoes anyway)."""
+    """The settings that decide the topics a re-index finds: the embedding model and the topic parameters
+    (label settings and the LLM change labels only, which a replay redoes anyway). Not the corpus: a
+    corpus that grew or changed is what matching topics by their documents is for."""
     parameters = {k: v for k, v in manifest.get("parameters", {}).items() if k != "labels"}
-    what = {"corpus": manifest.get("corpus", {}).get("source"), "documents": manifest.get("corpus", {}).get("documents"),
-            "embedding": manifest.get("models", {}).get("embedding"), "topics": parameters}
+    what = {"embedding": manifest.get("models", {}).get("embedding"), "topics": parameters}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

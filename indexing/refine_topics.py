@@ -17,7 +17,7 @@ import numpy as np
 from indexing import clustering, describe, descriptions, topics
 from indexing.errors import TopictalkError
 from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
 
 MIN_PART = clustering.MIN_TOPIC  # documents in each part of a split: the index's smallest topic
 
@@ -147,3 +147,52 @@ def rebrief(old: dict | None, themes: Sequence[Theme], every: Sequence[Topic], d
         paragraph = text[_SIZES.match(text).end():text.rindex(_BIGGEST)].strip()
         cited = list((old or {}).get("document_ids", []))
     return describe.brief(themes, every, documents, paragraph, cited if paragraph else ()).as_dict()
+
+
+def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: set[int]) -> dict:
+    """The manifest's trends (issue 29) over the documents' topics now: the counts per topic x period and
+    topic x facet value from the documents' dates and fields, as the pipeline counts them; each topic's
+    words per period kept, and fitted again for the ``touched`` topics (c-TF-IDF across every topic's
+    periods, as at index time)."""
+    from datetime import date
+
+    from indexing import trend_words, trends
+
+    old = trends.Trends.from_dict(manifest["trends"])
+    assigned = [r.topic for r in records]
+    when = [date.fromisoformat(r.date) if r.date else None for r in records]
+    facets = {name: ([v if isinstance(v, list) else [] if v is None else [v] for v in
+                      (r.fields.get(name) for r in records)], f.multi) for name, f in old.facets.items()}
+    counted = trends.count(assigned, when, old.date_field, old.period, facets)
+    alive = set(assigned)
+    counted.words = {t: w for t, w in old.words.items() if t in alive and t not in touched}
+    if counted.dated and old.words and touched & alive:
+        params = params_of(manifest)
+        fresh = trend_words.period_words([r.text for r in records], assigned, when, old.period, counted.periods,
+                                         params, params.random_state)
+        counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
+    return counted.as_dict()
+
+
+def confidence(vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the documents ``rows``: the share of their ``k`` nearest neighbours' similarity (in the whole
+    corpus, themselves left out) inside their own topic, and whether no other single topic holds more
+    (core): what ``clustering.communities`` gives every document, for the documents whose topic changed."""
+    share = np.zeros(len(rows), np.float32)
+    core = np.zeros(len(rows), bool)
+    k = min(k, len(vectors) - 1)
+    for start in range(0, len(rows), 1024):
+        chunk = rows[start:start + 1024]
+        sims = vectors[chunk] @ vectors.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        weight = np.clip(np.take_along_axis(sims, nearest, axis=1), 0.0, None)
+        for i, row in enumerate(chunk):
+            per_topic: dict[int, float] = {}
+            for topic, w in zip(labels[nearest[i]].tolist(), weight[i].tolist()):
+                per_topic[topic] = per_topic.get(topic, 0.0) + w
+            total = sum(per_topic.values())
+            own = per_topic.pop(int(labels[row]), 0.0)
+            share[start + i] = min(1.0, own / total) if total > 0 else 0.0
+            core[start + i] = own >= max(per_topic.values(), default=0.0)
+    return share, core

@@ -75,6 +75,7 @@ def test_merge_adds_up_keeps_the_rest_and_the_old_generation_answers_until_commi
     old_topics = {t.id: t for t in before.topics()}
     old_members = members(location)
     old_points = {d.id: (d.x, d.y) for d in before.all_documents()}
+    old_prob = {d.id: d.probability for d in before.all_documents()}  # (the reader follows the next generation)
     themes_of = {t.theme for t in old_topics.values()}
     # two topics of different themes when there are: documents move between themes too
     a, b = sorted(old_topics, key=lambda t: old_topics[t].size)[:2]
@@ -118,6 +119,12 @@ def test_merge_adds_up_keeps_the_rest_and_the_old_generation_answers_until_commi
         assert (topics[t].label, topics[t].keywords, topics[t].description) == (old.label, old.keywords,
                                                                                 old.description)
     assert {d.id: (d.x, d.y) for d in after.all_documents()} == old_points  # the map does not move
+    # the merged documents' confidence is recomputed: their neighbours in the other part now count as their
+    # own, so none falls; the other documents keep theirs
+    new_prob = {d.id: d.probability for d in after.all_documents()}
+    moved = old_members[a] | old_members[b]
+    assert all(new_prob[i] >= old_prob[i] - 1e-3 for i in moved)
+    assert all(new_prob[i] == old_prob[i] for i in new_prob if i not in moved)
     themes = after.themes()
     assert sorted(i for th in themes for i in th.topic_ids) == sorted(topics)
     assert all(th.size == sum(topics[i].size for i in th.topic_ids) for th in themes)
@@ -125,6 +132,16 @@ def test_merge_adds_up_keeps_the_rest_and_the_old_generation_answers_until_commi
     assert m["counts"]["topics"] == len(old_topics) - 1 and m["counts"]["themes"] == len(themes)
     assert m["brief"]["text"].startswith(f"{N:,} documents in {len(old_topics) - 1} topics")
     assert json.loads((index / "manifest.json").read_text())["generation"] == done.generation
+    # the trends (issue 29) follow: the merged topic's facet counts are the two parts' added up
+    from indexing import trends
+
+    was, now_trends = trends.Trends.from_dict(before.manifest["trends"]), trends.Trends.from_dict(m["trends"])
+    assert "categories" in now_trends.facets
+    for name, facet in now_trends.facets.items():
+        old_facet = was.facets[name]
+        assert facet.values == old_facet.values and set(facet.counts) == set(topics)
+        assert facet.counts[merged_id] == [x + y for x, y in zip(old_facet.counts[a], old_facet.counts[b])]
+        assert all(facet.counts[t] == old_facet.counts[t] for t in topics if t != merged_id)
 
 
 def test_split_partitions_the_parent_into_labelled_parts(index, embedder):
@@ -251,3 +268,34 @@ def test_the_python_functions_hold_the_writer_lock(index):
     with writer_lock(location, store.connect(location)):
         with pytest.raises(TopictalkError, match="is writing"):
             refine.rename(location, 0, "Busy")
+
+
+def test_a_merge_is_labelled_and_described_by_the_llm_when_one_is_given(index, embedder):
+    from tests.fakes import FakeLLM
+
+    location = store.Location(path=index)
+    ordered = sorted((t for t in store.open_reader(location).topics()), key=lambda t: t.size)
+    llm = FakeLLM("Chemistry Structure Learners\nDescription: Everything here is about the weather on Mars.")
+    done = refine.merge(location, [ordered[0].id, ordered[1].id], llm=llm, embedder=embedder)
+    assert (done.topic.label, done.topic.label_source) == ("Chemistry Structure Learners", "llm")
+    assert len(llm.calls) == 1 and done.topic.keywords[0] in llm.prompts[0]  # one call, for the merged topic
+    # the model's sentence is in no document: dropped, and the extractive description stays
+    assert "Mars" not in done.topic.description and done.topic.description
+    assert done.topic.description_source.startswith("extractive")
+    shown = {t["topic"]: t for t in topics_json(index)["topics"]}
+    assert shown[done.topic.id]["label"] == "Chemistry Structure Learners"
+
+
+def test_the_confidence_of_moved_documents_is_computed_as_the_index_computes_it(base):
+    """refine_topics.confidence over every document of a fresh index gives back its stored probabilities
+    and core flags (the graph method's, clustering.communities)."""
+    import numpy as np
+
+    from indexing import refine_topics
+
+    location = store.Location(path=base)
+    state = refine._load(store.connect(location), location)
+    labels = np.array([r.topic for r in state.records])
+    share, core = refine_topics.confidence(state.vectors, np.arange(len(labels)), labels, 25)
+    assert np.abs(share - np.array([r.probability for r in state.records])).max() < 1e-3  # stored to 4 decimals
+    assert (core == np.array([r.core for r in state.records])).all() and not core.all()

@@ -31,6 +31,8 @@ def test_the_fingerprint_follows_what_decides_the_topics():
     same = refine_log.fingerprint(manifest)
     relabelled = {**manifest, "parameters": {**manifest["parameters"], "labels": {"one_shot": True}}}
     assert refine_log.fingerprint(relabelled) == same  # labels are redone by a replay anyway
+    grown = {**manifest, "corpus": {"source": "files: a.csv", "documents": 600}}
+    assert refine_log.fingerprint(grown) == same  # the documents decide whether a topic is still there
     assert refine_log.fingerprint({**manifest, "parameters": {"nr_topics": 6, "resolution": 1.0}}) != same
     assert refine_log.fingerprint({**manifest, "models": {"embedding": "other"}}) != same
 
@@ -134,3 +136,27 @@ def test_absorb_can_stop_at_a_number_of_parts():
     assert len(set(clustering.absorb(labels, graph, 2).tolist())) == 4
     two = clustering.absorb(labels, graph, 2, most=2)
     assert len(set(two.tolist())) == 2 and json.dumps(clustering.renumber(two).tolist())
+
+
+def test_trends_are_counted_again_over_the_new_topics():
+    from datetime import date
+
+    from indexing import trends
+
+    days = ["2024-01-05", "2024-01-20", "2024-02-03", None, "2024-03-09", "2024-03-10"]
+    state = _state()
+    for r, day, tag in zip(state.records, days, ["a", "b", "a", "a", "b", None]):
+        r.date, r.fields = day, ({"venue": tag} if tag else {})
+    when = [date.fromisoformat(d) if d else None for d in days]
+    assigned = [r.topic for r in state.records]
+    counted = trends.count(assigned, when, "published", "month", {"venue": ([[r.fields["venue"]] if r.fields else []
+                                                                              for r in state.records], False)})
+    counted.words = {0: [["graph"], [], []], 1: [["privacy"], [], []], 2: [[], [], ["tiny"]]}
+    state.manifest["trends"] = counted.as_dict()
+    for r in state.records:  # topic 2 merged into 1
+        r.topic = 1 if r.topic == 2 else r.topic
+    again = trends.Trends.from_dict(refine.derived_counts(state)["trends"])
+    assert again.periods == ["2024-01", "2024-02", "2024-03"] and again.undated == 1
+    assert again.counts == {0: [2, 1, 0], 1: [0, 0, 2]}
+    assert again.facets["venue"].counts == {0: [2, 1], 1: [1, 1]} and again.facets["venue"].values == ["a", "b"]
+    assert again.words == {0: [["graph"], [], []], 1: [["privacy"], [], []]}  # topic 2 is gone; the rest kept (none was marked touched here)

@@ -417,9 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
-    options.refine_options(p)
     p.add_argument("--by", metavar="FIELD", help="the topics of each value of a facet (e.g. categories), or of "
                                                  "each period with --by date")
+    options.refine_options(p)
     p.set_defaults(func=_topics)
 
     p = sub.add_parser("trends", help="print each topic's share over time and the topics that grew or shrank most")
