@@ -140,18 +140,21 @@ def _links(labels: np.ndarray, graph, groups: int) -> np.ndarray:
     return matrix + matrix.T
 
 
-def _absorb(labels: np.ndarray, graph, min_size: int) -> np.ndarray:
-    """Join each community smaller than ``min_size`` to the community it links to most, smallest first."""
+def absorb(labels: np.ndarray, graph, min_size: int, most: int | None = None) -> np.ndarray:
+    """Join each community smaller than ``min_size`` to the community it links to most, smallest first;
+    with ``most``, then the smallest again and again until at most ``most`` are left (a split into N
+    parts, indexing/refine.py)."""
     k = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=k).astype(np.int64)
-    if (sizes[sizes > 0] >= min_size).all():
+    if (sizes[sizes > 0] >= min_size).all() and (most is None or (sizes > 0).sum() <= most):
         return labels
     links = _links(labels, graph, k)
     np.fill_diagonal(links, 0.0)
     owner = np.arange(k)
     while True:
-        small = [c for c in np.argsort(sizes, kind="stable") if 0 < sizes[c] < min_size]
-        if not small or (sizes > 0).sum() <= 1:
+        alive = [c for c in np.argsort(sizes, kind="stable") if sizes[c] > 0]
+        small = [c for c in alive if sizes[c] < min_size] or (alive if most is not None and len(alive) > most else [])
+        if not small or len(alive) <= 1:
             break
         c = small[0]
         row = np.where(sizes > 0, links[c], -1.0)
@@ -169,7 +172,7 @@ def _absorb(labels: np.ndarray, graph, min_size: int) -> np.ndarray:
     return owner[labels]
 
 
-def _renumber(labels: np.ndarray) -> np.ndarray:
+def renumber(labels: np.ndarray) -> np.ndarray:
     """Topic ids 0..k-1, biggest first (ties by first appearance); -1 stays -1."""
     inside = labels[labels != OUTLIER]
     sizes = np.bincount(inside) if len(inside) else np.zeros(0, int)
@@ -268,7 +271,7 @@ def communities(indices: np.ndarray, distances: np.ndarray, *, resolution: float
         # would split every 60-document topic, far past the target)
         max_size = max(2 * min_size, int(MAX_SHARE * len(found)), 4 * len(found) // target)
         found, splits = refine(graph, found, target, max_size, seed, min_size)
-    labels = _renumber(_absorb(found, graph, min(min_size, max(2, len(found) // 4))))
+    labels = renumber(absorb(found, graph, min(min_size, max(2, len(found) // 4))))
     conf, elsewhere = _shares(labels, indices, distances)
     details = {"neighbours": int(indices.shape[1] - 1), "resolution": resolution,
                "modularity": round(float(graph.modularity(labels.tolist(), weights="weight")), 4),
@@ -293,7 +296,7 @@ def hdbscan(points: np.ndarray, min_cluster_size: int, min_samples: int | None, 
         probabilities = np.where(core, probabilities, placed_conf).astype(np.float32)
     details = {"min_cluster_size": min_cluster_size, "min_samples": min_samples,
                "hdbscan_outliers": int((~core).sum())}
-    return Clustering(_renumber(labels), probabilities, core, "hdbscan", details)
+    return Clustering(renumber(labels), probabilities, core, "hdbscan", details)
 
 
 def place(labels: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,6 +374,6 @@ def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, 
     _, resolution, found, modularity = best
     sizes = np.bincount(found, weights=np.bincount(labels[inside], minlength=topics))
     order = np.argsort(-sizes, kind="stable")
-    renumber = np.empty_like(order)
-    renumber[order] = np.arange(len(order))
-    return ThemeSplit(renumber[found], resolution, round(modularity, 4), tried)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return ThemeSplit(rank[found], resolution, round(modularity, 4), tried)

@@ -27,6 +27,7 @@ from indexing import (
     fingerprint,
     host,
     jit_cache,
+    refine,
     store,
     topics,
     trend_words,
@@ -97,6 +98,7 @@ def build(
     given = _given(corpus, topics_from)  # a model that does not fit the documents fails before any work
     client = store.connect(location)  # fail on a bad store (or a busy one) before hours of work
     with writer_lock(location, client) as lease:
+        refinements = refine.earlier_log(location, client)  # before this run's manifest replaces the live one
         t = time.perf_counter()
         model, vectors, embed_stats = _embed(corpus, settings, cache, progress, log)
         timings["embed"] = time.perf_counter() - t
@@ -139,6 +141,10 @@ def build(
         writer.commit(manifest)
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
+        # renames, merges and splits made on an index of these settings, redone where their topics still are
+        replayed = refine.replay(location, client, lease, refinements, llm=llm, embedder=model, log=log)
+        if replayed.generation is not None:
+            return IndexResult(replayed.manifest, replayed.topics, replayed.themes)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
 
 
@@ -211,22 +217,11 @@ def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.Topi
     """The counts per topic x period and topic x facet value, and each topic's words per period, computed
     once here so that no question scans the corpus (indexing.trends)."""
     columns = corpus.columns or {}
-    assigned = [int(t) for t in result.assignments]
     when = [date.fromisoformat(d.date) if d.date else None for d in corpus.documents]
     known = [d for d in when if d is not None]
-    field_name = columns.get("date_field") if known else None
-    period = dates.choose_period(known, columns.get("date_precision") or "day") if field_name else None
-    facets = {name: ([_as_list(d.fields.get(name)) for d in corpus.documents], multi)
-              for name, multi in (columns.get("facet_fields") or {}).items()}
-    counted = trends.count(assigned, when, field_name, period, facets)
-    if counted.dated:
-        counted.words = trend_words.period_words(corpus.texts, assigned, when, period, counted.periods, params,
-                                                 params.random_state)
-    return counted
-
-
-def _as_list(value) -> list[str]:
-    return [] if value is None else list(value) if isinstance(value, list) else [value]
+    period = dates.choose_period(known, columns.get("date_precision") or "day") if known else None
+    return trend_words.counted(corpus.texts, result.assignments, when, [d.fields for d in corpus.documents],
+                               columns.get("date_field"), period, columns.get("facet_fields") or {}, params)
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,

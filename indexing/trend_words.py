@@ -66,3 +66,23 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
         top = [j for j in np.argsort(-tuned)[:WORDS] if tuned[j] > 0]
         out.setdefault(topic, [[] for _ in periods])[column] = [str(vocab[j]) for j in top]
     return out
+
+
+def counted(texts: Sequence[str], topics: Sequence[int], when: Sequence, fields: Sequence[dict],
+            date_field: str | None, period: str | None, facet_fields: dict[str, bool], params):
+    """The trends of an index (indexing.trends.Trends): counts per topic x period and topic x facet value,
+    and each topic's words per period; one place for a new index, a refined one and one with documents
+    added. ``fields``: each document's facet values; ``facet_fields``: field -> multi-valued."""
+    from indexing import trends
+
+    facets = {name: ([_as_list(f.get(name)) for f in fields], multi) for name, multi in facet_fields.items()}
+    known = date_field if any(d is not None for d in when) else None
+    out = trends.count([int(t) for t in topics], when, known, period if known else None, facets)
+    if out.dated:
+        out.words = period_words(texts, [int(t) for t in topics], when, period, out.periods, params,
+                                 params.random_state)
+    return out
+
+
+def _as_list(value) -> list[str]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]

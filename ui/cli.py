@@ -13,7 +13,7 @@ from indexing.errors import TopictalkError
 from indexing.generation import GenerationOptions
 from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
 from ui import config as config_mod
-from ui import options, progress, tables, trend_tables
+from ui import options, progress, refining, tables, trend_tables
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -79,7 +79,6 @@ class SharedModel:
 def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
     from indexing import bertopic_model, pipeline
-    from indexing import corpus as corpus_mod
     from indexing.labels import LabelSettings
     from indexing.topics import TopicParams
 
@@ -87,23 +86,11 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     index_dir, location = _location(args, cfg)
     if args.gc:
         return _gc(location)
-    if bool(args.input) == bool(args.dataset):
-        raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
-                             "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
-
-    def log(msg: str) -> None:  # --quiet keeps warnings (a corrupt cache recomputed), drops progress talk
-        if not args.quiet or msg.startswith("warning:"):
-            print(f"topictalk: {msg}", file=sys.stderr)
-
-    columns = dict(text_column=args.text_column, title_column=args.title_column, limit=args.limit, seed=args.seed,
-                   date_field=args.date_field, facet_fields=args.facet_field)
+    log = _logger(args)
+    columns = dict(limit=args.limit, seed=args.seed, date_field=args.date_field, facet_fields=args.facet_field)
     # read first: a model that cannot be read costs no corpus load
     topics_from = bertopic_model.read(args.bertopic_model) if getattr(args, "bertopic_model", None) else None
-    if args.dataset:
-        log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
-        corpus = corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
-    else:
-        corpus = corpus_mod.from_files(args.input, **columns)
+    corpus = load_corpus(args, log, **columns)
     sample = f", a random sample of {len(corpus)} from {corpus.sampled_from}" if corpus.sampled_from else ""
     log(f"{len(corpus)} documents from {corpus.source} ({corpus.read} read, {corpus.dropped_empty} empty and "
         f"{corpus.dropped_duplicates} duplicate dropped{sample})")
@@ -140,10 +127,42 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     return 0
 
 
+def _logger(args: argparse.Namespace):
+    def log(msg: str) -> None:  # --quiet keeps warnings (a corrupt cache recomputed), drops progress talk
+        if not args.quiet or msg.startswith("warning:"):
+            print(f"topictalk: {msg}", file=sys.stderr)
+
+    return log
+
+
+def load_corpus(args: argparse.Namespace, log, **columns):  # noqa: ANN001, ANN201
+    """The documents --input or --dataset names (`index`, `demo`, `add`)."""
+    from indexing import corpus as corpus_mod
+
+    if bool(args.input) == bool(args.dataset):
+        raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
+                             "Hugging Face dataset (e.g. CShorten/ML-ArXiv-Papers)")
+    columns.update(text_column=args.text_column, title_column=args.title_column)
+    if args.dataset:
+        log(f"loading Hugging Face dataset {args.dataset} ({args.split})")
+        return corpus_mod.from_dataset(args.dataset, split=args.split, **columns)
+    return corpus_mod.from_files(args.input, **columns)
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Add documents to an index: only they are embedded and placed; a new generation (ui/adding.py)."""
+    from ui import adding
+
+    location = _location(args, config_mod.load({"index_dir": args.index_dir}))[1]
+    return adding.run(args, location, lambda **columns: load_corpus(args, _logger(args), **columns))
+
+
 def _topics(args: argparse.Namespace) -> int:
-    """Print the topic table of an existing index."""
+    """Print the topic table of an existing index, or rename, merge or split its topics (ui/refining.py)."""
     import json
 
+    if refining.asked(args):
+        return refining.run(args, _location(args, config_mod.load({"index_dir": args.index_dir}))[1])
     reader = _reader(args)
     topic_list, themes = reader.topics(), reader.themes()
     if args.by:
@@ -388,11 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "in --index-dir (earlier versions kept them), then exit")
     p.set_defaults(func=_index)
 
-    p = sub.add_parser("topics", help="print the topics of an index")
+    p = sub.add_parser("add", help="add documents to an index: embed and place only them (no re-index)")
+    options.corpus_options(p)
+    options.store_options(p)
+    p.add_argument("--json", action="store_true", help="what was added, as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_add)
+
+    p = sub.add_parser("topics", help="print the topics of an index; rename, merge or split them")
     options.store_options(p)
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
     p.add_argument("--by", metavar="FIELD", help="the topics of each value of a facet (e.g. categories), or of "
                                                  "each period with --by date")
+    options.refine_options(p)
     p.set_defaults(func=_topics)
 
     p = sub.add_parser("trends", help="print each topic's share over time and the topics that grew or shrank most")

@@ -100,11 +100,8 @@ def serve_options(p: argparse.ArgumentParser) -> None:
                    help="most documents drawn on the map (a sample beyond)")
 
 
-def index_options(p: argparse.ArgumentParser) -> None:
-    """The options of `index`, shared with `demo` so both build an index the same way."""
-    from indexing.labels import LabelSettings
-    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
-
+def corpus_options(p: argparse.ArgumentParser):
+    """Where the documents come from: `index`, `demo` and `add`."""
     src = p.add_argument_group("corpus")
     src.add_argument("--input", nargs="+", metavar="PATH", help="CSV, TSV, JSON Lines (.gz), Parquet or a folder "
                      "of .txt/.md files")
@@ -112,6 +109,15 @@ def index_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--split", default="train")
     src.add_argument("--text-column")
     src.add_argument("--title-column")
+    return src
+
+
+def index_options(p: argparse.ArgumentParser) -> None:
+    """The options of `index`, shared with `demo` so both build an index the same way."""
+    from indexing.labels import LabelSettings
+    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
+
+    src = corpus_options(p)
     src.add_argument("--limit", type=at_least(0, " documents"),
                      help="index a reproducible random sample of N documents")
     src.add_argument("--seed", type=at_least(0), default=42, help="seed of the --limit sample")
@@ -177,6 +183,30 @@ def index_name(text: str) -> str:
 def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", help="model spec: bundled, llama-cpp:PATH.gguf, hf:ORG/NAME, openai:URL#MODEL")
     p.add_argument("--embedding-model", help="sentence-transformers name or folder (default: bundled MiniLM)")
+
+
+def topic_id(text: str) -> int:
+    """A topic id as `topictalk topics` prints it (-1 is the outlier bin, refused with its reason later)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a topic id (a whole number from `topictalk topics`), got "
+                                         f"{_shown(text)}") from None
+
+
+def refine_options(p: argparse.ArgumentParser) -> None:
+    """`topics --rename/--merge/--split`: each change writes a new generation (docs/refine.md)."""
+    g = p.add_argument_group("refine the topics (each change is a new generation; docs/refine.md)")
+    one = g.add_mutually_exclusive_group()
+    one.add_argument("--rename", nargs=2, metavar=("TOPIC", "LABEL"), help='give a topic a label, e.g. --rename 3 '
+                     '"Speech recognition"')
+    one.add_argument("--merge", nargs="+", type=topic_id, metavar="TOPIC",
+                     help="merge two or more topics into one (it keeps the smallest id)")
+    one.add_argument("--split", type=topic_id, metavar="TOPIC", help="split a topic into its sub-communities")
+    g.add_argument("--parts", type=at_least(2, " parts"), metavar="N", help="with --split: at most N parts")
+    g.add_argument("--llm", help="label what a merge or split makes with this model (default: the model that "
+                                 "labelled the index, if any)")
+    g.add_argument("--no-llm", action="store_true", help="label what a merge or split makes by its keywords")
 
 
 def trends_options(p: argparse.ArgumentParser) -> None:

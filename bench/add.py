@@ -1,0 +1,100 @@
+"""Adding documents against re-indexing (issue 30): time, and agreement of the placements.
+
+    .venv/bin/python bench/add.py [--base 5000] [--new 250] [--llm] [--work /tmp/add-bench]
+
+From the shared arXiv ML abstracts (../shared/data/arxiv_ml.jsonl.gz, else the bundled sample), a
+reproducible sample of --base documents is indexed once (A). Then, each in a copy of A's folder (its
+embedding cache included, as a user re-indexing in place has it):
+- ADD: `topictalk add` of --new other documents;
+- RE-INDEX: `topictalk index` of all base + new documents (only the new ones are embedded: the cache);
+- RE-INDEX, SEED 7: the same with another --random-state, to show how much two full runs agree.
+It prints each command's wall time, the ratio ADD / RE-INDEX, and, over the new documents, the NMI of
+ADD's placements against RE-INDEX's topics beside the NMI of the two re-indexes (seeds 42 and 7).
+Without --llm both label by keywords (--no-llm); with it both label with the configured LLM, as the
+index did. Run it on an idle machine: the host line comes first, compare only within one host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexing import host  # noqa: E402
+from indexing.sample import PATH as SAMPLE  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
+
+
+def cli(*args: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        sys.exit(f"topictalk {' '.join(args)} failed: {out.stderr[-2000:]}")
+    return time.perf_counter() - started, out.stdout
+
+
+def topics_of(index: Path) -> dict[str, int]:
+    cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(index / "export"))
+    return {d["id"]: d["topic"] for d in map(json.loads, open(index / "export" / "documents.jsonl"))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=int, default=5000)
+    parser.add_argument("--new", type=int, default=250)
+    parser.add_argument("--llm", action="store_true", help="label with the configured LLM (default: keywords)")
+    parser.add_argument("--work", default="/tmp/add-bench")
+    args = parser.parse_args()
+    print(host.probe().line(), flush=True)
+    data = SHARED if SHARED.exists() else SAMPLE
+    rows = [json.loads(line) for line in gzip.open(data, "rt", encoding="utf-8")]
+    picked = random.Random(42).sample(rows, args.base + args.new)
+    base, new = picked[:args.base], picked[args.base:]
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    files = {}
+    for name, part in (("base", base), ("new", new), ("all", base + new)):
+        files[name] = work / f"{name}.jsonl"
+        files[name].write_text("".join(json.dumps(r) + "\n" for r in part))
+    labels = [] if args.llm else ["--no-llm"]
+    print(f"{data.name}: {args.base:,} indexed, {args.new:,} new; labels: {'LLM' if args.llm else 'keywords'}",
+          flush=True)
+
+    seconds, _ = cli("index", "--input", str(files["base"]), "--index-dir", str(work / "A"), "--quiet", *labels)
+    print(f"index A ({args.base:,}): {seconds:.1f} s", flush=True)
+    for name in ("add", "reindex", "reindex7"):
+        shutil.copytree(work / "A", work / name)
+    add_s, out = cli("add", "--input", str(files["new"]), "--index-dir", str(work / "add"), "--quiet", "--json")
+    added = json.loads(out)
+    re_s, _ = cli("index", "--input", str(files["all"]), "--index-dir", str(work / "reindex"), "--quiet", *labels)
+    re7_s, _ = cli("index", "--input", str(files["all"]), "--index-dir", str(work / "reindex7"), "--quiet",
+                   "--random-state", "7", *labels)
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    ids = [r["id"] for r in new]
+    got = {name: topics_of(work / name) for name in ("add", "reindex", "reindex7")}
+    place = [got["add"][i] for i in ids]
+    full, full7 = [got["reindex"][i] for i in ids], [got["reindex7"][i] for i in ids]
+    print(f"add {args.new:,}: {add_s:.1f} s ({added['unfit']} fit no topic well; advice: {added['advice']})")
+    print(f"re-index {args.base + args.new:,}: {re_s:.1f} s (seed 7: {re7_s:.1f} s)")
+    print(f"ratio add / re-index: {add_s / re_s:.3f}")
+    print(f"NMI over the {len(ids)} new documents: add vs re-index {nmi(full, place):.3f}; "
+          f"re-index seed 42 vs seed 7 {nmi(full, full7):.3f}")
+    old = [r["id"] for r in base]
+    print(f"NMI over the {len(old):,} base documents: A vs re-index {nmi([topics_of(work / 'A')[i] for i in old], [got['reindex'][i] for i in old]):.3f}")  # noqa: E501
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Adding documents to an index (indexing/add.py, `topictalk add`): only the new ones embedded and placed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from indexing import add
+from indexing.sample import PATH as SAMPLE
+from tests.helpers import run_cli
+
+
+def _unit(rows) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _two_topics(seed: int = 0):
+    """Two tight groups of 40 unit vectors, around e1 (topic 3) and e2 (topic 7), at map x = 0 and 10."""
+    rng = np.random.default_rng(seed)
+    a = _unit(np.eye(8)[0] + 0.05 * rng.standard_normal((40, 8)))
+    b = _unit(np.eye(8)[1] + 0.05 * rng.standard_normal((40, 8)))
+    vectors = np.vstack([a, b])
+    topics = np.array([3] * 40 + [7] * 40)
+    xy = np.array([[0.0, 0.0]] * 40 + [[10.0, 0.0]] * 40, dtype=np.float32)
+    centroids = {3: _unit(a.mean(0, keepdims=True))[0], 7: _unit(b.mean(0, keepdims=True))[0]}
+    return vectors, topics, xy, centroids
+
+
+def test_a_new_document_goes_where_its_neighbours_vote_and_sits_among_them_on_the_map():
+    vectors, topics, xy, centroids = _two_topics()
+    new = _unit([np.eye(8)[0] + 0.01, np.eye(8)[1] + 0.01])
+    placed = add.place(new, vectors, topics, xy, 10, centroids)
+    assert placed.topics.tolist() == [3, 7]
+    assert placed.share.tolist() == pytest.approx([1.0, 1.0])
+    assert placed.xy[:, 0].tolist() == pytest.approx([0.0, 10.0])
+    assert placed.fits.tolist() == [True, True]
+
+
+def test_a_document_between_topics_takes_the_stronger_vote_and_one_far_from_both_fits_neither():
+    vectors, topics, xy, centroids = _two_topics()
+    leaning = _unit([0.8 * np.eye(8)[0] + 0.6 * np.eye(8)[1]])
+    far = _unit([np.eye(8)[5] + 0.3 * np.eye(8)[0]])
+    placed = add.place(np.vstack([leaning, far]), vectors, topics, xy, 20, centroids)
+    assert placed.topics.tolist() == [3, 3]
+    assert 0.5 < placed.share[0] <= 1.0
+    assert 0.0 < placed.xy[0, 0] < 10.0 or placed.xy[0, 0] == pytest.approx(0.0)
+    assert placed.fits.tolist() == [False, False]  # both farther from topic 3's centre than its own documents
+
+
+def test_a_full_reindex_is_advised_when_many_fit_badly_or_many_came():
+    assert add._advice(100, 5, 10_000) is None
+    assert "fit no topic well" in add._advice(100, 30, 10_000)
+    assert "grew by 50%" in add._advice(500, 0, 1_000)
+
+
+def _rows(start: int, stop: int) -> list[dict]:
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f][start:stop]
+    for row in rows:  # a month from each new-style arXiv id, so that the trends are counted too
+        if (m := re.fullmatch(r"(\d\d)(\d\d)\.\d+", row["id"])) and 1 <= int(m[2]) <= 12:
+            row["published"] = f"20{m[1]}-{m[2]}-01"
+    return rows
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.slow
+def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(tmp_path):
+    first, later = _rows(0, 300), _rows(280, 360)  # 20 of the later rows are indexed already
+    index = tmp_path / "index"
+    run_cli("index", "--input", str(_write(tmp_path / "a.jsonl", first)), "--index-dir", str(index), "--no-llm",
+            "--quiet")
+    before = json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)
+    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(tmp_path / "before"))
+
+    out = run_cli("add", "--input", str(_write(tmp_path / "b.jsonl", later)), "--index-dir", str(index), "--json")
+    done = json.loads(out.stdout)
+    assert done["added"] == 60 and done["already"] == 20 and done["generation"] == 2
+    assert sum(done["per_topic"].values()) == 60
+
+    after = json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)
+    old_size = {t["topic"]: t["count"] for t in before["topics"]}
+    for t in after["topics"]:  # sizes grew by what each topic received; labels stayed
+        assert t["count"] == old_size[t["topic"]] + done["per_topic"].get(str(t["topic"]), 0)
+    assert [t["label"] for t in after["topics"]] == [t["label"] for t in before["topics"]] or \
+        sorted(t["label"] for t in after["topics"]) == sorted(t["label"] for t in before["topics"])
+
+    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(tmp_path / "after"))
+    read = lambda f: {d["id"]: d for d in map(json.loads, (tmp_path / f / "documents.jsonl").read_text().splitlines())}  # noqa: E731
+    old, new = read("before"), read("after")
+    assert set(new) == set(old) | {r["id"] for r in later}
+    for i, d in old.items():  # the documents already there kept their topic and map position
+        assert (new[i]["topic"], new[i]["x"], new[i]["y"]) == (d["topic"], d["x"], d["y"])
+    added = [new[r["id"]] for r in later[20:]]
+    assert all(d["core"] is False and 0 < d["probability"] <= 1 for d in added)
+
+    from indexing import store  # the trends were counted again, over the old and the new documents
+
+    stored = store.open_reader(store.Location(path=index)).trends()
+    dated = Counter(new[r["id"]]["topic"] for r in first + later[20:] if "published" in r)
+    assert {t: sum(row) for t, row in stored.counts.items() if sum(row)} == dict(dated)
+    assert run_cli("add", "--input", str(tmp_path / "b.jsonl"), "--index-dir", str(index)).stdout.startswith(
+        "nothing to add")
