@@ -66,7 +66,7 @@ class Corpus:
 
 def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, title_column: str | None = None,
                limit: int | None = None, seed: int = 42, date_field: str | None = None,
-               facet_fields: Sequence[str] = ()) -> Corpus:
+               facet_fields: Sequence[str] = (), fields_optional: bool = False) -> Corpus:
     """Concatenate files and folders; columns are resolved in each file so an error names the file."""
     _check_limit(limit)
     if isinstance(paths, (str, Path)):  # a lone string is a Sequence too, of characters
@@ -105,14 +105,16 @@ def from_files(paths: Sequence[str | Path], *, text_column: str | None = None, t
             merged.append(record)
         del rows
     corpus = from_records(merged, source=files_source(paths), text_column=text_name, title_column=title_name,
-                          limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields)
+                          limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields,
+                          fields_optional=fields_optional)
     corpus.inputs = input_paths(paths)
     return corpus
 
 
 def from_dataset(name: str, *, split: str = "train", text_column: str | None = None,
                  title_column: str | None = None, limit: int | None = None, seed: int = 42,
-                 date_field: str | None = None, facet_fields: Sequence[str] = ()) -> Corpus:
+                 date_field: str | None = None, facet_fields: Sequence[str] = (),
+                 fields_optional: bool = False) -> Corpus:
     """A Hugging Face dataset split, e.g. CShorten/ML-ArXiv-Papers (columns title, abstract)."""
     _check_limit(limit)
     try:
@@ -127,7 +129,8 @@ def from_dataset(name: str, *, split: str = "train", text_column: str | None = N
         raise TopictalkError(f"could not reach Hugging Face dataset {name!r} (split {split!r}): {_first_line(err)}; "
                              "check the name or network, or pass --input FILE with local files") from err
     return from_records(data, source=dataset_source(name, split), text_column=text_column, title_column=title_column,
-                        limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields)
+                        limit=limit, seed=seed, date_field=date_field, facet_fields=facet_fields,
+                          fields_optional=fields_optional)
 
 
 def _hub_offline() -> bool:
@@ -175,7 +178,8 @@ def hub_problem(name: str, timeout: float = 3.0) -> str | None:
 
 def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_column: str | None = None,
                  title_column: str | None = None, limit: int | None = None, seed: int = 42,
-                 date_field: str | None = None, facet_fields: Sequence[str] = ()) -> Corpus:
+                 date_field: str | None = None, facet_fields: Sequence[str] = (),
+                 fields_optional: bool = False) -> Corpus:
     """The cleaning every loader shares: strip, drop empty and duplicate texts, unique ids, then sample;
     each document keeps its date and facet values (the columns :func:`indexing.fields.detect` finds)."""
     _check_limit(limit)
@@ -190,6 +194,7 @@ def from_records(records: Iterable[Mapping[str, object]], *, source: str, text_c
     title_col = _pick(columns, title_column, TITLE_COLUMNS, source, "--title-column", exclude={text_col})
     id_col = _pick(columns, None, ("id",), source, "", exclude={text_col, title_col})
     found = fields_mod.detect(rows, columns, source, date_field=date_field, facet_fields=facet_fields,
+                              optional=fields_optional,
                               taken=(text_col, title_col, id_col))
     documents: list[Document] = []
     kept: list[int] = []  # the row of each document

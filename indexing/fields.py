@@ -73,10 +73,15 @@ def wanted(name: str, date_field: str | None, facet_fields: Sequence[str]) -> bo
 
 
 def detect(rows: Sequence[Mapping[str, object]], columns: Sequence[str], where: str, *,
-           date_field: str | None = None, facet_fields: Sequence[str] = (), taken: Sequence[str | None] = ()) -> Fields:
+           date_field: str | None = None, facet_fields: Sequence[str] = (), taken: Sequence[str | None] = (),
+           optional: bool = False) -> Fields:
     """The date and facet columns of ``rows`` (see the module docstring); ``taken`` (text, title, id)
-    are never facets."""
+    are never facets. ``optional``: a named column the rows lack is left out, not an error (documents
+    added to an index whose columns they may not all have)."""
     found = Fields()
+    if optional:
+        date_field = date_field if date_field in columns else None
+        facet_fields = [name for name in facet_fields if name in columns]
     for name in [date_field, *facet_fields]:
         if name and name not in columns:
             flag = "--date-field" if name == date_field else "--facet-field"

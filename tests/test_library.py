@@ -216,3 +216,27 @@ def test_time_and_group_questions_are_answered_from_the_counts_of_a_real_index(b
     assert shown == {t: in_group[t] for t in shown}  # each count is the input's, joined on ids
     assert list(shown) == sorted(shown, key=lambda t: -in_group[t])  # most common first
     assert all(s.id in topic_of for s in common.sources)
+
+
+@pytest.mark.slow
+def test_rename_merge_split_and_add_from_python_survive_a_reopen(built, tmp_path):
+    import shutil
+
+    source, rows = built
+    shutil.copytree(source.location.path, tmp_path / "index")
+    index = library.Index(tmp_path / "index", llm=FakeLLM(_answers))
+    before = index.topics().set_index("Topic")["Count"].to_dict()
+    real = [t for t in before if t != -1]
+    index.rename(real[0], "Renamed by hand")
+    merged = index.merge(real[1], real[2])
+    assert merged.topic.size == before[real[1]] + before[real[2]]
+    more = [{"id": f"new-{i}", "abstract": r["abstract"] + " (a second printing)", "title": r["title"]}
+            for i, r in enumerate(_rows(N + 20)[N:])]
+    added = index.add(more)
+    assert added.added == 20 and sum(added.per_topic.values()) == 20
+
+    again = library.open(tmp_path / "index")  # a restart: what was changed is what the store holds
+    topics = again.topics().set_index("Topic")
+    assert topics.loc[real[0], "Label"] == "Renamed by hand"
+    assert real[2] not in topics.index and topics.loc[min(real[1], real[2]), "Count"] >= merged.topic.size
+    assert topics["Count"].sum() == len(rows) + 20 == len(again.documents())

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace, location, load) -> int:  # noqa: ANN001
     manifest = store.open_reader(location).manifest  # a missing index fails here, before any reading
     corpus_columns = manifest.get("corpus", {})
     corpus = load(date_field=corpus_columns.get("date_field"),
-                  facet_fields=list(corpus_columns.get("facet_fields") or {}))
+                  facet_fields=list(corpus_columns.get("facet_fields") or {}), fields_optional=True)
     done = add.add(location, corpus, progress=progress.bars(args.quiet))
     if args.json:
         print(json.dumps({"added": done.added, "already": done.already, "unfit": done.unfit,

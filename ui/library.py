@@ -183,6 +183,42 @@ class Index:
         return map_mod.figure(points, map_mod.labels_of(topics), max_points or map_mod.MAX_POINTS,
                               map_mod.labels_of(themes), map_mod.descriptions_of(topics))
 
+    # -- changing -----------------------------------------------------------------
+    # Each change writes a new generation (the old one answers until it is complete) and is kept when
+    # the corpus is re-indexed with the same settings (docs/refine.md).
+    def rename(self, topic: int, label: str):
+        """Give ``topic`` the label ``label``."""
+        from indexing import refine
+
+        return refine.rename(self.location, topic, label)
+
+    def merge(self, *topics: int):
+        """Merge ``topics`` into one (it keeps the smallest id), labelled as the index was."""
+        from indexing import refine
+
+        return refine.merge(self.location, topics, llm=self._labeller())
+
+    def split(self, topic: int, parts: int | None = None):
+        """Split ``topic`` into its sub-communities (at most ``parts``), each labelled as the index was."""
+        from indexing import refine
+
+        return refine.split(self.location, topic, parts=parts, llm=self._labeller())
+
+    def add(self, docs, **columns):
+        """Add documents (what index() takes): only they are embedded, each placed in the topic its nearest
+        documents vote for; returns what was added and how many fit no topic well."""
+        from indexing import add
+
+        corpus_part = self.manifest.get("corpus", {})  # the index's own date and group columns
+        columns.setdefault("date_field", corpus_part.get("date_field"))
+        columns.setdefault("facet_fields", tuple(corpus_part.get("facet_fields") or {}))
+        columns.setdefault("fields_optional", True)  # new documents without a date stay undated
+        return add.add(self.location, _corpus(docs, None, "train", **columns))
+
+    def _labeller(self):
+        """The LLM that labels what a merge or split makes: this Index's, when the index was labelled by one."""
+        return self._llm() if self.manifest.get("models", {}).get("llm") else None
+
     # -- talking ------------------------------------------------------------------
     def ask(self, question: str) -> Answer:
         """Answer one question (no history): iterate the answer to stream it."""
