@@ -142,7 +142,11 @@ def build(
         if location.path is not None:
             store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
         # renames, merges and splits made on an index of these settings, redone where their topics still are
-        replayed = refine.replay(location, client, lease, refinements, llm=llm, embedder=model, log=log)
+        try:
+            replayed = refine.replay(location, client, lease, refinements, llm=llm, embedder=model, log=log)
+        except TopictalkError as err:  # the fresh index stands; the log stays for the next run
+            log(f"warning: the logged refinements were not replayed: {err}")
+            replayed = refine.Replayed()
         if replayed.generation is not None:
             return IndexResult(replayed.manifest, replayed.topics, replayed.themes)
         return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)

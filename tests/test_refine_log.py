@@ -160,3 +160,18 @@ def test_trends_are_counted_again_over_the_new_topics():
     assert again.counts == {0: [2, 1, 0], 1: [0, 0, 2]}
     assert again.facets["venue"].counts == {0: [2, 1], 1: [1, 1]} and again.facets["venue"].values == ["a", "b"]
     assert again.words == {0: [["graph"], [], []], 1: [["privacy"], [], []]}  # topic 2 is gone; the rest kept (none was marked touched here)
+
+
+def test_a_touched_topic_gets_its_words_per_period_fitted_again():
+    from indexing import trends
+
+    texts = {0: "graph neural networks message passing on molecules", 1: "differential privacy noise for private training"}
+    records = [DocumentRecord(f"d{i}", f"{texts[i % 2]} variant {i}", "t", i % 2, 1.0, 0.0, 0.0, theme=0,
+                              date=f"2024-0{1 + (i // 2) % 2}-01") for i in range(24)]
+    stale = {0: [["stale"], ["stale"]], 1: [["stale"], ["stale"]]}
+    manifest = {"trends": trends.Trends("published", "month", ["2024-01", "2024-02"], {0: [6, 6], 1: [6, 6]},
+                                        words=stale).as_dict()}
+    again = trends.Trends.from_dict(refine_topics.recount_trends(manifest, records, {1}))
+    assert again.counts == {0: [6, 6], 1: [6, 6]}
+    assert again.words[0] == [["stale"], ["stale"]]  # untouched: kept as stored
+    assert "differential" in again.words[1][0] and "stale" not in again.words[1][1]  # touched: fitted again
