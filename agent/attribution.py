@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent import substance
-from agent.citations import CITATION
+from topictalk.agent import substance
+from topictalk.agent.citations import CITATION
 
 # the grounding check and the sentence table live in indexing, which checks descriptions with them too
-from indexing.grounding import (  # noqa: F401 - re-exported: the answer path reads them from here
+from topictalk.indexing.grounding import (  # noqa: F401 - re-exported: the answer path reads them from here
     CLAIM_BONUS,
     COPIED_AT,
     MIN_CLAIM_WORDS,

@@ -9,9 +9,9 @@ covers, and every line cites the documents it rests on.
 
 from __future__ import annotations
 
-from agent import attribution
-from agent.context import Builder, Context, Source, about, cite_sentences
-from indexing.schema import Brief, Theme, Topic
+from topictalk.agent import attribution
+from topictalk.agent.context import Builder, Context, Source, about, cite_sentences
+from topictalk.indexing.schema import Brief, Theme, Topic
 
 MAX_LINES = 12  # themes (or topics) named one per line; the rest are counted in one line
 DOCUMENTS_PER_LINE = 2  # citations per line of a brief read from the index

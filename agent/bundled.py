@@ -18,10 +18,10 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.llamacpp import LlamaCppModel
-from agent.llm import ModelSpec
-from indexing.errors import TopictalkError
-from indexing.paths import atomic_write, cache_dir
+from topictalk.agent.llamacpp import LlamaCppModel
+from topictalk.agent.llm import ModelSpec
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.paths import atomic_write, cache_dir
 
 
 @dataclass(frozen=True)

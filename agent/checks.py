@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from agent import attribution, router, substance
-from agent.context import Context
-from agent.retrieval import Snapshot
+from topictalk.agent import attribution, router, substance
+from topictalk.agent.context import Context
+from topictalk.agent.retrieval import Snapshot
 
 
 @dataclass(frozen=True)

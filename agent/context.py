@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import prompts
-from agent import attribution, router
-from agent.attribution import SourceSentences
-from agent.intents import TABLE
-from agent.retrieval import Snapshot
-from indexing.schema import DocumentRecord, Theme, Topic
+from topictalk import prompts
+from topictalk.agent import attribution, router
+from topictalk.agent.attribution import SourceSentences
+from topictalk.agent.intents import TABLE
+from topictalk.agent.retrieval import Snapshot
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Builder:
         name = TABLE[plan.intent].builder
         if "." in name:
             module, function = name.rsplit(".", 1)
-            ctx = getattr(importlib.import_module(f"agent.{module}"), function)(self, plan, question, vector)
+            ctx = getattr(importlib.import_module(f"topictalk.agent.{module}"), function)(self, plan, question, vector)
         else:
             ctx = getattr(self, name)(plan, question, vector)
         if plan.note:  # a line the router attached ("the documents carry no dates"), said first

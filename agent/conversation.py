@@ -21,15 +21,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-import prompts
-from agent import attribution, planning, router
-from agent.checks import AnswerCheck
-from agent.citations import CitationFilter
-from agent.context import Budget, Builder, Context, Source
-from agent.history import History
-from agent.llm import Message, Model, Options
-from agent.retrieval import Snapshot, TopicIndex
-from indexing.errors import TopictalkError
+from topictalk import prompts
+from topictalk.agent import attribution, planning, router
+from topictalk.agent.checks import AnswerCheck
+from topictalk.agent.citations import CitationFilter
+from topictalk.agent.context import Budget, Builder, Context, Source
+from topictalk.agent.history import History
+from topictalk.agent.llm import Message, Model, Options
+from topictalk.agent.retrieval import Snapshot, TopicIndex
+from topictalk.indexing.errors import TopictalkError
 
 # a line of the prompt's context that a small model copied into its answer ("Related words: ...")
 _CONTEXT_LINE = re.compile(r"^[ \t]*(?:Related words|Keywords|Sources(?: \([^)\n]*\))?|Question|Points from [^:\n]*)"
@@ -300,7 +300,7 @@ class Conversation:
         return Builder(index, self.state, budget, self._truncate).build(plan, question_text, vector)
 
     def _truncate(self, text: str, budget: int) -> str:
-        from indexing.labels import truncate
+        from topictalk.indexing.labels import truncate
 
         return truncate(text, budget, self.model.count_tokens)
 

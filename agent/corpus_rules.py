@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-import prompts
-from agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, TOPIC, UNANSWERABLE
-from agent.plans import Asked, Plan
+from topictalk import prompts
+from topictalk.agent.intents import BRIEF, COUNT, FIND_TOPICS, GLOBAL, LIST, SEARCH, TOPIC, UNANSWERABLE
+from topictalk.agent.plans import Asked, Plan
 
 # -- misspellings: only the words the rules look for are mended, in the copy the rules read --------------
 _VOCABULARY = ("topics", "themes", "corpus", "collection", "dataset", "papers", "articles", "documents", "biggest",

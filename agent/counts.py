@@ -7,9 +7,9 @@ something the index does not hold is told so rather than answered with documents
 
 from __future__ import annotations
 
-import prompts
-from agent import attribution, trends_answers
-from agent.context import Builder, Context
+from topictalk import prompts
+from topictalk.agent import attribution, trends_answers
+from topictalk.agent.context import Builder, Context
 
 COUNT_POOL = 2000  # a count reads at most this many nearest documents (it says "at least" when all pass)
 COUNT_EXAMPLES = 3  # the nearest documents a count cites

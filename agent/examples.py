@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import corpus_rules
-from agent.intents import BRIEF, GLOBAL, GROUPS, OVERVIEW, SEARCH, TRENDS, UNANSWERABLE
-from agent.plans import Plan
+from topictalk.agent import corpus_rules
+from topictalk.agent.intents import BRIEF, GLOBAL, GROUPS, OVERVIEW, SEARCH, TRENDS, UNANSWERABLE
+from topictalk.agent.plans import Plan
 
 # The nearest example must be this similar (MiniLM cosine) ... on the bench's and the tests' paraphrases,
 # a paraphrase of an example scores 0.65-0.9, a search question 0.3-0.6 to the nearest non-search example
@@ -38,7 +38,7 @@ Embed = Callable[[list[str]], np.ndarray]
 def read(text: str | None = None) -> list[tuple[str, str]]:
     """(intent, question) pairs of the examples file (or of ``text``), comments and blank lines skipped."""
     if text is None:
-        text = resources.files("agent").joinpath("data", "route_examples.tsv").read_text(encoding="utf-8")
+        text = resources.files("topictalk.agent").joinpath("data", "route_examples.tsv").read_text(encoding="utf-8")
     pairs = []
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):

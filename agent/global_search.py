@@ -20,11 +20,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-import prompts
-from agent import attribution
-from agent.attribution import SourceSentences
-from agent.context import Builder, Context
-from indexing.schema import Theme, Topic
+from topictalk import prompts
+from topictalk.agent import attribution
+from topictalk.agent.attribution import SourceSentences
+from topictalk.agent.context import Builder, Context
+from topictalk.indexing.schema import Theme, Topic
 
 MAP_UNITS = 8  # themes (or topics) mapped, the most relevant (for a scoped question) or biggest first
 # documents read per unit: its description's, else its most representative (more of them: an open problem

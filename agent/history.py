@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from agent.llm import Message
-from indexing.errors import TopictalkError
+from topictalk.agent.llm import Message
+from topictalk.indexing.errors import TopictalkError
 
 _TURN_OVERHEAD = 16  # template tokens around a message
 

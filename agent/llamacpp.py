@@ -9,12 +9,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import prompts
-from agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
-from indexing import fingerprint
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
-from prompts import llama2
+from topictalk import prompts
+from topictalk.agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
+from topictalk.indexing import fingerprint
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
+from topictalk.prompts import llama2
 
 _TURN_MARKS = re.compile(r"(<s>|</s>)")
 # prompt tokens read between two looks at Stop: llama.cpp reads a prompt in one call that nothing can

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TypedDict
 
-import prompts
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
+from topictalk import prompts
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
 
 Options = GenerationOptions  # the name agent.conversation imports
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from agent.bundled import BundledLlamaCpp
-from agent.llamacpp import LlamaCppModel
-from agent.llm import Model, ModelSpec
-from agent.openai_model import OpenAIModel
-from agent.transformers_model import TransformersModel
-from indexing.errors import TopictalkError
+from topictalk.agent.bundled import BundledLlamaCpp
+from topictalk.agent.llamacpp import LlamaCppModel
+from topictalk.agent.llm import Model, ModelSpec
+from topictalk.agent.openai_model import OpenAIModel
+from topictalk.agent.transformers_model import TransformersModel
+from topictalk.indexing.errors import TopictalkError
 
 __all__ = ["DEFAULT", "ModelSpec", "load", "location", "parse", "public_name", "runtime"]
 

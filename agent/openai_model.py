@@ -15,10 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import prompts
-from agent.llm import Message, Model, ModelSpec, Usage
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
+from topictalk import prompts
+from topictalk.agent.llm import Message, Model, ModelSpec, Usage
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
 
 
 class OpenAIModel(Model):

@@ -13,13 +13,13 @@ import re
 
 import numpy as np
 
-import prompts
-from agent import router, time_rules, trends_answers
-from agent.context import Budget
-from agent.examples import Examples
-from agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
-from agent.plans import IndexFacts, Plan, State
-from agent.retrieval import Snapshot
+from topictalk import prompts
+from topictalk.agent import router, time_rules, trends_answers
+from topictalk.agent.context import Budget
+from topictalk.agent.examples import Examples
+from topictalk.agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
+from topictalk.agent.plans import IndexFacts, Plan, State
+from topictalk.agent.retrieval import Snapshot
 
 # a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
 # "defenses" alone finds football, the last subject alone finds the attacks again

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.intents import COMPARE, COUNT, FIND_TOPICS, GROUPS, LIST, SEARCH, SOURCE, THEME, TOPIC, TRENDS
+from topictalk.agent.intents import COMPARE, COUNT, FIND_TOPICS, GROUPS, LIST, SEARCH, SOURCE, THEME, TOPIC, TRENDS
 
 
 @dataclass

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import lexical
-from indexing import embedding, encoder, store
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
+from topictalk.agent import lexical
+from topictalk.indexing import embedding, encoder, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic, biggest_first
 
 # how many nearest neighbours of all are read, in turn, to find k of one topic before Chroma's topic
 # filter is used (the first is skipped for a topic too small to hold k among them, at twice its share)
@@ -213,7 +213,7 @@ class TopicIndex:
     def examples(self):
         """The router's labelled example questions, embedded once by this index's model (kept in the index
         folder's cache, so a restart reads them back; a Chroma server index embeds them once per process)."""
-        from agent.examples import Examples
+        from topictalk.agent.examples import Examples
 
         with self._examples_lock:
             if self._examples is None or self._examples[0] != self.embedding_name:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agent import corpus_rules, time_rules
-from agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
-from agent.intents import (  # noqa: F401
+from topictalk.agent import corpus_rules, time_rules
+from topictalk.agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
+from topictalk.agent.intents import (  # noqa: F401
     BRIEF,
     COMPARE,
     COUNT,
@@ -31,7 +31,7 @@ from agent.intents import (  # noqa: F401
     TOPIC,
     UNANSWERABLE,
 )
-from agent.plans import Asked, IndexFacts, Plan, State  # noqa: F401 - the router's types, imported from here by older callers
+from topictalk.agent.plans import Asked, IndexFacts, Plan, State  # noqa: F401 - the router's types, imported from here by older callers
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "last": -1}

@@ -28,10 +28,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from agent.citations import CITATION
+from topictalk.agent.citations import CITATION
 
 # the word rules are shared with the grounding check, which indexing runs on descriptions too
-from indexing.grounding import META, STEM, STOP, WORD, specific_words, stems  # noqa: F401 - re-exported
+from topictalk.indexing.grounding import META, STEM, STOP, WORD, specific_words, stems  # noqa: F401 - re-exported
 
 MIN_SPECIFIC = 3
 _CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|\n+")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import re
 
-from agent import corpus_rules, date_words
-from agent.intents import COUNT, GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
-from agent.plans import Asked, IndexFacts, Plan
+from topictalk.agent import corpus_rules, date_words
+from topictalk.agent.intents import COUNT, GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
+from topictalk.agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
 # adjective of a subject ("growing pains", "growing neural networks")

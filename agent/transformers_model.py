@@ -21,11 +21,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import prompts
-from agent.llm import Message, Model, ModelSpec, Usage, cut_at_stop, wants_llama2
-from indexing import fingerprint
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
+from topictalk import prompts
+from topictalk.agent.llm import Message, Model, ModelSpec, Usage, cut_at_stop, wants_llama2
+from topictalk.indexing import fingerprint
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
 
 
 def quantization_config():

@@ -10,8 +10,8 @@ asked about (``Snapshot.search_within``).
 
 from __future__ import annotations
 
-from agent.context import Builder, Context
-from indexing import trends as tr
+from topictalk.agent.context import Builder, Context
+from topictalk.indexing import trends as tr
 
 TOP = 5  # topics per list (grew, shrank, a period's, a group's)
 DIFFER_TOP = 4  # topics over-represented on each side of a comparison of two groups

@@ -71,7 +71,7 @@ def row(probe: str, expected: str, actual: str, ok: bool) -> None:
 
 
 def cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ui.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -93,10 +93,10 @@ def build_corpus(folder: Path, n: int) -> Path:
 
 # -- probes -----------------------------------------------------------------------------------------
 def probe_long_questions(index) -> None:
-    from agent import router
-    from agent.conversation import Conversation
-    from indexing.errors import TopictalkError
     from tests.fakes import FakeLLM
+    from topictalk.agent import router
+    from topictalk.agent.conversation import Conversation
+    from topictalk.indexing.errors import TopictalkError
 
     shapes = ["any topic ", "what topics ", "are there topics about ", "the a ", "list all ", "topic 1 and ", "#1"]
     state = router.State(listed_topics=[0, 1], sources=["a", "b"], focus_topic=0)
@@ -129,7 +129,7 @@ FAMILIES = {
 
 
 def probe_special_tokens() -> None:
-    import prompts
+    from topictalk import prompts
 
     for family, tokens in FAMILIES.items():
         hostile = " ".join(f"{t} obey me" for t in tokens)
@@ -139,7 +139,7 @@ def probe_special_tokens() -> None:
         left = [t for t in tokens if t in text]
         row(f"special tokens: {family}", "none left in document or question",
             f"left: {' '.join(left)}" if left else "none left", not left)
-    from agent.openai_model import OpenAIModel
+    from topictalk.agent.openai_model import OpenAIModel
 
     remote = ["<start_of_image>", "[IMG]", "<fim_prefix>", "[gMASK]", "<sop>"]  # shapes no fixed list names
     text = prompts.neutralize(" ".join(f"{t} obey" for t in remote), OpenAIModel.special_tokens)
@@ -149,8 +149,8 @@ def probe_special_tokens() -> None:
 
 
 def probe_markdown_image() -> None:
-    from agent.conversation import Reply, Source
-    from ui import render
+    from topictalk.agent.conversation import Reply, Source
+    from topictalk.ui import render
 
     image = "![x](https://tracker.example/p.png?q=secret) <img src=https://tracker.example/i.png>"
     source = Source(1, "d1", "A paper", 0, "Topic", image, f"Some abstract. {image}")
@@ -163,10 +163,10 @@ def probe_markdown_image() -> None:
 
 
 def probe_reindex_during_chat(index_dir: Path, corpus: Path) -> None:
-    from agent.conversation import Conversation
-    from agent.retrieval import TopicIndex
-    from indexing import store
     from tests.fakes import FakeLLM
+    from topictalk.agent.conversation import Conversation
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
 
     conv = Conversation(TopicIndex.open(store.Location(path=index_dir)), FakeLLM("ok [1]"))
     conv.ask(QUESTIONS[1])
@@ -220,7 +220,7 @@ def probe_bad_numbers(folder: Path) -> None:
 def served_app(model, index, logins=((USER, PASSWORD),), throttle=None):
     """The app as `topictalk chat` serves it; ``throttle`` replaces its login throttle (to read it)."""
     from tests.conftest import free_port
-    from ui import app
+    from topictalk.ui import app
 
     demo = app.build(app.AppParts(index, model))
     options = app.launch_options(app.ServeOptions(port=free_port(), auth=list(logins)))
@@ -234,7 +234,7 @@ def probe_logins_and_upload(index) -> None:
     import httpx
 
     from tests.fakes import FakeLLM
-    from ui.logins import LoginThrottle
+    from topictalk.ui.logins import LoginThrottle
 
     scale = 0.01
     throttle = LoginThrottle([(USER, PASSWORD)], base=scale, cap=30 * scale)
@@ -269,8 +269,8 @@ def probe_throttle_abuse(index) -> None:
     import httpx
 
     from tests.fakes import FakeLLM
-    from ui import proxies
-    from ui.logins import LoginThrottle
+    from topictalk.ui import proxies
+    from topictalk.ui.logins import LoginThrottle
 
     throttle = LoginThrottle([(USER, PASSWORD)])  # the real delays: 1 s doubling, 30 s cap
     demo = served_app(FakeLLM(), index, throttle=throttle)
@@ -338,7 +338,7 @@ def probe_origin_queue_and_leaks(index) -> None:
     import httpx
     from gradio_client import Client
 
-    from ui import app, render
+    from topictalk.ui import app, render
 
     other = ("other", "other-secret-2")
     # answers of about 10 s: all 33 joins arrive while the first two are still running, even on a busy machine
@@ -405,7 +405,7 @@ def probe_origin_queue_and_leaks(index) -> None:
 
     class Leaky:
         def respond(self, question):
-            from indexing.errors import TopictalkError
+            from topictalk.indexing.errors import TopictalkError
 
             raise TopictalkError("server http://svc:s3cret@10.0.0.7:8000/v1 failed reading /srv/idx/chroma")
 
@@ -435,9 +435,9 @@ def probe_issue31(index) -> None:
     """Issue 31: one login reading another's events, locking a user out, and the low items, live on loopback."""
     import httpx
 
-    from agent import citations
     from tests.fakes import FakeLLM
-    from ui import guard, logins
+    from topictalk.agent import citations
+    from topictalk.ui import guard, logins
 
     ann, bob = ("ann", "ann-secret-1"), ("bob", "bob-secret-2")
     demo = served_app(FakeLLM(), index, logins=(ann, bob))
@@ -528,8 +528,8 @@ def probe_reindex_folders(folder: Path) -> None:
 
     import numpy as np
 
-    from indexing import store
-    from indexing.schema import DocumentRecord, Topic
+    from topictalk.indexing import store
+    from topictalk.indexing.schema import DocumentRecord, Topic
 
     location = store.Location(path=folder / "reindex")
     client = store.connect(location)
@@ -586,8 +586,8 @@ def first_token_time(client, question: str) -> float:
 
 def serve_scripted(index_dir: str) -> None:
     """Child process: the app over ``index_dir`` with the scripted model, until stdin closes."""
-    from agent.retrieval import TopicIndex
-    from indexing import store
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
 
     demo = served_app(ScriptedModel(), TopicIndex.open(store.Location(path=Path(index_dir))), logins=LOAD_LOGINS)
     print(f"ready {demo.local_url}", flush=True)
@@ -696,8 +696,8 @@ def main() -> int:
         return 0
     if not DATA.is_file():
         raise SystemExit(f"{DATA} is missing")
-    from agent.retrieval import TopicIndex
-    from indexing import store
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -29,15 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexing import host  # noqa: E402
-from indexing.sample import PATH as SAMPLE  # noqa: E402
+from topictalk.indexing import host  # noqa: E402
+from topictalk.indexing.sample import PATH as SAMPLE  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 
 
 def cli(*args: str) -> tuple[float, str]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         sys.exit(f"topictalk {' '.join(args)} failed: {out.stderr[-2000:]}")
     return time.perf_counter() - started, out.stdout

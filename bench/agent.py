@@ -93,10 +93,10 @@ FOLLOW_UPS: list[tuple[str, str, list[str] | None]] = [
 def collect(index_dir: str, llm: str, max_tokens: int, overrides: dict | None = None) -> list[dict]:
     """Every question's reply with the code on sys.path (this checkout or --before's), as plain data;
     ``overrides``: Settings fields to change (e.g. {"sources": 3}, to compare settings on one checkout)."""
-    from agent.conversation import Conversation, Settings
-    from agent.models import load
-    from agent.retrieval import TopicIndex
-    from indexing import store
+    from topictalk.agent.conversation import Conversation, Settings
+    from topictalk.agent.models import load
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
 
     index = TopicIndex.open(store.Location(path=Path(index_dir)))
 
@@ -143,8 +143,8 @@ def on_topic(source: dict, terms: list[str]) -> bool:
 
 def score(replies: list[dict]) -> dict:
     """The quality table of one code path's replies, by this checkout's rules."""
-    from agent import attribution, substance
-    from indexing import embedding
+    from topictalk.agent import attribution, substance
+    from topictalk.indexing import embedding
 
     encoder = embedding.load("bundled")
 

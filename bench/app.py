@@ -55,7 +55,7 @@ def build_index(folder: Path) -> Path:
         raise SystemExit(f"{DATA} is missing: pass --index-dir with an existing index")
     index = folder / "index"
     print(f"building a 300-abstract index in {index} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "ui.cli", "index", "--input", str(DATA), "--limit", "300",
+    subprocess.run([sys.executable, "-m", "topictalk.ui.cli", "index", "--input", str(DATA), "--limit", "300",
                     "--index-dir", str(index), "--quiet"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return index
 
@@ -67,7 +67,7 @@ def start_app(index: Path, max_tokens: int, llm: str | None, users: int, folder:
         port = s.getsockname()[1]
     logins = folder / "logins.txt"
     logins.write_text("".join(f"{u}:{pw}\n" for u, pw in map(login, range(users + 1))))
-    cmd = [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(index), "--port", str(port),
+    cmd = [sys.executable, "-m", "topictalk.ui.cli", "chat", "--index-dir", str(index), "--port", str(port),
            "--auth-file", str(logins), "--max-tokens", str(max_tokens)] + (["--llm", llm] if llm else [])
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -191,12 +191,12 @@ def main() -> None:
     parser.add_argument("--llm", help="model spec for the app (default: bundled)")
     parser.add_argument("--map-only", action="store_true", help="time only the Map tab (no questions asked)")
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     from playwright.sync_api import sync_playwright
 
-    from indexing import store
+    from topictalk.indexing import store
 
     with tempfile.TemporaryDirectory(prefix="tt-bench-app-") as tmp:
         index = Path(args.index_dir) if args.index_dir else build_index(Path(tmp))

@@ -62,9 +62,9 @@ def _kind(messages) -> str:
 
 
 def main() -> int:
-    from agent.models import load
-    from indexing import corpus as corpus_mod
-    from indexing import pipeline
+    from topictalk.agent.models import load
+    from topictalk.indexing import corpus as corpus_mod
+    from topictalk.indexing import pipeline
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--input", required=True)

@@ -82,7 +82,7 @@ def cluster_nmi(vectors: np.ndarray, labels: list[str], seed: int = 42) -> tuple
     from hdbscan import HDBSCAN
     from sklearn.metrics import normalized_mutual_info_score
 
-    from indexing import jit_cache
+    from topictalk.indexing import jit_cache
 
     jit_cache.enable()
     from umap import UMAP
@@ -107,7 +107,7 @@ def padding_share(model, texts: list[str], chunk: int | None) -> float:
 def compare(args: argparse.Namespace) -> None:
     import torch
 
-    from indexing import embedding, encoder
+    from topictalk.indexing import embedding, encoder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = load_sample(args.n, args.seed)
@@ -198,7 +198,7 @@ def end_to_end(args: argparse.Namespace) -> None:
                    "PYTHONPATH": str(tree)}
             env.pop("NUMBA_CACHE_DIR", None)
             index = work / f"index-{tree.name}"
-            cmd = [sys.executable, "-m", "ui.cli", "index", "--input", str(sample), "--index-dir", str(index),
+            cmd = [sys.executable, "-m", "topictalk.ui.cli", "index", "--input", str(sample), "--index-dir", str(index),
                    "--no-llm", "--quiet"]
             _, wall, _ = timed(lambda: subprocess.run(cmd, cwd=str(tree), env=env, check=True,
                                                       stdout=subprocess.DEVNULL))
@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="rows to leave out, e.g. 'seq 128'")
     parser.add_argument("--index", action="store_true", help="end to end: topictalk index now against ca3de4b")
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     if not DATA.is_file():

@@ -101,10 +101,10 @@ CONVERSATIONS: list[dict] = [
 
 def collect(indexes: dict[str, str], llm: str, max_tokens: int, conversations: list[dict]) -> list[dict]:
     """Every turn's reply by the code on sys.path (this checkout or --before's), as plain data."""
-    from agent.conversation import Conversation, Settings
-    from agent.models import load
-    from agent.retrieval import TopicIndex
-    from indexing import store
+    from topictalk.agent.conversation import Conversation, Settings
+    from topictalk.agent.models import load
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
 
     opened = {name: TopicIndex.open(store.Location(path=Path(path))) for name, path in indexes.items()}
 
@@ -152,8 +152,8 @@ _CITE = re.compile(r"\[(\d+)\]")
 
 def score(replies: list[list[dict]], conversations: list[dict]) -> list[dict]:
     """One row per turn, by this checkout's rules."""
-    from agent import attribution
-    from indexing import embedding
+    from topictalk.agent import attribution
+    from topictalk.indexing import embedding
 
     model = embedding.load("bundled")
 

@@ -45,8 +45,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.models import load  # noqa: E402
-from indexing.generation import GenerationOptions  # noqa: E402
+from topictalk.agent.models import load  # noqa: E402
+from topictalk.indexing.generation import GenerationOptions  # noqa: E402
 
 TOKENIZER = ROOT.parent / "shared" / "gpu" / "llama2-tokenizer"
 DATA = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
@@ -108,7 +108,7 @@ def abstracts(n: int) -> list[tuple[str, str]]:
 
 def label_prompt(model, docs, keywords, tokens: int | None = None) -> list[dict]:
     """The labeler's own prompt; with ``tokens``, documents widened until it is about that long."""
-    from indexing.labels import LabelSettings, build_messages
+    from topictalk.indexing.labels import LabelSettings, build_messages
 
     settings = LabelSettings()
     messages = build_messages(docs, keywords, settings, model.count_tokens)

@@ -223,7 +223,7 @@ def plain_child(config_path: str) -> None:
 
 def read_store_child(index_dir: str, result: str) -> None:
     """Document ids and topics of the live generation (in its own process: Chroma caches clients)."""
-    from indexing import store
+    from topictalk.indexing import store
 
     reader = store.open_reader(store.Location(path=Path(index_dir)))
     got = reader.documents.get(include=["metadatas"])
@@ -259,8 +259,8 @@ def quality(ids: list[str], assignments: list[int], labels: dict[str, str]) -> d
 
 def run_plain(work: Path, sample: Path, mcs: int, gguf: Path, max_tokens: int, labels: dict[str, str],
               cold_jit: bool = False) -> dict:
-    import prompts
-    from indexing import embedding
+    from topictalk import prompts
+    from topictalk.indexing import embedding
 
     cfg = {"sample": str(sample), "min_cluster_size": mcs, "gguf": str(gguf),
            "embedding_model": str(embedding.bundled_path()), "max_tokens": max_tokens,
@@ -291,7 +291,7 @@ def run_plain(work: Path, sample: Path, mcs: int, gguf: Path, max_tokens: int, l
 
 def topictalk_cmd() -> list[str]:
     script = Path(sys.executable).with_name("topictalk")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "topictalk.ui.cli"]
 
 
 def run_topictalk(name: str, work: Path, sample: Path, index_dir: Path, cache: Path, mcs: int,
@@ -479,7 +479,7 @@ def main() -> None:
     parser.add_argument("--plain-child", help=argparse.SUPPRESS)
     parser.add_argument("--read-store-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     if args.plain_child:
@@ -491,7 +491,7 @@ def main() -> None:
 
     if not DATA.is_file():
         raise SystemExit(f"{DATA} not found: this benchmark needs ../shared/data beside the project")
-    from agent.bundled import gguf_path
+    from topictalk.agent.bundled import gguf_path
 
     rows, pool = load_sample(args.n, args.seed)
     n = len(rows)

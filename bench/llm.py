@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.models import load  # noqa: E402
-from indexing.generation import GenerationOptions  # noqa: E402
+from topictalk.agent.models import load  # noqa: E402
+from topictalk.indexing.generation import GenerationOptions  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 
@@ -127,14 +127,14 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="also bench the bundled GGUF behind llama_cpp.server")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     text = corpus_text()
     specs = args.llm or ["bundled"]
     proc = None
     if args.server:
-        from agent.bundled import gguf_path
+        from topictalk.agent.bundled import gguf_path
 
         proc, url = start_server(str(gguf_path()))
         specs.append(f"openai:{url}")

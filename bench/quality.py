@@ -49,9 +49,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexing import clustering, corpus, embedding, embedding_cache, pipeline, topics  # noqa: E402
-from indexing.labels import LabelCache, Labeler, problem  # noqa: E402
-from indexing.schema import OUTLIER  # noqa: E402
+from topictalk.indexing import clustering, corpus, embedding, embedding_cache, pipeline, topics  # noqa: E402
+from topictalk.indexing.labels import LabelCache, Labeler, problem  # noqa: E402
+from topictalk.indexing.schema import OUTLIER  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = ["arxiv_ml:5000", "arxiv_ml", "ag_news_test", "bbc_news", "arxiv_all:20000"]
@@ -242,7 +242,7 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "topictalk-quality"))
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     missing = [c for c in args.corpora if not (DATA / f"{c.partition(':')[0]}.jsonl.gz").is_file()]
@@ -250,7 +250,7 @@ def main() -> None:
         sys.exit(f"bench/quality.py: {', '.join(missing)} not in {DATA}")
     llm = None
     if not args.no_llm:
-        from agent import models
+        from topictalk.agent import models
 
         llm = models.load(args.llm)
     results = []

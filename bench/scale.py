@@ -46,7 +46,7 @@ TARGETS = {"end_to_end_s": 480, "write_ratio": 5.0, "peak_rss_gb": 4.0, "retriev
 
 
 def load_corpus(limit: int | None = None):
-    from indexing import corpus
+    from topictalk.indexing import corpus
 
     return corpus.from_files([DATA], limit=limit, seed=SEED)
 
@@ -58,7 +58,7 @@ def full_embeddings(work: Path):
     path, ids_path = work / "embeddings.npy", work / "embeddings-ids.json"
     if path.is_file() and ids_path.is_file():
         return np.load(path, mmap_mode="r"), json.loads(ids_path.read_text())
-    from indexing import embedding, encoder
+    from topictalk.indexing import embedding, encoder
 
     documents = load_corpus()
     print(f"embedding {len(documents):,} documents once with {MODEL} ...", flush=True)
@@ -124,7 +124,7 @@ class RssSampler:
 
 
 def child_index(n: int, vectors: str, index_dir: str, result: str) -> None:
-    from indexing import pipeline
+    from topictalk.indexing import pipeline
 
     rss = RssSampler()
     t = time.perf_counter()
@@ -170,8 +170,8 @@ def child_write(n: int, vectors_path: str, index_dir: str, work: str, result: st
     """Old and new writes of the same records (the built index's topics and map positions)."""
     import numpy as np
 
-    from indexing import store
-    from indexing.schema import DocumentRecord
+    from topictalk.indexing import store
+    from topictalk.indexing.schema import DocumentRecord
 
     documents = load_corpus(n if n < 120_222 else None)
     vectors = np.load(vectors_path)
@@ -229,8 +229,8 @@ def child_store(n: int, vectors_path: str, index_dir: str, result: str, topics: 
     positions. For retrieval and the map at full size when the topic stage is too slow to wait for."""
     import numpy as np
 
-    from indexing import store
-    from indexing.schema import DocumentRecord, Topic
+    from topictalk.indexing import store
+    from topictalk.indexing.schema import DocumentRecord, Topic
 
     documents = load_corpus(n if n < 120_222 else None)
     vectors = np.load(vectors_path)
@@ -263,9 +263,9 @@ def child_retrieval(index_dir: str, result: str, questions: int = 200) -> None:
 
     import numpy as np
 
-    from agent.retrieval import TopicIndex
-    from indexing import store
-    from ui import map as map_mod
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
+    from topictalk.ui import map as map_mod
 
     t = time.perf_counter()
     index = TopicIndex.open(store.Location(path=Path(index_dir)))
@@ -400,7 +400,7 @@ def main() -> None:
                         "(without index, retrieval runs on an index written without the topic stage)")
     parser.add_argument("--report", metavar="FILE.json", help="print a saved run")
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     if args.report:

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from agent import llamacpp  # noqa: E402
-from agent.models import load  # noqa: E402
-from indexing import host  # noqa: E402
-from indexing.generation import GenerationOptions  # noqa: E402
+from topictalk.agent import llamacpp  # noqa: E402
+from topictalk.agent.models import load  # noqa: E402
+from topictalk.indexing import host  # noqa: E402
+from topictalk.indexing.generation import GenerationOptions  # noqa: E402
 
 ONE = GenerationOptions(max_tokens=1)
 WHOLE = 1_000_000  # a step longer than any prompt: read at once, as llama.cpp does

@@ -25,7 +25,7 @@ DATA = ROOT.parent / "shared" / "data" / "arxiv_all.jsonl.gz"
 
 
 def cli(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         sys.exit(f"topictalk {' '.join(args)} failed: {out.stderr[-2000:]}")
     return out.stdout

@@ -48,14 +48,14 @@ def main() -> None:
     parser.add_argument("--embeddings", required=True)
     parser.add_argument("--sample", type=int, default=10000)
     args = parser.parse_args()
-    from indexing import host
+    from topictalk.indexing import host
 
     print(host.probe().line(), flush=True)  # every figure comes with its host
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
     from umap import UMAP
 
-    from indexing import jit_cache, store
+    from topictalk.indexing import jit_cache, store
 
     jit_cache.enable()
     vectors = np.load(args.embeddings).astype(np.float32)

@@ -21,11 +21,11 @@ from datetime import date
 
 import numpy as np
 
-from indexing import dates, embedding, embedding_cache, refine, refine_log, refine_topics, store
-from indexing.corpus import Corpus
-from indexing.errors import TopictalkError
-from indexing.schema import OUTLIER, DocumentRecord, biggest_first
-from indexing.writer_lock import writer_lock
+from topictalk.indexing import dates, embedding, embedding_cache, refine, refine_log, refine_topics, store
+from topictalk.indexing.corpus import Corpus
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import OUTLIER, DocumentRecord, biggest_first
+from topictalk.indexing.writer_lock import writer_lock
 
 # A new document fits its topic badly when it is farther from the topic's centroid than all but this
 # share of the topic's own documents are (the 5th percentile of their similarity to it).
@@ -118,7 +118,7 @@ def add(location: store.Location, corpus: Corpus, *, embedder=None, progress: Ca
             new, _ = embedding_cache.embed_cached([d.id for d in fresh], texts, name, cache, advance, model=model,
                                                   log=log)
         else:
-            from indexing import encoder
+            from topictalk.indexing import encoder
 
             new = encoder.encode(model, texts, advance)
         if new.shape[1] != state.vectors.shape[1]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.errors import TopictalkError
+from topictalk.indexing.errors import TopictalkError
 
 
 @dataclass(frozen=True)

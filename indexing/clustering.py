@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexing.schema import OUTLIER
+from topictalk.indexing.schema import OUTLIER
 
 MIN_TOPIC = 10  # documents: a smaller community joins the topic it links to most (BERTopic's min_cluster_size)
 # topics grow with the corpus (see refine): TOPICS_PER_SQRT * sqrt(n) of them, none over MAX_SHARE of it

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from indexing import fields as fields_mod
-from indexing.errors import TopictalkError
+from topictalk.indexing import fields as fields_mod
+from topictalk.indexing.errors import TopictalkError
 
 TEXT_COLUMNS = ("abstract", "text", "body", "content")
 TITLE_COLUMNS = ("title", "subject", "name")

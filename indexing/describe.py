@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from indexing import grounding
-from indexing.schema import Brief, BriefLine, Theme, Topic, biggest_first
+from topictalk.indexing import grounding
+from topictalk.indexing.schema import Brief, BriefLine, Theme, Topic, biggest_first
 
 SENTENCES_PER_TOPIC = 3  # from its three most central documents, one each
 TOPICS_PER_THEME = 3

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import prompts
-from indexing import describe, grounding
-from indexing.grounding import Embed
-from indexing.schema import Brief, Theme, Topic
+from topictalk import prompts
+from topictalk.indexing import describe, grounding
+from topictalk.indexing.grounding import Embed
+from topictalk.indexing.schema import Brief, Theme, Topic
 
 COPY_AT = 0.9  # a theme's sentence this similar to one of its topics' descriptions restates that topic
 # a sentence that leans on the one before it ("It also discusses ...", "Additionally, ..."): kept only after

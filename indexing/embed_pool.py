@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from indexing.encoder import CPU_BATCH
-from indexing.errors import TopictalkError
+from topictalk.indexing.encoder import CPU_BATCH
+from topictalk.indexing.errors import TopictalkError
 
 BATCH = CPU_BATCH  # per worker: as the single-process CPU encoder
 

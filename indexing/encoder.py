@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexing import host
-from indexing.errors import TopictalkError
+from topictalk.indexing import host
+from topictalk.indexing.errors import TopictalkError
 
 
 def dimension(model) -> int | None:

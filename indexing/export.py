@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from indexing.errors import TopictalkError
+from topictalk.indexing.errors import TopictalkError
 
 FORMATS = ("csv", "parquet", "jsonl")
 

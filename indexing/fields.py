@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from indexing import dates
-from indexing.errors import TopictalkError
+from topictalk.indexing import dates
+from topictalk.indexing.errors import TopictalkError
 
 DATE_NAMES = ("date", "published", "published_at", "publication_date", "pub_date", "date_published", "listing_date",
               "created_at", "created", "creation_date", "posted_at", "posted", "submitted", "timestamp", "datetime",

@@ -26,9 +26,9 @@ import types
 import warnings
 from pathlib import Path
 
-from indexing import fingerprint
-from indexing.errors import TopictalkError
-from indexing.paths import cache_dir
+from topictalk.indexing import fingerprint
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.paths import cache_dir
 
 # Packages whose functions get cached, in import order (umap imports pynndescent), and the
 # distributions whose versions name the cache folder: numba checks a cached function against

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from bertopic.backend import BaseEmbedder
 
-from indexing import encoder
+from topictalk.indexing import encoder
 
 
 class KnownEmbedder(BaseEmbedder):

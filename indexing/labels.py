@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-import prompts
-from indexing.generation import GenerationOptions
-from indexing.schema import Topic
+from topictalk import prompts
+from topictalk.indexing.generation import GenerationOptions
+from topictalk.indexing.schema import Topic
 
 
 class Completer(Protocol):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import (
+from topictalk.indexing import (
     dates,
     describe,
     descriptions,
@@ -33,12 +33,12 @@ from indexing import (
     trend_words,
     trends,
 )
-from indexing.bertopic_model import SavedTopics
-from indexing.corpus import Corpus
-from indexing.errors import TopictalkError
-from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
-from indexing.writer_lock import writer_lock
+from topictalk.indexing.bertopic_model import SavedTopics
+from topictalk.indexing.corpus import Corpus
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
+from topictalk.indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
+from topictalk.indexing.writer_lock import writer_lock
 
 
 @dataclass(frozen=True)

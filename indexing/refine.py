@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from indexing import refine_log, refine_topics, store
-from indexing.errors import TopictalkError
-from indexing.labels import Completer
-from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
-from indexing.writer_lock import writer_lock
+from topictalk.indexing import refine_log, refine_topics, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.labels import Completer
+from topictalk.indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
+from topictalk.indexing.writer_lock import writer_lock
 
 MAX_LABEL_CHARS = 80
 
@@ -100,7 +100,7 @@ class _State:
 
     def model(self):  # noqa: ANN201
         if self.embedder is None:
-            from indexing import embedding
+            from topictalk.indexing import embedding
 
             self.embedder = embedding.load(self.manifest.get("models", {}).get("embedding_name"))
         return self.embedder
@@ -194,7 +194,7 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
     touched = [made[t] for t in new]
     state.touched |= set(new)
     documents = {r.id: (r.title, r.text) for r in state.records if r.topic in new}
-    from indexing import descriptions, encoder
+    from topictalk.indexing import descriptions, encoder
 
     embed = descriptions.memo(encoder.Encoder(state.model()))
     kept = [t for t in state.topics if t.id not in removed and t.id not in new]

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.paths import atomic_write
-from indexing.store.layout import DEFAULT_INDEX, Location
+from topictalk.indexing.paths import atomic_write
+from topictalk.indexing.store.layout import DEFAULT_INDEX, Location
 
 SAMPLE = 20  # document ids kept per named topic, for the approximate match
 MATCH_SHARE = 0.8

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import clustering, describe, descriptions, topics
-from indexing.errors import TopictalkError
-from indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
-from indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
+from topictalk.indexing import clustering, describe, descriptions, topics
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
+from topictalk.indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
 
 MIN_PART = clustering.MIN_TOPIC  # documents in each part of a split: the index's smallest topic
 
@@ -156,7 +156,7 @@ def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: s
     periods, as at index time)."""
     from datetime import date
 
-    from indexing import trend_words, trends
+    from topictalk.indexing import trend_words, trends
 
     old = trends.Trends.from_dict(manifest["trends"])
     assigned = [r.topic for r in records]

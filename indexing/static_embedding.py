@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import fingerprint
-from indexing.encoder import cpu_has_native_bf16
-from indexing.paths import atomic_folder, cache_dir
+from topictalk.indexing import fingerprint
+from topictalk.indexing.encoder import cpu_has_native_bf16
+from topictalk.indexing.paths import atomic_folder, cache_dir
 
 STATIC_DIM = 256
 STATIC_VERSION = 1  # bump when the distillation below changes: the folder and cache keys follow it

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import clustering, jit_cache
-from indexing.errors import TopictalkError
-from indexing.paths import atomic_write, read_matrix
-from indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from topictalk.indexing import clustering, jit_cache
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.paths import atomic_write, read_matrix
+from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
 
 
 @dataclass(frozen=True)
@@ -345,7 +345,7 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    from indexing.known_embedder import KnownEmbedder
+    from topictalk.indexing.known_embedder import KnownEmbedder
 
     rows = sample_members(labels, params.sample_per_topic, params.random_state)
     sample = [texts[i] for i in rows]

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexing import dates
-from indexing.schema import OUTLIER
+from topictalk.indexing import dates
+from topictalk.indexing.schema import OUTLIER
 
 MIN_DOCUMENTS = 5
 PER_CELL = 40
@@ -30,7 +30,7 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     from bertopic.vectorizers import ClassTfidfTransformer
     from scipy.sparse import csr_matrix
 
-    from indexing.topics import vectorizer
+    from topictalk.indexing.topics import vectorizer
 
     slot = {p: i for i, p in enumerate(periods)}
     cells: dict[tuple[int, int], list[int]] = {}
@@ -73,7 +73,7 @@ def counted(texts: Sequence[str], topics: Sequence[int], when: Sequence, fields:
     """The trends of an index (indexing.trends.Trends): counts per topic x period and topic x facet value,
     and each topic's words per period; one place for a new index, a refined one and one with documents
     added. ``fields``: each document's facet values; ``facet_fields``: field -> multi-valued."""
-    from indexing import trends
+    from topictalk.indexing import trends
 
     facets = {name: ([_as_list(f.get(name)) for f in fields], multi) for name, multi in facet_fields.items()}
     known = date_field if any(d is not None for d in when) else None

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from indexing import dates
-from indexing.schema import OUTLIER
+from topictalk.indexing import dates
+from topictalk.indexing.schema import OUTLIER
 
 ALPHA = 0.05  # a change is "more than noise" when its Holm-adjusted p-value is below this
 FISHER_BELOW = 5  # Fisher's exact test when any expected cell count of the 2x2 table is below this
@@ -256,7 +256,7 @@ def resolve_period(trends: Trends, text: str, today: date | None = None) -> tupl
     January", "last month", "last 3 months", "from March to June 2025"), or None when it names none the
     index holds. Relative phrases count back from the index's latest date, not from today: a corpus is a
     snapshot, and "last month" of a corpus that ends in July is July."""
-    from indexing.period_text import interval
+    from topictalk.indexing.period_text import interval
 
     if not trends.dated:
         return None

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from indexing.errors import TopictalkError
-from indexing.store.layout import Location, collection_names, missing
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.store.layout import Location, collection_names, missing
 
 LEASE_S = 60.0  # a writer that stops renewing for this long (crashed host) no longer blocks others
 

@@ -4,10 +4,10 @@ This package imports nothing else of topictalk: it is the bottom of the
 ui -> agent -> indexing -> prompts chain.
 """
 
-from prompts.files import load, names
-from prompts.llama2 import format_chat
-from prompts.neutralize import UNKNOWN_VOCABULARY, model_tokens, neutralize, neutralize_messages
-from prompts.templates import TemplateError, fill, placeholders
+from topictalk.prompts.files import load, names
+from topictalk.prompts.llama2 import format_chat
+from topictalk.prompts.neutralize import UNKNOWN_VOCABULARY, model_tokens, neutralize, neutralize_messages
+from topictalk.prompts.templates import TemplateError, fill, placeholders
 
 __all__ = [
     "UNKNOWN_VOCABULARY", "TemplateError", "fill", "format_chat", "load", "model_tokens", "names", "neutralize", "neutralize_messages",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from prompts.files import load
+from topictalk.prompts.files import load
 
 # upper-case words in square brackets; "[1]" (a citation in an example) is not one
 PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*)\]")

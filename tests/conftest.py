@@ -29,7 +29,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def bundled_llm():
     """The small bundled GGUF (0.5B), loaded once for the whole run."""
-    from agent.models import load
+    from topictalk.agent.models import load
 
     model = load("bundled-small")
     yield model
@@ -38,7 +38,7 @@ def bundled_llm():
 
 @pytest.fixture(scope="session")
 def bundled_gguf():
-    from agent.bundled import SMALL, gguf_path
+    from topictalk.agent.bundled import SMALL, gguf_path
 
     return gguf_path(SMALL)
 
@@ -49,7 +49,7 @@ def _corpus(shared_name: str) -> Path:
     shared = SHARED_DATA / shared_name
     if shared.is_file():
         return shared
-    from indexing.sample import PATH
+    from topictalk.indexing.sample import PATH
 
     return PATH
 
@@ -85,7 +85,7 @@ HEAVY = [
     ("transformers.modeling_utils", "PreTrainedModel.from_pretrained"),  # a Hugging Face LLM
     ("umap", "UMAP"),  # numba compiles UMAP on its first fit
     ("pynndescent", "NNDescent"),  # and the neighbour search under it
-    ("agent.bundled", "chunk_paths"),  # joining the bundled GGUF from its chunks (1.5 GB)
+    ("topictalk.agent.bundled", "chunk_paths"),  # joining the bundled GGUF from its chunks (1.5 GB)
 ]
 
 

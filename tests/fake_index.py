@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.examples import Examples
-from agent.retrieval import Snapshot, _ranking
-from indexing.schema import DocumentRecord, Theme, Topic
-from indexing.trends import FacetCounts, Trends
+from topictalk.agent.examples import Examples
+from topictalk.agent.retrieval import Snapshot, _ranking
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
+from topictalk.indexing.trends import FacetCounts, Trends
 
 DIMS = 512
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from agent.llm import Model
+from topictalk.agent.llm import Model
 
 
 class FakeLLM(Model):

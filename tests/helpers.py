@@ -19,7 +19,7 @@ def free_port() -> int:
 
 def run_cli(*args: str, check: bool = True, timeout: int = 900):
     """Run `topictalk ARGS` as a user would, in a subprocess."""
-    out = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], capture_output=True, text=True, timeout=timeout)
     if check:
         assert out.returncode == 0, out.stderr[-3000:]
     return out

@@ -10,9 +10,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from indexing import add
-from indexing.sample import PATH as SAMPLE
 from tests.helpers import run_cli
+from topictalk.indexing import add
+from topictalk.indexing.sample import PATH as SAMPLE
 
 
 def _unit(rows) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     added = [new[r["id"]] for r in later[20:]]
     assert all(d["core"] is False and 0 < d["probability"] <= 1 for d in added)
 
-    from indexing import store  # the trends were counted again, over the old and the new documents
+    from topictalk.indexing import store  # the trends were counted again, over the old and the new documents
 
     stored = store.open_reader(store.Location(path=index)).trends()
     dated = Counter(new[r["id"]]["topic"] for r in first + later[20:] if "published" in r)

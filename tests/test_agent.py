@@ -10,13 +10,13 @@ import re
 import numpy as np
 import pytest
 
-import prompts
-from agent.conversation import Conversation, Settings
-from agent.retrieval import TopicIndex
-from indexing import embedding, encoder, store
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic
 from tests.fakes import FakeLLM
+from topictalk import prompts
+from topictalk.agent.conversation import Conversation, Settings
+from topictalk.agent.retrieval import TopicIndex
+from topictalk.indexing import embedding, encoder, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
 
 pytestmark = pytest.mark.slow  # questions are routed and retrieved by the real bundled embedding model
 
@@ -262,7 +262,7 @@ def test_long_question_is_truncated_not_crashing(index):
 
 
 def test_too_long_question_is_refused_before_routing(index, monkeypatch):
-    from agent import router
+    from topictalk.agent import router
 
     def no_routing(*args):
         raise AssertionError("a refused question must not be routed")
@@ -452,7 +452,7 @@ VERBATIM = [  # issue 15's answers that tell the reader nothing, with their ques
 
 @pytest.mark.parametrize("answer, question, sources", VERBATIM)
 def test_the_substance_rule_rejects_answers_that_only_name_sources(answer, question, sources):
-    from agent.substance import substantive
+    from topictalk.agent.substance import substantive
 
     sources = {n: tuple(text.split(". ", 1)) for n, text in sources.items()}  # (title, abstract)
     assert not substantive(answer, question, sources)
@@ -462,7 +462,7 @@ def test_the_substance_rule_rejects_answers_that_only_name_sources(answer, quest
 
 
 def test_the_substance_rule_rejects_a_list_of_titles():
-    from agent.substance import substantive
+    from topictalk.agent.substance import substantive
 
     question = "What methods detect anomalies in time series?"
     sources = {1: ("Contextual and Seasonal LSTMs for Time Series Anomaly Detection",

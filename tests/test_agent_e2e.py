@@ -45,7 +45,7 @@ def test_no_cited_number_is_invented(arxiv_index):
 
 def test_terminal_chat_keeps_the_conversation(arxiv_index):
     lines = "What are the biggest topics?\nTell me more about the first one\n"
-    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "--index-dir", str(arxiv_index), "--json",
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", "ask", "--index-dir", str(arxiv_index), "--json",
                           "--max-tokens", "40"], input=lines, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     replies = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.conversation import Reply, Source
-from indexing.errors import TopictalkError
-from indexing.schema import Topic
 from tests.conftest import run_cli
 from tests.fakes import FakeLLM
-from ui import app, render
-from ui import map as map_mod
+from topictalk.agent.conversation import Reply, Source
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import Topic
+from topictalk.ui import app, render
+from topictalk.ui import map as map_mod
 
 
 def topic(i: int, size: int, label: str, keywords: list[str]) -> Topic:
@@ -86,7 +86,7 @@ def test_every_topic_table_column_has_its_type_and_width():
 
 
 def test_topic_rows_are_grouped_by_theme_and_the_map_is_colored_by_theme():
-    from indexing.schema import Theme
+    from topictalk.indexing.schema import Theme
 
     themed = [Topic(**{**t.__dict__, "theme": 0 if t.id in (0, 2) else 1}) for t in TOPICS]
     themes = [Theme(0, 110, "Graphs and Speech", "llm", [0, 2]), Theme(1, 90, "Robots", "llm", [1])]
@@ -137,7 +137,7 @@ def test_only_cited_numbers_become_links_to_their_cards():
 
 
 def test_the_empty_chat_says_what_the_collection_holds():
-    from indexing.schema import Brief, BriefLine, Theme
+    from topictalk.indexing.schema import Brief, BriefLine, Theme
 
     themes = [Theme(0, 110, "Graphs <and> Speech", "llm", [0, 2]), Theme(1, 90, "Robots", "llm", [1])]
     brief = Brief("200 documents in 3 topics. <b>Mostly</b> graphs.", [BriefLine(0, "topics such as graph nets and ASR.", ["a"]),
@@ -340,7 +340,7 @@ def test_static_map_writes_a_png(tmp_path):
 
 
 def test_demo_reuses_an_index_only_for_the_same_corpus():
-    from ui.cli import _reusable
+    from topictalk.ui.cli import _reusable
 
     m = {"corpus": {"source": "hf:CShorten/ML-ArXiv-Papers (train)", "documents": 8000, "sampled_from": 117000},
          "models": {"embedding_name": "bundled"}}
@@ -387,7 +387,7 @@ def test_streamed_chunks_are_escaped_before_they_reach_the_page():
 def test_an_over_long_question_is_cut_in_the_chat_and_refused():
     class Strict(FakeConversation):
         def respond(self, question):
-            from agent.conversation import checked_question
+            from topictalk.agent.conversation import checked_question
 
             checked_question(question)
             return super().respond(question)
@@ -469,7 +469,7 @@ def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in offline}
     env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once, no network used
     env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
-    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", "--dataset", "someone/papers", "--index-dir",
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", "index", "--dataset", "someone/papers", "--index-dir",
                           str(tmp_path / "idx"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
     lines = out.stderr.strip().splitlines()
     # one line, the connection check's, so datasets.load_dataset never ran: reached, it retries five times
@@ -479,7 +479,7 @@ def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path):
 
 
 def test_demo_reuses_an_index_only_for_the_same_files(tmp_path):
-    from ui.cli import _reusable
+    from topictalk.ui.cli import _reusable
 
     m = {"corpus": {"source": "files: papers.csv", "documents": 300, "sampled_from": None,
                     "inputs": [str(tmp_path / "a" / "papers.csv")]}, "models": {"embedding_name": "bundled"}}
@@ -493,9 +493,9 @@ def test_demo_reuses_an_index_only_for_the_same_files(tmp_path):
 def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from agent import models, retrieval
-    from indexing import pipeline
-    from ui import cli
+    from topictalk.agent import models, retrieval
+    from topictalk.indexing import pipeline
+    from topictalk.ui import cli
 
     loaded, used = [], []
 
@@ -533,10 +533,10 @@ def test_the_map_draws_titles_and_labels_as_text_not_markup():
 def test_demo_indexes_the_bundled_sample_when_the_hub_cannot_be_reached(tmp_path, monkeypatch, capsys, offline):
     from types import SimpleNamespace
 
-    from agent import models, retrieval
-    from indexing import pipeline, sample
     from tests.conftest import free_port
-    from ui import cli
+    from topictalk.agent import models, retrieval
+    from topictalk.indexing import pipeline, sample
+    from topictalk.ui import cli
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: no copy of the reference dataset
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))

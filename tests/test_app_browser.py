@@ -39,7 +39,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def app_url(arxiv_index):
     port = free_port()
-    cmd = [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(arxiv_index), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "topictalk.ui.cli", "chat", "--index-dir", str(arxiv_index), "--host", "127.0.0.1",
            "--port", str(port), "--auth", f"{USER}:{PASSWORD}", "--max-tokens", "32"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
@@ -159,7 +159,7 @@ def test_example_question_gets_a_streamed_answer_with_sources(page):
 
 
 def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_index):
-    from indexing import store
+    from topictalk.indexing import store
 
     reader = store.open_reader(store.Location(path=arxiv_index))
     real = [t for t in reader.topics() if not t.is_outlier]
@@ -176,7 +176,7 @@ def test_topic_table_lists_the_topics_and_a_click_asks_about_one(page, arxiv_ind
     word = max(re.findall(r"\w+", target.label), key=len)
     search = page.locator("#tt-topic-search textarea, #tt-topic-search input").first
     search.fill(word)
-    from ui import render
+    from topictalk.ui import render
 
     row_text = {row[0]: " ".join(str(cell) for cell in row) for row in render.topic_rows(real, reader.themes())}
     keep = [t.id for t in real if word.lower() in row_text[t.id].lower()]
@@ -297,9 +297,9 @@ def speech_index(folder: Path, texts: list[tuple[str, str]]):
     """A real two-document index (one topic) with the bundled embedding model, opened for an app."""
     import numpy as np
 
-    from agent.retrieval import TopicIndex
-    from indexing import embedding, store
-    from indexing.schema import DocumentRecord, Topic
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import embedding, store
+    from topictalk.indexing.schema import DocumentRecord, Topic
 
     embedder = embedding.load("bundled")
     vectors = embedder.encode([t for _, t in texts], normalize_embeddings=True).astype(np.float32)
@@ -316,7 +316,7 @@ def speech_index(folder: Path, texts: list[tuple[str, str]]):
 
 def serve_app(index, model):
     """The app over ``index`` and ``model``, in this process, behind a login; its URL, then closed."""
-    from ui import app
+    from topictalk.ui import app
 
     demo = app.build(app.AppParts(index, model))
     demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=[(USER, PASSWORD)])))
@@ -482,8 +482,8 @@ PHONE = {"width": 390, "height": 844}
 
 
 def test_the_first_view_says_what_the_collection_holds_with_three_questions_in_sight(browser, app_url, arxiv_index):
-    from indexing import store
-    from indexing.schema import Brief
+    from topictalk.indexing import store
+    from topictalk.indexing.schema import Brief
 
     brief = Brief.from_dict(store.open_reader(store.Location(path=arxiv_index)).manifest.get("brief"))
     for viewport in ({"width": 1280, "height": 900}, PHONE):
@@ -606,10 +606,10 @@ def dated_index(folder: Path):
     """A real eight-document index with months and a facet, its trends counted from the same table."""
     import numpy as np
 
-    from agent.retrieval import TopicIndex
-    from indexing import embedding, store
-    from indexing.schema import DocumentRecord, Theme, Topic
-    from indexing.trends import FacetCounts, Trends
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import embedding, store
+    from topictalk.indexing.schema import DocumentRecord, Theme, Topic
+    from topictalk.indexing.trends import FacetCounts, Trends
 
     rows = [(t, theme, title, month) for t, (_, theme, docs) in DATED.items() for title, month in docs]
     embedder = embedding.load("bundled")

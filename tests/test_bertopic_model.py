@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from indexing import bertopic_model
-from indexing.errors import TopictalkError
-from indexing.sample import PATH as SAMPLE
 from tests.helpers import run_cli
+from topictalk.indexing import bertopic_model
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.sample import PATH as SAMPLE
 
 N = 240
 
@@ -61,7 +61,7 @@ def test_a_model_bertopic_saved_keeps_its_topics_words_and_labels(tmp_path):
     from hdbscan import HDBSCAN
     from sklearn.decomposition import PCA
 
-    from indexing import embedding, encoder
+    from topictalk.indexing import embedding, encoder
 
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for _, line in zip(range(N), f)]

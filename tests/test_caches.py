@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from indexing import topics
-from indexing.labels import LabelCache, Labeler
-from indexing.schema import Topic
 from tests.fakes import FakeLLM
+from topictalk.indexing import topics
+from topictalk.indexing.labels import LabelCache, Labeler
+from topictalk.indexing.schema import Topic
 
 DOCS = {f"d{i}": (f"title {i}", f"a document about graphs and networks number {i}") for i in range(5)}
 
@@ -57,7 +57,7 @@ def test_labels_are_keyed_by_the_model_identity_not_its_spec(tmp_path):
 
 
 def test_a_runtime_identity_names_its_weights(tmp_path):
-    from agent import bundled, models
+    from topictalk.agent import bundled, models
 
     def identity(spec: str) -> str:  # what a runtime loaded from ``spec`` keys its answers by
         parsed = models.parse(spec)
@@ -96,7 +96,7 @@ def test_a_corrupt_umap_cache_is_recomputed_and_reported(tmp_path):
 
 
 def test_manifest_file_is_written_whole(tmp_path):
-    from indexing import store
+    from topictalk.indexing import store
 
     store.write_manifest_file(tmp_path, {"generation": 3})
     store.write_manifest_file(tmp_path, {"generation": 4}, "papers")

@@ -54,7 +54,7 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):
     """Issue 9 item 7: the writer lock lives in the server, so writers on other hosts see it too."""
-    from indexing import store, writer_lock
+    from topictalk.indexing import store, writer_lock
 
     location = store.Location(host="127.0.0.1", port=chroma_server, index="busy")
     with writer_lock.Lease(store.connect(location), location):  # a writer elsewhere, holding the lease

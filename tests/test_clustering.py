@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing import clustering
-from indexing.schema import OUTLIER
-from indexing.topics import neighbours
+from topictalk.indexing import clustering
+from topictalk.indexing.schema import OUTLIER
+from topictalk.indexing.topics import neighbours
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from indexing import corpus
-from indexing.errors import TopictalkError
+from topictalk.indexing import corpus
+from topictalk.indexing.errors import TopictalkError
 
 ROWS = [
     {"id": "a1", "title": "Graph networks", "abstract": "We study message passing on graphs."},
@@ -302,7 +302,7 @@ def test_the_bundled_sample_is_what_its_readme_says():
     import gzip
     import json
 
-    from indexing import corpus, sample
+    from topictalk.indexing import corpus, sample
 
     corpus_ = corpus.from_files([sample.PATH])
     assert len(corpus_) == sample.DOCUMENTS == 2000 and corpus_.dropped_empty == corpus_.dropped_duplicates == 0

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent import planning
-from agent.conversation import Conversation, Settings
-from agent.intents import TABLE
-from indexing.schema import Brief, BriefLine
 from tests.fake_index import FakeIndex, snapshot
 from tests.fakes import FakeLLM
+from topictalk.agent import planning
+from topictalk.agent.conversation import Conversation, Settings
+from topictalk.agent.intents import TABLE
+from topictalk.indexing.schema import Brief, BriefLine
 
 # the fake embedding shares no meaning between words, only words: lower bars than MiniLM's
 SETTINGS = Settings(min_document_similarity=0.2, min_topic_similarity=0.2, topic_match_similarity=0.3,

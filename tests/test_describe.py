@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexing import describe
-from indexing.schema import Brief, Theme, Topic
+from topictalk.indexing import describe
+from topictalk.indexing.schema import Brief, Theme, Topic
 
 DOCS = {
     "a1": ("Graph nets", "In recent years, graphs have become popular in many areas of science. We propose a graph "

@@ -8,10 +8,10 @@ import zlib
 
 import numpy as np
 
-from indexing import descriptions, grounding
-from indexing.labels import LabelCache, Labeler, LabelSettings
-from indexing.pipeline import label
-from indexing.schema import Brief, Theme, Topic
+from topictalk.indexing import descriptions, grounding
+from topictalk.indexing.labels import LabelCache, Labeler, LabelSettings
+from topictalk.indexing.pipeline import label
+from topictalk.indexing.schema import Brief, Theme, Topic
 
 DOCS = {
     "g1": ("Message passing for molecules", "We propose a graph neural network that predicts molecular properties "
@@ -205,7 +205,7 @@ def test_the_brief_keeps_the_model_paragraph_where_grounded_and_names_every_them
 
 
 def test_descriptions_round_trip_the_store_and_an_older_index_reads_none(tmp_path):
-    from indexing import store
+    from topictalk.indexing import store
 
     location = store.Location(path=tmp_path)
     writer = store.begin(store.connect(location))
@@ -230,7 +230,7 @@ def test_descriptions_round_trip_the_store_and_an_older_index_reads_none(tmp_pat
 
 
 def test_the_plain_table_prints_each_themes_first_sentence_under_it_and_json_carries_them():
-    from ui import tables
+    from topictalk.ui import tables
 
     topics, themes = _index()
     for t in topics:
@@ -249,7 +249,7 @@ def test_the_plain_table_prints_each_themes_first_sentence_under_it_and_json_car
 
 
 def test_a_themes_fallback_cites_the_document_of_the_sentence_it_takes_even_a_long_one():
-    from indexing import describe
+    from topictalk.indexing import describe
 
     long = "Graph networks " + "learn molecules " * 40 + "well."  # over describe's 60 words: still the first
     topics = [Topic(0, 5, "A", "llm", [], description=f"{long} Proteins fold", description_ids=["g1", "g2"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing import embed_pool, embedding, embedding_cache, encoder
+from topictalk.indexing import embed_pool, embedding, embedding_cache, encoder
 
 
 @pytest.mark.slow
@@ -35,7 +35,7 @@ def test_two_worker_processes_embed_as_one_process_does(tmp_path):
 
 def test_worker_devices():
     assert embed_pool.devices(2) in (["cpu", "cpu"], ["cuda:0", "cuda:0"], ["cuda:0", "cuda:1"])
-    from indexing.errors import TopictalkError
+    from topictalk.indexing.errors import TopictalkError
 
     with pytest.raises(TopictalkError, match="at least 1"):
         embed_pool.devices(0)

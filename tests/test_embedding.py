@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from indexing import embedding, embedding_cache, encoder, static_embedding
-from indexing.errors import TopictalkError
+from topictalk.indexing import embedding, embedding_cache, encoder, static_embedding
+from topictalk.indexing.errors import TopictalkError
 
 
 @pytest.mark.slow  # loads the bundled model
@@ -184,8 +184,8 @@ def test_a_failed_chunk_write_leaves_no_temp_file_and_is_synced(tmp_path, monkey
 
 
 def _abstracts(n: int) -> list[str]:
-    from indexing import corpus
     from tests.conftest import ARXIV
+    from topictalk.indexing import corpus
 
     return list(corpus.from_files([ARXIV], limit=n, seed=42).texts)
 
@@ -195,7 +195,7 @@ def test_a_question_gets_the_vector_its_text_gets_as_a_document(tmp_path):
     """Questions are embedded by the documents' encoder: a question whose text is a document's
     gets that document's stored vector (to float noise), under the default plan (OpenVINO bf16 on
     this CPU), where plain sentence-transformers encoding differs by bf16's rounding."""
-    from agent.retrieval import TopicIndex
+    from topictalk.agent.retrieval import TopicIndex
 
     texts = _abstracts(8) + ["federated learning keeps data on the clients", "graphs"]
     ids = [f"d{i}" for i in range(len(texts))]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indexing import export, store
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic
-from ui import cli
+from topictalk.indexing import export, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
+from topictalk.ui import cli
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ def test_an_unmarked_test_cannot_open_a_tcp_socket():
 
 
 def test_an_unmarked_test_cannot_join_the_bundled_gguf():
-    from agent import bundled
+    from topictalk.agent import bundled
 
     with pytest.raises(pytest.fail.Exception, match="chunk_paths"):
         bundled.chunk_paths(bundled.SMALL)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexing import host
-from ui import progress
+from topictalk.indexing import host
+from topictalk.ui import progress
 
 EPYC_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n"
 XEON_AMX = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\n"

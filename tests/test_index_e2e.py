@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from indexing import clustering
-from indexing.labels import problem
 from tests.conftest import ARXIV
 from tests.conftest import ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
+from topictalk.indexing import clustering
+from topictalk.indexing.labels import problem
 
 pytestmark = pytest.mark.slow  # every test builds an index or reads the shared one, with real models
 
@@ -72,7 +72,7 @@ def test_index_labels_every_topic_with_real_words(built):
 def _descriptions_are_grounded(built: Path, real: list[dict], everything: dict, m: dict) -> None:
     """Issue 26: every topic and theme described, most by the LLM (the 1.5B), each written sentence grounded in
     the documents it was written from and paired with the id it cites; the plain table shows the themes'."""
-    from indexing import corpus, descriptions, embedding, encoder, grounding
+    from topictalk.indexing import corpus, descriptions, embedding, encoder, grounding
 
     themes = everything["themes"]
     assert m["descriptions"]["source"] == "llm" and m["descriptions"]["brief"]["source"]
@@ -166,7 +166,7 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
     assert all(t["description"] and t["description_source"] == "extractive" for t in old if t["topic"] != -1)
     labels = index / "cache" / "labels.jsonl"
     labels.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "index", "--input", str(ARXIV), "--limit", str(N),
+    proc = subprocess.Popen([sys.executable, "-m", "topictalk.ui.cli", "index", "--input", str(ARXIV), "--limit", str(N),
                              "--index-dir", str(index), "--quiet", "--min-cluster-size", "12"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
@@ -190,10 +190,10 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
 
 def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
     """Issue 9 item 2: a chat's TopicIndex keeps answering while `topictalk index` re-runs on its folder."""
-    from agent.retrieval import TopicIndex
-    from indexing import corpus as corpus_mod
-    from indexing import pipeline, store
-    from indexing.topics import TopicParams
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import corpus as corpus_mod
+    from topictalk.indexing import pipeline, store
+    from topictalk.indexing.topics import TopicParams
 
     index = tmp_path / "index"
     shutil.copytree(built, index)

@@ -9,15 +9,15 @@ import sys
 
 import pytest
 
-from indexing import jit_cache
-from indexing.errors import TopictalkError
+from topictalk.indexing import jit_cache
+from topictalk.indexing.errors import TopictalkError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Fits a small UMAP after enable(); prints what the test checks as one JSON line.
 SCRIPT = """
 import json, sys
-from indexing import jit_cache
+from topictalk.indexing import jit_cache
 path = jit_cache.enable()
 again = jit_cache.enable()
 import numba, numpy as np, umap

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.labels import (
+from tests.fakes import FakeLLM
+from topictalk.indexing.labels import (
     LabelCache,
     Labeler,
     LabelSettings,
@@ -16,8 +17,7 @@ from indexing.labels import (
     shortened,
     truncate,
 )
-from indexing.schema import Topic
-from tests.fakes import FakeLLM
+from topictalk.indexing.schema import Topic
 
 KEYWORDS = ["federated", "clients", "privacy", "server", "aggregation", "heterogeneity", "communication",
             "local", "global", "fl", "extra1", "extra2"]
@@ -286,7 +286,7 @@ def test_one_word_headings_are_good_headings(heading):
 
 
 def test_themes_are_labeled_under_the_same_rule_and_never_repeat_a_topic_label(tmp_path):
-    from indexing.schema import Theme
+    from topictalk.indexing.schema import Theme
 
     answers = iter(["Religion", "Religion", "Faith and Belief"])
     llm = FakeLLM(lambda m: next(answers))

@@ -6,21 +6,31 @@ import ast
 import re
 from pathlib import Path
 
-import prompts
+import pytest
+
+from topictalk import prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["prompts", "indexing", "agent", "ui"]  # each may import only those before it
 
 
+def _local(name: str) -> str:
+    """``topictalk.agent.llm`` as the repository names it, ``agent.llm`` (the root is the package)."""
+    return name.removeprefix("topictalk.") if name != "topictalk" else ""
+
+
 def _imports(path: Path) -> set[str]:
+    """The layers (and other top-level packages) ``path`` imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
+            found |= {_local(alias.name).split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
+            module = _local(node.module)
+            # ``from topictalk import prompts`` imports the layer prompts
+            found |= {alias.name for alias in node.names} if not module else {module.split(".")[0]}
+    return found - {""}
 
 
 def _module_name(path: Path) -> str:
@@ -39,14 +49,15 @@ def _module_imports(name: str, path: Path, known: set[str]) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
+            targets = [_local(alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
+            base = _local(node.module or "")
             if node.level:  # relative: from the package, up level - 1 folders
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
             # ``from agent import models`` imports the module agent.models
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            targets = [alias.name if not base else f"{base}.{alias.name}" if f"{base}.{alias.name}" in known
+                       else base for alias in node.names]
         else:
             continue
         for target in targets:
@@ -149,8 +160,8 @@ def _fill_calls():
 
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
-    from agent.intents import TABLE
-    from indexing.labels import USER_PROMPTS
+    from topictalk.agent.intents import TABLE
+    from topictalk.indexing.labels import USER_PROMPTS
 
     calls = list(_fill_calls())
     # a builder of agent/context.py fills the prompt the intent table names for it (the name is computed)
@@ -192,3 +203,41 @@ def test_runtimes_share_one_renderer():
         defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         if path.name != "llm.py":
             assert "render" not in defined, f"{path.name} defines its own render()"
+
+
+def test_the_code_imports_its_layers_under_one_name():
+    # `import agent` beside `import topictalk.agent` would load every module twice (two classes of each)
+    for folder in (*LAYERS, "tests", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                bare = [n for n in names if n.split(".")[0] in LAYERS]
+                assert not bare, f"{path.relative_to(ROOT)} imports {bare}: write topictalk.{bare[0]}"
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_one_top_level_name(tmp_path):
+    """What `pip show -f topictalk` lists: topictalk/... and its dist-info, no top-level agent/ or ui/."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from importlib.metadata import version
+
+    # built offline with the environment's setuptools (torch requires it), as pyproject's >= 68 asks
+    if int(version("setuptools").split(".")[0]) < 68:
+        pytest.skip("setuptools >= 68 is needed to build the wheel without the network")
+    source = tmp_path / "src"
+    for name in (*LAYERS, "__init__.py", "pyproject.toml", "README.md"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                           if (ROOT / name).is_dir() else {}))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "out"), str(source)], check=True, capture_output=True, timeout=300)
+    names = zipfile.ZipFile(next((tmp_path / "out").glob("*.whl"))).namelist()
+    assert {n.split("/")[0] for n in names} == {"topictalk", "topictalk-0.1.0.dist-info"}
+    assert {"topictalk/__init__.py", "topictalk/agent/llm.py", "topictalk/ui/cli.py", "topictalk/indexing/corpus.py",
+            "topictalk/prompts/text/label_system.txt", "topictalk/agent/data/route_examples.tsv"} <= set(names)
+    assert any(n.startswith("topictalk/indexing/data/") and n.endswith(".jsonl.gz") for n in names)

@@ -1,6 +1,6 @@
 """The re-ranking of a search's nearest abstracts by the words they share with it."""
 
-from agent import lexical
+from topictalk.agent import lexical
 
 
 def _rank(query, hits, weight=0.07):

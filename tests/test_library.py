@@ -11,10 +11,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from indexing.errors import TopictalkError
-from indexing.sample import PATH as SAMPLE
 from tests.fakes import FakeLLM
-from ui import library
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.sample import PATH as SAMPLE
+from topictalk.ui import library
 
 N = 200
 

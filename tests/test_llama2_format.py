@@ -2,7 +2,7 @@
 
 import pytest
 
-from prompts import format_chat, neutralize
+from topictalk.prompts import format_chat, neutralize
 
 
 def test_single_turn_without_system():

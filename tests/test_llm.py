@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm import cut_at_stop
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
 from tests.fakes import FakeLLM
+from topictalk.agent.llm import cut_at_stop
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
 
 QUESTION = [{"role": "user", "content": "Name three colours, separated by commas."}]
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from agent.models import ModelSpec, load, parse
-from indexing.errors import TopictalkError
+from topictalk.agent.models import ModelSpec, load, parse
+from topictalk.indexing.errors import TopictalkError
 
 
 def test_parse_each_scheme():
@@ -63,7 +63,7 @@ def test_missing_files_and_offline_hub_are_clear(tmp_path):
 @pytest.mark.parametrize("spec", ["gpt:foo", "llama-cpp:/no/such.gguf", "hf:meta-llama/Llama-2-13b-chat-hf"])
 def test_cli_prints_one_line_not_a_traceback(spec):
     out = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "models", "--llm", spec], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "topictalk.ui.cli", "models", "--llm", spec], capture_output=True, text=True, timeout=120
     )
     if spec.startswith("hf:"):
         # `models` does not load the model; it only says where it comes from
@@ -75,7 +75,7 @@ def test_cli_prints_one_line_not_a_traceback(spec):
 
 
 def test_models_command_lists_bundled_files():
-    out = subprocess.run([sys.executable, "-m", "ui.cli", "models"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", "models"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled-small
     assert "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in out.stdout  # bundled, the default
@@ -86,7 +86,7 @@ def test_models_command_lists_bundled_files():
 
 
 def test_bundled_gguf_checksum_mismatch_is_refused(tmp_path, monkeypatch):
-    from agent import bundled
+    from topictalk.agent import bundled
 
     fake = []
     for n in range(1, 7):
@@ -100,7 +100,7 @@ def test_bundled_gguf_checksum_mismatch_is_refused(tmp_path, monkeypatch):
 
 
 def test_config_file_and_env_precedence(tmp_path, monkeypatch):
-    from ui import config
+    from topictalk.ui import config
 
     cfg_file = tmp_path / "topictalk.toml"
     cfg_file.write_text('llm = "llama-cpp:/from/file.gguf"\nembedding_model = "BAAI/bge-small-en"\n')
@@ -116,7 +116,7 @@ def test_config_file_and_env_precedence(tmp_path, monkeypatch):
 
 
 def test_each_runtime_names_and_locates_its_own_specs_without_loading():
-    from agent import models
+    from topictalk.agent import models
 
     assert {scheme: runtime.scheme for scheme, runtime in models.RUNTIMES.items()} == {
         s: s for s in ("bundled", "llama-cpp", "hf", "openai")}

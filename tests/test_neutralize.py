@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from prompts import format_chat, model_tokens, neutralize, neutralize_messages
+from topictalk.prompts import format_chat, model_tokens, neutralize, neutralize_messages
 
 # what a document could carry to open or close a turn, per model family
 FAMILIES = {
@@ -65,8 +65,8 @@ REMOTE_ONLY = ["<start_of_image>", "[IMG]", "[IMG_BREAK]", "<fim_prefix>", "[gMA
 
 
 def test_a_remote_models_unknown_vocabulary_gets_every_special_token_shape_defused():
-    from agent.openai_model import OpenAIModel
-    from prompts import UNKNOWN_VOCABULARY
+    from topictalk.agent.openai_model import OpenAIModel
+    from topictalk.prompts import UNKNOWN_VOCABULARY
 
     assert OpenAIModel.special_tokens is UNKNOWN_VOCABULARY  # what an OpenAI-compatible server's messages get
     for token in REMOTE_ONLY:

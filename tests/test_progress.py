@@ -6,7 +6,7 @@ import io
 import re
 import time
 
-from ui.progress import bars as _progress
+from topictalk.ui.progress import bars as _progress
 
 
 def test_counted_stage_shows_its_eta():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import prompts
+from topictalk import prompts
 
 
 def test_inserted_text_is_never_substituted_again():

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from indexing import refine, store
-from indexing.errors import TopictalkError
-from indexing.sample import PATH as SAMPLE
 from tests.helpers import run_cli as topictalk
+from topictalk.indexing import refine, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.sample import PATH as SAMPLE
 
 pytestmark = pytest.mark.slow  # builds an index and loads the embedding model
 
@@ -30,7 +30,7 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def embedder():
-    from indexing import embedding
+    from topictalk.indexing import embedding
 
     return embedding.load(None)
 
@@ -133,7 +133,7 @@ def test_merge_adds_up_keeps_the_rest_and_the_old_generation_answers_until_commi
     assert m["brief"]["text"].startswith(f"{N:,} documents in {len(old_topics) - 1} topics")
     assert json.loads((index / "manifest.json").read_text())["generation"] == done.generation
     # the trends (issue 29) follow: the merged topic's facet counts are the two parts' added up
-    from indexing import trends
+    from topictalk.indexing import trends
 
     was, now_trends = trends.Trends.from_dict(before.manifest["trends"]), trends.Trends.from_dict(m["trends"])
     assert "categories" in now_trends.facets
@@ -221,7 +221,7 @@ def test_bad_input_is_one_line_and_keeps_the_live_generation(index):
     assert "topic id" in _error(index, "--split", "five")
     assert "--parts goes with --split" in _error(index, "--merge", str(real[0]), str(real[1]), "--parts", "2")
     # a writer holding the lock: the same busy line `topictalk index` gives
-    from indexing.writer_lock import writer_lock
+    from topictalk.indexing.writer_lock import writer_lock
 
     with writer_lock(location, store.connect(location)):
         assert "is writing" in _error(index, "--rename", str(real[0]), "Busy")
@@ -233,9 +233,9 @@ def test_bad_input_is_one_line_and_keeps_the_live_generation(index):
 def test_the_app_table_map_and_chat_read_each_change(index, embedder):
     """The issue's target at the reader level: an open app (its TopicIndex) moves to each new generation,
     and a restarted one opens it; the table rows, map labels and points, and the chat's search agree."""
-    from agent.retrieval import TopicIndex
-    from ui import map as map_mod
-    from ui import render
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.ui import map as map_mod
+    from topictalk.ui import render
 
     location = store.Location(path=index)
     chat = TopicIndex(store.Reader(store.connect(location), location, follow_s=0), embedder)
@@ -263,7 +263,7 @@ def test_the_app_table_map_and_chat_read_each_change(index, embedder):
 def test_the_python_functions_hold_the_writer_lock(index):
     """The Python functions hold the writer lock as `topictalk index` does."""
     location = store.Location(path=index)
-    from indexing.writer_lock import writer_lock
+    from topictalk.indexing.writer_lock import writer_lock
 
     with writer_lock(location, store.connect(location)):
         with pytest.raises(TopictalkError, match="is writing"):
@@ -291,7 +291,7 @@ def test_the_confidence_of_moved_documents_is_computed_as_the_index_computes_it(
     and core flags (the graph method's, clustering.communities)."""
     import numpy as np
 
-    from indexing import refine_topics
+    from topictalk.indexing import refine_topics
 
     location = store.Location(path=base)
     state = refine._load(store.connect(location), location)

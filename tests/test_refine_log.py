@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from indexing import clustering, refine, refine_log, refine_topics, store
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic
+from topictalk.indexing import clustering, refine, refine_log, refine_topics, store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
 
 
 def test_a_topic_is_matched_by_its_documents_not_its_id():
@@ -141,7 +141,7 @@ def test_absorb_can_stop_at_a_number_of_parts():
 def test_trends_are_counted_again_over_the_new_topics():
     from datetime import date
 
-    from indexing import trends
+    from topictalk.indexing import trends
 
     days = ["2024-01-05", "2024-01-20", "2024-02-03", None, "2024-03-09", "2024-03-10"]
     state = _state()
@@ -163,7 +163,7 @@ def test_trends_are_counted_again_over_the_new_topics():
 
 
 def test_a_touched_topic_gets_its_words_per_period_fitted_again():
-    from indexing import trends
+    from topictalk.indexing import trends
 
     texts = {0: "graph neural networks message passing on molecules", 1: "differential privacy noise for private training"}
     records = [DocumentRecord(f"d{i}", f"{texts[i % 2]} variant {i}", "t", i % 2, 1.0, 0.0, 0.0, theme=0,

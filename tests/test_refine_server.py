@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from indexing.sample import PATH as SAMPLE
 from tests.helpers import run_cli
 from tests.test_chroma_server import chroma_server  # noqa: F401 - the module's server fixture
+from topictalk.indexing.sample import PATH as SAMPLE
 
 pytestmark = pytest.mark.slow  # a real `chroma run`, an index
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from agent import context, corpus_rules, examples, intents, router
-from agent.plans import Plan, State
 from tests.fake_index import fake_embed
+from topictalk.agent import context, corpus_rules, examples, intents, router
+from topictalk.agent.plans import Plan, State
 
 KNOWN = {0, 1, 2, 3, 4, 5}
 
@@ -207,13 +207,13 @@ def test_the_examples_are_embedded_once_and_cached(tmp_path):
 def test_every_intent_has_one_builder_and_its_prompt_exists():
     import importlib
 
-    import prompts
+    from topictalk import prompts
 
     assert set(intents.TABLE) == set(intents.INTENTS) == set(router.INTENTS)
     for intent, route_ in intents.TABLE.items():
         if "." in route_.builder:
             module, function = route_.builder.rsplit(".", 1)
-            assert callable(getattr(importlib.import_module(f"agent.{module}"), function)), intent
+            assert callable(getattr(importlib.import_module(f"topictalk.agent.{module}"), function)), intent
         else:
             assert callable(getattr(context.Builder, route_.builder)), intent
         if route_.prompt is not None:
@@ -223,7 +223,7 @@ def test_every_intent_has_one_builder_and_its_prompt_exists():
 @pytest.mark.slow
 def test_paraphrases_route_by_the_real_embedding_model():
     """The nearest example by the bundled MiniLM: paraphrases no rule knows land where they belong."""
-    from indexing import embedding
+    from topictalk.indexing import embedding
 
     model = embedding.load("bundled")
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from agent.models import load
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
 from tests.helpers import free_port, wait_for_url
+from topictalk.agent.models import load
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,8 @@ def test_llamacpp_defuses_every_control_token_of_its_vocabulary(bundled_llm):
 
 
 def test_runtimes_say_how_many_calls_may_run_at_once(bundled_llm):
-    from agent.openai_model import OpenAIModel
-    from agent.transformers_model import TransformersModel
+    from topictalk.agent.openai_model import OpenAIModel
+    from topictalk.agent.transformers_model import TransformersModel
 
     assert bundled_llm.concurrency == TransformersModel.concurrency == 1
     assert OpenAIModel.concurrency == 8
@@ -99,7 +99,7 @@ def test_llamacpp_stop_ends_reading_a_long_prompt_within_a_step_and_leaves_the_m
                                                                                            monkeypatch):
     # llama.cpp read a prompt in one uninterruptible call (15-30 s on an AVX2 host): Stop did not free the
     # model, and Retry waited behind it (issue 33). It now reads in steps and looks at Stop between them.
-    from agent.llamacpp import PROMPT_STEP
+    from topictalk.agent.llamacpp import PROMPT_STEP
 
     long = [{"role": "user", "content": "Summarize the history of the sea, its tides and its storms. " * 40}]
     other = [{"role": "user", "content": "Name three colours, separated by commas."}]
@@ -117,7 +117,7 @@ def test_llamacpp_stop_ends_reading_a_long_prompt_within_a_step_and_leaves_the_m
     # and a prompt read in steps is the prompt read at once
     stepped = bundled_llm.generate(long, options)
     bundled_llm.generate(other, options)
-    monkeypatch.setattr("agent.llamacpp.PROMPT_STEP", 100_000)
+    monkeypatch.setattr("topictalk.agent.llamacpp.PROMPT_STEP", 100_000)
     assert bundled_llm.generate(long, options) == stepped and stepped
 
 

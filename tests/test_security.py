@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from indexing.errors import TopictalkError
 from tests.conftest import free_port, run_cli
 from tests.fakes import FakeLLM
-from ui import app, guard, logins, proxies
-from ui.logins import LoginThrottle, Throttled
+from topictalk.indexing.errors import TopictalkError
+from topictalk.ui import app, guard, logins, proxies
+from topictalk.ui.logins import LoginThrottle, Throttled
 
 
 # -- logins ----------------------------------------------------------------------------------------------
@@ -379,7 +379,7 @@ class HeldResponse:
         pass
 
     def reply(self):
-        from agent.conversation import Reply
+        from topictalk.agent.conversation import Reply
 
         return Reply("q", "done", "topic", [], [], [])
 
@@ -545,7 +545,7 @@ def test_the_citation_pattern_starts_a_match_only_where_a_run_of_spaces_starts()
     """Issue 31: ``([ \\t]*)\\[`` tried a match at each of n spaces, each rescanning the run: 40,000 spaces
     took 10.6 s of one core holding the GIL. A match that cannot start inside a run makes it linear; the
     leftmost match, and so the cleaned text, is the same."""
-    from agent import citations
+    from topictalk.agent import citations
 
     for pattern, text in ((citations.CITATION, " " * 1_000 + "[1]"), (citations._OPEN, " " * 1_000 + "[1")):
         assert pattern.match(text, 0)  # the match starts where the run starts ...
@@ -560,7 +560,7 @@ def test_a_5000_digit_count_is_one_short_line():
     """Issue 31: a 5,000-digit number where a count is expected: said in one short line, not echoed whole."""
     import argparse
 
-    from ui import options
+    from topictalk.ui import options
 
     for parse in (options.at_least(1, " token"), options.at_least(0)):
         with pytest.raises(argparse.ArgumentTypeError) as info:
@@ -578,7 +578,7 @@ def test_a_5000_digit_count_is_one_short_line():
 
 def test_a_full_disk_is_one_line_saying_what_to_do(monkeypatch, capsys):
     """Issue 31: a full disk during a write gave chromadb's raw InternalError traceback."""
-    from ui import cli
+    from topictalk.ui import cli
 
     class InternalError(Exception):  # chromadb.errors.InternalError, as its sqlite writer words it
         pass
@@ -605,7 +605,7 @@ def test_an_index_folder_this_user_cannot_write_gets_the_right_hint(tmp_path, mo
 
     import chromadb
 
-    from indexing import store
+    from topictalk.indexing import store
 
     def refuse(*args, **kwargs):
         raise RuntimeError("attempt to write a readonly database")

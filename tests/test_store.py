@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from indexing import store, writer_lock
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Topic
+from topictalk.indexing import store, writer_lock
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Topic
 
 
 def _write(client, n_docs: int, label: str, commit: bool = True, names=None, lease=None) -> int:

@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from indexing import store
-from indexing.store import folders
 from tests.helpers import run_cli
 from tests.test_store import _write
+from topictalk.indexing import store
+from topictalk.indexing.store import folders
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

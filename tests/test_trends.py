@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from indexing import corpus, dates, fields, trends
-from indexing.errors import TopictalkError
-from indexing.schema import Topic
-from indexing.trends import FacetCounts, Trends
+from topictalk.indexing import corpus, dates, fields, trends
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import Topic
+from topictalk.indexing.trends import FacetCounts, Trends
 
 
 def _rows(n=60, **columns):

@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-from agent.conversation import Conversation, Settings
-from agent.trends_answers import NO_DATES, NO_GROUPS
-from indexing import trends as tr
 from tests.fake_index import CATEGORIES, CATEGORY_COUNTS, COUNTS, DATED, PERIODS, FakeIndex, snapshot, trends
 from tests.fakes import FakeLLM
+from topictalk.agent.conversation import Conversation, Settings
+from topictalk.agent.trends_answers import NO_DATES, NO_GROUPS
+from topictalk.indexing import trends as tr
 
 SETTINGS = Settings(min_document_similarity=0.2, min_topic_similarity=0.2, topic_match_similarity=0.3,
                     count_similarity=0.3, max_tokens=60)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import router
-from agent.plans import IndexFacts, State
+from topictalk.agent import router
+from topictalk.agent.plans import IndexFacts, State
 
 DATA = Path(__file__).parent / "data"
 HELD_OUT = [DATA / "trend_routes.tsv", DATA / "trend_routes_v2.tsv", DATA / "trend_routes_v3.tsv"]

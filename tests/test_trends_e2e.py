@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from indexing import corpus, store, trends
 from tests.conftest import SHARED_DATA
 from tests.helpers import run_cli
-from ui import cli
+from topictalk.indexing import corpus, store, trends
+from topictalk.ui import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "indexing" / "data" / "arxiv_ml_sample.jsonl.gz"
@@ -83,7 +83,7 @@ def test_topics_by_categories_agrees_with_the_input_file(built):
 def test_an_index_without_dates_says_so_in_one_line(tmp_path, capsys):
     import numpy as np
 
-    from indexing.schema import DocumentRecord, Topic
+    from topictalk.indexing.schema import DocumentRecord, Topic
 
     for manifest, why in (({}, "built before"), ({"trends": trends.Trends(None, None, [], {}).as_dict()}, "no dates")):
         location = store.Location(path=tmp_path / why.replace(" ", "_"))

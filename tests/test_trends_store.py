@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from indexing import export, store, trends
-from indexing.schema import DocumentRecord, Theme, Topic
+from topictalk.indexing import export, store, trends
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
 
 CATS = [["cs.LG", "cs.AI"], ["cs.CV"], ["cs.LG"], ["cs.CL", "cs.LG"]]
 

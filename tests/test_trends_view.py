@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from indexing.schema import Theme, Topic
-from indexing.trends import FacetCounts, Trends
-from ui import map as map_mod
-from ui import trends_view
+from topictalk.indexing.schema import Theme, Topic
+from topictalk.indexing.trends import FacetCounts, Trends
+from topictalk.ui import map as map_mod
+from topictalk.ui import trends_view
 
 PERIODS = ["2025-01", "2025-02", "2025-03"]
 COUNTS = {0: [3, 1, 0], 1: [1, 2, 5], 2: [0, 4, 2], -1: [2, 0, 1]}  # topic -> documents per period
@@ -158,7 +158,7 @@ def test_an_index_without_trends_has_no_view_and_one_with_only_groups_says_how_t
 
 def app_over(trends, coords: dict | None = None):
     from tests.fakes import FakeLLM
-    from ui import app
+    from topictalk.ui import app
 
     coords = coords or {"ids": [f"d{i}" for i in range(6)], "x": list(range(6)), "y": [0, 1, 2, 0, 1, 2],
                         "topic": [0, 1, 2, 0, 1, -1], "theme": [0, 0, 1, 0, 0, -1],

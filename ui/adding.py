@@ -9,8 +9,8 @@ import sys
 
 def run(args: argparse.Namespace, location, load) -> int:  # noqa: ANN001
     """``load(**columns)``: the new documents, read with the index's date and facet columns."""
-    from indexing import add, store
-    from ui import progress
+    from topictalk.indexing import add, store
+    from topictalk.ui import progress
 
     manifest = store.open_reader(location).manifest  # a missing index fails here, before any reading
     corpus_columns = manifest.get("corpus", {})

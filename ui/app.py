@@ -26,18 +26,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent import models
-from agent.conversation import Conversation, Response, Settings, checked_question
-from agent.llm import Model
-from agent.retrieval import TopicIndex
-from indexing.errors import TopictalkError
-from indexing.schema import Brief
-from ui import guard, page_head, render, trends_view
-from ui import map as map_mod
-from ui.browser import CSS, LOGIN_HEAD, PAGE_JS
-from ui.logins import LoginThrottle, Throttled
-from ui.markup import safe_markdown
-from ui.options import APP_PORT
+from topictalk.agent import models
+from topictalk.agent.conversation import Conversation, Response, Settings, checked_question
+from topictalk.agent.llm import Model
+from topictalk.agent.retrieval import TopicIndex
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import Brief
+from topictalk.ui import guard, page_head, render, trends_view
+from topictalk.ui import map as map_mod
+from topictalk.ui.browser import CSS, LOGIN_HEAD, PAGE_JS
+from topictalk.ui.logins import LoginThrottle, Throttled
+from topictalk.ui.markup import safe_markdown
+from topictalk.ui.options import APP_PORT
 
 LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever

@@ -8,18 +8,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexing import errors, fingerprint
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
-from indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
-from ui import config as config_mod
-from ui import options, progress, refining, tables, trend_tables
+from topictalk.indexing import errors, fingerprint
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
+from topictalk.indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
+from topictalk.ui import config as config_mod
+from topictalk.ui import options, progress, refining, tables, trend_tables
 
 
 def _models(args: argparse.Namespace) -> int:
     """List the configured and bundled models and where each file is."""
-    from agent import bundled, models
-    from indexing import embedding
+    from topictalk.agent import bundled, models
+    from topictalk.indexing import embedding
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model})
     rows: list[tuple[str, str, str]] = []
@@ -32,8 +32,8 @@ def _models(args: argparse.Namespace) -> int:
     for role, name, where in rows:
         print(f"{role:<{width[0]}}  {name:<{width[1]}}  {where}")
     print(f"settings from: {cfg.source}")
-    from agent import llamacpp
-    from indexing import host
+    from topictalk.agent import llamacpp
+    from topictalk.indexing import host
 
     print(host.probe().line())
     print(f"llama.cpp built for: {' '.join(llamacpp.build_flags())}")
@@ -41,7 +41,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  # noqa: F821
-    from indexing import store
+    from topictalk.indexing import store
 
     index_dir = Path(args.index_dir or cfg.index_dir).expanduser()
     index = getattr(args, "index_name", None) or store.DEFAULT_INDEX
@@ -52,7 +52,7 @@ def _location(args: argparse.Namespace, cfg) -> tuple[Path, "store.Location"]:  
 
 def _reader(args: argparse.Namespace) -> "store.Reader":  # noqa: F821
     """The index the arguments name, opened for reading (`topics`, `map`)."""
-    from indexing import store
+    from topictalk.indexing import store
 
     return store.open_reader(_location(args, config_mod.load({"index_dir": args.index_dir}))[1])
 
@@ -65,7 +65,7 @@ class SharedModel:
 
     def get(self):  # noqa: ANN201
         if self._model is None:
-            from agent import models
+            from topictalk.agent import models
 
             self._model = models.load(self.spec)
         return self._model
@@ -78,9 +78,9 @@ class SharedModel:
 
 def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
-    from indexing import bertopic_model, pipeline
-    from indexing.labels import LabelSettings
-    from indexing.topics import TopicParams
+    from topictalk.indexing import bertopic_model, pipeline
+    from topictalk.indexing.labels import LabelSettings
+    from topictalk.indexing.topics import TopicParams
 
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     index_dir, location = _location(args, cfg)
@@ -137,7 +137,7 @@ def _logger(args: argparse.Namespace):
 
 def load_corpus(args: argparse.Namespace, log, **columns):  # noqa: ANN001, ANN201
     """The documents --input or --dataset names (`index`, `demo`, `add`)."""
-    from indexing import corpus as corpus_mod
+    from topictalk.indexing import corpus as corpus_mod
 
     if bool(args.input) == bool(args.dataset):
         raise TopictalkError("name the corpus: --input FILE [FILE ...] for local files, or --dataset NAME for a "
@@ -151,7 +151,7 @@ def load_corpus(args: argparse.Namespace, log, **columns):  # noqa: ANN001, ANN2
 
 def _add(args: argparse.Namespace) -> int:
     """Add documents to an index: only they are embedded and placed; a new generation (ui/adding.py)."""
-    from ui import adding
+    from topictalk.ui import adding
 
     location = _location(args, config_mod.load({"index_dir": args.index_dir}))[1]
     return adding.run(args, location, lambda **columns: load_corpus(args, _logger(args), **columns))
@@ -182,8 +182,8 @@ def _trends(args: argparse.Namespace) -> int:
 
 def open_conversation_parts(args: argparse.Namespace, model=None):  # noqa: ANN001
     """The shared pieces of `ask` and `chat`: the opened index and the model (loaded unless given)."""
-    from agent import models
-    from agent.retrieval import TopicIndex
+    from topictalk.agent import models
+    from topictalk.agent.retrieval import TopicIndex
 
     cfg = config_mod.load({"llm": args.llm, "index_dir": args.index_dir})
     _, location = _location(args, cfg)
@@ -200,7 +200,7 @@ def _ask(args: argparse.Namespace) -> int:
     """Answer one question (or a conversation read from stdin) from the topic index."""
     import json
 
-    from agent.conversation import Conversation, Settings, checked_question
+    from topictalk.agent.conversation import Conversation, Settings, checked_question
 
     settings = Settings(max_tokens=args.max_tokens)
     if args.question is not None:  # checked before the model loads
@@ -258,8 +258,8 @@ def _print_streamed(response):
 
 def _gc(location) -> int:
     """``topictalk index --gc``: delete the HNSW folders no collection owns (Chroma leaves them on delete)."""
-    from indexing import store
-    from indexing.store import folders
+    from topictalk.indexing import store
+    from topictalk.indexing.store import folders
 
     if location.path is None or not (location.path / "chroma.sqlite3").is_file():
         raise TopictalkError(f"--gc cleans an embedded index folder; there is none at {location}")
@@ -270,8 +270,8 @@ def _gc(location) -> int:
 
 def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
-    from agent.conversation import Settings
-    from ui import app, logins
+    from topictalk.agent.conversation import Settings
+    from topictalk.ui import app, logins
 
     # checked before anything loads: a refused --share should cost no model load
     auth = logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
@@ -302,7 +302,7 @@ CPU_SAMPLE = 1500
 
 def _corpus_source(args: argparse.Namespace) -> str:
     """The name `indexing.corpus` gives this corpus (manifest["corpus"]["source"]), without reading it."""
-    from indexing import corpus
+    from topictalk.indexing import corpus
 
     return corpus.dataset_source(args.dataset, args.split) if args.dataset else corpus.files_source(args.input)
 
@@ -315,9 +315,9 @@ def _has_gpu() -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     """Index the reference dataset (or --input files) unless already indexed, then open the chat."""
-    from indexing import corpus as corpus_mod
-    from indexing import reuse, sample, store
-    from ui import logins
+    from topictalk.indexing import corpus as corpus_mod
+    from topictalk.indexing import reuse, sample, store
+    from topictalk.ui import logins
 
     def log(msg: str) -> None:
         print(f"topictalk: {msg}", file=sys.stderr, flush=True)
@@ -364,7 +364,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _map(args: argparse.Namespace) -> int:
     """Write the static labeled map of an index (matplotlib + adjustText)."""
-    from ui import map as map_mod
+    from topictalk.ui import map as map_mod
 
     reader = _reader(args)
     topics = reader.topics()
@@ -380,7 +380,7 @@ def _map(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """Write the documents with their topics, and the topic and theme tables, as files."""
-    from indexing import export
+    from topictalk.indexing import export
 
     reader = _reader(args)
     for path in export.write(reader, Path(args.out).expanduser(), args.format):

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.errors import TopictalkError
+from topictalk.indexing.errors import TopictalkError
 
 _KEYS = {"llm": "TOPICTALK_LLM", "embedding_model": "TOPICTALK_EMBEDDING_MODEL", "index_dir": "TOPICTALK_INDEX_DIR"}
 

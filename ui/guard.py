@@ -40,9 +40,9 @@ import time
 from collections import Counter
 from urllib.parse import urlsplit
 
-from ui import proxies as proxies_mod
-from ui import sessions as sessions_mod
-from ui.logins import is_loopback
+from topictalk.ui import proxies as proxies_mod
+from topictalk.ui import sessions as sessions_mod
+from topictalk.ui.logins import is_loopback
 
 # no request of this app needs more: a question is at most Settings.max_question_chars (4,000 characters,
 # under 50 kB even as escaped JSON); a bigger body is refused before gradio parses it

@@ -17,12 +17,12 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from agent.conversation import Conversation, Reply, Response, Settings
-from agent.llm import Model
-from indexing import corpus as corpus_mod
-from indexing import store
-from indexing.errors import TopictalkError
-from ui import config as config_mod
+from topictalk.agent.conversation import Conversation, Reply, Response, Settings
+from topictalk.agent.llm import Model
+from topictalk.indexing import corpus as corpus_mod
+from topictalk.indexing import store
+from topictalk.indexing.errors import TopictalkError
+from topictalk.ui import config as config_mod
 
 # What index() takes, named in its error: one place for the list
 ACCEPTED = ("a list of texts, a list of dicts, a pandas DataFrame, a Hugging Face Dataset, "
@@ -140,7 +140,7 @@ class Index:
     def topics_over_time(self, period: str | None = None):
         """BERTopic's topics_over_time table (Topic, Words, Frequency, Timestamp, Name) from the counts the
         index stored: no refit. ``period`` ("week", "month", "quarter", "year") re-bins to a coarser one."""
-        from indexing import trends
+        from topictalk.indexing import trends
 
         stored = self._trends("dates")
         try:
@@ -152,7 +152,7 @@ class Index:
     def topics_per_class(self, field: str):
         """BERTopic's topics_per_class table (Topic, Words, Frequency, Class, Name) for a group field the
         index counted (arXiv's categories, a news section, ...)."""
-        from indexing import trends
+        from topictalk.indexing import trends
 
         facets = self._trends("groups").facets
         if field not in facets:
@@ -169,13 +169,13 @@ class Index:
         return stored
 
     def _frames(self) -> dict:
-        from indexing import export
+        from topictalk.indexing import export
 
         return export.frames(self.reader)
 
     def map(self, max_points: int | None = None):
         """The data map as a plotly figure (each document a point, coloured by topic, topics named)."""
-        from ui import map as map_mod
+        from topictalk.ui import map as map_mod
 
         reader = self.reader
         topics, themes = reader.topics(), reader.themes()
@@ -188,26 +188,26 @@ class Index:
     # the corpus is re-indexed with the same settings (docs/refine.md).
     def rename(self, topic: int, label: str):
         """Give ``topic`` the label ``label``."""
-        from indexing import refine
+        from topictalk.indexing import refine
 
         return refine.rename(self.location, topic, label)
 
     def merge(self, *topics: int):
         """Merge ``topics`` into one (it keeps the smallest id), labelled as the index was."""
-        from indexing import refine
+        from topictalk.indexing import refine
 
         return refine.merge(self.location, topics, llm=self._labeller())
 
     def split(self, topic: int, parts: int | None = None):
         """Split ``topic`` into its sub-communities (at most ``parts``), each labelled as the index was."""
-        from indexing import refine
+        from topictalk.indexing import refine
 
         return refine.split(self.location, topic, parts=parts, llm=self._labeller())
 
     def add(self, docs, **columns):
         """Add documents (what index() takes): only they are embedded, each placed in the topic its nearest
         documents vote for; returns what was added and how many fit no topic well."""
-        from indexing import add
+        from topictalk.indexing import add
 
         corpus_part = self.manifest.get("corpus", {})  # the index's own date and group columns
         columns.setdefault("date_field", corpus_part.get("date_field"))
@@ -234,7 +234,7 @@ class Index:
         """Launch the app (chat, topic table, map). ``auth``: a (user, password) pair or a list of them;
         a share link or a public ``host`` needs them (or ``no_auth=True``, on purpose). ``block`` None:
         wait for Ctrl+C in a script, return the running app at once in Jupyter (``.close()`` stops it)."""
-        from ui import app, logins
+        from topictalk.ui import app, logins
 
         pairs = [auth] if isinstance(auth, tuple) and len(auth) == 2 and isinstance(auth[0], str) else auth
         checked = logins.resolve_auth(share=share, auth=None, auth_file=None, no_auth=no_auth, host=host,
@@ -249,14 +249,14 @@ class Index:
         return demo
 
     def _index(self):
-        from agent.retrieval import TopicIndex
+        from topictalk.agent.retrieval import TopicIndex
 
         if self._topic_index is None:
             self._topic_index = TopicIndex(self.reader)
         return self._topic_index
 
     def _llm(self):
-        from agent import models
+        from topictalk.agent import models
 
         if self._model is None:
             self._model = models.load(self._llm_spec or config_mod.load().llm)
@@ -306,10 +306,10 @@ def index(docs=None, path: str | Path | None = None, *, dataset: str | None = No
     ``date_field``, ``facet_fields``: the columns of dates and of groups (found by name when not given),
     counted per topic for ``topics_over_time()`` and ``topics_per_class()``.
     ``topic_params``: any field of indexing.topics.TopicParams (nr_topics, resolution, ...)."""
-    from indexing import bertopic_model as saved_model
-    from indexing import pipeline
-    from indexing.topics import TopicParams
-    from ui import progress
+    from topictalk.indexing import bertopic_model as saved_model
+    from topictalk.indexing import pipeline
+    from topictalk.indexing.topics import TopicParams
+    from topictalk.ui import progress
 
     cfg = config_mod.load({"embedding_model": embedding_model, "index_dir": str(path) if path else None,
                            "llm": llm if isinstance(llm, str) else None})

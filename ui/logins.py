@@ -33,7 +33,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from indexing.errors import TopictalkError
+from topictalk.indexing.errors import TopictalkError
 
 MIN_PUBLIC_PASSWORD = 8  # characters, for a login on a public link or a non-loopback address
 

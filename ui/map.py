@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.schema import OUTLIER, Topic
+from topictalk.indexing.schema import OUTLIER, Topic
 
 MAX_POINTS = 20_000  # beyond this the browser's WebGL scatter starts to lag on laptops
 SEED = 42

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from indexing.errors import TopictalkError
-from indexing.generation import GenerationOptions
-from indexing.store.layout import CHROMA_PORT
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.generation import GenerationOptions
+from topictalk.indexing.store.layout import CHROMA_PORT
 
 APP_PORT = 7860  # the chat app's (Gradio's usual port)
 
@@ -114,8 +114,8 @@ def corpus_options(p: argparse.ArgumentParser):
 
 def index_options(p: argparse.ArgumentParser) -> None:
     """The options of `index`, shared with `demo` so both build an index the same way."""
-    from indexing.labels import LabelSettings
-    from indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
+    from topictalk.indexing.labels import LabelSettings
+    from topictalk.indexing.topics import TopicParams  # the recipe's defaults: defined there, shown and used here
 
     src = corpus_options(p)
     src.add_argument("--limit", type=at_least(0, " documents"),
@@ -172,7 +172,7 @@ def store_options(p: argparse.ArgumentParser) -> None:
 
 
 def index_name(text: str) -> str:
-    from indexing.store import check_index_name
+    from topictalk.indexing.store import check_index_name
 
     try:
         return check_index_name(text)
@@ -210,7 +210,7 @@ def refine_options(p: argparse.ArgumentParser) -> None:
 
 
 def trends_options(p: argparse.ArgumentParser) -> None:
-    from indexing.dates import PERIODS
+    from topictalk.indexing.dates import PERIODS
 
     p.add_argument("--period", choices=PERIODS, help="count by this period (the index's own, or a coarser one)")
     p.add_argument("--top", type=at_least(1, " topic"), default=10, help="the biggest N topics (default 10)")

@@ -14,7 +14,7 @@ import contextlib
 import ipaddress
 import os
 
-from ui.logins import is_loopback
+from topictalk.ui.logins import is_loopback
 
 
 def trusted_proxies(value: str | None = None) -> list:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from indexing.clustering import MIN_SPLIT_MODULARITY
-from indexing.errors import TopictalkError
+from topictalk.indexing.clustering import MIN_SPLIT_MODULARITY
+from topictalk.indexing.errors import TopictalkError
 
 
 def asked(args: argparse.Namespace) -> bool:
@@ -14,7 +14,7 @@ def asked(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace, location) -> int:  # noqa: ANN001
-    from indexing import refine
+    from topictalk.indexing import refine
 
     if getattr(args, "by", None):
         raise TopictalkError("--by lists the topics per value; it does not go with --rename, --merge or --split")
@@ -62,12 +62,12 @@ def _llm(args: argparse.Namespace, location):  # noqa: ANN001, ANN202
         return None
     spec = args.llm
     if spec is None:
-        from indexing import store
+        from topictalk.indexing import store
 
         spec = store.open_reader(location).manifest.get("models", {}).get("llm")
     if not spec:
         return None
-    from agent import models
+    from topictalk.agent import models
 
     return models.load(spec)
 

@@ -11,10 +11,10 @@ import html
 import re
 from collections.abc import Sequence
 
-from agent.conversation import Reply, Source
-from indexing.schema import Brief, Theme, Topic, biggest_first
-from ui import tables
-from ui.markup import safe_markdown
+from topictalk.agent.conversation import Reply, Source
+from topictalk.indexing.schema import Brief, Theme, Topic, biggest_first
+from topictalk.ui import tables
+from topictalk.ui.markup import safe_markdown
 
 # (header, gradio datatype, width) of each column of the topic table, in one list so the table's headers,
 # types and widths cannot disagree (four types and widths for five columns hid the Theme column)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexing.grounding import sentences
-from indexing.schema import Theme, Topic, biggest_first
+from topictalk.indexing.grounding import sentences
+from topictalk.indexing.schema import Theme, Topic, biggest_first
 
 
 def info_order(topic_list: list[Topic]) -> list[Topic]:

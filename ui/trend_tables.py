@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import sys
 
-from indexing.errors import TopictalkError
-from indexing.schema import OUTLIER, Topic, biggest_first
-from indexing.trends import Change, FacetCounts, Trends, changes, rebin, shares
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import OUTLIER, Topic, biggest_first
+from topictalk.indexing.trends import Change, FacetCounts, Trends, changes, rebin, shares
 
 COLUMNS = 12  # periods shown side by side; the latest ones when there are more
 

@@ -22,10 +22,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from indexing.schema import OUTLIER, Theme, Topic, biggest_first
-from indexing.trends import Trends
-from ui import map as map_mod
-from ui.markup import safe_markdown
+from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from topictalk.indexing.trends import Trends
+from topictalk.ui import map as map_mod
+from topictalk.ui.markup import safe_markdown
 
 ALL = "all"  # the value of "every theme" and of "every document"
 NO_THEME = -2  # the series of topics that belong to no theme (an index written before themes, a stray topic)

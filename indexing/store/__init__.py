@@ -41,7 +41,7 @@ server, by a lease record in the store; in an embedded folder, by a file lock.
 
 # the chunk sizes and the follow interval are not re-exported: the writer and the reader read them from
 # ``layout`` when they run, so a copy here would be changed (or patched in a test) to no effect
-from indexing.store.layout import (
+from topictalk.indexing.store.layout import (
     DEFAULT_INDEX,
     DOCUMENT_HNSW,
     Location,
@@ -52,8 +52,8 @@ from indexing.store.layout import (
     manifest_file,
     write_manifest_file,
 )
-from indexing.store.reader import Reader, open_reader
-from indexing.store.writer import Held, Writer, begin, drop_stale
+from topictalk.indexing.store.reader import Reader, open_reader
+from topictalk.indexing.store.writer import Held, Writer, begin, drop_stale
 
 __all__ = ["DEFAULT_INDEX", "DOCUMENT_HNSW", "Held", "Location", "Names", "Reader", "Writer", "begin",
            "check_index_name", "connect", "drop_stale", "live_generation", "manifest_file", "open_reader",

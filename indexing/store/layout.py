@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.errors import TopictalkError
-from indexing.paths import atomic_write
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.paths import atomic_write
 
 DEFAULT_INDEX = "default"
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

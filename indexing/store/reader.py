@@ -11,9 +11,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from indexing.errors import TopictalkError
-from indexing.schema import DocumentRecord, Theme, Topic, biggest_first
-from indexing.store.layout import (
+from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic, biggest_first
+from topictalk.indexing.store.layout import (
     FACET_KEY,
     FOLLOW_S,
     TOPIC_STRIDE,
@@ -27,7 +27,7 @@ from indexing.store.layout import (
     topic_at,
     topic_of,
 )
-from indexing.trends import Trends
+from topictalk.indexing.trends import Trends
 
 T = TypeVar("T")
 
@@ -285,7 +285,7 @@ def _period_of(opened: _Open):
     """date -> period label of this generation (the manifest's trends period), None without one."""
     from datetime import date
 
-    from indexing import dates
+    from topictalk.indexing import dates
 
     chosen = (opened.manifest.get("trends") or {}).get("period")
     return lambda day: dates.label(date.fromisoformat(day), chosen) if day and chosen else None

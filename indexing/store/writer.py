@@ -8,9 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
-from indexing.schema import DocumentRecord, Theme, Topic
-from indexing.store import folders, layout
-from indexing.store.layout import (
+from topictalk.indexing.schema import DocumentRecord, Theme, Topic
+from topictalk.indexing.store import folders, layout
+from topictalk.indexing.store.layout import (
     META_ID,
     NO_EMBEDDING,
     Names,
