@@ -223,7 +223,6 @@ def test_the_wheel_installs_one_top_level_name(tmp_path):
     import subprocess
     import sys
     import zipfile
-
     from importlib.metadata import version
 
     # built offline with the environment's setuptools (torch requires it), as pyproject's >= 68 asks
