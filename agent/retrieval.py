@@ -197,9 +197,10 @@ class TopicIndex:
         self._snapshot = Snapshot(pinned.generation, manifest, tuple(topics), tuple(themes), pinned, self.embed_many,
                                   ranking, theme_ranking)
 
-    def follow(self) -> None:
-        """Move to a newer generation once a re-index commits, topics and documents together."""
-        self.reader.refresh()
+    def follow(self, force: bool = False) -> None:
+        """Move to a newer generation once a re-index commits, topics and documents together (``force``:
+        look now, not at most every few seconds: after a change this process made)."""
+        self.reader.refresh(force)
         if self.reader.generation != self._snapshot.generation:
             with self._follow_lock:
                 if self.reader.generation != self._snapshot.generation:
@@ -226,6 +227,10 @@ class TopicIndex:
     @classmethod
     def open(cls, location: store.Location, embedder=None) -> TopicIndex:
         return cls(store.open_reader(location), embedder)
+
+    @property
+    def embedder(self):  # noqa: ANN201 - the sentence-transformers model (a refinement re-uses it)
+        return self._encoder.model
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
         with self._lock:

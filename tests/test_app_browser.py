@@ -702,3 +702,66 @@ def test_choosing_a_period_or_a_facet_value_filters_the_map(browser, dated_app):
             assert "in month 2025-03 (of 8)" in page.locator("#tt-map .gtitle").text_content()
             page.screenshot(path=str(ARTIFACTS / "map-period.png"), full_page=True)
     page.context.close()
+
+
+@pytest.fixture(scope="module")
+def editable_app(tmp_path_factory, arxiv_index):
+    """The app over a copy of the 300-abstract index (the shared one must not change), with two logins:
+    USER may change the topics (--editors user), "guest" may only read them."""
+    import shutil
+
+    from topictalk.agent.retrieval import TopicIndex
+    from topictalk.indexing import store
+    from topictalk.ui import app, topic_edits
+
+    folder = tmp_path_factory.mktemp("editable") / "index"
+    shutil.copytree(arxiv_index, folder)
+    logins = [(USER, PASSWORD), ("guest", "guest-password")]
+    demo = app.build(app.AppParts(TopicIndex.open(store.Location(path=folder)), FakeLLM("A label")),
+                     editing=topic_edits.editing_for([USER], False, logins))
+    demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=logins)))
+    yield demo.local_url, folder
+    demo.close()
+
+
+SETTLED = """(before) => { const t = document.querySelector('#tt-edit-outcome').innerText.trim();
+    return t !== before && !t.includes('Changing the topics') && !/(processing|^[\\d.]+s)/.test(t); }"""
+
+
+def _edit(page, ids: str, label: str, action: str) -> str:
+    page.get_by_role("tab", name="Topics").click()
+    box = page.locator("#tt-edit-ids textarea, #tt-edit-ids input").first
+    if not box.is_visible():
+        page.locator("#tt-edit").get_by_text("Change the topics").click()
+    box.fill(ids)
+    page.locator("#tt-edit-label textarea, #tt-edit-label input").first.fill(label)
+    page.wait_for_function(SETTLED, arg=None, timeout=60_000)  # no earlier change still showing its progress
+    before = page.locator("#tt-edit-outcome").inner_text().strip()
+    page.locator(f"#tt-edit-{action}").click()
+    page.wait_for_function(SETTLED, arg=before, timeout=120_000)  # the line says what this change did
+    return page.locator("#tt-edit-outcome").inner_text()
+
+
+def test_an_editor_renames_a_topic_in_the_table_and_a_reader_cannot(browser, editable_app):
+    from topictalk.indexing import store
+
+    url, folder = editable_app
+    topic = store.open_reader(store.Location(path=folder)).topics()[0].id
+    page = logged_in(browser, url)
+    said = _edit(page, str(topic), "Hand-picked name", "rename")
+    assert "Hand-picked name" in said
+    page.locator("#tt-topics").get_by_text("Hand-picked name").first.wait_for(timeout=30_000)  # the table, at once
+    assert {t.label for t in store.open_reader(store.Location(path=folder)).topics()} >= {"Hand-picked name"}
+    said = _edit(page, f"99999 {topic}", "x", "merge")  # bad input: one line, nothing changed
+    assert said.startswith("Not changed:") and "no topic 99999" in said
+    page.context.close()
+
+    guest = open_login(browser, url)
+    guest.get_by_label("username").fill("guest")
+    guest.get_by_label("password").fill("guest-password")
+    guest.get_by_role("button", name="Login").click()
+    guest.wait_for_selector("#tt-question textarea", timeout=60_000)
+    said = _edit(guest, str(topic), "Guest's name", "rename")
+    assert "may read the topics, not change them" in said
+    assert "Guest's name" not in {t.label for t in store.open_reader(store.Location(path=folder)).topics()}
+    guest.context.close()

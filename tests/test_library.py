@@ -228,6 +228,7 @@ def test_rename_merge_split_and_add_from_python_survive_a_reopen(built, tmp_path
     before = index.topics().set_index("Topic")["Count"].to_dict()
     real = [t for t in before if t != -1]
     index.rename(real[0], "Renamed by hand")
+    assert "Renamed by hand" in index.topics()["Label"].tolist()  # this Index reads the change at once
     merged = index.merge(real[1], real[2])
     assert merged.topic.size == before[real[1]] + before[real[2]]
     more = [{"id": f"new-{i}", "abstract": r["abstract"] + " (a second printing)", "title": r["title"]}

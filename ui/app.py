@@ -32,7 +32,7 @@ from topictalk.agent.llm import Model
 from topictalk.agent.retrieval import TopicIndex
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.schema import Brief
-from topictalk.ui import guard, page_head, render, trends_view
+from topictalk.ui import guard, page_head, render, topic_edits, trends_view
 from topictalk.ui import map as map_mod
 from topictalk.ui.browser import CSS, LOGIN_HEAD, PAGE_JS
 from topictalk.ui.logins import LoginThrottle, Throttled
@@ -235,8 +235,9 @@ def take_question(question: str, waiting: int, max_answers: int) -> tuple[str, s
 
 
 def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: int = QUEUE_SIZE,
-          max_answers: int = guard.MAX_ANSWERS_PER_LOGIN):
-    """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it."""
+          max_answers: int = guard.MAX_ANSWERS_PER_LOGIN, editing: topic_edits.Editing | None = None):
+    """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it. ``editing``: who may change
+    the topics in the Topics tab (None: nobody, the table is read-only)."""
     import gradio as gr
     import pandas as pd
 
@@ -304,9 +305,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                                      datatype=render.TOPIC_TYPES,
                                      interactive=False, wrap=True, elem_id="tt-topics",
                                      column_widths=render.TOPIC_WIDTHS)
+                edit_form = topic_edits.form(gr) if editing is not None else None
             with gr.Tab("Map", id="map"):  # with a filter to a period or a group where the index has them
-                trends_view.map_with_filter(trends, gr.Plot(value=draw(), elem_id="tt-map", show_label=False,
-                                                            render=False), draw, len(points))
+                map_plot = gr.Plot(value=draw(), elem_id="tt-map", show_label=False, render=False)
+                trends_view.map_with_filter(trends, map_plot, draw, len(points))
             trends_view.add_tab(trends)
 
         def answer(question, current):
@@ -376,6 +378,36 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         chatbot.clear(clear_session, session, [chatbot, session], cancels=answering, queue=False)  # its bin icon
         search.change(lambda q: pd.DataFrame(render.filter_rows(rows, q), columns=render.TOPIC_COLUMNS), search,
                       table, queue=False)
+
+        if edit_form is not None:
+            def edit(action, ids_text, label, request):
+                if not editing.allows(request.username):
+                    return topic_edits.READ_ONLY, gr.skip(), gr.skip()
+                labelled = parts.model if index.manifest.get("models", {}).get("llm") else None
+                try:
+                    said = topic_edits.change(action, ids_text, label, index.reader.location, llm=labelled,
+                                              embedder=index.embedder)
+                except TopictalkError as err:
+                    return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip()
+                index.follow(force=True)  # the new generation, for this table and map and every chat's next question
+                rows[:] = render.topic_rows(index.topics, index.themes)
+                fresh = map_mod.figure(points, map_mod.labels_of(index.topics), map_points,
+                                       map_mod.labels_of(index.themes), map_mod.descriptions_of(index.topics))
+                return safe_markdown(said), pd.DataFrame(rows, columns=render.TOPIC_COLUMNS), fresh
+
+            def edit_with(action: str):
+                def run(ids_text, label, request):
+                    return edit(action, ids_text, label, request)
+
+                run.__annotations__["request"] = gr.Request  # gradio passes the request by this annotation
+                return run
+
+            for action, button in edit_form.buttons.items():
+                # in the model's queue group: a merge or split may ask the model for labels
+                button.click(lambda: topic_edits.WORKING, None, edit_form.outcome, queue=False,
+                             show_progress="hidden").then(
+                    edit_with(action), [edit_form.ids, edit_form.label], [edit_form.outcome, table, map_plot],
+                    concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="hidden")
 
         def ask(question: str) -> Iterator[dict]:
             """Ask the corpus one question (a new conversation each call). Streams {"answer": text so far,

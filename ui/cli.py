@@ -271,18 +271,19 @@ def _gc(location) -> int:
 def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     """Serve the Gradio app: chat, topic table, data map (with ``shared``'s model when given, left open)."""
     from topictalk.agent.conversation import Settings
-    from topictalk.ui import app, logins
+    from topictalk.ui import app, logins, topic_edits
 
     # checked before anything loads: a refused --share should cost no model load
     auth = logins.resolve_auth(share=args.share, auth=args.auth, auth_file=args.auth_file, no_auth=args.no_auth,
                                host=args.host)
     if args.forwarded_allow_ips:  # read by uvicorn and by ui.guard when the app starts
         os.environ["FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
+    editing = topic_edits.editing_for(args.editors, args.editable, auth)
     owned = shared is None
     index, model = open_conversation_parts(args, None if owned else shared.get())
     try:
         settings = Settings() if args.max_tokens is None else Settings(max_tokens=args.max_tokens)
-        demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points)
+        demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points, editing=editing)
         app.serve(demo, app.ServeOptions(host=args.host, port=args.port, share=args.share, auth=auth),
                   log=lambda line: print(line, flush=True))
     finally:

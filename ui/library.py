@@ -190,19 +190,19 @@ class Index:
         """Give ``topic`` the label ``label``."""
         from topictalk.indexing import refine
 
-        return refine.rename(self.location, topic, label)
+        return self._changed(refine.rename(self.location, topic, label))
 
     def merge(self, *topics: int):
         """Merge ``topics`` into one (it keeps the smallest id), labelled as the index was."""
         from topictalk.indexing import refine
 
-        return refine.merge(self.location, topics, llm=self._labeller())
+        return self._changed(refine.merge(self.location, topics, llm=self._labeller()))
 
     def split(self, topic: int, parts: int | None = None):
         """Split ``topic`` into its sub-communities (at most ``parts``), each labelled as the index was."""
         from topictalk.indexing import refine
 
-        return refine.split(self.location, topic, parts=parts, llm=self._labeller())
+        return self._changed(refine.split(self.location, topic, parts=parts, llm=self._labeller()))
 
     def add(self, docs, **columns):
         """Add documents (what index() takes): only they are embedded, each placed in the topic its nearest
@@ -213,7 +213,14 @@ class Index:
         columns.setdefault("date_field", corpus_part.get("date_field"))
         columns.setdefault("facet_fields", tuple(corpus_part.get("facet_fields") or {}))
         columns.setdefault("fields_optional", True)  # new documents without a date stay undated
-        return add.add(self.location, _corpus(docs, None, "train", **columns))
+        return self._changed(add.add(self.location, _corpus(docs, None, "train", **columns)))
+
+    def _changed(self, result):
+        """After a change this Index wrote: read its new generation now (tables, map and chat)."""
+        self.reader.refresh(force=True)
+        if self._topic_index is not None:
+            self._topic_index.follow(force=True)
+        return result
 
     def _labeller(self):
         """The LLM that labels what a merge or split makes: this Index's, when the index was labelled by one."""
@@ -230,17 +237,20 @@ class Index:
 
     def serve(self, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
               auth: tuple[str, str] | Sequence[tuple[str, str]] | None = None, no_auth: bool = False,
-              block: bool | None = None):
+              editors: Sequence[str] = (), editable: bool = False, block: bool | None = None):
         """Launch the app (chat, topic table, map). ``auth``: a (user, password) pair or a list of them;
         a share link or a public ``host`` needs them (or ``no_auth=True``, on purpose). ``block`` None:
-        wait for Ctrl+C in a script, return the running app at once in Jupyter (``.close()`` stops it)."""
-        from topictalk.ui import app, logins
+        wait for Ctrl+C in a script, return the running app at once in Jupyter (``.close()`` stops it).
+        ``editors`` (logins) may rename, merge and split topics in the Topics tab; ``editable``: anyone, in
+        an app without logins."""
+        from topictalk.ui import app, logins, topic_edits
 
         pairs = [auth] if isinstance(auth, tuple) and len(auth) == 2 and isinstance(auth[0], str) else auth
         checked = logins.resolve_auth(share=share, auth=None, auth_file=None, no_auth=no_auth, host=host,
                                       logins=[tuple(p) for p in pairs] if pairs else None)
         options = app.ServeOptions(host=host, port=port or app.APP_PORT, share=share, auth=checked)
-        demo = app.build(app.AppParts(self._index(), self._llm(), self.settings))
+        editing = topic_edits.editing_for(list(editors), editable, checked)
+        demo = app.build(app.AppParts(self._index(), self._llm(), self.settings), editing=editing)
         if block is None:
             block = "ipykernel" not in sys.modules
         app.start(demo, options)

@@ -98,6 +98,10 @@ def serve_options(p: argparse.ArgumentParser) -> None:
                    help=f"longest answer in tokens (default {GenerationOptions.max_tokens})")
     g.add_argument("--map-points", type=at_least(1, " point"), default=20000,
                    help="most documents drawn on the map (a sample beyond)")
+    g.add_argument("--editors", nargs="+", metavar="USER", help="these logins may rename, merge and split topics "
+                   "in the Topics tab (the app is read-only otherwise)")
+    g.add_argument("--editable", action="store_true", help="an app without logins on this machine: its user may "
+                   "rename, merge and split topics in the Topics tab")
 
 
 def corpus_options(p: argparse.ArgumentParser):
