@@ -70,6 +70,13 @@ def _from_folder(folder: Path) -> SavedTopics:
 
 def _from_pickle(file: Path) -> SavedTopics:
     try:
+        magic = file.open("rb").read(1)
+    except OSError as err:
+        raise TopictalkError(f"cannot read {file}: {err.strerror or err}") from None
+    if magic != b"\x80":  # pickle protocol 2 and above, as joblib writes it: checked before importing BERTopic
+        raise TopictalkError(f"cannot load the BERTopic model {file}: it is not a pickle; pass the folder "
+                             "BERTopic.save(path, serialization='safetensors') wrote, or its pickle file")
+    try:
         from bertopic import BERTopic
 
         model = BERTopic.load(str(file), embedding_model=None)

@@ -79,12 +79,15 @@ def arxiv_index(tmp_path_factory) -> Path:
 SLOW_FIXTURES = {"arxiv_index", "bundled_llm", "bundled_gguf", "served"}
 
 # what an unmarked test may not reach: (module, attribute) pairs, replaced by a failure while it runs
+# A class is refused by its __init__, not replaced: a module first imported during a fast test binds the
+# class by name (umap's `from pynndescent import NNDescent`), and a replacement would stay bound there after
+# the test, breaking every later isinstance() on it (a slow test's UMAP fit failed so)
 HEAVY = [
-    ("sentence_transformers", "SentenceTransformer"),  # an embedding model
-    ("llama_cpp", "Llama"),  # a GGUF LLM
+    ("sentence_transformers", "SentenceTransformer.__init__"),  # an embedding model
+    ("llama_cpp", "Llama.__init__"),  # a GGUF LLM
     ("transformers.modeling_utils", "PreTrainedModel.from_pretrained"),  # a Hugging Face LLM
-    ("umap", "UMAP"),  # numba compiles UMAP on its first fit
-    ("pynndescent", "NNDescent"),  # and the neighbour search under it
+    ("umap", "UMAP.__init__"),  # numba compiles UMAP on its first fit
+    ("pynndescent", "NNDescent.__init__"),  # and the neighbour search under it
     ("topictalk.agent.bundled", "chunk_paths"),  # joining the bundled GGUF from its chunks (1.5 GB)
 ]
 

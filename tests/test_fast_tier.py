@@ -31,3 +31,14 @@ def test_a_slow_test_may_open_a_socket():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         assert s.getsockname()[1] > 0
+
+
+def test_a_refused_class_stays_a_class_for_the_modules_that_import_it():
+    """umap binds `from pynndescent import NNDescent` at import: a fast test that first imports it must leave
+    it the class, or every later UMAP fit fails its isinstance() check."""
+    import umap.umap_
+    from pynndescent import NNDescent
+
+    assert isinstance(umap.umap_.NNDescent, type) and umap.umap_.NNDescent is NNDescent
+    with pytest.raises(pytest.fail.Exception, match="NNDescent"):
+        NNDescent([[0.0, 1.0], [1.0, 0.0]])
