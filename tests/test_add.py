@@ -73,40 +73,40 @@ def _write(path, rows):
     return path
 
 
+def _read(index):
+    """The index's topic table and documents, read in this process (a `topictalk` subprocess costs seconds)."""
+    from topictalk.indexing import export, store
+
+    reader = store.open_reader(store.Location(path=index))
+    frames = export.frames(reader)
+    return frames["topics"].set_index("Topic"), frames["documents"].set_index("id"), reader
+
+
 @pytest.mark.slow
 def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(tmp_path):
     first, later = _rows(0, 300), _rows(280, 360)  # 20 of the later rows are indexed already
     index = tmp_path / "index"
     run_cli("index", "--input", str(_write(tmp_path / "a.jsonl", first)), "--index-dir", str(index), "--no-llm",
             "--quiet")
-    before = json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)
-    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(tmp_path / "before"))
+    topics_before, old, _ = _read(index)
 
     out = run_cli("add", "--input", str(_write(tmp_path / "b.jsonl", later)), "--index-dir", str(index), "--json")
     done = json.loads(out.stdout)
     assert done["added"] == 60 and done["already"] == 20 and done["generation"] == 2
     assert sum(done["per_topic"].values()) == 60
 
-    after = json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)
-    old_size = {t["topic"]: t["count"] for t in before["topics"]}
-    for t in after["topics"]:  # sizes grew by what each topic received; labels stayed
-        assert t["count"] == old_size[t["topic"]] + done["per_topic"].get(str(t["topic"]), 0)
-    assert [t["label"] for t in after["topics"]] == [t["label"] for t in before["topics"]] or \
-        sorted(t["label"] for t in after["topics"]) == sorted(t["label"] for t in before["topics"])
+    topics_after, new, reader = _read(index)
+    for topic, row in topics_after.iterrows():  # sizes grew by what each topic received; labels stayed
+        assert row["Count"] == topics_before.loc[topic, "Count"] + done["per_topic"].get(str(topic), 0)
+        assert row["Label"] == topics_before.loc[topic, "Label"]
+    assert set(new.index) == set(old.index) | {r["id"] for r in later}
+    kept = new.loc[old.index]  # the documents already there kept their topic and map position
+    assert (kept["topic"] == old["topic"]).all() and (kept["x"] == old["x"]).all() and (kept["y"] == old["y"]).all()
+    added = new.loc[[r["id"] for r in later[20:]]]
+    assert (~added["core"]).all() and added["probability"].between(0, 1, inclusive="right").all()
 
-    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(tmp_path / "after"))
-    read = lambda f: {d["id"]: d for d in map(json.loads, (tmp_path / f / "documents.jsonl").read_text().splitlines())}  # noqa: E731
-    old, new = read("before"), read("after")
-    assert set(new) == set(old) | {r["id"] for r in later}
-    for i, d in old.items():  # the documents already there kept their topic and map position
-        assert (new[i]["topic"], new[i]["x"], new[i]["y"]) == (d["topic"], d["x"], d["y"])
-    added = [new[r["id"]] for r in later[20:]]
-    assert all(d["core"] is False and 0 < d["probability"] <= 1 for d in added)
-
-    from topictalk.indexing import store  # the trends were counted again, over the old and the new documents
-
-    stored = store.open_reader(store.Location(path=index)).trends()
-    dated = Counter(new[r["id"]]["topic"] for r in first + later[20:] if "published" in r)
-    assert {t: sum(row) for t, row in stored.counts.items() if sum(row)} == dict(dated)
+    # the trends were counted again, over the old and the new documents
+    dated = Counter(int(new.loc[r["id"], "topic"]) for r in first + later[20:] if "published" in r)
+    assert {t: sum(row) for t, row in reader.trends().counts.items() if sum(row)} == dict(dated)
     assert run_cli("add", "--input", str(tmp_path / "b.jsonl"), "--index-dir", str(index)).stdout.startswith(
         "nothing to add")

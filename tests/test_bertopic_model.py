@@ -79,19 +79,18 @@ def test_a_model_bertopic_saved_keeps_its_topics_words_and_labels(tmp_path):
     index = tmp_path / "index"
     run_cli("index", "--input", str(data), "--bertopic-model", str(tmp_path / "model"), "--index-dir", str(index),
             "--no-llm", "--quiet")
-    shown = json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)
-    topics = {t["topic"]: t for t in shown["topics"]}
+    from topictalk.indexing import store
+
+    reader = store.open_reader(store.Location(path=index))  # read in this process: a subprocess costs seconds
+    topics = {t.id: t for t in reader.topics()}
     assert set(topics) == set(fitted.tolist())  # the same topics, outliers (-1) included
     for topic, size in zip(*np.unique(fitted, return_counts=True)):
-        assert topics[int(topic)]["count"] == size
-    assert topics[0]["label"] == "Hand-named topic zero"
+        assert topics[int(topic)].size == size
+    assert topics[0].label == "Hand-named topic zero" and topics[0].label_source == "bertopic"
     words = {t: [w for w, _ in pairs] for t, pairs in model.topic_representations_.items()}
-    assert topics[1]["keywords"][:5] == words[1][:5]  # BERTopic's own representation words
-    assert shown["themes"], "topictalk adds themes"
-
-    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(tmp_path / "out"))
-    exported = [json.loads(line) for line in (tmp_path / "out" / "documents.jsonl").read_text().splitlines()]
-    topic_of = {d["id"]: d["topic"] for d in exported}
+    assert topics[1].keywords[:5] == words[1][:5]  # BERTopic's own representation words
+    assert reader.themes(), "topictalk adds themes"
+    topic_of = {d.id: d.topic for d in reader.all_documents()}
     assert [topic_of[r["id"]] for r in rows] == fitted.tolist()  # every document, its model's topic
 
     # the wrong documents are refused in one line, and the index is still there
@@ -101,4 +100,4 @@ def test_a_model_bertopic_saved_keeps_its_topics_words_and_labels(tmp_path):
                   "--index-dir", str(index), "--no-llm", "--quiet", check=False)
     assert out.returncode != 0 and f"fitted on {N} documents and the input holds {N - 5}" in out.stderr
     assert "Traceback" not in out.stderr
-    assert json.loads(run_cli("topics", "--index-dir", str(index), "--json").stdout)["topics"] == shown["topics"]
+    assert store.open_reader(store.Location(path=index)).generation == reader.generation
