@@ -129,8 +129,8 @@ def test_routing_is_linear_in_the_question_length():
     (24 s at 10,000 characters on ca3de4b, hours at 100,000) fails this test instead of hanging it."""
     code = (
         "import sys, time\n"
-        "from agent import router\n"
-        "from agent.plans import Plan\n"
+        "from topictalk.agent import router\n"
+        "from topictalk.agent.plans import Plan\n"
         "state = router.State(listed_topics=[0, 1], sources=['a', 'b'], focus_topic=0, last=Plan('search', 'x y'))\n"
         "worst = 0.0\n"
         f"for shape in {ADVERSARIAL!r}:\n"

@@ -87,8 +87,8 @@ def test_time_and_group_rules_are_linear_in_the_question_length():
     pattern that backtracks (the month "may" searched its whole prefix: 120 s) fails this test instead of
     hanging it."""
     code = (
-        "from agent import router\n"
-        "from agent.plans import IndexFacts, Plan, State\n"
+        "from topictalk.agent import router\n"
+        "from topictalk.agent.plans import IndexFacts, Plan, State\n"
         "facts = IndexFacts(True, {'categories': tuple(f'cs.x{i}' for i in range(3000)) + ('cs.CV', 'sport')})\n"
         "after = State(last=Plan('groups', 'x', aspect='common', values=['cs.CV']))\n"
         f"for shape in {SHAPES!r}:\n"
