@@ -159,18 +159,61 @@ def _norm_words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _shares_run(label: list[str], title: list[str], run: int) -> bool:
-    """Whether ``label`` and ``title`` share ``run`` consecutive words."""
-    grams = {tuple(title[i:i + run]) for i in range(len(title) - run + 1)}
-    return any(tuple(label[i:i + run]) in grams for i in range(len(label) - run + 1))
+def _runs(words: list[str], run: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + run]) for i in range(len(words) - run + 1)}
+
+
+def _copied_run(label: list[str], title: list[str], others: Sequence[list[str]], run: int = 4) -> bool:
+    """Whether ``label`` shares ``run`` consecutive words with ``title`` that no other shown document has:
+    one paper's wording. "Out of Distribution Detection" in two documents names their subject."""
+    shared = _runs(label, run) & _runs(title, run)
+    return any(not any(gram in _runs(words, run) for words in others) for gram in shared)
+
+
+# words that name no subject of their own: "Speech Recognition Models" and "... Systems" are one name
+_GENERIC = {"model", "method", "system", "approach", "technique", "framework", "application", "analysis", "study",
+            "research", "algorithm", "task", "problem", "tool", "advance", "trend", "development", "issue",
+            "topic", "area", "field", "work", "paper", "document", "news", "story", "report", "general"}
+
+
+def _stem(word: str) -> str:
+    """Plural and gerund endings off, enough to tell "Network"/"Networks", "Models"/"Modeling" are one word."""
+    for end, keep in (("ies", "y"), ("ing", ""), ("es", ""), ("s", "")):
+        if word.endswith(end) and len(word) - len(end) >= 3 and not word.endswith("ss"):
+            return word[: len(word) - len(end)] + keep
+    return word
+
+
+def name_words(label: str) -> frozenset[str]:
+    """What a heading names: its stemmed content words, without generic ones (unless it has nothing else)."""
+    words = {_stem(w) for w in _norm_words(label) if w not in _DANGLING}
+    return frozenset(words - _GENERIC) or frozenset(words)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two headings name the same thing ("England and Wales Rugby", "England Wales rugby")."""
+    x = name_words(a)
+    return bool(x) and x == name_words(b)
+
+
+def near_same(a: str, b: str) -> bool:
+    """Whether two headings are too close to tell siblings apart: the same name, or one is the other plus a
+    word ("Reinforcement Learning", "Deep Reinforcement Learning"). A reader browsing a theme must see
+    at a glance how its topics differ (issue 27: no two siblings with the same or near-same name)."""
+    x, y = sorted((name_words(a), name_words(b)), key=len)
+    return bool(x) and (x == y or (len(x) >= 2 and x <= y and len(y - x) <= 1))
 
 
 def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequence[str] = (),
-            max_words: int = LabelSettings.max_words) -> str | None:
+            max_words: int = LabelSettings.max_words, siblings: Sequence[str] = (),
+            children: Sequence[str] = (), texts: Sequence[str] = ()) -> str | None:
     """Why a cleaned label is no usable heading, or None. The one rule for labels.
 
-    ``titles`` are the titles of the documents the model was shown,
-    ``taken`` the labels (lower case) of the topics labeled before.
+    ``titles`` are the titles of the documents the model was shown, ``texts`` the same documents'
+    title and text (in the same order): a phrase of one title that other documents use too is their subject,
+    ``taken`` the labels (lower case) of the topics labeled before,
+    ``siblings`` the labels of the other topics (themes) of its level and group, labeled before,
+    ``children`` the labels of a theme's topics: a theme named after one of them names a part, not the whole.
     """
     if not label:
         return "it is empty"
@@ -189,15 +232,23 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     if ":" in label:
         return "it reads like a paper title (it has a colon)"
     norm = _norm_words(label)
-    for title in titles:
+    shown = [_norm_words(text) for text in texts]
+    for i, title in enumerate(titles):
         title_words = _norm_words(title)
-        if title_words and (norm == title_words or _shares_run(norm, title_words, 4)):
+        others = shown[:i] + shown[i + 1:]
+        if title_words and (norm == title_words or _copied_run(norm, title_words, others)):
             return "it copies a document's title"
     content = [w for w in norm if w not in _DANGLING]
     if len(set(content)) < len(content):
         return "it repeats a word"
     if label.lower() in taken:
         return f"another topic is already labeled '{label}'"
+    close = next((s for s in siblings if near_same(label, s)), None)
+    if close:
+        return f"it is nearly the same as its neighbour '{close}'; name what sets it apart"
+    part = next((c for c in children if same_name(label, c)), None)
+    if part:
+        return f"it is the name of one of its topics ('{part}'), not of what they share"
     return None
 
 
@@ -216,30 +267,35 @@ def shortened(label: str, max_words: int = LabelSettings.max_words) -> str | Non
 OUTLIERS = ("Outliers", "outliers")  # (label, label_source) of the leftover bin, never sent to a model
 
 
-def label_by_keywords(items: Sequence, taken: set[str] | None = None) -> None:
+def label_by_keywords(items: Sequence, taken: set[str] | None = None,
+                      children: dict[int, list[str]] | None = None) -> None:
     """Label topics (or themes) without an LLM: the outlier bin is "Outliers", every other item gets
-    :func:`keyword_label`, distinct from ``taken`` and from each other."""
-    taken = set(taken or ())
+    :func:`keyword_label`, distinct from ``taken``, from each other and (a theme) from its ``children``."""
+    taken, children, named = set(taken or ()), children or {}, []
     for item in items:
-        item.label, item.label_source = (OUTLIERS if item.is_outlier
-                                         else (keyword_label(item.keywords, taken), "keywords"))
+        item.label, item.label_source = (OUTLIERS if item.is_outlier else
+                                         (keyword_label(item.keywords, taken, named, children.get(item.id, ())),
+                                          "keywords"))
         taken.add(item.label.lower())
+        named.append(item.label)
 
 
-def keyword_label(keywords: Sequence[str], taken: set[str]) -> str:
+def keyword_label(keywords: Sequence[str], taken: set[str], siblings: Sequence[str] = (),
+                  children: Sequence[str] = ()) -> str:
     """Fallback: a heading from the topic's keyword phrases ("Federated Learning and Privacy").
 
     Phrases (bigrams) read best alone; otherwise two keywords, neither part of
-    the other, are joined. The first candidate no other topic uses wins.
+    the other, are joined. The first candidate no other topic uses, and not nearly a sibling's
+    or a child's name, wins; failing that, the first no other topic uses.
     """
     terms = [k.strip() for k in keywords if k.strip()]
     candidates = [k for k in terms if " " in k][:3]
     candidates += [f"{a} and {b}" for i, a in enumerate(terms) for b in terms[i + 1:] if a not in b and b not in a]
-    for text in candidates:
-        label = " ".join(w if w.isupper() or w == "and" else w.capitalize() for w in text.split())
-        if label.lower() not in taken:
-            return label
-    return ", ".join(terms[:3]) or "Unlabeled topic"
+    labels = [" ".join(w if w.isupper() or w == "and" else w.capitalize() for w in text.split()) for text in candidates]
+    free = [label for label in labels if label.lower() not in taken]
+    apart = [label for label in free if not any(near_same(label, s) for s in siblings)
+             and not any(same_name(label, c) for c in children)]
+    return (apart or free or [", ".join(terms[:3]) or "Unlabeled topic"])[0]
 
 
 class LabelCache:
@@ -328,7 +384,9 @@ class Labeler:
     def label(self, topics: Sequence[Topic], documents: dict[str, tuple[str, str]],
               progress: Callable[[int], None] | None = None, *, siblings: dict[int, list[list[str]]] | None = None,
               taken: set[str] | None = None, shown: dict[int, list[tuple[str, str]]] | None = None,
-              prompt: str = "label_user", extra_tokens: int = 0) -> dict[int, str]:
+              prompt: str = "label_user", extra_tokens: int = 0, group: dict[int, object] | None = None,
+              children: dict[int, list[str]] | None = None,
+              named: dict[object, list[str]] | None = None) -> dict[int, str]:
         """Set ``label`` and ``label_source`` on every topic (or theme); biggest first win a contested label.
 
         All first answers are asked in one batch, then all retries in a
@@ -340,6 +398,10 @@ class Labeler:
         representative documents (a theme's topics). ``prompt`` and
         ``extra_tokens`` ask for more than the label in the first answer (its
         description): the first answers are returned by id, whole, for that.
+        ``group`` maps an id to its group of siblings (a topic's theme; one group for all themes): a label
+        nearly the same as a sibling's (:func:`near_same`) is asked again, as is a theme's label that
+        names one of its ``children`` (its topics' labels); ``named`` holds the labels each group
+        already has (the untouched topics of a refined index).
         """
         progress = progress or (lambda n: None)
         siblings = siblings or {}
@@ -355,9 +417,24 @@ class Labeler:
         count = self.model.count_tokens
         taken = set(taken or ())
         settings = replace(self.settings, doc_tokens=self.settings.shown_tokens) if shown else self.settings
+        group, children = group or {}, children or {}
+        named = {g: list(labels) for g, labels in (named or {}).items()}
+
+        def family(topic: Topic) -> tuple[list[str], list[str]]:
+            """The labels it must stay apart from: its siblings' so far, and its children's."""
+            mine = group.get(topic.id)
+            return (named.get(mine, []) if mine is not None else []), children.get(topic.id, [])
 
         def check(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
-            return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words)
+            siblings, kids = family(topic)
+            return problem(label, topic.keywords, taken, [title for title, _ in docs], self.settings.max_words,
+                           siblings, kids, [f"{title} {text}" for title, text in docs])
+
+        def accept(topic: Topic, label: str) -> None:
+            topic.label = label
+            taken.add(label.lower())
+            if group.get(topic.id) is not None:
+                named.setdefault(group[topic.id], []).append(label)
 
         def head_of(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
             """A heading too long to use, cut to its head when the head passes the whole rule (what was cut
@@ -381,8 +458,7 @@ class Labeler:
                 continue
             else:
                 topic.label_source = "llm"
-            topic.label = label
-            taken.add(label.lower())
+            accept(topic, label)
             progress(1)
         self.stats["retried"] += len(retry)
         seconds = self.ask([build_retry(docs, t.keywords, label, why, settings, count)
@@ -393,13 +469,12 @@ class Labeler:
             if why2 and (head := head_of(answer, topic, docs)) is not None:
                 answer, why2 = head, None
             if why2:
-                label = keyword_label(topic.keywords, taken)
+                label = keyword_label(topic.keywords, taken, *family(topic))
                 topic.label_source = f"keywords (first answer '{first}': {why}; retry '{answer or '(empty)'}': {why2})"
                 self.stats["fallbacks"] += 1
             else:
                 label, topic.label_source = answer, f"llm-retry (first answer '{first}': {why})"
-            topic.label = label
-            taken.add(label.lower())
+            accept(topic, label)
             progress(1)
         return answers
 

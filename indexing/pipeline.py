@@ -298,27 +298,29 @@ def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tup
              for th in themes if len(th.topic_ids) == 1}
     grouped = [th for th in themes if th.id not in alone]
     by_id = {tp.id: tp for tp in topic_list}
+    # siblings are the topics of one theme (their labels must differ by more than a word)
+    family = {"group": {tp.id: tp.theme for tp in topic_list if tp.theme is not None}}
     describing = labeler is not None and embed is not None and labeler.settings.describe
     described: dict = {"source": "llm" if describing else "extractive"}
     if labeler is None:
         label_by_keywords(topic_list)
-        label_by_keywords(grouped, taken={tp.label.lower() for tp in topic_list})
+        label_by_keywords(grouped, taken={tp.label.lower() for tp in topic_list}, children=_theme_family(grouped, by_id)["children"])
         describe.describe_themes(grouped, topic_list)
     elif not describing:
-        labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list))
-        labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list})
+        labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list), **family)
+        labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list}, **_theme_family(grouped, by_id))
         describe.describe_themes(grouped, topic_list)
     else:
         extra = labeler.settings.describe_tokens
         shown = {tp.id: descriptions.topic_lines(tp, documents, central or {}) for tp in topic_list}
         answers = labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list), shown=shown,
-                                prompt=descriptions.TOPIC_PROMPT, extra_tokens=extra)
+                                prompt=descriptions.TOPIC_PROMPT, extra_tokens=extra, **family)
         described["topics"] = descriptions.apply(topic_list, answers, {tp.id: tp.representative_ids
                                                                        for tp in topic_list}, documents, embed)
         describe.describe_themes(grouped, topic_list)  # the fallback, from the topics' descriptions
         shown = {th.id: descriptions.theme_lines(th, by_id) for th in grouped}
         answers = labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list},
-                                shown=shown, prompt=descriptions.THEME_PROMPT, extra_tokens=extra)
+                                shown=shown, prompt=descriptions.THEME_PROMPT, extra_tokens=extra, **_theme_family(grouped, by_id))
         described["themes"] = descriptions.apply(grouped, answers, {th.id: descriptions.theme_documents(th, by_id)
                                                                     for th in grouped}, documents, embed,
                                                  {th.id: descriptions.topic_sentences(th, by_id) for th in grouped})
@@ -329,6 +331,13 @@ def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tup
             th.description, th.description_ids, th.description_source = (tp.description, list(tp.description_ids),
                                                                           tp.description_source)
     return described
+
+
+def _theme_family(themes: list[Theme], by_id: dict[int, Topic]) -> dict:
+    """What a theme's label must stay apart from, once its topics are labelled: the other themes' labels
+    (all themes are siblings) and its own topics' (a theme named after one of them names a part)."""
+    return {"group": {th.id: 0 for th in themes},
+            "children": {th.id: [by_id[t].label for t in th.topic_ids if t in by_id] for th in themes}}
 
 
 def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:

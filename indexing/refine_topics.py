@@ -93,14 +93,19 @@ def label(touched: list[Topic], every: Sequence[Topic], documents: dict[str, tup
         return
     siblings = {tp.id: [o.keywords[:3] for o in every if o.theme == tp.theme and o.id != tp.id][:4]
                 for tp in touched if tp.theme is not None}
+    # a touched topic's label stays apart from its theme's other topics', the untouched ones' included
+    family = {"group": {tp.id: tp.theme for tp in touched if tp.theme is not None}, "named": {}}
+    for o in every:
+        if o.id not in ours and o.theme is not None:
+            family["named"].setdefault(o.theme, []).append(o.label)
     with tempfile.TemporaryDirectory() as scratch:  # a server index has no folder to cache answers in
         labeler = Labeler(llm, LabelCache((cache or Path(scratch)) / "labels.jsonl"), settings)
         if not settings.describe:
-            labeler.label(touched, documents, siblings=siblings, taken=taken)
+            labeler.label(touched, documents, siblings=siblings, taken=taken, **family)
             return
         shown = {tp.id: descriptions.topic_lines(tp, documents, central) for tp in touched}
         answers = labeler.label(touched, documents, siblings=siblings, taken=taken, shown=shown,
-                                prompt=descriptions.TOPIC_PROMPT, extra_tokens=settings.describe_tokens)
+                                prompt=descriptions.TOPIC_PROMPT, extra_tokens=settings.describe_tokens, **family)
         descriptions.apply(touched, answers, {tp.id: tp.representative_ids for tp in touched}, documents, embed)
 
 

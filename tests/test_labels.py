@@ -13,7 +13,10 @@ from topictalk.indexing.labels import (
     build_messages,
     clean,
     keyword_label,
+    label_by_keywords,
+    near_same,
     problem,
+    same_name,
     shortened,
     truncate,
 )
@@ -296,3 +299,67 @@ def test_themes_are_labeled_under_the_same_rule_and_never_repeat_a_topic_label(t
     Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([theme], DOCS, taken={t.label.lower() for t in topics})
     assert topics[0].label == "Religion"
     assert theme.label == "Faith and Belief" and "already labeled 'Religion'" in theme.label_source
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Speech Recognition Models", "Speech Recognition Systems"),  # a generic word is no difference
+    ("Graph Neural Networks", "Graph Neural Network Methods"),
+    ("Reinforcement Learning", "Deep Reinforcement Learning"),  # one is the other plus a word
+    ("England and Wales Rugby", "England Wales rugby"),
+])
+def test_near_same_headings_are_told_apart_from_distinct_ones(a, b):
+    assert near_same(a, b) and near_same(b, a)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Federated Learning", "Federated Learning Privacy Attacks"),  # a narrower subject, two words more
+    ("Robotics", "Robot Control"),  # a one-word name is not 'contained' in a longer one
+    ("Speech Recognition", "Speaker Verification"),
+    ("Medical Image Segmentation", "Medical Report Generation"),
+])
+def test_distinct_sibling_headings_pass(a, b):
+    assert not near_same(a, b)
+
+
+def test_a_theme_named_after_one_of_its_topics_is_caught_but_a_wider_name_is_not():
+    assert same_name("England Wales Rugby", "England and Wales rugby")
+    assert not same_name("Large Language Models", "Large Language Model Safety")
+    assert "one of its topics" in problem("Rugby Union", ["rugby"], set(), children=["Rugby Unions", "Football"])
+    assert problem("Team Sports", ["rugby"], set(), children=["Rugby Union", "Football"]) is None
+
+
+def test_a_sibling_nearly_named_alike_is_asked_again_with_the_reason_other_themes_are_free(tmp_path):
+    first = {0: "Graph Neural Networks", 1: "Graph Neural Network Models", 2: "Graph Neural Networks"}
+    retry = {1: "Molecular Property Prediction"}
+
+    def reply(messages):
+        topic = int(messages[-1]["content"].split("TOPIC")[1].split()[0]) if "TOPIC" in messages[-1]["content"] else 0
+        return retry.get(topic, "Graph Neural Networks") if "was rejected" in messages[-1]["content"] else first[topic]
+
+    docs = {f"d{i}": (f"Title {i}", f"TOPIC {i} text") for i in range(3)}
+    topics = [_topic(i, keywords=["graph", "molecule", f"k{i}"]) for i in range(3)]
+    for i, t in enumerate(topics):
+        t.representative_ids = [f"d{i}"]
+    # topics 0 and 1 share a theme, topic 2 is in another: only 1 is asked again
+    Labeler(FakeLLM(reply), LabelCache(tmp_path / "l.jsonl")).label(topics, docs, group={0: 0, 1: 0, 2: 1})
+    assert topics[0].label == "Graph Neural Networks" and topics[0].label_source == "llm"
+    assert topics[1].label == "Molecular Property Prediction"
+    assert "nearly the same as its neighbour 'Graph Neural Networks'" in topics[1].label_source
+    # topic 2's exact repeat is still refused everywhere (taken), then falls back to a keyword heading
+    assert topics[2].label.lower() != "graph neural networks"
+
+
+def test_keyword_headings_of_themes_avoid_their_childrens_names():
+    from topictalk.indexing.schema import Theme
+
+    theme = Theme(0, 10, "", "", [0, 1], ["rugby union", "football", "athletics"], representative_ids=["d0"])
+    label_by_keywords([theme], taken=set(), children={0: ["Rugby Unions", "Football Clubs"]})
+    assert not same_name(theme.label, "Rugby Unions") and theme.label_source == "keywords"
+
+
+def test_a_phrase_of_one_title_is_a_copy_but_the_subject_several_documents_name_is_not():
+    titles = ["Out-of-Distribution Detection with Energy Scores", "Calibrated detectors for open sets"]
+    texts = [f"{titles[0]} We score inputs.", f"{titles[1]} Out-of-distribution detection fails under shift."]
+    assert problem("Out-of-Distribution Detection", ["ood"], set(), titles, texts=texts) is None
+    alone = [texts[0], f"{titles[1]} Open-set inputs break detectors."]
+    assert problem("Out-of-Distribution Detection", ["ood"], set(), titles, texts=alone) == "it copies a document's title"
