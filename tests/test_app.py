@@ -54,7 +54,9 @@ def test_map_labels_never_overlap_on_a_phone_and_every_point_names_its_topic():
     x[on_zero], y[on_zero] = pts.x[:10] + 0.01, pts.y[:10] + 0.01
     near = map_mod.Points(x, y, pts.topic, pts.title, pts.total)
     fig = map_mod.figure(near, {0: "Graph neural networks", 1: "Speech", 2: "Robots on graphs"})
-    assert {a.text for a in fig.layout.annotations} == {"Graph neural networks", "Speech"}  # 2 sits on 0
+    shown = {a.text for a in fig.layout.annotations if a.visible is not False}
+    assert shown == {"Graph neural networks", "Speech"}  # 2 sits on 0: not in the full view
+    assert all(a.name.startswith("topic:") for a in fig.layout.annotations)  # a zoom in reveals more (issue 27)
     assert any("topic 2: Robots on graphs" in h for tr in fig.data for h in tr.hovertext)  # named on its points
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "top"  # under the plot
 
@@ -96,7 +98,25 @@ def test_topic_rows_are_grouped_by_theme_and_the_map_is_colored_by_theme():
     pts = map_mod.Points(pts.x, pts.y, pts.topic, pts.title, pts.total, np.where(pts.topic == 1, 1, 0))
     fig = map_mod.figure(pts, map_mod.labels_of(themed), theme_labels=map_mod.labels_of(themes))
     assert [tr.name for tr in fig.data] == ["theme 0: Graphs and Speech", "theme 1: Robots"]
-    assert {a.text for a in fig.layout.annotations} == {t.label for t in themed if not t.is_outlier}
+    # one topic a theme but theme 0: themes are a level, named zoomed out; the topics from zoom 2 on
+    names = {a.name: [] for a in fig.layout.annotations}
+    for a in fig.layout.annotations:
+        names[a.name].append((a.text, a.visible is not False))
+    assert sorted(names["theme"]) == [("<b>Graphs and Speech</b>", True), ("<b>Robots</b>", True)]
+    topics = [pair for name, pairs in names.items() if name.startswith("topic:") for pair in pairs]
+    assert sorted(text for text, _ in topics) == sorted(t.label for t in themed if not t.is_outlier)
+    assert not any(visible for _, visible in topics)
+    one_each = map_mod.Points(pts.x, pts.y, pts.topic, pts.title, pts.total, pts.topic.copy())
+    fig = map_mod.figure(one_each, map_mod.labels_of(themed), theme_labels={t.id: t.label for t in themed})
+    assert all(a.name == "topic:1" and a.visible for a in fig.layout.annotations)  # no theme level to name
+
+
+def test_a_crowded_topic_label_gets_the_zoom_that_has_room_for_it():
+    where = {0: (0.0, 0.0), 1: (1.0, 0.0), 2: (10.0, 10.0)}
+    labels = {0: "Graph neural networks", 1: "Speech recognition", 2: "Robots"}
+    level = map_mod.zooms(where, labels, {0: 5, 1: 50, 2: 1}, (10.0, 10.0))
+    assert level[1] == 1 and level[2] == 1 and level[0] > 1  # 0 overlaps the bigger 1 in the full view
+    assert map_mod.zooms(where, labels, {0: 5, 1: 50, 2: 1}, (10.0, 10.0), first=2) == {1: 2, 2: 2, 0: level[0]}
 
 
 @pytest.mark.parametrize("query, ids", [

@@ -21,6 +21,43 @@ a.tt-cite { text-decoration: none; font-weight: 600; color: #9a3412; }
 #tt-send:hover { background: #9a3412; }
 button.selected { color: #9a3412 !important; }
 """
+# The map names its themes zoomed out and its topics zoomed in (issue 27). Each label carries its level in its
+# plotly name (ui.map.figure): "theme", or "topic:Z", Z the least zoom (full view's x span over the shown one)
+# at which it overlaps no bigger topic's label. On every zoom, pan or reset, the labels of the reached level
+# are shown: themes below zoom 2, each topic from its Z on. A page without this script keeps the full view's.
+MAP_LEVELS_JS = """() => {
+  const show = (plot) => {
+    const notes = (plot.layout && plot.layout.annotations) || [], x = plot._fullLayout && plot._fullLayout.xaxis;
+    if (!window.Plotly || !x || !notes.some(a => String(a.name || "").startsWith("topic:"))) return;
+    const span = x.range[1] - x.range[0];
+    if (x.autorange || !plot._ttFull) plot._ttFull = span;
+    const zoom = plot._ttFull / span, themed = notes.some(a => a.name === "theme"), change = {};
+    notes.forEach((a, i) => {
+      const [kind, at] = String(a.name || "").split(":");
+      const want = kind === "theme" ? zoom < 2 : kind === "topic" ? zoom >= Number(at) && (!themed || zoom >= 2)
+                                                                  : a.visible !== false;
+      if ((a.visible !== false) !== want) change[`annotations[${i}].visible`] = want;
+    });
+    if (Object.keys(change).length) window.Plotly.relayout(plot, change);
+  };
+  const watch = () => document.querySelectorAll(".js-plotly-plot").forEach(plot => {
+    if (plot.dataset.ttLevels || !plot.on) return;
+    plot.dataset.ttLevels = "1";
+    // the full view, what zoom is measured against: the x span whenever plotly fits the axes itself
+    const full = () => { const x = plot._fullLayout && plot._fullLayout.xaxis;
+                         if (x && x.autorange) plot._ttFull = x.range[1] - x.range[0]; };
+    full();
+    plot.on("plotly_afterplot", full);
+    plot.on("plotly_relayout", (event) => {
+      if (Object.keys(event || {}).some(k => k.startsWith("xaxis") || k.startsWith("yaxis") || k === "autosize"))
+        show(plot);
+    });
+  });
+  new MutationObserver(watch).observe(document.body, {subtree: true, childList: true});
+  watch();
+}"""
+
+
 # gradio's Markdown gives every link rel="noopener noreferrer" (and target=_blank) when it renders,
 # replacing ours; links in answers come from model or document text, so they also get nofollow
 PAGE_JS = """() => {
@@ -74,6 +111,7 @@ PAGE_JS = """() => {
     if (note) note.innerText = `✂️ The pasted text has ${pasted.length.toLocaleString("en")} characters; ` +
       `questions are limited to ${box.maxLength.toLocaleString("en")}, so it was cut to ${room.toLocaleString("en")}.`;
   }, true);
+  (""" + MAP_LEVELS_JS + """)();
 }"""
 
 

@@ -127,6 +127,38 @@ def placed(centers_of: dict[int, tuple[float, float]], labels: dict[int, str], s
     return shown
 
 
+# zoom levels (the full view's span over the shown span) at which more labels get room; the page's script
+# (ui/browser.py) shows each label from its level on, theme labels only below the second
+ZOOMS = (1, 2, 4, 8)
+THEME_FONT_PX = 13
+
+
+def zooms(centers_of: dict[int, tuple[float, float]], labels: dict[int, str], sizes: dict[int, int],
+          span: tuple[float, float] | None, first: int = 1) -> dict[int, int]:
+    """The least zoom (of ``ZOOMS``, from ``first``) at which each topic's label overlaps no bigger topic's:
+    at zoom z the same points spread over z times the canvas. A label with no room even at the last is left
+    off (its points' hover names the topic)."""
+    level: dict[int, int] = {}
+    for z in (z for z in ZOOMS if z >= first):
+        for t in placed(centers_of, labels, sizes, span, canvas=(CANVAS_PX[0] * z, CANVAS_PX[1] * z)):
+            level.setdefault(t, z)
+    return level
+
+
+def _theme_centers(points: Points, theme_labels: dict[int, str] | None) -> dict[int, tuple[float, float]]:
+    """Each theme's median position, where themes are a level of their own (some theme holds two topics)."""
+    if points.theme is None or not theme_labels:
+        return {}
+    topics_of: dict[int, set[int]] = {}
+    for th, t in zip(points.theme.tolist(), points.topic.tolist()):
+        if th != OUTLIER and th in theme_labels:
+            topics_of.setdefault(th, set()).add(t)
+    if all(len(ts) <= 1 for ts in topics_of.values()):
+        return {}  # one topic a theme: the theme level names nothing the topics do not
+    return {th: (float(np.median(points.x[points.theme == th])), float(np.median(points.y[points.theme == th])))
+            for th in topics_of}
+
+
 def labels_of(topics: list[Topic]) -> dict[int, str]:
     return {t.id: t.label for t in topics}
 
@@ -204,13 +236,21 @@ def figure(points: Points, labels: dict[int, str], max_points: int = MAX_POINTS,
     where = centers(shown)
     sizes = {t: int((shown.topic == t).sum()) for t in where}
     span = (float(np.ptp(shown.x)), float(np.ptp(shown.y))) if len(shown) else None
-    for t in placed(where, labels, sizes, span):
+    themed = _theme_centers(shown, theme_labels)
+    if themed:  # zoomed out, the map names its themes; a topic's label shows from the zoom that has room for it
+        theme_sizes = {th: int((shown.theme == th).sum()) for th in themed}
+        for th in placed(themed, theme_labels, theme_sizes, span, font=THEME_FONT_PX):
+            fig.add_annotation(x=themed[th][0], y=themed[th][1], text=f"<b>{_plain(_short(theme_labels[th], LABEL_CHARS))}</b>",
+                               showarrow=False, name="theme", hovertext=_plain(f"theme {th}: {theme_labels[th]}"),
+                               font={"size": THEME_FONT_PX, "color": "black"}, bgcolor="rgba(255,255,255,0.8)")
+    for t, zoom in zooms(where, labels, sizes, span, first=ZOOMS[1] if themed else ZOOMS[0]).items():
         cx, cy = where[t]
         label = labels.get(t, str(t))
         about = (descriptions or {}).get(t, "")
         # the description on the label's own hover: one text per topic, not one per point
         hover = _wrapped(f"{t}: {label}. {_short(about, 300)}" if about else f"{t}: {label}")
         fig.add_annotation(x=cx, y=cy, text=_plain(_short(label, LABEL_CHARS)), showarrow=False, hovertext=hover,
+                           name=f"topic:{zoom}", visible=zoom == 1,
                            font={"size": LABEL_FONT_PX, "color": "black"}, bgcolor="rgba(255,255,255,0.7)")
     # the legend under the plot and the toolbar upright at its side: on a phone, a legend at the right
     # squashed the points into a strip, and the toolbar lay over the title
