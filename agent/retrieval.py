@@ -143,6 +143,14 @@ class Snapshot:
     def documents(self, ids: list[str]) -> list[DocumentRecord]:
         return self._pinned(self._reader.get_documents(ids))
 
+    def subtopics(self, topic: int):  # noqa: ANN201 - indexing.subtopics.Subtopics
+        """The subtopics of ``topic`` in this generation: computed the first time it is opened, then read from
+        the index folder's cache (an index on a server has none: computed at every ask)."""
+        from topictalk.indexing import subtopics
+
+        folder = getattr(self._reader.location, "path", None)
+        return self._pinned(subtopics.find(self._reader, topic, Path(folder) / "cache" if folder else None))
+
     def _pinned(self, result):
         # the pinned reader moves only when its generation was dropped under it (two re-indexes
         # during one answer): answering on would mix generations
