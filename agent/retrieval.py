@@ -148,8 +148,7 @@ class Snapshot:
         the index folder's cache (an index on a server has none: computed at every ask)."""
         from topictalk.indexing import subtopics
 
-        folder = getattr(self._reader.location, "path", None)
-        return self._pinned(subtopics.find(self._reader, topic, Path(folder) / "cache" if folder else None))
+        return self._pinned(subtopics.of_index(self._reader, topic))
 
     def _pinned(self, result):
         # the pinned reader moves only when its generation was dropped under it (two re-indexes

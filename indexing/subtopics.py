@@ -76,6 +76,18 @@ class Subtopics:
         return cls(**{**data, "parts": parts, "cached": cached})
 
 
+def of_index(reader, topic: int, settings: Settings = Settings()) -> Subtopics:
+    """:func:`find` with the index folder's cache (none for an index on a Chroma server): what the chat, the
+    Python API and the command line ask."""
+    return find(reader, topic, cache_of(reader), settings)
+
+
+def cache_of(reader) -> Path | None:
+    """The cache folder of the index ``reader`` reads, or None where it has no folder (a Chroma server)."""
+    folder = getattr(getattr(reader, "location", None), "path", None)
+    return Path(folder) / "cache" if folder else None
+
+
 def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings()) -> Subtopics:
     """The subtopics of ``topic`` in the generation ``reader`` reads (a ``store.Reader``), read from ``cache``
     (the index folder's ``cache``) when an earlier ask computed them, else computed and kept there."""
@@ -152,3 +164,31 @@ def _path(cache: Path, reader, topic, params: topics.TopicParams, settings: Sett
            "settings": dataclasses.asdict(settings), "params": dataclasses.asdict(params)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
     return cache / "subtopics" / f"{digest}.json"
+
+
+def frame(found: Subtopics):  # noqa: ANN201 - a pandas DataFrame
+    """The subtopics as a table like the topic table (``export.frames``): Subtopic, Count, Name, Representation,
+    Representative_Docs, Label, Topic, Topic_Label; no rows when the topic has none (``attrs`` says why)."""
+    import pandas as pd
+
+    columns = ["Subtopic", "Count", "Name", "Representation", "Representative_Docs", "Label", "Topic", "Topic_Label"]
+    table = pd.DataFrame(
+        [{"Subtopic": p.number, "Count": p.size, "Name": f"{found.topic}.{p.number}_" + "_".join(p.keywords[:4]),
+          "Representation": list(p.keywords), "Representative_Docs": list(p.representative_ids), "Label": p.label,
+          "Topic": found.topic, "Topic_Label": found.label} for p in found.parts], columns=columns)
+    table.attrs.update({"topic": found.topic, "size": found.size, "modularity": found.modularity,
+                        "why_none": found.why_none, "generation": found.generation})
+    return table
+
+
+def describe(found: Subtopics) -> str:
+    """What `topictalk topics --subtopics N` prints: a line for the topic, then one per subtopic."""
+    head = f"topic {found.topic} '{found.label}' ({found.size:,} documents)"
+    if not found.parts:
+        return f"{head} has no subtopics: {found.why_none}."
+    rows = [(f"{found.topic}.{p.number}", f"{p.size:,}", p.label, ", ".join(p.keywords[:5])) for p in found.parts]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{head}: {len(found.parts)} subtopics, modularity {found.modularity:.2f}"
+             + (" (cached)" if found.cached else "")]
+    lines += [f"  {a:<{widths[0]}}  {b:>{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in rows]
+    return "\n".join(lines)
