@@ -67,8 +67,8 @@ def up(builder: Builder, plan, question, vector) -> Context:
         if theme.description else about(theme)
     lines = [f"{i}. Topic {t.id}: **{t.label}** ({t.size:,} documents)" + (" (this one)" if t.id == topic.id else "")
              for i, t in enumerate(siblings, start=1)]
-    count = "its only topic" if len(siblings) == 1 else f"one of its {len(siblings)} topics"
-    head = (f"Topic {topic.id} (**{topic.label}**) is {count} in the theme **{theme.label}** ({theme.size:,} "
+    count = "the only topic" if len(siblings) == 1 else f"one of the {len(siblings)} topics"
+    head = (f"Topic {topic.id} (**{topic.label}**) is {count} of the theme **{theme.label}** ({theme.size:,} "
             f"documents). {described}".rstrip())
     ctx = Context(plan, None, lead="\n".join([head, "", *lines]), sources=sources, numbered="topics")
     ctx.topics, ctx.themes = [t.id for t in siblings], [theme.id]
