@@ -18,21 +18,28 @@ from topictalk.agent.intents import OVERVIEW, SUBTOPICS, THEME, UP
 from topictalk.agent.plans import Asked, Plan
 
 _SUB = r"sub[- ]?(?:topics?|themes?|areas?|fields?|categor(?:y|ies)|clusters?|groups?|subjects?|divisions?)"
-# a browsing verb that asks for a topic's parts
-_DOWN = re.compile(r"\b(?:" + _SUB + r"|break(?:s|ing)?(?:\s+[\w'-]+){0,4}?\s+down|breakdown|split(?:s|ting)?|subdivide|"
-                   r"zoom(?:ing)?\s+in(?:to)?|drill(?:ing)?\s+(?:down|into)|dig\s+into|inside|consists?\s+of|"
-                   r"made\s+(?:up\s+)?of|makes?\s+up|parts\s+of|finer|smaller\s+topics|(?:go|step|move)\s+(?:one\s+level\s+|a\s+level\s+)?"
-                   r"(?:down|deeper)|(?:a|one)\s+level\s+down|down\s+(?:a|one)\s+level|level\s+down)\b")
-_UP = re.compile(r"\b(?:(?:go|step|move|going)\s+(?:back\s+)?up|up\s+(?:a|one)\s+level|(?:a|one)\s+level\s+up|level\s+up|"
-                 r"zoom(?:ing)?\s+out|belongs?\s+to|broader|parent|higher\s+level|bigger\s+picture|"
-                 r"(?:which|what)\s+theme\b(?!s)|in\s+which\s+theme|part\s+of\s*[?.!]*$)")
+# a browsing phrase that asks for a topic's parts: one that says so outright, and one that does only when the
+# question holds nothing else ("what's inside topic 3?", not "which methods are used inside topic 3?")
+_DOWN = re.compile(r"\b(?:" + _SUB + r"|break(?:s|ing)?(?:\s+[\w'-]+){0,4}?\s+down|breakdown|split(?:s|ting)?|"
+                   r"(?:sub)?divide[sd]?|zoom(?:ing)?\s+in(?:to)?|drill(?:ing)?\s+(?:down|into)|dig\s+deeper|"
+                   r"(?:go|step|move)\s+(?:one\s+level\s+|a\s+level\s+)?(?:down|deeper)|(?:a|one)\s+level\s+down|"
+                   r"down\s+(?:a|one)\s+level|level\s+down)\b")
+_DOWN_WEAK = re.compile(r"\b(?:inside|within|dig\s+into|consists?\s+of|made\s+(?:up\s+)?of|makes?\s+up|parts\s+of|finer|"
+                        r"smaller\s+(?:topics|groups|parts|pieces|clusters|subjects)|deeper)\b")
+_UP = re.compile(r"\b(?:(?:go|step|move|going|back)\s+(?:back\s+)?up|up\s+(?:a|one)\s+level|(?:a|one)\s+level\s+up|"
+                 r"level\s+up|zoom(?:ing)?\s+(?:back\s+)?out|level\s+above|(?:a|one)\s+level\s+higher|"
+                 r"(?:which|what)\s+(?:\w+\s+)?theme\b(?!s)|in\s+which\s+theme|theme\s+of\b|parent\s+theme)")
+_UP_WEAK = re.compile(r"\b(?:belongs?\s+to|broader|parent|higher\s+level|bigger\s+picture|contains?|containing|"
+                      r"part\s+of\s*[?.!]*$)")
 # what a browsing question may hold besides its phrase and a pronoun; more words make it a question of its own
 _FILLER = re.compile(r"\b(?:" + _SUB + r"|what|whats|which|is|are|does|do|did|can|could|would|you|please|me|for|it|its|s|"
                      r"that|this|these|those|topic|topics|one|the|a|an|of|in|into|to|further|more|now|again|ok|okay|"
                      r"then|so|and|let|us|show|give|tell|list|level|same|there|we|i|want|see|have|has|about|any|some|"
                      r"theme|area|part|parts|consist|consists|made|up|down|make|makes|finer|smaller|broader|bigger|"
                      r"picture|belong|belongs|deeper|go|step|move|back|zoom|out|inside|break|split|drill|dig|subdivide|"
-                     r"breakdown|own|kinds?|sorts?|types?|within|inside|where|does|sits?|fit|fits)\b|[^\w\s]")
+                     r"breakdown|own|kinds?|sorts?|types?|within|inside|where|sits?|fit|fits|here|parent|above|higher|"
+                     r"larger|wider|contains?|containing|divide[sd]?|clusters?|groups?|strands?|subjects?|areas?|"
+                     r"exists?|several|work|pieces|deeper|we|our)\b|[^\w\s]")
 _NUMBER = re.compile(r"\btopics?\s*#?\s*-?\d+")
 _TOPIC_WORD = re.compile(r"\s+topic\b")
 _THE = re.compile(r"\bthe\s+")
@@ -85,9 +92,11 @@ def _bare(q: str, name: str = "") -> bool:
     return _content(q) == _content(name)
 
 
-def _topic_plan(a: Asked, intent: str, match: re.Match | None) -> Plan | None:
+def _topic_plan(a: Asked, intent: str, match: re.Match, outright: bool) -> Plan | None:
+    """The plan for the topic the question names, or the one in focus; ``outright``: the phrase asks for the
+    level above or below whatever else the question holds, else only when it holds nothing else."""
     if a.numbers:
-        return Plan(intent, a.question, a.numbers[:1])
+        return Plan(intent, a.question, a.numbers[:1]) if outright or _bare(_NUMBER.sub(" ", a.q)) else None
     if _NUMBER.search(a.q):  # a topic number the index does not have: the missing-topic answer says so
         return None
     name = _named(a, match)
@@ -106,19 +115,19 @@ def _topic_plan(a: Asked, intent: str, match: re.Match | None) -> Plan | None:
 
 
 def _up(a: Asked) -> Plan | None:
-    m = _UP.search(a.q)
+    m = _UP.search(a.q) or _UP_WEAK.search(a.q)
     if m is None:
         return None
     if a.state.focus_topic is None and a.state.focus_theme is not None and _bare(a.q):
         return Plan(OVERVIEW, a.question)
-    return _topic_plan(a, UP, m)
+    return _topic_plan(a, UP, m, m.re is _UP)
 
 
 def _down(a: Asked) -> Plan | None:
-    m = _DOWN.search(a.q)
+    m = _DOWN.search(a.q) or _DOWN_WEAK.search(a.q)
     if m is None:
         return None
-    return _topic_plan(a, SUBTOPICS, m)
+    return _topic_plan(a, SUBTOPICS, m, m.re is _DOWN)
 
 
 def _follow_up(a: Asked) -> Plan | None:

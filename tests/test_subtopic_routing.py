@@ -14,10 +14,12 @@ from topictalk.agent import router
 from topictalk.agent.intents import OVERVIEW, SUBTOPICS, THEME, TOPIC, UP
 from topictalk.agent.plans import IndexFacts, Plan, State
 
-HELD_OUT = Path(__file__).parent / "data" / "subtopic_routes.tsv"
+DATA = Path(__file__).parent / "data"
+HELD_OUT = [DATA / "subtopic_routes.tsv", DATA / "subtopic_routes_v2.tsv"]
 TOPICS = set(range(13))
 FACTS = IndexFacts()  # no dates, no groups
-# the first run of the rules on the set, before any change made after seeing it: see docs/subtopics.md
+# measured on each set when it was first routed, before any change made after seeing it: 58 of 59 (the first set),
+# 15 of 25 (the second, written after the first run; 24 of 25 after the fixes its failures led to); docs/subtopics.md
 MIN_ACCURACY = 0.85
 
 
@@ -41,9 +43,9 @@ def state_after(before: str) -> State:
     return state
 
 
-def cases() -> list[tuple[str, str, str]]:
+def cases(path: Path) -> list[tuple[str, str, str]]:
     rows = []
-    for line in HELD_OUT.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             intent, before, question = line.split("\t")
             rows.append((intent, before, question))
@@ -51,14 +53,15 @@ def cases() -> list[tuple[str, str, str]]:
 
 
 def test_the_held_out_set_is_at_least_30_phrasings_with_10_negatives_that_name_topics():
-    rows = cases()
+    rows = cases(HELD_OUT[0])
     assert len(rows) >= 30
     negatives = [q for intent, _, q in rows if intent not in (SUBTOPICS, UP, OVERVIEW)]
     assert sum("topic" in q.lower() for q in negatives) >= 10
 
 
-def test_browsing_questions_route_right_on_the_held_out_set():
-    rows = cases()
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.name)
+def test_browsing_questions_route_right_on_the_held_out_set(path):
+    rows = cases(path)
     failures = []
     for intent, before, question in rows:
         got = router.route(question, state_after(before), TOPICS, facts=FACTS).intent
@@ -81,10 +84,13 @@ def test_the_topic_comes_from_the_question_or_the_conversation():
     plan = router.route("go down a level", state_after("theme 2"), TOPICS, facts=FACTS)
     assert (plan.intent, plan.theme) == (THEME, 2)  # down from a theme: its topics
     assert router.route("subtopics of topic 99", State(), TOPICS, facts=FACTS).intent == "missing_topic"
+    # a phrase that asks for the parts only when the question holds nothing else
+    assert router.route("what's inside topic 3?", State(), TOPICS, facts=FACTS).intent == SUBTOPICS
+    assert router.route("which methods are used inside topic 3?", State(), TOPICS, facts=FACTS).intent == TOPIC
 
 
 SHAPES = ["break ", "break it ", "the ", "the topic ", "topic ", "sub-topics of ", "inside ", "part of ",
-          "what about the ", "go up ", "in ", "?"]
+          "what about the ", "go up ", "in ", "which ", "theme of ", "topic 1 ", "?"]
 
 
 def test_the_rules_are_linear_in_the_question_length():
