@@ -125,3 +125,24 @@ def test_unknown_and_outlier_topics_are_one_line_errors(index):
 def test_without_a_cache_folder_nothing_is_written(index):
     found = subtopics.find(store.open_reader(index), 0, None)
     assert len(found.parts) == 2 and not (index.path / "cache" / "subtopics").exists()
+
+
+def test_python_and_the_command_line_show_them(index, capsys):
+    import topictalk
+    from topictalk.ui import cli
+
+    table = topictalk.open(index.path).subtopics(0)
+    assert list(table.columns[:5]) == ["Subtopic", "Count", "Name", "Representation", "Representative_Docs"]
+    assert list(table["Subtopic"]) == [1, 2] and table["Count"].sum() == 120 and set(table["Topic"]) == {0}
+    assert table["Name"][0].startswith("0.1_")
+    empty = topictalk.open(index.path).subtopics(1)
+    assert empty.empty and "one subject" in empty.attrs["why_none"]
+    assert cli.main(["topics", "--index-dir", str(index.path), "--subtopics", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("topic 0 'Topic 0' (120 documents): 2 subtopics") and "(cached)" in out
+    assert all(label in out for label in table["Label"])
+    assert cli.main(["topics", "--index-dir", str(index.path), "--subtopics", "1", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["parts"] == [] and shown["size"] == 120 and shown["cached"] is True  # asked above
+    assert cli.main(["topics", "--index-dir", str(index.path), "--subtopics", "0", "--split", "0"]) == 2
+    assert "does not go with" in capsys.readouterr().err
