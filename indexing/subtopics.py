@@ -12,7 +12,7 @@ Nothing is written to the index: the result is kept in the index folder's cache
 (``cache/subtopics/<key>.json``), keyed by the index, its generation, when that generation was made
 and refined, the topic (id, size, central documents) and every setting, so a second ask reads the
 file and a new generation (a re-index, a refinement, documents added) never reads an old answer. An
-index on a Chroma server has no folder: its subtopics are computed on every ask.
+index on a Chroma server has no folder: a caller may keep them in memory (``memo``: the chat does).
 """
 
 from __future__ import annotations
@@ -76,10 +76,13 @@ class Subtopics:
         return cls(**{**data, "parts": parts, "cached": cached})
 
 
-def of_index(reader, topic: int, settings: Settings = Settings()) -> Subtopics:
-    """:func:`find` with the index folder's cache (none for an index on a Chroma server): what the chat, the
-    Python API and the command line ask."""
-    return find(reader, topic, cache_of(reader), settings)
+MEMO_ENTRIES = 256  # subtopics a process keeps in memory (``memo``), the oldest dropped first
+
+
+def of_index(reader, topic: int, settings: Settings = Settings(), memo: dict | None = None) -> Subtopics:
+    """:func:`find` with the index folder's cache (none for an index on a Chroma server: there ``memo``, a dict
+    the caller keeps, spares computing them again in this process): what the chat, Python and the CLI ask."""
+    return find(reader, topic, cache_of(reader), settings, memo)
 
 
 def cache_of(reader) -> Path | None:
@@ -88,7 +91,8 @@ def cache_of(reader) -> Path | None:
     return Path(folder) / "cache" if folder else None
 
 
-def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings()) -> Subtopics:
+def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings(),
+         memo: dict | None = None) -> Subtopics:
     """The subtopics of ``topic`` in the generation ``reader`` reads (a ``store.Reader``), read from ``cache``
     (the index folder's ``cache``) when an earlier ask computed them, else computed and kept there."""
     topic = int(topic)
@@ -102,10 +106,13 @@ def find(reader, topic: int, cache: Path | None = None, settings: Settings = Set
                              f"{ids[-1] if ids else 0}); see `topictalk topics`")
     manifest = reader.manifest
     params = refine_topics.params_of(manifest)
-    path = _path(cache, reader, known[topic], params, settings) if cache is not None else None
+    key = _key(reader, known[topic], params, settings)
+    if memo is not None and key in memo:
+        return memo[key]
+    path = cache / "subtopics" / f"{key}.json" if cache is not None else None
     if path is not None and path.is_file():
         try:
-            return Subtopics.from_dict(json.loads(path.read_text(encoding="utf-8")), cached=True)
+            return _kept(memo, key, Subtopics.from_dict(json.loads(path.read_text(encoding="utf-8")), cached=True))
         except (OSError, ValueError, TypeError, KeyError):
             pass  # a torn or foreign file: computed again and written over
     docs, vectors = reader.topic_members(topic)
@@ -117,6 +124,15 @@ def find(reader, topic: int, cache: Path | None = None, settings: Settings = Set
             atomic_write(path, lambda f: f.write(text))
         except OSError:  # a read-only index folder: computed again next time
             pass
+    return _kept(memo, key, found)
+
+
+def _kept(memo: dict | None, key: str, found: Subtopics) -> Subtopics:
+    """``found``, kept in ``memo`` (as read from a cache: asked again, it is not computed now)."""
+    if memo is not None:
+        while len(memo) >= MEMO_ENTRIES:
+            memo.pop(next(iter(memo), None), None)  # another thread may have dropped it first
+        memo[key] = dataclasses.replace(found, cached=True)
     return found
 
 
@@ -153,7 +169,7 @@ def compute(topic: int, label: str, generation: int, ids: list[str], texts: list
     return dataclasses.replace(base, parts=out)
 
 
-def _path(cache: Path, reader, topic, params: topics.TopicParams, settings: Settings) -> Path:
+def _key(reader, topic, params: topics.TopicParams, settings: Settings) -> str:
     manifest = reader.manifest
     names = getattr(reader, "names", None)
     key = {"version": VERSION, "index": getattr(names, "prefix", ""), "generation": reader.generation,
@@ -162,8 +178,7 @@ def _path(cache: Path, reader, topic, params: topics.TopicParams, settings: Sett
            # built anew beside a kept cache) holds other documents
            "size": topic.size, "central": list(topic.representative_ids),
            "settings": dataclasses.asdict(settings), "params": dataclasses.asdict(params)}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return cache / "subtopics" / f"{digest}.json"
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def frame(found: Subtopics):  # noqa: ANN201 - a pandas DataFrame

@@ -122,9 +122,13 @@ def test_unknown_and_outlier_topics_are_one_line_errors(index):
         subtopics.find(reader, -1)
 
 
-def test_without_a_cache_folder_nothing_is_written(index):
-    found = subtopics.find(store.open_reader(index), 0, None)
-    assert len(found.parts) == 2 and not (index.path / "cache" / "subtopics").exists()
+def test_without_a_cache_folder_nothing_is_written_and_a_memo_keeps_them(index, monkeypatch):
+    reader, memo = store.open_reader(index), {}
+    found = subtopics.find(reader, 0, None, memo=memo)
+    assert len(found.parts) == 2 and not (index.path / "cache" / "subtopics").exists() and len(memo) == 1
+    monkeypatch.setattr(subtopics, "compute", lambda *a, **k: pytest.fail("computed again"))
+    again = subtopics.find(reader, 0, None, memo=memo)
+    assert again.cached and again.parts == found.parts
 
 
 def test_python_and_the_command_line_show_them(index, capsys):
