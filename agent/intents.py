@@ -28,6 +28,8 @@ MISSING = "missing_topic"  # "topic 99" where the index has no topic 99
 OFF_CORPUS = "off_corpus"  # nothing in the corpus is close to the question
 TRENDS = "trends"  # what grew or shrank, what is new, a topic over time, a period's topics: stored counts
 GROUPS = "groups"  # a group's topics (a facet value: "cs.CV"), or how two groups differ: stored counts
+SUBTOPICS = "subtopics"  # a topic's subtopics, found when first asked and cached (indexing/subtopics.py)
+UP = "up"  # up a level: the theme a topic is part of, with its sibling topics
 
 
 @dataclass(frozen=True)
@@ -55,5 +57,7 @@ TABLE: dict[str, Route] = {
     OFF_CORPUS: Route("off_corpus", None),
     TRENDS: Route("trends_answers.time", None),
     GROUPS: Route("trends_answers.groups", None),
+    SUBTOPICS: Route("subtopic_answers.subtopics", None),
+    UP: Route("subtopic_answers.up", None),
 }
 INTENTS = tuple(TABLE)

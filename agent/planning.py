@@ -17,7 +17,19 @@ from topictalk import prompts
 from topictalk.agent import router, time_rules, trends_answers
 from topictalk.agent.context import Budget
 from topictalk.agent.examples import Examples
-from topictalk.agent.intents import COMPARE, COUNT, FIND_TOPICS, LIST, OFF_CORPUS, SEARCH, THEME, TOPIC, TRENDS
+from topictalk.agent.intents import (
+    COMPARE,
+    COUNT,
+    FIND_TOPICS,
+    LIST,
+    OFF_CORPUS,
+    SEARCH,
+    SUBTOPICS,
+    THEME,
+    TOPIC,
+    TRENDS,
+    UP,
+)
 from topictalk.agent.plans import IndexFacts, Plan, State
 from topictalk.agent.retrieval import Snapshot
 
@@ -84,7 +96,7 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         ranked = index.rank_topics(vector, 1)  # "how has the topic on diffusion models changed?"
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
             plan.topics = [ranked[0][0].id]
-    if plan.intent == TOPIC and plan.by_meaning:
+    if plan.intent in (TOPIC, SUBTOPICS, UP) and plan.by_meaning:
         ranked = index.rank_topics(vector, 1)
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
             plan.topics = [ranked[0][0].id]

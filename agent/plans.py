@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from topictalk.agent.intents import COMPARE, COUNT, FIND_TOPICS, GROUPS, LIST, SEARCH, SOURCE, THEME, TOPIC, TRENDS
+from topictalk.agent.intents import (
+    COMPARE,
+    COUNT,
+    FIND_TOPICS,
+    GROUPS,
+    LIST,
+    SEARCH,
+    SOURCE,
+    SUBTOPICS,
+    THEME,
+    TOPIC,
+    TRENDS,
+    UP,
+)
 
 
 @dataclass
@@ -37,9 +50,10 @@ class State:
             self.listed_topics, self.numbered = list(topics), numbered
             if numbered == "themes":
                 self.listed_themes = list(themes)
-        if plan.intent == THEME and themes:
+        if plan.intent in (THEME, UP) and themes:  # up a level: the theme is in focus ("up" again: the themes)
             self.focus_theme, self.focus_topic = themes[0], None
-        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST, TRENDS, GROUPS) and topics:
+        elif plan.intent in (TOPIC, COMPARE, FIND_TOPICS, SEARCH, SOURCE, COUNT, LIST, TRENDS, GROUPS, SUBTOPICS) \
+                and topics:
             self.focus_topic, self.focus_theme = topics[0], None
         if sources:
             self.sources = list(sources)

@@ -52,6 +52,9 @@ class Snapshot:
     _embed_many: Callable[[list[str]], np.ndarray] = field(repr=False)
     _ranking: tuple = field(repr=False)  # (topic ids, centroids, described) of the real topics
     _theme_ranking: tuple = field(repr=False)  # (theme ids, centroids, described)
+    # the subtopics this process computed (its TopicIndex's, shared by its snapshots): an index on a Chroma
+    # server has no cache folder to keep them in
+    _subtopics: dict = field(default_factory=dict, repr=False, compare=False)
 
     # cached_property writes the instance's __dict__ directly, which a frozen dataclass allows
     @functools.cached_property
@@ -143,6 +146,13 @@ class Snapshot:
     def documents(self, ids: list[str]) -> list[DocumentRecord]:
         return self._pinned(self._reader.get_documents(ids))
 
+    def subtopics(self, topic: int):  # noqa: ANN201 - indexing.subtopics.Subtopics
+        """The subtopics of ``topic`` in this generation: computed the first time it is opened, then read from
+        the index folder's cache (an index on a server has none: kept in this process's memory)."""
+        from topictalk.indexing import subtopics
+
+        return self._pinned(subtopics.of_index(self._reader, topic, memo=self._subtopics))
+
     def _pinned(self, result):
         # the pinned reader moves only when its generation was dropped under it (two re-indexes
         # during one answer): answering on would mix generations
@@ -176,6 +186,7 @@ class TopicIndex:
         self._examples = None  # the router's example questions, embedded by this index's model (examples())
         self._examples_lock = threading.Lock()
         self._follow_lock = threading.Lock()
+        self._subtopics: dict = {}  # see Snapshot._subtopics
         self._load()
         # the examples are embedded (or read from the cache) while the first question is typed, not after it
         threading.Thread(target=self.examples, name="route-examples", daemon=True).start()
@@ -195,7 +206,7 @@ class TopicIndex:
         theme_ranking = _ranking(themes, [f"{t.label}: {', '.join(t.keywords[:6])}" for t in themes], self.embed_many)
         # one object, swapped in one assignment: a question holding the old one keeps answering from it
         self._snapshot = Snapshot(pinned.generation, manifest, tuple(topics), tuple(themes), pinned, self.embed_many,
-                                  ranking, theme_ranking)
+                                  ranking, theme_ranking, self._subtopics)
 
     def follow(self, force: bool = False) -> None:
         """Move to a newer generation once a re-index commits, topics and documents together (``force``:

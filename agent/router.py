@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from topictalk.agent import corpus_rules, time_rules
+from topictalk.agent import corpus_rules, subtopic_rules, time_rules
 from topictalk.agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
 from topictalk.agent.intents import (  # noqa: F401
     BRIEF,
@@ -250,6 +250,11 @@ def _named(a: Asked) -> Plan | None:
 # "the trend of topic 3"), since each fires only on a question's time or group frame.
 TIME_RULES: list[Rule] = [time_rules.route]
 
+# Browsing the depth (a topic's subtopics, up a level to its theme): after the time and group rules, which fire
+# on a question's time or group frame ("break down the topics by category"), and before the rules that would
+# take "split topic 5" or "what is it part of?" as a question about the topic itself.
+DEPTH_RULES: list[Rule] = [subtopic_rules.route]
+
 # The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
 RULES: list[Rule] = [
     _compare, _numbered_topic, _ordinal_rule, _more,
@@ -273,7 +278,7 @@ def route(question: str, state: State, known_topics: set[int], rules: list[Rule]
     that the documents carry no dates)."""
     asked = read_question(question, state, known_topics, facts)
     question = asked.question
-    for rule in rules if rules is not None else [*TIME_RULES, *RULES]:
+    for rule in rules if rules is not None else [*TIME_RULES, *DEPTH_RULES, *RULES]:
         plan = rule(asked)
         if plan is not None:
             return plan

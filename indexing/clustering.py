@@ -129,6 +129,12 @@ def leiden(graph, resolution: float = 1.0, seed: int | None = 42, iterations: in
     return np.asarray(found.membership, dtype=np.int64)
 
 
+def split_modularity(graph, parts: np.ndarray) -> float:
+    """How modular a split of ``graph`` into ``parts`` is: 0 for a single part. A split under
+    :data:`MIN_SPLIT_MODULARITY` cuts one subject anywhere (the rule for topics, and for subtopics)."""
+    return 0.0 if len(parts) == 0 or parts.max() == 0 else float(graph.modularity(parts.tolist(), weights="weight"))
+
+
 def _links(labels: np.ndarray, graph, groups: int) -> np.ndarray:
     """The (groups x groups) sum of edge weights between groups of vertices (both triangles)."""
     edges = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
@@ -240,7 +246,7 @@ def refine(graph, labels: np.ndarray, target: int, max_size: int, seed: int | No
         members = np.flatnonzero(labels == c)
         sub = graph.induced_subgraph(members.tolist())
         parts = leiden(sub, 1.0, seed)
-        if parts.max() == 0 or sub.modularity(parts.tolist(), weights="weight") < MIN_SPLIT_MODULARITY:
+        if split_modularity(sub, parts) < MIN_SPLIT_MODULARITY:
             continue  # no structure of its own to split on: it stays whole (and is not tried again)
         splits += 1
         for p in range(int(parts.max()) + 1):

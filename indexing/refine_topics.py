@@ -47,14 +47,28 @@ def sub_communities(vectors: np.ndarray, params: topics.TopicParams, parts: int 
                              f"{MIN_PART}); pick a bigger topic, or merge this one into its neighbour")
     if parts is not None and parts < 2:
         raise TopictalkError(f"a split makes at least 2 parts, not {parts}: leave out --parts, or give 2 or more")
-    indices, distances = topics.neighbours(vectors, min(n - 1, params.graph_neighbors + 1), params.random_state)
-    graph = clustering.neighbour_graph(indices, distances)
-    found = clustering.leiden(graph, params.resolution, params.random_state)
-    found = clustering.renumber(clustering.absorb(found, graph, MIN_PART, parts))
+    found, _, modularity = split_parts(vectors, params, parts)
     if found.max() < 1:
         raise TopictalkError(f"topic {topic} has no sub-communities of {MIN_PART} documents or more: its "
                              f"{n} documents are one subject to the neighbour graph; leave it whole")
-    return found, round(float(graph.modularity(found.tolist(), weights="weight")), 4)
+    return found, modularity
+
+
+def split_parts(vectors: np.ndarray, params: topics.TopicParams, parts: int | None = None,
+                min_part: int = MIN_PART) -> tuple[np.ndarray, float, float]:
+    """THE split of one topic's documents, for a refine's split and for subtopics (indexing/subtopics.py):
+    Leiden on the neighbour graph of its documents alone, as the index finds topics; parts under
+    ``min_part`` join the part they link to most, and with ``parts`` the smallest keep joining until that
+    many are left. Returns the parts (0..k-1, biggest first; all 0 when there is one), the modularity of
+    Leiden's own split (what :data:`clustering.MIN_SPLIT_MODULARITY` judges, as ``clustering.refine`` does)
+    and that of the parts returned."""
+    n = len(vectors)
+    indices, distances = topics.neighbours(vectors, min(n - 1, params.graph_neighbors + 1), params.random_state)
+    graph = clustering.neighbour_graph(indices, distances)
+    raw = clustering.leiden(graph, params.resolution, params.random_state)
+    found = clustering.renumber(clustering.absorb(raw, graph, min_part, parts))
+    return (found, round(clustering.split_modularity(graph, raw), 4),
+            round(float(graph.modularity(found.tolist(), weights="weight")), 4))
 
 
 def represent(texts: list[str], ids: list[str], vectors: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topictalk.indexing import clustering, jit_cache
+from topictalk.indexing import clustering, ctfidf, jit_cache
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_write, read_matrix
 from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
@@ -390,25 +390,17 @@ def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, the
             sample: list[str], sample_labels: np.ndarray, vectorizer_model, params: TopicParams) -> list[Theme]:
     """Each theme's size, topics (biggest first), centroid, c-TF-IDF keywords and representative documents
     (the first representative of each of its biggest topics)."""
-    from bertopic.vectorizers import ClassTfidfTransformer
-    from scipy.sparse import csr_matrix
-
     inside = sample_labels != OUTLIER
-    sample_themes = theme_of_topic[sample_labels[inside]]
-    counts = vectorizer_model.fit_transform([d for d, keep in zip(sample, inside) if keep])
     k = int(theme_of_topic.max()) + 1
-    onehot = csr_matrix((np.ones(len(sample_themes)), (sample_themes, np.arange(len(sample_themes)))),
-                        shape=(k, len(sample_themes)))
-    weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(onehot @ counts).toarray()
-    vocab = vectorizer_model.get_feature_names_out()
+    words = ctfidf.class_words([d for d, keep in zip(sample, inside) if keep], theme_of_topic[sample_labels[inside]], k,
+                        vectorizer_model, params.top_n_words)
     themes = []
     for theme_id in range(k):
         members = [t for t in topics if t.theme == theme_id]
         rows = np.flatnonzero(np.isin(labels, [t.id for t in members]))
-        top = np.argsort(-weights[theme_id])[: params.top_n_words]
         themes.append(Theme(
             id=theme_id, size=sum(t.size for t in members), label="", label_source="",
-            topic_ids=[t.id for t in members], keywords=[str(vocab[i]) for i in top if weights[theme_id, i] > 0],
+            topic_ids=[t.id for t in members], keywords=words[theme_id],
             embedding=_unit(embeddings[rows].mean(axis=0)).astype(np.float32),
             representative_ids=[t.representative_ids[0] for t in members if t.representative_ids]
             [: params.representative_docs],

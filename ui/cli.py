@@ -164,6 +164,8 @@ def _topics(args: argparse.Namespace) -> int:
     if refining.asked(args):
         return refining.run(args, _location(args, config_mod.load({"index_dir": args.index_dir}))[1])
     reader = _reader(args)
+    if args.subtopics is not None:
+        return refining.subtopics(reader, args)
     topic_list, themes = reader.topics(), reader.themes()
     if args.by:
         return trend_tables.topics_by(reader, args, topic_list)
@@ -420,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="a JSON list of topic objects")
     p.add_argument("--by", metavar="FIELD", help="the topics of each value of a facet (e.g. categories), or of "
                                                  "each period with --by date")
+    p.add_argument("--subtopics", type=options.topic_id, metavar="TOPIC", help="print a topic's subtopics (found at "
+                   "the first ask, then cached; the index is not changed)")
     options.refine_options(p)
     p.set_defaults(func=_topics)
 

@@ -137,6 +137,14 @@ class Index:
         """Every document with its topic, theme, probability and map position, as a DataFrame."""
         return self._frames()["documents"]
 
+    def subtopics(self, topic: int):
+        """The subtopics of ``topic`` as a DataFrame like topics() (Subtopic, Count, Name, Representation,
+        Representative_Docs, Label, Topic, Topic_Label): found the first time a topic is asked, then read from the
+        index folder's cache; the index is not changed. No rows when it has none: ``.attrs["why_none"]`` says why."""
+        from topictalk.indexing import subtopics
+
+        return subtopics.frame(subtopics.of_index(self.reader, topic))
+
     def topics_over_time(self, period: str | None = None):
         """BERTopic's topics_over_time table (Topic, Words, Frequency, Timestamp, Name) from the counts the
         index stored: no refit. ``period`` ("week", "month", "quarter", "year") re-bins to a coarser one."""

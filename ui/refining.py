@@ -10,7 +10,11 @@ from topictalk.indexing.errors import TopictalkError
 
 
 def asked(args: argparse.Namespace) -> bool:
-    return bool(args.rename or args.merge or args.split is not None)
+    changes = bool(args.rename or args.merge or args.split is not None)
+    if changes and getattr(args, "subtopics", None) is not None:
+        raise TopictalkError("--subtopics only reads a topic's subtopics; it does not go with --rename, --merge or "
+                             "--split (topictalk topics --split N makes them topics of their own)")
+    return changes
 
 
 def run(args: argparse.Namespace, location) -> int:  # noqa: ANN001
@@ -53,6 +57,20 @@ def run(args: argparse.Namespace, location) -> int:  # noqa: ANN001
     finally:
         if llm is not None:
             llm.close()
+    return 0
+
+
+def subtopics(reader, args: argparse.Namespace) -> int:  # noqa: ANN001
+    """`topictalk topics --subtopics N`: a topic's subtopics (indexing/subtopics.py), found or read from the cache."""
+    from topictalk.indexing import subtopics as subtopics_mod
+
+    if args.by or args.parts is not None:
+        raise TopictalkError("--subtopics prints one topic's subtopics; it does not go with --by or --parts")
+    found = subtopics_mod.of_index(reader, args.subtopics)
+    if args.json:
+        print(json.dumps({**found.as_dict(), "cached": found.cached}, indent=2, ensure_ascii=False))
+    else:
+        print(subtopics_mod.describe(found))
     return 0
 
 

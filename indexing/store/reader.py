@@ -190,6 +190,27 @@ class Reader:
 
         return self._read(read)
 
+    def topic_members(self, topic: int) -> tuple[list[DocumentRecord], np.ndarray]:
+        """One topic's documents (sorted by id) and their embeddings, one row each: what a topic's subtopics
+        are found from (indexing/subtopics.py). Read by the topic filter, a page at a time."""
+        def read(o: _Open) -> tuple[list[DocumentRecord], np.ndarray]:
+            where = {"topic": int(topic)} if o.texts is None else {  # see topic_at
+                "$and": [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
+            include = ["metadatas", "embeddings"] + (["documents"] if o.texts is None else [])
+            page = max(1, self.client.get_max_batch_size())
+            rows: list[tuple] = []
+            while True:
+                got = o.documents.get(where=where, include=include, limit=page, offset=len(rows))
+                texts = got["documents"] if o.texts is None else [None] * len(got["ids"])
+                rows += list(zip(got["ids"], texts, got["metadatas"], got["embeddings"]))
+                if len(got["ids"]) < page:
+                    break
+            rows.sort(key=lambda r: r[0])
+            docs = _documents(o, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            return docs, np.asarray([r[3] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+
+        return self._read(read)
+
     def all_documents(self) -> list[DocumentRecord]:
         """Every document of the generation (text, title, topic, theme, probability, map position), in
         writing order: what an export writes. The texts collection holds them in chunks of many records;
