@@ -61,6 +61,22 @@ def _kind(messages) -> str:
     return " ".join(user.split()[:6])
 
 
+def naming(topics, themes) -> dict:
+    """Issue 27's naming targets, by the label rule's own tests: sibling topics (one theme) or themes with
+    the same or near-same name, and themes named after one of their topics (a theme of one topic aside)."""
+    from topictalk.indexing.labels import near_same, same_name
+
+    def pairs(items):
+        return [(a.label, b.label) for i, a in enumerate(items) for b in items[i + 1:] if near_same(a.label, b.label)]
+
+    by_id = {t.id: t for t in topics}
+    siblings = [p for th in themes for p in pairs([by_id[i] for i in th.topic_ids if i in by_id])]
+    parent = [(th.label, by_id[i].label) for th in themes if len(th.topic_ids) > 1 for i in th.topic_ids
+              if i in by_id and same_name(th.label, by_id[i].label)]
+    return {"near_same_sibling_topics": siblings, "near_same_themes": pairs(list(themes)),
+            "theme_named_after_a_topic": parent}
+
+
 def main() -> int:
     from topictalk.agent.models import load
     from topictalk.indexing import corpus as corpus_mod
@@ -105,6 +121,7 @@ def main() -> int:
         "themes": [{"id": t.id, "label": t.label, "description": t.description, "description_ids": t.description_ids,
                     "description_source": getattr(t, "description_source", "")} for t in result.themes],
         "brief": m.get("brief"),
+        "naming": naming(result.topics, result.themes),
     }
     text = json.dumps(out, indent=2, ensure_ascii=False)
     print(text)
