@@ -151,3 +151,15 @@ def test_a_document_is_core_where_no_other_topic_holds_more_of_its_neighbours():
     own, other = clustering._shares(labels, indices, distances)
     assert np.allclose(own + other, 1.0)  # two topics: the rest is the other one
     assert (own >= other).tolist() == [True, True, True, False]
+
+
+def test_themes_take_the_fewest_of_the_readable_partitions_about_as_modular_as_the_best():
+    from topictalk.indexing.clustering import choose
+
+    # AG News's ladder: 6 themes at 0.676 and 12 at 0.683 are one modularity within Leiden's noise
+    ag = [(1.0, 4, 0.643), (2.0, 6, 0.676), (3.0, 12, 0.683), (5.0, 25, 0.657)]
+    assert choose(ag, 5, 12) == 1
+    # a clearly better partition wins even with more themes (arXiv 5k: 10 at 0.575 against 5 at 0.534)
+    assert choose([(1.4, 5, 0.534), (2.0, 10, 0.575), (3.0, 15, 0.571)], 5, 12) == 1
+    # no readable count: the nearest to the range
+    assert choose([(0.5, 2, 0.35), (1.0, 3, 0.58), (5.0, 25, 0.66)], 5, 12) == 1
