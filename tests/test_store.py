@@ -44,6 +44,8 @@ def test_roundtrip_and_lists_survive_json(tmp_path):
     assert topics[0].embedding.shape == (8,)
     docs = reader.get_documents(["d3", "nope", "d1"])
     assert [d.id for d in docs] == ["d3", "d1"] and docs[0].title == "title 3" and docs[0].topic == 1
+    # a description's ids repeat where two sentences rest on one document: Chroma refuses a repeated id
+    assert [d.id for d in reader.get_documents(["d1", "d3", "d1"])] == ["d1", "d3"]
     assert reader.manifest["corpus"]["documents"] == 20 and reader.manifest["generation"] == 1
     hits = reader.query_documents(np.ones(8), 3, topic=0)
     assert len(hits) == 3 and all(d.topic == 0 for d, _ in hits)

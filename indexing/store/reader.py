@@ -150,9 +150,12 @@ class Reader:
         return biggest_first(themes)
 
     def get_documents(self, ids: Sequence[str]) -> list[DocumentRecord]:
-        """Documents by id, in the order asked (unknown ids are skipped)."""
+        """Documents by id, each once, in the order first asked (unknown ids are skipped). A description's
+        ids repeat where two sentences rest on one document, and Chroma refuses a get with repeated ids."""
+        ids = list(dict.fromkeys(ids))
         if not ids:
             return []
+
         def read(o: _Open) -> list[DocumentRecord]:
             got = o.documents.get(ids=list(ids), include=["documents", "metadatas"])
             return _documents(o, got["ids"], got["documents"], got["metadatas"])
