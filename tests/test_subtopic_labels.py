@@ -102,6 +102,20 @@ def test_python_and_the_command_line_choose_the_labeller(index, capsys):  # noqa
     assert "Galaxy Surveys" not in capsys.readouterr().out
 
 
+def test_the_command_line_loads_no_model_for_labels_it_has_cached(index, capsys):  # noqa: F811
+    from topictalk.agent import models
+    from topictalk.ui import cli
+
+    deferred = models.Deferred("bundled")  # its identity from the spec: nothing loaded (the fast tier forbids it)
+    assert not deferred.loaded and deferred.identity.startswith("bundled:") and "sha256" in deferred.identity
+    fake = FakeLLM("1. Protein Folding\n2. Galaxy Surveys")
+    fake.identity = deferred.identity  # as if the bundled model had labelled them
+    subtopics.find(store.open_reader(index), 0, index.path / "cache", llm=fake)
+    assert cli.main(["topics", "--index-dir", str(index.path), "--subtopics", "0", "--llm", "bundled"]) == 0
+    out = capsys.readouterr().out
+    assert "(cached)" in out and "Protein Folding" in out and "Galaxy Surveys" in out
+
+
 # -- a real model ---------------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_small_model_labels_every_subtopic_of_a_real_index_or_says_why_not(news):  # noqa: F811

@@ -67,7 +67,7 @@ def subtopics(reader, args: argparse.Namespace) -> int:  # noqa: ANN001
 
     if args.by or args.parts is not None:
         raise TopictalkError("--subtopics prints one topic's subtopics; it does not go with --by or --parts")
-    llm = _llm(args, reader.location)
+    llm = _llm(args, reader.location, deferred=True)  # loaded only when the labels are not cached yet
     try:
         found = subtopics_mod.of_index(reader, args.subtopics, llm=llm)
     finally:
@@ -80,7 +80,7 @@ def subtopics(reader, args: argparse.Namespace) -> int:  # noqa: ANN001
     return 0
 
 
-def _llm(args: argparse.Namespace, location):  # noqa: ANN001, ANN202
+def _llm(args: argparse.Namespace, location, deferred: bool = False):  # noqa: ANN001, ANN202
     """The model that labels what a merge, a split or a subtopic makes: --llm, else the index's own, none with
     --no-llm."""
     if args.no_llm:
@@ -94,7 +94,7 @@ def _llm(args: argparse.Namespace, location):  # noqa: ANN001, ANN202
         return None
     from topictalk.agent import models
 
-    return models.load(spec)
+    return models.Deferred(spec) if deferred else models.load(spec)
 
 
 def _topic(tp) -> dict:  # noqa: ANN001
