@@ -57,6 +57,7 @@ def separate(model: Counting, found, docs: dict, settings) -> list[tuple[str, st
         siblings = [p.keywords[:5] for p in found.parts if p is not part]
         messages = labels.build_messages(shown, part.keywords, settings, model.count_tokens, siblings, "label_user")
         answers.append(labels.clean(model.complete(messages, options)))
+        print(f"  per subtopic {len(answers)}: {answers[-1]!r} {model.calls[-1]}")
         parts.append(subtopic_labels.Evidence(list(part.keywords), [t for t, _ in shown]))
     return subtopic_labels.checked(answers, found.label, parts, settings.max_words)
 
@@ -95,10 +96,11 @@ def main() -> None:
             one = Counting(model)
             parts = [subtopic_labels.evidence(p.keywords, [docs[i] for i in p.representative_ids if i in docs], one,
                                               settings.labels) for p in found.parts]
+            print(f"\ntopic {found.topic} '{found.label}' ({found.size} documents, {len(found.parts)} subtopics)")
             batched = subtopic_labels.label(one, found.label, parts, None, settings.labels)
+            print(f"  one call: {batched} {one.calls}")  # as it comes: a killed run keeps what was done
             each = Counting(model)
             apart = separate(each, found, docs, labels.LabelSettings())
-            print(f"\ntopic {found.topic} '{found.label}' ({found.size} documents, {len(found.parts)} subtopics)")
             width = max(len(p.label) for p in found.parts) + 2
             print(f"  {'keywords':<{width}}  {'one call':<40}  per subtopic")
             for p, (a, sa), (b, sb) in zip(found.parts, batched, apart):
