@@ -24,7 +24,8 @@ from topictalk.indexing import labels
 from topictalk.indexing.generation import GenerationOptions
 from topictalk.indexing.labels import Completer, LabelCache, LabelSettings
 
-PROMPT, SYSTEM = "subtopic_labels_user", "label_system"  # the system prompt is the topic labeler's: read once
+# the question (filled by name in build_messages); the system prompt is the topic labeler's, read once
+PROMPT, SYSTEM = "subtopic_labels_user", "label_system"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def build_messages(topic_label: str, parts: Sequence[Evidence]) -> list[dict]:
         lines = [f"{n}. Keywords: {', '.join(part.keywords) or '(none)'}."]
         lines += [f"   - {title}" for title in part.titles]
         blocks.append("\n".join(lines))
-    user = prompts.fill(PROMPT, COUNT=len(parts), TOPIC=topic_label, SUBTOPICS="\n".join(blocks))
+    user = prompts.fill("subtopic_labels_user", COUNT=len(parts), TOPIC=topic_label, SUBTOPICS="\n".join(blocks))
     return [{"role": "system", "content": prompts.load(SYSTEM)}, {"role": "user", "content": user}]
 
 
