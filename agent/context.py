@@ -125,8 +125,9 @@ class Builder:
     """Builds one question's context from one snapshot and the conversation's state."""
 
     def __init__(self, index: Snapshot, state: router.State, budget: Budget,
-                 truncate: Callable[[str, int], str]) -> None:
+                 truncate: Callable[[str, int], str], model=None) -> None:  # noqa: ANN001 - an llm.Model
         self.index, self.state, self.budget, self._truncate = index, state, budget, truncate
+        self.model = model  # the conversation's: what labels a topic's subtopics when first opened
 
     def build(self, plan: router.Plan, question: str, vector: np.ndarray) -> Context:
         """The context of a final plan, by the builder ``intents.TABLE`` names for its intent: a method

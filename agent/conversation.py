@@ -297,7 +297,7 @@ class Conversation:
         examples = self.index.examples() if self.settings.route_by_examples else None
         plan, vector = planning.decide(question, self.state, index, budget, examples)
         question_text = self._truncate(question, self.settings.question_tokens)
-        return Builder(index, self.state, budget, self._truncate).build(plan, question_text, vector)
+        return Builder(index, self.state, budget, self._truncate, self.model).build(plan, question_text, vector)
 
     def _truncate(self, text: str, budget: int) -> str:
         from topictalk.indexing.labels import truncate

@@ -90,3 +90,41 @@ def public_name(spec: str) -> str:
     except TopictalkError:
         return "a language model"
     return runtime(parsed).public_name(parsed)
+
+
+class Deferred:
+    """The model ``spec`` names, loaded at its first use: a cached answer keyed by its identity (known from the
+    spec, as the loaded model's is) then costs no load. For a runtime whose identity needs the loaded model (a
+    server's served model), it is loaded at once. What indexing's callers take (``labels.Completer``)."""
+
+    def __init__(self, spec: str | None) -> None:
+        parsed = parse(spec)
+        cls = runtime(parsed)
+        self.spec = parsed.text
+        self._parsed, self._cls = parsed, cls
+        self._model: Model | None = None
+        if cls.identity is Model.identity:
+            self.identity = cls.identity_of(parsed)
+        else:
+            self.identity = self.model.identity
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = self._cls.from_spec(self._parsed)
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def complete(self, messages, options):  # noqa: ANN001, ANN201 - as Model.complete
+        return self.model.complete(messages, options)
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None

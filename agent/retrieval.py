@@ -146,12 +146,13 @@ class Snapshot:
     def documents(self, ids: list[str]) -> list[DocumentRecord]:
         return self._pinned(self._reader.get_documents(ids))
 
-    def subtopics(self, topic: int):  # noqa: ANN201 - indexing.subtopics.Subtopics
-        """The subtopics of ``topic`` in this generation: computed the first time it is opened, then read from
-        the index folder's cache (an index on a server has none: kept in this process's memory)."""
+    def subtopics(self, topic: int, llm=None):  # noqa: ANN001, ANN201 - a labels.Completer; a subtopics.Subtopics
+        """The subtopics of ``topic`` in this generation: computed (and labelled by ``llm``, one call) the first
+        time it is opened, then read from the index folder's cache (an index on a server has none: kept in this
+        process's memory)."""
         from topictalk.indexing import subtopics
 
-        return self._pinned(subtopics.of_index(self._reader, topic, memo=self._subtopics))
+        return self._pinned(subtopics.of_index(self._reader, topic, memo=self._subtopics, llm=llm))
 
     def _pinned(self, result):
         # the pinned reader moves only when its generation was dropped under it (two re-indexes

@@ -1,9 +1,9 @@
-"""Answers that browse the depth (issue 27), written from the index alone (no model call): a topic's subtopics,
-each with its label, size, words and its most central document, cited; and up a level, the theme a topic is
-part of with its sibling topics.
+"""Answers that browse the depth (issue 27), written from the index (the answer is no model's text): a topic's
+subtopics, each with its label, size, words and its most central document, cited; and up a level, the theme a
+topic is part of with its sibling topics.
 
 The subtopics come from ``Snapshot.subtopics`` (indexing/subtopics.py): computed the first time a topic is
-opened, then read from the index folder's cache. After them, "the second one" is the second subtopic's
+opened, their labels given by the chat's model in one call, then read from the index folder's cache. After them, "the second one" is the second subtopic's
 document (the answer numbers its sources), "go up a level" the theme of the topic, "and topic 3?" topic 3's.
 """
 
@@ -29,7 +29,7 @@ def subtopics(builder: Builder, plan, question, vector) -> Context:
         return Context(plan, None, lead=f"Which topic should I open? Name one, for example {names}.",
                        topics=[t.id for t in biggest])
     topic = index.by_id[plan.topics[0]]
-    found = index.subtopics(topic.id)
+    found = index.subtopics(topic.id, builder.model)
     if not found.parts:
         sources = builder.plain_sources(index.documents(topic.representative_ids[:1]))
         central = f" Its most central document: {sources[0].title or sources[0].snippet} [1]." if sources else ""

@@ -8,10 +8,15 @@ its size, its c-TF-IDF words weighed against its siblings' (``ctfidf.class_words
 inside its topic; the words of the whole topic, its own label, fall out), a keyword label distinct
 among its siblings and from its topic's, and its documents nearest its centre.
 
+Given a model (``llm``), the subtopics are labelled by it, all of a topic's in one call
+(indexing/subtopic_labels.py); each keeps its keyword label where the model's breaks the label rule, and its
+``label_source`` says which it is and why.
+
 Nothing is written to the index: the result is kept in the index folder's cache
 (``cache/subtopics/<key>.json``), keyed by the index, its generation, when that generation was made
-and refined, the topic (id, size, central documents) and every setting, so a second ask reads the
-file and a new generation (a re-index, a refinement, documents added) never reads an old answer. An
+and refined, the topic (id, size, central documents), every setting and the labeller (none, or the model's
+identity and the prompt), so a second ask reads the file, keyword-only and LLM-labelled subtopics never mix,
+and a new generation (a re-index, a refinement, documents added) never reads an old answer. An
 index on a Chroma server has no folder: a caller may keep them in memory (``memo``: the chat does).
 """
 
@@ -25,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from topictalk.indexing import clustering, ctfidf, refine_topics, topics
+from topictalk.indexing import clustering, ctfidf, refine_topics, subtopic_labels, topics
 from topictalk.indexing.errors import TopictalkError
-from topictalk.indexing.labels import keyword_label
+from topictalk.indexing.labels import Completer, LabelCache, keyword_label
 from topictalk.indexing.paths import atomic_write
 from topictalk.indexing.schema import OUTLIER
 
-VERSION = 1  # of the cached files' contents: a change to what is computed or stored bumps it
+VERSION = 2  # of the cached files' contents: a change to what is computed or stored bumps it
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Settings:
     min_modularity: float = clustering.MIN_SPLIT_MODULARITY
     keywords: int = 8
     central: int = 3  # documents nearest each subtopic's centre, kept
+    labels: subtopic_labels.SubtopicLabelSettings = subtopic_labels.SubtopicLabelSettings()  # with a model
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Subtopic:
     label: str
     keywords: list[str]
     representative_ids: list[str]  # nearest its centre first
+    label_source: str = "keywords"  # "llm", or "keywords (<why the model's label was refused>)"
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,11 @@ class Subtopics:
 MEMO_ENTRIES = 256  # subtopics a process keeps in memory (``memo``), the oldest dropped first
 
 
-def of_index(reader, topic: int, settings: Settings = Settings(), memo: dict | None = None) -> Subtopics:
+def of_index(reader, topic: int, settings: Settings = Settings(), memo: dict | None = None,
+             llm: Completer | None = None) -> Subtopics:
     """:func:`find` with the index folder's cache (none for an index on a Chroma server: there ``memo``, a dict
     the caller keeps, spares computing them again in this process): what the chat, Python and the CLI ask."""
-    return find(reader, topic, cache_of(reader), settings, memo)
+    return find(reader, topic, cache_of(reader), settings, memo, llm)
 
 
 def cache_of(reader) -> Path | None:
@@ -92,9 +100,10 @@ def cache_of(reader) -> Path | None:
 
 
 def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings(),
-         memo: dict | None = None) -> Subtopics:
+         memo: dict | None = None, llm: Completer | None = None) -> Subtopics:
     """The subtopics of ``topic`` in the generation ``reader`` reads (a ``store.Reader``), read from ``cache``
-    (the index folder's ``cache``) when an earlier ask computed them, else computed and kept there."""
+    (the index folder's ``cache``) when an earlier ask computed them, else computed and kept there. With ``llm``,
+    labelled by it (one call for the topic; the model is used only when they are not cached yet)."""
     topic = int(topic)
     known = {t.id: t for t in reader.topics()}
     if topic == OUTLIER:
@@ -104,9 +113,24 @@ def find(reader, topic: int, cache: Path | None = None, settings: Settings = Set
         ids = sorted(t for t in known if t != OUTLIER)
         raise TopictalkError(f"no topic {topic} in this index (its topics run from {ids[0] if ids else 0} to "
                              f"{ids[-1] if ids else 0}); see `topictalk topics`")
-    manifest = reader.manifest
-    params = refine_topics.params_of(manifest)
-    key = _key(reader, known[topic], params, settings)
+    params = refine_topics.params_of(reader.manifest)
+    labeller = subtopic_labels.describe(llm, settings.labels) if llm is not None else None
+    key = _key(reader, known[topic], params, settings, labeller)
+    found = _read(key, cache, memo)
+    if found is not None:
+        return found
+    if labeller is None:
+        docs, vectors = reader.topic_members(topic)
+        found = compute(topic, known[topic].label, reader.generation, [d.id for d in docs], [d.text for d in docs],
+                        vectors, params, settings)
+    else:  # the keyword result (cached, or computed and kept as such), then one call labels its parts
+        found = label(reader, find(reader, topic, cache, settings, memo), llm,
+                      LabelCache(cache / "labels.jsonl") if cache is not None else None, settings)
+    _write(key, cache, found)
+    return _kept(memo, key, dataclasses.replace(found, cached=False))
+
+
+def _read(key: str, cache: Path | None, memo: dict | None) -> Subtopics | None:
     if memo is not None and key in memo:
         return memo[key]
     path = cache / "subtopics" / f"{key}.json" if cache is not None else None
@@ -115,16 +139,31 @@ def find(reader, topic: int, cache: Path | None = None, settings: Settings = Set
             return _kept(memo, key, Subtopics.from_dict(json.loads(path.read_text(encoding="utf-8")), cached=True))
         except (OSError, ValueError, TypeError, KeyError):
             pass  # a torn or foreign file: computed again and written over
-    docs, vectors = reader.topic_members(topic)
-    found = compute(topic, known[topic].label, reader.generation, [d.id for d in docs], [d.text for d in docs],
-                    vectors, params, settings)
-    if path is not None:
-        text = json.dumps(found.as_dict(), ensure_ascii=False).encode("utf-8")
-        try:
-            atomic_write(path, lambda f: f.write(text))
-        except OSError:  # a read-only index folder: computed again next time
-            pass
-    return _kept(memo, key, found)
+    return None
+
+
+def _write(key: str, cache: Path | None, found: Subtopics) -> None:
+    if cache is None:
+        return
+    text = json.dumps(found.as_dict(), ensure_ascii=False).encode("utf-8")
+    try:
+        atomic_write(cache / "subtopics" / f"{key}.json", lambda f: f.write(text))
+    except OSError:  # a read-only index folder: computed again next time
+        pass
+
+
+def label(reader, found: Subtopics, llm: Completer, cache: LabelCache | None, settings: Settings = Settings()
+          ) -> Subtopics:
+    """``found`` with its parts labelled by ``llm`` in one call (subtopic_labels.label), each with its source."""
+    if not found.parts:
+        return found
+    ids = [i for p in found.parts for i in p.representative_ids[: settings.labels.titles]]
+    docs = {d.id: (d.title, d.text) for d in reader.get_documents(ids)}
+    parts = [subtopic_labels.evidence(p.keywords, [docs[i] for i in p.representative_ids if i in docs], llm,
+                                      settings.labels) for p in found.parts]
+    named = subtopic_labels.label(llm, found.label, parts, cache, settings.labels)
+    return dataclasses.replace(found, parts=[dataclasses.replace(p, label=name, label_source=source)
+                                             for p, (name, source) in zip(found.parts, named)])
 
 
 def _kept(memo: dict | None, key: str, found: Subtopics) -> Subtopics:
@@ -169,7 +208,7 @@ def compute(topic: int, label: str, generation: int, ids: list[str], texts: list
     return dataclasses.replace(base, parts=out)
 
 
-def _key(reader, topic, params: topics.TopicParams, settings: Settings) -> str:
+def _key(reader, topic, params: topics.TopicParams, settings: Settings, labeller: dict | None = None) -> str:
     manifest = reader.manifest
     names = getattr(reader, "names", None)
     key = {"version": VERSION, "index": getattr(names, "prefix", ""), "generation": reader.generation,
@@ -177,20 +216,21 @@ def _key(reader, topic, params: topics.TopicParams, settings: Settings) -> str:
            # the topic as this generation holds it: a generation number used again (an index deleted and
            # built anew beside a kept cache) holds other documents
            "size": topic.size, "central": list(topic.representative_ids),
-           "settings": dataclasses.asdict(settings), "params": dataclasses.asdict(params)}
+           "settings": dataclasses.asdict(settings), "params": dataclasses.asdict(params), "labeller": labeller}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def frame(found: Subtopics):  # noqa: ANN201 - a pandas DataFrame
     """The subtopics as a table like the topic table (``export.frames``): Subtopic, Count, Name, Representation,
-    Representative_Docs, Label, Topic, Topic_Label; no rows when the topic has none (``attrs`` says why)."""
+    Representative_Docs, Label, Label_Source, Topic, Topic_Label; no rows when the topic has none (``attrs`` says why)."""
     import pandas as pd
 
-    columns = ["Subtopic", "Count", "Name", "Representation", "Representative_Docs", "Label", "Topic", "Topic_Label"]
+    columns = ["Subtopic", "Count", "Name", "Representation", "Representative_Docs", "Label", "Label_Source", "Topic",
+               "Topic_Label"]
     table = pd.DataFrame(
         [{"Subtopic": p.number, "Count": p.size, "Name": f"{found.topic}.{p.number}_" + "_".join(p.keywords[:4]),
           "Representation": list(p.keywords), "Representative_Docs": list(p.representative_ids), "Label": p.label,
-          "Topic": found.topic, "Topic_Label": found.label} for p in found.parts], columns=columns)
+          "Label_Source": p.label_source, "Topic": found.topic, "Topic_Label": found.label} for p in found.parts], columns=columns)
     table.attrs.update({"topic": found.topic, "size": found.size, "modularity": found.modularity,
                         "why_none": found.why_none, "generation": found.generation})
     return table

@@ -119,6 +119,7 @@ PLACEHOLDERS = {
     "label_retry": {"DOCUMENTS", "KEYWORDS", "REJECTED", "REASON"},
     "label_system": set(),
     "label_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
+    "subtopic_labels_user": {"COUNT", "TOPIC", "SUBTOPICS"},
     "label_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "theme_describe_user": {"DOCUMENTS", "KEYWORDS", "SIBLINGS"},
     "brief_user": {"DOCUMENTS", "THEMES"},

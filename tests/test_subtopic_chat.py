@@ -1,5 +1,5 @@
 """Browsing the depth in the chat (issue 27): "what are the subtopics of topic N?", "and topic M?", "go up a level",
-answered from the index alone; and the same subtopics from Python and the command line. The fast tests run the
+answered from the index (the model's one call labels a topic's subtopics when first opened); and the same subtopics from Python and the command line. The fast tests run the
 conversation over a real Chroma store of synthetic embeddings (questions embedded by a fake embedding: no model);
 the slow one over a real index of 400 BBC articles."""
 
@@ -27,14 +27,17 @@ def _conversation(location: store.Location) -> tuple[Conversation, FakeLLM]:
     ranking = _ranking(topics, [t.label for t in topics], fake_embed)
     snap = Snapshot(reader.generation, reader.manifest, tuple(topics), tuple(themes), reader, fake_embed, ranking,
                     _ranking(themes, [t.label for t in themes], fake_embed))
-    llm = FakeLLM("the model was asked")
+    llm = FakeLLM(lambda m: "1. Protein Folding\n2. Galaxy Surveys" if "sub-areas" in m[-1]["content"]
+                  else "the model was asked")
     return Conversation(FakeIndex(snap), llm), llm
 
 
 def test_the_subtopics_answer_lists_each_with_its_size_and_a_cited_document(index):  # noqa: F811
     chat, llm = _conversation(index)
     reply = chat.ask("What are the subtopics of topic 0?")
-    assert (reply.intent, reply.answer_source, llm.calls) == ("subtopics", "index", [])
+    assert (reply.intent, reply.answer_source, len(llm.calls)) == ("subtopics", "index", 1)
+    assert "sub-areas of the topic" in llm.calls[0][-1]["content"]  # the one call: the subtopics' labels
+    assert "**Protein Folding**" in reply.answer and "**Galaxy Surveys**" in reply.answer
     sizes = [int(s.replace(",", "")) for s in SIZES.findall(reply.answer)]
     assert len(sizes) == 2 and sum(sizes) == 120
     assert [s.n for s in reply.sources] == [1, 2] and all(s.topic == 0 for s in reply.sources)
@@ -51,7 +54,8 @@ def test_follow_ups_keep_the_kind_of_answer_and_go_up_from_the_last_topic(index)
     assert up.intent == "up" and "Topic 1" in up.answer and "**All**" in up.answer and "(this one)" in up.answer
     assert up.themes == [0] and set(up.topics) == {0, 1}
     top = chat.ask("go up a level")  # from the theme: the top level, the themes
-    assert top.intent == "overview" and llm.calls == []
+    assert top.intent == "overview" and len(llm.calls) == 1  # topic 0's labels; topic 1 has no subtopics to label
+    assert chat.ask("what are the subtopics of topic 0?").intent == "subtopics" and len(llm.calls) == 1  # cached
 
 
 def test_a_question_that_opens_no_topic_asks_which(index):  # noqa: F811

@@ -137,13 +137,16 @@ class Index:
         """Every document with its topic, theme, probability and map position, as a DataFrame."""
         return self._frames()["documents"]
 
-    def subtopics(self, topic: int):
+    def subtopics(self, topic: int, *, llm: bool = True):
         """The subtopics of ``topic`` as a DataFrame like topics() (Subtopic, Count, Name, Representation,
-        Representative_Docs, Label, Topic, Topic_Label): found the first time a topic is asked, then read from the
-        index folder's cache; the index is not changed. No rows when it has none: ``.attrs["why_none"]`` says why."""
+        Representative_Docs, Label, Label_Source, Topic, Topic_Label): found the first time a topic is asked, then
+        read from the index folder's cache; the index is not changed. No rows when it has none:
+        ``.attrs["why_none"]`` says why. Labelled in one call by this Index's LLM when it was given one or the index
+        was labelled by one (``llm=False``: keyword labels)."""
         from topictalk.indexing import subtopics
 
-        return subtopics.frame(subtopics.of_index(self.reader, topic))
+        model = self._labeller() if llm else None
+        return subtopics.frame(subtopics.of_index(self.reader, topic, llm=model))
 
     def topics_over_time(self, period: str | None = None):
         """BERTopic's topics_over_time table (Topic, Words, Frequency, Timestamp, Name) from the counts the
@@ -231,8 +234,9 @@ class Index:
         return result
 
     def _labeller(self):
-        """The LLM that labels what a merge or split makes: this Index's, when the index was labelled by one."""
-        return self._llm() if self.manifest.get("models", {}).get("llm") else None
+        """The LLM that labels what a merge, a split or a subtopic makes: this Index's, when it was given one or the
+        index was labelled by one."""
+        return self._llm() if self._model is not None or self.manifest.get("models", {}).get("llm") else None
 
     # -- talking ------------------------------------------------------------------
     def ask(self, question: str) -> Answer:

@@ -208,9 +208,10 @@ def refine_options(p: argparse.ArgumentParser) -> None:
                      help="merge two or more topics into one (it keeps the smallest id)")
     one.add_argument("--split", type=topic_id, metavar="TOPIC", help="split a topic into its sub-communities")
     g.add_argument("--parts", type=at_least(2, " parts"), metavar="N", help="with --split: at most N parts")
-    g.add_argument("--llm", help="label what a merge or split makes with this model (default: the model that "
-                                 "labelled the index, if any)")
-    g.add_argument("--no-llm", action="store_true", help="label what a merge or split makes by its keywords")
+    g.add_argument("--llm", help="label what a merge, a split or --subtopics makes with this model (default: the "
+                                 "model that labelled the index, if any)")
+    g.add_argument("--no-llm", action="store_true", help="label what a merge, a split or --subtopics makes by its "
+                                                         "keywords")
 
 
 def trends_options(p: argparse.ArgumentParser) -> None:

@@ -61,12 +61,18 @@ def run(args: argparse.Namespace, location) -> int:  # noqa: ANN001
 
 
 def subtopics(reader, args: argparse.Namespace) -> int:  # noqa: ANN001
-    """`topictalk topics --subtopics N`: a topic's subtopics (indexing/subtopics.py), found or read from the cache."""
+    """`topictalk topics --subtopics N`: a topic's subtopics (indexing/subtopics.py), found or read from the cache;
+    labelled by --llm, else by the model that labelled the index (keywords with --no-llm or an index without one)."""
     from topictalk.indexing import subtopics as subtopics_mod
 
     if args.by or args.parts is not None:
         raise TopictalkError("--subtopics prints one topic's subtopics; it does not go with --by or --parts")
-    found = subtopics_mod.of_index(reader, args.subtopics)
+    llm = _llm(args, reader.location, deferred=True)  # loaded only when the labels are not cached yet
+    try:
+        found = subtopics_mod.of_index(reader, args.subtopics, llm=llm)
+    finally:
+        if llm is not None:
+            llm.close()
     if args.json:
         print(json.dumps({**found.as_dict(), "cached": found.cached}, indent=2, ensure_ascii=False))
     else:
@@ -74,8 +80,9 @@ def subtopics(reader, args: argparse.Namespace) -> int:  # noqa: ANN001
     return 0
 
 
-def _llm(args: argparse.Namespace, location):  # noqa: ANN001, ANN202
-    """The model that labels what a merge or split makes: --llm, else the index's own, none with --no-llm."""
+def _llm(args: argparse.Namespace, location, deferred: bool = False):  # noqa: ANN001, ANN202
+    """The model that labels what a merge, a split or a subtopic makes: --llm, else the index's own, none with
+    --no-llm."""
     if args.no_llm:
         return None
     spec = args.llm
@@ -87,7 +94,7 @@ def _llm(args: argparse.Namespace, location):  # noqa: ANN001, ANN202
         return None
     from topictalk.agent import models
 
-    return models.load(spec)
+    return models.Deferred(spec) if deferred else models.load(spec)
 
 
 def _topic(tp) -> dict:  # noqa: ANN001
