@@ -73,10 +73,24 @@ def arxiv_index(tmp_path_factory) -> Path:
     return index
 
 
+@pytest.fixture(scope="session")
+def news(tmp_path_factory):
+    """400 BBC articles indexed without a model at modularity's own grain (--nr-topics 0), built once per run.
+
+    At the default grain 400 articles make topics of about 45, too small to hold subtopics; these are
+    sections of about 100 (sport: football, rugby, tennis, ...). Tests must not modify it."""
+    from topictalk.indexing import store
+
+    path = tmp_path_factory.mktemp("subtopics") / "index"
+    run_cli("index", "--input", str(NEWS), "--limit", "400", "--index-dir", str(path), "--quiet", "--no-llm",
+            "--nr-topics", "0")
+    return store.Location(path=path)
+
+
 # -- the fast tier's guard (issue 32) -------------------------------------------------------------------------------
 # `-m "not slow"` must load no model, build no index, open no socket and compile no UMAP. Tests that use
 # these fixtures do all of that, so they are slow by this one rule rather than by a mark each must remember.
-SLOW_FIXTURES = {"arxiv_index", "bundled_llm", "bundled_gguf", "served"}
+SLOW_FIXTURES = {"arxiv_index", "news", "bundled_llm", "bundled_gguf", "served"}
 
 # what an unmarked test may not reach: (module, attribute) pairs, replaced by a failure while it runs
 # A class is refused by its __init__, not replaced: a module first imported during a fast test binds the
@@ -152,7 +166,10 @@ def _fast_tier_guard(request, monkeypatch):
     for name, _ in HEAVY:
         if name in sys.modules:
             guard.patch(name)
-    monkeypatch.setattr(sys, "meta_path", [guard, *sys.meta_path])
+    # into the live list, not a copy put back afterwards: a package imported during the test may add its own
+    # finder (sentence-transformers 6 adds one for its old module names, sentence_transformers.models), and
+    # restoring the old list dropped it, so every later model load failed (a slow test after a fast one)
+    sys.meta_path.insert(0, guard)
     for call, real in _REAL_SOCKET.items():
         def guarded(self, address, *args, _call=call, _real=real, **kwargs):
             if self.family in (socket.AF_INET, socket.AF_INET6):
@@ -161,4 +178,7 @@ def _fast_tier_guard(request, monkeypatch):
             return _real(self, address, *args, **kwargs)
 
         monkeypatch.setattr(socket.socket, call, guarded)
-    yield
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(guard)

@@ -65,18 +65,6 @@ def test_a_question_that_opens_no_topic_asks_which(index):  # noqa: F811
 
 
 # -- a real index -------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def news(tmp_path_factory):
-    from tests.conftest import NEWS
-
-    path = tmp_path_factory.mktemp("subtopics") / "index"
-    # modularity's own topics (--nr-topics 0), unsplit: at the default grain 400 articles make topics of about 45,
-    # too small to hold subtopics; these are sections of about 100 (sport: football, rugby, tennis, ...)
-    run_cli("index", "--input", str(NEWS), "--limit", "400", "--index-dir", str(path), "--quiet", "--no-llm",
-            "--nr-topics", "0")
-    return store.Location(path=path)
-
-
 @pytest.mark.slow
 def test_on_a_real_index_the_answer_partitions_the_topic_and_cites_its_documents(news):
     reader = store.open_reader(news)

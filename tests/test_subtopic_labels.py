@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeLLM
-from tests.test_subtopic_chat import news  # noqa: F401 - the fixture: 400 BBC articles, indexed without a model
 from tests.test_subtopics import index  # noqa: F401 - the fixture: topic 0 of two blobs, topic 1 of one
 from topictalk.indexing import labels, store, subtopic_labels, subtopics
 from topictalk.indexing.subtopic_labels import Evidence
@@ -118,7 +117,7 @@ def test_the_command_line_loads_no_model_for_labels_it_has_cached(index, capsys)
 
 # -- a real model ---------------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_the_small_model_labels_every_subtopic_of_a_real_index_or_says_why_not(news):  # noqa: F811
+def test_the_small_model_labels_every_subtopic_of_a_real_index_or_says_why_not(news):
     from topictalk.agent import models
 
     reader = store.open_reader(news)
