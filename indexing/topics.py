@@ -338,15 +338,19 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
               core: np.ndarray, theme_of_topic: np.ndarray, params: TopicParams,
-              embedding_model) -> tuple[list[Topic], list[Theme]]:
-    """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample."""
+              embedding_model, needs=None) -> tuple[list[Topic], list[Theme]]:
+    """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample.
+    With ``needs(topic, c-TF-IDF words)``, KeyBERT and MMR words only for the topics it is true of
+    (indexing/partial_representation.py); the others' are their c-TF-IDF words."""
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
     from topictalk.indexing.known_embedder import KnownEmbedder
+    from topictalk.indexing.partial_representation import Only
 
+    tuners = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
     rows = sample_members(labels, params.sample_per_topic, params.random_state)
     sample = [texts[i] for i in rows]
     vectorizer_model = vectorizer(sample, params)
@@ -357,8 +361,8 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
         vectorizer_model=vectorizer_model,
         # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-        representation_model={"KeyBERT": KeyBERTInspired(),
-                              "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)},
+        representation_model={name: tuner if needs is None else Only(tuner, labels[rows], needs)
+                              for name, tuner in tuners.items()},
         top_n_words=params.top_n_words,
     )
     fitted, _ = model.fit_transform(sample, embeddings[rows])
