@@ -81,16 +81,31 @@ def vectorizer(texts: list[str], params: TopicParams):
     its min_df/max_df would count topics; document frequencies are what tell
     filler ("said", "model") from topic words, so the vocabulary is picked here.
     """
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer
 
-    stop = sorted(FILLER | (ENGLISH_STOP_WORDS if params.stop_words == "english" else frozenset()))
-    shape = {"stop_words": stop, "ngram_range": tuple(params.ngram_range), "token_pattern": TOKEN_PATTERN}
+    counted, _ = word_counts(texts, params)
+    return CountVectorizer(vocabulary=sorted(counted.vocabulary_), **_shape(params))
+
+
+def word_counts(texts: list[str], params: TopicParams):
+    """The vectorizer that picks :func:`vectorizer`'s vocabulary, fitted on ``texts``, and its counts of them:
+    the same matrix as ``vectorizer(texts, params).fit_transform(texts)`` (sorted columns), read once."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     min_df = params.min_df if len(texts) >= 5 * params.min_df else 1  # a tiny corpus keeps every word
     try:
-        counted = CountVectorizer(min_df=min_df, max_df=params.max_df, **shape).fit(texts)
+        counter = CountVectorizer(min_df=min_df, max_df=params.max_df, **_shape(params))
+        return counter, counter.fit_transform(texts)
     except ValueError:  # every term pruned (tiny or uniform corpus): keep the plain vocabulary
-        counted = CountVectorizer(**shape).fit(texts)
-    return CountVectorizer(vocabulary=sorted(counted.vocabulary_), **shape)
+        counter = CountVectorizer(**_shape(params))
+        return counter, counter.fit_transform(texts)
+
+
+def _shape(params: TopicParams) -> dict:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    stop = sorted(FILLER | (ENGLISH_STOP_WORDS if params.stop_words == "english" else frozenset()))
+    return {"stop_words": stop, "ngram_range": tuple(params.ngram_range), "token_pattern": TOKEN_PATTERN}
 
 
 def check_size(n_documents: int, params: TopicParams) -> None:
@@ -338,10 +353,13 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
               core: np.ndarray, theme_of_topic: np.ndarray, params: TopicParams,
-              embedding_model, needs=None) -> tuple[list[Topic], list[Theme]]:
+              embedding_model, needs=None, themes: bool = True) -> tuple[list[Topic], list[Theme]]:
     """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample.
-    With ``needs(topic, c-TF-IDF words)``, KeyBERT and MMR words only for the topics it is true of
-    (indexing/partial_representation.py); the others' are their c-TF-IDF words."""
+    With ``needs(topic, c-TF-IDF words)`` (a refine or an add), KeyBERT and MMR words only for the topics
+    it is true of (indexing/partial_representation.py), the others' are their c-TF-IDF words; and
+    BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
+    are not picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an add
+    keeps theirs), one more such pass saved."""
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
@@ -365,6 +383,8 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
                               for name, tuner in tuners.items()},
         top_n_words=params.top_n_words,
     )
+    if needs is not None:
+        model._save_representative_docs = lambda documents: None
     fitted, _ = model.fit_transform(sample, embeddings[rows])
     # BERTopic numbers topics by their size in the sample: map ours onto its ids through the documents
     theirs = {int(ours): int(got) for ours, got in zip(labels[rows].tolist(), np.asarray(fitted).tolist())}
@@ -386,8 +406,9 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
             theme=None if topic_id == OUTLIER else int(theme_of_topic[topic_id]),
         ))
     topics = biggest_first(topics)
-    themes = _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
-    return topics, themes
+    if not themes:
+        return topics, []
+    return topics, _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
 
 
 def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, theme_of_topic: np.ndarray,
