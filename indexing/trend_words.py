@@ -30,7 +30,7 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     from bertopic.vectorizers import ClassTfidfTransformer
     from scipy.sparse import csr_matrix
 
-    from topictalk.indexing.topics import word_counts
+    from topictalk.indexing.vocabulary import word_counts
 
     slot = {p: i for i, p in enumerate(periods)}
     cells: dict[tuple[int, int], list[int]] = {}
