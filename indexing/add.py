@@ -160,7 +160,8 @@ def _represent_again(state: refine._State, touched: set[int], params) -> None:
     made, _ = refine_topics.represent(
         [r.text for r in state.records], [r.id for r in state.records], state.vectors, labels,
         np.array([r.probability for r in state.records], dtype=np.float32),
-        np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), touched)
+        np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), touched,
+        kept={t.id: t for t in state.topics if t.id in touched}, themes=False)
     for tp in state.topics:
         if tp.id in made:
             fresh = made[tp.id]

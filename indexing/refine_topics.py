@@ -73,24 +73,41 @@ def split_parts(vectors: np.ndarray, params: topics.TopicParams, parts: int | No
 
 def represent(texts: list[str], ids: list[str], vectors: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
               core: np.ndarray, theme_of: dict[int, int | None], params: topics.TopicParams, model,
-              wanted: set[int]) -> tuple[dict[int, Topic], dict[int, Theme]]:
+              wanted: set[int], kept: dict[int, Topic] | None = None,
+              themes: bool = True) -> tuple[dict[int, Topic], dict[int, Theme]]:
     """The ``wanted`` topics' representations (and every theme's keywords and centroid), fitted as the index
     fits them: c-TF-IDF weighs a topic's words against every other topic's, so every topic's sampled
-    documents take part; the rest is thrown away. ``topics.represent`` wants ids 0..k-1: ours are mapped
-    there and back."""
+    documents take part; KeyBERT and MMR words, which embed words topic by topic, are made for the wanted
+    topics only. A wanted topic in ``kept`` (its representations before an add) whose c-TF-IDF keywords are
+    the same words as before keeps its KeyBERT and MMR words: they are drawn from those keywords' candidates,
+    and a few more documents that leave the keywords as they were would move them by sampling noise only.
+    ``themes=False``: no themes' keywords (an add keeps them). ``topics.represent`` wants ids 0..k-1: ours
+    are mapped there and back."""
     real = sorted(set(labels.tolist()) - {OUTLIER})
     dense_of = {t: k for k, t in enumerate(real)}
     theme_ids = sorted({theme_of.get(t) for t in real} - {None}) or [0]
     theme_index = {th: k for k, th in enumerate(theme_ids)}
     dense = np.array([dense_of.get(t, OUTLIER) for t in labels.tolist()], dtype=np.int64)
     theme_of_topic = np.array([theme_index.get(theme_of.get(t), 0) for t in real], dtype=np.int64)
+    kept = kept or {}
+    unchanged: set[int] = set()
+
+    def needs(topic: int, words: list[str]) -> bool:
+        ours = OUTLIER if topic == OUTLIER else real[topic]
+        if ours in kept and set(kept[ours].keywords) == set(words):
+            unchanged.add(ours)
+            return False
+        return ours in wanted
+
     made, made_themes = topics.represent(texts, ids, vectors, dense, probabilities, core, theme_of_topic, params,
-                                         model)
+                                         model, needs, themes)
     out = {}
     for tp in made:
         ours = OUTLIER if tp.is_outlier else real[tp.id]
         if ours in wanted:
             out[ours] = dataclasses.replace(tp, id=ours, theme=theme_of.get(ours))
+            if ours in unchanged:
+                out[ours].keybert, out[ours].mmr = list(kept[ours].keybert), list(kept[ours].mmr)
     return out, {theme_ids[th.id]: th for th in made_themes}
 
 

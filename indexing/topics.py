@@ -28,6 +28,7 @@ from topictalk.indexing import clustering, ctfidf, jit_cache
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_write, read_matrix
 from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
+from topictalk.indexing.vocabulary import vectorizer
 
 
 @dataclass(frozen=True)
@@ -61,36 +62,6 @@ class TopicParams:
     representative_docs: int = 5
     keep_outliers: bool = False  # True: documents that belong to no topic clearly stay in topic -1
     sample_per_topic: int = 300  # documents per topic that representations are fitted on
-
-
-# Words that name no topic in any corpus, beyond sklearn's English stop words: contraction fragments
-# ("don't" -> "don"), honorifics, reporting verbs, conversational filler and HTML entity names.
-FILLER = frozenset("""
-    aren couldn didn doesn don hadn hasn haven isn ll mightn mustn needn shan shouldn ve wasn weren won wouldn
-    mr mrs ms dr sir said says say told like just really actually got going lot lots thing things want
-    quot amp nbsp lt gt apos
-""".split())
-# Tokens of two or more word characters with at least one letter: no "39" (from "&#39;") or "000".
-TOKEN_PATTERN = r"(?u)\b(?=\w*[^\W\d_])\w\w+\b"
-
-
-def vectorizer(texts: list[str], params: TopicParams):
-    """BERTopic's CountVectorizer over a vocabulary chosen on the documents themselves.
-
-    BERTopic fits its vectorizer on one concatenated document per topic, so
-    its min_df/max_df would count topics; document frequencies are what tell
-    filler ("said", "model") from topic words, so the vocabulary is picked here.
-    """
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-
-    stop = sorted(FILLER | (ENGLISH_STOP_WORDS if params.stop_words == "english" else frozenset()))
-    shape = {"stop_words": stop, "ngram_range": tuple(params.ngram_range), "token_pattern": TOKEN_PATTERN}
-    min_df = params.min_df if len(texts) >= 5 * params.min_df else 1  # a tiny corpus keeps every word
-    try:
-        counted = CountVectorizer(min_df=min_df, max_df=params.max_df, **shape).fit(texts)
-    except ValueError:  # every term pruned (tiny or uniform corpus): keep the plain vocabulary
-        counted = CountVectorizer(**shape).fit(texts)
-    return CountVectorizer(vocabulary=sorted(counted.vocabulary_), **shape)
 
 
 def check_size(n_documents: int, params: TopicParams) -> None:
@@ -338,15 +309,22 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
               core: np.ndarray, theme_of_topic: np.ndarray, params: TopicParams,
-              embedding_model) -> tuple[list[Topic], list[Theme]]:
-    """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample."""
+              embedding_model, needs=None, themes: bool = True) -> tuple[list[Topic], list[Theme]]:
+    """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample.
+    With ``needs(topic, c-TF-IDF words)`` (a refine or an add), KeyBERT and MMR words only for the topics
+    it is true of (indexing/partial_representation.py), the others' are their c-TF-IDF words; and
+    BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
+    are not picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an add
+    keeps theirs), one more such pass saved."""
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
     from topictalk.indexing.known_embedder import KnownEmbedder
+    from topictalk.indexing.partial_representation import Only
 
+    tuners = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
     rows = sample_members(labels, params.sample_per_topic, params.random_state)
     sample = [texts[i] for i in rows]
     vectorizer_model = vectorizer(sample, params)
@@ -357,10 +335,12 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
         vectorizer_model=vectorizer_model,
         # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-        representation_model={"KeyBERT": KeyBERTInspired(),
-                              "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)},
+        representation_model={name: tuner if needs is None else Only(tuner, labels[rows], needs)
+                              for name, tuner in tuners.items()},
         top_n_words=params.top_n_words,
     )
+    if needs is not None:
+        model._save_representative_docs = lambda documents: None
     fitted, _ = model.fit_transform(sample, embeddings[rows])
     # BERTopic numbers topics by their size in the sample: map ours onto its ids through the documents
     theirs = {int(ours): int(got) for ours, got in zip(labels[rows].tolist(), np.asarray(fitted).tolist())}
@@ -382,8 +362,9 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
             theme=None if topic_id == OUTLIER else int(theme_of_topic[topic_id]),
         ))
     topics = biggest_first(topics)
-    themes = _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
-    return topics, themes
+    if not themes:
+        return topics, []
+    return topics, _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
 
 
 def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, theme_of_topic: np.ndarray,

@@ -30,7 +30,7 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     from bertopic.vectorizers import ClassTfidfTransformer
     from scipy.sparse import csr_matrix
 
-    from topictalk.indexing.topics import vectorizer
+    from topictalk.indexing.vocabulary import word_counts
 
     slot = {p: i for i, p in enumerate(periods)}
     cells: dict[tuple[int, int], list[int]] = {}
@@ -47,8 +47,7 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     keys = sorted(chosen)
     rows = [r for key in keys for r in chosen[key]]
     sample = [texts[r] for r in rows]
-    vec = vectorizer(sample, params)
-    counts = vec.fit_transform(sample)
+    vec, counts = word_counts(sample, params)  # one tokenizing pass (issue 30: an add recounts these)
     cell_of = np.repeat(np.arange(len(keys)), [len(chosen[k]) for k in keys])
     by_cell = csr_matrix((np.ones(len(rows)), (cell_of, np.arange(len(rows)))), shape=(len(keys), len(rows))) @ counts
     topic_ids = sorted({k[0] for k in keys})

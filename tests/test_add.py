@@ -110,3 +110,65 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     assert {t: sum(row) for t, row in reader.trends().counts.items() if sum(row)} == dict(dated)
     assert run_cli("add", "--input", str(tmp_path / "b.jsonl"), "--index-dir", str(index)).stdout.startswith(
         "nothing to add")
+
+    # a second add, in this process: KeyBERT runs only on the topics that received documents and whose
+    # keywords changed; the others keep their KeyBERT and MMR words as stored
+    from bertopic.representation import KeyBERTInspired
+
+    from topictalk.indexing import corpus, store
+
+    seen = []
+    real = KeyBERTInspired.extract_topics
+
+    def spy(self, topic_model, documents, c_tf_idf, topics, embeddings=None):
+        seen.append(len(topics))
+        return real(self, topic_model, documents, c_tf_idf, topics, embeddings)
+
+    before = {t.id: t for t in reader.topics()}
+    more = corpus.from_files([_write(tmp_path / "c.jsonl", _rows(360, 364))],
+                             date_field=reader.manifest["corpus"].get("date_field"), fields_optional=True)
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(KeyBERTInspired, "extract_topics", spy)
+    try:
+        done = add.add(store.Location(path=index), more)
+    finally:
+        monkeypatch.undo()
+    after = {t.id: t for t in _read(index)[2].topics()}
+    received = set(done.per_topic)
+    changed = {t for t in received if set(after[t].keywords) != set(before[t].keywords)}
+    assert sum(seen) == len(changed) < len(before) and len(seen) <= 1  # one KeyBERT call, if any
+    for t in set(before) - changed:  # no new words: its KeyBERT and MMR words are the stored ones
+        assert (after[t].keybert, after[t].mmr) == (before[t].keybert, before[t].mmr)
+    for t in set(before) - received:
+        assert after[t].keywords == before[t].keywords and after[t].size == before[t].size
+
+
+def test_keybert_and_mmr_run_only_on_the_topics_asked_for_with_their_own_c_tf_idf_rows():
+    """partial_representation.Only: the inner representation sees the asked-for topics and, in the same
+    order, their rows of c-TF-IDF (BERTopic's representations index the rows by position); the others
+    get their c-TF-IDF words back untouched."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from scipy.sparse import csr_matrix
+
+    from topictalk.indexing.partial_representation import Only
+
+    class Spy:
+        def extract_topics(self, topic_model, documents, c_tf_idf, topics):
+            self.got = (sorted(topics), c_tf_idf.toarray()[:, 0].tolist())
+            return {t: [("fresh", 1.0)] for t in topics}
+
+    # BERTopic's topics -1, 0, 1, 2 hold the fitted rows 0, 1-2, 3, 4; ours are 9 (outlier bin: -1), 7, 3, 5
+    documents = pd.DataFrame({"Document": list("abcde"), "ID": range(5), "Topic": [-1, 0, 0, 1, 2]})
+    ours_of_row = np.array([-1, 7, 7, 3, 5])
+    words = {t: [(f"w{t}a", 0.9), (f"w{t}b", 0.8), (f"w{t}c", 0.7)] for t in (-1, 0, 1, 2)}
+    c_tf_idf = csr_matrix(np.arange(4, dtype=float)[:, None] + 10)  # row k says 10 + k
+    asked = []
+    spy = Spy()
+    only = Only(spy, ours_of_row, lambda label, w: asked.append((label, w)) or label in (3, 5))
+    out = only.extract_topics(SimpleNamespace(top_n_words=2), documents, c_tf_idf, words)
+    assert spy.got == ([1, 2], [12.0, 13.0])  # topics 1 and 2 sit at rows 2 and 3 (after -1 and 0)
+    assert out[1] == out[2] == [("fresh", 1.0)]
+    assert out[0] == words[0][:2] and out[-1] == words[-1][:2]
+    assert sorted(asked) == [(-1, ["w-1a", "w-1b"]), (3, ["w1a", "w1b"]), (5, ["w2a", "w2b"]), (7, ["w0a", "w0b"])]
