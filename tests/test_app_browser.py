@@ -454,27 +454,31 @@ def test_a_question_over_the_per_login_limit_stays_in_the_box_with_the_reason(br
     # one login may have two answers running or waiting; a third was refused with a 429 that showed "Error"
     # on the chat and erased the typed question (issue 31, issue 33 item 8)
     url, model = slow_app
-    page = logged_in(browser, url)
-    ask(page, "What does an ASR model do?")
-    page.locator("#tt-chat .message.user").wait_for(timeout=60_000)  # the first is being answered
-    ask(page, "How do ASR models turn speech into text?")
-    page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
-    page.wait_for_timeout(1500)  # the second joins the queue behind the first (which takes ~12 s)
-    third = "Which models recognise speech?"
-    ask(page, third)
-    notice = page.locator("#tt-notice")
-    notice.get_by_text("already being answered or waiting").wait_for(timeout=30_000)
-    assert page.locator("#tt-question textarea").input_value() == third  # kept, not erased
-    assert no_error_shown(page), chat_text(page)[-500:]
-    wait_for_answers(page, 2)
-    users = [u.strip() for u in page.locator("#tt-chat .message.user").all_inner_texts()]
-    assert users == ["What does an ASR model do?", "How do ASR models turn speech into text?"]  # each its own
-    page.locator("#tt-send").click()  # once an answer is done, the kept question goes
-    page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
-    assert notice.inner_text().strip() == ""
-    wait_for_answers(page, 3)
-    assert no_error_shown(page)
-    page.context.close()
+    model.pace = 0.08  # three whole answers: about 7 s each, still long enough to ask two more during the first
+    try:
+        page = logged_in(browser, url)
+        ask(page, "What does an ASR model do?")
+        page.locator("#tt-chat .message.user").wait_for(timeout=60_000)  # the first is being answered
+        ask(page, "How do ASR models turn speech into text?")
+        page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
+        page.wait_for_timeout(1500)  # the second joins the queue behind the first (which takes ~7 s)
+        third = "Which models recognise speech?"
+        ask(page, third)
+        notice = page.locator("#tt-notice")
+        notice.get_by_text("already being answered or waiting").wait_for(timeout=30_000)
+        assert page.locator("#tt-question textarea").input_value() == third  # kept, not erased
+        assert no_error_shown(page), chat_text(page)[-500:]
+        wait_for_answers(page, 2)
+        users = [u.strip() for u in page.locator("#tt-chat .message.user").all_inner_texts()]
+        assert users == ["What does an ASR model do?", "How do ASR models turn speech into text?"]  # each its own
+        page.locator("#tt-send").click()  # once an answer is done, the kept question goes
+        page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
+        assert notice.inner_text().strip() == ""
+        wait_for_answers(page, 3)
+        assert no_error_shown(page)
+        page.context.close()
+    finally:
+        model.pace = 0.2
 
 
 # -- the first view, citations, a cut paste and contrast (issue 33, items 9 and 11) ----------------------------
