@@ -163,11 +163,12 @@ def _runs(words: list[str], run: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + run]) for i in range(len(words) - run + 1)}
 
 
-def _copied_run(label: list[str], title: list[str], others: Sequence[list[str]], run: int = 4) -> bool:
-    """Whether ``label`` shares ``run`` consecutive words with ``title`` that no other shown document has:
-    one paper's wording. "Out of Distribution Detection" in two documents names their subject."""
+def _copied_run(label: list[str], title: list[str], others: Sequence[set[tuple[str, ...]]], run: int = 4) -> bool:
+    """Whether ``label`` shares ``run`` consecutive words with ``title`` that no other shown document has
+    (``others``: their runs of ``run`` words): one paper's wording. "Out of Distribution Detection" in two
+    documents names their subject."""
     shared = _runs(label, run) & _runs(title, run)
-    return any(not any(gram in _runs(words, run) for words in others) for gram in shared)
+    return any(not any(gram in runs for runs in others) for gram in shared)
 
 
 # words that name no subject of their own: "Speech Recognition Models" and "... Systems" are one name
@@ -232,7 +233,7 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
     if ":" in label:
         return "it reads like a paper title (it has a colon)"
     norm = _norm_words(label)
-    shown = [_norm_words(text) for text in texts]
+    shown = [_runs(_norm_words(text), 4) for text in texts]  # each shown document's 4-word runs, once
     for i, title in enumerate(titles):
         title_words = _norm_words(title)
         others = shown[:i] + shown[i + 1:]
