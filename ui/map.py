@@ -88,10 +88,12 @@ def sample(points: Points, max_points: int = MAX_POINTS, seed: int = SEED) -> Po
                   None if points.theme is None else points.theme[chosen])
 
 
-def centers(points: Points) -> dict[int, tuple[float, float]]:
-    """Median position of each real topic: robust to the stray points UMAP flings away."""
-    return {int(t): (float(np.median(points.x[points.topic == t])), float(np.median(points.y[points.topic == t])))
-            for t in np.unique(points.topic) if t != OUTLIER}
+def centers(points: Points, groups: np.ndarray | None = None) -> dict[int, tuple[float, float]]:
+    """Median position of each real topic (or of each group in ``groups``, one per point: themes): robust to
+    the stray points UMAP flings away."""
+    groups = points.topic if groups is None else groups
+    return {int(t): (float(np.median(points.x[groups == t])), float(np.median(points.y[groups == t])))
+            for t in np.unique(groups) if t != OUTLIER}
 
 
 # labels are placed for the narrowest screen that shows the map (a phone's plot is about 360 x 560 px): a label
@@ -155,8 +157,7 @@ def _theme_centers(points: Points, theme_labels: dict[int, str] | None) -> dict[
             topics_of.setdefault(th, set()).add(t)
     if all(len(ts) <= 1 for ts in topics_of.values()):
         return {}  # one topic a theme: the theme level names nothing the topics do not
-    return {th: (float(np.median(points.x[points.theme == th])), float(np.median(points.y[points.theme == th])))
-            for th in topics_of}
+    return {th: at for th, at in centers(points, points.theme).items() if th in topics_of}
 
 
 def labels_of(topics: list[Topic]) -> dict[int, str]:
