@@ -14,15 +14,38 @@ from tests.helpers import run_cli
 pytestmark = pytest.mark.slow  # the bundled LLM answers over the shared 300-abstract index
 
 
-def ask(index, question: str) -> dict:
+def ask_cli(index, question: str) -> dict:
     out = run_cli("ask", question, "--index-dir", str(index), "--json", "--max-tokens", "80")
     return json.loads(out.stdout)
 
 
-def test_asking_about_a_topic_cites_documents_of_that_topic(arxiv_index):
-    topics = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)["topics"]
-    topic = next(t for t in topics if t["topic"] != -1)
-    reply = ask(arxiv_index, f"Tell me about topic {topic['topic']}")
+@pytest.fixture(scope="module")
+def listing(arxiv_index) -> dict:
+    """`topictalk topics --json`, read once for the module."""
+    return json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+
+
+@pytest.fixture(scope="module")
+def ask(arxiv_index):
+    """Ask as `topictalk ask --json --max-tokens 80` does, through the Python API with the model loaded once
+    (a CLI call spends about 8 s loading). The same question asked twice is answered once: greedy decoding
+    would write the same reply."""
+    import topictalk
+    from topictalk.agent.conversation import Settings
+
+    replies: dict[str, dict] = {}
+    with topictalk.open(arxiv_index, settings=Settings(max_tokens=80)) as index:
+        def asked(question: str) -> dict:
+            if question not in replies:
+                replies[question] = json.loads(json.dumps(index.ask(question).reply.as_dict(), ensure_ascii=False))
+            return replies[question]
+
+        yield asked
+
+
+def test_asking_about_a_topic_cites_documents_of_that_topic(arxiv_index, listing):
+    topic = next(t for t in listing["topics"] if t["topic"] != -1)
+    reply = ask_cli(arxiv_index, f"Tell me about topic {topic['topic']}")  # the command line's own path, once
     assert set(reply) >= {"answer", "sources", "topics"}
     assert reply["answer"].strip() and reply["topics"] == [topic["topic"]]
     assert reply["sources"], reply["answer"]
@@ -31,13 +54,13 @@ def test_asking_about_a_topic_cites_documents_of_that_topic(arxiv_index):
     assert set(reply["sources"][0]) >= {"n", "id", "title", "topic", "topic_label", "snippet"}
 
 
-def test_off_corpus_question_is_admitted(arxiv_index):
-    reply = ask(arxiv_index, "What is the best pizza dough recipe in Naples?")
+def test_off_corpus_question_is_admitted(ask):
+    reply = ask("What is the best pizza dough recipe in Naples?")
     assert "nothing on that" in reply["answer"] and reply["sources"] == []
 
 
-def test_no_cited_number_is_invented(arxiv_index):
-    reply = ask(arxiv_index, "Which papers study reasoning in large language models?")
+def test_no_cited_number_is_invented(ask):
+    reply = ask("Which papers study reasoning in large language models?")
     numbers = {s["n"] for s in reply["sources"]}
     written = {int(n) for n in re.findall(r"\[(\d+)\]", reply["answer"])}
     assert written <= numbers and numbers <= {1, 2, 3, 4}
@@ -63,41 +86,39 @@ def test_missing_index_and_empty_question_are_one_line(tmp_path):
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
 
-def test_no_topic_is_about_cooking(arxiv_index):
-    reply = ask(arxiv_index, "Are there topics about cooking?")
+def test_no_topic_is_about_cooking(ask):
+    reply = ask("Are there topics about cooking?")
     assert reply["answer"].startswith("No topic is about cooking."), reply["answer"]
     assert reply["intent"] in ("off_corpus", "search") and reply["answer_source"] in ("index", "model",
                                                                                           "model-retry", "extractive")
 
 
-def test_every_answer_says_where_it_came_from(arxiv_index):
-    reply = ask(arxiv_index, "Which papers study reasoning in large language models?")
+def test_every_answer_says_where_it_came_from(ask):
+    reply = ask("Which papers study reasoning in large language models?")
     assert reply["answer_source"] in ("model", "model-retry", "extractive")
     if reply["answer_source"] == "extractive":  # a notice, then one line per source, each quoting its abstract
         assert reply["answer"].count("\n- [") == len(reply["sources"])
 
 
-def test_what_the_corpus_is_about_is_its_brief_naming_every_theme(arxiv_index):
-    listing = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+def test_what_the_corpus_is_about_is_its_brief_naming_every_theme(ask, listing):
     units = listing["themes"] or [t for t in listing["topics"] if t["topic"] != -1]
-    reply = ask(arxiv_index, "¿De qué trata este corpus?")
+    reply = ask("¿De qué trata este corpus?")
     assert reply["intent"] == "brief" and reply["answer_source"] == "index", reply["answer"]
     assert all(u["label"] in reply["answer"] for u in units[:12]), reply["answer"]
     assert reply["sources"] and all(f"[{s['n']}]" in reply["answer"] for s in reply["sources"])
 
 
-def test_a_count_is_a_number_and_an_unanswerable_question_is_no_list(arxiv_index):
-    reply = ask(arxiv_index, "How many papers are about reinforcement learning?")
+def test_a_count_is_a_number_and_an_unanswerable_question_is_no_list(ask):
+    reply = ask("How many papers are about reinforcement learning?")
     assert reply["intent"] == "count" and re.match(r"\*\*\d+\*\* of the 300 documents", reply["answer"]), reply["answer"]
-    reply = ask(arxiv_index, "Which are the most cited papers?")
+    reply = ask("Which are the most cited papers?")
     assert reply["intent"] == "not_in_documents" and reply["sources"] == []
     assert reply["answer"].startswith("The documents do not say")
 
 
-def test_a_global_question_is_answered_from_every_theme(arxiv_index):
-    listing = json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+def test_a_global_question_is_answered_from_every_theme(ask, listing):
     units = listing["themes"] or [t for t in listing["topics"] if t["topic"] != -1]
-    reply = ask(arxiv_index, "What are the main research directions in these papers?")
+    reply = ask("What are the main research directions in these papers?")
     assert reply["intent"] == "global"
     covered = [u for u in units[:8] if u["label"] in reply["answer"]]
     assert len(covered) == min(8, len(units)), reply["answer"]
