@@ -43,6 +43,9 @@ def decide(question: str, state: State, index: Snapshot, budget: Budget,
            examples: Examples | None = None) -> tuple[Plan, np.ndarray]:
     """The final plan of ``question`` and the vector its documents are found by."""
     facts = IndexFacts.of(index.trends())
+    # a slip in the subject ("reinforcment lerning") embeds far from every document: read the index's word
+    mended = index.speller.mend(question)
+    question = mended.text
     plan = router.route(question, state, {t.id for t in index.topics}, facts=facts)
     if plan.default and examples is not None:
         plan = examples.refine(plan, index.embed(plan.asked or question))
@@ -50,7 +53,11 @@ def decide(question: str, state: State, index: Snapshot, budget: Budget,
             plan = time_rules.from_example(plan, router.read_question(question, state, {t.id for t in index.topics}, facts))
     _restrict(plan, facts, question)
     vector = _vector(index, plan)
-    return settle(plan, index, budget, vector, state.shown), vector
+    plan = settle(plan, index, budget, vector, state.shown)
+    if mended.changes:  # said before the answer, so a wrong reading is seen at once
+        read = prompts.fill("spelling_note", READ=", ".join(f'"{typed}" as "{read}"' for typed, read in mended.changes))
+        plan.note = f"{read} {plan.note}".strip()
+    return plan, vector
 
 
 def _vector(index: Snapshot, plan: Plan) -> np.ndarray:
@@ -96,6 +103,8 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         ranked = index.rank_topics(vector, 1)  # "how has the topic on diffusion models changed?"
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
             plan.topics = [ranked[0][0].id]
+    if plan.by_size:
+        plan = _by_size(plan, index)
     if plan.intent in (TOPIC, SUBTOPICS, UP) and plan.by_meaning:
         ranked = index.rank_topics(vector, 1)
         if ranked and ranked[0][1] >= budget.topic_match_similarity:
@@ -131,6 +140,21 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         nearest = max((h.similarity for h in plan.hits), default=0.0)  # re-ranked: the first need not be nearest
         if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity:
             plan = Plan(OFF_CORPUS, plan.query, no_topic=plan.no_topic)
+    return plan
+
+
+def _by_size(plan: Plan, index: Snapshot) -> Plan:
+    """The topic (two, to compare) or theme a question named by its size: snapshots list them biggest first."""
+    if plan.intent == THEME and index.themes:
+        plan.theme = (index.themes[-1] if plan.order == "smallest" else index.themes[0]).id
+        return plan
+    ranked = index.real_topics[::-1] if plan.order == "smallest" else index.real_topics
+    wanted = 2 if plan.intent == COMPARE else 1
+    if len(ranked) < wanted:
+        return Plan(TOPIC, plan.query, [t.id for t in ranked]) if ranked else Plan(OFF_CORPUS, plan.query)
+    if plan.intent == THEME:  # an index without themes: its topic of that size
+        plan = Plan(TOPIC, plan.query, order=plan.order)
+    plan.topics = [t.id for t in ranked[:wanted]]
     return plan
 
 

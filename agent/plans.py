@@ -72,6 +72,7 @@ class Plan:
     document: str | None = None  # SOURCE: the one document id asked about
     more: bool = False  # "show me more": skip what was already shown
     by_meaning: bool = False  # TOPIC/COMPARE: topics still to be found from ``query``
+    by_size: bool = False  # TOPIC/THEME/COMPARE: the biggest (``order``: or smallest) one or two, found by planning
     number: str = ""  # MISSING: the topic number as asked (shortened when absurdly long)
     # decided by the rules' last resort (a plain search): the example questions may route it better
     default: bool = False

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from topictalk.agent import lexical
+from topictalk.agent.spelling import Speller
 from topictalk.indexing import embedding, encoder, store
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.schema import DocumentRecord, Theme, Topic, biggest_first
@@ -55,6 +56,8 @@ class Snapshot:
     # the subtopics this process computed (its TopicIndex's, shared by its snapshots): an index on a Chroma
     # server has no cache folder to keep them in
     _subtopics: dict = field(default_factory=dict, repr=False, compare=False)
+    # the encoder's whole words (real words of the language): never mended to an index word (agent.spelling)
+    known_words: frozenset = field(default=frozenset(), repr=False, compare=False)
 
     # cached_property writes the instance's __dict__ directly, which a frozen dataclass allows
     @functools.cached_property
@@ -64,6 +67,13 @@ class Snapshot:
     @functools.cached_property
     def themes_by_id(self) -> dict[int, Theme]:
         return {t.id: t for t in self.themes}
+
+    @functools.cached_property
+    def speller(self) -> Speller:
+        """Mends a question's misspelled subject words to the words this generation's topics and themes use."""
+        texts = [" ".join([t.label, *t.keywords, *(getattr(t, "keybert", None) or ()), *(getattr(t, "mmr", None) or ()),
+                           t.description or ""]) for t in (*self.topics, *self.themes)]
+        return Speller(texts, self.known_words)
 
     @property
     def real_topics(self) -> list[Topic]:
@@ -207,7 +217,16 @@ class TopicIndex:
         theme_ranking = _ranking(themes, [f"{t.label}: {', '.join(t.keywords[:6])}" for t in themes], self.embed_many)
         # one object, swapped in one assignment: a question holding the old one keeps answering from it
         self._snapshot = Snapshot(pinned.generation, manifest, tuple(topics), tuple(themes), pinned, self.embed_many,
-                                  ranking, theme_ranking, self._subtopics)
+                                  ranking, theme_ranking, self._subtopics, self._known_words())
+
+    def _known_words(self) -> frozenset:
+        """The encoder tokenizer's whole words (a WordPiece or BPE vocabulary), empty where it has none."""
+        tokenizer = getattr(self.embedder, "tokenizer", None)
+        try:
+            vocabulary = tokenizer.get_vocab() if tokenizer is not None else {}
+        except (AttributeError, TypeError):
+            vocabulary = {}
+        return frozenset(w.lower() for w in vocabulary if w.isalpha())
 
     def follow(self, force: bool = False) -> None:
         """Move to a newer generation once a re-index commits, topics and documents together (``force``:

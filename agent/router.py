@@ -46,6 +46,14 @@ _CORPUS_ABOUT = re.compile(r"what(?:'s| is| are)\s+(?:this|the|these)\s+(?:corpu
                            r"documents|papers)(?:\s+\w+)?\s+about")
 _RANKED_TOPICS = re.compile(r"\b(?:biggest|largest|main|major|top|most common|most popular|smallest|fewest|"
                             r"least common)\b(?:\s+\d+)?\s+(?:topics|themes|subjects|areas)")
+# one topic or theme by its size: "summarize the biggest topic", "which is the smallest theme?", "which topic is
+# the largest?" (a plural, "the biggest topics", is the overview's)
+_RANKED_ONE = re.compile(r"\b(biggest|largest|smallest|most common|least common|most popular)\s+(topic|theme|cluster)\b(?!s)")
+_WHICH_RANKED = re.compile(r"\b(?:which|what)\s+(topic|theme|cluster)\s+(?:is|has)\s+(?:the\s+)?(biggest|largest|smallest|"
+                           r"most|fewest)\b")
+# two topics by their place: "the first two topics", "the two biggest topics", "the top two"
+_RANKED_TWO = re.compile(r"\b(?:first|top|biggest|largest|smallest)\s+two\b|\btwo\s+(?:biggest|largest|main|top|first|"
+                         r"smallest)\b")
 _LIST_WORD = re.compile(r"\b(?:list|show|all)\b")
 _TOPICS_WORD = re.compile(r"\btopics\b")
 _TOPIC_WORD = re.compile(r"\btopics?\b")
@@ -177,6 +185,12 @@ def _compare(a: Asked) -> Plan | None:
         return None
     if len(a.numbers) >= 2:
         return Plan(COMPARE, a.question, a.numbers[:2])
+    two = _RANKED_TWO.search(a.q)
+    if two:  # the first two the last reply listed, else the two biggest (or smallest) of the index
+        order = "smallest" if _SMALL.search(two.group()) else "largest"
+        if order == "largest" and len(a.state.listed_topics) >= 2:
+            return Plan(COMPARE, a.question, list(a.state.listed_topics[:2]))
+        return Plan(COMPARE, a.question, [], order=order, by_size=True)
     return Plan(COMPARE, a.question, a.numbers[:1], by_meaning=True, subjects=corpus_rules.compared(a.q))
 
 
@@ -212,6 +226,17 @@ def _topic_lists(a: Asked) -> Plan | None:
     if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
         return Plan(FIND_TOPICS, subject or a.question, subject=subject)
     return None
+
+
+def _ranked_topic(a: Asked) -> Plan | None:
+    """ "summarize the biggest topic", "which topic is the smallest?": one topic (or theme) chosen by its size."""
+    one = _RANKED_ONE.search(a.q)
+    which = None if one else _WHICH_RANKED.search(a.q)
+    if not (one or which):
+        return None
+    size_word, kind = (one.group(1), one.group(2)) if one else (which.group(2), which.group(1))
+    order = "smallest" if size_word in ("smallest", "fewest", "least common") else "largest"
+    return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=order, by_size=True)
 
 
 def _those(a: Asked) -> Plan | None:
@@ -259,7 +284,7 @@ DEPTH_RULES: list[Rule] = [subtopic_rules.route]
 RULES: list[Rule] = [
     _compare, _numbered_topic, _ordinal_rule, _more,
     corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents, corpus_rules.dated,
-    corpus_rules.global_question, _topic_lists,
+    corpus_rules.global_question, _ranked_topic, _topic_lists,
     _those, _that_topic, corpus_rules.follow_up, _named,
 ]
 

@@ -221,3 +221,14 @@ def test_a_synthesis_keeps_only_its_claims():
     llm = FakeLLM("[107 documents] and [3]\nMost parts propose federated, private or acoustic models for their data [1].")
     reply = conversation(llm).ask("What are the main research directions in these papers?")
     assert "[107 documents]" not in reply.answer and " and [3]" not in reply.answer
+
+
+def test_a_topic_or_theme_named_by_its_size_is_the_one_of_that_size():
+    conv = conversation(FakeLLM("Federated clients aggregate updates [1]."))
+    sizes = {t.id: t.size for t in snapshot().topics if not t.is_outlier}
+    assert conv.ask("Summarize the biggest topic").topics == [0] and sizes[0] == max(sizes.values())
+    smallest = conv.ask("which is the smallest topic?").topics
+    assert len(smallest) == 1 and sizes[smallest[0]] == min(sizes.values())
+    assert conv.ask("compare the two biggest topics").topics == [0, 3]  # 3 documents each; the lower id first
+    reply = conv.ask("tell me about the largest theme")
+    assert reply.intent == "theme" and reply.themes == [0]  # Private Distributed Learning: 5 of the 10

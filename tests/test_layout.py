@@ -130,6 +130,7 @@ PLACEHOLDERS = {
     "no_topic_documents": {"SUBJECT", "TOPICS"},
     "not_in_documents": {"MISSING"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
+    "spelling_note": {"READ"},
     "overview_themes": {"N_DOCUMENTS", "N_TOPICS", "N_THEMES"},
     "off_question_notice": {"NUMBERS"},
     "theme_lead": {"LABEL", "N_DOCUMENTS", "N_TOPICS", "TOPICS"},

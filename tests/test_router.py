@@ -240,3 +240,33 @@ def test_paraphrases_route_by_the_real_embedding_model():
     for question, intent in cases.items():
         plan = Plan("search", corpus_rules.search_query(question), default=True, asked=question)
         assert table.refine(plan, embed([question])[0]).intent == intent, question
+
+
+@pytest.mark.parametrize("question, intent, order", [
+    ("Summarize the biggest topic", "topic", "largest"),
+    ("which is the smallest topic?", "topic", "smallest"),
+    ("Which topic is the largest?", "topic", "largest"),
+    ("tell me about the largest theme", "theme", "largest"),
+    ("which theme has the fewest documents?", "theme", "smallest"),
+    ("compare the two biggest topics", "compare", "largest"),
+])
+def test_a_topic_named_by_its_size_is_left_to_planning_to_find(question, intent, order):
+    plan = route(question)
+    assert (plan.intent, plan.by_size, plan.order, plan.topics) == (intent, True, order, [])
+
+
+def test_the_biggest_topics_are_still_the_overview_and_the_first_two_are_the_ones_just_listed():
+    assert route("What are the biggest topics?").intent == "overview" and not route("What are the biggest topics?").by_size
+    listed = State(listed_topics=[4, 2, 0])
+    plan = route("what's the difference between the first two topics?", listed)
+    assert (plan.intent, plan.topics, plan.by_size) == ("compare", [4, 2], False)
+
+
+@pytest.mark.parametrize("question, embedded", [
+    ("show me papers on diffusion models", "diffusion models"),
+    ("Can you find work about federated learning?", "federated learning"),
+    ("I'm looking for papers on speech recognition", "speech recognition"),
+    ("Which papers study reasoning in large language models?", "reasoning in large language models"),
+])
+def test_a_search_embeds_the_subject_without_the_request_around_it(question, embedded):
+    assert corpus_rules.search_query(question) == embedded
