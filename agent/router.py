@@ -239,6 +239,17 @@ def _ranked_topic(a: Asked) -> Plan | None:
     return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=order, by_size=True)
 
 
+def _sized(plan: Plan, a: Asked) -> Plan:
+    """A topic a rule would find by its name, named by its size instead ("the subtopics of the biggest topic",
+    "the trend of the smallest topic"): found by size, like :func:`_ranked_topic`'s."""
+    one = _RANKED_ONE.search(a.q) if plan.by_meaning and not plan.topics else None
+    if one is None or one.group(2) == "theme" or plan.intent in (COMPARE, THEME):
+        return plan
+    plan.by_meaning, plan.by_size = False, True
+    plan.order = "smallest" if one.group(1) in ("smallest", "least common") else "largest"
+    return plan
+
+
 def _those(a: Asked) -> Plan | None:
     if _THOSE.search(a.q) and a.state.sources:
         return Plan(SOURCE, a.question, documents=list(a.state.sources))
@@ -306,5 +317,5 @@ def route(question: str, state: State, known_topics: set[int], rules: list[Rule]
     for rule in rules if rules is not None else [*TIME_RULES, *DEPTH_RULES, *RULES]:
         plan = rule(asked)
         if plan is not None:
-            return plan
+            return _sized(plan, asked)
     return Plan(SEARCH, search_query(question), default=True, asked=question)

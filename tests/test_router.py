@@ -270,3 +270,13 @@ def test_the_biggest_topics_are_still_the_overview_and_the_first_two_are_the_one
 ])
 def test_a_search_embeds_the_subject_without_the_request_around_it(question, embedded):
     assert corpus_rules.search_query(question) == embedded
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("what are the subtopics of the biggest topic?", "subtopics"),
+    ("break down the largest topic", "subtopics"),
+    ("what is the smallest topic part of?", "up"),
+])
+def test_a_topic_named_by_its_size_is_found_by_size_in_the_depth_questions_too(question, intent):
+    plan = route(question)
+    assert (plan.intent, plan.by_size, plan.by_meaning) == (intent, True, False)
