@@ -308,11 +308,12 @@ class LabelCache:
     never glued onto the torn one.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
+        """``path`` None: answers are kept for this process only."""
         self.path = path
         self.entries: dict[str, str] = {}
         self.skipped = 0  # unreadable lines: torn writes or edits
-        if path.is_file():
+        if path is not None and path.is_file():
             # split("\n"), not splitlines(): an answer may hold a raw U+2028 (put() writes it unescaped),
             # which splitlines() breaks on, losing that label and redoing it on every run
             for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
@@ -339,22 +340,27 @@ class LabelCache:
 
     def put(self, key: str, answer: str) -> None:
         self.entries[key] = answer
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path is None:
+            return
         line = (json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n").encode("utf-8")
-        with self.path.open("a+b") as f:
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a torn last line: end it, or this entry would be glued onto it
-                    line = b"\n" + line
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a+b") as f:
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":  # a torn last line: end it, or this entry would be glued onto it
+                        line = b"\n" + line
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:  # a read-only index folder (a chat over a shared index): kept for this process only
+            pass
 
 
 class Labeler:
-    def __init__(self, model: Completer, cache: LabelCache, settings: LabelSettings = LabelSettings()) -> None:
+    def __init__(self, model: Completer, cache: LabelCache | None, settings: LabelSettings = LabelSettings()) -> None:
         self.model = model
-        self.cache = cache
+        self.cache = cache if cache is not None else LabelCache(None)
         self.settings = settings
         self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
 

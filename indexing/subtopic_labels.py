@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from topictalk import prompts
 from topictalk.indexing import labels
-from topictalk.indexing.generation import GenerationOptions
 from topictalk.indexing.labels import Completer, LabelCache, LabelSettings
 
 # the question (filled by name in build_messages); the system prompt is the topic labeler's, read once
@@ -112,19 +111,8 @@ def parse(raw: str, count: int) -> list[str | None]:
 def ask(model: Completer, messages: list[dict], count: int, cache: LabelCache | None,
         settings: SubtopicLabelSettings = SubtopicLabelSettings()) -> str:
     """The model's answer, from ``cache`` when this model was asked this before (``cache`` None: asked now)."""
-    tokens = max_tokens(count, settings)
-    key = LabelCache.key(LabelCache.identity(model), messages,
-                         LabelSettings(temperature=settings.temperature, seed=settings.seed), tokens)
-    if cache is not None and (kept := cache.get(key)) is not None:
-        return kept
-    answer = model.complete(messages, GenerationOptions(max_tokens=tokens, temperature=settings.temperature,
-                                                        seed=settings.seed))
-    if cache is not None:
-        try:
-            cache.put(key, answer)
-        except OSError:  # a read-only index folder: asked again next time
-            pass
-    return answer
+    labeler = labels.Labeler(model, cache, LabelSettings(temperature=settings.temperature, seed=settings.seed))
+    return next(labeler.ask([messages], max_tokens(count, settings)))
 
 
 def checked(answers: Sequence[str | None], topic_label: str, parts: Sequence[Evidence],

@@ -312,10 +312,10 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
               embedding_model, needs=None, themes: bool = True) -> tuple[list[Topic], list[Theme]]:
     """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample.
     With ``needs(topic, c-TF-IDF words)`` (a refine or an add), KeyBERT and MMR words only for the topics
-    it is true of (indexing/partial_representation.py), the others' are their c-TF-IDF words; and
+    it is true of (indexing/partial_representation.py), the others' are their c-TF-IDF words.
     BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
-    are not picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an add
-    keeps theirs), one more such pass saved."""
+    are never picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an
+    add keeps theirs), one more such pass saved."""
     jit_cache.enable()
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
@@ -339,8 +339,8 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
                               for name, tuner in tuners.items()},
         top_n_words=params.top_n_words,
     )
-    if needs is not None:
-        model._save_representative_docs = lambda documents: None
+    # BERTopic has no switch for its representative documents; KeyBERTInspired picks its own from c-TF-IDF
+    model._save_representative_docs = lambda documents: None
     fitted, _ = model.fit_transform(sample, embeddings[rows])
     # BERTopic numbers topics by their size in the sample: map ours onto its ids through the documents
     theirs = {int(ours): int(got) for ours, got in zip(labels[rows].tolist(), np.asarray(fitted).tolist())}

@@ -33,6 +33,19 @@ def test_a_torn_last_line_does_not_swallow_the_next_answer(tmp_path):
     assert again.skipped == 1 and path.read_text().endswith("\n")  # only the torn line is lost
 
 
+def test_labels_asked_where_the_cache_cannot_be_written_are_kept_for_the_process(tmp_path):
+    """A chat over a shared, read-only index still labels a topic's subtopics: the answer is kept in memory."""
+    (tmp_path / "index").write_text("a file where the cache folder would be")  # so no folder can be made there
+    llm = FakeLLM("Graph Networks")
+    labeler = Labeler(llm, LabelCache(tmp_path / "index" / "cache" / "labels.jsonl"))
+    labeler.label(_topics(), DOCS)
+    labeler.label(_topics(), DOCS)
+    assert len(llm.calls) == 1 and labeler.stats["cached"] == 1
+    memory = Labeler(FakeLLM("Graph Networks"), None)  # no cache at all: this process's answers only
+    assert list(memory.ask([[{"role": "user", "content": "x"}]])) == list(memory.ask([[{"role": "user", "content": "x"}]]))
+    assert memory.stats == {**memory.stats, "asked": 1, "cached": 1}
+
+
 class _Weights(FakeLLM):
     """The same spec with other weights behind it (an openai URL serving another model, a replaced file)."""
 
