@@ -142,7 +142,7 @@ def dated(a: Asked) -> Plan | None:
 
 # -- counts and lists ---------------------------------------------------------------------------------------
 _NOUNS = r"(?:papers?|articles?|documents?|abstracts?|studies|works|stories|texts|items|publications|sources|examples)"
-_HOW_MANY = re.compile(r"\bhow\s+many\s+(?:(?:more|other)\s+)?(?:" + _NOUNS + r"|of\s+(?:them|these|the)|are\s+(?:there|about))\b|"
+HOW_MANY = re.compile(r"\bhow\s+many\s+(?:(?:more|other)\s+)?(?:" + _NOUNS + r"|of\s+(?:them|these|the)|are\s+(?:there|about))\b|"
                        r"\bnumber\s+of\s+" + _NOUNS + r"\b|\bhow\s+much\s+of\s+(?:the|this)\s+" + _CORPUS +
                        r"\b|\bwhat\s+(?:share|fraction|percentage|proportion)\b")
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -152,7 +152,7 @@ _ASK_FOR = re.compile(r"\b(?:give|show|list|find|name|suggest|recommend|get|want
 
 
 def count(a: Asked) -> Plan | None:
-    if not _HOW_MANY.search(a.q):
+    if not HOW_MANY.search(a.q):
         return None
     return Plan(COUNT, subject_of(a.question) or a.question, subject=subject_of(a.question))
 

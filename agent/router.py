@@ -185,6 +185,10 @@ def _compare(a: Asked) -> Plan | None:
         return None
     if len(a.numbers) >= 2:
         return Plan(COMPARE, a.question, a.numbers[:2])
+    focus = a.state.focus_topic
+    if len(a.numbers) == 1 and focus is not None and focus != a.numbers[0] and \
+            set(re.findall(r"[\w']+", a.q)) & {"it", "this", "that", "its"}:  # "compare it with topic 0"
+        return Plan(COMPARE, a.question, [focus, a.numbers[0]])
     two = _RANKED_TWO.search(a.q)
     if two:  # the first two the last reply listed, else the two biggest (or smallest) of the index
         order = "smallest" if _SMALL.search(two.group()) else "largest"
@@ -237,6 +241,40 @@ def _ranked_topic(a: Asked) -> Plan | None:
     size_word, kind = (one.group(1), one.group(2)) if one else (which.group(2), which.group(1))
     order = "smallest" if size_word in ("smallest", "fewest", "least common") else "largest"
     return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=order, by_size=True)
+
+
+# a question about what the conversation is on, named by a pronoun only: "how many documents does it have?",
+# "summarize it", "which topic is that?" (before the corpus rules, which read "it" as a subject or the corpus)
+_PRONOUNS = frozenset("it its it's that this they them those these one ones".split())
+_SUBJECTLESS = frozenset("have has hold holds contain contains in there is are was were do does did about "
+                         "on with inside within".split()) | _PRONOUNS
+_SUMMARIZE_IT = re.compile(r"^\s*(?:please\s+|can\s+you\s+|could\s+you\s+)?(?:summari[sz]e|describe|sum\s+up|explain|"
+                           r"give\s+me\s+a\s+summary\s+of)\s+(?:it|that|this|them|those|these)(?:\s+one|\s+topic|\s+theme)?"
+                           r"(?:\s+for\s+me)?(?:\s+please)?\s*[?.!]*$")
+_WHICH_IS_THAT = re.compile(r"\b(?:which|what)\s+(?:topic|theme)\s+(?:is|are|was|were)\s+(?:that|this|it|they|those|these)"
+                            r"(?:\s+(?:in|from|part\s+of|under))?\s*[?.!]*$|\b(?:which|what)\s+(?:topic|theme)\s+(?:do|does|did)"
+                            r"\s+(?:they|it|those|these|that)\s+(?:belong\s+to|come\s+from|fall\s+(?:in|under)|sit\s+in)\s*[?.!]*$")
+_SUBJECT_INTENTS = (SEARCH, COUNT, LIST, OFF_CORPUS, FIND_TOPICS)
+
+
+def _about_focus(a: Asked) -> Plan | None:
+    state = a.state
+    counting = corpus_rules.HOW_MANY.search(a.q)
+    if counting:
+        words = set(re.findall(r"[\w']+", corpus_rules.subject_of(a.question).lower()))
+        if not words or not words <= _SUBJECTLESS or not words & _PRONOUNS:
+            return None
+        last = state.last
+        if last is not None and last.intent in _SUBJECT_INTENTS and (last.subject or last.query):
+            subject = last.subject or last.query  # "papers on golf" ... "how many are about it?": golf
+            return Plan(COUNT, subject, subject=subject)
+    elif not (_SUMMARIZE_IT.search(a.q) or _WHICH_IS_THAT.search(a.q)):
+        return None
+    if state.focus_topic is not None:
+        return Plan(TOPIC, a.question, [state.focus_topic])
+    if state.focus_theme is not None:
+        return Plan(THEME, a.question, theme=state.focus_theme)
+    return None
 
 
 def _sized(plan: Plan, a: Asked) -> Plan:
@@ -293,7 +331,7 @@ DEPTH_RULES: list[Rule] = [subtopic_rules.route]
 
 # The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
 RULES: list[Rule] = [
-    _compare, _numbered_topic, _ordinal_rule, _more,
+    _compare, _numbered_topic, _ordinal_rule, _more, _about_focus,
     corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents, corpus_rules.dated,
     corpus_rules.global_question, _ranked_topic, _topic_lists,
     _those, _that_topic, corpus_rules.follow_up, _named,

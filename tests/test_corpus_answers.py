@@ -232,3 +232,12 @@ def test_a_topic_or_theme_named_by_its_size_is_the_one_of_that_size():
     assert conv.ask("compare the two biggest topics").topics == [0, 3]  # 3 documents each; the lower id first
     reply = conv.ask("tell me about the largest theme")
     assert reply.intent == "theme" and reply.themes == [0]  # Private Distributed Learning: 5 of the 10
+
+
+def test_it_and_that_after_a_search_are_the_topic_its_sources_are_in():
+    conv = conversation(FakeLLM("Small adversarial perturbations fool image classifiers [1]."))
+    assert conv.ask("What is known about adversarial attacks on image classifiers?").intent == "search"
+    for question in ("which topic is that?", "summarize it", "how many documents does it have?"):
+        reply = conv.ask(question)
+        assert (reply.intent, reply.topics) == ("topic", [3]), question
+    assert conv.ask("compare it with topic 0").topics == [3, 0]

@@ -280,3 +280,28 @@ def test_a_search_embeds_the_subject_without_the_request_around_it(question, emb
 def test_a_topic_named_by_its_size_is_found_by_size_in_the_depth_questions_too(question, intent):
     plan = route(question)
     assert (plan.intent, plan.by_size, plan.by_meaning) == (intent, True, False)
+
+
+@pytest.mark.parametrize("question", ["how many documents does it have?", "summarize it", "Which topic is that?",
+                                      "what topic are they from?", "how many papers are in it?"])
+def test_a_pronoun_alone_is_the_topic_or_theme_in_focus_not_a_subject_or_the_corpus(question):
+    assert (route(question, State(focus_topic=2)).intent, route(question, State(focus_topic=2)).topics) == ("topic", [2])
+    on_theme = route(question, State(focus_theme=1))
+    assert (on_theme.intent, on_theme.theme) == ("theme", 1)
+
+
+def test_with_nothing_in_focus_summarize_it_is_the_corpus_and_a_real_subject_is_still_counted():
+    assert route("summarize it").intent == "brief"
+    plan = route("how many papers are about reinforcement learning?", State(focus_topic=2))
+    assert (plan.intent, plan.subject) == ("count", "reinforcement learning")
+
+
+def test_how_many_are_about_it_after_a_search_counts_that_search_s_subject():
+    state = State(focus_topic=2, last=Plan("off_corpus", "golf", subject="golf"))
+    plan = route("how many articles are about it?", state)
+    assert (plan.intent, plan.subject) == ("count", "golf")
+
+
+def test_compare_it_with_a_numbered_topic_compares_the_topic_in_focus():
+    assert route("compare it with topic 0", State(focus_topic=2)).topics == [2, 0]
+    assert route("compare topic 3 with topic 0", State(focus_topic=2)).topics == [3, 0]
