@@ -152,6 +152,16 @@ class Builder:
                             LAST=ids[-1] if ids else 0)
         return Context(plan, None, lead=text)
 
+    def help(self, plan, question, vector) -> Context:
+        """A greeting or "what can you do?": what to ask, with this index's biggest topic; thanks: a short reply."""
+        if plan.aspect == "thanks":
+            return Context(plan, None, lead=prompts.load("thanks"))
+        topics = self.index.real_topics
+        first = topics[0] if topics else None
+        text = prompts.fill("help", N_DOCUMENTS=f"{sum(t.size for t in self.index.topics):,}", N_TOPICS=len(topics),
+                            TOPIC=first.id if first else 0, LABEL=first.label if first else "a subject")
+        return Context(plan, None, lead=text)
+
     def off_corpus(self, plan, question, vector) -> Context:
         subject = plan.no_topic
         ranked = self.index.rank_topics(vector, 3)

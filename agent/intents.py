@@ -30,6 +30,7 @@ TRENDS = "trends"  # what grew or shrank, what is new, a topic over time, a peri
 GROUPS = "groups"  # a group's topics (a facet value: "cs.CV"), or how two groups differ: stored counts
 SUBTOPICS = "subtopics"  # a topic's subtopics, found when first asked and cached (indexing/subtopics.py)
 UP = "up"  # up a level: the theme a topic is part of, with its sibling topics
+HELP = "help"  # a greeting, thanks, "what can you do?": what to ask, from the index
 
 
 @dataclass(frozen=True)
@@ -59,5 +60,6 @@ TABLE: dict[str, Route] = {
     GROUPS: Route("trends_answers.groups", None),
     SUBTOPICS: Route("subtopic_answers.subtopics", None),
     UP: Route("subtopic_answers.up", None),
+    HELP: Route("help", None),
 }
 INTENTS = tuple(TABLE)

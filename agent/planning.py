@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from topictalk import prompts
-from topictalk.agent import router, time_rules, trends_answers
+from topictalk.agent import lexical, router, time_rules, trends_answers
 from topictalk.agent.context import Budget
 from topictalk.agent.examples import Examples
 from topictalk.agent.intents import (
@@ -138,9 +138,18 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
                                  lexical_weight=budget.lexical_weight)
         best_topic = max((s for _, s in index.rank_topics(vector, 1)), default=0.0)
         nearest = max((h.similarity for h in plan.hits), default=0.0)  # re-ranked: the first need not be nearest
-        if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity:
+        if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity \
+                and not _word_for_word(plan.query, plan.hits):
             plan = Plan(OFF_CORPUS, plan.query, no_topic=plan.no_topic)
     return plan
+
+
+def _word_for_word(query: str, hits: list) -> bool:
+    """Whether one of ``hits`` holds every subject word of ``query``: a corpus that has a paper titled "Protein
+    Inverse Folding" has something on "proteins", though one word embeds too weakly (0.30) to say so."""
+    words = lexical.search_words(query)
+    return bool(words) and any(all(lexical.holds(w, lexical.stems(f"{h.document.title} {h.document.text}"))
+                                   for w in words) for h in hits)
 
 
 def _by_size(plan: Plan, index: Snapshot) -> Plan:

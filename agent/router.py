@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from topictalk.agent import corpus_rules, subtopic_rules, time_rules
+from topictalk.agent import corpus_rules, small_talk, subtopic_rules, time_rules
 from topictalk.agent.corpus_rules import search_query  # noqa: F401 - one rule for what a search embeds
 from topictalk.agent.intents import (  # noqa: F401
     BRIEF,
@@ -51,6 +51,9 @@ _RANKED_TOPICS = re.compile(r"\b(?:biggest|largest|main|major|top|most common|mo
 _RANKED_ONE = re.compile(r"\b(biggest|largest|smallest|most common|least common|most popular)\s+(topic|theme|cluster)\b(?!s)")
 _WHICH_RANKED = re.compile(r"\b(?:which|what)\s+(topic|theme|cluster)\s+(?:is|has)\s+(?:the\s+)?(biggest|largest|smallest|"
                            r"most|fewest)\b")
+# the same, bare, in a conversation: "and the biggest?", "what about the smallest one?"
+_RANKED_BARE = re.compile(r"^\s*(?:(?:and|but|so|ok(?:ay)?)\s*,?\s*)?(?:(?:what|how)\s+about\s+)?the\s+(biggest|largest|smallest)"
+                          r"(?:\s+one)?\s*[?.!]*$")
 # two topics by their place: "the first two topics", "the two biggest topics", "the top two"
 _RANKED_TWO = re.compile(r"\b(?:first|top|biggest|largest|smallest)\s+two\b|\btwo\s+(?:biggest|largest|main|top|first|"
                          r"smallest)\b")
@@ -236,6 +239,11 @@ def _ranked_topic(a: Asked) -> Plan | None:
     """ "summarize the biggest topic", "which topic is the smallest?": one topic (or theme) chosen by its size."""
     one = _RANKED_ONE.search(a.q)
     which = None if one else _WHICH_RANKED.search(a.q)
+    bare = None if one or which else _RANKED_BARE.search(a.q)
+    if bare:  # of what the conversation is on: themes after themes were listed or opened, else topics
+        themes = a.state.focus_theme is not None or (a.state.numbered == "themes" and a.state.focus_topic is None)
+        order = "smallest" if bare.group(1) == "smallest" else "largest"
+        return Plan(THEME if themes else TOPIC, a.question, [], order=order, by_size=True)
     if not (one or which):
         return None
     size_word, kind = (one.group(1), one.group(2)) if one else (which.group(2), which.group(1))
@@ -331,7 +339,7 @@ DEPTH_RULES: list[Rule] = [subtopic_rules.route]
 
 # The rules, tried in order; the first plan wins. Each is one function of an :class:`Asked`.
 RULES: list[Rule] = [
-    _compare, _numbered_topic, _ordinal_rule, _more, _about_focus,
+    small_talk.route, _compare, _numbered_topic, _ordinal_rule, _more, _about_focus,
     corpus_rules.brief, corpus_rules.unanswerable, corpus_rules.count, corpus_rules.list_documents, corpus_rules.dated,
     corpus_rules.global_question, _ranked_topic, _topic_lists,
     _those, _that_topic, corpus_rules.follow_up, _named,

@@ -241,3 +241,26 @@ def test_it_and_that_after_a_search_are_the_topic_its_sources_are_in():
         reply = conv.ask(question)
         assert (reply.intent, reply.topics) == ("topic", [3]), question
     assert conv.ask("compare it with topic 0").topics == [3, 0]
+
+
+def test_hi_is_answered_with_what_to_ask_from_the_index_without_the_model():
+    llm = FakeLLM("never asked")
+    conv = conversation(llm)
+    reply = conv.ask("hi")
+    assert reply.intent == "help" and llm.calls == [] and reply.sources == []
+    biggest = snapshot().real_topics[0]
+    assert "10 documents" in reply.answer and f"topic {biggest.id}" in reply.answer and biggest.label in reply.answer
+    assert "nothing on" not in reply.answer
+    assert conv.ask("thanks!").answer.startswith("You're welcome")
+
+
+def test_a_subject_a_document_holds_word_for_word_is_not_off_the_corpus():
+    from types import SimpleNamespace
+
+    def hit(title, text=""):
+        return SimpleNamespace(document=SimpleNamespace(title=title, text=text))
+
+    hits = [hit("RIGA-Fold: A General Framework for Protein Inverse Folding"), hit("Sheaf Neural Networks")]
+    assert planning._word_for_word("proteins", hits)  # one word embeds weakly; the title holds it
+    assert not planning._word_for_word("best pizza dough recipe Naples", hits + [hit("Pizza delivery routing")])
+    assert not planning._word_for_word("", hits)

@@ -131,6 +131,8 @@ PLACEHOLDERS = {
     "not_in_documents": {"MISSING"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
     "spelling_note": {"READ"},
+    "help": {"N_DOCUMENTS", "N_TOPICS", "TOPIC", "LABEL"},
+    "thanks": set(),
     "overview_themes": {"N_DOCUMENTS", "N_TOPICS", "N_THEMES"},
     "off_question_notice": {"NUMBERS"},
     "theme_lead": {"LABEL", "N_DOCUMENTS", "N_TOPICS", "TOPICS"},

@@ -305,3 +305,26 @@ def test_how_many_are_about_it_after_a_search_counts_that_search_s_subject():
 def test_compare_it_with_a_numbered_topic_compares_the_topic_in_focus():
     assert route("compare it with topic 0", State(focus_topic=2)).topics == [2, 0]
     assert route("compare topic 3 with topic 0", State(focus_topic=2)).topics == [3, 0]
+
+
+@pytest.mark.parametrize("question, aspect", [
+    ("hi", ""), ("Hello there!", ""), ("what can you do?", ""), ("help", ""), ("How do I use this?", ""),
+    ("thanks!", "thanks"), ("ok, thank you so much", "thanks"), ("Bonjour", ""),
+])
+def test_greetings_help_and_thanks_are_small_talk(question, aspect):
+    plan = route(question)
+    assert (plan.intent, plan.aspect) == ("help", aspect)
+
+
+@pytest.mark.parametrize("question", ["hi, what are the topics?", "help me find papers on speech",
+                                      "thanks, and what about topic 3?", "what is this corpus about?"])
+def test_a_greeting_with_a_question_is_the_question(question):
+    assert route(question).intent != "help"
+
+
+def test_and_the_biggest_is_the_biggest_of_what_the_conversation_is_on():
+    plan = route("and the biggest?", State(focus_topic=2))
+    assert (plan.intent, plan.by_size, plan.order) == ("topic", True, "largest")
+    plan = route("what about the smallest one?", State(focus_theme=1))
+    assert (plan.intent, plan.by_size, plan.order) == ("theme", True, "smallest")
+    assert route("the biggest challenge in speech recognition?").intent != "topic"
