@@ -44,6 +44,8 @@ def test_themes_are_headings_over_their_topics_and_a_heading_is_no_topic():
     alone = [Theme(0, 40, "Graphs", "llm", [0]), Theme(1, 90, "Machines", "llm", [1]), Theme(2, 30, "Talk", "llm", [2])]
     assert render.table_rows(TOPICS, alone) == render.topic_rows(TOPICS, alone)
     assert [render.topic_of(r) for r in ([3], ["3"], [3.0], [""], [None], [])] == [3, 3, 3, None, None, None]
+    styles = topic_tree.topic_frame(rows)._compute().ctx  # (row, column) -> css: only the headings are styled
+    assert {r for r, _ in styles if any(styles[(r, c)] for c in range(len(rows[0])))} == {0, 2}
 
 
 @pytest.mark.parametrize("query, shown", [
@@ -120,7 +122,7 @@ def test_the_table_shows_keywords_at_once_and_the_chats_labels_once_it_asked(ind
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_topics_tab_opens_a_topics_subtopics_and_says_why_one_has_none(news, tmp_path):
-    from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, logged_in, serve_app
+    from tests.test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, logged_in, serve_app
     from topictalk.agent.retrieval import TopicIndex
     from topictalk.indexing import subtopics
 
@@ -166,7 +168,8 @@ def test_the_topics_tab_opens_a_topics_subtopics_and_says_why_one_has_none(news,
             assert all(p.label in text and f"{split.id}.{p.number}" in text for p in found[split.id].parts)
             assert page.get_by_role("tab", name="Topics", selected=True).count() == 1  # still here
             assert llm.calls == []  # the table never waits for the model
-            page.screenshot(path=str(tmp_path / "subtopics.png"), full_page=True)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "subtopics.png"), full_page=True)
 
             said = open_subtopics(whole)
             assert "has no subtopics" in said and found[whole.id].why_none in said

@@ -239,7 +239,6 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it. ``editing``: who may change
     the topics in the Topics tab (None: nobody, the table is read-only)."""
     import gradio as gr
-    import pandas as pd
 
     index, model = parts.index, parts.model
     themes = index.themes
@@ -301,7 +300,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 gr.Markdown(topic_tree.PROMPT)
                 search = gr.Textbox(placeholder="Search topics by label or keyword", show_label=False,
                                     elem_id="tt-topic-search", max_length=render.MAX_SEARCH_CHARS)
-                table = gr.Dataframe(value=pd.DataFrame(rows, columns=render.TOPIC_COLUMNS),
+                table = gr.Dataframe(value=topic_tree.topic_frame(rows),
                                      headers=render.TOPIC_COLUMNS,
                                      datatype=render.TOPIC_TYPES,
                                      interactive=False, wrap=True, elem_id="tt-topics",
@@ -379,7 +378,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         clear.click(clear_session, session, [chatbot, session], cancels=answering, queue=False)
         chatbot.clear(clear_session, session, [chatbot, session], cancels=answering, queue=False)  # its bin icon
         topic_tree.wire(gr, table, subtopic_panel, lambda: index.snapshot(), model)
-        search.change(lambda q: pd.DataFrame(render.filter_rows(rows, q), columns=render.TOPIC_COLUMNS), search,
+        search.change(lambda q: topic_tree.topic_frame(render.filter_rows(rows, q)), search,
                       table, queue=False)
 
         if edit_form is not None:
@@ -396,7 +395,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 rows[:] = render.table_rows(index.topics, index.themes)
                 fresh = map_mod.figure(points, map_mod.labels_of(index.topics), map_points,
                                        map_mod.labels_of(index.themes), map_mod.descriptions_of(index.topics))
-                return safe_markdown(said), pd.DataFrame(rows, columns=render.TOPIC_COLUMNS), fresh
+                return safe_markdown(said), topic_tree.topic_frame(rows), fresh
 
             def edit_with(action: str):
                 def run(ids_text, label, request):

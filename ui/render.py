@@ -19,8 +19,8 @@ from topictalk.ui.markup import safe_markdown
 # (header, gradio datatype, width) of each column of the topic table, in one list so the table's headers,
 # types and widths cannot disagree (four types and widths for five columns hid the Theme column)
 TOPIC_TABLE = (("Topic", "number", "6%"), ("Size", "number", "6%"), ("Label", "str", "17%"),
-               ("About", "str", "30%"), ("Keywords", "str", "22%"), ("Theme", "str", "12%"),
-               ("Subtopics", "str", "7%"))
+               ("About", "str", "29%"), ("Keywords", "str", "22%"), ("Theme", "str", "12%"),
+               ("Subtopics", "str", "8%"))
 SHOW_SUBTOPICS = "▸ show"  # the Subtopics cell of a topic: a click there opens its subtopics (ui/topic_tree.py)
 TOPIC_COLUMNS = [header for header, _, _ in TOPIC_TABLE]
 TOPIC_TYPES = [kind for _, kind, _ in TOPIC_TABLE]

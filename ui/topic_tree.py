@@ -28,6 +28,19 @@ PROMPT = ("Click a topic's **▸ show** (the Subtopics column) to see the parts 
           "in its row to ask the chat about it.")
 
 
+HEADING_STYLE = "font-weight: 700; background-color: #eef2f7"  # a theme's row over its topics
+
+
+def topic_frame(rows: Sequence[Sequence]):  # noqa: ANN201 - a pandas Styler
+    """The topic table's value: ``rows`` (render.table_rows, filtered or not) with each theme's heading row in bold
+    on a tint, so the themes read as headings (gradio shows a Styler's styles in a read-only table)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([list(r) for r in rows], columns=render.TOPIC_COLUMNS)
+    return frame.style.apply(lambda row: [HEADING_STYLE if render.topic_of(list(row)) is None else ""] * len(row),
+                             axis=1)
+
+
 def subtopic_rows(found, titles: dict[str, str]) -> list[list]:
     """One row per subtopic, biggest first: "3.1", size, label, words, and the title of the document nearest its
     centre (``titles``: document id -> title or opening; "" where unknown)."""
