@@ -164,6 +164,13 @@ class Snapshot:
 
         return self._pinned(subtopics.of_index(self._reader, topic, memo=self._subtopics, llm=llm))
 
+    def cached_subtopics(self, topic: int, llm=None):  # noqa: ANN001, ANN201 - as subtopics(), or None
+        """The subtopics of ``topic`` if an earlier ask kept them (labelled by ``llm``; keyword-only without it),
+        else None: nothing is computed and the model is not called (the app's table, beside the chat)."""
+        from topictalk.indexing import subtopics
+
+        return self._pinned(subtopics.cached(self._reader, topic, memo=self._subtopics, llm=llm))
+
     def _pinned(self, result):
         # the pinned reader moves only when its generation was dropped under it (two re-indexes
         # during one answer): answering on would mix generations

@@ -99,6 +99,19 @@ def cache_of(reader) -> Path | None:
     return Path(folder) / "cache" if folder else None
 
 
+def cached(reader, topic: int, settings: Settings = Settings(), memo: dict | None = None,
+           llm: Completer | None = None) -> Subtopics | None:
+    """The subtopics of ``topic`` as an earlier ask left them (labelled by ``llm``, or keyword-only without it), from
+    ``memo`` or the index folder's cache; None when nothing was kept. Computes nothing and never calls ``llm``: the
+    app's topic table shows the chat's labels this way without waiting for the model."""
+    known = {t.id: t for t in reader.topics()}
+    if int(topic) not in known or int(topic) == OUTLIER:
+        return None
+    labeller = subtopic_labels.describe(llm, settings.labels) if llm is not None else None
+    key = _key(reader, known[int(topic)], refine_topics.params_of(reader.manifest), settings, labeller)
+    return _read(key, cache_of(reader), memo)
+
+
 def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings(),
          memo: dict | None = None, llm: Completer | None = None) -> Subtopics:
     """The subtopics of ``topic`` in the generation ``reader`` reads (a ``store.Reader``), read from ``cache``

@@ -39,7 +39,7 @@ def points(sizes: dict[int, int], seed: int = 0) -> map_mod.Points:
 def test_topic_rows_are_real_topics_biggest_first():
     rows = render.topic_rows(TOPICS)
     assert [r[0] for r in rows] == [1, 0, 2]
-    assert rows[0] == [1, 90, "Reinforcement learning for robots", "", "policy, reward, robot", ""]
+    assert rows[0] == [1, 90, "Reinforcement learning for robots", "", "policy, reward, robot", "", render.SHOW_SUBTOPICS]
 
 
 def test_map_labels_never_overlap_on_a_phone_and_every_point_names_its_topic():
@@ -93,7 +93,7 @@ def test_topic_rows_are_grouped_by_theme_and_the_map_is_colored_by_theme():
     themed = [Topic(**{**t.__dict__, "theme": 0 if t.id in (0, 2) else 1}) for t in TOPICS]
     themes = [Theme(0, 110, "Graphs and Speech", "llm", [0, 2]), Theme(1, 90, "Robots", "llm", [1])]
     rows = render.topic_rows(themed, themes)
-    assert [(r[0], r[-1]) for r in rows] == [(0, "Graphs and Speech"), (2, "Graphs and Speech"), (1, "Robots")]
+    assert [(r[0], r[render.TOPIC_COLUMNS.index("Theme")]) for r in rows] == [(0, "Graphs and Speech"), (2, "Graphs and Speech"), (1, "Robots")]
     pts = points({0: 30, 1: 20, 2: 10})
     pts = map_mod.Points(pts.x, pts.y, pts.topic, pts.title, pts.total, np.where(pts.topic == 1, 1, 0))
     fig = map_mod.figure(pts, map_mod.labels_of(themed), theme_labels=map_mod.labels_of(themes))

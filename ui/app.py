@@ -32,7 +32,7 @@ from topictalk.agent.llm import Model
 from topictalk.agent.retrieval import TopicIndex
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.schema import Brief
-from topictalk.ui import guard, page_head, render, topic_edits, trends_view
+from topictalk.ui import guard, page_head, render, topic_edits, topic_tree, trends_view
 from topictalk.ui import map as map_mod
 from topictalk.ui.browser import CSS, LOGIN_HEAD, PAGE_JS
 from topictalk.ui.logins import LoginThrottle, Throttled
@@ -239,11 +239,11 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it. ``editing``: who may change
     the topics in the Topics tab (None: nobody, the table is read-only)."""
     import gradio as gr
-    import pandas as pd
 
     index, model = parts.index, parts.model
     themes = index.themes
-    rows = render.topic_rows(index.topics, themes)
+    rows = render.table_rows(index.topics, themes)  # theme headings over their topics
+    shown = sum(1 for t in index.topics if not t.is_outlier)
     coords = index.reader.coordinates()
     points = map_mod.Points.from_coordinates(coords)
     draw = functools.partial(map_mod.figure, points, map_mod.labels_of(index.topics), map_points,
@@ -257,8 +257,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     if source.startswith("files: "):  # base names only, whatever a manifest recorded
         source = ", ".join(Path(name).name or name for name in source.removeprefix("files: ").split(", "))
     unplaced = f"; {outliers.size:,} fit no topic" if outliers and outliers.size else ""
-    grouped = f", grouped in {len(themes)} themes" if 1 < len(themes) < len(rows) else ""
-    summary = safe_markdown(f"{corpus.get('documents', points.total):,} documents from {source}, in {len(rows)} "
+    grouped = f", grouped in {len(themes)} themes" if 1 < len(themes) < shown else ""
+    summary = safe_markdown(f"{corpus.get('documents', points.total):,} documents from {source}, in {shown} "
                             f"topics{grouped}{unplaced}. Answers are written by {public_model_name(model.spec)} "
                             "from these documents, and cite them.")
     brief = Brief.from_dict(index.manifest.get("brief"))
@@ -297,14 +297,15 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                     examples = [gr.Button(q, size="sm", elem_classes=["tt-example"])
                                 for q in questions]
             with gr.Tab("Topics", id="topics"):
-                gr.Markdown("Click a topic to ask the chat about it; click a column header to sort.")
+                gr.Markdown(topic_tree.PROMPT)
                 search = gr.Textbox(placeholder="Search topics by label or keyword", show_label=False,
                                     elem_id="tt-topic-search", max_length=render.MAX_SEARCH_CHARS)
-                table = gr.Dataframe(value=pd.DataFrame(rows, columns=render.TOPIC_COLUMNS),
+                table = gr.Dataframe(value=topic_tree.topic_frame(rows),
                                      headers=render.TOPIC_COLUMNS,
                                      datatype=render.TOPIC_TYPES,
                                      interactive=False, wrap=True, elem_id="tt-topics",
                                      column_widths=render.TOPIC_WIDTHS)
+                subtopic_panel = topic_tree.panel(gr)  # a topic's subtopics, opened from its row
                 edit_form = topic_edits.form(gr) if editing is not None else None
             with gr.Tab("Map", id="map"):  # with a filter to a period or a group where the index has them
                 map_plot = gr.Plot(value=draw(), elem_id="tt-map", show_label=False, render=False)
@@ -337,10 +338,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             return current.last_question if current is not None else ""
 
         def choose_topic(evt):
-            row = evt.row_value or []
-            if not row:
+            topic = render.topic_of(evt.row_value or [])  # None: a theme's heading
+            if topic is None or topic_tree.clicked_subtopics(evt.index):  # that cell opens its subtopics here
                 return gr.skip(), ""
-            return gr.Tabs(selected="chat"), render.topic_question(int(row[0]))
+            return gr.Tabs(selected="chat"), render.topic_question(topic)
 
         def example_question(evt):
             return str((evt.value or {}).get("text", ""))
@@ -376,7 +377,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         stop.click(stop_session, session, None, queue=False)
         clear.click(clear_session, session, [chatbot, session], cancels=answering, queue=False)
         chatbot.clear(clear_session, session, [chatbot, session], cancels=answering, queue=False)  # its bin icon
-        search.change(lambda q: pd.DataFrame(render.filter_rows(rows, q), columns=render.TOPIC_COLUMNS), search,
+        topic_tree.wire(gr, table, subtopic_panel, lambda: index.snapshot(), model)
+        search.change(lambda q: topic_tree.topic_frame(render.filter_rows(rows, q)), search,
                       table, queue=False)
 
         if edit_form is not None:
@@ -390,10 +392,10 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 except TopictalkError as err:
                     return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip()
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
-                rows[:] = render.topic_rows(index.topics, index.themes)
+                rows[:] = render.table_rows(index.topics, index.themes)
                 fresh = map_mod.figure(points, map_mod.labels_of(index.topics), map_points,
                                        map_mod.labels_of(index.themes), map_mod.descriptions_of(index.topics))
-                return safe_markdown(said), pd.DataFrame(rows, columns=render.TOPIC_COLUMNS), fresh
+                return safe_markdown(said), topic_tree.topic_frame(rows), fresh
 
             def edit_with(action: str):
                 def run(ids_text, label, request):

@@ -18,8 +18,10 @@ from topictalk.ui.markup import safe_markdown
 
 # (header, gradio datatype, width) of each column of the topic table, in one list so the table's headers,
 # types and widths cannot disagree (four types and widths for five columns hid the Theme column)
-TOPIC_TABLE = (("Topic", "number", "6%"), ("Size", "number", "6%"), ("Label", "str", "18%"),
-               ("About", "str", "32%"), ("Keywords", "str", "24%"), ("Theme", "str", "14%"))
+TOPIC_TABLE = (("Topic", "number", "6%"), ("Size", "number", "6%"), ("Label", "str", "17%"),
+               ("About", "str", "29%"), ("Keywords", "str", "22%"), ("Theme", "str", "12%"),
+               ("Subtopics", "str", "8%"))
+SHOW_SUBTOPICS = "▸ show"  # the Subtopics cell of a topic: a click there opens its subtopics (ui/topic_tree.py)
 TOPIC_COLUMNS = [header for header, _, _ in TOPIC_TABLE]
 TOPIC_TYPES = [kind for _, kind, _ in TOPIC_TABLE]
 TOPIC_WIDTHS = [width for _, _, width in TOPIC_TABLE]
@@ -34,22 +36,62 @@ _CITED = re.compile(r"&#91;(\d{1,3})&#93;")  # a citation as ui.markup escapes i
 def topic_rows(topics: Sequence[Topic], themes: Sequence[Theme] = (), keywords: int = 8) -> list[list]:
     """One row per real topic (outliers are not a topic one can ask about), grouped by theme: themes
     biggest first, each theme's topics biggest first; "About" is its description's first sentence,
-    the last column names the theme."""
-    return [[t.id, t.size, t.label, tables.short(t.description) if t.description else "",
-             ", ".join(t.keywords[:keywords]), theme.label if theme else ""]
-            for theme, members in tables.grouped(list(topics), list(themes)) for t in members if not t.is_outlier]
+    then the theme's name and the cell that opens its subtopics."""
+    return [_topic_row(t, theme, keywords) for theme, members in tables.grouped(list(topics), list(themes))
+            for t in members if not t.is_outlier]
+
+
+def _topic_row(t: Topic, theme: Theme | None, keywords: int) -> list:
+    return [t.id, t.size, t.label, tables.short(t.description) if t.description else "",
+            ", ".join(t.keywords[:keywords]), theme.label if theme else "", SHOW_SUBTOPICS]
+
+
+def table_rows(topics: Sequence[Topic], themes: Sequence[Theme] = (), keywords: int = 8) -> list[list]:
+    """The Topics tab's table: :func:`topic_rows` under a heading row per theme (no topic id, "Theme: <label>",
+    its size, description and words, how many topics), where themes group topics (some theme holds two or
+    more); else the topic rows alone."""
+    groups = [(theme, [t for t in members if not t.is_outlier])
+              for theme, members in tables.grouped(list(topics), list(themes))]
+    if not any(theme is not None and len(members) > 1 for theme, members in groups):
+        return topic_rows(topics, themes, keywords)
+    rows = []
+    for theme, members in groups:
+        if not members:
+            continue
+        if theme is not None:
+            rows.append(["", theme.size, f"Theme: {theme.label}",
+                         tables.short(theme.description) if theme.description else "",
+                         ", ".join(theme.keywords[:keywords]),
+                         f"{len(members)} topic" + ("s" if len(members) > 1 else ""), ""])
+        rows += [_topic_row(t, theme, keywords) for t in members]
+    return rows
+
+
+def topic_of(row: Sequence) -> int | None:
+    """The topic id of a table row as the browser sends it back; None for a theme's heading row."""
+    try:
+        return int(float(row[0])) if row and str(row[0]).strip() else None
+    except (TypeError, ValueError):
+        return None
 
 
 def filter_rows(rows: Sequence[Sequence], query: str) -> list[list]:
-    """Rows whose text holds every word of ``query`` (any column, any case); all rows if empty.
-    Only the first MAX_SEARCH_CHARS characters of ``query`` count."""
+    """Topic rows whose text holds every word of ``query`` (any column, any case), each theme's heading row
+    kept above its topics that match; all rows if empty. Only the first MAX_SEARCH_CHARS characters count."""
     words = (query or "")[:MAX_SEARCH_CHARS].lower().split()
     if not words:
         return [list(r) for r in rows]
-    out = []
+    out: list[list] = []
+    heading: list | None = None
     for row in rows:
-        text = " ".join(str(cell) for cell in row).lower()
+        if topic_of(row) is None:
+            heading = list(row)
+            continue
+        text = " ".join(str(cell) for cell in row if cell != SHOW_SUBTOPICS).lower()
         if all(w in text for w in words):
+            if heading is not None:
+                out.append(heading)
+                heading = None
             out.append(list(row))
     return out
 
