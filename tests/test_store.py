@@ -292,3 +292,10 @@ def test_writer_lock_excludes_a_second_writer_of_an_embedded_folder(tmp_path):
         assert "\n" not in str(err.value)
     with writer_lock.writer_lock(location, client):  # released: the next writer gets it
         pass
+
+
+def test_a_folder_named_by_a_string_is_a_folder(tmp_path):
+    """From Python, Location(path="/some/folder") works like a Path (it was a TypeError traceback at the first read)."""
+    assert store.Location(path=str(tmp_path)) == store.Location(path=tmp_path)
+    with pytest.raises(TopictalkError, match="no topic index at"):
+        store.open_reader(store.Location(path=str(tmp_path / "none")))

@@ -94,6 +94,8 @@ class Location:
 
     def __post_init__(self) -> None:
         check_index_name(self.index)
+        if isinstance(self.path, str):  # a folder named by a string (from Python) is a folder all the same
+            object.__setattr__(self, "path", Path(self.path))
 
     @property
     def names(self) -> Names:
