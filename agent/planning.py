@@ -139,17 +139,16 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
         best_topic = max((s for _, s in index.rank_topics(vector, 1)), default=0.0)
         nearest = max((h.similarity for h in plan.hits), default=0.0)  # re-ranked: the first need not be nearest
         if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity \
-                and not _word_for_word(plan.query, plan.hits):
+                and not _word_for_word(plan.query, plan.hits, budget.min_document_similarity):
             plan = Plan(OFF_CORPUS, plan.query, no_topic=plan.no_topic)
     return plan
 
 
-def _word_for_word(query: str, hits: list) -> bool:
-    """Whether one of ``hits`` holds every subject word of ``query``: a corpus that has a paper titled "Protein
+def _word_for_word(query: str, hits: list, similarity: float) -> bool:
+    """Whether a hit nearly near the query names its every word: a corpus that has a paper titled "Protein
     Inverse Folding" has something on "proteins", though one word embeds too weakly (0.30) to say so."""
-    words = lexical.search_words(query)
-    return bool(words) and any(all(lexical.holds(w, lexical.stems(f"{h.document.title} {h.document.text}"))
-                                   for w in words) for h in hits)
+    return bool(lexical.near_or_named(hits, query, similarity, lambda h: h.similarity,
+                                      lambda h: f"{h.document.title} {h.document.text}"))
 
 
 def _by_size(plan: Plan, index: Snapshot) -> Plan:

@@ -257,10 +257,19 @@ def test_hi_is_answered_with_what_to_ask_from_the_index_without_the_model():
 def test_a_subject_a_document_holds_word_for_word_is_not_off_the_corpus():
     from types import SimpleNamespace
 
-    def hit(title, text=""):
-        return SimpleNamespace(document=SimpleNamespace(title=title, text=text))
+    def hit(title, similarity=0.3, text=""):
+        return SimpleNamespace(document=SimpleNamespace(title=title, text=text), similarity=similarity)
 
     hits = [hit("RIGA-Fold: A General Framework for Protein Inverse Folding"), hit("Sheaf Neural Networks")]
-    assert planning._word_for_word("proteins", hits)  # one word embeds weakly; the title holds it
-    assert not planning._word_for_word("best pizza dough recipe Naples", hits + [hit("Pizza delivery routing")])
-    assert not planning._word_for_word("", hits)
+    assert planning._word_for_word("proteins", hits, 0.35)  # one word embeds weakly; the title holds it
+    assert not planning._word_for_word("proteins", [hit("Protein folding", similarity=0.1)], 0.35)  # in passing
+    assert not planning._word_for_word("best pizza dough recipe Naples", hits + [hit("Pizza delivery routing")], 0.35)
+    assert not planning._word_for_word("", hits, 0.35)
+
+
+def test_a_count_of_one_word_counts_the_documents_that_name_it_nearly_near():
+    conv = conversation()
+    reply = conv.ask("How many papers are about speech?")
+    assert reply.intent == "count" and "word for word" in reply.answer
+    n = int(reply.answer.split("**")[1])
+    assert n == 2  # the two speech papers name it; 'Football defenses' and the rest do not
