@@ -346,10 +346,24 @@ RULES: list[Rule] = [
 ]
 
 
+_WORD_NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+                                                 .split())}
+_NUMBER_WORD = "(" + "|".join(_WORD_NUMBERS) + r")\b"
+_TOPIC_WORD_NUMBER = re.compile(r"\b(topics?\s+#?\s*)" + _NUMBER_WORD)
+_NEXT_WORD_NUMBER = re.compile(r"(\d\s*(?:,|and|&|or|vs\.?|versus|with|to)\s*(?:topic\s+)?)" + _NUMBER_WORD)
+
+
+def _in_digits(q: str) -> str:
+    """ "topic three", "topics one and four" as digits, so every rule reads them as it reads "topic 3"."""
+    q = _TOPIC_WORD_NUMBER.sub(lambda m: m.group(1) + _WORD_NUMBERS[m.group(2)], q)
+    return _NEXT_WORD_NUMBER.sub(lambda m: m.group(1) + _WORD_NUMBERS[m.group(2)], q)
+
+
 def read_question(question: str, state: State, known_topics: set[int], facts: IndexFacts | None = None) -> Asked:
     """The question as every rule sees it."""
     question = " ".join(question.split())
-    q = corpus_rules.mend(question.lower())
+    q = _in_digits(corpus_rules.mend(question.lower()))
     return Asked(question, q, state, known_topics, _topic_numbers(q, known_topics), facts)
 
 

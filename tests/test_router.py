@@ -328,3 +328,19 @@ def test_and_the_biggest_is_the_biggest_of_what_the_conversation_is_on():
     plan = route("what about the smallest one?", State(focus_theme=1))
     assert (plan.intent, plan.by_size, plan.order) == ("theme", True, "smallest")
     assert route("the biggest challenge in speech recognition?").intent != "topic"
+
+
+@pytest.mark.parametrize("question, intent, topics", [
+    ("what's topic three about?", "topic", [3]),
+    ("compare topics one and four", "compare", [1, 4]),
+    ("what are the subtopics of topic two?", "subtopics", [2]),
+    ("tell me about topic twelve", "missing_topic", [12]),  # an index of topics 0-5
+])
+def test_a_topic_number_written_as_a_word_is_the_number(question, intent, topics):
+    plan = route(question)
+    assert (plan.intent, plan.topics) == (intent, topics)
+
+
+def test_number_words_elsewhere_are_left_alone():
+    assert route("which topic is the one about speech?").topics != [1]
+    assert route("give me three papers on speech").count == 3
