@@ -47,9 +47,16 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     # issue 9 item 7: another corpus under another name leaves this one served
     run_cli("index", "--input", str(ARXIV), "--limit", "150", "--no-llm", "--index-dir", str(tmp_path / "papers"),
             "--quiet", "--index-name", "papers", *server)
-    papers = json.loads(run_cli("topics", "--json", "--index-name", "papers", *server).stdout)["topics"]
-    assert sum(t["count"] for t in papers) == 150
-    assert json.loads(run_cli("topics", "--json", *server).stdout)["topics"] == topics
+    # read in this process (a `topictalk topics` subprocess costs seconds; the command line was read above)
+    from topictalk.indexing import store
+    from topictalk.ui import tables
+
+    def listed(name: str) -> list[dict]:
+        reader = store.open_reader(store.Location(host="127.0.0.1", port=chroma_server, index=name))
+        return json.loads(json.dumps(tables.as_json(reader.topics(), reader.themes())["topics"], ensure_ascii=False))
+
+    assert sum(t["count"] for t in listed("papers")) == 150
+    assert listed(store.DEFAULT_INDEX) == topics
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lease(chroma_server, tmp_path):
