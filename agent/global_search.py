@@ -58,6 +58,8 @@ def units_for(builder: Builder, plan, vector: np.ndarray) -> list[Theme | Topic]
         total = len(index.themes) if themed else len(index.real_topics)
         if near and 2 * len(near) <= total:  # a subject some parts are about; else the question is corpus-wide
             return near[:4]
+        if not near and ranked:  # no part is about it: its two nearest parts, not one point from every part
+            return [u for u, _ in ranked[:2]]  # ("the iraq war" on BBC news had a point from sport)
     return list(index.themes if themed else index.real_topics)[:MAP_UNITS]
 
 

@@ -273,3 +273,13 @@ def test_a_count_of_one_word_counts_the_documents_that_name_it_nearly_near():
     assert reply.intent == "count" and "word for word" in reply.answer
     n = int(reply.answer.split("**")[1])
     assert n == 2  # the two speech papers name it; 'Football defenses' and the rest do not
+
+
+def test_a_global_question_on_a_subject_no_theme_is_about_reads_its_two_nearest_themes_not_every_theme():
+    from topictalk.agent.conversation import Settings as S
+
+    strict = S(**{**vars(SETTINGS), "min_topic_similarity": 0.99})  # no theme is about the subject
+    conv = Conversation(FakeIndex(snapshot()), FakeLLM("Clients aggregate updates [1]."), strict)
+    reply = conv.ask("What are the open problems in secure aggregation for federated clients?")
+    assert reply.intent == "global" and len(reply.themes) == 2, reply.answer
+    assert reply.themes[0] == 0  # Private Distributed Learning, nearest the subject
