@@ -173,6 +173,8 @@ def _time(a: Asked, facts: IndexFacts) -> Plan | None:
             return None  # "emerging trends": the global answer, with its note that there are no dates
         return Plan(UNANSWERABLE, a.question, missing="dates", subject=corpus_rules.subject_of(a.question))
     when = date_phrase(q)
+    if kind == "new" and a.state.focus_topic is not None and _IN_IT.search(q):  # "what's new in it?"
+        return Plan(TRENDS, a.question, [a.state.focus_topic], aspect="topic", when=when)
     if kind == "topic":
         numbers = [int(n) for n in _TOPIC_NUMBER.findall(q) if int(n) in a.known]
         subject = "" if numbers else time_subject(a.question)
@@ -190,6 +192,9 @@ _SEARCH_FRAME = re.compile(r"^\s*(?:which|what)\s+(?:\w+\s+)?(?:methods?|papers?
                            r"^\s*(?:papers?|articles?|documents?|works?|studies)\s+(?:on|about|from|in)\b")
 
 
+_IN_IT = re.compile(r"\b(?:in|of|for|from|within|inside)\s+(?:it|that|this|that\s+topic|this\s+topic|the\s+same\s+topic)\s*[?.!]*$")
+
+
 def _time_kind(q: str, a: Asked) -> str | None:
     if _SPAN.search(q):
         return "span"
@@ -201,8 +206,8 @@ def _time_kind(q: str, a: Asked) -> str | None:
         return "topic" if names_topic or _subject_left(a) else "growth"
     if _GROWTH.search(q):
         return "topic" if names_topic or (_subject_left(a) and _ABOUT_ONE.search(q)) else "growth"
-    if _NEW.search(q):
-        return "new"
+    if _NEW.search(q):  # "what's new in topic 2?": that topic over time, not the corpus's new topics
+        return "topic" if names_topic else "new"
     if _TRENDY.search(q) and not _SUBJECT.search(q):
         return "growth"
     if date_words.names_date(q) and _period_topics(q):

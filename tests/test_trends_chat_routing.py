@@ -111,3 +111,12 @@ def test_values_are_read_from_the_field_that_holds_the_most_of_them():
     assert (plan.facet, plan.values) == ("label", ["cs.CV"])  # equal: the first field the index lists
     plan = router.route("Has work on quantum machine learning increased?", State(), set(), facts=facts)
     assert (plan.aspect, plan.subject) == ("topic", "quantum machine learning")
+
+
+def test_what_is_new_in_a_topic_is_that_topic_over_time_not_the_corpus_s_new_topics():
+    dated = CORPORA["arxiv"]
+    plan = router.route("what's new in topic 2?", State(), {0, 1, 2}, facts=dated)
+    assert (plan.intent, plan.aspect, plan.topics) == ("trends", "topic", [2])
+    plan = router.route("what's new in it?", State(focus_topic=1), {0, 1, 2}, facts=dated)
+    assert (plan.intent, plan.aspect, plan.topics) == ("trends", "topic", [1])
+    assert router.route("what's new?", State(focus_topic=1), {0, 1, 2}, facts=dated).aspect == "new"
