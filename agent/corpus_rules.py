@@ -118,6 +118,10 @@ _MISSING = [
     (re.compile(r"\b(?:which|what)\s+(?:venues?|journals?|conferences?)\b|\bpublished\s+(?:in|at)\s+(?:which|what)\b"),
      "venues"),
     (re.compile(r"\bmost\s+(?:read|downloaded|viewed|shared|liked)\b"), "readership figures"),
+    # "the most important paper": a judgement of impact, which no title or abstract holds
+    (re.compile(r"\b(?:most|least)\s+(?:important|influential|significant|impactful|notable|famous|popular)\s+"
+                r"(?:papers?|works?|studies|articles?|documents?|publications?)\b|\bbest\s+(?:papers?|articles?)\b"),
+     "measures of importance or citations"),
 ]
 
 

@@ -203,8 +203,9 @@ def _compare(a: Asked) -> Plan | None:
 
 def _numbered_topic(a: Asked) -> Plan | None:
     if a.numbers:
-        if corpus_rules.RELATES.search(a.q):
-            return Plan(RELATED, a.question, a.numbers[:1])
+        if corpus_rules.RELATES.search(a.q):  # "how are topic 0 and topic 3 related?": those two, side by side
+            return Plan(COMPARE, a.question, a.numbers[:2]) if len(a.numbers) >= 2 else \
+                Plan(RELATED, a.question, a.numbers[:1])
         return Plan(TOPIC, a.question, a.numbers[:1], more=bool(_MORE.search(a.q)))
     unknown = _TOPIC_NUMBERS.search(a.q)
     if unknown:

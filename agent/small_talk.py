@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from topictalk.agent.intents import HELP
+from topictalk.agent.intents import BRIEF, HELP
 from topictalk.agent.plans import Asked, Plan
 
 _END = r"[\s!.,?:)]*$"
@@ -25,7 +25,15 @@ _THANKS = re.compile(r"^\s*(?:(?:ok(?:ay)?|great|perfect|nice|cool|awesome)[\s,!
                      r"merci|gracias|danke|grazie|obrigad[oa])(?:\s+(?:a\s+lot|so\s+much|very\s+much|again))?" + _END)
 
 
+# an open invitation: what the corpus is about is the best first answer ("where should I start?")
+_OPEN = re.compile(r"^\s*(?:(?:please\s+)?(?:tell|show)\s+me\s+something\s+(?:interesting|cool|new)|surprise\s+me|"
+                   r"where\s+(?:should|do|can)\s+i\s+(?:start|begin)|which\s+(?:topic|theme)\s+should\s+i\s+"
+                   r"(?:read|start\s+with|look\s+at|begin\s+with)(?:\s+first)?)" + _END)
+
+
 def route(a: Asked) -> Plan | None:
+    if _OPEN.search(a.q):
+        return Plan(BRIEF, a.question)
     if _THANKS.search(a.q):
         return Plan(HELP, a.question, aspect="thanks")
     if _GREETING.search(a.q) or _HELP.search(a.q):

@@ -115,8 +115,8 @@ def test_the_time_rules_hook_runs_before_the_no_dates_answer(monkeypatch):
 
 
 def test_the_default_is_a_search_the_examples_may_refine():
-    plan = route("tell me something interesting")
-    assert plan.intent == "search" and plan.default and plan.asked == "tell me something interesting"
+    plan = route("sparse attention for long sequences")
+    assert plan.intent == "search" and plan.default and plan.asked == "sparse attention for long sequences"
 
 
 ADVERSARIAL = ["any topic ", "what topics ", "are there topics about ", "the a ", "list all ", "topic 1 and ",
@@ -344,3 +344,21 @@ def test_a_topic_number_written_as_a_word_is_the_number(question, intent, topics
 def test_number_words_elsewhere_are_left_alone():
     assert route("which topic is the one about speech?").topics != [1]
     assert route("give me three papers on speech").count == 3
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("what is the most important paper?", "not_in_documents"),
+    ("which are the most influential works?", "not_in_documents"),
+    ("tell me something interesting", "brief"),
+    ("where should I start?", "brief"),
+    ("which topic should I read first?", "brief"),
+])
+def test_importance_is_not_held_and_an_open_invitation_gets_the_brief(question, intent):
+    assert route(question).intent == intent
+
+
+def test_how_two_numbered_topics_relate_compares_them_and_one_lists_its_neighbours():
+    assert (route("how are topic 0 and topic 3 related?").intent, route("how are topic 0 and topic 3 related?").topics) \
+        == ("compare", [0, 3])
+    assert route("which topics are related to topic 2?").intent == "related_topics"
+    assert route("what are the most important findings about speech?").intent != "not_in_documents"
