@@ -110,16 +110,10 @@ def test_topics_table_is_printed_like_get_topic_info(built):
     assert first.split()[0] == f"T{themes[0]['id']}" and f"== {themes[0]['label']} ==" in first
 
 
-def test_reindex_with_other_min_cluster_size_embeds_nothing(built, tmp_path):
+def test_reindex_with_the_same_settings_asks_no_label_again(built, tmp_path):
+    """Other settings embed nothing: see the kill-and-resume test, which re-indexes at --min-cluster-size 20."""
     index = tmp_path / "index"
     shutil.copytree(built, index)
-    before = manifest(index)["generation"]
-    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
-              "--min-cluster-size", "20", "--no-llm")
-    m = manifest(index)
-    assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1
-    assert m["cache"]["umap_2d"] is True and m["clustering"]["method"] == "hdbscan"
-    assert m["parameters"]["min_cluster_size"] == 20 and m["generation"] == before + 1
     # same settings and model again: every label comes from the cache
     topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
               "--llm", "bundled")
@@ -181,7 +175,10 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
               "--min-cluster-size", "20")
     m = manifest(index)
     assert m["cache"]["labels"]["cached"] >= done >= 1
-    assert m["cache"]["chunks_embedded"] == 0
+    # other settings re-use the embeddings and the 2-D map of the cache (they were computed for the defaults)
+    assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1 and m["cache"]["umap_2d"] is True
+    assert m["clustering"]["method"] == "hdbscan" and m["parameters"]["min_cluster_size"] == 20
+    assert m["generation"] == manifest(built)["generation"] + 1  # the killed run committed nothing
     assert all(t["label"] for t in topics_json(index))
 
 

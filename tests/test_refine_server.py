@@ -14,15 +14,22 @@ from topictalk.indexing.sample import PATH as SAMPLE
 pytestmark = pytest.mark.slow  # a real `chroma run`, an index
 
 
-def test_a_rename_on_a_server_survives_a_reindex(chroma_server, tmp_path):  # noqa: F811
+def test_a_rename_on_a_server_survives_a_reindex(chroma_server, tmp_path, capsys):  # noqa: F811
+    from topictalk.ui import cli
+
+    def topictalk(*args: str) -> str:  # the command line's own code, in this process (a subprocess costs seconds)
+        capsys.readouterr()
+        assert cli.main(list(args)) == 0
+        return capsys.readouterr().out
+
     server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server), "--index-name", "refined"]
     build = ["index", "--input", str(SAMPLE), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",
              *server]
-    run_cli(*build)
-    topics = json.loads(run_cli("topics", "--json", *server).stdout)["topics"]
+    run_cli(*build)  # the index as a user builds it, in its own process
+    topics = json.loads(topictalk("topics", "--json", *server))["topics"]
     target = topics[-1]["topic"]
-    out = run_cli("topics", "--rename", str(target), "Named on the server", *server)
-    assert "renamed" in out.stdout and not list(tmp_path.glob("refinements*.json"))
+    out = topictalk("topics", "--rename", str(target), "Named on the server", *server)
+    assert "renamed" in out and not list(tmp_path.glob("refinements*.json"))
     run_cli(*build)
-    again = {t["topic"]: t for t in json.loads(run_cli("topics", "--json", *server).stdout)["topics"]}
+    again = {t["topic"]: t for t in json.loads(topictalk("topics", "--json", *server))["topics"]}
     assert (again[target]["label"], again[target]["label_source"]) == ("Named on the server", "user")
