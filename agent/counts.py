@@ -8,7 +8,7 @@ something the index does not hold is told so rather than answered with documents
 from __future__ import annotations
 
 from topictalk import prompts
-from topictalk.agent import attribution, lexical, trends_answers
+from topictalk.agent import attribution, retrieval, trends_answers
 from topictalk.agent.context import Builder, Context
 
 COUNT_POOL = 2000  # a count reads at most this many nearest documents (it says "at least" when all pass)
@@ -28,7 +28,7 @@ def count(builder: Builder, plan, question, vector) -> Context:
         return Context(plan, None, lead=lead)
     pool = min(total, COUNT_POOL)
     hits = index.search(vector, pool)
-    near = _near_or_named(hits, subject, budget.count_similarity)
+    near = retrieval.near_or_named(hits, subject, budget.count_similarity)
     at_least = "at least " if len(near) == pool < total else ""
     topics = [(t, s) for t, s in index.rank_topics(vector, 3) if s >= budget.topic_match_similarity]
     sources = builder.plain_sources([h.document for h in near[:COUNT_EXAMPLES]])
@@ -48,13 +48,6 @@ def count(builder: Builder, plan, question, vector) -> Context:
     return ctx
 
 
-def _near_or_named(hits: list, subject: str, similarity: float) -> list:
-    """The hits near the subject, or nearly near and naming it word for word (``lexical.near_or_named``):
-    "how many articles are about football?" was 0 on 2,092 BBC articles with a football topic of 177."""
-    return lexical.near_or_named(hits, subject, similarity, lambda h: h.similarity,
-                                 lambda h: f"{h.document.title} {h.document.text}")
-
-
 def list_documents(builder: Builder, plan, question, vector) -> Context:
     index, budget = builder.index, builder.budget
     subject = plan.subject or plan.query
@@ -64,7 +57,7 @@ def list_documents(builder: Builder, plan, question, vector) -> Context:
     hits = trends_answers.restricted(index, plan, vector, k, exclude) if plan.when or plan.values else []
     scope = trends_answers.scope_note(index, plan) if hits else ""
     hits = hits or index.search(vector, k, exclude=exclude, words=subject, lexical_weight=budget.lexical_weight)
-    near = _near_or_named(hits, subject, budget.min_document_similarity)
+    near = retrieval.near_or_named(hits, subject, budget.min_document_similarity)
     sources = builder.plain_sources([h.document for h in near])
     if not sources:
         lead = (f"No document is at least {budget.min_document_similarity:.2f} similar to \"{subject}\" (cosine of "

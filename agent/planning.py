@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from topictalk import prompts
-from topictalk.agent import lexical, router, time_rules, trends_answers
+from topictalk.agent import retrieval, router, time_rules, trends_answers
 from topictalk.agent.context import Budget
 from topictalk.agent.examples import Examples
 from topictalk.agent.intents import (
@@ -138,17 +138,12 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
                                  lexical_weight=budget.lexical_weight)
         best_topic = max((s for _, s in index.rank_topics(vector, 1)), default=0.0)
         nearest = max((h.similarity for h in plan.hits), default=0.0)  # re-ranked: the first need not be nearest
+        # a hit nearly near that names every subject word is something on it: a paper titled "Protein Inverse
+        # Folding" for "proteins", which one word embeds too weakly (0.30) to reach
         if nearest < budget.min_document_similarity and best_topic < budget.min_topic_similarity \
-                and not _word_for_word(plan.query, plan.hits, budget.min_document_similarity):
+                and not retrieval.near_or_named(plan.hits, plan.query, budget.min_document_similarity):
             plan = Plan(OFF_CORPUS, plan.query, no_topic=plan.no_topic)
     return plan
-
-
-def _word_for_word(query: str, hits: list, similarity: float) -> bool:
-    """Whether a hit nearly near the query names its every word: a corpus that has a paper titled "Protein
-    Inverse Folding" has something on "proteins", though one word embeds too weakly (0.30) to say so."""
-    return bool(lexical.near_or_named(hits, query, similarity, lambda h: h.similarity,
-                                      lambda h: f"{h.document.title} {h.document.text}"))
 
 
 def _by_size(plan: Plan, index: Snapshot) -> Plan:

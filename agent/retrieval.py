@@ -40,6 +40,17 @@ class Hit:
     document: DocumentRecord
     similarity: float  # cosine similarity to the question
 
+    @property
+    def text(self) -> str:
+        """What the lexical rules read of it: its title and text."""
+        return f"{self.document.title} {self.document.text}"
+
+
+def near_or_named(hits: list[Hit], query: str, similarity: float) -> list[Hit]:
+    """The hits at least ``similarity`` near, or nearly near and naming every word of ``query``
+    (``lexical.near_or_named``), in their order."""
+    return lexical.near_or_named(hits, query, similarity, lambda h: h.similarity, lambda h: h.text)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -111,8 +122,7 @@ class Snapshot:
             if not (words and lexical_weight > 0):
                 return self._hits(self._reader.query_documents(vector, n), exclude, k)
             pool = self._hits(self._reader.query_documents(vector, max(n, LEXICAL_POOL)), exclude, max(k, LEXICAL_POOL))
-            return lexical.rerank(words, pool, lambda h: h.similarity, lambda h: f"{h.document.title} {h.document.text}",
-                                  lexical_weight)[:k]
+            return lexical.rerank(words, pool, lambda h: h.similarity, lambda h: h.text, lexical_weight)[:k]
         size = self.by_id[topic].size if topic in self.by_id else 0
         n = min(n, max(1, size)) if size else n
         # Chroma's metadata filter reads every id of the topic first (133 ms p50 at 120k abstracts); a

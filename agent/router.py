@@ -194,7 +194,7 @@ def _compare(a: Asked) -> Plan | None:
         return Plan(COMPARE, a.question, [focus, a.numbers[0]])
     two = _RANKED_TWO.search(a.q)
     if two:  # the first two the last reply listed, else the two biggest (or smallest) of the index
-        order = "smallest" if _SMALL.search(two.group()) else "largest"
+        order = _order(two.group())
         if order == "largest" and len(a.state.listed_topics) >= 2:
             return Plan(COMPARE, a.question, list(a.state.listed_topics[:2]))
         return Plan(COMPARE, a.question, [], order=order, by_size=True)
@@ -230,10 +230,15 @@ def _more(a: Asked) -> Plan | None:
 def _topic_lists(a: Asked) -> Plan | None:
     subject = _find_subject(a.q)
     if _is_overview(a.q) and subject is None:
-        return Plan(OVERVIEW, a.question, order="smallest" if _SMALL.search(a.q) else "largest")
+        return Plan(OVERVIEW, a.question, order=_order(a.q))
     if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
         return Plan(FIND_TOPICS, subject or a.question, subject=subject)
     return None
+
+
+def _order(words: str) -> str:
+    """ "smallest" when ``words`` ask for the small end ("smallest", "fewest", "least common"), else "largest"."""
+    return "smallest" if _SMALL.search(words) else "largest"
 
 
 def _ranked_topic(a: Asked) -> Plan | None:
@@ -243,13 +248,11 @@ def _ranked_topic(a: Asked) -> Plan | None:
     bare = None if one or which else _RANKED_BARE.search(a.q)
     if bare:  # of what the conversation is on: themes after themes were listed or opened, else topics
         themes = a.state.focus_theme is not None or (a.state.numbered == "themes" and a.state.focus_topic is None)
-        order = "smallest" if bare.group(1) == "smallest" else "largest"
-        return Plan(THEME if themes else TOPIC, a.question, [], order=order, by_size=True)
+        return Plan(THEME if themes else TOPIC, a.question, [], order=_order(bare.group(1)), by_size=True)
     if not (one or which):
         return None
     size_word, kind = (one.group(1), one.group(2)) if one else (which.group(2), which.group(1))
-    order = "smallest" if size_word in ("smallest", "fewest", "least common") else "largest"
-    return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=order, by_size=True)
+    return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=_order(size_word), by_size=True)
 
 
 # a question about what the conversation is on, named by a pronoun only: "how many documents does it have?",
@@ -293,7 +296,7 @@ def _sized(plan: Plan, a: Asked) -> Plan:
     if one is None or one.group(2) == "theme" or plan.intent in (COMPARE, THEME):
         return plan
     plan.by_meaning, plan.by_size = False, True
-    plan.order = "smallest" if one.group(1) in ("smallest", "least common") else "largest"
+    plan.order = _order(one.group(1))
     return plan
 
 

@@ -39,4 +39,3 @@ def route(a: Asked) -> Plan | None:
     if _GREETING.search(a.q) or _HELP.search(a.q):
         return Plan(HELP, a.question)
     return None
-

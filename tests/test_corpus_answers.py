@@ -257,14 +257,16 @@ def test_hi_is_answered_with_what_to_ask_from_the_index_without_the_model():
 def test_a_subject_a_document_holds_word_for_word_is_not_off_the_corpus():
     from types import SimpleNamespace
 
+    from topictalk.agent.retrieval import Hit, near_or_named
+
     def hit(title, similarity=0.3, text=""):
-        return SimpleNamespace(document=SimpleNamespace(title=title, text=text), similarity=similarity)
+        return Hit(SimpleNamespace(title=title, text=text), similarity)
 
     hits = [hit("RIGA-Fold: A General Framework for Protein Inverse Folding"), hit("Sheaf Neural Networks")]
-    assert planning._word_for_word("proteins", hits, 0.35)  # one word embeds weakly; the title holds it
-    assert not planning._word_for_word("proteins", [hit("Protein folding", similarity=0.1)], 0.35)  # in passing
-    assert not planning._word_for_word("best pizza dough recipe Naples", hits + [hit("Pizza delivery routing")], 0.35)
-    assert not planning._word_for_word("", hits, 0.35)
+    assert near_or_named(hits, "proteins", 0.35)  # one word embeds weakly; the title holds it
+    assert not near_or_named([hit("Protein folding", similarity=0.1)], "proteins", 0.35)  # in passing
+    assert not near_or_named(hits + [hit("Pizza delivery routing")], "best pizza dough recipe Naples", 0.35)
+    assert not near_or_named(hits, "", 0.35)
 
 
 def test_a_count_of_one_word_counts_the_documents_that_name_it_nearly_near():
