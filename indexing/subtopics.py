@@ -107,9 +107,15 @@ def cached(reader, topic: int, settings: Settings = Settings(), memo: dict | Non
     known = {t.id: t for t in reader.topics()}
     if int(topic) not in known or int(topic) == OUTLIER:
         return None
+    return _read(_key_of(reader, known[int(topic)], settings, llm)[0], cache_of(reader), memo)
+
+
+def _key_of(reader, topic, settings: Settings, llm: Completer | None) -> tuple[str, topics.TopicParams, dict | None]:
+    """The cache key of ``topic``'s subtopics as :func:`find` keeps them (and :func:`cached` looks them up), with
+    the index's topic parameters and the labelling model's description (None: keyword headings)."""
+    params = refine_topics.params_of(reader.manifest)
     labeller = subtopic_labels.describe(llm, settings.labels) if llm is not None else None
-    key = _key(reader, known[int(topic)], refine_topics.params_of(reader.manifest), settings, labeller)
-    return _read(key, cache_of(reader), memo)
+    return _key(reader, topic, params, settings, labeller), params, labeller
 
 
 def find(reader, topic: int, cache: Path | None = None, settings: Settings = Settings(),
@@ -126,9 +132,7 @@ def find(reader, topic: int, cache: Path | None = None, settings: Settings = Set
         ids = sorted(t for t in known if t != OUTLIER)
         raise TopictalkError(f"no topic {topic} in this index (its topics run from {ids[0] if ids else 0} to "
                              f"{ids[-1] if ids else 0}); see `topictalk topics`")
-    params = refine_topics.params_of(reader.manifest)
-    labeller = subtopic_labels.describe(llm, settings.labels) if llm is not None else None
-    key = _key(reader, known[topic], params, settings, labeller)
+    key, params, labeller = _key_of(reader, known[topic], settings, llm)
     found = _read(key, cache, memo)
     if found is not None:
         return found
