@@ -43,9 +43,49 @@ class Source:
 
 
 @dataclass
+class Ask:
+    """What the model is asked in an answer from numbered sources, whole or source by source.
+
+    ``template`` (a prompt file with a [SOURCES] slot) is filled with ``fields`` and the sources' lines:
+    all of them in one message (:meth:`whole`), or the first alone and then one ``ask_next_source``
+    message per later source (:meth:`steps`), for a model that reads a prompt slowly and keeps what it
+    read (llama.cpp on a CPU): its first word then waits for one source, not four. A line is made when
+    first needed (its digest embeds that source's sentences), so a step reads no later source.
+    """
+
+    template: str
+    fields: dict[str, str]
+    numbers: list[int]  # the sources' numbers, in order
+    make_line: Callable[[int], str] = field(repr=False)  # source number -> its line
+    _lines: dict[int, str] = field(default_factory=dict, repr=False)
+
+    def line(self, n: int) -> str:
+        if n not in self._lines:
+            self._lines[n] = self.make_line(n)
+        return self._lines[n]
+
+    def whole(self) -> str:
+        block = "\n\n".join(self.line(n) for n in self.numbers)
+        return prompts.fill(self.template, SOURCES=block or "(none)", **self.fields)
+
+    def steps(self) -> Iterator[str]:
+        """The messages of the answer read source by source: the template with the first source, then
+        each later source in the words of ``ask_next_source``."""
+        if not self.numbers:
+            yield self.whole()
+            return
+        first, *rest = self.numbers
+        yield prompts.fill(self.template, SOURCES=self.line(first), **self.fields)
+        for n in rest:
+            yield prompts.fill("ask_next_source", SOURCE=self.line(n), N=n)
+
+
+@dataclass
 class Context:
     plan: router.Plan
-    user_message: str | None  # None: answered by ``lead`` alone, without the LLM
+    # the model's message when it needs no sources (an overview, a synthesis); None: answered by ``lead``
+    # alone, without the LLM, unless ``ask`` is set
+    user_message: str | None
     lead: str = ""  # shown first, before the model writes
     sources: list[Source] = field(default_factory=list)
     topics: list[int] = field(default_factory=list)  # topics the reply shows, in its order
@@ -59,6 +99,15 @@ class Context:
     # the model adds a synthesis to an answer the index already gave: its unsupported sentences are dropped,
     # and it is neither asked again nor replaced by quotes
     synthesis: bool = False
+    ask: Ask | None = None  # the model's message of an answer from the numbered sources
+
+    @property
+    def needs_model(self) -> bool:
+        return self.user_message is not None or self.ask is not None
+
+    def message(self) -> str:
+        """The model's message in one piece (every source's line made)."""
+        return self.ask.whole() if self.ask is not None else self.user_message or ""
 
 
 @dataclass(frozen=True)
@@ -209,9 +258,8 @@ class Builder:
                 picked.append(d)
                 seen.add(d.topic)
         ctx = self._with_sources(plan, picked[: self.budget.sources], None, topics[:4])
-        ctx.user_message = prompts.fill(self._prompt(plan), THEME=f"{theme.label}: {about(theme)}",
-                                        TOPICS="\n".join(topic_line(t) for t in topics[:6]),
-                                        SOURCES=self._source_block(ctx), QUESTION=question)
+        self._ask(ctx, self._prompt(plan), THEME=f"{theme.label}: {about(theme)}",
+                  TOPICS="\n".join(topic_line(t) for t in topics[:6]), QUESTION=question)
         ctx.lead, ctx.topics, ctx.themes = lead, [t.id for t in topics], [theme.id]
         return ctx
 
@@ -239,8 +287,7 @@ class Builder:
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
-        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=_topic_block(topic), SOURCES=self._source_block(ctx),
-                                        QUESTION=question)
+        self._ask(ctx, self._prompt(plan), TOPICS=_topic_block(topic), QUESTION=question)
         ctx.topics = [topic.id]
         return ctx
 
@@ -252,8 +299,7 @@ class Builder:
         docs = [d for t in topics for d in self.index.documents(t.representative_ids[:per])]
         ctx = self._with_sources(plan, docs, None, topics)
         blocks = "\n\n".join(_topic_block(t) for t in topics)
-        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=blocks, SOURCES=self._source_block(ctx),
-                                        QUESTION=question)
+        self._ask(ctx, self._prompt(plan), TOPICS=blocks, QUESTION=question)
         ctx.topics = [t.id for t in topics]
         return ctx
 
@@ -270,8 +316,7 @@ class Builder:
         ctx.focus = [self.index.embed(s) for s, first, last in groups for _ in range(first, last + 1)]
         blocks = "\n".join(f"{s}: no topic is about it; its nearest documents are sources [{first}]-[{last}]"
                            for s, first, last in groups)
-        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS=blocks, SOURCES=self._source_block(ctx),
-                                        QUESTION=question)
+        self._ask(ctx, self._prompt(plan), TOPICS=blocks, QUESTION=question)
         ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
         ctx.numbered = "sources"
         return ctx
@@ -288,8 +333,7 @@ class Builder:
         lines = "\n".join(f"- Topic {t.id}: **{t.label}** ({t.size} documents"
                           + (f"; theme: {themes[t.theme].label}" if t.theme in themes else "") + ")" for t in good)
         ctx.lead = prompts.fill("find_lead", SUBJECT=subject, TOPICS=lines) + "\n\n"
-        ctx.user_message = prompts.fill(self._prompt(plan), TOPICS="\n".join(topic_line(t) for t in good),
-                                        SOURCES=self._source_block(ctx), QUESTION=question)
+        self._ask(ctx, self._prompt(plan), TOPICS="\n".join(topic_line(t) for t in good), QUESTION=question)
         ctx.topics = [t.id for t in good]
         return ctx
 
@@ -313,7 +357,7 @@ class Builder:
     def search(self, plan, question, vector) -> Context:
         """The documents planning found (and checked to be near enough), answered by the model."""
         ctx = self._with_sources(plan, [h.document for h in plan.hits], vector, [])
-        ctx.user_message = prompts.fill(self._prompt(plan), SOURCES=self._source_block(ctx), QUESTION=question)
+        self._ask(ctx, self._prompt(plan), QUESTION=question)
         ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
         ctx.numbered = "sources"
         if plan.no_topic:  # "are there topics about X?" where none is: said so before the documents that are
@@ -325,12 +369,12 @@ class Builder:
         if plan.documents:  # "those papers": the last reply's sources again
             docs = self.index.documents(plan.documents)
             ctx = self._with_sources(plan, docs, vector, [])
-            ctx.user_message = prompts.fill("ask_search", SOURCES=self._source_block(ctx), QUESTION=question)
+            self._ask(ctx, "ask_search", QUESTION=question)
         else:
             doc = self.index.documents([plan.document])[0]
             near = self.index.search(self.index.embed(doc.text), self.budget.sources, exclude={doc.id})
             ctx = self._with_sources(plan, [doc] + [h.document for h in near][: self.budget.sources - 1], vector, [])
-            ctx.user_message = prompts.fill(self._prompt(plan), SOURCES=self._source_block(ctx), QUESTION=question)
+            self._ask(ctx, self._prompt(plan), QUESTION=question)
         ctx.topics = list(dict.fromkeys(s.topic for s in ctx.sources if s.topic != -1))
         ctx.numbered = "sources"
         return ctx
@@ -364,11 +408,16 @@ class Builder:
                          else self.index.embed(d.title or d.text[:200]))
         return Context(plan, None, sources=sources, sentences=table, focus=focus)
 
-    def _source_block(self, ctx: Context) -> str:
-        """Each source as its title and the sentences nearest the question: short prompts answer sooner."""
-        lines = []
-        for s, focus in zip(ctx.sources, ctx.focus):
-            digest = " ".join(ctx.sentences.best(s.n, focus, self.budget.digest_sentences))
+    def _ask(self, ctx: Context, template: str, **fields: str) -> None:
+        """``ctx`` asks the model ``template`` over its numbered sources (Ask: whole or source by source)."""
+        focus = {s.n: f for s, f in zip(ctx.sources, ctx.focus)}
+        by_n = {s.n: s for s in ctx.sources}
+
+        def line(n: int) -> str:
+            # each source as its title and the sentences nearest the question: short prompts answer sooner
+            s = by_n[n]
+            digest = " ".join(ctx.sentences.best(n, focus[n], self.budget.digest_sentences))
             body = self._truncate(digest, self.budget.source_tokens)
-            lines.append(f"[{s.n}] {s.title}: {body}" if s.title else f"[{s.n}] {body}")
-        return "\n\n".join(lines) if lines else "(none)"
+            return f"[{n}] {s.title}: {body}" if s.title else f"[{n}] {body}"
+
+        ctx.ask = Ask(template, fields, [s.n for s in ctx.sources], line)

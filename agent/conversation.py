@@ -27,7 +27,7 @@ from topictalk.agent.checks import AnswerCheck
 from topictalk.agent.citations import CitationFilter
 from topictalk.agent.context import Budget, Builder, Context, Source
 from topictalk.agent.history import History
-from topictalk.agent.llm import Message, Model, Options
+from topictalk.agent.llm import Message, Model, Options, Usage
 from topictalk.agent.retrieval import Snapshot, TopicIndex
 from topictalk.indexing.errors import TopictalkError
 
@@ -84,6 +84,11 @@ class Settings:
     check_answers: bool = True
     # route what the rules leave to a search by the nearest labelled example question (agent/examples.py)
     route_by_examples: bool = True
+    # an answer from several sources read and written one source at a time (context.Ask.steps): the first
+    # word waits for one source, not all. None: where the model prefers it (Model.prefers_steps: a runtime
+    # that reads prompts slowly and keeps what it read). step_tokens caps each source's sentence
+    stepped: bool | None = None
+    step_tokens: int = 96
 
     def budget(self) -> Budget:
         return Budget(self.sources, self.digest_sentences, self.source_tokens, self.overview_topics,
@@ -105,6 +110,7 @@ class Reply:
     answer_source: str = "model"
     draft: str = ""  # the model's first answer as streamed, before any check
     dropped: list[str] = field(default_factory=list)  # sentences no source supports, removed
+    calls: list[Usage] = field(default_factory=list)  # what each model call read and wrote, in order
 
     def as_dict(self) -> dict:
         return {"answer": self.answer, "sources": [s.as_dict() for s in self.sources], "topics": self.topics,
@@ -131,6 +137,7 @@ class Response:
         self.index = index
         self.context = context
         self._shown: list[str] = []  # what the reader saw, in order
+        self.calls: list[Usage] = []  # what each model call of this answer read and wrote
         self._outcome: _Outcome | None = None
         self._reply: Reply | None = None
         self._stopping = threading.Event()  # set by stop(), read by the model between tokens
@@ -166,7 +173,7 @@ class Response:
                 yield from self._emit(ctx.prelude())
             if self.stopped:
                 pass  # the finally records what was shown
-            elif ctx.user_message is None:  # the index's own answer: its citations are the sources it numbered
+            elif not ctx.needs_model:  # the index's own answer: its citations are the sources it numbered
                 numbers = [s.n for s in ctx.sources]
                 self._outcome = _Outcome(self._prelude_text(), numbers, "index", {n: "index" for n in numbers})
             else:
@@ -188,19 +195,46 @@ class Response:
             else conv.settings.max_tokens
         options = Options(max_tokens=limit, temperature=conv.settings.temperature,
                           repetition_penalty=conv.settings.repetition_penalty)
-        chunks = citations(conv.model.stream(messages, options, self._stopping))
+        response = conv.model.stream(messages, options, self._stopping)
+        self.calls.append(response.usage)
+        chunks = citations(response)
         if shown:
             start = len(self._shown)
             yield from self._emit(chunks)
             return "".join(self._shown[start:]).strip(), citations.cited
         return "".join(chunks).strip(), citations.cited
 
+    def _attempt_steps(self, steps: Iterator[str]) -> Iterator[str]:
+        """One answer written source by source, streamed: each call's message adds the next source to the
+        dialogue so far, so a model that keeps what it read (llama.cpp's KV cache) reads only that source,
+        and the first word waits for the first source alone. The whole answer is capped at max_tokens."""
+        conv = self._conversation
+        citations = CitationFilter(s.n for s in self.context.sources)
+        left = conv.settings.max_tokens
+        dialogue: list[Message] = []
+        start = len(self._shown)
+        for message in steps:
+            if self.stopped or left <= 0:
+                break
+            dialogue.append({"role": "user", "content": message})
+            options = Options(max_tokens=min(left, conv.settings.step_tokens), temperature=conv.settings.temperature,
+                              repetition_penalty=conv.settings.repetition_penalty)
+            response = conv.model.stream(conv.messages(dialogue), options, self._stopping)
+            self.calls.append(response.usage)
+            before = len(self._shown)
+            yield from self._emit(_after(citations(response), " " if "".join(self._shown[start:]).strip() else ""))
+            left -= max(1, response.usage.completion_tokens)
+            dialogue.append({"role": "assistant", "content": "".join(self._shown[before:]).strip() or "(nothing)"})
+        return "".join(self._shown[start:]).strip(), citations.cited
+
     def _answer(self) -> Iterator[str]:
         """The model's answer, checked; asked again once, then replaced by quotes of the sources."""
         conv, ctx = self._conversation, self.context
-        first = [{"role": "user", "content": ctx.user_message}]
         before = self._prelude_text()
-        draft, cited = yield from self._attempt(conv.messages(first))
+        if conv.stepped(ctx):
+            draft, cited = yield from self._attempt_steps(ctx.ask.steps())
+        else:
+            draft, cited = yield from self._attempt(conv.messages([{"role": "user", "content": ctx.message()}]))
         if self.stopped:
             return None  # recorded as stopped: nothing is checked or asked again
         if not ctx.sources:  # an overview written from the topic list: nothing to check against
@@ -225,6 +259,7 @@ class Response:
         # asked once more, quietly: the reader keeps the first attempt until the reply replaces it, once
         # (streamed, the notice, the second attempt and the quotes rewrote the answer three times; issue 33)
         # the same turn, the first answer and the request again: the history window shrinks to fit
+        first: list[Message] = [{"role": "user", "content": ctx.message()}]
         again = conv.messages(first + [{"role": "assistant", "content": draft or "(no answer)"},
                                        {"role": "user", "content": prompts.load("ask_retry")}])
         second, cited = yield from self._attempt(again, shown=False)
@@ -251,6 +286,21 @@ class Response:
 
     def text(self) -> str:
         return self.reply().answer
+
+
+def _after(chunks: Iterator[str], separator: str) -> Iterator[str]:
+    """``chunks`` without their leading whitespace, ``separator`` before the first text (none when empty)."""
+    pending = separator
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                chunk = chunk.lstrip()
+                if not chunk:
+                    continue
+                chunk, pending = pending + chunk, None
+            yield chunk
+    finally:
+        getattr(chunks, "close", lambda: None)()
 
 
 def _outcome(review: attribution.Review, how: str, draft: str, dropped: list[str] = ()) -> _Outcome:
@@ -312,6 +362,11 @@ class Conversation:
         return self.history.messages(prompts.load("chat_system"), this_turn, self.model.count_tokens,
                                      self.model.context_length, self.settings.max_tokens, example)
 
+    def stepped(self, context: Context) -> bool:
+        """Whether this answer is read and written source by source (Settings.stepped)."""
+        wanted = self.settings.stepped if self.settings.stepped is not None else self.model.prefers_steps
+        return wanted and context.ask is not None and not context.synthesis and len(context.sources) > 1
+
     def check(self, response: Response) -> AnswerCheck:
         """The checks of one response's answer, by this conversation's settings."""
         return AnswerCheck(response.context, response.index, response.question,
@@ -339,7 +394,7 @@ class Conversation:
             counts = Counter(s.topic for s in cited if s.topic != -1)  # ties: the first cited first
             topics = [t for t, _ in counts.most_common()] or ctx.topics
         reply = Reply(response.question, answer, ctx.plan.intent, cited, ctx.sources, topics, ctx.themes,
-                      outcome.how, outcome.draft, outcome.dropped)
+                      outcome.how, outcome.draft, outcome.dropped, list(response.calls))
         self.history.add(reply.question, self._truncate(reply.answer, self.settings.history_tokens))
         self.state.remember(ctx.plan, topics, ctx.themes, ctx.numbered, [s.id for s in cited],
                             seen=[s.id for s in ctx.sources])

@@ -93,6 +93,7 @@ class LlamaCppModel(Model):
         self.spec = self.parsed.text
         self.path = path
         self.threads = threads
+        self.prefers_steps = n_gpu_layers == 0  # on a CPU: reading the prompt is most of the first word's wait
         self.context_length = self._llm.n_ctx()
         self._lock = threading.Lock()
         meta = self._llm.metadata

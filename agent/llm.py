@@ -152,6 +152,11 @@ class Model(ABC):
     # whether complete_many serves its prompts together (a batched generate, requests in flight);
     # when not, a caller that wants each answer as it comes asks one prompt at a time
     batches: bool = False
+    # answers from several sources are asked one source at a time (conversation.Settings.stepped): worth it
+    # for a runtime that reads a prompt slowly and keeps what it read of the last one (llama.cpp on a CPU:
+    # ~70 prompt tokens/s for the bundled 1.5B on 2 cores), not for a server or a GPU, where each call
+    # costs a round trip and reading is fast
+    prefers_steps: bool = False
     # Meta's Llama 2 format (prompts.format_chat) instead of the model's own template
     llama2: bool = False
     # the model's own control/added tokens written in brackets (prompts.model_tokens):

@@ -358,6 +358,52 @@ def test_a_follow_up_re_reads_only_the_start_of_earlier_answers(index):
     assert conv.history[-1][1].startswith("word0")
 
 
+def says_the_newest(messages):
+    """A model answering one source a call: a sentence from the newest source it was given."""
+    found = _sources_in(messages)
+    n = max(found)
+    return f"[{n}] " + " ".join(found[n].rstrip(".").split()[:12]) + "."
+
+
+def stepping(reply) -> FakeLLM:
+    llm = FakeLLM(reply)
+    llm.prefers_steps = True  # as llama.cpp on a CPU: it keeps what it read of the last prompt
+    return llm
+
+
+def test_an_answer_is_read_and_written_one_source_at_a_time(index):
+    llm = stepping(says_the_newest)
+    reply = Conversation(index, llm).ask("Which papers study privacy attacks on federated learning?")
+    n = len(reply.provided)
+    assert n > 1 and len(llm.calls) == len(reply.calls) == n
+    first = llm.calls[0][-1]["content"]
+    assert "[1]" in first and "[2]" not in first and "Question:" in first  # the first word waits for one source
+    for k in range(1, n):
+        # each call is the last one, its answer and the next source: a kept KV cache reads only the new part
+        assert llm.prompts[k].startswith(llm.prompts[k - 1])
+        assert llm.calls[k][-2]["role"] == "assistant" and llm.calls[k][-2]["content"].startswith(f"[{k}] ")
+        assert f"[{k + 1}]" in llm.calls[k][-1]["content"] and f"[{k}]" not in llm.calls[k][-1]["content"]
+    assert [s.n for s in reply.sources] == list(range(1, n + 1)) and reply.answer_source == "model"
+    assert all(f"[{k}] " in reply.answer for k in range(1, n + 1)) and "  " not in reply.answer
+    whole = stepping(cite_first)
+    Conversation(index, whole, Settings(stepped=False)).ask("Which papers study privacy attacks on federated learning?")
+    assert len(whole.calls) == 1 and "[2]" in whole.calls[0][-1]["content"]
+
+
+def test_a_stepped_answer_stops_between_sources_and_fits_its_token_cap(index):
+    llm = stepping(says_the_newest)
+    response = Conversation(index, llm).respond("Which papers study privacy attacks on federated learning?")
+    chunks = iter(response)
+    shown = next(chunks)
+    response.stop()
+    shown += "".join(chunks)
+    assert len(llm.calls) == 1 and response.reply().answer_source == "stopped" and "[2]" not in shown
+    capped = stepping(says_the_newest)  # 14 words a sentence: a cap of 20 tokens leaves room for two calls
+    Conversation(index, capped, Settings(max_tokens=20, check_answers=False)).ask(
+        "Which papers study privacy attacks on federated learning?")
+    assert len(capped.calls) == 2
+
+
 def test_streaming_yields_chunks_and_a_stopped_stream_is_recorded(index):
     conv = Conversation(index, FakeLLM("one two three four five"))
     response = conv.respond("Tell me about topic 0")

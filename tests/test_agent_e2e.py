@@ -37,9 +37,11 @@ def ask(arxiv_index):
     with topictalk.open(arxiv_index, settings=Settings(max_tokens=80)) as index:
         def asked(question: str) -> dict:
             if question not in replies:
-                replies[question] = json.loads(json.dumps(index.ask(question).reply.as_dict(), ensure_ascii=False))
+                asked.raw[question] = index.ask(question).reply
+                replies[question] = json.loads(json.dumps(asked.raw[question].as_dict(), ensure_ascii=False))
             return replies[question]
 
+        asked.raw = {}  # the Reply objects, for what as_dict leaves out
         yield asked
 
 
@@ -64,6 +66,19 @@ def test_no_cited_number_is_invented(ask):
     numbers = {s["n"] for s in reply["sources"]}
     written = {int(n) for n in re.findall(r"\[(\d+)\]", reply["answer"])}
     assert written <= numbers and numbers <= {1, 2, 3, 4}
+
+
+def test_the_bundled_model_reads_an_answers_sources_one_a_call_from_its_kept_cache(ask):
+    question = "Which papers study reasoning in large language models?"
+    ask(question)
+    reply = ask.raw[question]
+    asked_again = reply.answer_source in ("model-retry", "extractive")  # one quiet call after the steps
+    steps = reply.calls[: len(reply.calls) - asked_again]
+    # one call a source, until the answer's 80 tokens are spent
+    assert 1 < len(steps) <= len(reply.provided) and sum(c.completion_tokens for c in steps) <= 80
+    # llama.cpp found each earlier call's whole prompt in its KV cache: a call reads one more source
+    assert all(later.cached_tokens >= earlier.prompt_tokens for earlier, later in zip(steps, steps[1:])), steps
+    assert steps[0].prompt_tokens < steps[-1].prompt_tokens
 
 
 def test_terminal_chat_keeps_the_conversation(arxiv_index):

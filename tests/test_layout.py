@@ -108,6 +108,7 @@ PLACEHOLDERS = {
     "ask_overview": {"N_DOCUMENTS", "N_TOPICS", "N_OUTLIERS", "ORDER", "TOPICS", "QUESTION"},
     "ask_retry": set(),
     "ask_search": {"SOURCES", "QUESTION"},
+    "ask_next_source": {"SOURCE", "N"},
     "ask_source": {"SOURCES", "QUESTION"},
     "ask_theme": {"THEME", "TOPICS", "SOURCES", "QUESTION"},
     "ask_topic": {"TOPICS", "SOURCES", "QUESTION"},
@@ -150,17 +151,29 @@ def test_every_prompt_is_a_text_file_with_its_placeholders():
 
 def _fill_calls():
     """(file, function, prompt name or None when computed, keyword names) of every
-    ``prompts.fill(...)`` in the code."""
+    ``prompts.fill(...)`` in the code. A builder's ``self._ask(ctx, PROMPT, **fields)`` counts as a fill of
+    PROMPT with ``fields`` and SOURCES (context.Ask fills it so, whole or source by source); Ask's own fills
+    of that computed prompt are that renderer, checked at each ``_ask``."""
     for layer in LAYERS[1:]:
         for path in (ROOT / layer).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
+            renderer = {id(f) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and c.name == "Ask"
+                        for f in ast.walk(c) if isinstance(f, ast.FunctionDef)}
             for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
                 for node in ast.walk(function):
-                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                            and node.func.attr == "fill" and isinstance(node.func.value, ast.Name)
-                            and node.func.value.id == "prompts"):
+                    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and isinstance(node.func.value, ast.Name)):
+                        continue
+                    call, owner = node.func.attr, node.func.value.id
+                    if call == "fill" and owner == "prompts":
                         name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                        if name is None and id(function) in renderer:
+                            continue
                         yield path.relative_to(ROOT), function.name, name, {k.arg for k in node.keywords}
+                    elif call == "_ask" and owner == "self":
+                        template = node.args[1] if len(node.args) > 1 else None
+                        name = template.value if isinstance(template, ast.Constant) else None
+                        yield path.relative_to(ROOT), function.name, name, {k.arg for k in node.keywords} | {"SOURCES"}
 
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
