@@ -43,12 +43,13 @@ class Settings:
     sources: int = 4  # numbered sources per answer
     # what the model reads of a source: its title and the sentence nearest the question that says what the
     # work does (attribution.SourceSentences.best), at most source_tokens long. Reading the prompt is most
-    # of the time to first token on a CPU (~140 tokens/s for the 1.5B on 2 cores): bench/agent.py
+    # of the time to first token on a CPU (~70 tokens/s for the bundled 1.5B on 2 AVX-512 cores): bench/agent.py
     digest_sentences: int = 1
     source_tokens: int = 48
     question_tokens: int = 300
-    # what the model re-reads of each earlier answer (its first tokens): a follow-up's history is read anew,
-    # not from the KV cache, and the router, not the model, resolves "that topic" and "the second one"
+    # what later prompts show of an earlier answer (its first tokens): the router, not the model, resolves
+    # "that topic" and "the second one". An answer written source by source is shown as its first call was
+    # (History.add), which llama.cpp's KV cache still holds, so a follow-up does not read it again
     history_tokens: int = 64
     # longer questions are refused before routing: the router, the embedder and the prompt all
     # grow with the question, and one user's pasted book would slow every other user's answer
@@ -138,6 +139,7 @@ class Response:
         self.context = context
         self._shown: list[str] = []  # what the reader saw, in order
         self.calls: list[Usage] = []  # what each model call of this answer read and wrote
+        self.dialogue: list[Message] = []  # an answer written source by source: its messages so far
         self._outcome: _Outcome | None = None
         self._reply: Reply | None = None
         self._stopping = threading.Event()  # set by stop(), read by the model between tokens
@@ -211,7 +213,7 @@ class Response:
         conv = self._conversation
         citations = CitationFilter(s.n for s in self.context.sources)
         left = conv.settings.max_tokens
-        dialogue: list[Message] = []
+        dialogue = self.dialogue = []
         start = len(self._shown)
         for message in steps:
             if self.stopped or left <= 0:
@@ -367,6 +369,15 @@ class Conversation:
         wanted = self.settings.stepped if self.settings.stepped is not None else self.model.prefers_steps
         return wanted and context.ask is not None and not context.synthesis and len(context.sources) > 1
 
+    @staticmethod
+    def _kept(response: Response, reply: Reply) -> list[Message]:
+        """What later prompts show of a turn answered source by source: its first call's message and sentence,
+        as the model's KV cache holds them (also where the checks trimmed that sentence: the reader saw the
+        checked answer, the model its own words). After a re-ask the cache holds that call instead, so
+        (nothing) the question and the start of the answer."""
+        first = response.dialogue[:2]
+        return first if reply.answer_source == "model" and len(first) == 2 else []
+
     def check(self, response: Response) -> AnswerCheck:
         """The checks of one response's answer, by this conversation's settings."""
         return AnswerCheck(response.context, response.index, response.question,
@@ -395,7 +406,8 @@ class Conversation:
             topics = [t for t, _ in counts.most_common()] or ctx.topics
         reply = Reply(response.question, answer, ctx.plan.intent, cited, ctx.sources, topics, ctx.themes,
                       outcome.how, outcome.draft, outcome.dropped, list(response.calls))
-        self.history.add(reply.question, self._truncate(reply.answer, self.settings.history_tokens))
+        self.history.add(reply.question, self._truncate(reply.answer, self.settings.history_tokens),
+                         self._kept(response, reply))
         self.state.remember(ctx.plan, topics, ctx.themes, ctx.numbered, [s.id for s in cited],
                             seen=[s.id for s in ctx.sources])
         return reply

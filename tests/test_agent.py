@@ -718,3 +718,32 @@ def test_counts_and_a_follow_up_about_defenses_with_the_real_model(themed):
     conv.ask("Which papers study spoofing attacks on voice biometrics?")
     follow = conv.ask("and what about countermeasures?")
     assert follow.intent == "search" and follow.provided[0].topic == 3
+
+
+def test_a_follow_up_finds_the_turn_before_it_as_the_model_last_read_it(index):
+    llm = stepping(says_the_newest)
+    conv = Conversation(index, llm)
+    conv.ask("Which papers study privacy attacks on federated learning?")
+    before = len(llm.prompts)
+    conv.ask("How does speech recognition work?")
+    # the new question's first call starts with what the last question's first call read and wrote: a runtime
+    # that keeps its KV cache reads only the new question and its first source
+    first_call = llm.prompts[0]
+    assert llm.prompts[before].startswith(first_call + " " + llm.calls[1][-2]["content"])
+    assert "privacy attacks" in llm.calls[before][-3]["content"] and "[2]" not in llm.calls[before][-3]["content"]
+    assert conv.history[0][0] == "Which papers study privacy attacks on federated learning?"  # the turn as asked
+
+
+def test_a_full_history_window_moves_in_steps_so_the_kept_turns_stay_put():
+    from topictalk.agent.history import WINDOW_STEP, History
+
+    history = History()
+    count = lambda text: len(text.split())  # noqa: E731
+    starts = []
+    for i in range(40):
+        history.add(f"question {i} " + "word " * 20, f"answer {i} " + "word " * 20)
+        got = history.messages("system", [{"role": "user", "content": "now"}], count, 800, 100)
+        starts.append(int(got[1]["content"].split()[1]))  # the oldest turn shown
+    full = [s for s in starts if s > 0]  # once the window is full, its start moves in steps, not every turn
+    assert len(full) > 2 * WINDOW_STEP and all(s % WINDOW_STEP == 0 for s in full)
+    assert len(set(full)) <= len(full) // WINDOW_STEP + 1 and full == sorted(full)
