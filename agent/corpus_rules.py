@@ -134,7 +134,9 @@ def unanswerable(a: Asked) -> Plan | None:
 
 # -- time, on an index without dates: an honest line, then what the index can say ---------------------------
 _RECENCY = re.compile(r"\b(?:newest|latest|most\s+recent|recent|oldest|earliest|first|new)\s+(?:papers?|articles?|"
-                      r"documents?|work|studies|stories|results|news)\b")
+                      r"documents?|work|studies|stories|results|news)\b|"
+                      # "which papers on X are the most recent?"
+                      r"\b(?:are|is)\s+the\s+(?:most\s+recent|newest|latest|oldest|earliest)(?:\s+ones?)?(?=\s*[?.!]*$)")
 
 
 def dated(a: Asked) -> Plan | None:

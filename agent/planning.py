@@ -131,7 +131,7 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
     if plan.intent == SEARCH and (plan.when or plan.values):
         plan.hits = trends_answers.restricted(index, plan, vector, budget.sources, shown if plan.more else set())
         if plan.hits:
-            plan.note = trends_answers.scope_note(index, plan)
+            plan.note = trends_answers.scope_note(index, plan, plan.hits)
             return plan
     if plan.intent == SEARCH:
         plan.hits = index.search(vector, budget.sources, exclude=shown if plan.more else set(), words=plan.query,

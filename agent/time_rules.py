@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import re
 
+from topictalk import prompts
 from topictalk.agent import corpus_rules, date_words
-from topictalk.agent.intents import COUNT, GLOBAL, GROUPS, SEARCH, TRENDS, UNANSWERABLE
+from topictalk.agent.intents import COUNT, GLOBAL, GROUPS, SEARCH, TOPIC, TRENDS, UNANSWERABLE
 from topictalk.agent.plans import Asked, IndexFacts, Plan
 
 # a growth word as a predicate ("what is growing?", "grown the most", "fastest growing topics"), not an
@@ -79,7 +80,29 @@ def route(a: Asked) -> Plan | None:
     """A TRENDS or GROUPS plan (or the line that the index holds no dates or groups); None: not such a question."""
     if a.facts is None:
         return None
-    return _groups(a, a.facts) or _time(a, a.facts) or _follow_up(a, a.facts)
+    return _newest_of_focus(a, a.facts) or _groups(a, a.facts) or _time(a, a.facts) or _follow_up(a, a.facts)
+
+
+_NEWEST = re.compile(r"\b(?:newest|latest|most\s+recent|recent|oldest|earliest)\b")
+# what "which ones are the most recent?" says besides its recency: no subject of its own ("first" is left out:
+# "the first one" is an item of a list)
+_NEWEST_FRAME = frozenset("newest latest most recent oldest earliest ones one papers paper articles article "
+                          "documents document stories story works work studies it its this that these those them "
+                          "they in of topic theme show me list give".split())
+
+
+def _newest_of_focus(a: Asked, facts: IndexFacts) -> Plan | None:
+    """ "which ones are the most recent?", "show me the latest ones", "the oldest papers in it?" while a topic is in
+    focus: that topic's newest (oldest) documents. Read as a time question it was the corpus's growing topics."""
+    if a.state.focus_topic is None or not _NEWEST.search(a.q):
+        return None
+    words = set(re.findall(r"[\w']+", corpus_rules.subject_of(a.question).lower()))
+    if words - _NEWEST_FRAME:
+        return None
+    if not facts.dated:  # the topic's documents, after the line that the documents carry no dates
+        return Plan(TOPIC, a.question, [a.state.focus_topic], note=prompts.load("no_dates"))
+    when = "earliest" if re.search(r"\b(?:oldest|earliest)\b", a.q) else "latest"
+    return Plan(SEARCH, a.question, [a.state.focus_topic], when=when)
 
 
 _WHAT_ABOUT = re.compile(r"^(?:and|but|ok(?:ay)?|so|then|also)?\s*,?\s*(?:(?:what|how)\s+about|and|and\s+for|and\s+in)\s+")

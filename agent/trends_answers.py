@@ -15,6 +15,8 @@ from topictalk.indexing import trends as tr
 
 TOP = 5  # topics per list (grew, shrank, a period's, a group's)
 DIFFER_TOP = 4  # topics over-represented on each side of a comparison of two groups
+# "the latest papers on X": the newest of this many documents nearest X (farther ones are rarely on X)
+NEWEST_POOL = 20
 ROW_MAX = 24  # periods printed one by one in a topic's row; more: the newest this many
 SPARK = "▁▂▃▄▅▆▇█"
 NO_DATES = ("This index has no dates: its documents were indexed without a date field, so it cannot count what "
@@ -301,8 +303,16 @@ def _by(builder: Builder, plan, facet, totals, note: str) -> Context:
 
 
 # -- searches and lists kept to a period or a group ---------------------------------------------------------
-def scope_note(index, plan) -> str:
-    """The line said before a restricted search's answer: which period and group it searched."""
+def scope_note(index, plan, hits=()) -> str:
+    """The line said before a restricted search's answer: which period and group it searched (for a topic's
+    newest or oldest documents, the periods they came from)."""
+    if (plan.topics or plan.subject) and plan.when in ("latest", "earliest") and not plan.values:
+        periods = sorted({h.document.period for h in hits if h.document.period})
+        dates = f", dated {span_text((periods[0], periods[-1]))}" if periods else ""
+        kind = "newest" if plan.when == "latest" else "oldest"
+        if plan.topics:
+            return f"*(The {kind} documents of topic {plan.topics[0]}{dates}.)*"
+        return f"*(The {kind} of the {NEWEST_POOL} documents nearest \"{plan.subject}\"{dates}.)*"
     span = span_of(index.trends(), plan.when)
     parts = ([f"dated {span_text(span)}"] if span else []) + \
         ([f"in {plan.facet} {plan.values[0]}"] if plan.values else [])
@@ -310,8 +320,23 @@ def scope_note(index, plan) -> str:
 
 
 def restricted(index, plan, vector, k: int, exclude: set[str]) -> list:
-    """The nearest documents within the period and group a plan names; [] when it names none the index holds."""
+    """The nearest documents within the period and group a plan names; [] when it names none the index holds.
+    A plan with a topic and "latest" ("earliest"): the topic's documents of its newest (oldest) periods, read
+    one period at a time from that end until ``k`` are found, newest (oldest) first. With a subject instead:
+    the newest (oldest) of the NEWEST_POOL documents nearest it."""
     trends = index.trends()
+    newest = plan.when == "latest"
+    if plan.subject and not plan.topics and not plan.values and plan.when in ("latest", "earliest"):
+        # "the latest papers on X": the documents on X, newest first; the newest period alone may hold none on X
+        pool = [h for h in index.search(vector, NEWEST_POOL, exclude=exclude) if h.document.date]
+        return sorted(pool, key=lambda h: h.document.date, reverse=newest)[:k] if pool else []
+    if plan.topics and plan.when in ("latest", "earliest") and trends is not None and trends.dated:
+        found: list = []
+        for period in (reversed(trends.periods) if plan.when == "latest" else trends.periods):
+            found += index.search_within(vector, k - len(found), topic=plan.topics[0], period=period, exclude=exclude)
+            if len(found) >= k:
+                break
+        return found
     span = span_of(trends, plan.when)
     periods = trends.periods[trends.periods.index(span[0]): trends.periods.index(span[1]) + 1] if span else None
     facet = (plan.facet, plan.values[0]) if plan.values else None

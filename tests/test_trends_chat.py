@@ -192,8 +192,10 @@ def test_an_index_with_groups_but_no_dates_says_it_has_no_dates_and_answers_grou
 def test_the_latest_papers_on_a_dated_index_are_its_newest_periods_without_the_no_dates_line():
     conv = Conversation(FakeIndex(snapshot(counts=trends())), FakeLLM("unused"), SETTINGS)
     reply = conv.ask("show me the latest papers on adversarial attacks")
-    assert "carry no dates" not in reply.answer and "Searched only the documents dated 2025-06" in reply.answer
-    assert reply.sources and all(DATED[s.id][0].startswith("2025-06") for s in reply.sources)
+    assert "carry no dates" not in reply.answer and "The newest of the 20 documents nearest" in reply.answer
+    # the newest of the documents on it, newest first (this small index's nearest 20 are all its documents)
+    dates = [DATED[s.id][0] for s in reply.provided]
+    assert dates == sorted(dates, reverse=True) and dates[0] == max(d for d, _ in DATED.values())
     undated = Conversation(FakeIndex(snapshot()), FakeLLM("unused"), SETTINGS).ask(
         "show me the latest papers on adversarial attacks")
     assert "carry no dates" in undated.answer  # as before, where there are none
@@ -270,3 +272,19 @@ def test_which_papers_were_published_in_a_year_is_no_longer_what_no_document_hol
         f"**{sum(map(sum, COUNTS.values()))}** documents are dated 2025-01 to 2025-06")
     undated = Conversation(FakeIndex(snapshot()), FakeLLM("unused"), SETTINGS).ask("Which papers were published in 2025?")
     assert undated.intent == "not_in_documents" and "publication dates" in undated.answer
+
+
+def test_the_most_recent_ones_after_a_topic_are_that_topics_newest_documents():
+    conv = Conversation(FakeIndex(snapshot(counts=trends())), FakeLLM("unused"), SETTINGS)
+    conv.ask("tell me about topic 0")
+    for question in ("which ones are the most recent?", "show me the latest ones", "what are the newest papers in it?"):
+        reply = conv.ask(question)  # read as a time question, it listed the corpus's growing topics
+        assert reply.intent == "search" and "The newest documents of topic 0" in reply.answer, question
+        assert [s.id for s in reply.provided] == ["t0d0", "t0d2", "t0d1"]  # topic 0's, newest first
+        conv.ask("tell me about topic 0")
+    oldest = conv.ask("and the oldest ones?")
+    assert [s.id for s in oldest.provided] == ["t0d1", "t0d2", "t0d0"]
+    undated = Conversation(FakeIndex(snapshot()), FakeLLM("unused"), SETTINGS)
+    undated.ask("tell me about topic 0")
+    reply = undated.ask("which ones are the most recent?")
+    assert "carry no dates" in reply.answer and reply.topics == [0]
