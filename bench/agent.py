@@ -121,6 +121,9 @@ def collect(index_dir: str, llm: str, max_tokens: int, overrides: dict | None = 
                 "draft": getattr(reply, "draft", reply.answer), "sources": [source(s) for s in reply.sources],
                 "provided": [source(s) for s in reply.provided], "ttft": first or 0.0,
                 "model_ttft": model_first, "labels": {t.id: t.label for t in index.topics},
+                # prompt tokens the model read before its first token (not from its KV cache): what the wait is
+                # made of on any host (an older checkout's Reply has no calls)
+                "read_first": next((c.prompt_tokens - c.cached_tokens for c in getattr(reply, "calls", [])[:1]), None),
                 "seconds": time.perf_counter() - start}
 
     out = []
@@ -171,7 +174,8 @@ def score(replies: list[dict]) -> dict:
     for r, (question, terms) in zip(replies, QUESTIONS):
         texts = {s["n"]: (s["title"], s["text"]) for s in r["provided"]}
         row = {"question": question, "intent": r["intent"], "answer_source": r["answer_source"], "ttft": r["ttft"],
-               "model_ttft": r["model_ttft"], "answer": r["answer"], "draft": r["draft"]}
+               "model_ttft": r["model_ttft"], "answer": r["answer"], "draft": r["draft"],
+               "read_first": r.get("read_first")}
         if terms is None:
             row["admitted"] = r["intent"] == "off_corpus"
         else:
@@ -204,6 +208,7 @@ def table(name: str, scored: dict) -> list[str]:
     ttft = sorted(r["ttft"] for r in scored["rows"])
     model = sorted(r["model_ttft"] for r in scored["rows"] if r["model_ttft"] is not None)
     later = sorted(f["ttft"] for f in scored["follow_ups"] if f.get("ttft") is not None)
+    read = sorted(r["read_first"] for r in scored["rows"] if r.get("read_first") is not None)
     sources = {}
     for r in scored["rows"]:
         sources[r["answer_source"]] = sources.get(r["answer_source"], 0) + 1
@@ -228,6 +233,8 @@ def table(name: str, scored: dict) -> list[str]:
         "(the conversation's history in the prompt)" if later else "  first token of a follow-up:       -",
         f"  model's first token:              median {statistics.median(model):.2f} s, max {model[-1]:.2f} s"
         if model else "  model's first token:              -",
+        f"  prompt tokens read before it:     median {statistics.median(read):.0f}, max {read[-1]}"
+        if read else "  prompt tokens read before it:     -",
         f"  answer sources:                   {', '.join(f'{k} {v}' for k, v in sorted(sources.items()))}",
     ]
 
