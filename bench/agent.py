@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from checkout import env_for, which  # noqa: E402 - bench/ is sys.path[0] here
+
 # this file is bench/agent.py: with bench/ first on sys.path, "import agent" would import it
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
@@ -267,6 +269,7 @@ def main() -> None:
         FOLLOW_UPS[:] = FOLLOW_UPS[: args.follow_ups]
 
     if args.collect:  # the code under test comes from PYTHONPATH
+        print(f"  code: {which()}", file=sys.stderr, flush=True)
         overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
         print(json.dumps(collect(args.index_dir, args.llm, args.max_tokens, overrides)))
         return
@@ -280,7 +283,7 @@ def main() -> None:
     for name, code in paths:
         changes = changed[name]
         print(f"{name}: {code} {' '.join(changes)}", file=sys.stderr, flush=True)
-        env = {**os.environ, "PYTHONPATH": str(code)}
+        env = env_for(code)
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "agent.py"), "--collect", "--index-dir",
                               args.index_dir, "--llm", args.llm, "--max-tokens", str(args.max_tokens)]
                              + (["--questions", str(Path(args.questions).resolve())] if args.questions else [])

@@ -43,6 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from checkout import env_for  # noqa: E402 - bench/ is sys.path[0] here
 
 from bench.index import DATA  # noqa: E402 - the shared arXiv sample and its seeded draw
 from bench.index import load_sample as _draw  # noqa: E402
@@ -194,8 +195,7 @@ def end_to_end(args: argparse.Namespace) -> None:
               "empty index folder and TOPICTALK_CACHE for each", flush=True)
         report = {}
         for name, tree in (("ca3de4b", old), ("this tree", ROOT)):
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOPICTALK_CACHE": str(work / f"cache-{tree.name}"),
-                   "PYTHONPATH": str(tree)}
+            env = env_for(tree, HF_HUB_OFFLINE="1", TOPICTALK_CACHE=str(work / f"cache-{tree.name}"))
             env.pop("NUMBA_CACHE_DIR", None)
             index = work / f"index-{tree.name}"
             cmd = [sys.executable, "-m", "topictalk.ui.cli", "index", "--input", str(sample), "--index-dir", str(index),

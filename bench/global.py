@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from checkout import env_for  # noqa: E402 - bench/ is sys.path[0] here
+
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 BRIEF, OVERVIEW, GLOBAL = ["brief"], ["overview"], ["global"]
@@ -264,7 +266,7 @@ def main() -> None:
             runs[name] = score(json.loads(kept.read_text()), CONVERSATIONS)
             continue
         print(f"{name}: {code}", file=sys.stderr, flush=True)
-        env = {**os.environ, "PYTHONPATH": str(code)}
+        env = env_for(code)
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "global.py"), "--collect", *forwarded], cwd=code,
                              env=env, stdout=subprocess.PIPE, text=True, check=False)
         if out.returncode:
