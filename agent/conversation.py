@@ -338,6 +338,13 @@ class Conversation:
     def ask(self, question: str) -> Reply:
         return self.respond(question).reply()
 
+    def prepare(self) -> None:
+        """Have the model read what every question's prompt starts with (the system prompt and the worked
+        example, ~320 tokens: 4-5 s on 2 AVX-512 cores, ~3x that with AVX2 only) before the first question,
+        which then reads only its own part. Blocks while reading; the app and the terminal chat call it in
+        a thread when they start."""
+        self.model.prefill(self.messages([{"role": "user", "content": ""}]))
+
     def reset(self) -> None:
         self.history.clear()
         self.state = router.State()

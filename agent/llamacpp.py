@@ -185,6 +185,12 @@ class LlamaCppModel(Model):
             finally:
                 parts.close()  # a stopped answer stops decoding here, not at garbage collection
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        tokens = self.tokenize(self.render(messages))
+        self.room(len(tokens))
+        with self._lock:
+            self._read_prompt(tokens, threading.Event())
+
     def _read_prompt(self, tokens: list[int], stopping: threading.Event) -> bool:
         """Evaluate the prompt but its last token in steps of PROMPT_STEP, looking at ``stopping`` between
         them; False once stopped. ``create_completion`` then finds them in the KV cache (its prefix match
@@ -201,8 +207,9 @@ class LlamaCppModel(Model):
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
         if llm is not None:
-            llm.close()  # Llama.__del__ raises at interpreter exit unless closed
-            self._llm = None
+            with self._lock:  # not while a prefill thread is reading a prompt into it
+                llm.close()  # Llama.__del__ raises at interpreter exit unless closed
+                self._llm = None
 
 
 def build_flags() -> list[str]:

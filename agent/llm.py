@@ -239,6 +239,11 @@ class Model(ABC):
             )
         return self.context_length - prompt_tokens
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Read ``messages`` into what the runtime keeps of its last prompt (llama.cpp's KV cache) without
+        answering, so the next prompt that starts the same reads only the rest. A runtime that keeps nothing
+        does nothing."""
+
     def generate(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> str:
         return self.stream(messages, options).text()
 

@@ -42,6 +42,7 @@ def ask(arxiv_index):
             return replies[question]
 
         asked.raw = {}  # the Reply objects, for what as_dict leaves out
+        asked.index = index
         yield asked
 
 
@@ -79,6 +80,22 @@ def test_the_bundled_model_reads_an_answers_sources_one_a_call_from_its_kept_cac
     # llama.cpp found each earlier call's whole prompt in its KV cache: a call reads one more source
     assert all(later.cached_tokens >= earlier.prompt_tokens for earlier, later in zip(steps, steps[1:])), steps
     assert steps[0].prompt_tokens < steps[-1].prompt_tokens
+
+
+def test_a_prepared_model_reads_only_the_first_questions_own_part(ask):
+    from topictalk.agent.conversation import Conversation, Settings
+
+    index, model = ask.index._index(), ask.index._llm()
+    question = "Which papers study graph neural networks?"
+    cached = []
+    for prepared in (False, True):
+        model.prefill([{"role": "user", "content": "something else entirely"}])  # as after another prompt
+        conversation = Conversation(index, model, Settings(max_tokens=4, check_answers=False))
+        if prepared:
+            conversation.prepare()  # what the app and the terminal chat do when they start
+        cached.append(conversation.ask(question).calls[0].cached_tokens)
+    # prepared, the system prompt and the worked example (~320 tokens) were read before the question came
+    assert cached[0] < 20 and cached[1] > 200, cached
 
 
 def test_terminal_chat_keeps_the_conversation(arxiv_index):

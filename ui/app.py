@@ -99,6 +99,13 @@ class AppParts:
     def labels(self) -> dict[int, str]:
         return {t.id: t.label for t in self.index.topics}
 
+    def prepare(self) -> threading.Thread:
+        """The model reads every prompt's fixed start in a thread now, not during the first visitor's question."""
+        thread = threading.Thread(target=Conversation(self.index, self.model, self.settings).prepare, daemon=True,
+                                  name="topictalk-prefill")
+        thread.start()
+        return thread
+
     def session(self, current: ChatSession | None) -> ChatSession:
         return current if current is not None else ChatSession(Conversation(self.index, self.model, self.settings))
 
@@ -241,6 +248,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     import gradio as gr
 
     index, model = parts.index, parts.model
+    parts.prepare()
     themes = index.themes
     rows = render.table_rows(index.topics, themes)  # theme headings over their topics
     shown = sum(1 for t in index.topics if not t.is_outlier)

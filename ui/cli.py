@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -223,6 +224,8 @@ def _ask(args: argparse.Namespace) -> int:
                 _print_sources(reply)
             return 0
         interactive = sys.stdin.isatty()
+        if interactive:  # the model reads the prompts' fixed start while the user types the first question
+            threading.Thread(target=conversation.prepare, daemon=True).start()
         while True:
             if interactive:
                 print("you> ", end="", flush=True)
