@@ -195,16 +195,21 @@ class Response:
         citations = CitationFilter(s.n for s in self.context.sources)
         limit = min(conv.settings.max_tokens, conv.settings.synthesis_tokens) if self.context.synthesis \
             else conv.settings.max_tokens
-        options = Options(max_tokens=limit, temperature=conv.settings.temperature,
-                          repetition_penalty=conv.settings.repetition_penalty)
-        response = conv.model.stream(messages, options, self._stopping)
-        self.calls.append(response.usage)
-        chunks = citations(response)
+        chunks = citations(self._call(messages, limit))
         if shown:
             start = len(self._shown)
             yield from self._emit(chunks)
             return "".join(self._shown[start:]).strip(), citations.cited
         return "".join(chunks).strip(), citations.cited
+
+    def _call(self, messages: list[Message], max_tokens: int):  # noqa: ANN202 - an llm.Response
+        """One model call of this answer, by the conversation's settings; its usage is kept in ``calls``."""
+        settings = self._conversation.settings
+        options = Options(max_tokens=max_tokens, temperature=settings.temperature,
+                          repetition_penalty=settings.repetition_penalty)
+        response = self._conversation.model.stream(messages, options, self._stopping)
+        self.calls.append(response.usage)
+        return response
 
     def _attempt_steps(self, steps: Iterator[str]) -> Iterator[str]:
         """One answer written source by source, streamed: each call's message adds the next source to the
@@ -219,10 +224,7 @@ class Response:
             if self.stopped or left <= 0:
                 break
             dialogue.append({"role": "user", "content": message})
-            options = Options(max_tokens=min(left, conv.settings.step_tokens), temperature=conv.settings.temperature,
-                              repetition_penalty=conv.settings.repetition_penalty)
-            response = conv.model.stream(conv.messages(dialogue), options, self._stopping)
-            self.calls.append(response.usage)
+            response = self._call(conv.messages(dialogue), min(left, conv.settings.step_tokens))
             before = len(self._shown)
             yield from self._emit(_after(citations(response), " " if "".join(self._shown[start:]).strip() else ""))
             left -= max(1, response.usage.completion_tokens)
@@ -374,7 +376,7 @@ class Conversation:
     def stepped(self, context: Context) -> bool:
         """Whether this answer is read and written source by source (Settings.stepped)."""
         wanted = self.settings.stepped if self.settings.stepped is not None else self.model.prefers_steps
-        return wanted and context.ask is not None and not context.synthesis and len(context.sources) > 1
+        return wanted and context.ask is not None and len(context.sources) > 1
 
     @staticmethod
     def _kept(response: Response, reply: Reply) -> list[Message]:

@@ -9,8 +9,6 @@ context builders (``agent.context``) build what the plan says and never change i
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from topictalk import prompts
@@ -36,7 +34,6 @@ from topictalk.agent.retrieval import Snapshot
 # a bare follow-up ("and what about defenses?") embeds its own words this much, the last subject the rest:
 # "defenses" alone finds football, the last subject alone finds the attacks again
 FOLLOW_UP_WEIGHT = 0.6
-_EARLIEST = re.compile(r"\b(?:oldest|earliest|first)\b")
 
 
 def decide(question: str, state: State, index: Snapshot, budget: Budget,
@@ -75,8 +72,8 @@ def _restrict(plan: Plan, facts: IndexFacts, question: str) -> None:
     text = " ".join(question.split()).lower()
     if facts.dated and plan.note == prompts.load("no_dates"):  # the rules' "no dates" line is wrong here
         plan.note = ""
-        if plan.intent == SEARCH:  # "the latest papers on X": the documents of the newest period
-            plan.when = "earliest" if _EARLIEST.search(text) else "latest"
+        if plan.intent == SEARCH:  # "the latest papers on X": newest first (trends_answers.restricted)
+            plan.when = "earliest" if time_rules.EARLIEST.search(text) else "latest"
         return
     if plan.intent not in (SEARCH, LIST, COUNT):
         return

@@ -84,6 +84,7 @@ def route(a: Asked) -> Plan | None:
 
 
 _NEWEST = re.compile(r"\b(?:newest|latest|most\s+recent|recent|oldest|earliest)\b")
+EARLIEST = re.compile(r"\b(?:oldest|earliest|first)\b")  # which end a recency question asks for
 # what "which ones are the most recent?" says besides its recency: no subject of its own ("first" is left out:
 # "the first one" is an item of a list)
 _NEWEST_FRAME = frozenset("newest latest most recent oldest earliest ones one papers paper articles article "
@@ -101,7 +102,7 @@ def _newest_of_focus(a: Asked, facts: IndexFacts) -> Plan | None:
         return None
     if not facts.dated:  # the topic's documents, after the line that the documents carry no dates
         return Plan(TOPIC, a.question, [a.state.focus_topic], note=prompts.load("no_dates"))
-    when = "earliest" if re.search(r"\b(?:oldest|earliest)\b", a.q) else "latest"
+    when = "earliest" if EARLIEST.search(a.q) else "latest"
     return Plan(SEARCH, a.question, [a.state.focus_topic], when=when)
 
 

@@ -303,14 +303,23 @@ def _by(builder: Builder, plan, facet, totals, note: str) -> Context:
 
 
 # -- searches and lists kept to a period or a group ---------------------------------------------------------
+def _newest_of(plan) -> str | None:
+    """What a search's "latest" ("earliest") reads, for the search and its note alike: "topic", a topic's newest
+    documents; "subject", the newest of those nearest its subject; None: the newest period (or a date, a group)."""
+    if plan.when not in ("latest", "earliest") or plan.values:
+        return None
+    return "topic" if plan.topics else "subject" if plan.subject else None
+
+
 def scope_note(index, plan, hits=()) -> str:
     """The line said before a restricted search's answer: which period and group it searched (for a topic's
     newest or oldest documents, the periods they came from)."""
-    if (plan.topics or plan.subject) and plan.when in ("latest", "earliest") and not plan.values:
+    newest = _newest_of(plan)
+    if newest is not None:
         periods = sorted({h.document.period for h in hits if h.document.period})
         dates = f", dated {span_text((periods[0], periods[-1]))}" if periods else ""
         kind = "newest" if plan.when == "latest" else "oldest"
-        if plan.topics:
+        if newest == "topic":
             return f"*(The {kind} documents of topic {plan.topics[0]}{dates}.)*"
         return f"*(The {kind} of the {NEWEST_POOL} documents nearest \"{plan.subject}\"{dates}.)*"
     span = span_of(index.trends(), plan.when)
@@ -325,14 +334,14 @@ def restricted(index, plan, vector, k: int, exclude: set[str]) -> list:
     one period at a time from that end until ``k`` are found, newest (oldest) first. With a subject instead:
     the newest (oldest) of the NEWEST_POOL documents nearest it."""
     trends = index.trends()
-    newest = plan.when == "latest"
-    if plan.subject and not plan.topics and not plan.values and plan.when in ("latest", "earliest"):
+    newest, latest = _newest_of(plan), plan.when == "latest"
+    if newest == "subject":
         # "the latest papers on X": the documents on X, newest first; the newest period alone may hold none on X
         pool = [h for h in index.search(vector, NEWEST_POOL, exclude=exclude) if h.document.date]
-        return sorted(pool, key=lambda h: h.document.date, reverse=newest)[:k] if pool else []
-    if plan.topics and plan.when in ("latest", "earliest") and trends is not None and trends.dated:
+        return sorted(pool, key=lambda h: h.document.date, reverse=latest)[:k] if pool else []
+    if newest == "topic" and trends is not None and trends.dated:
         found: list = []
-        for period in (reversed(trends.periods) if plan.when == "latest" else trends.periods):
+        for period in (reversed(trends.periods) if latest else trends.periods):
             found += index.search_within(vector, k - len(found), topic=plan.topics[0], period=period, exclude=exclude)
             if len(found) >= k:
                 break

@@ -51,6 +51,12 @@ def route(question: str, state: State | None = None, known=KNOWN) -> Plan:
     ("What kind of papers study speech?", "search"),
     ("Summarize this dataset for me", "brief"),
     ("Which papers study privacy attacks on federated learning?", "search"),
+    # importance is not held by any document; an open invitation gets the brief
+    ("what is the most important paper?", "not_in_documents"),
+    ("which are the most influential works?", "not_in_documents"),
+    ("tell me something interesting", "brief"),
+    ("where should I start?", "brief"),
+    ("which topic should I read first?", "brief"),
 ])
 def test_rules_route_the_kinds_of_question(question, intent):
     assert route(question).intent == intent
@@ -344,17 +350,6 @@ def test_a_topic_number_written_as_a_word_is_the_number(question, intent, topics
 def test_number_words_elsewhere_are_left_alone():
     assert route("which topic is the one about speech?").topics != [1]
     assert route("give me three papers on speech").count == 3
-
-
-@pytest.mark.parametrize("question, intent", [
-    ("what is the most important paper?", "not_in_documents"),
-    ("which are the most influential works?", "not_in_documents"),
-    ("tell me something interesting", "brief"),
-    ("where should I start?", "brief"),
-    ("which topic should I read first?", "brief"),
-])
-def test_importance_is_not_held_and_an_open_invitation_gets_the_brief(question, intent):
-    assert route(question).intent == intent
 
 
 def test_how_two_numbered_topics_relate_compares_them_and_one_lists_its_neighbours():
