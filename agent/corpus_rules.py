@@ -67,7 +67,10 @@ _COUNTING = re.compile(r"\b(?:how many|many|number of|count|give me|show me|list
 # of the subject ("papers on X" -> "on X"): embedded, "show me on diffusion models" fell under the corpus's
 # similarity floor (0.347 against 0.35) on an index that holds diffusion papers
 _REQUEST = re.compile(r"^\s*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:show|give|find|list|get|fetch|"
-                      r"search(?:\s+for)?|look(?:ing)?\s+for|i(?:'m|\s+am)?\s+(?:want|need|looking\s+for))(?:\s+me)?\b",
+                      r"search(?:\s+for)?|look(?:ing)?\s+for|i(?:'m|\s+am)?\s+(?:want|need|looking\s+for)"
+                      # "I want to know everything about ...", "tell me all about ...": the opening, not the subject
+                      r"(?:\s+to\s+(?:know|learn|read|hear|understand))?|tell\s+me)(?:\s+me)?"
+                      r"(?:\s+(?:everything|all|more|something|anything))?\b",
                       re.IGNORECASE)
 _LEADING = re.compile(r"^(?:on|about|regarding|concerning|for|of|in)\s+", re.IGNORECASE)
 

@@ -195,7 +195,7 @@ def _time(a: Asked, facts: IndexFacts) -> Plan | None:
             return Plan(UNANSWERABLE, a.question, missing="dates")
         if kind == "growth" and _TRENDY.search(q) and not _GROWTH.search(q):
             return None  # "emerging trends": the global answer, with its note that there are no dates
-        return Plan(UNANSWERABLE, a.question, missing="dates", subject=corpus_rules.subject_of(a.question))
+        return undated_subject(a.question) or Plan(UNANSWERABLE, a.question, missing="dates")
     when = date_phrase(q)
     if kind == "new" and a.state.focus_topic is not None and _IN_IT.search(q):  # "what's new in it?"
         return Plan(TRENDS, a.question, [a.state.focus_topic], aspect="topic", when=when)
@@ -266,6 +266,22 @@ _TIME_WORDS = re.compile(r"\b(?:how|has|have|had|did|do|does|is|are|was|were|the
                          r"dropped|dropping|gained|gaining|lost|losing|ground|steam|took|take|taking|off|faded|fading|"
                          r"shrank|shrunk|waning|booming|surging|surged|picked|picking)\b",
                          re.IGNORECASE)
+
+
+def undated_subject(question: str) -> Plan | None:
+    """ "how has federated learning changed?" where the documents carry no dates: what they say about federated
+    learning, after the line that they carry none (a user asking about a subject wants the subject, not only
+    the refusal); None when the question names no subject ("what is growing?", "what's new?")."""
+    subject = corpus_rules.search_query(time_subject(question))
+    if not any(w not in _VAGUE for w in re.findall(r"[a-z]{4,}", subject.lower())):
+        return None
+    return Plan(SEARCH, subject, subject=subject, note=prompts.load("no_dates"))
+
+
+# what is left of "how did things change?", "which topics grew the most?" once the time words are out: no subject
+_VAGUE = frozenset("things thing stuff everything anything something most more much what which where when there "
+                   "these those they them their topics topic themes theme documents papers articles stories field "
+                   "fields area areas subject subjects corpus collection overall general".split())
 
 
 def time_subject(question: str) -> str:

@@ -8,7 +8,8 @@ embedding cache included, as a user re-indexing in place has it):
 - ADD: `topictalk add` of --new other documents;
 - RE-INDEX: `topictalk index` of all base + new documents (the cache is by chunks of 1,024 documents in
   input order: the new ones and the base ones in the last, partial chunk are embedded);
-- RE-INDEX, SEED 7: the same with another --random-state, to show how much two full runs agree.
+- RE-INDEX, SEED 7: the same with another --random-state, to show how much two full runs agree;
+- with --cold, RE-INDEX COLD: the same in a fresh folder, embedding everything again.
 It prints each command's wall and CPU time, the ratio ADD / RE-INDEX of both (and, when A was indexed in
 this run, against a re-index that embeds everything again, estimated from A's time), and, over the new
 documents, the NMI of ADD's placements against RE-INDEX's topics beside the NMI of the two re-indexes (seeds 42 and 7).
@@ -32,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from checkout import env_for  # noqa: E402 - bench/ is sys.path[0] here
+
 from topictalk.indexing import host  # noqa: E402
 from topictalk.indexing.sample import PATH as SAMPLE  # noqa: E402
 
@@ -39,13 +42,15 @@ SHARED = ROOT.parent / "shared" / "data" / "arxiv_ml.jsonl.gz"
 
 
 CPU: dict[tuple[str, ...], float] = {}  # each command's CPU seconds (user + system, all its threads)
+ENV = env_for(ROOT)  # the commands run this checkout's code, wherever the editable install points
 
 
 def cli(*args: str) -> tuple[float, str]:
     """Runs ``topictalk ARGS``; its wall seconds and stdout. Its CPU seconds go to :data:`CPU`: on a
     shared machine the wall time grows with the other load, the CPU time much less."""
     started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "topictalk.ui.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                         env=ENV)
     if out.returncode:
         sys.exit(f"topictalk {' '.join(args)} failed: {out.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -65,6 +70,9 @@ def main() -> int:
     parser.add_argument("--llm", action="store_true", help="label with the configured LLM (default: keywords)")
     parser.add_argument("--work", default="/tmp/add-bench")
     parser.add_argument("--reuse", action="store_true", help="keep index A of an earlier run of the same sample")
+    parser.add_argument("--cold", action="store_true",
+                        help="also re-index all base + new documents in a fresh folder (no cache): measured, "
+                             "not estimated from A's time")
     args = parser.parse_args()
     print(host.probe().line(), flush=True)
     data = SHARED if SHARED.exists() else SAMPLE
@@ -79,7 +87,7 @@ def main() -> int:
     # time read from its manifest (the pipeline's total, without the process start: a little less)
     reuse = args.reuse and (work / "A" / "manifest.json").exists() and all(
         f.exists() and f.read_text() == texts[n] for n, f in files.items())
-    for name in ("add", "reindex", "reindex7", *(() if reuse else ("A",))):
+    for name in ("add", "reindex", "reindex7", "cold", *(() if reuse else ("A",))):
         shutil.rmtree(work / name, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
@@ -103,6 +111,9 @@ def main() -> int:
     re_s, _ = cli(*re_args)
     re7_s, _ = cli("index", "--input", str(files["all"]), "--index-dir", str(work / "reindex7"), "--quiet",
                    "--random-state", "7", *labels)
+    if args.cold:  # a fresh folder: everything embedded again, as a user re-indexing elsewhere has it
+        cold_args = ("index", "--input", str(files["all"]), "--index-dir", str(work / "cold"), "--quiet", *labels)
+        cold_s, _ = cli(*cold_args)
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
     ids = [r["id"] for r in new]
@@ -114,7 +125,11 @@ def main() -> int:
     print(f"ratio add / re-index: {add_s / re_s:.3f} (the re-index reads A's cached embeddings and embeds "
           "the new documents and the base ones sharing a 1,024-document cache chunk with them)")
     print(f"CPU seconds: add {CPU[add_args]:.1f}, re-index {CPU[re_args]:.1f}; ratio {CPU[add_args] / CPU[re_args]:.3f}")
-    if not reuse:  # a re-index in a fresh folder embeds everything again, as index A did: its time scaled
+    if args.cold:
+        print(f"re-index {args.base + args.new:,} in a fresh folder (no cache): {cold_s:.1f} s, CPU "
+              f"{CPU[cold_args]:.1f} s; ratio add / it: wall {add_s / cold_s:.3f}, CPU "
+              f"{CPU[add_args] / CPU[cold_args]:.3f}")
+    elif not reuse:  # a re-index in a fresh folder embeds everything again, as index A did: its time scaled
         fresh = seconds * (args.base + args.new) / args.base
         print(f"ratio add / re-index without the cache (estimated as index A's time x {args.base + args.new:,}/"
               f"{args.base:,} = {fresh:.0f} s): {add_s / fresh:.3f}")

@@ -748,12 +748,21 @@ def _edit(page, ids: str, label: str, action: str) -> str:
 
 def test_an_editor_renames_a_topic_in_the_table_and_a_reader_cannot(browser, editable_app):
     from topictalk.indexing import store
+    from topictalk.ui import render
 
     url, folder = editable_app
-    topic = store.open_reader(store.Location(path=folder)).topics()[0].id
+    first = store.open_reader(store.Location(path=folder)).topics()[0]
+    topic = first.id
     page = logged_in(browser, url)
+    page.get_by_role("tab", name="Topics").click()  # its subtopics opened first: they belong to the old generation
+    row = page.locator("#tt-topics").get_by_role("row").filter(
+        has=page.get_by_role("gridcell", name=first.label, exact=True))
+    row.get_by_role("gridcell", name=render.SHOW_SUBTOPICS).first.click()
+    heading = page.locator("#tt-subtopics-heading")
+    heading.get_by_text(f"topic {topic}: {first.label}").wait_for(timeout=60_000)
     said = _edit(page, str(topic), "Hand-picked name", "rename")
     assert "Hand-picked name" in said
+    assert first.label not in heading.inner_text()  # closed with the change, not left showing the old name
     page.locator("#tt-topics").get_by_text("Hand-picked name").first.wait_for(timeout=30_000)  # the table, at once
     assert {t.label for t in store.open_reader(store.Location(path=folder)).topics()} >= {"Hand-picked name"}
     said = _edit(page, f"99999 {topic}", "x", "merge")  # bad input: one line, nothing changed

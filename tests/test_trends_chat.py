@@ -170,7 +170,7 @@ def test_a_search_in_a_period_reads_only_that_periods_documents():
 
 @pytest.mark.parametrize("question, line", [
     ("What topics are growing?", NO_DATES), ("What's new since January?", NO_DATES),
-    ("How has the federated learning topic changed over time?", NO_DATES),
+    ("How did things change?", NO_DATES), ("Which topics grew the most?", NO_DATES),
     ("Which topics are most common in cs.CV?", NO_GROUPS),
 ])
 def test_an_index_without_dates_or_groups_says_so_in_one_line(question, line):
@@ -178,6 +178,18 @@ def test_an_index_without_dates_or_groups_says_so_in_one_line(question, line):
     reply = Conversation(FakeIndex(snapshot()), llm, SETTINGS).ask(question)
     assert reply.answer.strip() == line and "\n" not in line and not reply.sources and llm.calls == []
     assert "--date-field" in NO_DATES and "--facet-field" in NO_GROUPS
+
+
+@pytest.mark.parametrize("question", [
+    "How has the federated learning topic changed over time?", "is federated learning growing?",
+    "I want to know everything about privacy and how it changed since 2019"])
+def test_a_subject_asked_over_time_without_dates_gets_the_line_then_what_the_documents_say_of_it(question):
+    llm = FakeLLM("Clients train together without sharing their data [1].")
+    reply = Conversation(FakeIndex(snapshot()), llm, SETTINGS).ask(question)
+    assert reply.intent == "search" and reply.answer.startswith("The documents carry no dates"), reply.answer
+    assert reply.sources and llm.calls, "the subject's documents are searched and the model answers from them"
+    subject = "privacy" if "privacy" in question else "federated"  # the search was for the subject
+    assert subject in (reply.sources[0].title + reply.sources[0].text).lower(), reply.sources[0]
 
 
 def test_an_index_with_groups_but_no_dates_says_it_has_no_dates_and_answers_groups():

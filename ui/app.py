@@ -392,18 +392,19 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         if edit_form is not None:
             def edit(action, ids_text, label, request):
                 if not editing.allows(request.username):
-                    return topic_edits.READ_ONLY, gr.skip(), gr.skip()
+                    return topic_edits.READ_ONLY, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 labelled = parts.model if index.manifest.get("models", {}).get("llm") else None
                 try:
                     said = topic_edits.change(action, ids_text, label, index.reader.location, llm=labelled,
                                               embedder=index.embedder)
                 except TopictalkError as err:
-                    return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip()
+                    return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
                 rows[:] = render.table_rows(index.topics, index.themes)
                 fresh = map_mod.figure(points, map_mod.labels_of(index.topics), map_points,
                                        map_mod.labels_of(index.themes), map_mod.descriptions_of(index.topics))
-                return safe_markdown(said), topic_tree.topic_frame(rows), fresh
+                # the subtopics shown were a topic of the old generation (merged, split or renamed away): closed
+                return safe_markdown(said), topic_tree.topic_frame(rows), fresh, "", gr.Dataframe(visible=False)
 
             def edit_with(action: str):
                 def run(ids_text, label, request):
@@ -416,7 +417,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 # in the model's queue group: a merge or split may ask the model for labels
                 button.click(lambda: topic_edits.WORKING, None, edit_form.outcome, queue=False,
                              show_progress="hidden").then(
-                    edit_with(action), [edit_form.ids, edit_form.label], [edit_form.outcome, table, map_plot],
+                    edit_with(action), [edit_form.ids, edit_form.label],
+                    [edit_form.outcome, table, map_plot, subtopic_panel.heading, subtopic_panel.table],
                     concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="hidden")
 
         def ask(question: str) -> Iterator[dict]:
