@@ -348,10 +348,7 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     topics = []
     for topic_id in sorted(set(labels.tolist())):
         members = np.flatnonzero(labels == topic_id)
-        centroid = _unit(embeddings[members].mean(axis=0))
-        # representative documents: the core members closest to the topic's centroid
-        pool = members[core[members]] if core[members].any() else members
-        closest = pool[np.argsort(-(embeddings[pool] @ centroid))[: params.representative_docs]]
+        centroid, closest = centre(embeddings, members, core, params.representative_docs)
         key = theirs[topic_id]
         topics.append(Topic(
             id=int(topic_id), size=len(members), label="", label_source="",
@@ -365,6 +362,14 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     if not themes:
         return topics, []
     return topics, _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
+
+
+def centre(embeddings: np.ndarray, members: np.ndarray, core: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A topic's unit centroid and its representative documents (rows): the ``n`` core members closest to
+    the centroid (all members when none is core)."""
+    centroid = _unit(embeddings[members].mean(axis=0))
+    pool = members[core[members]] if core[members].any() else members
+    return centroid, pool[np.argsort(-(embeddings[pool] @ centroid))[:n]]
 
 
 def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, theme_of_topic: np.ndarray,

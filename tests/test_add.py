@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import run_cli
 from topictalk.indexing import add
 from topictalk.indexing.sample import PATH as SAMPLE
+from topictalk.indexing.schema import DocumentRecord
 
 
 def _unit(rows) -> np.ndarray:
@@ -145,6 +146,28 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
         assert (after[t].keybert, after[t].mmr) == (before[t].keybert, before[t].mmr)
     for t in set(before) - received:
         assert after[t].keywords == before[t].keywords and after[t].size == before[t].size
+    # words are fitted again only for topics the new documents are a tenth of; the others keep theirs
+    refit = add.moved(Counter({t: after[t].size for t in after}), done.per_topic)
+    for t in received - refit:
+        assert (after[t].keywords, after[t].keybert, after[t].mmr) == (before[t].keywords, before[t].keybert,
+                                                                       before[t].mmr)
+        assert after[t].size == before[t].size + done.per_topic[t]
+    assert len(seen) == (1 if changed else 0) and changed <= refit
+
+
+def test_words_are_fitted_again_where_the_new_documents_are_a_tenth_of_a_topic_or_of_one_of_its_periods():
+    sizes = Counter({0: 100, 1: 100, 2: 20})  # after the add
+    assert add.moved(sizes, {0: 10, 1: 9, 2: 2}) == {0, 2}
+    cells = Counter({(0, "2025-01"): 5, (0, "2025-02"): 50, (0, "2025-03"): 4})
+    assert add.moved(cells, {(0, "2025-01"): 1, (0, "2025-02"): 1, (0, "2025-03"): 4}, share=0.1,
+                     floor=5) == {(0, "2025-01")}  # 4 -> 5: words of its own now; 0 -> 4: still too few
+    old = [DocumentRecord(str(i), "t", "", 0 if i < 60 else 1, 1.0, 0, 0, period="2025-01" if i % 2 else "2025-02")
+           for i in range(120)]
+    new = [DocumentRecord("a", "t", "", 0, 1.0, 0, 0, period="2025-01"),  # 30 -> 31: under a tenth
+           DocumentRecord("b", "t", "", 1, 1.0, 0, 0, period="2025-03")]  # topic 1's first 2025-03 document
+    assert add.moved_periods(old + new, 2) == set()  # one document gives 2025-03 no words of its own yet
+    assert add.moved_periods(old + new + [DocumentRecord(str(k), "t", "", 1, 1.0, 0, 0, period="2025-03")
+                                          for k in "cdef"], 6) == {1}
 
 
 def test_keybert_and_mmr_run_only_on_the_topics_asked_for_with_their_own_c_tf_idf_rows():
