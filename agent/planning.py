@@ -103,8 +103,10 @@ def settle(plan: Plan, index: Snapshot, budget: Budget, vector: np.ndarray, show
     if plan.by_size:
         plan = _by_size(plan, index)
     if plan.intent in (TOPIC, SUBTOPICS, UP) and plan.by_meaning:
-        ranked = index.rank_topics(vector, 1)
-        if ranked and ranked[0][1] >= budget.topic_match_similarity:
+        named = {t.id for t in index.named_topics(plan.query)}  # "the film topic": the label says it
+        ranked = index.rank_topics(vector, len(index.real_topics) if named else 1)
+        ranked = [r for r in ranked if r[0].id in named] or ranked[:1]
+        if ranked and (named or ranked[0][1] >= budget.topic_match_similarity):
             plan.topics = [ranked[0][0].id]
         else:  # "the federated learning topic" where no topic is about it: said so, with the documents that are
             plan = Plan(FIND_TOPICS, plan.query, subject=plan.query)

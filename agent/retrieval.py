@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,6 +110,13 @@ class Snapshot:
         by_id = self.by_id
         return [(by_id[i], s) for i, s in _rank(self._ranking, vector, k)]
 
+    def named_topics(self, name: str) -> list[Topic]:
+        """The topics whose label holds every word of ``name`` ("the film topic": "Film and Actor"), plurals
+        aside: a reader names a topic by the label the table shows, however far its meaning is from the
+        centroid's (a one-word name is a weak embedding)."""
+        wanted = _label_words(name)
+        return [t for t in self.real_topics if wanted and wanted <= _label_words(t.label)]
+
     def rank_themes(self, vector: np.ndarray, k: int = 3) -> list[tuple[Theme, float]]:
         by_id = self.themes_by_id
         return [(by_id[i], s) for i, s in _rank(self._theme_ranking, vector, k)]
@@ -187,6 +195,16 @@ class Snapshot:
         if self._reader.generation != self.generation:
             raise TopictalkError("the topic index was re-indexed twice while this question was answered; ask again")
         return result
+
+
+_NOT_NAMES = frozenset("the and for with about topic topics theme themes one".split())
+
+
+def _label_words(text: str) -> frozenset[str]:
+    """A label's or name's words of 3 letters or more, lower case, a plural's "s" dropped."""
+    words = (w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+             for w in re.findall(r"[a-z0-9]{3,}", text.lower()))
+    return frozenset(words) - _NOT_NAMES
 
 
 def _ranking(items, texts: list[str], embed_many) -> tuple:

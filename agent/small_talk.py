@@ -27,8 +27,9 @@ _THANKS = re.compile(r"^\s*(?:(?:ok(?:ay)?|great|perfect|nice|cool|awesome)[\s,!
 
 # an open invitation: what the corpus is about is the best first answer ("where should I start?")
 _OPEN = re.compile(r"^\s*(?:(?:please\s+)?(?:tell|show)\s+me\s+something\s+(?:interesting|cool|new)|surprise\s+me|"
-                   r"where\s+(?:should|do|can)\s+i\s+(?:start|begin)|which\s+(?:topic|theme)\s+should\s+i\s+"
-                   r"(?:read|start\s+with|look\s+at|begin\s+with)(?:\s+first)?)" + _END)
+                   r"where\s+(?:should|do|can)\s+i\s+(?:start|begin)|(?:which|what)(?:\s+(?:topic|theme|ones?))?\s+"
+                   r"(?:should|do|would\s+you\s+suggest)\s+i\s+(?:read|start\s+with|look\s+at|begin\s+with)"
+                   r"(?:\s+first)?|what(?:\s+is|'s)\s+worth\s+reading)" + _END)
 
 
 def route(a: Asked) -> Plan | None:

@@ -171,6 +171,15 @@ def test_topic_by_name_is_found_by_meaning(index):
     assert reply.topics == [1]  # no shared words: found by embedding, not string match
 
 
+def test_a_topic_named_by_a_word_of_its_label_is_that_topic_however_far_its_meaning(index):
+    strict = Settings(topic_match_similarity=0.99)  # no topic is near enough by meaning alone
+    for question in ("Tell me about the graph topic", "the network topic", "what are the subtopics of the graphs topic?"):
+        reply = Conversation(index, FakeLLM("ok"), strict).ask(question)
+        assert reply.topics[:1] == [2], (question, reply.intent, reply.topics)
+    reply = Conversation(index, FakeLLM("ok"), strict).ask("Tell me about the cooking topic")
+    assert reply.intent != "topic"  # no label names it, and nothing is near: not a topic
+
+
 def test_a_topic_named_by_a_subject_shows_its_documents_on_that_subject(index):
     wide = Settings(topic_match_similarity=0.2)  # the subject is narrower than the topic it is found in
     by_name = Conversation(index, FakeLLM("ok"), wide).ask("Tell me about the differential privacy topic")
@@ -458,8 +467,8 @@ def test_a_named_topic_that_no_topic_is_about_is_said_so(index):
     reply = Conversation(index, FakeLLM("ok [1]")).ask("Tell me more about the sourdough baking topic")
     assert reply.intent == "off_corpus" and reply.answer.startswith("No topic is about sourdough baking")
     strict = Conversation(index, FakeLLM("ok [1]"), Settings(topic_match_similarity=0.99))
-    reply = strict.ask("Tell me more about the federated learning topic")
-    assert reply.intent == "search" and reply.answer.startswith("No topic is about federated learning.")
+    reply = strict.ask("Tell me more about the secure aggregation topic")  # no label names it either
+    assert reply.intent == "search" and reply.answer.startswith("No topic is about secure aggregation.")
     assert reply.provided and reply.provided[0].topic == 0
 
 

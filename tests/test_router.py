@@ -57,6 +57,8 @@ def route(question: str, state: State | None = None, known=KNOWN) -> Plan:
     ("tell me something interesting", "brief"),
     ("where should I start?", "brief"),
     ("which topic should I read first?", "brief"),
+    ("what should I read first?", "brief"), ("what's worth reading?", "brief"),
+    ("which papers should I read on federated learning?", "search"),
 ])
 def test_rules_route_the_kinds_of_question(question, intent):
     assert route(question).intent == intent
