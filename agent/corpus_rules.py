@@ -57,6 +57,7 @@ _FRAME = re.compile(r"\b(?:which|what|how|are|is|there|do|does|can|any|anything|
                     r"studies|methods?|approaches|known|about|tell me more|topics?|the|used|use|made|a|an)\b",
                     re.IGNORECASE)
 _COUNTING = re.compile(r"\b(?:how many|many|number of|count|give me|show me|list|find|articles?|documents?|abstracts?|"
+                       r"(?:what\s+)?(?:share|fraction|percentage|percent|proportion)|"
                        r"stories|texts?|items?|publications?|of them|in the corpus|in this corpus|in the collection|"
                        r"here|these|this|deal with|deals with|discuss(?:es)?|mention(?:s)?|cover(?:s)?|on|in|"
                        r"regarding|concerning|related to|dealing with|some|me|please|and|instead|for|of|to|with|"
@@ -297,4 +298,5 @@ def follow_up(a: Asked) -> Plan | None:
 
 
 RELATES = re.compile(r"\b(?:relates?|related|relation|relationship|similar|closest|close\s+to|connect(?:ed|s)?|"
-                     r"neighbou?r(?:s|ing)?|linked|overlaps?|overlapping|like\s+it)\b")
+                     r"neighbou?r(?:s|ing)?|linked|overlaps?|overlapping|like\s+it|in\s+common|"
+                     r"(?:has|have)\s+to\s+do\s+with)\b")

@@ -32,7 +32,8 @@ def count(builder: Builder, plan, question, vector) -> Context:
     at_least = "at least " if len(near) == pool < total else ""
     topics = [(t, s) for t, s in index.rank_topics(vector, 3) if s >= budget.topic_match_similarity]
     sources = builder.plain_sources([h.document for h in near[:COUNT_EXAMPLES]])
-    lines = [f"**{at_least}{len(near):,}** of the {total:,} documents are about {subject}: counted as the documents "
+    share = f"{at_least}{len(near) / max(total, 1):.1%}"  # "what share/percentage ...?" is answered by it too
+    lines = [f"**{at_least}{len(near):,}** of the {total:,} documents are about {subject} ({share}): counted as the documents "
              f"whose similarity to \"{subject}\" is at least {budget.count_similarity:.2f} (cosine of their "
              f"embeddings; 1 is identical) or that name it word for word, so the number is an estimate of how much "
              f"of the corpus is near it."]

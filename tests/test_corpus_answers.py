@@ -92,7 +92,10 @@ def test_trends_on_a_corpus_without_dates_say_so_and_still_answer():
 def test_how_many_gives_a_number_and_how_it_was_counted():
     reply = conversation().ask("How many papers are about federated learning?")
     assert reply.intent == "count" and reply.answer_source == "index"
-    assert reply.answer.startswith("**3** of the 10 documents are about federated learning")
+    assert reply.answer.startswith("**3** of the 10 documents are about federated learning (30.0%)")
+    share = conversation().ask("What percentage of the papers are about federated learning?")
+    assert share.intent == "count" and share.answer.startswith("**3** of the 10 documents are about federated "
+                                                               "learning (30.0%)")
     assert "at least 0.30" in reply.answer and "topic 0 **Federated Learning** (3 documents)" in reply.answer
     assert all(s.topic == 0 for s in reply.sources)
     # "what about X instead?" counts X

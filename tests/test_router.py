@@ -358,4 +358,6 @@ def test_how_two_numbered_topics_relate_compares_them_and_one_lists_its_neighbou
     assert (route("how are topic 0 and topic 3 related?").intent, route("how are topic 0 and topic 3 related?").topics) \
         == ("compare", [0, 3])
     assert route("which topics are related to topic 2?").intent == "related_topics"
+    for question in ("what does topic 3 have to do with topic 0?", "what do topic 3 and topic 0 have in common?"):
+        assert (route(question).intent, route(question).topics) == ("compare", [3, 0]), question
     assert route("what are the most important findings about speech?").intent != "not_in_documents"
