@@ -162,8 +162,14 @@ _AMOUNT = re.compile(r"\b(\d{1,6}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:more\s+
 _ASK_FOR = re.compile(r"\b(?:give|show|list|find|name|suggest|recommend|get|want|need|fetch|top|pick|cite)\b")
 
 
+# "how many?", "how many of them?": of the last turn's subject or the topic in focus (router._about_focus), else
+# of the corpus
+HOW_MANY_BARE = re.compile(r"^\s*(?:and\s+)?how\s+many(?:\s+(?:are\s+there|of\s+them|in\s+all|in\s+total|is\s+that))?"
+                           r"\s*[?.!]*$")
+
+
 def count(a: Asked) -> Plan | None:
-    if not HOW_MANY.search(a.q):
+    if not (HOW_MANY.search(a.q) or HOW_MANY_BARE.search(a.q)):
         return None
     return Plan(COUNT, subject_of(a.question) or a.question, subject=subject_of(a.question))
 

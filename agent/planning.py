@@ -150,7 +150,10 @@ def _by_size(plan: Plan, index: Snapshot) -> Plan:
     if plan.intent == THEME and index.themes:
         plan.theme = (index.themes[-1] if plan.order == "smallest" else index.themes[0]).id
         return plan
-    ranked = index.real_topics[::-1] if plan.order == "smallest" else index.real_topics
+    theme = index.themes_by_id.get(plan.theme) if plan.intent == TOPIC and plan.theme is not None else None
+    pool = index.theme_topics(theme) if theme is not None else index.real_topics  # "its biggest topic": the theme's
+    plan.theme = None if theme is not None else plan.theme
+    ranked = pool[::-1] if plan.order == "smallest" else pool
     wanted = 2 if plan.intent == COMPARE else 1
     if len(ranked) < wanted:
         return Plan(TOPIC, plan.query, [t.id for t in ranked]) if ranked else Plan(OFF_CORPUS, plan.query)

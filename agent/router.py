@@ -72,7 +72,14 @@ _ARTICLE = re.compile(r"\b(?:the|a)\s+")
 _NAME_END = re.compile(r"\s+(?:topic|theme)\b")
 _TOPIC_OF = re.compile(r"\btopic\s+(?:on|about|of)\s+")
 _MORE = re.compile(r"^\s*(?:and\s+)?(?:show|give|tell)?\s*(?:me\s+)?(?:some\s+)?more(?:\s+(?:papers|please|of them|examples|"
-                   r"sources|documents|abstracts|results))?\s*[.!?]*\s*$|^\s*more\s*[.!?]*$|\bshow me more\b")
+                   r"sources|documents|abstracts|results))?\s*[.!?]*\s*$|^\s*more\s*[.!?]*$|\bshow me more\b|"
+                   # "more like this", "any others like these?": more of what the last reply showed
+                   r"^\s*(?:and\s+)?(?:(?:show|give|find)\s+(?:me\s+)?|any\s+)?(?:some\s+)?(?:more|others?|similar\s+ones)"
+                   r"(?:\s+(?:papers|articles|documents|stories|ones))?\s+like\s+(?:this|that|these|those|it|them)"
+                   r"(?:\s+one)?\s*[.!?]*$")
+# "its biggest topic", "the smallest topic in that theme": of the theme the conversation is on
+_OF_FOCUS_THEME = re.compile(r"\b(?:its|in\s+it|of\s+it|(?:in|of)\s+(?:this|that|the\s+same)\s+theme|"
+                             r"(?:this|that)\s+theme's)\b")
 _THAT_TOPIC = re.compile(r"\b(?:that|this|the same|its|that one's|this one's)\s+(?:topic|cluster|theme)(?:'s)?\b|\bits\b|\bit\b")
 _THEME_WORD = re.compile(r"\b(?:themes?|areas?)\b")
 # "those papers", "these sources", "them": the sources the last reply showed
@@ -252,7 +259,8 @@ def _ranked_topic(a: Asked) -> Plan | None:
     if not (one or which):
         return None
     size_word, kind = (one.group(1), one.group(2)) if one else (which.group(2), which.group(1))
-    return Plan(THEME if kind == "theme" else TOPIC, a.question, [], order=_order(size_word), by_size=True)
+    within = a.state.focus_theme if kind != "theme" and _OF_FOCUS_THEME.search(a.q) else None
+    return Plan(THEME if kind == "theme" else TOPIC, a.question, [], within, order=_order(size_word), by_size=True)
 
 
 # a question about what the conversation is on, named by a pronoun only: "how many documents does it have?",
@@ -271,14 +279,15 @@ _SUBJECT_INTENTS = (SEARCH, COUNT, LIST, OFF_CORPUS, FIND_TOPICS)
 
 def _about_focus(a: Asked) -> Plan | None:
     state = a.state
-    counting = corpus_rules.HOW_MANY.search(a.q)
+    counting = corpus_rules.HOW_MANY.search(a.q) or corpus_rules.HOW_MANY_BARE.search(a.q)
     if counting:
         words = set(re.findall(r"[\w']+", corpus_rules.subject_of(a.question).lower()))
-        if not words or not words <= _SUBJECTLESS or not words & _PRONOUNS:
-            return None
+        if words and (not words <= _SUBJECTLESS or not words & _PRONOUNS):
+            return None  # a subject of its own ("how many are about golf?")
         last = state.last
         if last is not None and last.intent in _SUBJECT_INTENTS and (last.subject or last.query):
-            subject = last.subject or last.query  # "papers on golf" ... "how many are about it?": golf
+            # "papers on golf" ... "how many are about it?", "how many?": golf
+            subject = corpus_rules.subject_of(last.subject or last.query) or last.subject or last.query
             return Plan(COUNT, subject, subject=subject)
     elif not (_SUMMARIZE_IT.search(a.q) or _WHICH_IS_THAT.search(a.q)):
         return None

@@ -291,3 +291,22 @@ def test_a_global_question_on_a_subject_no_theme_is_about_reads_its_two_nearest_
     reply = conv.ask("What are the open problems in secure aggregation for federated clients?")
     assert reply.intent == "global" and len(reply.themes) == 2, reply.answer
     assert reply.themes[0] == 0  # Private Distributed Learning, nearest the subject
+
+
+def test_bare_follow_ups_count_show_more_and_rank_within_what_the_conversation_is_on():
+    conv = conversation()
+    conv.ask("Show me papers on federated learning")
+    for question in ("how many?", "how many of them?"):  # the documents on its subject, not the sources shown
+        reply = conv.ask(question)
+        assert reply.intent == "count" and reply.answer.startswith("**3** of the 10 documents are about federated "
+                                                                   "learning"), (question, reply.answer)
+    assert conversation().ask("how many?").answer.startswith("The corpus holds **10** documents")
+    conv = conversation()
+    conv.ask("Tell me about topic 0")
+    more = conv.ask("more like this")
+    assert (more.intent, more.topics) == ("topic", [0])
+    conv = conversation()
+    conv.ask("What are the main themes?")
+    assert conv.ask("the first one").themes[:1] == [0]
+    assert conv.ask("what is its smallest topic?").topics == [1]  # theme 0's; the corpus's smallest is topic 2
+    assert conversation().ask("what is the smallest topic?").topics == [2]
