@@ -37,6 +37,7 @@ class State:
     sources: list[str] = field(default_factory=list)  # document ids of the last reply's sources
     shown: set[str] = field(default_factory=set)  # every document id shown so far
     last: Plan | None = None
+    previous: Plan | None = None  # the plan before ``last`` ("compare them" after two searches: their subjects)
 
     def remember(self, plan: Plan, topics: list[int], themes: list[int], numbered: str, sources: list[str],
                  seen: list[str] = ()) -> None:
@@ -58,7 +59,7 @@ class State:
         if sources:
             self.sources = list(sources)
         self.shown |= set(sources) | set(seen)
-        self.last = plan
+        self.previous, self.last = self.last, plan
 
 
 @dataclass

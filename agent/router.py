@@ -77,6 +77,8 @@ _MORE = re.compile(r"^\s*(?:and\s+)?(?:show|give|tell)?\s*(?:me\s+)?(?:some\s+)?
                    r"^\s*(?:and\s+)?(?:(?:show|give|find)\s+(?:me\s+)?|any\s+)?(?:some\s+)?(?:more|others?|similar\s+ones)"
                    r"(?:\s+(?:papers|articles|documents|stories|ones))?\s+like\s+(?:this|that|these|those|it|them)"
                    r"(?:\s+one)?\s*[.!?]*$")
+_COMPARE_THEM = re.compile(r"^\s*(?:(?:now|and|so|ok(?:ay)?)[\s,]+)?(?:please\s+)?(?:compare|contrast)\s+(?:the\s+)?"
+                           r"(?:them|those|these|the\s+two|both)(?:\s+(?:two|subjects))?\s*[?.!]*$")
 # "its biggest topic", "the smallest topic in that theme": of the theme the conversation is on
 _OF_FOCUS_THEME = re.compile(r"\b(?:its|in\s+it|of\s+it|(?:in|of)\s+(?:this|that|the\s+same)\s+theme|"
                              r"(?:this|that)\s+theme's)\b")
@@ -191,8 +193,15 @@ Rule = Callable[[Asked], "Plan | None"]
 
 
 def _compare(a: Asked) -> Plan | None:
-    if not _COMPARE.search(a.q) or (_THOSE.search(a.q) and a.state.sources):
+    if not _COMPARE.search(a.q):
         return None
+    if _THOSE.search(a.q) and a.state.sources:
+        # "what about Blair?" ... "and Brown?" ... "compare them": the two subjects; else the sources shown
+        subjects = [corpus_rules.subject_of(p.subject or p.query) for p in (a.state.previous, a.state.last)
+                    if p is not None and p.intent in (SEARCH, COUNT, LIST) and (p.subject or p.query)]
+        if len(subjects) < 2 or subjects[0].lower() == subjects[1].lower() or not _COMPARE_THEM.search(a.q):
+            return None
+        return Plan(COMPARE, a.question, by_meaning=True, subjects=subjects)
     if len(a.numbers) >= 2:
         return Plan(COMPARE, a.question, a.numbers[:2])
     focus = a.state.focus_topic

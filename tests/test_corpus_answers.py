@@ -310,3 +310,14 @@ def test_bare_follow_ups_count_show_more_and_rank_within_what_the_conversation_i
     assert conv.ask("the first one").themes[:1] == [0]
     assert conv.ask("what is its smallest topic?").topics == [1]  # theme 0's; the corpus's smallest is topic 2
     assert conversation().ask("what is the smallest topic?").topics == [2]
+
+
+def test_compare_them_after_two_subjects_compares_the_subjects_and_after_one_the_sources():
+    conv = conversation()
+    conv.ask("Show me papers on federated learning")
+    conv.ask("what about speech recognition?")
+    reply = conv.ask("compare them")
+    assert reply.intent == "compare" and set(reply.topics[:2]) == {0, 2}, (reply.intent, reply.topics)
+    conv = conversation()
+    conv.ask("Show me papers on federated learning")
+    assert conv.ask("compare those papers").intent == "source"  # one subject: the papers shown
