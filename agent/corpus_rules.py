@@ -52,7 +52,8 @@ def mend(q: str) -> str:
 # subject, and embedded with it, it pulls the nearest abstracts toward any that "study" or "propose methods":
 # precision@4 of the nearest abstracts on bench/agent.py's questions 0.908 with the frame, 0.942 without
 # (0.725 and 0.812 on a held-out set), and off-corpus questions moved no nearer the corpus
-_FRAME = re.compile(r"\b(?:which|what|how|are|is|there|do|does|can|any|anything|something|people|researchers|papers?|works?|"
+_FRAME = re.compile(r"\b(?:(?:articles?|stories|news|reports?|documents?|abstracts?)\s+(?:about|on|regarding|concerning)|"
+                    r"which|what|how|are|is|there|do|does|can|any|anything|something|people|researchers|papers?|works?|"
                     r"exists?|study|"
                     r"studies|methods?|approaches|known|about|tell me more|topics?|the|used|use|made|a|an)\b",
                     re.IGNORECASE)

@@ -275,6 +275,8 @@ def test_the_biggest_topics_are_still_the_overview_and_the_first_two_are_the_one
     ("Can you find work about federated learning?", "federated learning"),
     ("I'm looking for papers on speech recognition", "speech recognition"),
     ("Which papers study reasoning in large language models?", "reasoning in large language models"),
+    ("any news about terrorism?", "terrorism"), ("show me stories on tsunami relief", "tsunami relief"),
+    ("I want to know everything about the music industry", "music industry"), ("papers on fake news", "fake news"),
 ])
 def test_a_search_embeds_the_subject_without_the_request_around_it(question, embedded):
     assert corpus_rules.search_query(question) == embedded
