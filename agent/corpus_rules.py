@@ -165,12 +165,17 @@ _ASK_FOR = re.compile(r"\b(?:give|show|list|find|name|suggest|recommend|get|want
 
 # "how many?", "how many of them?": of the last turn's subject or the topic in focus (router._about_focus), else
 # of the corpus
-HOW_MANY_BARE = re.compile(r"^\s*(?:and\s+)?how\s+many(?:\s+(?:are\s+there|of\s+them|in\s+all|in\s+total|is\s+that))?"
-                           r"\s*[?.!]*$")
+_HOW_MANY_BARE = re.compile(r"^\s*(?:and\s+)?how\s+many(?:\s+(?:are\s+there|of\s+them|in\s+all|in\s+total|is\s+that))?"
+                            r"\s*[?.!]*$")
+
+
+def counting(q: str) -> bool:
+    """Whether a question (lower case) asks how many: with a subject ("how many papers are about X?") or bare."""
+    return bool(HOW_MANY.search(q) or _HOW_MANY_BARE.search(q))
 
 
 def count(a: Asked) -> Plan | None:
-    if not (HOW_MANY.search(a.q) or HOW_MANY_BARE.search(a.q)):
+    if not counting(a.q):
         return None
     return Plan(COUNT, subject_of(a.question) or a.question, subject=subject_of(a.question))
 

@@ -288,8 +288,7 @@ _SUBJECT_INTENTS = (SEARCH, COUNT, LIST, OFF_CORPUS, FIND_TOPICS)
 
 def _about_focus(a: Asked) -> Plan | None:
     state = a.state
-    counting = corpus_rules.HOW_MANY.search(a.q) or corpus_rules.HOW_MANY_BARE.search(a.q)
-    if counting:
+    if corpus_rules.counting(a.q):
         words = set(re.findall(r"[\w']+", corpus_rules.subject_of(a.question).lower()))
         if words and (not words <= _SUBJECTLESS or not words & _PRONOUNS):
             return None  # a subject of its own ("how many are about golf?")
