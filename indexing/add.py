@@ -191,7 +191,7 @@ def _represent_again(state: refine._State, touched: set[int], refit: set[int], p
             [r.text for r in state.records], [r.id for r in state.records], state.vectors, labels,
             np.array([r.probability for r in state.records], dtype=np.float32), core,
             {t.id: t.theme for t in state.topics}, params, state.model(), refit,
-            kept={t.id: t for t in state.topics if t.id in refit}, themes=False)
+            kept={t.id: t for t in state.topics if t.id in refit}, themes=False, tokens=state.words())
     for tp in state.topics:
         if tp.id in made:
             fresh = made[tp.id]

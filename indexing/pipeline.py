@@ -38,6 +38,7 @@ from topictalk.indexing.corpus import Corpus
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from topictalk.indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
+from topictalk.indexing.vocabulary import Tokens
 from topictalk.indexing.writer_lock import writer_lock
 
 
@@ -104,7 +105,9 @@ def build(
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
-        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log, given)
+        tokens = Tokens(_model_texts(corpus), settings.topics)  # each text read once for every count of words
+        result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log, given,
+                            tokens)
         done(1)
         timings.update(result.timings)
 
@@ -127,7 +130,7 @@ def build(
         timings["describe"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        counted = count_trends(corpus, result, settings.topics)
+        counted = count_trends(corpus, result, settings.topics, tokens)
         timings["trends"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -217,15 +220,18 @@ def _brief(result: topics.TopicResult, documents: dict[str, tuple[str, str]], em
     return descriptions.brief(result.themes, result.topics, len(documents), raw, documents, embed)
 
 
-def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.TopicParams) -> trends.Trends:
+def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.TopicParams,
+                 tokens: Tokens | None = None) -> trends.Trends:
     """The counts per topic x period and topic x facet value, and each topic's words per period, computed
-    once here so that no question scans the corpus (indexing.trends)."""
+    once here so that no question scans the corpus (indexing.trends). ``tokens``: the texts' words, as
+    the topics read them."""
     columns = corpus.columns or {}
     when = [date.fromisoformat(d.date) if d.date else None for d in corpus.documents]
     known = [d for d in when if d is not None]
     period = dates.choose_period(known, columns.get("date_precision") or "day") if known else None
-    return trend_words.counted(corpus.texts, result.assignments, when, [d.fields for d in corpus.documents],
-                               columns.get("date_field"), period, columns.get("facet_fields") or {}, params)
+    return trend_words.counted(tokens or Tokens(corpus.texts, params), result.assignments, when,
+                               [d.fields for d in corpus.documents], columns.get("date_field"), period,
+                               columns.get("facet_fields") or {}, params)
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,

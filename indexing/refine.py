@@ -27,6 +27,7 @@ from topictalk.indexing import refine_log, refine_topics, store
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.labels import Completer
 from topictalk.indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
+from topictalk.indexing.vocabulary import Tokens
 from topictalk.indexing.writer_lock import writer_lock
 
 MAX_LABEL_CHARS = 80
@@ -81,6 +82,14 @@ class _State:
     # split retired never comes back meaning other documents
     highest: int = -1
     touched: set[int] = field(default_factory=set)  # topics made anew since the load (their trend words too)
+    tokens: Tokens | None = None  # the records' words, read at the first count of them (words())
+
+    def words(self) -> Tokens:
+        """The records' words, for every count of one change (its topics' and its trends'): each text is read
+        once. Made again when records were added since (an add appends them)."""
+        if self.tokens is None or len(self.tokens.texts) != len(self.records):
+            self.tokens = Tokens([r.text for r in self.records], refine_topics.params_of(self.manifest))
+        return self.tokens
 
     def topic(self, topic_id: int) -> Topic:
         if topic_id == OUTLIER:
@@ -190,7 +199,8 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
     made, remade_themes = refine_topics.represent(
         [r.text for r in state.records], [r.id for r in state.records], state.vectors, labels,
         np.array([r.probability for r in state.records], dtype=np.float32),
-        np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), set(new))
+        np.array([r.core for r in state.records], dtype=bool), theme_of, params, state.model(), set(new),
+        tokens=state.words())
     touched = [made[t] for t in new]
     state.touched |= set(new)
     documents = {r.id: (r.title, r.text) for r in state.records if r.topic in new}
@@ -252,7 +262,8 @@ def derived_counts(state: _State) -> dict:
               "placed": sum(not r.core for r in state.records)}
     out = {"counts": counts}
     if state.manifest.get("trends"):
-        out["trends"] = refine_topics.recount_trends(state.manifest, state.records, state.touched)
+        out["trends"] = refine_topics.recount_trends(state.manifest, state.records, state.touched,
+                                                       state.words())
     return out
 
 

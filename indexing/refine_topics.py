@@ -18,6 +18,7 @@ from topictalk.indexing import clustering, describe, descriptions, topics
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
 from topictalk.indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
+from topictalk.indexing.vocabulary import Tokens
 
 MIN_PART = clustering.MIN_TOPIC  # documents in each part of a split: the index's smallest topic
 
@@ -73,16 +74,16 @@ def split_parts(vectors: np.ndarray, params: topics.TopicParams, parts: int | No
 
 def represent(texts: list[str], ids: list[str], vectors: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
               core: np.ndarray, theme_of: dict[int, int | None], params: topics.TopicParams, model,
-              wanted: set[int], kept: dict[int, Topic] | None = None,
-              themes: bool = True) -> tuple[dict[int, Topic], dict[int, Theme]]:
+              wanted: set[int], kept: dict[int, Topic] | None = None, themes: bool = True,
+              tokens=None) -> tuple[dict[int, Topic], dict[int, Theme]]:
     """The ``wanted`` topics' representations (and every theme's keywords and centroid), fitted as the index
     fits them: c-TF-IDF weighs a topic's words against every other topic's, so every topic's sampled
     documents take part; KeyBERT and MMR words, which embed words topic by topic, are made for the wanted
     topics only. A wanted topic in ``kept`` (its representations before an add) whose c-TF-IDF keywords are
     the same words as before keeps its KeyBERT and MMR words: they are drawn from those keywords' candidates,
     and a few more documents that leave the keywords as they were would move them by sampling noise only.
-    ``themes=False``: no themes' keywords (an add keeps them). ``topics.represent`` wants ids 0..k-1: ours
-    are mapped there and back."""
+    ``themes=False``: no themes' keywords (an add keeps them). ``tokens``: ``texts``' words (vocabulary.Tokens),
+    when the caller counts them too. ``topics.represent`` wants ids 0..k-1: ours are mapped there and back."""
     real = sorted(set(labels.tolist()) - {OUTLIER})
     dense_of = {t: k for k, t in enumerate(real)}
     theme_ids = sorted({theme_of.get(t) for t in real} - {None}) or [0]
@@ -100,7 +101,7 @@ def represent(texts: list[str], ids: list[str], vectors: np.ndarray, labels: np.
         return ours in wanted
 
     made, made_themes = topics.represent(texts, ids, vectors, dense, probabilities, core, theme_of_topic, params,
-                                         model, needs, themes)
+                                         model, needs, themes, tokens)
     out = {}
     for tp in made:
         ours = OUTLIER if tp.is_outlier else real[tp.id]
@@ -185,11 +186,11 @@ def rebrief(old: dict | None, themes: Sequence[Theme], every: Sequence[Topic], d
     return describe.brief(themes, every, documents, paragraph, cited if paragraph else ()).as_dict()
 
 
-def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: set[int]) -> dict:
+def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: set[int], tokens=None) -> dict:
     """The manifest's trends (issue 29) over the documents' topics now: the counts per topic x period and
     topic x facet value from the documents' dates and fields, as the pipeline counts them; each topic's
     words per period kept, and fitted again for the ``touched`` topics (c-TF-IDF across every topic's
-    periods, as at index time)."""
+    periods, as at index time). ``tokens``: the records' words (vocabulary.Tokens), when counted already."""
     from datetime import date
 
     from topictalk.indexing import trend_words, trends
@@ -204,7 +205,7 @@ def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: s
     counted.words = {t: w for t, w in old.words.items() if t in alive and t not in touched}
     if counted.dated and old.words and touched & alive:
         params = params_of(manifest)
-        fresh = trend_words.period_words([r.text for r in records], assigned, when, old.period, counted.periods,
+        fresh = trend_words.period_words(tokens or Tokens([r.text for r in records], params), assigned, when, old.period, counted.periods,
                                          params, params.random_state)
         counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
     return counted.as_dict()

@@ -35,6 +35,7 @@ from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.labels import Completer, LabelCache, keyword_label
 from topictalk.indexing.paths import atomic_write
 from topictalk.indexing.schema import OUTLIER
+from topictalk.indexing.vocabulary import Tokens
 
 VERSION = 2  # of the cached files' contents: a change to what is computed or stored bumps it
 
@@ -210,8 +211,8 @@ def compute(topic: int, label: str, generation: int, ids: list[str], texts: list
     if k < 2:
         return dataclasses.replace(base, why_none=f"its documents split into no parts of {settings.min_part} "
                                                   "documents or more")
-    vectorizer = topics.vectorizer(texts, params)
-    words = ctfidf.class_words(texts, parts, k, vectorizer, settings.keywords)
+    counted = Tokens(texts, params).counts(range(n))
+    words = ctfidf.class_words(counted.matrix, counted.terms, parts, k, settings.keywords)
     taken = {label.lower()}
     out = []
     for p in range(k):

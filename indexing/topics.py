@@ -28,7 +28,7 @@ from topictalk.indexing import clustering, ctfidf, jit_cache
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_write, read_matrix
 from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
-from topictalk.indexing.vocabulary import vectorizer
+from topictalk.indexing.vocabulary import Tokens
 
 
 @dataclass(frozen=True)
@@ -260,9 +260,11 @@ def fit(
     cache: Path,
     log: Callable[[str], None] = lambda _: None,
     given: Given | None = None,
+    tokens: Tokens | None = None,
 ) -> TopicResult:
     """Topics, themes and their representations; ``embeddings`` are unit-length rows, one per text.
-    ``given``: each document's topic as another model found it (a saved BERTopic model), kept as it is."""
+    ``given``: each document's topic as another model found it (a saved BERTopic model), kept as it is.
+    ``tokens``: the texts' words, when the caller counts them too (the trends)."""
     n = len(texts)
     check_size(n, params)
     timings: dict[str, float] = {}
@@ -290,7 +292,7 @@ def fit(
     t = time.perf_counter()
     log("building topic representations (c-TF-IDF, KeyBERTInspired, MMR)")
     topics, themes = represent(texts, ids, embeddings, labels, chosen.confidence, chosen.core, split.theme_of_topic,
-                               params, embedding_model)
+                               params, embedding_model, tokens=tokens)
     for tp in topics if given is not None else []:  # the model's own words stay its topics' representation
         tp.keywords = given.words.get(tp.id, [])[:params.top_n_words] or tp.keywords
     timings["topics"] = time.perf_counter() - t
@@ -309,15 +311,15 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
               core: np.ndarray, theme_of_topic: np.ndarray, params: TopicParams,
-              embedding_model, needs=None, themes: bool = True) -> tuple[list[Topic], list[Theme]]:
+              embedding_model, needs=None, themes: bool = True,
+              tokens: Tokens | None = None) -> tuple[list[Topic], list[Theme]]:
     """BERTopic's representations of each topic, and c-TF-IDF keywords of each theme, on a bounded sample.
     With ``needs(topic, c-TF-IDF words)`` (a refine or an add), KeyBERT and MMR words only for the topics
     it is true of (indexing/partial_representation.py), the others' are their c-TF-IDF words.
     BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
     are never picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an
-    add keeps theirs), one more such pass saved."""
+    add keeps theirs). ``tokens``: ``texts``' words as read already in this run (the trends count them too)."""
     jit_cache.enable()
-    from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 
@@ -327,12 +329,15 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     tuners = {"KeyBERT": KeyBERTInspired(), "MMR": MaximalMarginalRelevance(diversity=params.mmr_diversity)}
     rows = sample_members(labels, params.sample_per_topic, params.random_state)
     sample = [texts[i] for i in rows]
-    vectorizer_model = vectorizer(sample, params)
-    model = BERTopic(
+    counted = (tokens or Tokens(texts, params)).counts(rows)  # the vocabulary and the counts, one reading
+    classes = sorted(set(labels[rows].tolist()))
+    per_topic = ctfidf.class_sums(counted.matrix, np.searchsorted(classes, labels[rows]), len(classes))
+    model = _counted_bertopic(
+        lambda topic: per_topic[classes.index(topic)],
         embedding_model=KnownEmbedder(embedding_model, dict(zip(sample, embeddings[rows]))),
         umap_model=_Precomputed(embeddings[rows, :2]),  # the topics are given: no reduction is used
         hdbscan_model=_Clustered(labels[rows], confidence[rows]),
-        vectorizer_model=vectorizer_model,
+        vectorizer_model=counted.vectorizer(params),
         # BERTopic's remedy for words frequent in every topic ("model", "data", "learning")
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         representation_model={name: tuner if needs is None else Only(tuner, labels[rows], needs)
@@ -361,7 +366,31 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     topics = biggest_first(topics)
     if not themes:
         return topics, []
-    return topics, _themes(topics, embeddings, labels, theme_of_topic, sample, labels[rows], vectorizer_model, params)
+    return topics, _themes(topics, embeddings, labels, theme_of_topic, labels[rows], counted, params)
+
+
+def _counted_bertopic(counts_of, **settings):
+    """A BERTopic model whose c-TF-IDF reads ``counts_of(topic)``, each topic's word counts (a 1 x terms
+    row, over its vectorizer's terms) as :class:`~topictalk.indexing.vocabulary.Tokens` made them.
+
+    BERTopic's own joins each topic's sampled documents into one text and reads it again with the
+    vectorizer: the sample's second reading in a run that has just read it to choose the vocabulary (at
+    20,000 abstracts, 4.4 s of an add's 53). The counts are the same but for the bigrams the joining made
+    across two documents ("... graphs" + "We propose ..." -> "graphs propose"), which no document holds."""
+    from bertopic import BERTopic
+    from scipy.sparse import vstack
+
+    class Counted(BERTopic):
+        def _c_tf_idf(self, documents_per_topic, fit=True, partial_fit=False):  # noqa: ANN001, ANN202
+            if not fit or partial_fit:  # KeyBERTInspired's documents, one by one: BERTopic's own way
+                return super()._c_tf_idf(documents_per_topic, fit, partial_fit)
+            # BERTopic renumbered the topics by size: its ids back to ours (the clustering's labels)
+            ours = {int(new): int(old) for old, new in self.topic_mapper_.get_mappings(original_topics=True).items()}
+            counts = vstack([counts_of(ours[int(t)]) for t in documents_per_topic.Topic]).tocsr()
+            self.ctfidf_model = self.ctfidf_model.fit(counts)
+            return self.ctfidf_model.transform(counts), self.vectorizer_model.get_feature_names_out()
+
+    return Counted(**settings)
 
 
 def centre(embeddings: np.ndarray, members: np.ndarray, core: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -373,13 +402,13 @@ def centre(embeddings: np.ndarray, members: np.ndarray, core: np.ndarray, n: int
 
 
 def _themes(topics: list[Topic], embeddings: np.ndarray, labels: np.ndarray, theme_of_topic: np.ndarray,
-            sample: list[str], sample_labels: np.ndarray, vectorizer_model, params: TopicParams) -> list[Theme]:
-    """Each theme's size, topics (biggest first), centroid, c-TF-IDF keywords and representative documents
-    (the first representative of each of its biggest topics)."""
+            sample_labels: np.ndarray, counted, params: TopicParams) -> list[Theme]:
+    """Each theme's size, topics (biggest first), centroid, c-TF-IDF keywords (from the sample's ``counted``
+    words) and representative documents (the first representative of each of its biggest topics)."""
     inside = sample_labels != OUTLIER
     k = int(theme_of_topic.max()) + 1
-    words = ctfidf.class_words([d for d, keep in zip(sample, inside) if keep], theme_of_topic[sample_labels[inside]], k,
-                        vectorizer_model, params.top_n_words)
+    words = ctfidf.class_words(counted.matrix[np.flatnonzero(inside)], counted.terms,
+                               theme_of_topic[sample_labels[inside]], k, params.top_n_words)
     themes = []
     for theme_id in range(k):
         members = [t for t in topics if t.theme == theme_id]

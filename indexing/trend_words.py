@@ -16,7 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from topictalk.indexing import dates
+from topictalk.indexing.ctfidf import class_sums
 from topictalk.indexing.schema import OUTLIER
+from topictalk.indexing.vocabulary import Tokens
 
 MIN_DOCUMENTS = 5
 PER_CELL = 40
@@ -24,13 +26,12 @@ TOTAL = 20000  # documents read in all: the cells share it (at least MIN_DOCUMEN
 WORDS = 5
 
 
-def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, period: str, periods: list[str],
+def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: str, periods: list[str],
                  params, seed: int | None = 42) -> dict[int, list[list[str]]]:
-    """topic -> its words per period (aligned with ``periods``; [] where the cell is too small)."""
+    """topic -> its words per period (aligned with ``periods``; [] where the cell is too small), from the
+    documents' ``tokens`` (one per document of ``topics``)."""
     from bertopic.vectorizers import ClassTfidfTransformer
     from scipy.sparse import csr_matrix
-
-    from topictalk.indexing.vocabulary import word_counts
 
     slot = {p: i for i, p in enumerate(periods)}
     cells: dict[tuple[int, int], list[int]] = {}
@@ -46,10 +47,8 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
         return {}
     keys = sorted(chosen)
     rows = [r for key in keys for r in chosen[key]]
-    sample = [texts[r] for r in rows]
-    vec, counts = word_counts(sample, params)  # one tokenizing pass (issue 30: an add recounts these)
-    cell_of = np.repeat(np.arange(len(keys)), [len(chosen[k]) for k in keys])
-    by_cell = csr_matrix((np.ones(len(rows)), (cell_of, np.arange(len(rows)))), shape=(len(keys), len(rows))) @ counts
+    counted = tokens.counts(rows)  # the words of the sample's documents, each read once in a run
+    by_cell = class_sums(counted.matrix, np.repeat(np.arange(len(keys)), [len(chosen[k]) for k in keys]), len(keys))
     topic_ids = sorted({k[0] for k in keys})
     topic_row = {t: i for i, t in enumerate(topic_ids)}
     merge = csr_matrix((np.ones(len(keys)), ([topic_row[k[0]] for k in keys], np.arange(len(keys)))),
@@ -58,7 +57,7 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     model = ClassTfidfTransformer(reduce_frequent_words=True).fit(by_topic)
     # sparse throughout: cells x vocabulary held dense was 0.5 GB and most of this function's time at 20k
     tuned = ((model.transform(by_cell) + model.transform(by_topic)[[topic_row[k[0]] for k in keys]]) / 2).tocsr()
-    vocab = vec.get_feature_names_out()
+    vocab = counted.terms
     out: dict[int, list[list[str]]] = {}
     for i, (topic, column) in enumerate(keys):
         row = slice(tuned.indptr[i], tuned.indptr[i + 1])
@@ -69,18 +68,18 @@ def period_words(texts: Sequence[str], topics: Sequence[int], when: Sequence, pe
     return out
 
 
-def counted(texts: Sequence[str], topics: Sequence[int], when: Sequence, fields: Sequence[dict],
+def counted(tokens: Tokens, topics: Sequence[int], when: Sequence, fields: Sequence[dict],
             date_field: str | None, period: str | None, facet_fields: dict[str, bool], params):
     """The trends of an index (indexing.trends.Trends): counts per topic x period and topic x facet value,
-    and each topic's words per period; one place for a new index, a refined one and one with documents
-    added. ``fields``: each document's facet values; ``facet_fields``: field -> multi-valued."""
+    and each topic's words per period. ``tokens``: the documents' words (vocabulary.Tokens); ``fields``:
+    each document's facet values; ``facet_fields``: field -> multi-valued."""
     from topictalk.indexing import trends
 
     facets = {name: ([_as_list(f.get(name)) for f in fields], multi) for name, multi in facet_fields.items()}
     known = date_field if any(d is not None for d in when) else None
     out = trends.count([int(t) for t in topics], when, known, period if known else None, facets)
     if out.dated:
-        out.words = period_words(texts, [int(t) for t in topics], when, period, out.periods, params,
+        out.words = period_words(tokens, [int(t) for t in topics], when, period, out.periods, params,
                                  params.random_state)
     return out
 

@@ -1,0 +1,113 @@
+"""Counting words once a run (indexing/vocabulary.py's Tokens): the counts are CountVectorizer's, to the
+term, and the topics' c-TF-IDF reads them instead of BERTopic reading the texts again."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import random
+
+import numpy as np
+import pytest
+from bertopic.vectorizers import ClassTfidfTransformer
+from sklearn.feature_extraction.text import CountVectorizer
+
+from topictalk.indexing import ctfidf, topics
+from topictalk.indexing.sample import PATH
+from topictalk.indexing.topics import TopicParams
+from topictalk.indexing.vocabulary import Tokens, _shape
+
+
+@pytest.fixture(scope="module")
+def abstracts() -> list[str]:
+    return [json.loads(line)["abstract"] for line in gzip.open(PATH, "rt", encoding="utf-8")][:600]
+
+
+def _sklearn(texts: list[str], params: TopicParams):
+    """What the counts replaced: CountVectorizer with the limits, or without them where it refuses."""
+    min_df = params.min_df if len(texts) >= 5 * params.min_df else 1
+    try:
+        counter = CountVectorizer(min_df=min_df, max_df=params.max_df, **_shape(params))
+        return counter, counter.fit_transform(texts)
+    except ValueError:
+        counter = CountVectorizer(**_shape(params))
+        return counter, counter.fit_transform(texts)
+
+
+@pytest.mark.parametrize("params", [TopicParams(), TopicParams(ngram_range=(1, 3)), TopicParams(ngram_range=(1, 1)),
+                                    TopicParams(min_df=1, max_df=1.0), TopicParams(min_df=3, max_df=0.05),
+                                    TopicParams(stop_words=None)], ids=str)
+@pytest.mark.parametrize("size", [600, 40, 6, 2])
+def test_the_counts_are_countvectorizers_to_the_term(abstracts, params, size):
+    rows = random.Random(size).sample(range(len(abstracts)), size)
+    counted = Tokens(abstracts, params).counts(rows)
+    counter, expected = _sklearn([abstracts[r] for r in rows], params)
+    assert counted.terms == counter.get_feature_names_out().tolist()
+    assert counted.matrix.shape == expected.shape and (counted.matrix != expected).nnz == 0
+    # and a vectorizer over those terms counts any text as they were counted
+    assert (counted.vectorizer(params).transform([abstracts[r] for r in rows]) != expected).nnz == 0
+
+
+def test_a_sample_whose_every_term_the_limits_drop_keeps_every_term_as_countvectorizer_refuses():
+    texts = ["alpha beta", "alpha beta", "alpha beta", "alpha beta", "alpha beta", "alpha beta",
+             "alpha beta", "alpha beta", "alpha beta", "alpha beta"]  # every term in every document
+    counted = Tokens(texts, TopicParams()).counts(range(len(texts)))
+    assert counted.terms == ["alpha", "alpha beta", "beta"] and counted.matrix.sum() == 30
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        Tokens(["the and of", "a an the"], TopicParams()).counts([0, 1])
+
+
+def test_each_document_is_read_once_however_many_samples_count_it(abstracts):
+    tokens = Tokens(abstracts, TopicParams())
+    split, reads = tokens._split, []
+    tokens._split = lambda text: reads.append(text) or split(text)
+    first = tokens.counts(range(0, 300))
+    tokens.counts(range(200, 500))
+    again = tokens.counts(range(0, 300))
+    assert len(reads) == 500  # 0-499, each once
+    assert again.terms == first.terms and (again.matrix != first.matrix).nnz == 0
+
+
+class _Words:
+    """A stand-in embedding model for KeyBERT's and MMR's words: a vector per text from its letters."""
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return 26
+
+    def encode(self, texts, **_):
+        rows = np.array([[t.count(c) + 0.01 for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_the_topics_c_tf_idf_reads_the_counts_made_for_the_vocabulary_not_the_texts_again(monkeypatch):
+    """BERTopic read each topic's documents again for its c-TF-IDF; the counts made when the vocabulary
+    was chosen are its input now, and the keywords are the top c-TF-IDF words of those counts."""
+    rng = random.Random(0)
+    streams = ["real-time stream processing with low-latency queues", "real-time scheduling of stream operators",
+               "low-latency real-time event streams and queues"]
+    proteins = ["protein folding prediction from amino acid sequences", "protein structure and folding energy",
+                "amino acid contacts predict protein structure"]
+    texts = [rng.choice(streams) + f" case {i}" for i in range(30)] + [rng.choice(proteins) + f" run {i}"
+                                                                         for i in range(30)]
+    labels = np.array([0] * 30 + [1] * 30)
+    params = dataclasses.replace(TopicParams(), min_df=1, max_df=0.6)  # each subject is half the corpus
+    read = []
+    fit_transform = CountVectorizer.fit_transform
+    monkeypatch.setattr(CountVectorizer, "fit_transform", lambda self, docs, y=None: read.append(len(docs)) or
+                        fit_transform(self, docs, y))
+    tokens = Tokens(texts, params)
+    made, _ = topics.represent(texts, [f"d{i}" for i in range(60)], _Words().encode(texts), labels,
+                               np.ones(60, np.float32), np.ones(60, bool), np.array([0, 1]), params, _Words(),
+                               tokens=tokens)
+    assert read == []  # no vectorizer read the texts
+    counted = tokens.counts(range(60))
+    weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(
+        ctfidf.class_sums(counted.matrix, labels, 2)).toarray()
+    column = {term: i for i, term in enumerate(counted.terms)}
+    by_id = {t.id: t for t in made}
+    for topic in (0, 1):  # the top words of those counts' c-TF-IDF (ties in any order)
+        tenth = np.sort(weights[topic])[-params.top_n_words]
+        assert len(by_id[topic].keywords) == params.top_n_words
+        assert all(weights[topic, column[w]] >= tenth - 1e-12 for w in by_id[topic].keywords)
+    assert "real time" in by_id[0].keywords and "protein" in by_id[1].keywords
