@@ -221,7 +221,7 @@ def _brief(result: topics.TopicResult, documents: dict[str, tuple[str, str]], em
 
 
 def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.TopicParams,
-                 tokens: Tokens | None = None) -> trends.Trends:
+                 tokens: Tokens) -> trends.Trends:
     """The counts per topic x period and topic x facet value, and each topic's words per period, computed
     once here so that no question scans the corpus (indexing.trends). ``tokens``: the texts' words, as
     the topics read them."""
@@ -229,7 +229,7 @@ def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.Topi
     when = [date.fromisoformat(d.date) if d.date else None for d in corpus.documents]
     known = [d for d in when if d is not None]
     period = dates.choose_period(known, columns.get("date_precision") or "day") if known else None
-    return trend_words.counted(tokens or Tokens(corpus.texts, params), result.assignments, when,
+    return trend_words.counted(tokens, result.assignments, when,
                                [d.fields for d in corpus.documents], columns.get("date_field"), period,
                                columns.get("facet_fields") or {}, params)
 

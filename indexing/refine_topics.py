@@ -205,8 +205,8 @@ def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: s
     counted.words = {t: w for t, w in old.words.items() if t in alive and t not in touched}
     if counted.dated and old.words and touched & alive:
         params = params_of(manifest)
-        fresh = trend_words.period_words(tokens or Tokens([r.text for r in records], params), assigned, when, old.period, counted.periods,
-                                         params, params.random_state)
+        fresh = trend_words.period_words(tokens or Tokens([r.text for r in records], params), assigned, when,
+                                         old.period, counted.periods, params, params.random_state)
         counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
     return counted.as_dict()
 

@@ -72,7 +72,7 @@ class Tokens:
             self._read[i] = ids
         return ids
 
-    def counts(self, rows: Sequence[int], prune: bool = True) -> WordCounts:
+    def counts(self, rows: Sequence[int]) -> WordCounts:
         """The documents ``rows`` counted (in that order). A tiny sample (under 5 x min_df documents) keeps
         every term, as does one whose every term the limits would drop."""
         from scipy.sparse import csr_matrix
@@ -99,14 +99,13 @@ class Tokens:
                            shape=(len(rows), n_terms))
         every.sum_duplicates()
         df = np.bincount(every.indices, minlength=n_terms)
-        keep = np.ones(n_terms, bool)
-        if prune:  # CountVectorizer's min_df and max_df; a tiny sample keeps every term
-            low = self.min_df if len(rows) >= 5 * self.min_df else 1
-            low = low if isinstance(low, (int, np.integer)) else low * len(rows)
-            high = self.max_df if isinstance(self.max_df, (int, np.integer)) else self.max_df * len(rows)
-            limited = (df >= low) & (df <= high)
-            if high >= low and limited.any():  # else CountVectorizer refuses: the plain vocabulary, as before
-                keep = limited
+        # CountVectorizer's min_df and max_df; a tiny sample keeps every term
+        low = self.min_df if len(rows) >= 5 * self.min_df else 1
+        low = low if isinstance(low, (int, np.integer)) else low * len(rows)
+        high = self.max_df if isinstance(self.max_df, (int, np.integer)) else self.max_df * len(rows)
+        keep = (df >= low) & (df <= high)
+        if high < low or not keep.any():  # CountVectorizer refuses these limits: the plain vocabulary, as before
+            keep = np.ones(n_terms, bool)
         kept = np.flatnonzero(keep)
         text = []  # the kept terms' strings, in kept's order (blocks by n, each in its distinct order)
         for (distinct, _, _), start, stop in zip(blocks, offsets, offsets[1:]):
