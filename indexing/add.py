@@ -123,6 +123,7 @@ def add(location: store.Location, corpus: Corpus, *, embedder=None, progress: Ca
         name = state.manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
         model = embedder or embedding.load(name)
         cache = location.path / "cache" if location.path is not None else None
+        state.cache = cache  # its token ids: only the new documents are read for their words
         advance = progress("embedding", len(fresh)) if progress else None
         texts = [d.text for d in fresh]
         if cache is not None:  # the index's own cache: a later full re-index embeds none of these again

@@ -105,7 +105,8 @@ def build(
         timings["embed"] = time.perf_counter() - t
 
         done = progress("topics", 1, seconds=topics_seconds(n, jit_cache.compiled()))
-        tokens = Tokens(_model_texts(corpus), settings.topics)  # each text read once for every count of words
+        # each text read once for every count of words, and not again by a later run (the cache keeps them)
+        tokens = Tokens(_model_texts(corpus), settings.topics, cache)
         result = topics.fit(_model_texts(corpus), corpus.ids, vectors, settings.topics, model, cache, log, given,
                             tokens)
         done(1)
@@ -131,6 +132,7 @@ def build(
 
         t = time.perf_counter()
         counted = count_trends(corpus, result, settings.topics, tokens)
+        tokens.keep()
         timings["trends"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -77,7 +77,7 @@ class _State:
     themes: list[Theme]
     embedder: object = None  # the embedding model, loaded on first need (a rename needs none)
     llm: Completer | None = None
-    cache: object = None  # the index folder's cache (LLM answers), None on a server
+    cache: object = None  # the index folder's cache (LLM answers, token ids), None on a server
     # the highest topic id this index has used: a split's parts come after it, so that an id a merge or
     # split retired never comes back meaning other documents
     highest: int = -1
@@ -88,7 +88,7 @@ class _State:
         """The records' words, for every count of one change (its topics' and its trends'): each text is read
         once. Made again when records were added since (an add appends them)."""
         if self.tokens is None or len(self.tokens.texts) != len(self.records):
-            self.tokens = Tokens([r.text for r in self.records], refine_topics.params_of(self.manifest))
+            self.tokens = Tokens([r.text for r in self.records], refine_topics.params_of(self.manifest), self.cache)
         return self.tokens
 
     def topic(self, topic_id: int) -> Topic:
@@ -283,6 +283,8 @@ def _save(client, location: store.Location, lease, state: _State, log: list[dict
     if location.path is not None:
         store.write_manifest_file(location.path, state.manifest, location.index)
     refine_log.write(location, log)
+    if state.tokens is not None:
+        state.tokens.keep()
     return writer.generation
 
 

@@ -299,13 +299,22 @@ def fit(
     return TopicResult(labels, chosen.confidence, chosen.core, coords, topics, themes, chosen, split, timings, cached)
 
 
+def draw(seed: int | None, *key: int) -> np.random.Generator:
+    """The random generator of one group (a topic, a topic's period) under ``seed``: one stream per group,
+    so that the samples of groups an add or a refine leaves alone stay the same (and their words, read
+    once, come from the token cache); unseeded when ``seed`` is None."""
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([int(seed), *(int(k) + 1 for k in key)])  # +1: the outlier bin is -1
+
+
 def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.ndarray:
-    """Row indices of at most ``per_topic`` documents of each topic (seeded), sorted."""
-    rng = np.random.default_rng(seed)
+    """Row indices of at most ``per_topic`` documents of each topic (seeded), sorted. Each topic draws from
+    its own generator (:func:`draw`): a topic that an add grows leaves the others' samples as they were."""
     rows = []
     for topic in sorted(set(labels.tolist())):
         members = np.flatnonzero(labels == topic)
-        rows.append(members if len(members) <= per_topic else rng.choice(members, per_topic, replace=False))
+        rows.append(members if len(members) <= per_topic else draw(seed, topic).choice(members, per_topic, replace=False))
     return np.sort(np.concatenate(rows))
 
 

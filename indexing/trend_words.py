@@ -18,6 +18,7 @@ import numpy as np
 from topictalk.indexing import dates
 from topictalk.indexing.ctfidf import class_sums
 from topictalk.indexing.schema import OUTLIER
+from topictalk.indexing.topics import draw
 from topictalk.indexing.vocabulary import Tokens
 
 MIN_DOCUMENTS = 5
@@ -27,9 +28,10 @@ WORDS = 5
 
 
 def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: str, periods: list[str],
-                 params, seed: int | None = 42) -> dict[int, list[list[str]]]:
+                 params, seed: int | None = 42, only: set[int] | None = None) -> dict[int, list[list[str]]]:
     """topic -> its words per period (aligned with ``periods``; [] where the cell is too small), from the
-    documents' ``tokens`` (one per document of ``topics``)."""
+    documents' ``tokens`` (one per document of ``topics``); for the topics ``only`` when given (the idf is
+    still fitted on every topic's periods, so their words are the ones a full count gives)."""
     from bertopic.vectorizers import ClassTfidfTransformer
 
     slot = {p: i for i, p in enumerate(periods)}
@@ -37,10 +39,11 @@ def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: 
     for row, (topic, day) in enumerate(zip(topics, when)):
         if day is not None and int(topic) != OUTLIER:
             cells.setdefault((int(topic), slot[dates.label(day, period)]), []).append(row)
-    rng = np.random.default_rng(seed)
     cells = {key: rows for key, rows in cells.items() if len(rows) >= MIN_DOCUMENTS}
     per_cell = max(MIN_DOCUMENTS, min(PER_CELL, TOTAL // max(1, len(cells))))
-    chosen = {key: (rows if len(rows) <= per_cell else sorted(rng.choice(rows, per_cell, replace=False).tolist()))
+    # a generator per cell: the cells an add leaves alone keep their sample (and read their words from the cache)
+    chosen = {key: (rows if len(rows) <= per_cell else
+                    sorted(draw(seed, *key).choice(rows, per_cell, replace=False).tolist()))
               for key, rows in cells.items()}
     if not chosen:
         return {}
@@ -53,10 +56,14 @@ def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: 
     by_topic = class_sums(by_cell, np.array([topic_row[k[0]] for k in keys]), len(topic_ids))
     model = ClassTfidfTransformer(reduce_frequent_words=True).fit(by_topic)
     # sparse throughout: cells x vocabulary held dense was 0.5 GB and most of this function's time at 20k
-    tuned = ((model.transform(by_cell) + model.transform(by_topic)[[topic_row[k[0]] for k in keys]]) / 2).tocsr()
+    wanted = [i for i, k in enumerate(keys) if only is None or k[0] in only]
+    if not wanted:
+        return {}
+    tuned = ((model.transform(by_cell[wanted]) + model.transform(by_topic)[[topic_row[keys[i][0]] for i in wanted]])
+             / 2).tocsr()
     vocab = counted.terms
     out: dict[int, list[list[str]]] = {}
-    for i, (topic, column) in enumerate(keys):
+    for i, (topic, column) in enumerate(keys[i] for i in wanted):
         row = slice(tuned.indptr[i], tuned.indptr[i + 1])
         weight, column_of = tuned.data[row], tuned.indices[row]
         top = np.lexsort((column_of, -weight))[:WORDS]  # the heaviest, ties by vocabulary order

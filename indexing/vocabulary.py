@@ -7,15 +7,20 @@ Every count of words goes through :class:`Tokens`: each document is read (lowerc
 those token ids with numpy. An index, a refine and an add each count several samples of one corpus (the
 topics' vocabulary and c-TF-IDF, the themes', the words per period): with sklearn's CountVectorizer each
 count read its documents again, and reading was most of the time (issue 30: an add of 1,000 abstracts to
-20,000 spent 15 of its 53 s there). The counts are the ones CountVectorizer gives, to the term.
+20,000 spent 15 of its 53 s there). The counts are the ones CountVectorizer gives, to the term. Given
+the index's cache folder, the ids of texts read in earlier runs come from it (indexing/token_cache.py),
+and :meth:`Tokens.keep` puts this run's there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from topictalk.indexing import token_cache
 
 # Words that name no topic in any corpus, beyond sklearn's English stop words: contraction fragments
 # ("don't" -> "don"), honorifics, reporting verbs, conversational filler and HTML entity names.
@@ -51,10 +56,11 @@ class Tokens:
     fewer than min_df or more than max_df of them dropped, the rest sorted.
     """
 
-    def __init__(self, texts: Sequence[str], params) -> None:
+    def __init__(self, texts: Sequence[str], params, cache: Path | None = None) -> None:
         from sklearn.feature_extraction.text import CountVectorizer
 
-        reader = CountVectorizer(**_shape(params))
+        shape = _shape(params)
+        reader = CountVectorizer(**shape)
         self._lower, self._split = reader.build_preprocessor(), reader.build_tokenizer()
         self._stop = frozenset(reader.get_stop_words() or ())
         self.texts = texts
@@ -62,15 +68,43 @@ class Tokens:
         self.min_df, self.max_df = params.min_df, params.max_df
         self._ids: dict[str, int] = {}  # token -> id, in the order first seen
         self._read: dict[int, np.ndarray] = {}  # document row -> its token ids
+        # the ids of texts read by earlier runs with these token settings (``cache``: the index's cache folder)
+        self._file = token_cache.path(cache, shape) if cache is not None else None
+        self._known = token_cache.read(self._file) if self._file is not None and self._file.is_file() else None
+        if self._known is not None:
+            self._ids = {w: i for i, w in enumerate(self._known.words)}  # so that the kept ids stay valid
+        self.fresh = 0  # texts this run read from their characters (not kept before)
 
     def row(self, i: int) -> np.ndarray:
         ids = self._read.get(i)
         if ids is None:
-            known = self._ids
-            ids = np.fromiter((known.setdefault(w, len(known)) for w in self._split(self._lower(self.texts[i]))
-                               if w not in self._stop), np.int64)
+            text = self.texts[i]
+            ids = self._known.ids(token_cache.digest(text)) if self._known is not None else None
+            if ids is None:
+                known = self._ids
+                ids = np.fromiter((known.setdefault(w, len(known)) for w in self._split(self._lower(text))
+                                   if w not in self._stop), np.int64)
+                self.fresh += 1
             self._read[i] = ids
         return ids
+
+    def keep(self) -> None:
+        """Put the ids of every text read so far in the cache folder (with those kept before, of the texts
+        still here), when this run read any anew; a failed write only means reading them again later."""
+        if self._file is None or not self.fresh:
+            return
+        read: dict[bytes, np.ndarray] = {}
+        for i, text in enumerate(self.texts):
+            key = token_cache.digest(text)
+            ids = self._read.get(i)
+            if ids is None and self._known is not None:
+                ids = self._known.ids(key)
+            if ids is not None:
+                read[key] = ids
+        try:
+            token_cache.write(self._file, list(self._ids), read)
+        except OSError:
+            pass
 
     def counts(self, rows: Sequence[int]) -> WordCounts:
         """The documents ``rows`` counted (in that order). A tiny sample (under 5 x min_df documents) keeps
@@ -107,19 +141,34 @@ class Tokens:
         if high < low or not keep.any():  # CountVectorizer refuses these limits: the plain vocabulary, as before
             keep = np.ones(n_terms, bool)
         kept = np.flatnonzero(keep)
-        text = []  # the kept terms' strings, in kept's order (blocks by n, each in its distinct order)
+        # the kept terms as rows of token ids, shorter n-grams padded with -1 (blocks by n, each in its
+        # distinct order)
+        width = self.ngram_range[1]
+        grams = np.full((len(kept), width), -1, np.int64)
         for (distinct, _, _), start, stop in zip(blocks, offsets, offsets[1:]):
-            grams = distinct[kept[(kept >= start) & (kept < stop)] - start].tolist()
-            text += [" ".join([words[t] for t in gram]) for gram in grams]
-        order = np.argsort(np.array(text, dtype=object), kind="stable") if text else np.zeros(0, np.int64)
+            mine = (kept >= start) & (kept < stop)
+            grams[mine, :distinct.shape[1]] = distinct[kept[mine] - start]
+        # CountVectorizer sorts the terms as strings. The space that joins an n-gram's words sorts before
+        # every word character, so that is the order of the id rows compared word by word, a shorter row
+        # (a prefix) first: one integer sort by each word's rank, not a sort of strings
+        vocabulary = np.array(words, dtype=object)
+        rank = np.empty(len(words) + 1, np.int64)
+        rank[np.argsort(vocabulary, kind="stable")] = np.arange(1, len(words) + 1)
+        rank[-1] = 0  # the padding (-1) before any word
+        order = np.lexsort(rank[grams].T[::-1]) if len(kept) else np.zeros(0, np.int64)
+        ordered = grams[order]
+        text = vocabulary[ordered[:, 0]] if len(kept) else np.zeros(0, object)
+        for j in range(1, width):
+            longer = ordered[:, j] >= 0
+            text[longer] = text[longer] + " " + vocabulary[ordered[longer, j]]
         column = np.full(n_terms, -1, np.int64)
         column[kept[order]] = np.arange(len(order))
         mine = column[every.indices] >= 0
-        row_of = np.repeat(np.arange(len(rows)), np.diff(every.indptr))
-        matrix = csr_matrix((every.data[mine], (row_of[mine], column[every.indices[mine]])),
+        indptr = np.concatenate([[0], np.cumsum(mine)])[every.indptr]  # each row's kept entries
+        matrix = csr_matrix((every.data[mine], column[every.indices[mine]], indptr),
                             shape=(len(rows), len(order)), dtype=np.int64)
         matrix.sort_indices()
-        return WordCounts([text[i] for i in order.tolist()], matrix)
+        return WordCounts(text.tolist(), matrix)
 
 
 def _distinct(grams: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

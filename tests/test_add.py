@@ -132,12 +132,21 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     before = {t.id: t for t in reader.topics()}
     more = corpus.from_files([_write(tmp_path / "c.jsonl", _rows(360, 364))],
                              date_field=reader.manifest["corpus"].get("date_field"), fields_optional=True)
+    from topictalk.indexing.vocabulary import Tokens
+
+    read = []  # texts each Tokens of the add read from their characters (the others came from the cache)
+    keep = Tokens.keep
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr(KeyBERTInspired, "extract_topics", spy)
+    monkeypatch.setattr(Tokens, "keep", lambda self: (read.append(self.fresh), keep(self))[1])
     try:
         done = add.add(store.Location(path=index), more)
     finally:
         monkeypatch.undo()
+    # the index and the first add kept the token ids of what they read: this add's counts read at most the
+    # 4 new texts and a few others (period cells sampled anew), not the hundreds they count
+    assert (index / "cache" / "words").is_dir()
+    assert read and all(n <= 30 for n in read), read
     after = {t.id: t for t in _read(index)[2].topics()}
     received = set(done.per_topic)
     changed = {t for t in received if set(after[t].keywords) != set(before[t].keywords)}

@@ -111,3 +111,111 @@ def test_the_topics_c_tf_idf_reads_the_counts_made_for_the_vocabulary_not_the_te
         assert len(by_id[topic].keywords) == params.top_n_words
         assert all(weights[topic, column[w]] >= tenth - 1e-12 for w in by_id[topic].keywords)
     assert "real time" in by_id[0].keywords and "protein" in by_id[1].keywords
+
+
+def test_the_cache_keeps_each_texts_ids_so_a_later_run_reads_only_new_texts(abstracts, tmp_path):
+    params = TopicParams()
+    first = Tokens(abstracts[:400], params, tmp_path)
+    expected = first.counts(range(400))
+    assert first.fresh == 400
+    first.keep()
+    again = Tokens(abstracts[:400], params, tmp_path)
+    counted = again.counts(range(400))
+    assert again.fresh == 0  # every text's ids came from the cache
+    assert counted.terms == expected.terms and (counted.matrix != expected.matrix).nnz == 0
+    # an add: the held texts in another order, new ones after; only the new ones are read
+    texts = abstracts[200:400] + abstracts[:200] + abstracts[400:600]
+    grown = Tokens(texts, params, tmp_path)
+    counted = grown.counts(range(600))
+    assert grown.fresh == 200
+    counter, sklearn_counts = _sklearn(texts, params)
+    assert counted.terms == counter.get_feature_names_out().tolist()
+    assert (counted.matrix != sklearn_counts).nnz == 0
+    grown.keep()
+    last = Tokens(abstracts[:600], params, tmp_path)
+    last.counts(range(600))
+    assert last.fresh == 0
+
+
+def test_the_cache_is_per_token_settings_and_ngrams_share_it(abstracts, tmp_path):
+    Tokens(abstracts[:50], TopicParams(), tmp_path).counts(range(50))  # nothing kept without keep()
+    assert not (tmp_path / "words").exists()
+    one = Tokens(abstracts[:50], TopicParams(), tmp_path)
+    one.counts(range(50))
+    one.keep()
+    trigrams = Tokens(abstracts[:50], TopicParams(ngram_range=(1, 3)), tmp_path)
+    trigrams.counts(range(50))
+    assert trigrams.fresh == 0  # n-grams are made from the ids at each count
+    other = Tokens(abstracts[:50], TopicParams(stop_words=None), tmp_path)
+    counted = other.counts(range(50))
+    assert other.fresh == 50  # other stop words read other ids
+    assert "ability to" in counted.terms  # stop words counted
+    other.keep()
+    assert len(list((tmp_path / "words").glob("*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "ids out of range"])
+def test_a_damaged_cache_is_read_as_empty_and_rebuilt(abstracts, tmp_path, damage):
+    from topictalk.indexing import token_cache
+
+    params = TopicParams()
+    first = Tokens(abstracts[:100], params, tmp_path)
+    expected = first.counts(range(100))
+    first.keep()
+    (file,) = (tmp_path / "words").glob("*.npz")
+    if damage == "truncate":
+        file.write_bytes(file.read_bytes()[:200])
+    elif damage == "garbage":
+        file.write_bytes(b"not an npz")
+    else:
+        with np.load(file) as got:
+            parts = dict(got)
+        parts["flat"] = parts["flat"] + 10 ** 6
+        with open(file, "wb") as f:
+            np.savez(f, **parts)
+    assert token_cache.read(file) is None
+    again = Tokens(abstracts[:100], params, tmp_path)
+    counted = again.counts(range(100))
+    assert again.fresh == 100 and counted.terms == expected.terms
+    again.keep()
+    assert token_cache.read(file) is not None and len(token_cache.read(file)) == 100
+
+
+def test_documents_without_words_and_terms_that_sort_by_prefix_count_as_countvectorizer_counts():
+    # empty rows between full ones; "deep" < "deep learning" < "deeper" < "deeper nets" as strings
+    texts = ["deep learning deeper nets", "", "the and", "deeper nets deep learning deep", "deep_net 3d deeper",
+             "über nets deep", "", "nets über deeper"]
+    params = TopicParams(min_df=1, max_df=1.0, ngram_range=(1, 3))
+    counted = Tokens(texts, params).counts(range(len(texts)))
+    counter = CountVectorizer(**_shape(params))
+    expected = counter.fit_transform(texts)
+    assert counted.terms == counter.get_feature_names_out().tolist()
+    assert (counted.matrix != expected).nnz == 0 and counted.matrix.indptr.tolist() == expected.indptr.tolist()
+
+
+def test_a_topic_that_grows_leaves_the_other_topics_samples_as_they_were():
+    labels = np.repeat([0, 1, 2], [500, 400, 350])
+    before = topics.sample_members(labels, 300, 42)
+    grown = np.concatenate([labels, np.zeros(60, np.int64)])  # an add: 60 documents into topic 0
+    after = topics.sample_members(grown, 300, 42)
+    for topic in (1, 2):
+        assert before[labels[before] == topic].tolist() == after[grown[after] == topic].tolist()
+    assert before[labels[before] == 0].tolist() != after[grown[after] == 0].tolist()
+    assert topics.sample_members(labels, 300, 42).tolist() == before.tolist()  # seeded
+    assert topics.sample_members(labels, 300, 7).tolist() != before.tolist()
+
+
+def test_the_words_of_some_topics_per_period_are_those_of_the_full_count(abstracts):
+    from datetime import date
+
+    from topictalk.indexing import trend_words
+
+    rng = np.random.default_rng(0)
+    assigned = rng.integers(0, 4, len(abstracts)).tolist()
+    when = [date(2020, 1 + int(m), 1) for m in rng.integers(0, 6, len(abstracts))]
+    periods = [f"2020-{m:02d}" for m in range(1, 7)]
+    tokens = Tokens(abstracts, TopicParams())
+    every = trend_words.period_words(tokens, assigned, when, "month", periods, TopicParams())
+    some = trend_words.period_words(tokens, assigned, when, "month", periods, TopicParams(), only={1, 3})
+    assert set(some) == {1, 3} and all(some[t] == every[t] for t in some)
+    assert sum(bool(w) for t in some for w in some[t]) >= 10  # cells with words, not empty lists
