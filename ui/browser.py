@@ -20,6 +20,9 @@ a.tt-cite { text-decoration: none; font-weight: 600; color: #9a3412; }
 #tt-send { background: #c2410c; border-color: #c2410c; color: #fff; }
 #tt-send:hover { background: #9a3412; }
 button.selected { color: #9a3412 !important; }
+/* The topic table is a tree (a theme's heading row over its topics, biggest first): the column menu's sort
+   and filter would scatter the headings among the topics. The search box above it filters the tree whole. */
+#tt-topics .cell-menu-button { display: none; }
 """
 # The map names its themes zoomed out and its topics zoomed in (issue 27). Each label carries its level in its
 # plotly name (ui.map.figure): "theme", or "topic:Z", Z the least zoom (full view's x span over the shown one)
