@@ -207,7 +207,7 @@ def recount_trends(manifest: dict, records: Sequence[DocumentRecord], touched: s
         params = params_of(manifest)
         fresh = trend_words.period_words(tokens or Tokens([r.text for r in records], params), assigned, when,
                                          old.period, counted.periods, params, params.random_state, touched & alive)
-        counted.words.update({t: fresh[t] for t in touched & alive if t in fresh})
+        counted.words.update(fresh)  # only the touched topics' words were weighed
     return counted.as_dict()
 
 

@@ -14,7 +14,6 @@ loses nothing but time.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -75,8 +74,7 @@ def write(file: Path, words: Sequence[str], read: dict[bytes, np.ndarray]) -> No
     """Keep ``read`` (text digest -> token ids into ``words``) in ``file``, whole or not at all."""
     keys = list(read)
     parts = [read[k] for k in keys]
-    buffer = io.BytesIO()
-    np.savez(buffer, words=np.array("\n".join(words)), keys=np.frombuffer(b"".join(keys), np.uint8).reshape(-1, SIZE),
-             lengths=np.array([len(p) for p in parts], dtype=np.int64),
-             flat=np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32))
-    atomic_write(file, lambda f: f.write(buffer.getbuffer()))
+    atomic_write(file, lambda f: np.savez(
+        f, words=np.array("\n".join(words)), keys=np.frombuffer(b"".join(keys), np.uint8).reshape(-1, SIZE),
+        lengths=np.array([len(p) for p in parts], dtype=np.int64),
+        flat=np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)))

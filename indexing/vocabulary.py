@@ -155,9 +155,9 @@ class Tokens:
         rank = np.empty(len(words) + 1, np.int64)
         rank[np.argsort(vocabulary, kind="stable")] = np.arange(1, len(words) + 1)
         rank[-1] = 0  # the padding (-1) before any word
-        order = np.lexsort(rank[grams].T[::-1]) if len(kept) else np.zeros(0, np.int64)
+        order = np.lexsort(rank[grams].T[::-1])  # kept is never empty: the limits fall back to every term
         ordered = grams[order]
-        text = vocabulary[ordered[:, 0]] if len(kept) else np.zeros(0, object)
+        text = vocabulary[ordered[:, 0]]
         for j in range(1, width):
             longer = ordered[:, j] >= 0
             text[longer] = text[longer] + " " + vocabulary[ordered[longer, j]]
