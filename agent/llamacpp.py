@@ -6,7 +6,8 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from topictalk import prompts
@@ -78,8 +79,16 @@ class LlamaCppModel(Model):
             raise TopictalkError(f"llama-cpp-python is not importable ({err}); run ./install.sh") from err
         threads = n_threads or os.cpu_count() or 1  # llama-cpp-python's default is 1 thread
         _silence_llama_cpp()
+        # llama.cpp 0.3.16's AMX kernels set a thread's tile registers up once per thread and never again,
+        # while oneDNN (torch's and OpenVINO's bf16 matmuls, which embed documents and questions on these
+        # hosts) releases them after each of its kernels on the thread that called it: llama.cpp's next
+        # matmul on that thread was an illegal instruction (SIGILL, the whole process gone). So llama.cpp
+        # computes on a thread of its own that nothing else runs on; its OpenMP helpers are that thread's
+        # own team (OpenMP keeps one per calling thread), not the one torch's calls on other threads use.
+        self._compute_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         try:
-            self._llm = Llama(
+            self._llm = self._compute(
+                Llama,
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=threads,
@@ -88,6 +97,7 @@ class LlamaCppModel(Model):
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:
+            self._compute_thread.shutdown()
             raise TopictalkError(f"llama.cpp could not load {path}: {err}; is it a valid GGUF model?") from err
         self.parsed = spec or ModelSpec(self.scheme, str(path), text=f"{self.scheme}:{path}")
         self.spec = self.parsed.text
@@ -176,14 +186,14 @@ class LlamaCppModel(Model):
                 stream=True,
             )
             try:
-                for part in parts:
+                while (part := self._compute(next, parts, None)) is not None:
                     choice = part["choices"][0]
                     if choice["finish_reason"] is None:  # the closing part carries no new token
                         usage.completion_tokens += 1
                     if choice["text"]:
                         yield choice["text"]
             finally:
-                parts.close()  # a stopped answer stops decoding here, not at garbage collection
+                self._compute(parts.close)  # a stopped answer stops decoding here, not at garbage collection
 
     def prefill(self, messages: Sequence[Message]) -> None:
         tokens = self.tokenize(self.render(messages))
@@ -201,8 +211,12 @@ class LlamaCppModel(Model):
         for at in range(start, len(tokens) - 1, PROMPT_STEP):
             if stopping.is_set():
                 return False
-            llm.eval(tokens[at: min(at + PROMPT_STEP, len(tokens) - 1)])
+            self._compute(llm.eval, tokens[at: min(at + PROMPT_STEP, len(tokens) - 1)])
         return not stopping.is_set()
+
+    def _compute(self, work: Callable, *args, **kwargs):  # noqa: ANN202 - what ``work`` returns
+        """``work(*args, **kwargs)`` run on the model's own thread (see __init__), its result or error here."""
+        return self._compute_thread.submit(work, *args, **kwargs).result()
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
@@ -210,6 +224,7 @@ class LlamaCppModel(Model):
             with self._lock:  # not while a prefill thread is reading a prompt into it
                 llm.close()  # Llama.__del__ raises at interpreter exit unless closed
                 self._llm = None
+            self._compute_thread.shutdown()
 
 
 def build_flags() -> list[str]:

@@ -5,6 +5,7 @@ a real model (the runtime-independent parts of agent.llm are in test_llm.py)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -370,3 +371,31 @@ def test_openai_many_requests_in_flight_answer_in_order(llama_server):
         answers = model.complete_many(asks, GenerationOptions(max_tokens=6, temperature=0))
         assert [w in a.lower() for w, a in zip(words, answers)] == [True] * len(words), answers
         assert len(spy.threads) > 1  # sent from several threads at once, for the server to batch
+
+
+BF16_BETWEEN_ANSWERS = """
+import torch
+from topictalk.agent.models import load
+from topictalk.indexing.generation import GenerationOptions
+model = load("bundled-small")
+ask = [{"role": "user", "content": "Name three colours, separated by commas. " * 8}]
+first = model.generate(ask, GenerationOptions(max_tokens=6))
+a, b = torch.randn(256, 256), torch.randn(256, 256)
+with torch.autocast("cpu", dtype=torch.bfloat16):  # oneDNN's AMX kernels where the CPU has AMX
+    torch.nn.functional.linear(a, b)
+second = model.generate(ask[:1] + [{"role": "assistant", "content": first}, {"role": "user", "content": "More?"}],
+                        GenerationOptions(max_tokens=6))
+model.close()
+print("answered" if first.strip() and second.strip() else "empty")
+"""
+
+
+def test_an_answer_after_a_bf16_matmul_in_the_same_thread_does_not_crash(bundled_gguf):
+    """On an AMX host llama.cpp's AMX kernels ran into tiles that torch's oneDNN had released in the
+    calling thread: the process died of SIGILL (-4) at the second answer. The model computes on a thread of
+    its own now. In a subprocess, so that a crash fails this test instead of ending the run; on a CPU
+    without AMX there is nothing to release and the test passes whatever the threading."""
+    done = subprocess.run([sys.executable, "-c", BF16_BETWEEN_ANSWERS], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip().endswith("answered"), done.stdout
