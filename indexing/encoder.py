@@ -8,15 +8,20 @@ and a question embedded the other way would be off by as much.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from topictalk.indexing import host
 from topictalk.indexing.errors import TopictalkError
+from topictalk.indexing.paths import atomic_folder, cache_dir
 
 
 def dimension(model) -> int | None:
@@ -137,47 +142,32 @@ class _OpenVINOTransformer:
     OpenVINO for the CPU; the modules after it (pooling, normalization, dense) stay in PyTorch, so
     every pooling mode works unchanged."""
 
-    def __init__(self, model, precision: str) -> None:
-        import warnings
-
+    def __init__(self, model, precision: str, cache: Path | None = None) -> None:
         import openvino
-        import torch
-        import transformers
-        from openvino.frontend import FrontEndManager
-        from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
 
         example = preprocessor(model)(["an example", "a longer example text"])
         self.inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
-
-        class Hidden(torch.nn.Module):  # what is traced: the tokenizer's tensors in, token embeddings out
-            def __init__(self, inner, names: list[str]) -> None:
-                super().__init__()
-                self.inner, self.names = inner, names
-
-            def forward(self, *tensors):
-                return self.inner(**dict(zip(self.names, tensors))).last_hidden_state
-
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()
-        try:
-            # Through the PyTorch frontend, not openvino.convert_model: that one starts OpenVINO's
-            # telemetry, which sends usage data whenever no consent file exists. Tracing warns about
-            # Python branches on shapes, which are constant for an encoder.
-            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-                warnings.simplefilter("ignore")
-                decoder = TorchScriptPythonDecoder(Hidden(model[0].auto_model.eval(), self.inputs),
-                                                   example_input=tuple(example[k] for k in self.inputs))
-        finally:
-            transformers.logging.set_verbosity(verbosity)
-        frontend = FrontEndManager().load_by_framework("pytorch")
-        loaded = frontend.load(decoder)
-        for place in loaded.get_inputs():  # any batch size and length
-            loaded.set_partial_shape(place, openvino.PartialShape([-1, -1]))
+        # Tracing and converting took ~2.2 s of the ~2.6 s this costs (AVX-512+AMX host), in every process
+        # that embeds (an index, an add, the chat's question encoder): the converted graph is kept on disk,
+        # under a digest of the weights and of the code that converts them, and read back in ~0.03 s.
+        folder = (cache if cache is not None else cache_dir() / "openvino") / _conversion_key(model, self.inputs)
+        converted = None
+        if (folder / "model.xml").is_file():
+            try:
+                converted = openvino.Core().read_model(folder / "model.xml")
+            except RuntimeError:  # a damaged copy: converted again below
+                converted = None
+        if converted is None:
+            converted = _convert(model, self.inputs, example)
+            with contextlib.suppress(OSError):  # a cache that cannot be written costs only time
+                shutil.rmtree(folder, ignore_errors=True)
+                atomic_folder(folder, lambda tmp: openvino.save_model(converted, tmp / "model.xml",
+                                                                      compress_to_fp16=False))
         # One single-threaded stream per core, with a request in flight on each: 10% faster than one
         # request over both cores (57 against 52 docs/s on 2 cores, bench/embed.py's sample of 600).
         config = {"PERFORMANCE_HINT": "THROUGHPUT",
                   "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
-        self.compiled = openvino.Core().compile_model(frontend.convert(loaded), "CPU", config)
+        self.compiled = openvino.Core().compile_model(converted, "CPU", config)
 
     def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
         """(rows, features, token embeddings) for each batch, in the batches' order (the requests
@@ -205,6 +195,62 @@ class _OpenVINOTransformer:
         while done < sent:
             yield finished.pop(done)
             done += 1
+
+
+def _convert(model, inputs: list[str], example: dict):
+    """The model's transformer as an OpenVINO graph taking ``inputs`` of any batch size and length."""
+    import warnings
+
+    import openvino
+    import torch
+    import transformers
+    from openvino.frontend import FrontEndManager
+    from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
+
+    class Hidden(torch.nn.Module):  # what is traced: the tokenizer's tensors in, token embeddings out
+        def __init__(self, inner, names: list[str]) -> None:
+            super().__init__()
+            self.inner, self.names = inner, names
+
+        def forward(self, *tensors):
+            return self.inner(**dict(zip(self.names, tensors))).last_hidden_state
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        # Through the PyTorch frontend, not openvino.convert_model: that one starts OpenVINO's
+        # telemetry, which sends usage data whenever no consent file exists. Tracing warns about
+        # Python branches on shapes, which are constant for an encoder.
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            decoder = TorchScriptPythonDecoder(Hidden(model[0].auto_model.eval(), inputs),
+                                               example_input=tuple(example[k] for k in inputs))
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    frontend = FrontEndManager().load_by_framework("pytorch")
+    loaded = frontend.load(decoder)
+    for place in loaded.get_inputs():  # any batch size and length
+        loaded.set_partial_shape(place, openvino.PartialShape([-1, -1]))
+    return frontend.convert(loaded)
+
+
+def _conversion_key(model, inputs: list[str]) -> str:
+    """What a converted graph depends on: the transformer's weights and configuration, its inputs, and
+    the versions of the code that traces and converts it. Hashing MiniLM's 90 MB takes ~0.1 s."""
+    import json
+
+    import openvino
+    import torch
+    import transformers
+
+    inner = model[0].auto_model
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([openvino.__version__, torch.__version__, transformers.__version__,
+                              type(inner).__name__, inner.config.to_json_string(), inputs]).encode())
+    for name, tensor in inner.state_dict().items():
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()
 
 
 COMPILED = "_topictalk_openvino"  # the model attribute holding its compiled transformers, by precision

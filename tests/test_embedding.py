@@ -328,6 +328,40 @@ def test_openvino_engine_gives_pytorchs_vectors_offline_and_falls_back_when_it_c
 
 
 @pytest.mark.slow  # loads the bundled model
+def test_openvinos_conversion_is_kept_on_disk_by_the_weights_and_read_back_exactly(tmp_path, monkeypatch):
+    """A second process reads the converted graph instead of tracing the model again: the same vectors,
+    bit for bit; other weights are another graph; a damaged copy is converted again and replaced."""
+    import torch
+
+    monkeypatch.setattr(encoder, "cache_dir", lambda: tmp_path)
+    model = embedding.load("bundled")
+    texts = ["short", "x"] + _abstracts(12)
+    converted = []
+    convert = encoder._convert
+    monkeypatch.setattr(encoder, "_convert", lambda *a: converted.append(1) or convert(*a))
+
+    def afresh() -> np.ndarray:
+        vars(model).pop(encoder.COMPILED, None)  # as a model loaded in a new process
+        return encoder.Encoder(model, "fp32")(texts)
+
+    first = afresh()
+    saved = list((tmp_path / "openvino").glob("*/model.xml"))
+    assert converted == [1] and len(saved) == 1 and saved[0].with_suffix(".bin").stat().st_size > 10_000_000
+    assert np.array_equal(afresh(), first) and converted == [1]  # read back, not converted
+    saved[0].write_text(saved[0].read_text()[:500])  # damaged
+    assert np.array_equal(afresh(), first) and converted == [1, 1]
+    assert np.array_equal(afresh(), first) and converted == [1, 1]  # the copy was replaced
+    weight = model[0].auto_model.embeddings.word_embeddings.weight
+    with torch.no_grad():
+        weight[5] += 0.01  # a token no text here uses: the vectors stay, the key does not
+        try:
+            afresh()
+        finally:
+            weight[5] -= 0.01
+    assert converted == [1, 1, 1] and len(list((tmp_path / "openvino").glob("*/model.xml"))) == 2
+
+
+@pytest.mark.slow  # loads the bundled model
 def test_loading_the_model_draws_no_weight_bar_and_leaves_transformers_bars_as_they_were(capfd):
     """transformers' "Loading weights" bar would print between topictalk's own stage bars."""
     from transformers.utils import logging as hf_logging
