@@ -15,7 +15,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -142,7 +141,7 @@ class _OpenVINOTransformer:
     OpenVINO for the CPU; the modules after it (pooling, normalization, dense) stay in PyTorch, so
     every pooling mode works unchanged."""
 
-    def __init__(self, model, precision: str, cache: Path | None = None) -> None:
+    def __init__(self, model, precision: str) -> None:
         import openvino
 
         example = preprocessor(model)(["an example", "a longer example text"])
@@ -150,24 +149,23 @@ class _OpenVINOTransformer:
         # Tracing and converting took ~2.2 s of the ~2.6 s this costs (AVX-512+AMX host), in every process
         # that embeds (an index, an add, the chat's question encoder): the converted graph is kept on disk,
         # under a digest of the weights and of the code that converts them, and read back in ~0.03 s.
-        folder = (cache if cache is not None else cache_dir() / "openvino") / _conversion_key(model, self.inputs)
+        saved = cache_dir() / "openvino" / _conversion_key(model, self.inputs) / "model.xml"
+        core = openvino.Core()
         converted = None
-        if (folder / "model.xml").is_file():
-            try:
-                converted = openvino.Core().read_model(folder / "model.xml")
-            except RuntimeError:  # a damaged copy: converted again below
-                converted = None
+        if saved.is_file():
+            with contextlib.suppress(RuntimeError):  # a damaged copy: converted again below
+                converted = core.read_model(saved)
         if converted is None:
             converted = _convert(model, self.inputs, example)
             with contextlib.suppress(OSError):  # a cache that cannot be written costs only time
-                shutil.rmtree(folder, ignore_errors=True)
-                atomic_folder(folder, lambda tmp: openvino.save_model(converted, tmp / "model.xml",
-                                                                      compress_to_fp16=False))
+                shutil.rmtree(saved.parent, ignore_errors=True)  # atomic_folder keeps a folder already there
+                atomic_folder(saved.parent, lambda tmp: openvino.save_model(converted, tmp / saved.name,
+                                                                            compress_to_fp16=False))
         # One single-threaded stream per core, with a request in flight on each: 10% faster than one
         # request over both cores (57 against 52 docs/s on 2 cores, bench/embed.py's sample of 600).
         config = {"PERFORMANCE_HINT": "THROUGHPUT",
                   "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
-        self.compiled = openvino.Core().compile_model(converted, "CPU", config)
+        self.compiled = core.compile_model(converted, "CPU", config)
 
     def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
         """(rows, features, token embeddings) for each batch, in the batches' order (the requests
