@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from topictalk import prompts
+from topictalk.agent.llamacpp_batch import MAX_SEQUENCES, complete_together, groups, kv_bytes_per_token
 from topictalk.agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
 from topictalk.indexing import fingerprint
 from topictalk.indexing.errors import TopictalkError
@@ -43,6 +44,8 @@ class LlamaCppModel(Model):
     serialized: one Llama context cannot run two generations at once.
     """
 
+    batches = True  # complete_many decodes several answers together
+    batch_size = MAX_SEQUENCES  # the labeler asks this many at a time: its cache keeps each batch's answers
     scheme = "llama-cpp"
     spec_example = "llama-cpp:PATH.gguf"
     spec_options = {"n_ctx": int, "n_gpu_layers": int, "n_threads": int, "format": str}
@@ -194,6 +197,22 @@ class LlamaCppModel(Model):
                         yield choice["text"]
             finally:
                 self._compute(parts.close)  # a stopped answer stops decoding here, not at garbage collection
+
+    def complete_many(self, conversations: Sequence[Sequence[Message]],
+                      options: GenerationOptions = GenerationOptions()) -> list[str]:
+        """The answers decoded together, a few at a time (agent/llamacpp_batch.py): on a CPU a step of
+        several sequences costs little more than a step of one. The KV cache of the last single answer is
+        left as it was."""
+        self.check(options)
+        prompts = [self.tokenize(self.render(m)) for m in conversations]
+        rooms = [min(options.max_tokens, self.room(len(p))) for p in prompts]
+        answers: list[str] = []
+        with self._lock:
+            lengths = [len(p) + r for p, r in zip(prompts, rooms)]
+            for part in groups(lengths, kv_bytes_per_token(self._llm)):
+                answers += self._compute(complete_together, self._llm, prompts[part.start:part.stop],
+                                         rooms[part.start:part.stop], options)
+        return answers
 
     def prefill(self, messages: Sequence[Message]) -> None:
         tokens = self.tokenize(self.render(messages))

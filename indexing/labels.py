@@ -365,9 +365,9 @@ class Labeler:
         self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
 
     def ask(self, conversations: list[list[dict]], max_tokens: int | None = None) -> Iterator[str]:
-        """Answers in order, each as it comes: cached ones from the cache, the rest in one batch
-        when the model batches (a GPU, a server), else one at a time, so that progress moves
-        and the cache keeps every finished answer of a run killed midway. ``max_tokens``
+        """Answers in order, each as it comes: cached ones from the cache, the rest in batches
+        when the model batches (llama.cpp, a GPU, a server), else one at a time, so that progress
+        moves and the cache keeps every finished answer of a run killed midway. ``max_tokens``
         defaults to a label's; the corpus brief (indexing/written.py) asks for more."""
         max_tokens = max_tokens or self.settings.max_tokens
         identity = LabelCache.identity(self.model)
@@ -378,7 +378,12 @@ class Labeler:
         options = GenerationOptions(max_tokens=max_tokens, temperature=self.settings.temperature,
                                     seed=self.settings.seed)
         if getattr(self.model, "batches", False) and len(missing) > 1:
-            fresh = iter(self.model.complete_many([conversations[i] for i in missing], options))
+            # in the model's batches when it names their size (llama.cpp on a CPU: 8), so that the cache
+            # keeps each finished batch of a run killed midway
+            size = getattr(self.model, "batch_size", None) or len(missing)
+            fresh = (answer for start in range(0, len(missing), size)
+                     for answer in self.model.complete_many([conversations[i] for i in missing[start:start + size]],
+                                                            options))
         else:
             fresh = (self.model.complete(conversations[i], options) for i in missing)
         for i, cached in enumerate(answers):

@@ -230,6 +230,37 @@ def test_labels_are_asked_in_two_batches_when_the_model_batches(tmp_path):
     assert [t.label for t in topics][0] == "Too Short" and all(t.label_source.startswith("llm-retry") for t in topics[:1])
 
 
+def test_a_model_that_names_its_batch_size_is_asked_that_many_at_a_time_and_each_batch_is_kept(tmp_path):
+    """llama.cpp decodes 8 answers together: the labeler asks 8 at a time, so a run killed in the third
+    batch keeps the two it finished in the cache, and the rerun asks only what is left."""
+    class EightAtATime(FakeLLM):
+        batches, batch_size = True, 2
+
+        def __init__(self, reply, fail_at=None):
+            super().__init__(reply)
+            self.sizes: list[int] = []
+            self.fail_at = fail_at
+
+        def complete_many(self, conversations, options):
+            self.sizes.append(len(conversations))
+            if len(self.sizes) == self.fail_at:
+                raise KeyboardInterrupt  # the user stops the run in this batch
+            return [self.complete(m, options) for m in conversations]
+
+    names = iter(f"Subject Number {n}" for n in ("One", "Two", "Three", "Four", "Five"))
+    topics = [_topic(i, keywords=[f"k{i}", "topic"]) for i in range(5)]
+    path = tmp_path / "l.jsonl"
+    killed = EightAtATime(lambda m: next(names), fail_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        Labeler(killed, LabelCache(path)).label(topics, DOCS)
+    assert killed.sizes == [2, 2, 1]
+    rerun = EightAtATime(lambda m: "Subject Number Five")
+    labeler = Labeler(rerun, LabelCache(path))
+    labeler.label(topics, DOCS)
+    assert rerun.sizes == [] and labeler.stats["cached"] == 4 and labeler.stats["asked"] == 1  # one left: alone
+    assert [t.label for t in topics] == [f"Subject Number {n}" for n in ("One", "Two", "Three", "Four", "Five")]
+
+
 def test_a_model_that_does_not_batch_is_asked_one_topic_at_a_time_and_each_answer_is_kept(tmp_path):
     """llama.cpp generates one answer at a time: progress moves per topic as answers come, and a
     run killed midway keeps every answer it finished in the cache."""

@@ -131,6 +131,54 @@ def test_llamacpp_honours_stop_and_max_tokens(bundled_llm):
     assert short.text() and short.usage.completion_tokens <= 2
 
 
+ONE_WORD = [("What is the capital of France?", "paris"), ("What colour is a clear daytime sky?", "blue"),
+            ("Which animal says 'moo'?", None), ("How many legs does a spider have?", None),
+            ("What is the largest planet of the Solar System?", None)]
+
+
+def test_llamacpp_answers_decoded_together_are_the_answers_decoded_alone(bundled_llm):
+    """complete_many decodes the answers together (one sequence each, agent/llamacpp_batch.py): each must be
+    its own prompt's answer, as complete gives it alone (greedy), not a neighbour's or one read at the wrong
+    positions; a batch's rounding may part them after some words, so the first words are compared."""
+    conversations = [[{"role": "system", "content": "You answer with one word."}, {"role": "user", "content": q}]
+                     for q, _ in ONE_WORD]
+    conversations.append([{"role": "system", "content": "You are helpful."},
+                          {"role": "user", "content": "Write one sentence about bread."}])
+    greedy = GenerationOptions(max_tokens=24, temperature=0.0)
+    alone = [bundled_llm.complete(c, greedy) for c in conversations]
+    together = bundled_llm.complete_many(conversations, greedy)
+    assert len(together) == len(conversations)
+    for a, b in zip(alone, together):
+        assert b.strip() and a.split()[:3] == b.split()[:3], (a, b)
+    for (_, word), answer in zip(ONE_WORD, together):
+        assert word is None or word in answer.lower()
+    assert len(together[-1].split()) > 4  # the sentence was written, not cut at its first token
+
+
+def test_llamacpp_answers_together_keep_max_tokens_stop_and_the_single_answers_cache(bundled_llm):
+    count = [{"role": "user", "content": "Count from 1 to 20, one number per line."}]
+    first = [{"role": "system", "content": "Label topics. " * 20}, {"role": "user", "content": "keywords: a, b"}]
+    bundled_llm.generate(first, GenerationOptions(max_tokens=3))
+    stopped, short = bundled_llm.complete_many([count, count], GenerationOptions(max_tokens=60, stop=("5",)))
+    assert "5" not in stopped and "4" in stopped and stopped == short
+    two = bundled_llm.complete_many([count, first], GenerationOptions(max_tokens=2))
+    assert all(a and len(bundled_llm.tokenize(a)) <= 2 for a in two)
+    # the batches ran in a context of their own: the single answers' cache still holds the last prompt
+    again = bundled_llm.stream(first, GenerationOptions(max_tokens=3))
+    again.text()
+    assert again.usage.cached_tokens >= again.usage.prompt_tokens - 1
+
+
+def test_answers_are_decoded_together_within_the_sequence_and_memory_limits():
+    from topictalk.agent.llamacpp_batch import MAX_SEQUENCES, groups
+
+    assert groups([], 1) == []
+    assert groups([500] * 20, 1) == [range(0, 8), range(8, 16), range(16, 20)] and MAX_SEQUENCES == 8
+    # 1,000 bytes a token, a 1.2 MB budget: two prompts of 500 fit, a third does not; one alone always runs
+    assert groups([500, 500, 500, 5000, 10], 1000, budget=1_200_000) == [range(0, 2), range(2, 3), range(3, 4),
+                                                                         range(4, 5)]
+
+
 def test_llama2_named_gguf_is_rendered_with_meta_format(bundled_gguf, tmp_path):
     link = tmp_path / "llama-2-7b-chat.Q4_K_M.gguf"
     link.symlink_to(bundled_gguf)
