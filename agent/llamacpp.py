@@ -207,9 +207,11 @@ class LlamaCppModel(Model):
         prompts = [self.tokenize(self.render(m)) for m in conversations]
         rooms = [min(options.max_tokens, self.room(len(p))) for p in prompts]
         answers: list[str] = []
-        with self._lock:
-            lengths = [len(p) + r for p, r in zip(prompts, rooms)]
-            for part in groups(lengths, kv_bytes_per_token(self._llm)):
+        for part in groups([len(p) + r for p, r in zip(prompts, rooms)], kv_bytes_per_token(self._llm)):
+            if len(part) == 1:  # alone, it reads the shared start from the single answers' cache
+                answers.append(self.complete(conversations[part.start], options))
+                continue
+            with self._lock:
                 answers += self._compute(complete_together, self._llm, prompts[part.start:part.stop],
                                          rooms[part.start:part.stop], options)
         return answers
