@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from topictalk import prompts
-from topictalk.agent.llamacpp_batch import MAX_SEQUENCES, complete_together, groups, kv_bytes_per_token
+from topictalk.agent.llamacpp_batch import MAX_SEQUENCES, common_prefix, complete_together, groups, kv_bytes_per_token
 from topictalk.agent.llm import Message, Model, ModelSpec, Usage, wants_llama2
 from topictalk.indexing import fingerprint
 from topictalk.indexing.errors import TopictalkError
@@ -176,7 +176,7 @@ class LlamaCppModel(Model):
         room = self.room(len(tokens))
         with self._lock:
             usage.prompt_tokens = len(tokens)
-            usage.cached_tokens = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
+            usage.cached_tokens = common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
             if not self._read_prompt(tokens, stopping):
                 return  # stopped while reading: the model is free for the next call at once
             parts = self._llm.create_completion(
@@ -227,7 +227,7 @@ class LlamaCppModel(Model):
         them; False once stopped. ``create_completion`` then finds them in the KV cache (its prefix match
         leaves the last prompt token to evaluate) and reads just that one."""
         llm = self._llm
-        start = _common_prefix(llm.input_ids[: llm.n_tokens], tokens[:-1])
+        start = common_prefix(llm.input_ids[: llm.n_tokens], tokens[:-1])
         llm.n_tokens = start  # what follows the shared prefix is evaluated again (eval drops its cache)
         for at in range(start, len(tokens) - 1, PROMPT_STEP):
             if stopping.is_set():
@@ -274,11 +274,3 @@ def _silence_llama_cpp():
     llama_cpp.llama_log_set(drop, ctypes.c_void_p(0))
     return drop
 
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from topictalk.agent.llm import cut_at_stop
 from topictalk.indexing.generation import GenerationOptions
 
 MAX_SEQUENCES = 8  # answers decoded together at most; a run killed midway keeps the batches it finished
@@ -54,13 +55,19 @@ def _sampler(options: GenerationOptions):
     return chain
 
 
-def _shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
-    """Tokens every prompt starts with, but never a prompt's last (it must be read to sample from)."""
-    shortest = min(len(p) for p in prompts)
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens ``a`` and ``b`` start with alike."""
     n = 0
-    while n < shortest - 1 and all(p[n] == prompts[0][n] for p in prompts):
+    for x, y in zip(a, b):
+        if x != y:
+            break
         n += 1
     return n
+
+
+def _shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with, but never a prompt's last (it must be read to sample from)."""
+    return min(min(common_prefix(prompts[0], p) for p in prompts), min(len(p) for p in prompts) - 1)
 
 
 def kv_bytes_per_token(llm) -> int:
@@ -126,7 +133,7 @@ def complete_together(llm, prompts: Sequence[list[int]], rooms: Sequence[int],
         ctx.close()
         for s in seqs:
             s.sampler.close()
-    return [_cut(bytes(s.out).decode("utf-8", errors="ignore"), options.stop) for s in seqs]
+    return ["".join(cut_at_stop([bytes(s.out).decode("utf-8", errors="ignore")], options.stop)) for s in seqs]
 
 
 def _read(ctx, batch, work: list[tuple[int, int, int]], wanted: set[tuple[int, int]] = frozenset()) -> dict[int, int]:
@@ -159,8 +166,8 @@ def _draw(s: _Sequence, ctx, row: int, vocab, options: GenerationOptions) -> Non
         return
     s.out += _piece(vocab, token)
     s.last, s.room = token, s.room - 1
-    text = bytes(s.out).decode("utf-8", errors="ignore")
-    if s.room <= 0 or any(stop in text for stop in options.stop):
+    if s.room <= 0 or (options.stop and any(stop in bytes(s.out).decode("utf-8", errors="ignore")
+                                            for stop in options.stop)):
         s.done = True
 
 
@@ -177,7 +184,3 @@ def _piece(vocab, token: int) -> bytes:
             return buf.raw[:n]
         size = -n
 
-
-def _cut(text: str, stops: Sequence[str]) -> str:
-    at = min((text.find(s) for s in stops if s in text), default=len(text))
-    return text[:at]
