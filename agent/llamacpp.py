@@ -99,9 +99,11 @@ class LlamaCppModel(Model):
                 n_gpu_layers=n_gpu_layers,
                 verbose=False,
             )
-        except (ValueError, RuntimeError) as err:
-            self._compute_thread.shutdown()
-            raise TopictalkError(f"llama.cpp could not load {path}: {err}; is it a valid GGUF model?") from err
+        except BaseException as err:
+            self._compute_thread.shutdown()  # whatever stopped the load (KeyboardInterrupt too): no thread left over
+            if isinstance(err, (ValueError, RuntimeError)):
+                raise TopictalkError(f"llama.cpp could not load {path}: {err}; is it a valid GGUF model?") from err
+            raise
         self.parsed = spec or ModelSpec(self.scheme, str(path), text=f"{self.scheme}:{path}")
         self.spec = self.parsed.text
         self.path = path

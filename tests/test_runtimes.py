@@ -447,3 +447,31 @@ def test_an_answer_after_a_bf16_matmul_in_the_same_thread_does_not_crash(bundled
                           timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert done.stdout.strip().endswith("answered"), done.stdout
+
+
+def test_llamacpp_leaves_no_compute_thread_behind_whatever_stops_its_load(tmp_path, monkeypatch):
+    """A load stopped by any error (not only llama.cpp's ValueError) shuts its compute thread down: a
+    process that goes on (the app falling back, a test) must not keep one thread per failed load."""
+    import threading
+
+    import llama_cpp
+
+    from topictalk.agent.llamacpp import LlamaCppModel
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def alive() -> int:
+        return sum(t.name.startswith("llama.cpp") and t.is_alive() for t in threading.enumerate())
+
+    before = alive()
+    monkeypatch.setattr(llama_cpp, "Llama", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        LlamaCppModel(model)
+    monkeypatch.setattr(llama_cpp, "Llama", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad magic")))
+    with pytest.raises(TopictalkError, match="could not load .*bad magic"):
+        LlamaCppModel(model)
+    assert alive() == before
