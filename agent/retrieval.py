@@ -227,7 +227,7 @@ class TopicIndex:
         models = reader.manifest.get("models", {})
         self.embedding_name = models.get("embedding_name") or embedding.DEFAULT
         # questions go through the documents' encoder (its plan, OpenVINO, bf16): one vector space
-        self._encoder = encoder.Encoder(embedder or embedding.load(self.embedding_name))
+        self._encoder = encoder.Encoder(embedder or embedding.encoding_model(self.embedding_name))
         self._lock = threading.Lock()  # sentence-transformers' encode is not re-entrant on one model
         self._examples = None  # the router's example questions, embedded by this index's model (examples())
         self._examples_lock = threading.Lock()
@@ -244,7 +244,7 @@ class TopicIndex:
         manifest = pinned.manifest
         name = manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
         if name != self.embedding_name:  # re-indexed with another model: questions must be in its space
-            self._encoder, self.embedding_name = encoder.Encoder(embedding.load(name)), name
+            self._encoder, self.embedding_name = encoder.Encoder(embedding.encoding_model(name)), name
         topics = pinned.topics()
         themes = [t for t in pinned.themes() if t.embedding is not None]
         real = [t for t in topics if not t.is_outlier]

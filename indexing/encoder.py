@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from topictalk.indexing import host
+from topictalk.indexing import host, saved_encoder
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_folder, cache_dir
+from topictalk.indexing.saved_encoder import BATCH as CPU_BATCH
+from topictalk.indexing.saved_encoder import ENGINE_ENV, CompiledGraph, SavedModel
 
 
 def dimension(model) -> int | None:
@@ -36,9 +36,6 @@ def preprocessor(model) -> Callable | None:
     return getattr(model, "preprocess", None) or getattr(model, "tokenize", None)
 
 
-PRECISION_ENV = "TOPICTALK_EMBED_PRECISION"  # "fp32" forces full precision on any device
-ENGINE_ENV = "TOPICTALK_EMBED_ENGINE"  # "torch" keeps the CPU forward pass in PyTorch (default: OpenVINO)
-CPU_BATCH = 32  # 16, 32 and 64 measured alike on 2 cores; sorted batches of 32 pad little
 GPU_MAX_BATCH = 1024
 STATIC_BATCH = 4096  # a static model is a lookup and a mean: batches only bound memory
 
@@ -84,9 +81,7 @@ def _cpu_engine(model) -> str:
     """OpenVINO where it is installed and the model is a Hugging Face transformer, unless
     ``$TOPICTALK_EMBED_ENGINE`` = "torch". OpenVINO's fused CPU kernels run MiniLM 1.35x faster than
     PyTorch at the same precision (bench/embed.py), with the same vectors to 4 decimals."""
-    wanted = os.environ.get(ENGINE_ENV) or "auto"
-    if wanted not in ("auto", "torch", "openvino"):
-        raise TopictalkError(f"{ENGINE_ENV}={wanted!r} is not an engine; use torch or openvino, or leave it unset")
+    wanted = saved_encoder.engine_wanted()
     if wanted == "torch" or getattr(model[0], "auto_model", None) is None:
         return "torch"
     try:
@@ -101,98 +96,64 @@ def _cpu_engine(model) -> str:
 def plan(model, precision: str | None = None) -> EncodePlan:
     """fp16 on CUDA; on a CPU OpenVINO (see :func:`_cpu_engine`) in bf16 where the CPU has native bf16,
     else fp32; ``precision`` or ``$TOPICTALK_EMBED_PRECISION`` = "fp32" forces full precision."""
+    if isinstance(model, SavedModel):
+        return EncodePlan("cpu", saved_encoder.cpu_precision(precision), CPU_BATCH, "openvino")
     device = model.device.type
-    wanted = precision or os.environ.get(PRECISION_ENV) or "auto"
-    if wanted not in ("auto", "fp32"):
-        raise TopictalkError(f"{PRECISION_ENV}={wanted!r} is not a precision; use fp32 or leave it unset")
+    wanted = saved_encoder.precision_wanted(precision)
     if _is_static(model):
         return EncodePlan(device, "fp32", STATIC_BATCH)
     if device == "cuda":
         return EncodePlan(device, "fp32" if wanted == "fp32" else "fp16", _gpu_batch(model))
-    native = wanted == "auto" and device == "cpu" and cpu_has_native_bf16()
-    return EncodePlan(device, "bf16" if native else "fp32", CPU_BATCH, _cpu_engine(model) if device == "cpu" else "torch")
+    if device != "cpu":
+        return EncodePlan(device, "fp32", CPU_BATCH)
+    return EncodePlan(device, saved_encoder.cpu_precision(precision), CPU_BATCH, _cpu_engine(model))
 
 
 def _batches(model, texts: list[str], order: np.ndarray, size: int, device: str) -> Iterator[tuple[np.ndarray, dict]]:
-    """Tokenized batches in ``order``, each tokenized in a worker thread while the model runs
-    the one before (the Rust tokenizer releases the GIL): tokenization leaves the critical path."""
+    """sentence-transformers' tokenized batches in ``order``, on the model's device (see saved_encoder.batches)."""
     from sentence_transformers.util import batch_to_device
 
     prepare_batch = preprocessor(model)
 
-    def prepare(start: int) -> tuple[np.ndarray, dict]:
-        rows = order[start:start + size]
-        features = prepare_batch([texts[i] for i in rows])
+    def prepare(chunk: list[str]) -> dict:
+        features = prepare_batch(chunk)
         if device == "cuda":
             features = {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in features.items()}
-        return rows, features
+        return features
 
-    starts = range(0, len(texts), size)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(prepare, starts[0]) if starts else None
-        for nxt in list(starts[1:]) + [None]:
-            rows, features = pending.result()
-            pending = pool.submit(prepare, nxt) if nxt is not None else None
-            yield rows, batch_to_device(features, model.device)
+    for rows, features in saved_encoder.batches(prepare, texts, order, size):
+        yield rows, batch_to_device(features, model.device)
 
 
-class _OpenVINOTransformer:
+class _OpenVINOTransformer(CompiledGraph):
     """A sentence-transformers model's first module (the Hugging Face transformer) compiled by
     OpenVINO for the CPU; the modules after it (pooling, normalization, dense) stay in PyTorch, so
-    every pooling mode works unchanged."""
+    every pooling mode works unchanged. Where the model can run without sentence-transformers, its
+    tokenizer and pooling are saved beside the graph (indexing/saved_encoder.py)."""
 
     def __init__(self, model, precision: str) -> None:
         import openvino
 
-        example = preprocessor(model)(["an example", "a longer example text"])
-        self.inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+        prepare = preprocessor(model)
+        example = prepare(["an example", "a longer example text"])
+        inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
         # Tracing and converting took ~2.2 s of the ~2.6 s this costs (AVX-512+AMX host), in every process
         # that embeds (an index, an add, the chat's question encoder): the converted graph is kept on disk,
         # under a digest of the weights and of the code that converts them, and read back in ~0.03 s.
-        saved = cache_dir() / "openvino" / _conversion_key(model, self.inputs) / "model.xml"
-        core = openvino.Core()
+        saved = cache_dir() / "openvino" / _conversion_key(model, inputs) / "model.xml"
         converted = None
         if saved.is_file():
             with contextlib.suppress(RuntimeError):  # a damaged copy: converted again below
-                converted = core.read_model(saved)
+                converted = openvino.Core().read_model(saved)
         if converted is None:
-            converted = _convert(model, self.inputs, example)
+            converted = _convert(model, inputs, example)
             with contextlib.suppress(OSError):  # a cache that cannot be written costs only time
                 shutil.rmtree(saved.parent, ignore_errors=True)  # atomic_folder keeps a folder already there
                 atomic_folder(saved.parent, lambda tmp: openvino.save_model(converted, tmp / saved.name,
                                                                             compress_to_fp16=False))
-        # One single-threaded stream per core, with a request in flight on each: 10% faster than one
-        # request over both cores (57 against 52 docs/s on 2 cores, bench/embed.py's sample of 600).
-        config = {"PERFORMANCE_HINT": "THROUGHPUT",
-                  "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
-        self.compiled = core.compile_model(converted, "CPU", config)
-
-    def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
-        """(rows, features, token embeddings) for each batch, in the batches' order (the requests
-        may finish in another: progress stays one call per batch, in order)."""
-        import openvino
-
-        queue = openvino.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        finished: dict[int, tuple[np.ndarray, dict, np.ndarray]] = {}  # filled by OpenVINO's threads
-
-        def collect(request, job) -> None:
-            number, rows, features = job
-            # a copy: the request reuses its output buffer for the next batch
-            finished[number] = (rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32))
-
-        queue.set_callback(collect)
-        sent = done = 0
-        for rows, features in batches:
-            # waits for a free request
-            queue.start_async([features[k].numpy() for k in self.inputs], (sent, rows, features))
-            sent += 1
-            while done in finished:
-                yield finished.pop(done)
-                done += 1
-        queue.wait_all()
-        while done < sent:
-            yield finished.pop(done)
-            done += 1
+        super().__init__(converted, precision, inputs)
+        if saved.is_file():
+            saved_encoder.save(model, saved.parent, inputs, prepare)
 
 
 def _convert(model, inputs: list[str], example: dict):
@@ -267,7 +228,7 @@ class Encoder:
     def __init__(self, model, precision: str | None = None, log: Callable[[str], None] = lambda _: None) -> None:
         self.model = model
         # None for a model that is not sentence-transformers': its own encode() runs as it is
-        self.plan = plan(model, precision) if preprocessor(model) else None
+        self.plan = plan(model, precision) if preprocessor(model) or isinstance(model, SavedModel) else None
         self.log = log
         self._openvino: _OpenVINOTransformer | None = None
 
@@ -296,9 +257,11 @@ class Encoder:
         Texts run longest first so each batch pads little. ``progress(n)`` is
         called after every batch.
         """
+        model = self.model
+        if isinstance(model, SavedModel):  # tokenizer, graph and pooling, without PyTorch
+            return model.encode(texts, progress, self.plan.precision)
         import torch
 
-        model = self.model
         if self.plan is None:
             vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
                                               convert_to_numpy=True, show_progress_bar=False), np.float32)

@@ -111,7 +111,7 @@ class _State:
         if self.embedder is None:
             from topictalk.indexing import embedding
 
-            self.embedder = embedding.load(self.manifest.get("models", {}).get("embedding_name"))
+            self.embedder = embedding.encoding_model(self.manifest.get("models", {}).get("embedding_name"))
         return self.embedder
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -316,6 +317,25 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
         members = np.flatnonzero(labels == topic)
         rows.append(members if len(members) <= per_topic else draw(seed, topic).choice(members, per_topic, replace=False))
     return np.sort(np.concatenate(rows))
+
+
+def import_in_background() -> threading.Thread:
+    """Start importing what :func:`represent` and the words per period use (BERTopic, and under it PyTorch,
+    sentence-transformers and umap: ~6-8 s of one core) on a thread of its own, and return the thread. An add
+    starts it as its new documents begin embedding, which leaves the import time to spare (its saved encoder
+    needs none of these); the import a represent makes afterwards waits for this one to finish. An error
+    here is left to that import to raise."""
+    def run() -> None:
+        try:
+            jit_cache.enable()
+            import bertopic.representation  # noqa: F401
+            import bertopic.vectorizers  # noqa: F401
+        except Exception:  # noqa: BLE001, S110 - the caller's own import says what went wrong
+            pass
+
+    thread = threading.Thread(target=run, name="import-bertopic", daemon=True)
+    thread.start()
+    return thread
 
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
