@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topictalk.indexing import clustering, ctfidf, jit_cache
+from topictalk.indexing import clustering, ctfidf, imports, jit_cache
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_write, read_matrix
 from topictalk.indexing.schema import OUTLIER, Theme, Topic, biggest_first
@@ -321,21 +321,10 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 def import_in_background() -> threading.Thread:
     """Start importing what :func:`represent` and the words per period use (BERTopic, and under it PyTorch,
-    sentence-transformers and umap: ~6-8 s of one core) on a thread of its own, and return the thread. An add
-    starts it as its new documents begin embedding, which leaves the import time to spare (its saved encoder
-    needs none of these); the import a represent makes afterwards waits for this one to finish. An error
-    here is left to that import to raise."""
-    def run() -> None:
-        try:
-            jit_cache.enable()
-            import bertopic.representation  # noqa: F401
-            import bertopic.vectorizers  # noqa: F401
-        except Exception:  # noqa: BLE001, S110 - the caller's own import says what went wrong
-            pass
-
-    thread = threading.Thread(target=run, name="import-bertopic", daemon=True)
-    thread.start()
-    return thread
+    sentence-transformers and umap: ~6-8 s of one core) on a thread of its own (indexing/imports.py). An add
+    starts it as its new documents begin embedding in OpenVINO's threads (its saved encoder needs none of
+    these)."""
+    return imports.in_background("bertopic.representation", "bertopic.vectorizers", prepare=jit_cache.enable)
 
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,

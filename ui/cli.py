@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from topictalk.indexing import errors, fingerprint
+from topictalk.indexing import errors, fingerprint, imports
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.generation import GenerationOptions
 from topictalk.indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
@@ -285,7 +285,10 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         os.environ["FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     editing = topic_edits.editing_for(args.editors, args.editable, auth)
     owned = shared is None
+    # Gradio's import (app.build's) runs meanwhile the index opens and the model loads
+    gradio = imports.in_background("gradio")
     index, model = open_conversation_parts(args, None if owned else shared.get())
+    gradio.join()
     try:
         settings = Settings() if args.max_tokens is None else Settings(max_tokens=args.max_tokens)
         demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points, editing=editing)
