@@ -1,6 +1,7 @@
-"""Seconds from `topictalk chat` to its page answering, this checkout against another, alternately.
+"""Seconds from `topictalk chat` (or `topictalk demo`) to its page answering, this checkout against another.
 
     .venv/bin/python bench/chat_start.py --index-dir DIR [--before CHECKOUT] [--rounds 3]
+    .venv/bin/python bench/chat_start.py --demo [--before CHECKOUT] [--rounds 1]
 
 Each round starts `topictalk chat --index-dir DIR` from each checkout in turn (--before's first: the
 baseline; bench/checkout.py makes its child import that checkout's code) on a free port, and times the
@@ -8,15 +9,21 @@ command until an HTTP GET of the page succeeds, then stops it. What a user waits
 page opens: imports, the index opening (and its question encoder), the model loading, Gradio building
 the app. No login, no browser: bench/app.py times the page in Chromium. Run it on an idle machine; the
 host line comes first, compare only within one host.
+
+--demo times `topictalk demo` instead, offline (HF_HUB_OFFLINE=1: the bundled 2,000 abstracts, 1,500 of
+them indexed with LLM labels on a CPU) into a fresh folder each run: issue 28's "command to an answering
+chat page".
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -35,12 +42,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def page_up(code: Path, index: str, limit: float = 300.0) -> float:
-    """Seconds until `topictalk chat` from ``code`` answers a GET of its page."""
+def page_up(code: Path, index: str | None, limit: float = 900.0) -> float:
+    """Seconds until `topictalk chat` over ``index`` (None: `topictalk demo` into a fresh folder) from ``code``
+    answers a GET of its page."""
     port = free_port()
+    fresh = None if index else tempfile.mkdtemp(prefix="chat-start-demo-")
+    command = ["chat", "--index-dir", index] if index else ["demo", "--index-dir", fresh, "--quiet"]
+    said = tempfile.TemporaryFile("w+")  # a file, not a pipe: a long run's progress lines must not block it
     started = time.perf_counter()
-    chat = subprocess.Popen([sys.executable, "-m", "topictalk.ui.cli", "chat", "--index-dir", index, "--port", str(port)],
-                            env=env_for(code), cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    chat = subprocess.Popen([sys.executable, "-m", "topictalk.ui.cli", *command, "--port", str(port)],
+                            env=env_for(code, HF_HUB_OFFLINE="1"), cwd="/tmp", stdout=subprocess.DEVNULL,
+                            stderr=said, text=True)
     try:
         while time.perf_counter() - started < limit:
             try:
@@ -48,17 +60,23 @@ def page_up(code: Path, index: str, limit: float = 300.0) -> float:
                 return time.perf_counter() - started
             except OSError:
                 if chat.poll() is not None:
-                    sys.exit(f"topictalk chat from {code} failed: {chat.stderr.read()[-2000:]}")
+                    said.seek(0)
+                    sys.exit(f"topictalk {command[0]} from {code} failed: {said.read()[-2000:]}")
                 time.sleep(0.1)
-        sys.exit(f"topictalk chat from {code} did not answer within {limit:.0f} s")
+        sys.exit(f"topictalk {command[0]} from {code} did not answer within {limit:.0f} s")
     finally:
         chat.terminate()
         chat.wait()
+        said.close()
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--index-dir")
+    source.add_argument("--demo", action="store_true", help="time `topictalk demo` (offline) instead")
     parser.add_argument("--before", help="another checkout (the baseline)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
