@@ -108,14 +108,14 @@ def padding_share(model, texts: list[str], chunk: int | None) -> float:
 def compare(args: argparse.Namespace) -> None:
     import torch
 
-    from topictalk.indexing import embedding, encoder
+    from topictalk.indexing import embedding, encoder, saved_encoder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = load_sample(args.n, args.seed)
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     model = embedding.load(embedding.DEFAULT)
     print(f"sample: {len(texts)} abstracts of {DATA.name} (seed {args.seed}); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; native bf16: {encoder.cpu_has_native_bf16()}; "
+          f"{torch.get_num_threads()} threads; native bf16: {saved_encoder.cpu_has_native_bf16()}; "
           f"default plan: {encoder.plan(model)}", flush=True)
     print(f"padding of batches of 32 sorted within 1,024-document chunks: {padding_share(model, texts, 1024):.1%}, "
           f"sorted over the whole sample: {padding_share(model, texts, None):.1%}", flush=True)

@@ -125,17 +125,17 @@ def add(location: store.Location, corpus: Corpus, *, embedder=None, progress: Ca
         # the representations need BERTopic after the embedding, which runs in OpenVINO's threads: imported
         # meanwhile, 1,000 abstracts into 20,000 took 32.5-34.7 s instead of 37.5-42.4 (2 runs each, 2 cores)
         importing = import_in_background()
+        state.cache = location.path / "cache" if location.path is not None else None  # only new texts are read
         try:
-            new = _embed(location, state, fresh, name, model, progress, log)
+            new = _embed(state, fresh, name, model, progress, log)
             return _place_and_write(client, location, lease, state, fresh, already, new)
         finally:
             importing.join()  # never a thread still importing when the process exits
 
 
-def _embed(location: store.Location, state: refine._State, fresh: list, name: str, model, progress, log) -> np.ndarray:
-    """The new documents' vectors, through the index's embedding cache when it has a folder."""
-    cache = location.path / "cache" if location.path is not None else None
-    state.cache = cache  # its token ids: only the new documents are read for their words
+def _embed(state: refine._State, fresh: list, name: str, model, progress, log) -> np.ndarray:
+    """The new documents' vectors, through the index's cache (``state.cache``) when it has a folder."""
+    cache = state.cache
     advance = progress("embedding", len(fresh)) if progress else None
     texts = [d.text for d in fresh]
     if cache is not None:  # the index's own cache: a later full re-index embeds none of these again

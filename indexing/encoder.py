@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from topictalk.indexing import host, saved_encoder
+from topictalk.indexing import saved_encoder
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.paths import atomic_folder, cache_dir
 from topictalk.indexing.saved_encoder import BATCH as CPU_BATCH
@@ -48,11 +48,6 @@ class EncodePlan:
     precision: str  # "fp32", "bf16" (native on this CPU) or "fp16" (CUDA autocast)
     batch_size: int
     engine: str = "torch"  # "torch", or "openvino" for the transformer's forward pass on a CPU
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where bf16 matmuls run in hardware (``host.native_bf16``): there encoders use bf16."""
-    return host.native_bf16(host.cpu_flags())
 
 
 def _is_static(model) -> bool:

@@ -71,10 +71,14 @@ def precision_wanted(precision: str | None = None) -> str:
     return wanted
 
 
+def cpu_has_native_bf16() -> bool:
+    """True where bf16 matmuls run in hardware (``host.native_bf16``): there encoders use bf16."""
+    return host.native_bf16(host.cpu_flags())
+
+
 def cpu_precision(precision: str | None = None) -> str:
-    """bf16 where the CPU has native bf16 matmuls (``host.native_bf16``), unless fp32 is asked for."""
-    native = precision_wanted(precision) == "auto" and host.native_bf16(host.cpu_flags())
-    return "bf16" if native else "fp32"
+    """bf16 where the CPU has native bf16 matmuls, unless fp32 is asked for."""
+    return "bf16" if precision_wanted(precision) == "auto" and cpu_has_native_bf16() else "fp32"
 
 
 def _folder(root: Path, key: str) -> Path:
@@ -98,10 +102,10 @@ def recipe_of(model, graph: Path, inputs: list[str]) -> Recipe | None:
     if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         return None
     config = model[1].get_config_dict()
-    # sentence-transformers 6 names one mode; 3-5 set one flag per mode
-    mode = config.get("pooling_mode") or next((k.removeprefix("pooling_mode_").removesuffix("_token").removesuffix(
-        "_tokens") for k, on in config.items() if k.startswith("pooling_mode_") and on is True), None)
-    flags = [k for k, on in config.items() if k.startswith("pooling_mode_") and on is True]
+    # sentence-transformers 6 names one mode; 3-5 set one flag per mode ("pooling_mode_mean_tokens")
+    flags = [k.removeprefix("pooling_mode_").removesuffix("_tokens").removesuffix("_token")
+             for k, on in config.items() if k.startswith("pooling_mode_") and on is True]
+    mode = config.get("pooling_mode") or (flags[0] if flags else None)
     tokenizer = getattr(model, "tokenizer", None)
     if mode not in ("mean", "cls") or len(flags) > 1 or getattr(tokenizer, "padding_side", "right") != "right" \
             or getattr(tokenizer, "backend_tokenizer", None) is None or tokenizer.pad_token_id is None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from topictalk.indexing import fingerprint
-from topictalk.indexing.encoder import cpu_has_native_bf16
 from topictalk.indexing.paths import atomic_folder, cache_dir
+from topictalk.indexing.saved_encoder import cpu_has_native_bf16
 
 STATIC_DIM = 256
 STATIC_VERSION = 1  # bump when the distillation below changes: the folder and cache keys follow it
