@@ -226,10 +226,10 @@ def read_store_child(index_dir: str, result: str) -> None:
     from topictalk.indexing import store
 
     reader = store.open_reader(store.Location(path=Path(index_dir)))
-    got = reader.documents.get(include=["metadatas"])
+    points = reader.coordinates()
     topics = [{"topic": t.id, "count": t.size, "label": t.label, "source": t.label_source,
                "keywords": t.keywords[:4]} for t in reader.topics()]
-    Path(result).write_text(json.dumps({"ids": got["ids"], "assignments": [int(m["topic"]) for m in got["metadatas"]],
+    Path(result).write_text(json.dumps({"ids": points["ids"], "assignments": points["topic"].tolist(),
                                         "topics": topics}))
 
 

@@ -175,7 +175,8 @@ def _place_and_write(client, location: store.Location, lease, state: refine._Sta
     corpus_part = state.manifest.get("corpus", {})
     state.manifest["corpus"] = {**corpus_part, "documents": len(state.records),
                                 "added": int(corpus_part.get("added", 0)) + len(fresh)}
-    generation = refine._save(client, location, lease, state, refine_log.read(location, state.manifest))
+    generation = refine._save(client, location, lease, state, refine_log.read(location, state.manifest),
+                              appended=True)
     unfit = int((~where.fits).sum())
     return Added(len(fresh), already, unfit, per_topic, generation,
                  _advice(len(fresh), unfit, len(state.records) - len(fresh)))

@@ -83,6 +83,10 @@ class _State:
     highest: int = -1
     touched: set[int] = field(default_factory=set)  # topics made anew since the load (their trend words too)
     tokens: Tokens | None = None  # the records' words, read at the first count of them (words())
+    # the live generation's parts and how many records they hold (the first, as loaded): what an add,
+    # which only appends records, writes its generation on (store.Shared); () where they cannot be shared
+    parts: tuple[int, ...] = ()
+    held: int = 0
 
     def words(self) -> Tokens:
         """The records' words, for every count of one change (its topics' and its trends'): each text is read
@@ -233,19 +237,12 @@ def _remake(state: _State, new: dict[int, int | None], removed: set[int], change
 def _load(client, location: store.Location) -> _State:
     reader = store.Reader(client, location, follow_s=math.inf)  # pinned: the writer lock keeps it live
     records = reader.all_documents()
-    position = {r.id: i for i, r in enumerate(records)}
-    vectors = None
-    batch = max(1, client.get_max_batch_size())
-    for start in range(0, len(records), batch):
-        got = reader.documents.get(ids=[r.id for r in records[start:start + batch]], include=["embeddings"])
-        rows = np.asarray(got["embeddings"], dtype=np.float32)
-        if vectors is None:
-            vectors = np.zeros((len(records), rows.shape[1]), np.float32)
-        vectors[[position[i] for i in got["ids"]]] = rows
+    vectors = reader.embeddings([r.id for r in records])
     manifest = {k: v for k, v in reader.manifest.items() if k != "generation"}
     topics = reader.topics()
     return _State(manifest, records, vectors, topics, reader.themes(),
-                  highest=max([int(manifest.get("highest_topic_id", -1)), *(t.id for t in topics)]))
+                  highest=max([int(manifest.get("highest_topic_id", -1)), *(t.id for t in topics)]),
+                  parts=reader.parts, held=len(records))
 
 
 def derived_counts(state: _State) -> dict:
@@ -267,15 +264,19 @@ def derived_counts(state: _State) -> dict:
     return out
 
 
-def _save(client, location: store.Location, lease, state: _State, log: list[dict]) -> int:
-    """Write ``state`` as a new generation and switch readers to it; the log beside the index too."""
+def _save(client, location: store.Location, lease, state: _State, log: list[dict], appended: bool = False) -> int:
+    """Write ``state`` as a new generation and switch readers to it; the log beside the index too.
+    ``appended``: the loaded records are unchanged and the new ones follow them (an add), so the new
+    generation shares the live one's documents and writes only the new ones, while the live generation
+    has fewer than ``store.MAX_PARTS`` parts; a refine rewrites them all (and so joins the parts again)."""
     manifest = {**state.manifest, **derived_counts(state),
                 "brief": refine_topics.rebrief(state.manifest.get("brief"), state.themes, state.topics,
                                                len(state.records)),
                 "refined": datetime.now(timezone.utc).isoformat(timespec="seconds"), "refinements": log,
                 "highest_topic_id": max(state.highest, *(t.id for t in state.topics))}
     writer = store.begin(client, location.names, lease)
-    writer.write_documents(state.records, state.vectors)
+    share = appended and 0 < len(state.parts) < store.MAX_PARTS
+    writer.write_documents(state.records, state.vectors, shared=store.Shared(state.parts, state.held) if share else None)
     writer.write_topics(state.topics)
     writer.write_themes(state.themes)
     writer.commit(manifest)

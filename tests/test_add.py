@@ -97,6 +97,10 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     assert sum(done["per_topic"].values()) == 60
 
     topics_after, new, reader = _read(index)
+    # the new generation wrote only the 60 new documents: the 300 indexed ones are generation 1's, shared
+    assert reader.parts == (1, 2) and [p.documents.count() for p in reader._open.parts] == [300, 60]
+    near = reader.query_documents(reader.embeddings([later[30]["id"]])[0], 3)
+    assert near[0][0].id == later[30]["id"] and later[30]["abstract"][:60] in near[0][0].text
     for topic, row in topics_after.iterrows():  # sizes grew by what each topic received; labels stayed
         assert row["Count"] == topics_before.loc[topic, "Count"] + done["per_topic"].get(str(topic), 0)
         assert row["Label"] == topics_before.loc[topic, "Label"]
@@ -139,6 +143,7 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr(KeyBERTInspired, "extract_topics", spy)
     monkeypatch.setattr(Tokens, "keep", lambda self: (read.append(self.fresh), keep(self))[1])
+    monkeypatch.setattr(store, "MAX_PARTS", 2)  # the live generation has 2 parts: this add writes a whole one
     try:
         done = add.add(store.Location(path=index), more)
     finally:
@@ -147,7 +152,9 @@ def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(
     # 4 new texts and a few others (period cells sampled anew), not the hundreds they count
     assert (index / "cache" / "words").is_dir()
     assert read and all(n <= 30 for n in read), read
-    after = {t.id: t for t in _read(index)[2].topics()}
+    joined = _read(index)[2]
+    assert joined.parts == (done.generation,) and joined.count() == 364 and len(joined.all_documents()) == 364
+    after = {t.id: t for t in joined.topics()}
     received = set(done.per_topic)
     changed = {t for t in received if set(after[t].keywords) != set(before[t].keywords)}
     assert sum(seen) == len(changed) < len(before) and len(seen) <= 1  # one KeyBERT call, if any

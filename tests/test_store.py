@@ -59,7 +59,7 @@ def test_uncommitted_generation_is_invisible_and_cleaned_up(tmp_path):
     # a run that dies after writing everything but before the switch
     _write(client, 30, "new", commit=False)
     reader = store.open_reader(location)
-    assert reader.generation == 1 and reader.documents.count() == 20
+    assert reader.generation == 1 and reader.count() == 20
     assert reader.topics()[0].label == "old 0"
     # the next run removes the partial generation and commits a fresh one under a new number
     gen = _write(client, 40, "newer")
@@ -68,7 +68,7 @@ def test_uncommitted_generation_is_invisible_and_cleaned_up(tmp_path):
     # generation 1 is kept until the next commit, for readers that still have it open
     assert sorted(n for n in names if n.startswith("tt_g")) == _generations(1, 3)
     reader = store.open_reader(location)
-    assert reader.documents.count() == 40 and reader.topics()[0].label == "newer 0"
+    assert reader.count() == 40 and reader.topics()[0].label == "newer 0"
     _write(client, 50, "newest")
     names = [c.name for c in client.list_collections()]
     assert sorted(n for n in names if n.startswith("tt_g")) == _generations(3, 4)
@@ -92,11 +92,75 @@ def test_open_reader_keeps_answering_across_reindexes(tmp_path):
         hits = pinned.query_documents(np.ones(8), 3, topic=0)
         # it answers from the live generation or the one just replaced, never from a dropped one
         assert len(hits) == 3 and pinned.generation >= store.live_generation(client) - 1
-        assert following.documents.count() == n or following.coordinates()["x"].shape == (n,)
+        assert following.count() == n or following.coordinates()["x"].shape == (n,)
     _write(client, 70, "run 70")
     assert pinned.topics()[0].label == "run 60 0"  # the replaced generation, still kept
     assert pinned.refresh(force=True) and pinned.topics()[0].label == "run 70 0"
     assert len(pinned.get_documents(["d65"])) == 1
+
+
+def _append(client, docs, vectors, new: int, shared: bool = True, commit: bool = True) -> int:
+    """Write ``docs`` as a new generation whose last ``new`` records are new: on the live one's parts
+    (an add), or whole."""
+    live = store.Reader(client)
+    writer = store.begin(client)
+    writer.batch = 7
+    held = len(docs) - new
+    writer.write_documents(docs, vectors, shared=store.Shared(live.parts, held) if shared else None)
+    writer.write_topics([Topic(t, 1, f"topic {t}", "llm", ["k"], ["kb"], ["m"], ["d0"], np.ones(8, np.float32))
+                         for t in (0, 1)])
+    if commit:
+        writer.commit({})
+    return writer.generation
+
+
+def test_an_add_shares_the_documents_it_keeps_and_its_generation_reads_as_one(tmp_path):
+    location = store.Location(path=tmp_path)
+    client = store.connect(location)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(31, 8)).astype(np.float32)
+    docs = [DocumentRecord(f"d{i}", f"text {i}", f"title {i}", i % 2, 0.5, float(i), float(-i)) for i in range(31)]
+    first = store.begin(client)
+    first.batch = 7
+    first.write_documents(docs[:20], vectors[:20])
+    first.commit({})
+    pinned = store.open_reader(location)
+    pinned.follow_s = 3600
+    assert _append(client, docs[:25], vectors[:25], new=5) == 2
+    reader = store.open_reader(location)
+    assert reader.parts == (1, 2) and reader.count() == 25
+    assert [p.documents.count() for p in reader._open.parts] == [20, 5]  # only the new ones were written
+    # one generation to every read: by id across parts, nearest of the union, members, all, the map
+    assert [d.text for d in reader.get_documents(["d22", "d3", "d24"])] == ["text 22", "text 3", "text 24"]
+    for i in (3, 22):
+        hits = reader.query_documents(vectors[i], 6)
+        exact = np.argsort(-(vectors[:25] @ vectors[i]) / np.linalg.norm(vectors[:25], axis=1))[:6]
+        assert [d.id for d, _ in hits] == [f"d{j}" for j in exact]  # the union's order, not one part's
+        assert [s for _, s in hits] == sorted(s for _, s in hits)
+    assert {d.id for d, _ in reader.query_documents(vectors[0], 25, topic=1)} == {f"d{i}" for i in range(1, 25, 2)}
+    members, embedded = reader.topic_members(0)
+    assert [d.id for d in members] == sorted(f"d{i}" for i in range(0, 25, 2))
+    assert np.allclose(embedded, vectors[[int(d.id[1:]) for d in members]])
+    assert [d.id for d in reader.all_documents()] == [f"d{i}" for i in range(25)]
+    assert reader.coordinates()["ids"] == [f"d{i}" for i in range(25)]
+    assert np.allclose(reader.embeddings(["d24", "d1"]), vectors[[24, 1]])
+    # a second add shares both parts; the reader that opened generation 1 still answers from it
+    assert _append(client, docs[:28], vectors[:28], new=3) == 3
+    assert store.open_reader(location).parts == (1, 2, 3) and pinned.generation == 1 and pinned.count() == 20
+    # an add killed before its commit: the next writer drops its part and keeps the parts in use
+    _append(client, docs[:31], vectors[:31], new=3, commit=False)
+    assert _append(client, docs[:31], vectors[:31], new=3) == 5
+    reader = store.open_reader(location)
+    assert reader.parts == (1, 2, 3, 5) and reader.count() == 31
+    names = {c.name for c in client.list_collections()}
+    assert "tt_g4_documents" not in names and {f"tt_g{n}_documents" for n in (1, 2, 3, 5)} <= names
+    # a whole generation (a refine, or an add past store.MAX_PARTS) joins the parts again; the parts of the
+    # one it replaced stay for its readers until the next commit
+    assert _append(client, docs[:31], vectors[:31], new=0, shared=False) == 6
+    assert store.open_reader(location).parts == (6,) and store.open_reader(location).count() == 31
+    assert {f"tt_g{n}_documents" for n in (1, 2, 3, 5, 6)} <= {c.name for c in client.list_collections()}
+    _append(client, docs[:31], vectors[:31], new=0, shared=False)
+    assert sorted(c.name for c in client.list_collections() if c.name.startswith("tt_g")) == _generations(6, 7)
 
 
 def test_a_reader_whose_index_is_gone_gets_one_clear_line(tmp_path):
@@ -120,7 +184,7 @@ def test_named_indexes_share_one_store_without_touching_each_other(tmp_path):
     readers = {name: store.open_reader(store.Location(path=tmp_path, index=name)) for name in ("default", "a", "g1")}
     assert {n: r.topics()[0].label for n, r in readers.items()} == {"default": "default 0", "a": "papers 0",
                                                                       "g1": "news 0"}
-    assert {n: r.documents.count() for n, r in readers.items()} == {"default": 20, "a": 30, "g1": 40}
+    assert {n: r.count() for n, r in readers.items()} == {"default": 20, "a": 30, "g1": 40}
     assert "tt_meta" in [c.name for c in client.list_collections()]  # the default index keeps its old names
     with pytest.raises(TopictalkError, match="no topic index"):
         store.open_reader(store.Location(path=tmp_path, index="b"))
@@ -222,7 +286,7 @@ def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monke
     writer.write_topics([])
     writer.commit({})
     reader = store.open_reader(location)
-    assert reader._open.map.count() == 3 and reader._open.texts.count() == 6
+    assert reader._open.map.count() == 3 and reader._open.parts[0].texts.count() == 6
     back = reader.get_documents([d.id for d in docs])
     assert [d.id for d in reader.get_documents(["d9", "d0", "d4"])] == ["d9", "d0", "d4"]
     found = reader.query_documents(np.ones(8), 11, topic=1)
@@ -237,8 +301,9 @@ def test_documents_keep_every_field_and_the_map_reads_its_chunks(tmp_path, monke
     assert np.allclose(coords["x"], [d.x for d in docs], atol=1e-3) and coords["topic"].tolist() == [i % 3 for i in range(11)]
     assert coords["core"].tolist() == [d.core for d in docs] and coords["theme"][2] == -1
     # no Chroma documents: embedded Chroma would build a full-text index of each (most of the write time)
-    assert reader.documents.get(ids=["d0"], include=["documents"])["documents"] == [None]
-    assert reader.documents.configuration_json["hnsw"]["max_neighbors"] == store.DOCUMENT_HNSW["max_neighbors"]
+    documents = reader._open.parts[0].documents
+    assert documents.get(ids=["d0"], include=["documents"])["documents"] == [None]
+    assert documents.configuration_json["hnsw"]["max_neighbors"] == store.DOCUMENT_HNSW["max_neighbors"]
 
 
 def test_an_index_written_before_the_map_collection_still_reads(tmp_path):

@@ -75,7 +75,7 @@ def test_topics_by_categories_agrees_with_the_input_file(built):
     # the chat's restriction: nearest documents of one category are all of it
     reader = store.open_reader(store.Location(path=index))
     docs = reader.get_documents([rows[1]["id"]])
-    near = reader.query_documents(reader.documents.get(ids=[rows[1]["id"]], include=["embeddings"])["embeddings"][0],
+    near = reader.query_documents(reader.embeddings([rows[1]["id"]])[0],
                                   10, facet=("categories", "cs.CV"))
     assert docs and near and all("cs.CV" in d.fields["categories"] for d, _ in near)
 

@@ -35,6 +35,18 @@ that record, so a run killed at any point leaves generation N untouched and
 still served. The commit keeps generation N until the next commit, so a
 reader that opened N keeps answering while it moves to N+1 between queries.
 
+Parts: an add (``topictalk add``) changes none of the documents already indexed, so its
+generation writes only the new ones, in its own ``documents`` and ``texts`` collections, and
+reads the others from the live generation's (``writer.Shared``): the meta record lists the
+generations whose collections hold a generation's documents (``parts``, in writing order;
+one, itself, when absent). Parts are never written again once committed, so sharing keeps
+what separate generations guarantee. A reader asks each part and merges: the nearest of
+their nearest, the union of their members. The map, topics and themes are written whole
+by every generation. A refine, a re-index, or an add onto :data:`writer.MAX_PARTS` parts
+writes every document again, as one part; a commit keeps the parts of the live generation
+and of the one it replaced. Why: writing the 20,000 documents an add of 1,000 left as they
+were was 9-11 s of its ~40 (2 cores).
+
 Writers exclude each other where the data is (``indexing.writer_lock``): on a
 server, by a lease record in the store; in an embedded folder, by a file lock.
 """
@@ -53,8 +65,8 @@ from topictalk.indexing.store.layout import (
     write_manifest_file,
 )
 from topictalk.indexing.store.reader import Reader, open_reader
-from topictalk.indexing.store.writer import Held, Writer, begin, drop_stale
+from topictalk.indexing.store.writer import MAX_PARTS, Held, Shared, Writer, begin, drop_stale
 
-__all__ = ["DEFAULT_INDEX", "DOCUMENT_HNSW", "Held", "Location", "Names", "Reader", "Writer", "begin",
+__all__ = ["DEFAULT_INDEX", "DOCUMENT_HNSW", "MAX_PARTS", "Held", "Location", "Names", "Reader", "Shared", "Writer", "begin",
            "check_index_name", "connect", "drop_stale", "live_generation", "manifest_file", "open_reader",
            "write_manifest_file"]

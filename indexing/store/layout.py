@@ -196,6 +196,24 @@ def live_record(client, names: Names) -> dict | None:
     return got["metadatas"][0] if got["ids"] else None
 
 
+def parts_of(record: dict) -> list[int]:
+    """The generations whose documents and texts collections hold the documents of the generation a meta
+    record names, in writing order: an add writes only its new documents, in its own generation's
+    collections, and shares the rest (see :class:`writer.Shared`); a whole generation is its own one part."""
+    return json.loads(record["parts"]) if record.get("parts") else [int(record["generation"])]
+
+
+def needed(record: dict | None) -> set[int]:
+    """The generations the live record needs kept: the live one, the one it replaced (still read by
+    readers that opened it), and every part either reads."""
+    if not record:
+        return set()
+    keep = {int(record["generation"]), *parts_of(record)}
+    if record.get("previous") is not None:
+        keep |= {int(record["previous"]), *json.loads(record.get("previous_parts") or "[]")}
+    return keep
+
+
 def live_generation(client, names: Names = Names()) -> int | None:
     record = live_record(client, names)
     return int(record["generation"]) if record else None

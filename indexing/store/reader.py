@@ -23,6 +23,7 @@ from topictalk.indexing.store.layout import (
     connect,
     live_record,
     missing,
+    parts_of,
     record_id,
     topic_at,
     topic_of,
@@ -33,14 +34,22 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class _Part:
+    """One documents collection of a generation and its texts collection (see ``layout.parts_of``)."""
+
+    generation: int  # the generation that wrote them
+    documents: object
+    texts: object | None = None  # None for an index written before the texts collection (metadata holds them)
+
+
+@dataclass(frozen=True)
 class _Open:
     generation: int
     manifest: dict
-    documents: object
+    parts: tuple[_Part, ...]  # the generation's documents, in writing order
     topics: object
     themes: object | None  # None for an index written before themes existed
     map: object | None  # None for an index written before the map collection (documents hold the points)
-    texts: object | None = None  # None for an index written before the texts collection (metadata holds them)
 
 
 class Reader:
@@ -68,17 +77,19 @@ class Reader:
         if record is None:
             return None
         generation = int(record["generation"])
-        docs_name, topics_name = self.names.generation(generation)
         existing = collection_names(self.client)
 
-        def optional(name: str):
-            return self.client.get_collection(name, embedding_function=None) if name in existing else None
+        def collection(name: str):
+            return self.client.get_collection(name, embedding_function=None)
 
-        return _Open(generation, json.loads(record["manifest"]),
-                     self.client.get_collection(docs_name, embedding_function=None),
-                     self.client.get_collection(topics_name, embedding_function=None),
-                     optional(self.names.themes(generation)), optional(self.names.map(generation)),
-                     optional(self.names.texts(generation)))
+        def optional(name: str):
+            return collection(name) if name in existing else None
+
+        parts = tuple(_Part(p, collection(self.names.generation(p)[0]), optional(self.names.texts(p)))
+                      for p in parts_of(record))
+        return _Open(generation, json.loads(record["manifest"]), parts,
+                     collection(self.names.generation(generation)[1]),
+                     optional(self.names.themes(generation)), optional(self.names.map(generation)))
 
     @property
     def generation(self) -> int:
@@ -89,8 +100,33 @@ class Reader:
         return self._open.manifest
 
     @property
-    def documents(self):
-        return self._open.documents
+    def parts(self) -> tuple[int, ...]:
+        """The generations whose collections hold this generation's documents (``layout.parts_of``); none
+        for an index of an older layout, whose documents a new generation cannot share (it rewrites them)."""
+        parts = self._open.parts
+        return () if any(part.texts is None for part in parts) else tuple(part.generation for part in parts)
+
+    def count(self) -> int:
+        """How many documents the generation holds."""
+        return self._read(lambda o: sum(part.documents.count() for part in o.parts))
+
+    def embeddings(self, ids: Sequence[str]) -> np.ndarray:
+        """The documents' embeddings, one row per id in the order given (every id must be indexed)."""
+        ids = list(ids)
+        batch = max(1, self.client.get_max_batch_size())
+
+        def read(o: _Open) -> np.ndarray:
+            rows: dict[str, np.ndarray] = {}
+            for part in o.parts:
+                for start in range(0, len(ids), batch):
+                    got = part.documents.get(ids=ids[start:start + batch], include=["embeddings"])
+                    rows.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
+            if len(rows) < len(set(ids)):
+                raise TopictalkError(f"{len(set(ids)) - len(rows)} of the documents asked for are not in the index "
+                                     f"at {self.location}; rebuild it with `topictalk index` if this repeats")
+            return np.stack([rows[i] for i in ids]) if ids else np.zeros((0, 0), np.float32)
+
+        return self._read(read)
 
     def refresh(self, force: bool = False) -> bool:
         """Move to the live generation if a newer one was committed; True when it moved.
@@ -157,8 +193,11 @@ class Reader:
             return []
 
         def read(o: _Open) -> list[DocumentRecord]:
-            got = o.documents.get(ids=list(ids), include=["documents", "metadatas"])
-            return _documents(o, got["ids"], got["documents"], got["metadatas"])
+            found = []
+            for part in o.parts:  # each id is in one part: the others return nothing for it
+                got = part.documents.get(ids=list(ids), include=["documents", "metadatas"])
+                found += _documents(o, part, got["ids"], got["documents"], got["metadatas"])
+            return found
 
         by_id = {d.id: d for d in self._read(read)}
         return [by_id[i] for i in ids if i in by_id]
@@ -174,22 +213,27 @@ class Reader:
         def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
             clauses = []
             if topic is not None and not scan:
-                clauses += [{"topic": int(topic)}] if o.texts is None else [  # see topic_at
+                clauses += [{"topic": int(topic)}] if o.parts[0].texts is None else [  # see topic_at
                     {"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]
             if period is not None:
                 clauses.append({"period": str(period)})
             if facet is not None:
                 clauses.append({FACET_KEY.format(field=facet[0], value=facet[1]): True})
             where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-            include = ["metadatas", "distances"] + (["documents"] if o.texts is None else [])
-            got = o.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-                                    n_results=scan if topic is not None and scan else n, where=where, include=include)
-            rows = list(zip(got["ids"][0], got["documents"][0] if o.texts is None else [None] * len(got["ids"][0]),
-                            got["metadatas"][0], got["distances"][0]))
+            wanted = scan if topic is not None and scan else n
+            found: list[tuple[DocumentRecord, float, dict]] = []
+            for part in o.parts:  # each part's nearest, then the nearest of them all: the union's nearest
+                include = ["metadatas", "distances"] + (["documents"] if part.texts is None else [])
+                got = part.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                                           n_results=wanted, where=where, include=include)
+                ids, metas = got["ids"][0], got["metadatas"][0]
+                texts = got["documents"][0] if part.texts is None else [None] * len(ids)
+                found += zip(_documents(o, part, ids, texts, metas), got["distances"][0], metas)
+            found.sort(key=lambda row: row[1])
+            found = found[:wanted]
             if topic is not None and scan:
-                rows = [r for r in rows if topic_of(r[2]) == topic][:n]
-            docs = _documents(o, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-            return [(d, float(r[3])) for d, r in zip(docs, rows)]
+                found = [r for r in found if topic_of(r[2]) == topic][:n]
+            return [(d, float(distance)) for d, distance, _ in found]
 
         return self._read(read)
 
@@ -197,20 +241,23 @@ class Reader:
         """One topic's documents (sorted by id) and their embeddings, one row each: what a topic's subtopics
         are found from (indexing/subtopics.py). Read by the topic filter, a page at a time."""
         def read(o: _Open) -> tuple[list[DocumentRecord], np.ndarray]:
-            where = {"topic": int(topic)} if o.texts is None else {  # see topic_at
-                "$and": [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
-            include = ["metadatas", "embeddings"] + (["documents"] if o.texts is None else [])
             page = max(1, self.client.get_max_batch_size())
-            rows: list[tuple] = []
-            while True:
-                got = o.documents.get(where=where, include=include, limit=page, offset=len(rows))
-                texts = got["documents"] if o.texts is None else [None] * len(got["ids"])
-                rows += list(zip(got["ids"], texts, got["metadatas"], got["embeddings"]))
-                if len(got["ids"]) < page:
-                    break
-            rows.sort(key=lambda r: r[0])
-            docs = _documents(o, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-            return docs, np.asarray([r[3] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            found: list[tuple[DocumentRecord, np.ndarray]] = []
+            for part in o.parts:
+                where = {"topic": int(topic)} if part.texts is None else {  # see topic_at
+                    "$and": [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
+                include = ["metadatas", "embeddings"] + (["documents"] if part.texts is None else [])
+                rows: list[tuple] = []
+                while True:
+                    got = part.documents.get(where=where, include=include, limit=page, offset=len(rows))
+                    texts = got["documents"] if part.texts is None else [None] * len(got["ids"])
+                    rows += list(zip(got["ids"], texts, got["metadatas"], got["embeddings"]))
+                    if len(got["ids"]) < page:
+                        break
+                docs = _documents(o, part, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+                found += zip(docs, [r[3] for r in rows])
+            found.sort(key=lambda row: row[0].id)
+            return [d for d, _ in found], np.asarray([e for _, e in found], dtype=np.float32).reshape(len(found), -1)
 
         return self._read(read)
 
@@ -219,13 +266,15 @@ class Reader:
         writing order: what an export writes. The texts collection holds them in chunks of many records;
         their topics come from the map collection."""
         def read(o: _Open) -> list[DocumentRecord]:
-            if o.texts is None:  # an older layout: every field in the document's own metadata
-                got = o.documents.get(include=["documents", "metadatas"])
+            if o.parts[0].texts is None:  # an older layout (one part): every field in the document's own metadata
+                got = o.parts[0].documents.get(include=["documents", "metadatas"])
                 return [_document(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
             topic = {p[0]: int(p[3]) for p in _map_points(o)}
             period = _period_of(o)
-            got = o.texts.get(include=["metadatas"])
-            rows = [row for _, m in sorted(zip(got["ids"], got["metadatas"])) for row in json.loads(m["records"])]
+            rows = []
+            for part in o.parts:
+                got = part.texts.get(include=["metadatas"])
+                rows += [row for _, m in sorted(zip(got["ids"], got["metadatas"])) for row in json.loads(m["records"])]
             return [_record(row, topic[row[0]], period) for row in rows]
 
         return self._read(read)
@@ -250,7 +299,7 @@ def _map_points(opened: _Open) -> list[list]:
         got = opened.map.get(include=["metadatas"])
         chunks = sorted(zip(got["ids"], got["metadatas"]))
         return [p for _, m in chunks for p in json.loads(m["points"])]
-    got = opened.documents.get(include=["metadatas"])  # an index written before the map collection
+    got = opened.parts[0].documents.get(include=["metadatas"])  # an index written before the map collection
     return [[i, m["x"], m["y"], m["topic"], m.get("theme", -1), m.get("core", True), m.get("title", "")]
             for i, m in zip(got["ids"], got["metadatas"])]
 
@@ -282,13 +331,14 @@ def _description(meta: dict) -> dict:
             "description_source": meta.get("description_source", "")}
 
 
-def _documents(opened: _Open, ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[dict]) -> list[DocumentRecord]:
-    """Documents from what Chroma returned for them: their records in the texts collection, read in
-    one call, or, in older layouts, their own metadata."""
-    if opened.texts is None or not ids:
+def _documents(opened: _Open, part: _Part, ids: Sequence[str], texts: Sequence[str | None],
+               metas: Sequence[dict]) -> list[DocumentRecord]:
+    """Documents from what Chroma returned for them from one ``part``: their records in its texts
+    collection, read in one call, or, in older layouts, their own metadata."""
+    if part.texts is None or not ids:
         return [_document(i, t, m) for i, t, m in zip(ids, texts, metas)]
     chunks = sorted({int(m["topic_at"]) % TOPIC_STRIDE for m in metas})
-    got = opened.texts.get(ids=[record_id(c) for c in chunks], include=["metadatas"])
+    got = part.texts.get(ids=[record_id(c) for c in chunks], include=["metadatas"])
     wanted = set(ids)
     rows = {row[0]: row for m in got["metadatas"] for row in json.loads(m["records"]) if row[0] in wanted}
     period = _period_of(opened)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -17,9 +18,10 @@ from topictalk.indexing.store.layout import (
     batches,
     collection_names,
     encode,
-    live_generation,
     live_record,
     missing,
+    needed,
+    parts_of,
     record_id,
     topic_at,
 )
@@ -31,12 +33,27 @@ class Held(Protocol):
     def check(self) -> None: ...
 
 
+# An add shares the live generation's documents while they are at most this many parts: every search
+# asks each part (a Chroma query apiece, ~2 ms); past it the add writes a whole generation again.
+MAX_PARTS = 4
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What a new generation takes over from the live one unchanged: its documents' parts, which hold
+    the first ``held`` records written (an add's records are the live ones, then the new ones)."""
+
+    parts: tuple[int, ...]
+    held: int
+
+
 class Writer:
     """Builds one new generation; :meth:`commit` makes it the live one."""
 
     def __init__(self, client, generation: int, names: Names = Names(), lease: Held | None = None) -> None:
         self.client = client
         self.generation = generation
+        self.parts: tuple[int, ...] = (generation,)
         self.names = names
         self.lease = lease
         self.batch = max(1, client.get_max_batch_size())
@@ -56,18 +73,25 @@ class Writer:
         self.map = client.create_collection(map_name, embedding_function=None, configuration=space)
         self.texts = client.create_collection(texts_name, embedding_function=None, configuration=space)
 
-    def write_documents(self, records: Sequence[DocumentRecord], embeddings: np.ndarray, progress=None) -> None:
-        """One add per batch of Chroma's maximum, then the texts and map points (see the module docstring)."""
-        for part in batches(len(records), self.batch):
+    def write_documents(self, records: Sequence[DocumentRecord], embeddings: np.ndarray, progress=None,
+                        shared: Shared | None = None) -> None:
+        """One add per batch of Chroma's maximum, then the texts and map points (see the module docstring).
+        With ``shared``, the first ``shared.held`` records are the live generation's, already written in its
+        parts: only the others are written, in this generation's own part; the map is always whole."""
+        held = 0 if shared is None else shared.held
+        if shared is not None:
+            self.parts = (*shared.parts, self.generation)
+        own, vectors = records[held:], embeddings[held:]
+        for part in batches(len(own), self.batch):
             self.documents.add(
-                ids=[r.id for r in records[part]],
-                embeddings=np.asarray(embeddings[part], dtype=np.float32),
-                metadatas=[{"topic_at": topic_at(records[i].topic, i // layout.TEXT_CHUNK), **layout.filters(records[i])}
+                ids=[r.id for r in own[part]],
+                embeddings=np.asarray(vectors[part], dtype=np.float32),
+                metadatas=[{"topic_at": topic_at(own[i].topic, i // layout.TEXT_CHUNK), **layout.filters(own[i])}
                            for i in range(part.start, part.stop)],
             )
             if progress is not None:
                 progress(part.stop - part.start)
-        self._write_texts(records)
+        self._write_texts(own)
         self._write_map(records)
 
     def _write_texts(self, records: Sequence[DocumentRecord]) -> None:
@@ -124,14 +148,16 @@ class Writer:
         """
         if self.lease is not None:
             self.lease.check()  # a writer that lost its lease must not switch what another one writes
-        previous = live_generation(self.client, self.names)
+        live = live_record(self.client, self.names)
         manifest = {**manifest, "generation": self.generation}
         meta = self.client.get_or_create_collection(self.names.meta, embedding_function=None)
-        record = {"generation": self.generation, "manifest": json.dumps(manifest)}
-        if previous is not None and previous != self.generation:
-            record["previous"] = previous
+        # every key, every time: Chroma's upsert merges metadata, so a key left out keeps its old value
+        record = {"generation": self.generation, "manifest": json.dumps(manifest), "parts": json.dumps(list(self.parts))}
+        if live is not None and int(live["generation"]) != self.generation:
+            record["previous"] = int(live["generation"])
+            record["previous_parts"] = json.dumps(parts_of(live))
         meta.upsert(ids=[META_ID], embeddings=[NO_EMBEDDING], documents=[""], metadatas=[record])
-        drop_stale(self.client, self.names, keep=(self.generation, previous))
+        drop_stale(self.client, self.names, keep=needed(record))
         folders.remove_orphans(self.client)  # the dropped generations' HNSW folders (Chroma keeps them)
 
 
@@ -143,7 +169,7 @@ def _dated(record: DocumentRecord) -> list:
     return [record.date, record.fields]
 
 
-def drop_stale(client, names: Names, keep: Sequence[int | None]) -> None:
+def drop_stale(client, names: Names, keep: Collection[int | None]) -> None:
     """Delete this index's generations other than ``keep`` (partial runs, replaced indexes)."""
     for name in collection_names(client):
         generation = names.generation_of(name)
@@ -164,10 +190,9 @@ def begin(client, names: Names = Names(), lease: Held | None = None) -> Writer:
     """
     if lease is not None:
         lease.check()
-    record = live_record(client, names) or {}
-    keep = (record.get("generation"), record.get("previous"))
+    keep = needed(live_record(client, names))
     existing = [g for n in collection_names(client) if (g := names.generation_of(n)) is not None]
-    number = max([0, *existing, *(k for k in keep if k is not None)]) + 1
+    number = max([0, *existing, *keep]) + 1
     drop_stale(client, names, keep=keep)
     folders.remove_orphans(client)  # and what killed runs and older versions left on disk
     return Writer(client, number, names, lease)
