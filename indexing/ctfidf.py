@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from topictalk.indexing import jit_cache
-
 
 def class_sums(counts, classes: np.ndarray, k: int):
     """Each class's word counts: the rows of ``counts`` (documents x terms) summed by ``classes`` (0..k-1)."""
@@ -15,13 +13,33 @@ def class_sums(counts, classes: np.ndarray, k: int):
     return (onehot @ counts).tocsr()
 
 
+def idf(by_class) -> np.ndarray:
+    """c-TF-IDF's idf fitted on ``by_class`` (classes x terms counts), as BERTopic's ClassTfidfTransformer fits
+    it: log(1 + A / f), A the average number of words in a class (an int, as BERTopic rounds it), f a term's
+    frequency over all classes. Here, not BERTopic's class, because importing BERTopic costs 7-10 s of one core
+    (it imports sentence-transformers, PyTorch and UMAP), most of an add of 100 documents that needed only this."""
+    frequency = np.squeeze(np.asarray(by_class.sum(axis=0)))
+    average = int(by_class.sum(axis=1).mean())
+    return np.log((average / frequency) + 1)
+
+
+def weights(counts, fitted: np.ndarray):
+    """The c-TF-IDF of each row of ``counts`` under the ``fitted`` idf: its words' shares of the row (l1),
+    square-rooted (BERTopic's ``reduce_frequent_words``, for words frequent in every class), times their idf.
+    The same scikit-learn and scipy calls as BERTopic's transform, so the same floats to the last bit."""
+    from scipy.sparse import diags
+    from sklearn.preprocessing import normalize
+
+    shares = normalize(counts, axis=1, norm="l1", copy=True)
+    shares.data = np.sqrt(shares.data)
+    return shares * diags(fitted, offsets=0, shape=(len(fitted), len(fitted)), format="csr", dtype=np.float64)
+
+
 def class_words(counts, terms: list[str], classes: np.ndarray, k: int, top_n: int) -> list[list[str]]:
     """The top c-TF-IDF words of each of ``k`` classes of documents (``counts``: documents x ``terms``,
-    ``classes``: 0..k-1 per document): BERTopic's ClassTfidfTransformer with frequent words reduced, without
+    ``classes``: 0..k-1 per document), weighed as BERTopic weighs them (:func:`idf`, :func:`weights`), without
     fitting a model. Themes get their keywords this way, and subtopics theirs against their siblings
     (indexing/subtopics.py)."""
-    jit_cache.enable()
-    from bertopic.vectorizers import ClassTfidfTransformer
-
-    weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(class_sums(counts, classes, k)).toarray()
-    return [[str(terms[i]) for i in np.argsort(-weights[c])[:top_n] if weights[c, i] > 0] for c in range(k)]
+    by_class = class_sums(counts, classes, k)
+    weighed = weights(by_class, idf(by_class)).toarray()
+    return [[str(terms[i]) for i in np.argsort(-weighed[c])[:top_n] if weighed[c, i] > 0] for c in range(k)]

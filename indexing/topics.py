@@ -320,10 +320,9 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 
 
 def import_in_background() -> threading.Thread:
-    """Start importing what :func:`represent` and the words per period use (BERTopic, and under it PyTorch,
-    sentence-transformers and umap: ~6-8 s of one core) on a thread of its own (indexing/imports.py). An add
-    starts it as its new documents begin embedding in OpenVINO's threads (its saved encoder needs none of
-    these)."""
+    """Start importing what :func:`represent` uses (BERTopic, and under it PyTorch, sentence-transformers and
+    umap: 7-10 s of one core) on a thread of its own (indexing/imports.py). A big add starts it as its new
+    documents begin embedding in OpenVINO's threads (its saved encoder needs none of these)."""
     return imports.in_background("bertopic.representation", "bertopic.vectorizers", prepare=jit_cache.enable)
 
 

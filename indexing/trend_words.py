@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from topictalk.indexing import dates
-from topictalk.indexing.ctfidf import class_sums
+from topictalk.indexing.ctfidf import class_sums, idf, weights
 from topictalk.indexing.schema import OUTLIER
 from topictalk.indexing.topics import draw
 from topictalk.indexing.vocabulary import Tokens
@@ -32,8 +32,6 @@ def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: 
     """topic -> its words per period (aligned with ``periods``; [] where the cell is too small), from the
     documents' ``tokens`` (one per document of ``topics``); for the topics ``only`` when given (the idf is
     still fitted on every topic's periods, so their words are the ones a full count gives)."""
-    from bertopic.vectorizers import ClassTfidfTransformer
-
     slot = {p: i for i, p in enumerate(periods)}
     cells: dict[tuple[int, int], list[int]] = {}
     for row, (topic, day) in enumerate(zip(topics, when)):
@@ -54,12 +52,12 @@ def period_words(tokens: Tokens, topics: Sequence[int], when: Sequence, period: 
     topic_ids = sorted({k[0] for k in keys})
     topic_row = {t: i for i, t in enumerate(topic_ids)}
     by_topic = class_sums(by_cell, np.array([topic_row[k[0]] for k in keys]), len(topic_ids))
-    model = ClassTfidfTransformer(reduce_frequent_words=True).fit(by_topic)
+    fitted = idf(by_topic)
     # sparse throughout: cells x vocabulary held dense was 0.5 GB and most of this function's time at 20k
     wanted = [i for i, k in enumerate(keys) if only is None or k[0] in only]
     if not wanted:
         return {}
-    tuned = ((model.transform(by_cell[wanted]) + model.transform(by_topic)[[topic_row[keys[i][0]] for i in wanted]])
+    tuned = ((weights(by_cell[wanted], fitted) + weights(by_topic, fitted)[[topic_row[keys[i][0]] for i in wanted]])
              / 2).tocsr()
     vocab = counted.terms
     out: dict[int, list[list[str]]] = {}

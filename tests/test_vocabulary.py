@@ -219,3 +219,40 @@ def test_the_words_of_some_topics_per_period_are_those_of_the_full_count(abstrac
     some = trend_words.period_words(tokens, assigned, when, "month", periods, TopicParams(), only={1, 3})
     assert set(some) == {1, 3} and all(some[t] == every[t] for t in some)
     assert sum(bool(w) for t in some for w in some[t]) >= 10  # cells with words, not empty lists
+
+
+def test_our_c_tf_idf_is_bertopics_to_the_last_bit_and_the_words_per_period_need_no_bertopic(abstracts):
+    from scipy.sparse import csr_matrix
+
+    rng = np.random.default_rng(3)
+    counts = csr_matrix(rng.poisson(0.4, (12, 300)) * (rng.random((12, 300)) < 0.3))
+    counts = counts[:, np.flatnonzero(counts.sum(axis=0))]  # every term seen somewhere, as in a real count
+    other = csr_matrix(rng.poisson(0.5, (5, counts.shape[1])))
+    theirs = ClassTfidfTransformer(reduce_frequent_words=True).fit(counts)
+    fitted = ctfidf.idf(counts)
+    for rows in (counts, other):  # the classes it was fitted on, and other rows weighed by that fit
+        assert np.array_equal(ctfidf.weights(rows, fitted).toarray(), theirs.transform(rows).toarray())
+    # an add of a few documents counts the words per period, and the themes' words, without BERTopic's
+    # import (7-10 s of one core: it imports sentence-transformers, PyTorch and UMAP)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from datetime import date; import numpy as np\n"
+        "from topictalk.indexing import ctfidf, trend_words\n"
+        "from topictalk.indexing.topics import TopicParams\n"
+        "from topictalk.indexing.vocabulary import Tokens\n"
+        "from topictalk.indexing.sample import PATH\n"
+        "import gzip, json\n"
+        "texts = [json.loads(l)['abstract'] for l in gzip.open(PATH, 'rt')][:120]\n"
+        "tokens = Tokens(texts, TopicParams())\n"
+        "words = trend_words.period_words(tokens, [i % 3 for i in range(120)], [date(2020, 1 + i % 2, 1) for i in "
+        "range(120)], 'month', ['2020-01', '2020-02'], TopicParams())\n"
+        "counted = tokens.counts(range(120))\n"
+        "themes = ctfidf.class_words(counted.matrix, counted.terms, np.arange(120) % 2, 2, 5)\n"
+        "assert all(len(w) == 2 for w in words.values()) and all(len(t) == 5 for t in themes), (words, themes)\n"
+        "print(sorted(m for m in ('bertopic', 'torch', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
