@@ -138,6 +138,10 @@ def test_an_add_shares_the_documents_it_keeps_and_its_generation_reads_as_one(tm
         assert [d.id for d, _ in hits] == [f"d{j}" for j in exact]  # the union's order, not one part's
         assert [s for _, s in hits] == sorted(s for _, s in hits)
     assert {d.id for d, _ in reader.query_documents(vectors[0], 25, topic=1)} == {f"d{i}" for i in range(1, 25, 2)}
+    cosine = (vectors[:25] @ vectors[0]) / np.linalg.norm(vectors[:25], axis=1)
+    odd = [f"d{j}" for j in np.argsort(-cosine) if j % 2][:3]  # topic 1's nearest among the union's 25 nearest
+    assert [(d.id, d.text) for d, _ in reader.query_documents(vectors[0], 3, topic=1, scan=25)] == [
+        (i, f"text {i[1:]}") for i in odd]
     members, embedded = reader.topic_members(0)
     assert [d.id for d in members] == sorted(f"d{i}" for i in range(0, 25, 2))
     assert np.allclose(embedded, vectors[[int(d.id[1:]) for d in members]])

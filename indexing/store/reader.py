@@ -221,19 +221,23 @@ class Reader:
                 clauses.append({FACET_KEY.format(field=facet[0], value=facet[1]): True})
             where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
             wanted = scan if topic is not None and scan else n
-            found: list[tuple[DocumentRecord, float, dict]] = []
-            for part in o.parts:  # each part's nearest, then the nearest of them all: the union's nearest
+            rows = []  # (distance, part, id, text, metadata)
+            for k, part in enumerate(o.parts):  # each part's nearest, then the nearest of them all: the union's
                 include = ["metadatas", "distances"] + (["documents"] if part.texts is None else [])
                 got = part.documents.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
                                            n_results=wanted, where=where, include=include)
-                ids, metas = got["ids"][0], got["metadatas"][0]
-                texts = got["documents"][0] if part.texts is None else [None] * len(ids)
-                found += zip(_documents(o, part, ids, texts, metas), got["distances"][0], metas)
-            found.sort(key=lambda row: row[1])
-            found = found[:wanted]
+                texts = got["documents"][0] if part.texts is None else [None] * len(got["ids"][0])
+                rows += zip(got["distances"][0], [k] * len(texts), got["ids"][0], texts, got["metadatas"][0])
+            rows = sorted(rows, key=lambda row: (row[0], row[1]))[:wanted]
             if topic is not None and scan:
-                found = [r for r in found if topic_of(r[2]) == topic][:n]
-            return [(d, float(distance)) for d, distance, _ in found]
+                rows = [r for r in rows if topic_of(r[4]) == topic][:n]
+            # the texts of the rows kept only (a scan keeps a few of hundreds), read part by part
+            docs = {}
+            for k, part in enumerate(o.parts):
+                mine = [r for r in rows if r[1] == k]
+                docs.update(zip([r[2] for r in mine], _documents(o, part, [r[2] for r in mine], [r[3] for r in mine],
+                                                                 [r[4] for r in mine])))
+            return [(docs[r[2]], float(r[0])) for r in rows]
 
         return self._read(read)
 
