@@ -6,7 +6,8 @@
 From the shared arXiv ML abstracts (../shared/data/arxiv_ml.jsonl.gz, else the bundled sample), a
 reproducible sample of --base documents is indexed once (A). Then, each in a copy of A's folder (its
 embedding cache included, as a user re-indexing in place has it):
-- ADD: `topictalk add` of --new other documents (--rounds times, each in a fresh copy; the median counts);
+- ADD: `topictalk add` of --new other documents (--rounds times, each in a fresh copy, half of them after
+  the cold re-index with --cold; the median counts);
 - RE-INDEX: `topictalk index` of all base + new documents (the cache is by chunks of 1,024 documents in
   input order: the new ones and the base ones in the last, partial chunk are embedded);
 - RE-INDEX, SEED 7: the same with another --random-state, to show how much two full runs agree;
@@ -110,14 +111,20 @@ def main() -> int:
         shutil.copytree(work / "A", work / name)
     add_args = ("add", "--input", str(files["new"]), "--index-dir", str(work / "add"), "--quiet", "--json")
     rounds = []  # (wall, CPU) of each add
-    for _ in range(max(1, args.rounds)):
-        shutil.rmtree(work / "add", ignore_errors=True)
-        shutil.copytree(work / "A", work / "add")
-        add_s, out = cli(*add_args)
-        rounds.append((add_s, CPU[add_args]))
-    rounds.sort()
-    add_s, CPU[add_args] = rounds[len(rounds) // 2]  # the median round (the upper one of an even count)
-    added = json.loads(out)
+
+    def add_rounds(count: int) -> str:
+        out = ""
+        for _ in range(count):
+            shutil.rmtree(work / "add", ignore_errors=True)
+            shutil.copytree(work / "A", work / "add")
+            seconds, out = cli(*add_args)
+            rounds.append((seconds, CPU[add_args]))
+        return out
+
+    # with --cold, half the adds run before the re-indexes and half after the cold one: a 2-core host's speed
+    # drifts by 10-20% over the minutes between them, and the ratio should not ride on that drift
+    total = max(1, args.rounds)
+    out = add_rounds((total + 1) // 2 if args.cold else total)
     re_args = ("index", "--input", str(files["all"]), "--index-dir", str(work / "reindex"), "--quiet", *labels)
     re_s, _ = cli(*re_args)
     re7_s, _ = cli("index", "--input", str(files["all"]), "--index-dir", str(work / "reindex7"), "--quiet",
@@ -125,6 +132,11 @@ def main() -> int:
     if args.cold:  # a fresh folder: everything embedded again, as a user re-indexing elsewhere has it
         cold_args = ("index", "--input", str(files["all"]), "--index-dir", str(work / "cold"), "--quiet", *labels)
         cold_s, _ = cli(*cold_args)
+        out = add_rounds(total - len(rounds)) or out
+    order = [w for w, _ in rounds]  # in the order run
+    rounds.sort()
+    add_s, CPU[add_args] = rounds[len(rounds) // 2]  # the median round (the upper one of an even count)
+    added = json.loads(out)
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
     ids = [r["id"] for r in new]
@@ -132,7 +144,8 @@ def main() -> int:
     place = [got["add"][i] for i in ids]
     full, full7 = [got["reindex"][i] for i in ids], [got["reindex7"][i] for i in ids]
     print(f"add {args.new:,}: {add_s:.1f} s ({added['unfit']} fit no topic well; advice: {added['advice']})"
-          + (f"; the median of {len(rounds)} rounds: " + ", ".join(f"{w:.1f} s (CPU {c:.1f})" for w, c in rounds)
+          + (f"; the median of {len(rounds)} rounds, in the order run: " + ", ".join(f"{w:.1f} s" for w in order)
+             + ("" if not args.cold else f" ({(len(rounds) + 1) // 2} before the re-indexes, the others after)")
              if len(rounds) > 1 else ""))
     print(f"re-index {args.base + args.new:,}: {re_s:.1f} s (seed 7: {re7_s:.1f} s)")
     print(f"ratio add / re-index: {add_s / re_s:.3f} (the re-index reads A's cached embeddings and embeds "
