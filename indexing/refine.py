@@ -84,9 +84,8 @@ class _State:
     touched: set[int] = field(default_factory=set)  # topics made anew since the load (their trend words too)
     tokens: Tokens | None = None  # the records' words, read at the first count of them (words())
     # the live generation's parts and how many records they hold (the first, as loaded): what an add,
-    # which only appends records, writes its generation on (store.Shared); () where they cannot be shared
-    parts: tuple[int, ...] = ()
-    held: int = 0
+    # which only appends records, writes its generation on; no parts where they cannot be shared
+    live: store.Shared = store.Shared((), 0)
 
     def words(self) -> Tokens:
         """The records' words, for every count of one change (its topics' and its trends'): each text is read
@@ -242,7 +241,7 @@ def _load(client, location: store.Location) -> _State:
     topics = reader.topics()
     return _State(manifest, records, vectors, topics, reader.themes(),
                   highest=max([int(manifest.get("highest_topic_id", -1)), *(t.id for t in topics)]),
-                  parts=reader.parts, held=len(records))
+                  live=store.Shared(reader.parts, len(records)))
 
 
 def derived_counts(state: _State) -> dict:
@@ -275,8 +274,8 @@ def _save(client, location: store.Location, lease, state: _State, log: list[dict
                 "refined": datetime.now(timezone.utc).isoformat(timespec="seconds"), "refinements": log,
                 "highest_topic_id": max(state.highest, *(t.id for t in state.topics))}
     writer = store.begin(client, location.names, lease)
-    share = appended and 0 < len(state.parts) < store.MAX_PARTS
-    writer.write_documents(state.records, state.vectors, shared=store.Shared(state.parts, state.held) if share else None)
+    share = appended and 0 < len(state.live.parts) < store.MAX_PARTS
+    writer.write_documents(state.records, state.vectors, shared=state.live if share else None)
     writer.write_topics(state.topics)
     writer.write_themes(state.themes)
     writer.commit(manifest)

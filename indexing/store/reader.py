@@ -117,9 +117,10 @@ class Reader:
 
         def read(o: _Open) -> np.ndarray:
             rows: dict[str, np.ndarray] = {}
-            for part in o.parts:
-                for start in range(0, len(ids), batch):
-                    got = part.documents.get(ids=ids[start:start + batch], include=["embeddings"])
+            for part in o.parts:  # each part is asked for the ids the parts before it did not hold
+                left = [i for i in dict.fromkeys(ids) if i not in rows]
+                for start in range(0, len(left), batch):
+                    got = part.documents.get(ids=left[start:start + batch], include=["embeddings"])
                     rows.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
             if len(rows) < len(set(ids)):
                 raise TopictalkError(f"{len(set(ids)) - len(rows)} of the documents asked for are not in the index "
@@ -213,8 +214,7 @@ class Reader:
         def read(o: _Open) -> list[tuple[DocumentRecord, float]]:
             clauses = []
             if topic is not None and not scan:
-                clauses += [{"topic": int(topic)}] if o.parts[0].texts is None else [  # see topic_at
-                    {"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]
+                clauses += _in_topic(o.parts[0], topic)  # every part has one layout: an older one is never shared
             if period is not None:
                 clauses.append({"period": str(period)})
             if facet is not None:
@@ -248,8 +248,8 @@ class Reader:
             page = max(1, self.client.get_max_batch_size())
             found: list[tuple[DocumentRecord, np.ndarray]] = []
             for part in o.parts:
-                where = {"topic": int(topic)} if part.texts is None else {  # see topic_at
-                    "$and": [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]}
+                clauses = _in_topic(part, topic)
+                where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
                 include = ["metadatas", "embeddings"] + (["documents"] if part.texts is None else [])
                 rows: list[tuple] = []
                 while True:
@@ -295,6 +295,14 @@ class Reader:
             "core": np.array([p[5] for p in points], dtype=bool),
             "title": [p[6] for p in points],
         }
+
+
+def _in_topic(part: _Part, topic: int) -> list[dict]:
+    """The where-clauses that keep one topic's documents of ``part``: a range of ``topic_at`` (see
+    ``layout.topic_at``), or the ``topic`` key of an older layout."""
+    if part.texts is None:
+        return [{"topic": int(topic)}]
+    return [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]
 
 
 def _map_points(opened: _Open) -> list[list]:
