@@ -255,14 +255,14 @@ class Encoder:
         model = self.model
         if isinstance(model, SavedModel):  # tokenizer, graph and pooling, without PyTorch
             return model.encode(texts, progress, self.plan.precision)
-        import torch
-
-        if self.plan is None:
+        if self.plan is None:  # a model of another kind: its own encode, no PyTorch of ours
             vectors = np.asarray(model.encode(texts, batch_size=CPU_BATCH, normalize_embeddings=True,
                                               convert_to_numpy=True, show_progress_bar=False), np.float32)
             if progress is not None:
                 progress(len(texts))
             return vectors
+        import torch
+
         out = np.zeros((len(texts), dimension(model)), np.float32)
         if not texts:
             return out

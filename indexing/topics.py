@@ -319,11 +319,23 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
     return np.sort(np.concatenate(rows))
 
 
+# What :func:`represent` imports of BERTopic.
+BERTOPIC = ("bertopic.representation", "bertopic.vectorizers")
+# Packages BERTopic imports with itself only for parts we never call, each guarded as optional: its multimodal
+# and OpenAI embedding backends, its plots' UMAP. They were 8 of the 8.8 s (one core) BERTopic took to
+# import where nothing had imported them yet (an add, a refine); a full index has imported umap already.
+BERTOPIC_SPARES = ("sentence_transformers", "transformers", "torch", "umap", "openai")
+
+
+def import_bertopic() -> None:
+    """BERTopic as :func:`represent` uses it, without :data:`BERTOPIC_SPARES` unless imported already."""
+    imports.load(*BERTOPIC, without=BERTOPIC_SPARES)
+
+
 def import_in_background() -> threading.Thread:
-    """Start importing what :func:`represent` uses (BERTopic, and under it PyTorch, sentence-transformers and
-    umap: 7-10 s of one core) on a thread of its own (indexing/imports.py). A big add starts it as its new
-    documents begin embedding in OpenVINO's threads (its saved encoder needs none of these)."""
-    return imports.in_background("bertopic.representation", "bertopic.vectorizers", prepare=jit_cache.enable)
+    """:func:`import_bertopic` on a thread of its own (indexing/imports.py). A big add starts it as its new
+    documents begin embedding in OpenVINO's threads."""
+    return imports.in_background(*BERTOPIC, without=BERTOPIC_SPARES)
 
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
@@ -336,7 +348,7 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
     are never picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an
     add keeps theirs). ``tokens``: ``texts``' words as read already in this run (the trends count them too)."""
-    jit_cache.enable()
+    import_bertopic()  # numba is not used here: UMAP, if imported at all, was imported by reduce()
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 

@@ -256,3 +256,41 @@ def test_our_c_tf_idf_is_bertopics_to_the_last_bit_and_the_words_per_period_need
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow  # two processes, one of them importing PyTorch and sentence-transformers (~10 s)
+def test_bertopic_without_its_spare_packages_represents_the_topics_as_with_them():
+    """topics.import_bertopic leaves out what BERTopic imports for parts we never call (BERTOPIC_SPARES:
+    8 of the 8.8 s its import took in an add); the words it fits are the same as a full import's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json, gzip, importlib; import numpy as np\n"
+        "full = sys.argv[1] == 'full'\n"
+        "from topictalk.indexing import topics\n"
+        "from topictalk.indexing.sample import PATH\n"
+        "if full:\n"
+        "    for name in topics.BERTOPIC_SPARES: importlib.import_module(name)\n"
+        "class Letters:\n"
+        "    def get_sentence_embedding_dimension(self): return 26\n"
+        "    def encode(self, texts, **_):\n"
+        "        r = np.array([[t.count(c) + 0.01 for c in 'abcdefghijklmnopqrstuvwxyz'] for t in texts], np.float32)\n"
+        "        return r / np.linalg.norm(r, axis=1, keepdims=True)\n"
+        "texts = [json.loads(l)['abstract'] for l in gzip.open(PATH, 'rt')][:240]\n"
+        "labels = np.arange(240) % 3\n"
+        "made, themes = topics.represent(texts, [str(i) for i in range(240)], Letters().encode(texts), labels,\n"
+        "    np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]), topics.TopicParams(), Letters())\n"
+        "spares = sorted(m for m in topics.BERTOPIC_SPARES if m in sys.modules)\n"
+        "import sentence_transformers  # a later import of a spare works as usual\n"
+        "print(json.dumps({'spares': spares, 'topics': [[t.id, t.keywords, t.keybert, t.mmr] for t in made],\n"
+        "                  'themes': [[t.id, t.keywords] for t in themes]}))\n"
+    )
+    runs = {}
+    for how in ("lean", "full"):
+        out = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs[how] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert runs["lean"]["spares"] == [] and runs["full"]["spares"] == sorted(topics.BERTOPIC_SPARES)
+    assert all(len(keybert) == 10 and len(mmr) == 10 for _, _, keybert, mmr in runs["lean"]["topics"])
+    assert runs["lean"]["topics"] == runs["full"]["topics"] and runs["lean"]["themes"] == runs["full"]["themes"]
