@@ -33,7 +33,7 @@ from topictalk.indexing import dates, embedding, embedding_cache, refine, refine
 from topictalk.indexing.corpus import Corpus
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.schema import OUTLIER, DocumentRecord, biggest_first
-from topictalk.indexing.topics import centre, import_in_background
+from topictalk.indexing.topics import centre
 from topictalk.indexing.writer_lock import writer_lock
 
 # A new document fits its topic badly when it is farther from the topic's centroid than all but this
@@ -46,9 +46,6 @@ REINDEX_GROWTH = 0.3
 CHUNK = 512  # new documents compared with the index at once (a 512 x n similarity block)
 # the new documents' share of a topic (or of a topic's period) from which its words are fitted again
 REFIT_SHARE = 0.1
-# new documents from which BERTopic is imported while they embed (5 s of embedding on a 2-core AVX-512 host,
-# ~50 s on an AVX2 one), rather than when a topic first needs it
-BACKGROUND_IMPORT = 400
 
 
 @dataclass(frozen=True)
@@ -125,20 +122,9 @@ def add(location: store.Location, corpus: Corpus, *, embedder=None, progress: Ca
             return Added(0, already, 0)
         name = state.manifest.get("models", {}).get("embedding_name") or embedding.DEFAULT
         model = state.embedder = embedder or embedding.encoding_model(name)
-        # BERTopic (7-10 s of one core to import) fits the words of a topic the new documents grew by a tenth
-        # (REFIT_SHARE), which is known only once they are placed. Beside a long embedding, which runs in
-        # OpenVINO's threads, its import costs little: 1,000 abstracts into 20,000 took 32.5-34.7 s instead of
-        # 37.5-42.4 (2 runs each, 2 cores). A short add imports it only when a topic needs it: the import holds
-        # the GIL the add's own work needs, so beside that work it was most of an add of 100 abstracts into
-        # 20,000 (18.6-18.7 s; 9.9-10.7 s without it, 2 alternating rounds, AVX-512 host).
-        importing = import_in_background() if len(fresh) >= BACKGROUND_IMPORT else None
         state.cache = location.path / "cache" if location.path is not None else None  # only new texts are read
-        try:
-            new = _embed(state, fresh, name, model, progress, log)
-            return _place_and_write(client, location, lease, state, fresh, already, new)
-        finally:
-            if importing is not None:
-                importing.join()  # never a thread still importing when the process exits
+        new = _embed(state, fresh, name, model, progress, log)
+        return _place_and_write(client, location, lease, state, fresh, already, new)
 
 
 def _embed(state: refine._State, fresh: list, name: str, model, progress, log) -> np.ndarray:

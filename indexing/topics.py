@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -322,20 +321,15 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 # What :func:`represent` imports of BERTopic.
 BERTOPIC = ("bertopic.representation", "bertopic.vectorizers")
 # Packages BERTopic imports with itself only for parts we never call, each guarded as optional: its multimodal
-# and OpenAI embedding backends, its plots' UMAP. They were 8 of the 8.8 s (one core) BERTopic took to
-# import where nothing had imported them yet (an add, a refine); a full index has imported umap already.
+# (sentence-transformers) and OpenAI embedding backends, its text-generation and zero-shot representations
+# (transformers), its plots' UMAP and its .bin saving (PyTorch). They were 7 of the 8.8 s (one core) BERTopic
+# took to import where nothing had imported them yet (an add, a refine); a full index has imported umap.
 BERTOPIC_SPARES = ("sentence_transformers", "transformers", "torch", "umap", "openai")
 
 
 def import_bertopic() -> None:
     """BERTopic as :func:`represent` uses it, without :data:`BERTOPIC_SPARES` unless imported already."""
     imports.load(*BERTOPIC, without=BERTOPIC_SPARES)
-
-
-def import_in_background() -> threading.Thread:
-    """:func:`import_bertopic` on a thread of its own (indexing/imports.py). A big add starts it as its new
-    documents begin embedding in OpenVINO's threads."""
-    return imports.in_background(*BERTOPIC, without=BERTOPIC_SPARES)
 
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
