@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -322,14 +324,23 @@ def sample_members(labels: np.ndarray, per_topic: int, seed: int | None) -> np.n
 BERTOPIC = ("bertopic.representation", "bertopic.vectorizers")
 # Packages BERTopic imports with itself only for parts we never call, each guarded as optional: its multimodal
 # (sentence-transformers) and OpenAI embedding backends, its text-generation and zero-shot representations
-# (transformers), its plots' UMAP and its .bin saving (PyTorch). They were 7 of the 8.8 s (one core) BERTopic
-# took to import where nothing had imported them yet (an add, a refine); a full index has imported umap.
+# (transformers), its plots' UMAP and its .bin saving and loading (PyTorch). They were 7 of the 8.8 s (one core)
+# BERTopic took to import where nothing had imported them yet (an add, a refine).
 BERTOPIC_SPARES = ("sentence_transformers", "transformers", "torch", "umap", "openai")
 
 
-def import_bertopic() -> None:
-    """BERTopic as :func:`represent` uses it, without :data:`BERTOPIC_SPARES` unless imported already."""
-    imports.load(*BERTOPIC, without=BERTOPIC_SPARES)
+@contextmanager
+def lean_bertopic() -> Iterator[None]:
+    """Import BERTopic as :func:`represent` uses it, without :data:`BERTOPIC_SPARES` unless already imported, on
+    a thread of its own while the block runs (~1.3 s of one core instead of 8.8); the block waits for it at its
+    end, so no import is cut off when the process exits. Only for a process of its own, as a command's:
+    BERTopic then finds them missing for good (its multimodal and OpenAI backends, its UMAP plots, .bin
+    models say "pip install ..."), which a notebook that uses BERTopic beside topictalk must not meet."""
+    thread = imports.in_background(*BERTOPIC, without=BERTOPIC_SPARES)
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: np.ndarray, confidence: np.ndarray,
@@ -342,7 +353,8 @@ def represent(texts: list[str], ids: list[str], embeddings: np.ndarray, labels: 
     BERTopic's own representative documents, which nothing reads (ours are the closest to the centroid),
     are never picked: that pass tokenizes every sampled document again. ``themes=False``: no themes (an
     add keeps theirs). ``tokens``: ``texts``' words as read already in this run (the trends count them too)."""
-    import_bertopic()  # numba is not used here: UMAP, if imported at all, was imported by reduce()
+    if "bertopic" not in sys.modules:  # BERTopic imports umap: with its numba code cached, for a later reduce()
+        jit_cache.enable()
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from bertopic.vectorizers import ClassTfidfTransformer
 

@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from topictalk.indexing import ctfidf, topics
 from topictalk.indexing.sample import PATH
 from topictalk.indexing.topics import TopicParams
 from topictalk.indexing.vocabulary import Tokens, _shape
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -232,8 +235,7 @@ def test_our_c_tf_idf_is_bertopics_to_the_last_bit_and_the_words_per_period_need
     fitted = ctfidf.idf(counts)
     for rows in (counts, other):  # the classes it was fitted on, and other rows weighed by that fit
         assert np.array_equal(ctfidf.weights(rows, fitted).toarray(), theirs.transform(rows).toarray())
-    # an add of a few documents counts the words per period, and the themes' words, without BERTopic's
-    # import (7-10 s of one core: it imports sentence-transformers, PyTorch and UMAP)
+    # an add of a few documents counts the words per period, and the themes' words, without importing BERTopic
     import subprocess
     import sys
 
@@ -258,39 +260,42 @@ def test_our_c_tf_idf_is_bertopics_to_the_last_bit_and_the_words_per_period_need
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.slow  # two processes, one of them importing PyTorch and sentence-transformers (~10 s)
-def test_bertopic_without_its_spare_packages_represents_the_topics_as_with_them():
-    """topics.import_bertopic leaves out what BERTopic imports for parts we never call (BERTOPIC_SPARES:
-    8 of the 8.8 s its import took in an add); the words it fits are the same as a full import's."""
+@pytest.mark.slow  # a fresh process, for an import of BERTopic without them (~8 s)
+def test_bertopic_without_its_spare_packages_represents_the_topics_as_with_them(abstracts):
+    """topics.lean_bertopic (an add's or a refine's command) leaves out what BERTopic imports for parts we never
+    call (BERTOPIC_SPARES: 7 of the 8.8 s its import took in an add); the words it fits are the ones it fits
+    with them (here, where the test module's import of BERTopic brought them all)."""
     import subprocess
     import sys
 
     code = (
-        "import sys, json, gzip, importlib; import numpy as np\n"
-        "full = sys.argv[1] == 'full'\n"
+        "import sys, json, gzip; import numpy as np\n"
         "from topictalk.indexing import topics\n"
         "from topictalk.indexing.sample import PATH\n"
-        "if full:\n"
-        "    for name in topics.BERTOPIC_SPARES: importlib.import_module(name)\n"
-        "class Letters:\n"
+        "with topics.lean_bertopic():\n"
+        "    pass\n"
+        "class _Words:  # the test module's, which imports BERTopic whole\n"
         "    def get_sentence_embedding_dimension(self): return 26\n"
         "    def encode(self, texts, **_):\n"
         "        r = np.array([[t.count(c) + 0.01 for c in 'abcdefghijklmnopqrstuvwxyz'] for t in texts], np.float32)\n"
         "        return r / np.linalg.norm(r, axis=1, keepdims=True)\n"
         "texts = [json.loads(l)['abstract'] for l in gzip.open(PATH, 'rt')][:240]\n"
-        "labels = np.arange(240) % 3\n"
-        "made, themes = topics.represent(texts, [str(i) for i in range(240)], Letters().encode(texts), labels,\n"
-        "    np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]), topics.TopicParams(), Letters())\n"
+        "made, themes = topics.represent(texts, [str(i) for i in range(240)], _Words().encode(texts),\n"
+        "    np.arange(240) % 3, np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]),\n"
+        "    topics.TopicParams(), _Words())\n"
         "spares = sorted(m for m in topics.BERTOPIC_SPARES if m in sys.modules)\n"
-        "import sentence_transformers  # a later import of a spare works as usual\n"
+        "import sentence_transformers  # a later import of one works as usual\n"
         "print(json.dumps({'spares': spares, 'topics': [[t.id, t.keywords, t.keybert, t.mmr] for t in made],\n"
         "                  'themes': [[t.id, t.keywords] for t in themes]}))\n"
     )
-    runs = {}
-    for how in ("lean", "full"):
-        out = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stderr[-2000:]
-        runs[how] = json.loads(out.stdout.strip().splitlines()[-1])
-    assert runs["lean"]["spares"] == [] and runs["full"]["spares"] == sorted(topics.BERTOPIC_SPARES)
-    assert all(len(keybert) == 10 and len(mmr) == 10 for _, _, keybert, mmr in runs["lean"]["topics"])
-    assert runs["lean"]["topics"] == runs["full"]["topics"] and runs["lean"]["themes"] == runs["full"]["themes"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lean = json.loads(out.stdout.strip().splitlines()[-1])
+    assert lean["spares"] == [] and all(m in sys.modules for m in topics.BERTOPIC_SPARES)
+    texts = abstracts[:240]
+    made, themes = topics.represent(texts, [str(i) for i in range(240)], _Words().encode(texts), np.arange(240) % 3,
+                                    np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]), TopicParams(),
+                                    _Words())
+    assert all(len(keybert) == 10 and len(mmr) == 10 for _, _, keybert, mmr in lean["topics"])
+    assert lean["topics"] == [[t.id, t.keywords, t.keybert, t.mmr] for t in made]
+    assert lean["themes"] == [[t.id, t.keywords] for t in themes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -152,10 +153,12 @@ def load_corpus(args: argparse.Namespace, log, **columns):  # noqa: ANN001, ANN2
 
 def _add(args: argparse.Namespace) -> int:
     """Add documents to an index: only they are embedded and placed; a new generation (ui/adding.py)."""
+    from topictalk.indexing import topics
     from topictalk.ui import adding
 
     location = _location(args, config_mod.load({"index_dir": args.index_dir}))[1]
-    return adding.run(args, location, lambda **columns: load_corpus(args, _logger(args), **columns))
+    with topics.lean_bertopic():  # this process is the command's; a topic the documents grow needs BERTopic
+        return adding.run(args, location, lambda **columns: load_corpus(args, _logger(args), **columns))
 
 
 def _topics(args: argparse.Namespace) -> int:
@@ -163,7 +166,12 @@ def _topics(args: argparse.Namespace) -> int:
     import json
 
     if refining.asked(args):
-        return refining.run(args, _location(args, config_mod.load({"index_dir": args.index_dir}))[1])
+        from topictalk.indexing import topics
+
+        location = _location(args, config_mod.load({"index_dir": args.index_dir}))[1]
+        # a merge or a split fits its topics' words with BERTopic; this process is the command's
+        with topics.lean_bertopic() if args.merge or args.split is not None else contextlib.nullcontext():
+            return refining.run(args, location)
     reader = _reader(args)
     if args.subtopics is not None:
         return refining.subtopics(reader, args)
