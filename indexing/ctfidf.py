@@ -17,7 +17,7 @@ def idf(by_class) -> np.ndarray:
     """c-TF-IDF's idf fitted on ``by_class`` (classes x terms counts), as BERTopic's ClassTfidfTransformer fits
     it: log(1 + A / f), A the average number of words in a class (an int, as BERTopic rounds it), f a term's
     frequency over all classes. Here, not BERTopic's class, because importing BERTopic cost 7-10 s of one core
-    (~1.3 s since topics.import_bertopic), most of an add of 100 documents that needed only this."""
+    (~1.3 s in a command since topics.lean_bertopic), most of an add of 100 documents that needed only this."""
     frequency = np.squeeze(np.asarray(by_class.sum(axis=0)))
     average = int(by_class.sum(axis=1).mean())
     return np.log((average / frequency) + 1)

@@ -15,7 +15,7 @@ import importlib
 import importlib.abc
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -57,15 +57,12 @@ def load(*modules: str, without: Sequence[str] = ()) -> None:
             importlib.import_module(name)
 
 
-def in_background(*modules: str, prepare: Callable[[], object] | None = None,
-                  without: Sequence[str] = ()) -> threading.Thread:
-    """:func:`load` ``modules`` (after ``prepare()``) on a daemon thread; returns it, started. An error is left
-    to the caller's own import, which raises it where it is understood; join the thread before the process
-    exits, so that no import is cut off midway."""
+def in_background(*modules: str, without: Sequence[str] = ()) -> threading.Thread:
+    """:func:`load` ``modules`` on a daemon thread; returns it, started. An error is left to the caller's own
+    import, which raises it where it is understood; join the thread before the process exits, so that no
+    import is cut off midway."""
     def run() -> None:
         try:
-            if prepare is not None:
-                prepare()
             load(*modules, without=without)
         except Exception:  # noqa: BLE001, S110 - the caller's own import says what went wrong
             pass
