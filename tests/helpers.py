@@ -9,6 +9,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 
+import numpy as np
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -39,3 +41,15 @@ def wait_for_url(url: str, timeout: float = 120, alive: Callable[[], bool] = lam
                 pytest.fail(f"the server for {url} exited at start")
             time.sleep(0.5)
     pytest.fail(f"nothing answered at {url} within {timeout:.0f} s")
+
+
+class LetterVectors:
+    """A stand-in embedding model for KeyBERT's and MMR's words: a unit vector per text from its letters
+    (importing nothing heavy, so a test's child process can use it too)."""
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return 26
+
+    def encode(self, texts, **_):  # noqa: ANN001, ANN201 - sentence-transformers' signature
+        rows = np.array([[t.count(c) + 0.01 for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)

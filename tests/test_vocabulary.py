@@ -14,6 +14,7 @@ import pytest
 from bertopic.vectorizers import ClassTfidfTransformer
 from sklearn.feature_extraction.text import CountVectorizer
 
+from tests.helpers import LetterVectors
 from topictalk.indexing import ctfidf, topics
 from topictalk.indexing.sample import PATH
 from topictalk.indexing.topics import TopicParams
@@ -72,17 +73,6 @@ def test_each_document_is_read_once_however_many_samples_count_it(abstracts):
     assert again.terms == first.terms and (again.matrix != first.matrix).nnz == 0
 
 
-class _Words:
-    """A stand-in embedding model for KeyBERT's and MMR's words: a vector per text from its letters."""
-
-    def get_sentence_embedding_dimension(self) -> int:
-        return 26
-
-    def encode(self, texts, **_):
-        rows = np.array([[t.count(c) + 0.01 for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], np.float32)
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
 def test_the_topics_c_tf_idf_reads_the_counts_made_for_the_vocabulary_not_the_texts_again(monkeypatch):
     """BERTopic read each topic's documents again for its c-TF-IDF; the counts made when the vocabulary
     was chosen are its input now, and the keywords are the top c-TF-IDF words of those counts."""
@@ -100,8 +90,8 @@ def test_the_topics_c_tf_idf_reads_the_counts_made_for_the_vocabulary_not_the_te
     monkeypatch.setattr(CountVectorizer, "fit_transform", lambda self, docs, y=None: read.append(len(docs)) or
                         fit_transform(self, docs, y))
     tokens = Tokens(texts, params)
-    made, _ = topics.represent(texts, [f"d{i}" for i in range(60)], _Words().encode(texts), labels,
-                               np.ones(60, np.float32), np.ones(60, bool), np.array([0, 1]), params, _Words(),
+    made, _ = topics.represent(texts, [f"d{i}" for i in range(60)], LetterVectors().encode(texts), labels,
+                               np.ones(60, np.float32), np.ones(60, bool), np.array([0, 1]), params, LetterVectors(),
                                tokens=tokens)
     assert read == []  # no vectorizer read the texts
     counted = tokens.counts(range(60))
@@ -274,15 +264,11 @@ def test_bertopic_without_its_spare_packages_represents_the_topics_as_with_them(
         "from topictalk.indexing.sample import PATH\n"
         "with topics.lean_bertopic():\n"
         "    pass\n"
-        "class _Words:  # the test module's, which imports BERTopic whole\n"
-        "    def get_sentence_embedding_dimension(self): return 26\n"
-        "    def encode(self, texts, **_):\n"
-        "        r = np.array([[t.count(c) + 0.01 for c in 'abcdefghijklmnopqrstuvwxyz'] for t in texts], np.float32)\n"
-        "        return r / np.linalg.norm(r, axis=1, keepdims=True)\n"
+        "from tests.helpers import LetterVectors\n"
         "texts = [json.loads(l)['abstract'] for l in gzip.open(PATH, 'rt')][:240]\n"
-        "made, themes = topics.represent(texts, [str(i) for i in range(240)], _Words().encode(texts),\n"
+        "made, themes = topics.represent(texts, [str(i) for i in range(240)], LetterVectors().encode(texts),\n"
         "    np.arange(240) % 3, np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]),\n"
-        "    topics.TopicParams(), _Words())\n"
+        "    topics.TopicParams(), LetterVectors())\n"
         "spares = sorted(m for m in topics.BERTOPIC_SPARES if m in sys.modules)\n"
         "import sentence_transformers  # a later import of one works as usual\n"
         "print(json.dumps({'spares': spares, 'topics': [[t.id, t.keywords, t.keybert, t.mmr] for t in made],\n"
@@ -293,9 +279,9 @@ def test_bertopic_without_its_spare_packages_represents_the_topics_as_with_them(
     lean = json.loads(out.stdout.strip().splitlines()[-1])
     assert lean["spares"] == [] and all(m in sys.modules for m in topics.BERTOPIC_SPARES)
     texts = abstracts[:240]
-    made, themes = topics.represent(texts, [str(i) for i in range(240)], _Words().encode(texts), np.arange(240) % 3,
+    made, themes = topics.represent(texts, [str(i) for i in range(240)], LetterVectors().encode(texts), np.arange(240) % 3,
                                     np.ones(240, np.float32), np.ones(240, bool), np.array([0, 0, 1]), TopicParams(),
-                                    _Words())
+                                    LetterVectors())
     assert all(len(keybert) == 10 and len(mmr) == 10 for _, _, keybert, mmr in lean["topics"])
     assert lean["topics"] == [[t.id, t.keywords, t.keybert, t.mmr] for t in made]
     assert lean["themes"] == [[t.id, t.keywords] for t in themes]

@@ -219,7 +219,7 @@ class Reader:
                 clauses.append({"period": str(period)})
             if facet is not None:
                 clauses.append({FACET_KEY.format(field=facet[0], value=facet[1]): True})
-            where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+            where = _where(clauses)
             wanted = scan if topic is not None and scan else n
             rows = []  # (distance, part, id, text, metadata)
             for k, part in enumerate(o.parts):  # each part's nearest, then the nearest of them all: the union's
@@ -248,8 +248,7 @@ class Reader:
             page = max(1, self.client.get_max_batch_size())
             found: list[tuple[DocumentRecord, np.ndarray]] = []
             for part in o.parts:
-                clauses = _in_topic(part, topic)
-                where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+                where = _where(_in_topic(part, topic))
                 include = ["metadatas", "embeddings"] + (["documents"] if part.texts is None else [])
                 rows: list[tuple] = []
                 while True:
@@ -303,6 +302,11 @@ def _in_topic(part: _Part, topic: int) -> list[dict]:
     if part.texts is None:
         return [{"topic": int(topic)}]
     return [{"topic_at": {"$gte": topic_at(topic, 0)}}, {"topic_at": {"$lt": topic_at(topic + 1, 0)}}]
+
+
+def _where(clauses: list[dict]) -> dict | None:
+    """Chroma's where-filter keeping what all ``clauses`` keep (it takes "$and" of two or more only)."""
+    return None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def _map_points(opened: _Open) -> list[list]:
