@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.helpers import free_port, run_cli  # noqa: E402, F401 - also imported from here by older modules
+from tests.helpers import free_port, run_cli, run_cli_here  # noqa: E402, F401 - also imported from here by older modules
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -68,7 +68,7 @@ def arxiv_index(tmp_path_factory) -> Path:
     Tests must not modify it: copy it (shutil.copytree) to change it.
     """
     index = tmp_path_factory.mktemp("arxiv") / "index"
-    run_cli("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet",
+    run_cli_here("index", "--input", str(ARXIV), "--limit", str(ARXIV_SAMPLE), "--index-dir", str(index), "--quiet",
             "--llm", "bundled")
     return index
 
@@ -82,7 +82,7 @@ def news(tmp_path_factory):
     from topictalk.indexing import store
 
     path = tmp_path_factory.mktemp("subtopics") / "index"
-    run_cli("index", "--input", str(NEWS), "--limit", "400", "--index-dir", str(path), "--quiet", "--no-llm",
+    run_cli_here("index", "--input", str(NEWS), "--limit", "400", "--index-dir", str(path), "--quiet", "--no-llm",
             "--nr-topics", "0")
     return store.Location(path=path)
 

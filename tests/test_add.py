@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_cli_here
 from topictalk.indexing import add
 from topictalk.indexing.sample import PATH as SAMPLE
 from topictalk.indexing.schema import DocumentRecord
@@ -87,8 +87,8 @@ def _read(index):
 def test_added_documents_are_placed_counted_and_kept_and_the_old_ones_untouched(tmp_path, capsys):
     first, later = _rows(0, 300), _rows(280, 360)  # 20 of the later rows are indexed already
     index = tmp_path / "index"
-    run_cli("index", "--input", str(_write(tmp_path / "a.jsonl", first)), "--index-dir", str(index), "--no-llm",
-            "--quiet")
+    run_cli_here("index", "--input", str(_write(tmp_path / "a.jsonl", first)), "--index-dir", str(index), "--no-llm",
+                 "--quiet")  # the add below runs in a process of its own, as a user runs it
     topics_before, old, _ = _read(index)
 
     out = run_cli("add", "--input", str(_write(tmp_path / "b.jsonl", later)), "--index-dir", str(index), "--json")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_cli_here
 
 pytestmark = pytest.mark.slow  # the bundled LLM answers over the shared 300-abstract index
 
@@ -22,7 +22,7 @@ def ask_cli(index, question: str) -> dict:
 @pytest.fixture(scope="module")
 def listing(arxiv_index) -> dict:
     """`topictalk topics --json`, read once for the module."""
-    return json.loads(run_cli("topics", "--index-dir", str(arxiv_index), "--json").stdout)
+    return json.loads(run_cli_here("topics", "--index-dir", str(arxiv_index), "--json").stdout)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ to a few minutes on 2 cores. Screenshots of the three views go to artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
@@ -379,6 +380,16 @@ class SlowLLM(FakeLLM):
         self.reading, self.pace = reading, pace
         self.ended: list[tuple[str, int]] = []  # (how, words written) per call
 
+    @contextlib.contextmanager
+    def quick(self):
+        """Answers at once while the block runs: for the part of a test with nothing to press in time."""
+        saved = self.reading, self.pace
+        self.reading, self.pace = 0.3, 0.01
+        try:
+            yield
+        finally:
+            self.reading, self.pace = saved
+
     def _stream(self, messages, options, usage, stopping):
         deadline = time.monotonic() + self.reading
         while time.monotonic() < deadline:  # a runtime looks at Stop between steps of reading
@@ -444,8 +455,9 @@ def test_stop_while_the_model_reads_frees_it_and_retry_answers(browser, slow_app
     wait_for_answers(page, 1)
     assert model.ended[calls:] == [("stopped reading", 0)]  # the model was freed, not left reading
     assert "(stopped)" in page.evaluate(LAST_BOT)["text"]
-    page.locator("#tt-retry").click()  # Retry after a Stop asks the same question again, and is answered
-    wait_for_answers(page, 2)
+    with model.quick():
+        page.locator("#tt-retry").click()  # Retry after a Stop asks the same question again, and is answered
+        wait_for_answers(page, 2)
     last = page.evaluate(LAST_BOT)
     assert "(stopped)" not in last["text"] and "audio to text" in last["text"]
     users = page.locator("#tt-chat .message.user").all_inner_texts()
@@ -472,13 +484,14 @@ def test_a_question_over_the_per_login_limit_stays_in_the_box_with_the_reason(br
         notice.get_by_text("already being answered or waiting").wait_for(timeout=30_000)
         assert page.locator("#tt-question textarea").input_value() == third  # kept, not erased
         assert no_error_shown(page), chat_text(page)[-500:]
-        wait_for_answers(page, 2)
-        users = [u.strip() for u in page.locator("#tt-chat .message.user").all_inner_texts()]
-        assert users == ["What does an ASR model do?", "How do ASR models turn speech into text?"]  # each its own
-        page.locator("#tt-send").click()  # once an answer is done, the kept question goes
-        page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
-        assert notice.inner_text().strip() == ""
-        wait_for_answers(page, 3)
+        with model.quick():
+            wait_for_answers(page, 2)
+            users = [u.strip() for u in page.locator("#tt-chat .message.user").all_inner_texts()]
+            assert users == ["What does an ASR model do?", "How do ASR models turn speech into text?"]  # each its own
+            page.locator("#tt-send").click()  # once an answer is done, the kept question goes
+            page.wait_for_function("document.querySelector('#tt-question textarea').value === ''", timeout=30_000)
+            assert notice.inner_text().strip() == ""
+            wait_for_answers(page, 3)
         assert no_error_shown(page)
         page.context.close()
     finally:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 from topictalk.indexing import bertopic_model
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.sample import PATH as SAMPLE
@@ -77,7 +77,7 @@ def test_a_model_bertopic_saved_keeps_its_topics_words_and_labels(tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     index = tmp_path / "index"
-    run_cli("index", "--input", str(data), "--bertopic-model", str(tmp_path / "model"), "--index-dir", str(index),
+    run_cli_here("index", "--input", str(data), "--bertopic-model", str(tmp_path / "model"), "--index-dir", str(index),
             "--no-llm", "--quiet")
     from topictalk.indexing import store
 
@@ -96,8 +96,8 @@ def test_a_model_bertopic_saved_keeps_its_topics_words_and_labels(tmp_path):
     # the wrong documents are refused in one line, and the index is still there
     other = tmp_path / "other.jsonl"
     other.write_text("".join(json.dumps(r) + "\n" for r in rows[:-5]))
-    out = run_cli("index", "--input", str(other), "--bertopic-model", str(tmp_path / "model"),
-                  "--index-dir", str(index), "--no-llm", "--quiet", check=False)
+    out = run_cli_here("index", "--input", str(other), "--bertopic-model", str(tmp_path / "model"),
+                       "--index-dir", str(index), "--no-llm", "--quiet", check=False)
     assert out.returncode != 0 and f"fitted on {N} documents and the input holds {N - 5}" in out.stderr
     assert "Traceback" not in out.stderr
     assert store.open_reader(store.Location(path=index)).generation == reader.generation

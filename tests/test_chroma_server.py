@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ARXIV
 from tests.conftest import NEWS as BBC
-from tests.helpers import free_port, run_cli, wait_for_url
+from tests.helpers import free_port, run_cli, run_cli_here, wait_for_url
 
 pytestmark = pytest.mark.slow  # starts a server and builds indexes
 
@@ -39,7 +39,7 @@ def test_index_and_read_through_a_chroma_server(chroma_server, tmp_path):
     server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server)]
     run_cli("index", "--input", str(BBC), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",
             *server)
-    topics = json.loads(run_cli("topics", "--json", *server).stdout)["topics"]
+    topics = json.loads(run_cli_here("topics", "--json", *server).stdout)["topics"]
     assert sum(t["count"] for t in topics) == 200 and len(topics) >= 3
     assert not (tmp_path / "chroma.sqlite3").exists()  # the store is the server; the folder holds caches only
     reply = json.loads(run_cli("ask", "Tell me about topic 0", "--json", "--max-tokens", "30", *server).stdout)

@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import ARXIV
 from tests.conftest import ARXIV_SAMPLE as N
 from tests.helpers import run_cli as topictalk
+from tests.helpers import run_cli_here
 from topictalk.indexing import clustering
 from topictalk.indexing.labels import problem
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow  # every test builds an index or reads the shared 
 
 
 def topics_json(index: Path) -> list[dict]:
-    return json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)["topics"]
+    return json.loads(run_cli_here("topics", "--index-dir", str(index), "--json").stdout)["topics"]
 
 
 def manifest(index: Path) -> dict:
@@ -54,7 +55,7 @@ def test_index_labels_every_topic_with_real_words(built):
         taken.add(t["label"].lower())
     assert len({t["label"].lower() for t in real}) == len(real)
     m = manifest(built)
-    everything = json.loads(topictalk("topics", "--index-dir", str(built), "--json").stdout)
+    everything = json.loads(run_cli_here("topics", "--index-dir", str(built), "--json").stdout)
     assert all(th["description"] for th in everything["themes"])
     assert [line["theme"] for line in everything["brief"]["themes"]] == [th["id"] for th in everything["themes"]]
     _descriptions_are_grounded(built, real, everything, m)
@@ -97,28 +98,17 @@ def _descriptions_are_grounded(built: Path, real: list[dict], everything: dict, 
     for unit in written:  # the check the index ran, run again here: nothing it kept is dropped now
         checked = descriptions.check(unit["description"], [(i, *texts[i]) for i in sources(unit)], embed)
         assert not checked.dropped and checked.ids == unit["description_ids"], (unit["label"], checked)
-    table = topictalk("topics", "--index-dir", str(built)).stdout
+    table = run_cli_here("topics", "--index-dir", str(built)).stdout
     assert all(grounding.sentences(th["description"])[0][:40] in table for th in themes)
 
 
 def test_topics_table_is_printed_like_get_topic_info(built):
-    out = topictalk("topics", "--index-dir", str(built)).stdout.splitlines()
+    out = run_cli_here("topics", "--index-dir", str(built)).stdout.splitlines()
     assert out[0].split() == ["Topic", "Count", "Label", "Keywords"]
-    themes = json.loads(topictalk("topics", "--index-dir", str(built), "--json").stdout)["themes"]
+    themes = json.loads(run_cli_here("topics", "--index-dir", str(built), "--json").stdout)["themes"]
     # each theme's line (T<id>, its size, == label ==) comes before its topics' lines
     first = next(line for line in out[1:] if line.strip())
     assert first.split()[0] == f"T{themes[0]['id']}" and f"== {themes[0]['label']} ==" in first
-
-
-def test_reindex_with_the_same_settings_asks_no_label_again(built, tmp_path):
-    """Other settings embed nothing: see the kill-and-resume test, which re-indexes at --min-cluster-size 20."""
-    index = tmp_path / "index"
-    shutil.copytree(built, index)
-    # same settings and model again: every label comes from the cache
-    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
-              "--llm", "bundled")
-    assert manifest(index)["cache"]["labels"]["asked"] == 0
-    assert [t["label"] for t in topics_json(index)] == [t["label"] for t in topics_json(built)]
 
 
 def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
@@ -141,7 +131,7 @@ def test_bad_input_is_one_line_and_leaves_the_index_untouched(built, tmp_path):
     before = topics_json(built)
     generation = manifest(built)["generation"]
     for words, args in _bad_inputs(tmp_path).items():
-        out = topictalk("index", *args, "--index-dir", str(built), "--quiet", check=False)
+        out = run_cli_here("index", *args, "--index-dir", str(built), "--quiet", check=False)
         assert out.returncode == 2, (words, out.stderr)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("topictalk: error:"), (words, out.stderr)
@@ -150,20 +140,21 @@ def test_bad_input_is_one_line_and_leaves_the_index_untouched(built, tmp_path):
     assert topics_json(built) == before and manifest(built)["generation"] == generation
 
 
-def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
+def test_kill_during_labeling_keeps_old_index_and_resumes_asking_only_what_it_lacks(built, tmp_path):
     index = tmp_path / "index"
-    shutil.copytree(built, index)  # a labelled index; its embeddings and UMAP cached
+    shutil.copytree(built, index)  # a labelled index; its embeddings, UMAP and LLM answers cached
     old = topics_json(index)
     labels = index / "cache" / "labels.jsonl"
-    labels.unlink(missing_ok=True)
-    # --min-cluster-size 20 makes 3 topics of these 300: the run is killed after the first label, and the
-    # resume labels the other two (with 12, six topics: the resume took 30 s more)
-    proc = subprocess.Popen([sys.executable, "-m", "topictalk.ui.cli", "index", "--input", str(ARXIV), "--limit", str(N),
-                             "--index-dir", str(index), "--quiet", "--min-cluster-size", "20"],
+    kept = labels.read_text().splitlines(keepends=True)
+    assert len(kept) >= 3, kept  # labels of the topics, then the brief: the last ones are asked in two calls
+    labels.write_text("".join(kept[:-3]))
+    # the same settings and model: the run asks the three answers its cache lost, and is killed after the first
+    again = ["index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet", "--llm", "bundled"]
+    proc = subprocess.Popen([sys.executable, "-m", "topictalk.ui.cli", *again],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        if labels.is_file() and labels.read_text().count("\n") >= 1:
+        if labels.read_text().count("\n") > len(kept) - 3:
             break
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed mid-labeling"
@@ -171,16 +162,14 @@ def test_kill_during_labeling_keeps_old_index_and_resumes(built, tmp_path):
     proc.wait()
     assert topics_json(index) == old  # the previous generation still answers, unchanged
     done = labels.read_text().count("\n")
-    topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet",
-              "--min-cluster-size", "20")
+    run_cli_here(*again)
     m = manifest(index)
-    assert m["cache"]["labels"]["cached"] >= done >= 1
-    # other settings re-use the embeddings and the 2-D map of the cache (they were computed for the defaults)
-    assert m["cache"]["chunks_embedded"] == 0 and m["cache"]["chunks_cached"] >= 1 and m["cache"]["umap_2d"] is True
-    assert m["clustering"]["method"] == "hdbscan" and m["parameters"]["min_cluster_size"] == 20
+    # a re-index with the same settings asks only what its cache lacks: the cut lines, less what the killed
+    # run kept (the cut is the end of the file, so every answer kept is one this run asks for)
+    assert m["cache"]["labels"]["cached"] >= done > len(kept) - 3 and m["cache"]["labels"]["asked"] >= 1
+    assert m["cache"]["chunks_embedded"] == 0
     assert m["generation"] == manifest(built)["generation"] + 1  # the killed run committed nothing
     assert all(t["label"] for t in topics_json(index))
-
 
 
 def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
@@ -198,6 +187,8 @@ def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
     # the reproduction: a re-index in another process, then a search from the open index
     topictalk("index", "--input", str(ARXIV), "--limit", str(N), "--index-dir", str(index), "--quiet", "--no-llm",
               "--min-samples", "5")
+    cached = manifest(index)["cache"]  # other settings re-use the embeddings and the 2-D map of the cache
+    assert cached["chunks_embedded"] == 0 and cached["chunks_cached"] >= 1 and cached["umap_2d"] is True
     assert len(chat.search(question, 3)) == 3 and chat.documents([chat.search(question, 1)[0].document.id])
     # several in a row, in this process (the real pipeline without an LLM), each followed by questions
     corpus = corpus_mod.from_files([str(ARXIV)], limit=N, seed=42)
@@ -221,8 +212,8 @@ SAMPLE = 600  # 11 topics: enough for themes over topics
 def test_a_seeded_sample_has_themes_over_topics_and_every_document_in_a_topic(tmp_path):
     """Fine topics, grouped in a readable number of themes; no document left in topic -1."""
     index = tmp_path / "index"
-    out = topictalk("index", "--input", str(ARXIV), "--limit", str(SAMPLE), "--index-dir", str(index), "--no-llm")
-    shown = json.loads(topictalk("topics", "--index-dir", str(index), "--json").stdout)
+    out = run_cli_here("index", "--input", str(ARXIV), "--limit", str(SAMPLE), "--index-dir", str(index), "--no-llm")
+    shown = json.loads(run_cli_here("topics", "--index-dir", str(index), "--json").stdout)
     topics, themes = shown["topics"], shown["themes"]
     assert all(t["topic"] != -1 for t in topics) and sum(t["count"] for t in topics) == SAMPLE
     assert len(topics) >= 8 and max(t["count"] for t in topics) <= 0.25 * SAMPLE, topics

@@ -7,20 +7,16 @@ import json
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_cli_here
 from tests.test_chroma_server import chroma_server  # noqa: F401 - the module's server fixture
 from topictalk.indexing.sample import PATH as SAMPLE
 
 pytestmark = pytest.mark.slow  # a real `chroma run`, an index
 
 
-def test_a_rename_on_a_server_survives_a_reindex(chroma_server, tmp_path, capsys):  # noqa: F811
-    from topictalk.ui import cli
-
-    def topictalk(*args: str) -> str:  # the command line's own code, in this process (a subprocess costs seconds)
-        capsys.readouterr()
-        assert cli.main(list(args)) == 0
-        return capsys.readouterr().out
+def test_a_rename_on_a_server_survives_a_reindex(chroma_server, tmp_path):  # noqa: F811
+    def topictalk(*args: str) -> str:
+        return run_cli_here(*args).stdout
 
     server = ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server), "--index-name", "refined"]
     build = ["index", "--input", str(SAMPLE), "--limit", "200", "--no-llm", "--index-dir", str(tmp_path), "--quiet",

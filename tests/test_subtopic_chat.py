@@ -12,7 +12,7 @@ import pytest
 
 from tests.fake_index import FakeIndex, fake_embed
 from tests.fakes import FakeLLM
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 from tests.test_subtopics import index  # noqa: F401 - the fixture: topic 0 of two blobs, topic 1 of one
 from topictalk.agent.conversation import Conversation
 from topictalk.agent.retrieval import Snapshot, TopicIndex, _ranking
@@ -87,5 +87,5 @@ def test_on_a_real_index_the_answer_partitions_the_topic_and_cites_its_documents
     # the second ask reads the cache: the Python API and the command line show the same subtopics
     table = __import__("topictalk").open(news.path).subtopics(split[0].id)
     assert list(table["Count"]) == [p.size for p in found[split[0].id].parts] and table["Count"].sum() == split[0].size
-    out = run_cli("topics", "--index-dir", str(news.path), "--subtopics", str(split[0].id)).stdout
+    out = run_cli_here("topics", "--index-dir", str(news.path), "--subtopics", str(split[0].id)).stdout
     assert "(cached)" in out and all(p.label in out for p in found[split[0].id].parts)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 from topictalk.indexing import corpus, store, trends
 from topictalk.ui import cli
 
@@ -33,8 +33,8 @@ def built(tmp_path_factory):
                 row["categories"] += " 68T45, 62H30 I.2.6"
             out.write(json.dumps(row) + "\n")
     index = folder / "index"
-    run_cli("index", "--input", str(folder / "papers.jsonl"), "--no-llm", "--index-dir", str(index), "--quiet")
-    run_cli("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(folder / "export"))
+    run_cli_here("index", "--input", str(folder / "papers.jsonl"), "--no-llm", "--index-dir", str(index), "--quiet")
+    run_cli_here("export", "--index-dir", str(index), "--format", "jsonl", "--out", str(folder / "export"))
     topic_of = {d["id"]: d["topic"] for d in map(json.loads, open(folder / "export" / "documents.jsonl"))}
     return index, rows, topic_of
 
@@ -42,7 +42,7 @@ def built(tmp_path_factory):
 @pytest.mark.slow  # builds an index
 def test_trends_json_agrees_with_the_input_file(built):
     index, rows, topic_of = built
-    got = json.loads(run_cli("trends", "--index-dir", str(index), "--json").stdout)
+    got = json.loads(run_cli_here("trends", "--index-dir", str(index), "--json").stdout)
     assert got["date_field"] == "published" and got["period"] == "month"  # month precision, 16 months
     expected = Counter((topic_of[r["id"]], r["published"]) for r in rows if r["published"])
     assert got["undated"] == sum(r["published"] is None for r in rows) == 5
@@ -54,23 +54,23 @@ def test_trends_json_agrees_with_the_input_file(built):
     cells = [(n, w) for t in got["topics"] if t["words"] for n, w in zip(t["counts"], t["words"])]
     assert any(w for _, w in cells) and all(n >= 5 for n, w in cells if w)
     # the human table says the same in words
-    text = run_cli("trends", "--index-dir", str(index), "--top", "3").stdout
+    text = run_cli_here("trends", "--index-dir", str(index), "--top", "3").stdout
     assert "Topic shares by month" in text and "Grew most:" in text and "5 documents without a date" in text
 
 
 @pytest.mark.slow  # builds an index
 def test_topics_by_categories_agrees_with_the_input_file(built):
     index, rows, topic_of = built
-    got = json.loads(run_cli("topics", "--by", "categories", "--json", "--index-dir", str(index)).stdout)
+    got = json.loads(run_cli_here("topics", "--by", "categories", "--json", "--index-dir", str(index)).stdout)
     assert got["field"] == "categories" and got["multi"] is True
     expected = Counter((topic_of[r["id"]], c) for r in rows
                        for c in dict.fromkeys(r["categories"].split()) if CATEGORY.fullmatch(c))
     table = {(t["topic"], v["value"]): t["count"] for v in got["values"] for t in v["topics"]}
     assert table == dict(expected)
     assert not any(v["value"] in ("68T45,", "68T45", "I.2.6") for v in got["values"])
-    by_date = json.loads(run_cli("topics", "--by", "date", "--json", "--index-dir", str(index)).stdout)
+    by_date = json.loads(run_cli_here("topics", "--by", "date", "--json", "--index-dir", str(index)).stdout)
     assert sum(v["documents"] for v in by_date["values"]) == 395
-    bad = run_cli("topics", "--by", "nope", "--index-dir", str(index), check=False)
+    bad = run_cli_here("topics", "--by", "nope", "--index-dir", str(index), check=False)
     assert bad.returncode == 2 and "--by takes one of categories, date" in bad.stderr
     # the chat's restriction: nearest documents of one category are all of it
     reader = store.open_reader(store.Location(path=index))
