@@ -13,6 +13,8 @@ go through:
   topictalk      topictalk's defaults, no flags (topics.fit): fine topics
   unsplit        the same graph's Leiden communities, not split (--nr-topics 0): topictalk before refine
   themes         the same run's themes (every document counted in its topic's theme)
+  graph-topics   --themes graph: the topics found first on the graph, as before the themes came first
+  graph-themes   and their themes, grouped on the graph of topics
 
 Reported: topics, unassigned share (HDBSCAN's outliers, one cluster in NMI/ARI), largest share,
 NMI and ARI against the corpus labels, seconds, and two coherence measures:
@@ -181,6 +183,15 @@ def run(spec: str, cache: Path, llm, with_topeax: bool) -> dict:
     coarse, _ = clustering.communities(*topics.neighbours(vectors, params.graph_neighbors + 1, params.random_state),
                                        target=0)
     result["runs"]["unsplit"] = scores(truth, coarse.labels, indices, coords, time.perf_counter() - t)
+    # the topics first and their themes grouped on the graph of topics (--themes graph; the default before
+    # the themes came first)
+    t = time.perf_counter()
+    graph_first, graph = clustering.communities(*topics.neighbours(vectors, params.graph_neighbors + 1,
+                                                                   params.random_state))
+    grouped = clustering.themes(graph_first.labels, graph, params.random_state).theme_of_topic[graph_first.labels]
+    seconds = time.perf_counter() - t
+    result["runs"]["graph-topics"] = scores(truth, graph_first.labels, indices, coords, seconds)
+    result["runs"]["graph-themes"] = scores(truth, grouped, indices, coords, seconds)
     theme_of = {tp.id: tp.theme for tp in fitted.topics}
     by_theme = np.array([OUTLIER if theme_of[a] is None else theme_of[a] for a in fitted.assignments.tolist()])
     result["runs"]["themes"] = scores(truth, by_theme, indices, coords, ours_s)

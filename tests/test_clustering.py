@@ -60,6 +60,40 @@ def test_themes_group_near_topics_and_nest_them():
     assert list(sizes) == sorted(sizes, reverse=True)
 
 
+def test_with_the_embeddings_themes_are_found_first_and_topics_split_within_them():
+    # six far-apart families of three near subjects, 60 documents each: 1,080 documents, about 15 topics
+    rng = np.random.default_rng(4)
+    families = np.eye(6, 24) * 6
+    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 24)) for f in families])
+    emb, subject = _groups(centers, [60] * 18, 0.35, 4)
+    family = subject // 3
+    knn = neighbours(emb, 26)
+    chosen, _ = clustering.communities(*knn, embeddings=emb)
+    split = chosen.themes
+    assert split is not None and split.method == "kmeans" and split.tried
+    assert [count for _, count, _ in split.tried] == [5, 6, 7]  # the readable counts for ~15 topics, at most half
+    theme_of_doc = split.theme_of_topic[chosen.labels]
+    assert _nmi(family, theme_of_doc) > 0.95 and split.theme_of_topic.max() + 1 in (6, 7)
+    for theme in range(split.theme_of_topic.max() + 1):  # a theme never mixes families (7: one family in two)
+        assert len(set(family[theme_of_doc == theme].tolist())) == 1
+    assert _nmi(subject, chosen.labels) > 0.85  # the subjects, split out of their family's cell
+    for topic in range(chosen.labels.max() + 1):  # each topic lies in one family, the one its theme is
+        assert len(set(family[chosen.labels == topic].tolist())) == 1
+    sizes = np.bincount(theme_of_doc)
+    assert list(sizes) == sorted(sizes, reverse=True), "themes are numbered biggest first"
+    # the graph's own grain (nr_topics 0) or another resolution: the themes are grouped from the topics
+    assert clustering.communities(*knn, embeddings=emb, target=0)[0].themes is None
+    assert clustering.communities(*knn, embeddings=emb, resolution=1.2)[0].themes is None
+
+
+def test_a_topic_belongs_to_the_cell_that_holds_most_of_it_and_an_emptied_cell_is_no_theme():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    cells = np.array([2, 2, 0, 0, 0, 1, 2, 2, 2])  # cell 1's one document joined topic 2
+    split = clustering.nest(labels, cells, clustering.ThemeSplit(np.arange(3), 0.0, 0.5, [(3.0, 3, 0.5)], "kmeans"))
+    # topic 0 (mostly cell 2) and topic 2 (cell 2) make the biggest theme, 0; topic 1 (cell 0) theme 1
+    assert split.theme_of_topic.tolist() == [0, 1, 0] and split.method == "kmeans"
+
+
 def test_few_topics_are_each_their_own_theme():
     emb, truth = _groups(np.eye(3, 8) * 5, [80, 80, 80], 0.3)
     chosen, graph = clustering.communities(*neighbours(emb, 15), target=0)  # the three groups, unsplit
@@ -163,3 +197,20 @@ def test_themes_take_the_fewest_of_the_readable_partitions_about_as_modular_as_t
     assert choose([(1.4, 5, 0.534), (2.0, 10, 0.575), (3.0, 15, 0.571)], 5, 12) == 1
     # no readable count: the nearest to the range
     assert choose([(0.5, 2, 0.35), (1.0, 3, 0.58), (5.0, 25, 0.66)], 5, 12) == 1
+
+
+def test_themes_graph_groups_the_topics_found_first_and_the_command_line_names_it(tmp_path):
+    from topictalk.indexing import topics
+    from topictalk.ui import cli
+
+    rng = np.random.default_rng(5)
+    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 24)) for f in np.eye(6, 24) * 6])
+    emb, _ = _groups(centers, [60] * 18, 0.35, 5)
+    found = {}
+    for how in ("cells", "graph"):
+        params = topics.TopicParams(themes=how)
+        chosen, _ = topics.find_topics(emb, params, topics._Neighbours(emb, params), tmp_path, print, {}, {})
+        found[how] = chosen.themes
+    assert found["cells"] is not None and found["cells"].method == "kmeans" and found["graph"] is None
+    args = cli.build_parser().parse_args(["index", "--input", "x.csv", "--themes", "graph"])
+    assert args.themes == "graph" and cli.build_parser().parse_args(["index", "--input", "x.csv"]).themes == "cells"

@@ -230,3 +230,5 @@ def test_a_seeded_sample_has_themes_over_topics_and_every_document_in_a_topic(tm
     assert "clustering: Leiden" in out.stderr + out.stdout  # the choice, in one line
     m = manifest(index)
     assert m["counts"]["outliers"] == 0 and m["counts"]["themes"] == len(themes)
+    # 600 documents hold over ten topics: the themes were found first, and the manifest says how
+    assert m["clustering"]["themes"]["method"] == "kmeans" and m["clustering"]["themes"]["tried"]

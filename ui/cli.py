@@ -103,7 +103,7 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         random_state=None if args.random_state < 0 else args.random_state, min_cluster_size=args.min_cluster_size,
         min_samples=args.min_samples, top_n_words=args.top_n_words, ngram_range=(1, args.ngram_max),
-        keep_outliers=args.keep_outliers, resolution=args.resolution, nr_topics=args.nr_topics,
+        keep_outliers=args.keep_outliers, resolution=args.resolution, nr_topics=args.nr_topics, themes=args.themes,
     )
     settings = pipeline.IndexSettings(
         embedding_model=cfg.embedding_model, embeddings_file=args.embeddings, embed_workers=args.embed_workers,

@@ -145,7 +145,11 @@ def index_options(p: argparse.ArgumentParser) -> None:
                          "neighbour graph's communities (the reference recipe used 150)")
     tp.add_argument("--min-samples", type=at_least(1), help="HDBSCAN's min_samples (also switches to HDBSCAN)")
     tp.add_argument("--resolution", type=positive, default=TopicParams.resolution,
-                    help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser")
+                    help="Leiden's modularity resolution: above 1 finer topics, below 1 coarser (themes are "
+                         "then grouped from the topics, as with --themes graph)")
+    tp.add_argument("--themes", choices=("cells", "graph"), default=TopicParams.themes,
+                    help="cells: themes first, as k-means cells of the embeddings, with the topics split within "
+                         "them; graph: the topics first, grouped into themes by their links")
     tp.add_argument("--nr-topics", type=at_least(0, " (0: the graph's own communities, unsplit)"), metavar="N",
                     help="about N topics: the biggest topics are split into their sub-communities until there "
                          "are N (default: 0.45 x the square root of the corpus size; 0: never split)")
