@@ -18,9 +18,11 @@ def idf(by_class) -> np.ndarray:
     it: log(1 + A / f), A the average number of words in a class (an int, as BERTopic rounds it), f a term's
     frequency over all classes. Here, not BERTopic's class, because importing BERTopic cost 7-10 s of one core
     (~1.3 s in a command since topics.lean_bertopic), most of an add of 100 documents that needed only this."""
-    frequency = np.squeeze(np.asarray(by_class.sum(axis=0)))
+    frequency = np.asarray(by_class.sum(axis=0), dtype=np.float64).ravel()
     average = int(by_class.sum(axis=1).mean())
-    return np.log((average / frequency) + 1)
+    # a term of the vocabulary in no class (a saved BERTopic model's vocabulary, fitted on other rows) is
+    # weighed nowhere: 0, where BERTopic's formula divides by zero (and warns)
+    return np.log(np.divide(average, frequency, out=np.zeros(len(frequency)), where=frequency > 0) + 1)
 
 
 def weights(counts, fitted: np.ndarray):

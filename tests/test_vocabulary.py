@@ -225,6 +225,15 @@ def test_our_c_tf_idf_is_bertopics_to_the_last_bit_and_the_words_per_period_need
     fitted = ctfidf.idf(counts)
     for rows in (counts, other):  # the classes it was fitted on, and other rows weighed by that fit
         assert np.array_equal(ctfidf.weights(rows, fitted).toarray(), theirs.transform(rows).toarray())
+    # a vocabulary term no class holds (a saved model's vocabulary) weighs 0, where BERTopic's formula divides
+    # by zero; the other terms keep their weights to the last bit
+    import warnings
+
+    unseen = csr_matrix(np.hstack([counts.toarray(), np.zeros((counts.shape[0], 1), np.int64)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wider = ctfidf.idf(unseen)
+    assert wider[-1] == 0.0 and np.array_equal(wider[:-1], fitted)
     # an add of a few documents counts the words per period, and the themes' words, without importing BERTopic
     import subprocess
     import sys
