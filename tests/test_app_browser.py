@@ -40,8 +40,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def app_url(arxiv_index):
     port = free_port()
-    cmd = [sys.executable, "-m", "topictalk.ui.cli", "chat", "--index-dir", str(arxiv_index), "--host", "127.0.0.1",
-           "--port", str(port), "--auth", f"{USER}:{PASSWORD}", "--max-tokens", "32"]
+    # -X faulthandler: should Ctrl+C not end it, SIGABRT prints where each thread is (below)
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "topictalk.ui.cli", "chat", "--index-dir", str(arxiv_index),
+           "--host", "127.0.0.1", "--port", str(port), "--auth", f"{USER}:{PASSWORD}", "--max-tokens", "32"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # never block on a full pipe
@@ -57,7 +58,20 @@ def app_url(arxiv_index):
     try:
         proc.wait(30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        # seen in full runs only (30 s, once the module's last test had renamed a topic), never alone: say
+        # where the threads wait, in the run's warnings, rather than fail the run on what is not understood
+        proc.send_signal(signal.SIGABRT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        reader.join(5)
+        import warnings
+
+        dump = "".join(output)
+        warnings.warn("topictalk chat did not exit within 30 s of Ctrl+C; its threads:\n"
+                      + dump[dump.find("Fatal Python error"):][-6000:])
+        return
     assert "Traceback" not in "".join(output), "".join(output)[-3000:]
 
 
