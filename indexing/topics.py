@@ -289,7 +289,8 @@ def fit(
                              "lower --min-cluster-size")
     split = chosen.themes or clustering.themes(labels, graph, params.random_state)
     timings["cluster"] = time.perf_counter() - t - timings.get("umap", 0.0)
-    log(chosen.summary() + f"; {int(split.theme_of_topic.max()) + 1} themes")
+    found_first = " (k-means cells of the embeddings, the topics split within them)" if split.method == "kmeans" else ""
+    log(chosen.summary() + f"; {int(split.theme_of_topic.max()) + 1} themes{found_first}")
 
     t = time.perf_counter()
     log(f"reducing {n} embeddings with UMAP (2-D, for the map)")

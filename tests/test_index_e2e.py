@@ -228,6 +228,7 @@ def test_a_seeded_sample_has_themes_over_topics_and_every_document_in_a_topic(tm
     # without an LLM every topic gets an extractive description: its central documents' own sentences
     assert all(t["description"] and t["description_source"] == "extractive" for t in topics)
     assert "clustering: Leiden" in out.stderr + out.stdout  # the choice, in one line
+    assert "themes (k-means cells of the embeddings" in out.stderr + out.stdout
     m = manifest(index)
     assert m["counts"]["outliers"] == 0 and m["counts"]["themes"] == len(themes)
     # 600 documents hold over ten topics: the themes were found first, and the manifest says how
