@@ -523,6 +523,9 @@ def wait(demo) -> None:
     if threading.current_thread() is threading.main_thread():
         # `kill`, `docker stop` and systemd send SIGTERM: stop as on Ctrl+C, so the caller closes the model
         signal.signal(signal.SIGTERM, _interrupt)
+        # a process started in the background of a script (`topictalk chat &`, a CI runner) inherits SIGINT
+        # ignored, and Python then leaves it so: Ctrl+C (kill -INT) did nothing, and a test waited 30 s
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while demo.is_running:
             time.sleep(0.2)
