@@ -439,16 +439,11 @@ def settle(cells: np.ndarray, adjacency, rounds: int = SETTLE_ROUNDS) -> np.ndar
 def nest(labels: np.ndarray, cells: np.ndarray, split: ThemeSplit) -> ThemeSplit:
     """Each topic's theme: the cell that holds most of its documents (all of them, unless a small piece
     joined a topic across a border, :func:`absorb`), the themes numbered biggest first."""
-    topics, k = int(labels.max()) + 1, int(cells.max()) + 1
-    counts = np.zeros((topics, k), np.int64)
+    counts = np.zeros((int(labels.max()) + 1, int(cells.max()) + 1), np.int64)
     np.add.at(counts, (labels, cells), 1)
-    cell = counts.argmax(axis=1)
-    used = np.unique(cell)  # a cell whose documents all joined topics of other cells is no theme
-    sizes = np.bincount(cell, weights=counts.sum(axis=1), minlength=k)[used]
-    order = used[np.argsort(-sizes, kind="stable")]
-    rank = np.full(k, -1, np.int64)
-    rank[order] = np.arange(len(order))
-    return ThemeSplit(rank[cell], split.resolution, split.modularity, split.tried, split.method)
+    # a cell whose documents all joined topics of other cells is no theme (biggest_first leaves it out)
+    theme_of_topic = biggest_first(counts.argmax(axis=1), counts.sum(axis=1))
+    return ThemeSplit(theme_of_topic, split.resolution, split.modularity, split.tried, split.method)
 
 
 def theme_range(topics: int) -> tuple[int, int]:
@@ -488,8 +483,15 @@ def themes(labels: np.ndarray, graph, seed: int | None = 42, wanted: tuple[int, 
         found_at.append((found, q))
     chosen = choose(tried, lo, hi)
     (found, modularity), resolution = found_at[chosen], tried[chosen][0]
-    sizes = np.bincount(found, weights=np.bincount(labels[inside], minlength=topics))
-    order = np.argsort(-sizes, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return ThemeSplit(rank[found], resolution, round(modularity, 4), tried)
+    return ThemeSplit(biggest_first(found, np.bincount(labels[inside], minlength=topics)), resolution,
+                      round(modularity, 4), tried)
+
+
+def biggest_first(theme_of_topic: np.ndarray, topic_sizes: np.ndarray) -> np.ndarray:
+    """``theme_of_topic`` renumbered 0..k-1 by the documents each theme holds, biggest first (ties in
+    order of the old ids); an id no topic has is left out."""
+    used = np.unique(theme_of_topic)
+    sizes = np.bincount(theme_of_topic, weights=topic_sizes)[used]
+    rank = np.full(int(used.max()) + 1, -1, np.int64)
+    rank[used[np.argsort(-sizes, kind="stable")]] = np.arange(len(used))
+    return rank[theme_of_topic]

@@ -21,12 +21,13 @@ def _groups(centers: np.ndarray, sizes: list[int], spread: float, seed: int = 0)
     return _unit(points), np.repeat(np.arange(len(sizes)), sizes)
 
 
-def _hierarchy(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Three far-apart families of three near subtopics each: 9 topics in 3 themes."""
+def _hierarchy(seed: int = 0, families: int = 3, dims: int = 16, size: int = 120
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Far-apart families of three near subtopics each, ``size`` documents a subtopic: by default 9 topics
+    in 3 themes."""
     rng = np.random.default_rng(seed)
-    families = np.eye(3, 16) * 6
-    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 16)) for f in families])
-    emb, topic = _groups(centers, [120] * 9, 0.35, seed)
+    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, dims)) for f in np.eye(families, dims) * 6])
+    emb, topic = _groups(centers, [size] * 3 * families, 0.35, seed)
     return emb, topic, topic // 3
 
 
@@ -62,11 +63,7 @@ def test_themes_group_near_topics_and_nest_them():
 
 def test_with_the_embeddings_themes_are_found_first_and_topics_split_within_them():
     # six far-apart families of three near subjects, 60 documents each: 1,080 documents, about 15 topics
-    rng = np.random.default_rng(4)
-    families = np.eye(6, 24) * 6
-    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 24)) for f in families])
-    emb, subject = _groups(centers, [60] * 18, 0.35, 4)
-    family = subject // 3
+    emb, subject, family = _hierarchy(4, families=6, dims=24, size=60)
     knn = neighbours(emb, 26)
     chosen, _ = clustering.communities(*knn, embeddings=emb)
     split = chosen.themes
@@ -203,9 +200,7 @@ def test_themes_graph_groups_the_topics_found_first_and_the_command_line_names_i
     from topictalk.indexing import topics
     from topictalk.ui import cli
 
-    rng = np.random.default_rng(5)
-    centers = np.concatenate([f + rng.normal(scale=0.45, size=(3, 24)) for f in np.eye(6, 24) * 6])
-    emb, _ = _groups(centers, [60] * 18, 0.35, 5)
+    emb, _, _ = _hierarchy(5, families=6, dims=24, size=60)
     found = {}
     for how in ("cells", "graph"):
         params = topics.TopicParams(themes=how)
