@@ -2,7 +2,8 @@
 
 A topic's description is written in the same call as its label (``prompts/text/label_describe_user.txt``:
 a label line, then two sentences), from what the label already reads: its representative documents,
-each a title and its most central sentence (``describe.central_sentences``), and its keywords. A
+each by its title, with its most central sentence (``describe.central_sentences``) where the title is a
+short headline (``labels.TITLE_WORDS``), and its keywords. A
 theme's is written in its label's call too, from its topics' labels and descriptions
 (``theme_describe_user.txt``). Each sentence must pass the grounding check the answers use
 (``indexing/grounding.py``) against the whole text of the documents it was written from (a topic's
@@ -115,8 +116,9 @@ def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed, copies:
 
 
 def topic_lines(topic: Topic, documents: dict[str, tuple[str, str]], central: dict[str, str]) -> list[tuple[str, str]]:
-    """What a topic's label-and-description prompt shows of each representative document: its title
-    and its most central sentence (reading the prompt is most of an LLM call's cost on a CPU)."""
+    """What a topic's label-and-description prompt may show of each representative document: its title
+    and its most central sentence; the prompt shows a long title alone (``labels.TITLE_WORDS``), since
+    reading the prompt is most of an LLM call's cost on a CPU."""
     return [(documents[i][0], central.get(i) or documents[i][1]) for i in topic.representative_ids if i in documents]
 
 

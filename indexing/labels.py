@@ -76,10 +76,13 @@ def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
 
 
 def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
-                    count_tokens: Callable[[str], int], titles: bool = True) -> str:
+                    count_tokens: Callable[[str], int], titles: str = "with") -> str:
+    """A line per document: its title ``titles`` "with" its text, "without" it, or "alone" where the title
+    is long enough to say what the document does (:data:`TITLE_WORDS`)."""
     lines = []
     for title, text in docs[: settings.documents]:
-        body = f"{title}: {text}" if title and titles else text
+        body = (text if not title or titles == "without" else
+                title if titles == "alone" and len(title.split()) >= TITLE_WORDS else f"{title}: {text}")
         lines.append("- " + truncate(" ".join(body.split()), settings.doc_tokens, count_tokens))
     return "\n".join(lines)
 
@@ -93,6 +96,13 @@ def _siblings_line(siblings: Sequence[Sequence[str]]) -> str:
 # them once and reuses them from one topic to the next (the question's last line asks for them)
 USER_PROMPTS = {"label_user": "label_system", "label_describe_user": "describe_system",
                 "theme_describe_user": "describe_system"}
+# A topic's label-and-description question shows a document by its title alone where the title has
+# TITLE_WORDS words or more: such a title says what the document does in ~15 tokens, and reading the prompt
+# was half of a label's time on a CPU (docs/speed.md, "Titles as evidence"). A shorter title is a headline
+# that names one story ("Ad sales boost Time Warner profit"): shown alone, BBC topics were named after one
+# story, so it keeps its sentence. The label-only question keeps BERTopic's recipe.
+TITLES_ALONE = {"label_describe_user"}
+TITLE_WORDS = 8  # arXiv titles: median 10 words, 79% this long or longer; BBC headlines: median 5, 0.2%
 
 
 def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], settings: LabelSettings,
@@ -104,7 +114,8 @@ def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], set
     that tells this topic apart from its neighbours rather than one that fits the whole theme.
     ``prompt`` is the user prompt's name: one that asks for a description too has the same slots.
     """
-    user = prompts.fill(prompt, DOCUMENTS=_document_lines(docs, settings, count_tokens),
+    titles = "alone" if prompt in TITLES_ALONE else "with"
+    user = prompts.fill(prompt, DOCUMENTS=_document_lines(docs, settings, count_tokens, titles),
                         KEYWORDS=", ".join(keywords[: settings.keywords]), SIBLINGS=_siblings_line(siblings))
     messages = [{"role": "system", "content": prompts.load(USER_PROMPTS[prompt])}]
     if settings.one_shot and prompt == "label_user":  # its answer is a label alone: no example of a description
@@ -120,7 +131,7 @@ def build_retry(docs: Sequence[tuple[str, str]], keywords: Sequence[str], reject
     A retry that showed titles (the old documents-only prompt) brought back
     copied titles; without keywords small models drift to one paper.
     """
-    user = prompts.fill("label_retry", DOCUMENTS=_document_lines(docs, settings, count_tokens, titles=False),
+    user = prompts.fill("label_retry", DOCUMENTS=_document_lines(docs, settings, count_tokens, "without"),
                         KEYWORDS=", ".join(keywords[: settings.keywords]), REJECTED=rejected or "(empty)",
                         REASON=reason)
     return [{"role": "system", "content": prompts.load("label_system")}, {"role": "user", "content": user}]

@@ -130,6 +130,30 @@ def test_prompt_follows_reference_recipe_with_budget_and_ten_keywords():
     assert "- Differential privacy for federated learning." in user
 
 
+def test_a_described_topic_shows_each_document_by_its_title_and_its_retry_by_its_text(tmp_path):
+    count = lambda t: len(t.split())  # noqa: E731
+    long_title = "Federated averaging with clients that train locally and rarely talk"
+    docs = [(long_title, DOCS["d1"][1]), DOCS["d2"], ("Ad sales boost Time Warner profit", "Quarterly profits jumped.")]
+    user = build_messages(docs, KEYWORDS, LabelSettings(), count, prompt="label_describe_user")[-1]["content"]
+    lines = [ln for ln in user.splitlines() if ln.startswith("- ")]
+    # a title of 8 words or more alone; the text where there is no title; a headline with its text
+    assert lines == [f"- {long_title}", "- Differential privacy for federated learning.",
+                     "- Ad sales boost Time Warner profit: Quarterly profits jumped."]
+    # the label-only question keeps BERTopic's recipe: title and text
+    plain = build_messages(docs, KEYWORDS, LabelSettings(), count)[-1]["content"]
+    assert f"- {long_title}: Clients train" in plain
+
+    # the first answer copies the title, which the rule still sees; the retry shows texts, never titles
+    llm = FakeLLM(["Label: Federated Averaging of the Models\nDescription: Clients train locally.", "Federated Training"])
+    topic = _topic(0)
+    shown = {0: [("Private federated averaging of the models that clients train", "Clients train locally and a server averages."), DOCS["d2"]]}
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([topic], DOCS, shown=shown, prompt="label_describe_user")
+    assert "- Private federated averaging of the models that clients train\n" in llm.calls[0][-1]["content"]
+    assert topic.label == "Federated Training" and "copies a document's title" in topic.label_source
+    retry = llm.calls[1][-1]["content"].split("Its documents include:")[1]
+    assert "Private federated averaging" not in retry and "- Clients train locally and a server averages." in retry
+
+
 def test_one_shot_example_is_available_when_asked():
     messages = build_messages([DOCS["d2"]], KEYWORDS, LabelSettings(one_shot=True), lambda t: len(t.split()))
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]

@@ -1,0 +1,114 @@
+"""LLM seconds per label at index time: this checkout against others, in one run, as a user runs it.
+
+    .venv/bin/python bench/label_cost.py --before /tmp/tt-base [--corpus arxiv_ml:1000 bbc_news:1000] \
+        [--rounds 1] [--llm bundled] [--json out.json]
+
+``--before DIR`` is another checkout (`git worktree add /tmp/tt-base 92ea497`), of this layout or the
+older one whose layers were top-level packages (``ui.cli``). Every checkout indexes every corpus with
+``topictalk index --llm ...`` in a child process of its own, into a fresh folder, so every label is
+asked and each pays its own model load; within a round the checkouts alternate, so the host's drift
+falls on all of them. A corpus is ``NAME:LIMIT``, NAME a file of ../shared/data (``arxiv_ml`` is
+``arxiv_ml.jsonl.gz``), else the bundled CC0 sample.
+
+Reported per run, from the index's manifest and ``topictalk topics --json``:
+- the labeling stage's seconds (``timings.label``: labels, descriptions, retries and the brief);
+- labels: the topics and the themes of more than one topic (a theme of one topic takes its topic's);
+- seconds per label, which is issue 28's "LLM seconds per topic";
+- labels the model gave that passed the rule first time, keyword fallbacks, descriptions the LLM wrote;
+then each checkout's labels and descriptions, for reading side by side. Run it on an idle machine
+(`uptime`: load under 1.5), and name the host (its first line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import checkout  # noqa: E402
+from topictalk.indexing import host  # noqa: E402
+from topictalk.indexing.sample import PATH as SAMPLE  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def cli(code: Path, *args: str) -> subprocess.CompletedProcess:
+    """``topictalk ARGS`` run by ``code``'s checkout, in a child process."""
+    if (code / "__init__.py").is_file():  # this layout: the root is the package topictalk
+        run = "import sys; from topictalk.ui.cli import main; sys.exit(main(sys.argv[1:]))"
+        env = checkout.env_for(code, HF_HUB_OFFLINE="1")
+    else:  # the older layout: ui, agent, indexing and prompts at the top
+        run = f"import sys; sys.path.insert(0, {str(code)!r}); from ui.cli import main; sys.exit(main(sys.argv[1:]))"
+        env = checkout.env_for(ROOT, HF_HUB_OFFLINE="1")  # nothing of it imports topictalk
+    return subprocess.run([sys.executable, "-c", run, *args], env=env, capture_output=True, text=True, check=True)
+
+
+def corpus_file(spec: str) -> tuple[Path, int]:
+    name, _, limit = spec.partition(":")
+    path = DATA / f"{name}.jsonl.gz"
+    return (path if path.is_file() else SAMPLE), int(limit or 1000)
+
+
+def measure(code: Path, source: Path, limit: int, llm: str, folder: Path) -> dict:
+    cli(code, "index", "--input", str(source), "--limit", str(limit), "--index-dir", str(folder), "--llm", llm,
+        "--quiet")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listing = json.loads(cli(code, "topics", "--index-dir", str(folder), "--json").stdout)
+    topics = [t for t in listing["topics"] if t.get("label_source") != "outliers"]
+    themes = [t for t in listing["themes"] if len(t.get("topic_ids", ())) > 1]
+    items = topics + themes
+    seconds = manifest["timings"]["label"]
+    return {
+        "seconds": seconds, "labels": len(items), "per_label": seconds / max(1, len(items)),
+        "first_time": sum(t.get("label_source") == "llm" for t in items) / max(1, len(items)),
+        "fallbacks": sum(str(t.get("label_source", "")).startswith("keywords") for t in items),
+        "described": sum(t.get("description_source") == "llm" for t in items),
+        "items": [(t["label"], str(t.get("label_source", "")).split(" ")[0], t.get("description", "")) for t in items],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", action="append", default=[], help="another checkout (repeatable)")
+    parser.add_argument("--corpus", nargs="+", default=["arxiv_ml:1000", "bbc_news:1000"])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--llm", default="bundled")
+    parser.add_argument("--json", help="write every run's figures and labels here")
+    args = parser.parse_args()
+    print(host.probe().line(), flush=True)
+    codes = [Path(p).resolve() for p in args.before] + [ROOT]
+    runs: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for spec in args.corpus:
+            source, limit = corpus_file(spec)
+            for r in range(args.rounds):
+                for k, code in enumerate(codes):
+                    got = measure(code, source, limit, args.llm, Path(scratch) / f"{spec}-{r}-{k}")
+                    runs.setdefault(f"{spec} {code}", []).append(got)
+                    print(f"{spec:16s} {str(code):28s} round {r + 1}: labels {got['seconds']:6.1f} s, "
+                          f"{got['labels']} labels, {got['per_label']:5.2f} s/label, first time "
+                          f"{got['first_time']:.0%}, fallbacks {got['fallbacks']}, described {got['described']}",
+                          flush=True)
+            base = runs[f"{spec} {codes[0]}"]
+            for code in codes[1:]:
+                mine = runs[f"{spec} {code}"]
+                ratio = (sum(b["seconds"] for b in base) / sum(b["labels"] for b in base)) / \
+                        (sum(m["seconds"] for m in mine) / sum(m["labels"] for m in mine))
+                print(f"{spec}: seconds per label, {codes[0]} / {code}: x{ratio:.2f}", flush=True)
+            for code in codes:
+                print(f"\n{spec}, {code} (last round):")
+                for label, source, description in runs[f"{spec} {code}"][-1]["items"]:
+                    print(f"  {label} [{source}]: {description}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
