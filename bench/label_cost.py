@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,15 +39,24 @@ from topictalk.indexing.sample import PATH as SAMPLE  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 
 
-def cli(code: Path, *args: str) -> subprocess.CompletedProcess:
-    """``topictalk ARGS`` run by ``code``'s checkout, in a child process."""
+Child = tuple[list[str], dict[str, str]]  # the command line that runs topictalk, and its environment
+
+
+def child(code: Path) -> Child:
+    """How to run ``topictalk`` from ``code``'s checkout in a child process (one link folder per checkout)."""
+    offline = {"HF_HUB_OFFLINE": "1"}
     if (code / "__init__.py").is_file():  # this layout: the root is the package topictalk
         run = "import sys; from topictalk.ui.cli import main; sys.exit(main(sys.argv[1:]))"
-        env = checkout.env_for(code, HF_HUB_OFFLINE="1")
-    else:  # the older layout: ui, agent, indexing and prompts at the top
-        run = f"import sys; sys.path.insert(0, {str(code)!r}); from ui.cli import main; sys.exit(main(sys.argv[1:]))"
-        env = checkout.env_for(ROOT, HF_HUB_OFFLINE="1")  # nothing of it imports topictalk
-    return subprocess.run([sys.executable, "-c", run, *args], env=env, capture_output=True, text=True, check=True)
+        return [sys.executable, "-c", run], checkout.env_for(code, **offline)
+    # the older layout: ui, agent, indexing and prompts at the top, found first on sys.path
+    run = f"import sys; sys.path.insert(0, {str(code)!r}); from ui.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", run], {**os.environ, **offline}
+
+
+def cli(runner: Child, *args: str) -> subprocess.CompletedProcess:
+    """``topictalk ARGS`` run as ``runner`` says."""
+    command, env = runner
+    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, check=True)
 
 
 def corpus_file(spec: str) -> tuple[Path, int]:
@@ -55,11 +65,11 @@ def corpus_file(spec: str) -> tuple[Path, int]:
     return (path if path.is_file() else SAMPLE), int(limit or 1000)
 
 
-def measure(code: Path, source: Path, limit: int, llm: str, folder: Path) -> dict:
-    cli(code, "index", "--input", str(source), "--limit", str(limit), "--index-dir", str(folder), "--llm", llm,
+def measure(runner: Child, source: Path, limit: int, llm: str, folder: Path) -> dict:
+    cli(runner, "index", "--input", str(source), "--limit", str(limit), "--index-dir", str(folder), "--llm", llm,
         "--quiet")
     manifest = json.loads((folder / "manifest.json").read_text())
-    listing = json.loads(cli(code, "topics", "--index-dir", str(folder), "--json").stdout)
+    listing = json.loads(cli(runner, "topics", "--index-dir", str(folder), "--json").stdout)
     topics = [t for t in listing["topics"] if t.get("label_source") != "outliers"]
     themes = [t for t in listing["themes"] if len(t.get("topic_ids", ())) > 1]
     items = topics + themes
@@ -83,13 +93,14 @@ def main() -> int:
     args = parser.parse_args()
     print(host.probe().line(), flush=True)
     codes = [Path(p).resolve() for p in args.before] + [ROOT]
+    runners = {code: child(code) for code in codes}
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for spec in args.corpus:
             source, limit = corpus_file(spec)
             for r in range(args.rounds):
                 for k, code in enumerate(codes):
-                    got = measure(code, source, limit, args.llm, Path(scratch) / f"{spec}-{r}-{k}")
+                    got = measure(runners[code], source, limit, args.llm, Path(scratch) / f"{spec}-{r}-{k}")
                     runs.setdefault(f"{spec} {code}", []).append(got)
                     print(f"{spec:16s} {str(code):28s} round {r + 1}: labels {got['seconds']:6.1f} s, "
                           f"{got['labels']} labels, {got['per_label']:5.2f} s/label, first time "
