@@ -3,6 +3,9 @@
     .venv/bin/python bench/embed.py [--n 2000] [--seed 42] [--skip LEVER ...]
     .venv/bin/python bench/embed.py --index [--n 5000]    # end to end: `topictalk index` now vs ca3de4b
 
+Under `bench/isa.py run -- .venv/bin/python bench/embed.py` every runtime keeps to AVX2 kernels (the
+host line says so): the rows an AVX2 host would give, on this host's clock.
+
 One reproducible sample of ../shared/data/arxiv_ml.jsonl.gz (ML abstracts, each with its
 first arXiv category). Rows, each encoding the whole sample with the bundled MiniLM unless said:
 
@@ -13,6 +16,10 @@ first arXiv category). Rows, each encoding the whole sample with the bundled Min
   default                 topictalk's encode loop as it runs here (OpenVINO, in bf16 where the
                           CPU has native bf16; fp16 autocast on CUDA)
   seq 128          fp32 with max_seq_length 128 instead of 256 (a lever, not used)
+  int8 static      OpenVINO's graph quantized by NNCF (weights and activations int8; activation ranges
+                   from 300 abstracts of the bundled sample, not the measured ones), fp32 elsewhere
+  int8 weights     NNCF's weight-only int8 (asymmetric, per channel), computing in fp32
+                   (both int8 rows only where NNCF is installed: .venv/bin/pip install -c constraints.txt nncf)
   bundled-static   the opt-in fast mode: a static model distilled locally from MiniLM
 
 Columns: docs/s, speed as a ratio to the baseline in wall seconds and in CPU seconds (the
@@ -105,6 +112,46 @@ def padding_share(model, texts: list[str], chunk: int | None) -> float:
     return padded / sum(lengths) - 1
 
 
+INT8 = ("int8 static", "int8 weights")
+
+
+def int8_forms(model, names: list[str]) -> dict:
+    """The model's saved form (indexing/saved_encoder.py) over NNCF's int8 versions of its OpenVINO graph
+    (``names`` of :data:`INT8`), by row name; none where NNCF is not installed or the model has no saved form."""
+    if not names:
+        return {}
+    try:
+        import nncf
+    except ImportError:
+        print("  int8 rows skipped: NNCF is not installed (.venv/bin/pip install -c constraints.txt nncf)",
+              file=sys.stderr, flush=True)
+        return {}
+    import gzip
+
+    import openvino
+
+    from topictalk.indexing import encoder, sample, saved_encoder
+
+    encoder.encode(model, ["makes the saved form"], precision="fp32")
+    saved = saved_encoder.find(getattr(model, saved_encoder.KEY))
+    if saved is None:
+        return {}
+    with gzip.open(sample.PATH, "rt", encoding="utf-8") as lines:
+        calibration = [json.loads(line)["abstract"] for line, _ in zip(lines, range(300))]
+    batches = [saved_encoder._features(saved.tokenizer, saved.recipe, calibration[i:i + 8])
+               for i in range(0, len(calibration), 8)]
+    data = nncf.Dataset(batches, lambda features: [features[k] for k in saved.recipe.inputs])
+    forms, folder = {}, Path(tempfile.mkdtemp(prefix="topictalk-int8-"))
+    makers = {"int8 static": lambda g: nncf.quantize(g, data, model_type=nncf.ModelType.TRANSFORMER,
+                                                     subset_size=len(batches)),
+              "int8 weights": lambda g: nncf.compress_weights(g, mode=nncf.CompressWeightsMode.INT8_ASYM)}
+    for name in names:
+        path = folder / name.replace(" ", "-") / "model.xml"
+        openvino.save_model(makers[name](openvino.Core().read_model(saved.graph)), path, compress_to_fp16=False)
+        forms[name] = saved_encoder.SavedModel(saved.key, saved.recipe, saved.tokenizer, path)
+    return forms
+
+
 def compare(args: argparse.Namespace) -> None:
     import torch
 
@@ -152,6 +199,8 @@ def compare(args: argparse.Namespace) -> None:
             model.max_seq_length = 256
 
     run("seq 128", short)
+    for name, form in int8_forms(model, [n for n in INT8 if n not in args.skip]).items():
+        run(name, lambda form=form: form.encode(texts, precision="fp32"))
     if "bundled-static" not in args.skip:
         started = time.perf_counter()
         static = embedding.load(embedding.STATIC)

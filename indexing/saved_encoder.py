@@ -72,8 +72,9 @@ def precision_wanted(precision: str | None = None) -> str:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True where bf16 matmuls run in hardware (``host.native_bf16``): there encoders use bf16."""
-    return host.native_bf16(host.cpu_flags())
+    """True where bf16 matmuls run in hardware (``host.native_bf16``) and oneDNN may use them (no cap of
+    ``host.ISA_CAP_ENV`` below them): there encoders use bf16."""
+    return host.native_bf16(host.usable_flags(host.cpu_flags()))
 
 
 def cpu_precision(precision: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from topictalk.indexing import host
+from topictalk.indexing import host, saved_encoder
 from topictalk.ui import progress
 
 EPYC_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n"
@@ -56,3 +56,23 @@ def test_cached_work_has_no_rate():
     manifest = {"timings": {"embed": 0.4, "label": 0.1}, "corpus": {"documents": 540},
                 "cache": {"chunks_cached": 1, "chunks_embedded": 0, "labels": {"asked": 0}}}
     assert progress.where_the_time_went(manifest) == "embedding 0 s (1 of 1 chunks cached), labels 0 s"
+
+
+def test_a_onednn_cap_hides_the_features_above_it_and_names_itself(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on an AMX host (how bench/isa.py times AVX2 kernels): the embedding plan
+    must see no bf16 (OpenVINO's bf16 would be emulated there), and the line must not pass for a real
+    AVX2 host."""
+    flags = host.cpu_flags(XEON_AMX)
+    assert host.usable_flags(flags, {}) == flags
+    capped = host.usable_flags(flags, {"ONEDNN_MAX_CPU_ISA": "avx2"})
+    assert "avx2" in capped and not host.native_bf16(capped) and not capped & {"avx512f", "amx_int8"}
+    assert not host.native_bf16(host.usable_flags(flags, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_VNNI"}))
+    assert host.usable_flags(flags, {"ONEDNN_MAX_CPU_ISA": "ALL"}) == flags  # not a cap
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    here = host.probe(with_torch=False)
+    assert "avx512f" not in here.features and not here.native_bf16
+    assert saved_encoder.cpu_precision() == "fp32"  # the embedding plan of any host under this cap
+    if "avx512f" in host.cpu_flags():  # the cap took something away here: the line says so
+        assert here.kind.startswith("AVX2 on AVX-512") and "ONEDNN_MAX_CPU_ISA=AVX2" in here.line()
+    else:
+        assert here.cap == "" and "ONEDNN_MAX_CPU_ISA" not in here.line()
