@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from checkout import env_for, which  # noqa: E402 - bench/ is sys.path[0] here
+from checkout import env_for, kernels, which  # noqa: E402 - bench/ is sys.path[0] here
 
 # this file is bench/agent.py: with bench/ first on sys.path, "import agent" would import it
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
@@ -298,6 +298,7 @@ def main() -> None:
         runs[name] = score(json.loads(out.stdout))
     manifest = json.loads((Path(args.index_dir) / "manifest.json").read_text()) \
         if (Path(args.index_dir) / "manifest.json").is_file() else {}
+    print(kernels())
     print(f"index: {args.index_dir} {manifest.get('corpus', {})}; model {args.llm}; answer cap {args.max_tokens} "
           f"tokens; load {os.getloadavg()[0]:.1f}")
     for name, scored in runs.items():

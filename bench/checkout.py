@@ -26,3 +26,12 @@ def which() -> str:
     import topictalk
 
     return str(Path(topictalk.__file__).resolve().parent)
+
+
+def kernels() -> str:
+    """The host line and llama.cpp's build flags: which kernels a run used (under ``bench/isa.py run
+    --llama`` the AVX2 build's, and the cap is in the host line)."""
+    from topictalk.agent.llamacpp import build_flags
+    from topictalk.indexing import host
+
+    return f"{host.probe().line()}\nllama.cpp built for: {' '.join(build_flags())}"

@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import checkout  # noqa: E402
-from topictalk.indexing import host  # noqa: E402
 from topictalk.indexing.sample import PATH as SAMPLE  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -91,7 +90,7 @@ def main() -> int:
     parser.add_argument("--llm", default="bundled")
     parser.add_argument("--json", help="write every run's figures and labels here")
     args = parser.parse_args()
-    print(host.probe().line(), flush=True)
+    print(checkout.kernels(), flush=True)
     codes = [Path(p).resolve() for p in args.before] + [ROOT]
     runners = {code: child(code) for code in codes}
     runs: dict[str, list[dict]] = {}

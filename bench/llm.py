@@ -127,9 +127,9 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="also bench the bundled GGUF behind llama_cpp.server")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from topictalk.indexing import host
+    from bench.checkout import kernels
 
-    print(host.probe().line(), flush=True)  # every figure comes with its host
+    print(kernels(), flush=True)  # every figure comes with its host
     text = corpus_text()
     specs = args.llm or ["bundled"]
     proc = None
