@@ -127,6 +127,7 @@ def probe(with_torch: bool = True) -> Host:
         cpuinfo = ""
     found = cpu_flags(cpuinfo)
     flags = usable_flags(found)
+    capped = flags != found
     isa, threads = "", 0
     if with_torch:
         import torch
@@ -134,5 +135,5 @@ def probe(with_torch: bool = True) -> Host:
         isa, threads = torch.backends.cpu.get_cpu_capability(), torch.get_num_threads()
     return Host(cpu=_cpu_name(cpuinfo), machine=platform.machine(), cores=usable_cores(),
                 features=tuple(f for f in FEATURES if f in flags), native_bf16=native_bf16(flags),
-                torch_isa=isa, torch_threads=threads, cap=isa_cap() if flags != found else "",
-                cpu_kind=kind_of(found) if flags != found else "")
+                torch_isa=isa, torch_threads=threads, cap=isa_cap() if capped else "",
+                cpu_kind=kind_of(found) if capped else "")
