@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from topictalk import prompts
-from topictalk.agent import attribution, planning, router
+from topictalk.agent import attribution, intents, planning, router
 from topictalk.agent.checks import AnswerCheck
 from topictalk.agent.citations import CitationFilter
 from topictalk.agent.context import Budget, Builder, Context, Source
@@ -344,8 +344,10 @@ class Conversation:
         """Have the model read what every question's prompt starts with (the system prompt and the worked
         example, ~320 tokens: 4-5 s on 2 AVX-512 cores, ~3x that with AVX2 only) before the first question,
         which then reads only its own part. Blocks while reading; the app and the terminal chat call it in
-        a thread when they start."""
-        self.model.prefill(self.messages([{"role": "user", "content": ""}]))
+        a thread when they start. The question's message is begun with a search's fixed head (its
+        instruction), the commonest question's, so that one reads only its sources and question."""
+        head = prompts.head(intents.TABLE[intents.SEARCH].prompt)
+        self.model.prefill(self.messages([{"role": "user", "content": head}]))
 
     def reset(self) -> None:
         self.history.clear()

@@ -38,6 +38,14 @@ def _fill(template: str, values: dict[str, object], what: str) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
 
 
+def head(name: str) -> str:
+    """The prompt file ``name`` up to its first ``[NAME]`` mark: the text every filling of it starts with,
+    which a runtime that keeps what it read can read once, before any value is known."""
+    template = load(name)
+    mark = PLACEHOLDER.search(template)
+    return template[: mark.start()] if mark else template
+
+
 def fill(name: str, /, **values: object) -> str:
     """The prompt file ``name`` (see :func:`prompts.load`) with every ``[NAME]`` mark
     replaced by ``str(values[NAME])``, e.g.

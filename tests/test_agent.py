@@ -5,6 +5,7 @@ grounding, history trimming, injection and separate conversations."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -378,6 +379,19 @@ def stepping(reply) -> FakeLLM:
     llm = FakeLLM(reply)
     llm.prefers_steps = True  # as llama.cpp on a CPU: it keeps what it read of the last prompt
     return llm
+
+
+def test_a_prepared_model_has_read_a_searchs_instruction_before_the_question_comes(index):
+    llm = stepping(says_the_newest)
+    prefilled: list[str] = []
+    llm.prefill = lambda messages: prefilled.append(llm.render(messages))  # what a KV cache would then hold
+    conversation = Conversation(index, llm)
+    conversation.prepare()
+    conversation.ask("Which papers study privacy attacks on federated learning?")
+    # the question's first prompt shares the prefilled text through the search's instruction: on a CPU its
+    # first word waits only for its sources and question
+    shared = os.path.commonprefix([prefilled[0], llm.prompts[0]])
+    assert shared.rstrip().endswith(prompts.head("ask_search").strip()), shared[-200:]
 
 
 def test_an_answer_is_read_and_written_one_source_at_a_time(index):

@@ -83,19 +83,24 @@ def test_the_bundled_model_reads_an_answers_sources_one_a_call_from_its_kept_cac
 
 
 def test_a_prepared_model_reads_only_the_first_questions_own_part(ask):
+    from topictalk import prompts
     from topictalk.agent.conversation import Conversation, Settings
 
     index, model = ask.index._index(), ask.index._llm()
     question = "Which papers study graph neural networks?"
     cached = []
-    for prepared in (False, True):
+    for prepared in ("no", "the fixed start", "yes"):
         model.prefill([{"role": "user", "content": "something else entirely"}])  # as after another prompt
         conversation = Conversation(index, model, Settings(max_tokens=4, check_answers=False))
-        if prepared:
+        if prepared == "the fixed start":  # the system prompt and the worked example, and no more
+            model.prefill(conversation.messages([{"role": "user", "content": ""}]))
+        elif prepared == "yes":
             conversation.prepare()  # what the app and the terminal chat do when they start
         cached.append(conversation.ask(question).calls[0].cached_tokens)
-    # prepared, the system prompt and the worked example (~320 tokens) were read before the question came
-    assert cached[0] < 20 and cached[1] > 200, cached
+    # prepared, the system prompt and the worked example (~320 tokens) were read before the question came,
+    # and the search's instruction too: the question reads only its own source and words
+    head = model.count_tokens(prompts.head("ask_search"))
+    assert cached[0] < 20 and cached[1] > 200 and cached[2] >= cached[1] + head - 2, (cached, head)
 
 
 def test_terminal_chat_keeps_the_conversation(arxiv_index):

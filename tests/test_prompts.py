@@ -31,3 +31,10 @@ def test_a_value_the_template_lacks_is_an_error():
 
 def test_citation_numbers_are_not_placeholders():
     assert prompts.placeholders("Cite [1] and [2]; answer [QUESTION] about [N_TOPICS].") == {"QUESTION", "N_TOPICS"}
+
+
+def test_a_templates_head_is_what_every_filling_of_it_starts_with():
+    head = prompts.head("ask_search")
+    assert head and not prompts.placeholders(head) and prompts.load("ask_search").startswith(head)
+    assert prompts.fill("ask_search", SOURCES="[1] x", QUESTION="q").startswith(head + "[1] x")
+    assert prompts.head("thanks") == prompts.load("thanks")  # no mark: the whole text
