@@ -15,6 +15,8 @@ Reported per run, from the index's manifest and ``topictalk topics --json``:
 - labels: the topics and the themes of more than one topic (a theme of one topic takes its topic's);
 - seconds per label, which is issue 28's "LLM seconds per topic";
 - labels the model gave that passed the rule first time, keyword fallbacks, descriptions the LLM wrote;
+- where a checkout records it (``cache.labels.usage`` in the manifest), each kind of question's answers,
+  their prompt and answer tokens and seconds;
 then each checkout's labels and descriptions, for reading side by side. Run it on an idle machine
 (`uptime`: load under 1.5), and name the host (its first line).
 """
@@ -78,6 +80,8 @@ def measure(runner: Child, source: Path, limit: int, llm: str, folder: Path) -> 
         "first_time": sum(t.get("label_source") == "llm" for t in items) / max(1, len(items)),
         "fallbacks": sum(str(t.get("label_source", "")).startswith("keywords") for t in items),
         "described": sum(t.get("description_source") == "llm" for t in items),
+        # where the stage's seconds went, by kind of question (checkouts from this change on record it)
+        "usage": (manifest["cache"].get("labels") or {}).get("usage"),
         "items": [(t["label"], str(t.get("label_source", "")).split(" ")[0], t.get("description", "")) for t in items],
     }
 
@@ -105,6 +109,9 @@ def main() -> int:
                           f"{got['labels']} labels, {got['per_label']:5.2f} s/label, first time "
                           f"{got['first_time']:.0%}, fallbacks {got['fallbacks']}, described {got['described']}",
                           flush=True)
+                    for kind, u in (got["usage"] or {}).items():
+                        print(f"    {kind:22s} {u['asked']:3d} asked, {u['prompt_tokens']:6,} prompt and "
+                              f"{u['answer_tokens']:5,} answer tokens, {u['seconds']:6.1f} s", flush=True)
             base = runs[f"{spec} {codes[0]}"]
             for code in codes[1:]:
                 mine = runs[f"{spec} {code}"]

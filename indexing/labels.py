@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,7 +47,9 @@ class BatchCompleter(Completer, Protocol):
 
 @dataclass(frozen=True)
 class LabelSettings:
-    documents: int = 5  # representative documents shown per topic
+    # representative documents shown per topic: BERTopic's LLM representations show 4 too; a fifth cost ~20
+    # prompt tokens a topic and named no subject the four had not (docs/speed.md, "Fewer tokens a label")
+    documents: int = 4
     doc_tokens: int = 64  # token budget per document: prompt reading is most of the LLM time
     shown_tokens: int = 48  # per line when the lines are given (a title and one sentence; a topic and its description)
     keywords: int = 10
@@ -54,8 +57,11 @@ class LabelSettings:
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
     describe: bool = True  # ask for a description in the label's call (indexing/descriptions.py)
-    # a label asked with its description gets this much more room: the prompt asks for at most 40 words
-    describe_tokens: int = 64
+    # a label asked with its description gets this much more room: the prompt asks for one sentence of at
+    # most 20 words (~30 tokens). Writing is most of a label's cost on a CPU (~60 ms a token on a 2-core AVX2
+    # host, twice what a read token costs), and two sentences asked for ran to the 64 tokens then given,
+    # their last sentence cut and dropped (docs/speed.md, "Fewer tokens a label")
+    describe_tokens: int = 40
     temperature: float = GenerationOptions.temperature
     seed: int = GenerationOptions.seed
 
@@ -87,8 +93,40 @@ def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
     return "\n".join(lines)
 
 
+def distinct_keywords(keywords: Sequence[str]) -> list[str]:
+    """``keywords`` in order without those another one says: a keyword whose words (singular) the kept ones
+    before it all have ("llm" after "llms", "models llms" after both); a kept one that a later phrase
+    contains gives its place to the phrase ("graph" to "graph neural"). c-TF-IDF lists a subject in all
+    its n-grams: the model reads it once, in fewer tokens, at its rank."""
+    kept: list[tuple[str, frozenset[str]]] = []
+    for keyword in keywords:
+        words = frozenset(_singular(w) for w in _norm_words(keyword))
+        if not words or words <= frozenset().union(*(w for _, w in kept)):
+            continue
+        parts = [i for i, (_, w) in enumerate(kept) if w < words]
+        if parts:  # the phrase takes its first part's place, the other parts go
+            kept[parts[0]] = (keyword, words)
+            kept = [item for i, item in enumerate(kept) if i not in parts[1:]]
+        else:
+            kept.append((keyword, words))
+    return [k for k, _ in kept]
+
+
+def _singular(word: str) -> str:
+    """``word`` without a plural ending: "llms", "languages", "classes", "studies"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3 else word
+
+
+def _keywords_line(keywords: Sequence[str], settings: LabelSettings) -> str:
+    return ", ".join(distinct_keywords(keywords[: settings.keywords]))
+
+
 def _siblings_line(siblings: Sequence[Sequence[str]]) -> str:
-    return "; ".join(", ".join(words) for words in siblings if words) or "none"
+    return "; ".join(", ".join(distinct_keywords(words)) for words in siblings if words) or "none"
 
 
 # the labeler's first questions, each with its system prompt: a label; a topic's label and description, a
@@ -116,7 +154,7 @@ def build_messages(docs: Sequence[tuple[str, str]], keywords: Sequence[str], set
     """
     titles = "alone" if prompt in TITLES_ALONE else "with"
     user = prompts.fill(prompt, DOCUMENTS=_document_lines(docs, settings, count_tokens, titles),
-                        KEYWORDS=", ".join(keywords[: settings.keywords]), SIBLINGS=_siblings_line(siblings))
+                        KEYWORDS=_keywords_line(keywords, settings), SIBLINGS=_siblings_line(siblings))
     messages = [{"role": "system", "content": prompts.load(USER_PROMPTS[prompt])}]
     if settings.one_shot and prompt == "label_user":  # its answer is a label alone: no example of a description
         messages += [{"role": "user", "content": prompts.load("label_example_user")},
@@ -132,7 +170,7 @@ def build_retry(docs: Sequence[tuple[str, str]], keywords: Sequence[str], reject
     copied titles; without keywords small models drift to one paper.
     """
     user = prompts.fill("label_retry", DOCUMENTS=_document_lines(docs, settings, count_tokens, "without"),
-                        KEYWORDS=", ".join(keywords[: settings.keywords]), REJECTED=rejected or "(empty)",
+                        KEYWORDS=_keywords_line(keywords, settings), REJECTED=rejected or "(empty)",
                         REASON=reason)
     return [{"role": "system", "content": prompts.load("label_system")}, {"role": "user", "content": user}]
 
@@ -373,13 +411,18 @@ class Labeler:
         self.model = model
         self.cache = cache if cache is not None else LabelCache(None)
         self.settings = settings
-        self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0}
+        # "usage": per kind of question (its prompt's name), the answers asked of the model, the tokens of
+        # their messages (a start the runtime kept from the last call counted again) and of the answers, and
+        # the seconds waited for them: where the labeling stage's time goes, for any model
+        self.stats = {"asked": 0, "cached": 0, "retried": 0, "fallbacks": 0, "usage": {}}
 
-    def ask(self, conversations: list[list[dict]], max_tokens: int | None = None) -> Iterator[str]:
+    def ask(self, conversations: list[list[dict]], max_tokens: int | None = None,
+            kind: str = "label_user") -> Iterator[str]:
         """Answers in order, each as it comes: cached ones from the cache, the rest in batches
         when the model batches (llama.cpp, a GPU, a server), else one at a time, so that progress
         moves and the cache keeps every finished answer of a run killed midway. ``max_tokens``
-        defaults to a label's; the corpus brief (indexing/written.py) asks for more."""
+        defaults to a label's; the corpus brief asks for more. ``kind`` names the question in
+        ``stats["usage"]`` (its prompt's name)."""
         max_tokens = max_tokens or self.settings.max_tokens
         identity = LabelCache.identity(self.model)
         keys = [LabelCache.key(identity, m, self.settings, max_tokens) for m in conversations]
@@ -397,9 +440,16 @@ class Labeler:
                                                             options))
         else:
             fresh = (self.model.complete(conversations[i], options) for i in missing)
+        usage = self.stats["usage"].setdefault(kind, {"asked": 0, "prompt_tokens": 0, "answer_tokens": 0,
+                                                       "seconds": 0.0})
         for i, cached in enumerate(answers):
             if cached is None:  # ``missing`` is in order: the next fresh answer is this one's
-                cached = next(fresh)
+                started = time.perf_counter()
+                cached = next(fresh)  # a batch's first answer waits for the whole batch, the others for nothing
+                usage["seconds"] = round(usage["seconds"] + time.perf_counter() - started, 2)
+                usage["asked"] += 1
+                usage["prompt_tokens"] += sum(self.model.count_tokens(m["content"]) for m in conversations[i])
+                usage["answer_tokens"] += self.model.count_tokens(cached)
                 self.cache.put(keys[i], cached)
                 self.stats["asked"] += 1
             yield cached
@@ -468,7 +518,7 @@ class Labeler:
             return head if head is not None and check(head, topic, docs) is None else None
 
         firsts = self.ask([build_messages(docs, t.keywords, settings, count, siblings.get(t.id, ()), prompt)
-                           for t, docs in work], self.settings.max_tokens + extra_tokens)
+                           for t, docs in work], self.settings.max_tokens + extra_tokens, prompt)
         retry, answers = [], {}
         for (topic, docs), raw in zip(work, firsts):
             answers[topic.id] = raw
@@ -485,7 +535,7 @@ class Labeler:
             progress(1)
         self.stats["retried"] += len(retry)
         seconds = self.ask([build_retry(docs, t.keywords, label, why, settings, count)
-                             for t, docs, label, why in retry])
+                             for t, docs, label, why in retry], kind="label_retry")
         for (topic, docs, first, why), raw in zip(retry, seconds):
             answer = clean(raw)
             why2 = check(answer, topic, docs)

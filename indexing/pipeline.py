@@ -218,7 +218,7 @@ def _brief(result: topics.TopicResult, documents: dict[str, tuple[str, str]], em
     raw = None
     if labeler is not None and labeler.settings.describe and result.themes:
         raw = next(labeler.ask([descriptions.brief_messages(result.themes, len(documents))],
-                               descriptions.BRIEF_TOKENS))
+                               descriptions.BRIEF_TOKENS, "brief_user"))
     return descriptions.brief(result.themes, result.topics, len(documents), raw, documents, embed)
 
 

@@ -112,7 +112,7 @@ def ask(model: Completer, messages: list[dict], count: int, cache: LabelCache | 
         settings: SubtopicLabelSettings = SubtopicLabelSettings()) -> str:
     """The model's answer, from ``cache`` when this model was asked this before (``cache`` None: asked now)."""
     labeler = labels.Labeler(model, cache, LabelSettings(temperature=settings.temperature, seed=settings.seed))
-    return next(labeler.ask([messages], max_tokens(count, settings)))
+    return next(labeler.ask([messages], max_tokens(count, settings), PROMPT))
 
 
 def checked(answers: Sequence[str | None], topic_label: str, parts: Sequence[Evidence],

@@ -12,6 +12,7 @@ from topictalk.indexing.labels import (
     LabelSettings,
     build_messages,
     clean,
+    distinct_keywords,
     keyword_label,
     label_by_keywords,
     near_same,
@@ -130,6 +131,23 @@ def test_prompt_follows_reference_recipe_with_budget_and_ten_keywords():
     assert "- Differential privacy for federated learning." in user
 
 
+@pytest.mark.parametrize("keywords, shown", [
+    # c-TF-IDF's n-grams of one subject: the subject once, at its rank
+    (["llms", "language", "language models", "llm", "large language", "models llms", "knowledge", "languages"],
+     ["llms", "language models", "large language", "knowledge"]),
+    (["graph", "graphs", "node", "graph neural", "gnn", "nodes"], ["graph neural", "node", "gnn"]),
+    (["time series", "series", "forecasting", "time"], ["time series", "forecasting"]),
+    # distinct words stay, in order, however alike they look
+    (["class", "classes", "classification", "process", "studies", "study"],
+     ["class", "classification", "process", "studies"]),
+    (["bus", "analysis", "gas", "virus"], ["bus", "analysis", "gas", "virus"]),
+])
+def test_the_prompt_reads_each_keyword_subject_once(keywords, shown):
+    assert distinct_keywords(keywords) == shown
+    user = build_messages([DOCS["d2"]], keywords, LabelSettings(), lambda t: len(t.split()))[-1]["content"]
+    assert f"keywords: '{', '.join(shown)}'" in user
+
+
 def test_a_described_topic_shows_each_document_by_its_title_and_its_retry_by_its_text(tmp_path):
     count = lambda t: len(t.split())  # noqa: E731
     long_title = "Federated averaging with clients that train locally and rarely talk"
@@ -198,6 +216,31 @@ def test_a_rejected_label_is_retried_with_its_reason_and_no_titles_then_falls_ba
     assert topic.label == "Secure Aggregation"
     assert topic.label_source.startswith("keywords (first answer 'fedavg revisited': it copies a document's title;")
     assert "retry '(empty)': it is empty" in topic.label_source
+
+
+def test_the_labeler_says_what_each_kind_of_question_cost(tmp_path):
+    def reply(messages):
+        user = messages[-1]["content"]
+        return "Private Federated Training" if "was rejected" in user else \
+            ("Federated, Clients, Privacy, Server" if "secure" in user else "Federated Learning")
+
+    llm = FakeLLM(reply)
+    topics = [_topic(0), _topic(1, keywords=["secure aggregation", "clients", "privacy"])]
+    labeler = Labeler(llm, LabelCache(tmp_path / "l.jsonl"))
+    labeler.label(topics, DOCS)
+    usage = labeler.stats["usage"]
+    assert set(usage) == {"label_user", "label_retry"}  # the first answers, then the one retry
+    assert usage["label_user"]["asked"] == 2 and usage["label_retry"]["asked"] == 1
+    first, retry = llm.calls[0], llm.calls[2]
+    assert usage["label_retry"]["prompt_tokens"] == sum(len(m["content"].split()) for m in retry)
+    assert usage["label_user"]["prompt_tokens"] > sum(len(m["content"].split()) for m in first)  # two prompts
+    assert usage["label_user"]["answer_tokens"] == 2 + 4 and usage["label_retry"]["answer_tokens"] == 3
+    assert all(u["seconds"] >= 0 for u in usage.values())
+
+    # a rerun reads every answer from the cache: nothing asked, nothing counted
+    again = Labeler(FakeLLM(reply), LabelCache(tmp_path / "l.jsonl"))
+    again.label([_topic(0), _topic(1, keywords=["secure aggregation", "clients", "privacy"])], DOCS)
+    assert again.stats["cached"] == 3 and all(u["asked"] == 0 for u in again.stats["usage"].values())
 
 
 def test_a_heading_that_is_only_too_long_is_cut_before_its_qualifier_without_asking_again(tmp_path):
