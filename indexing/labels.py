@@ -57,11 +57,12 @@ class LabelSettings:
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
     describe: bool = True  # ask for a description in the label's call (indexing/descriptions.py)
-    # a label asked with its description gets this much more room: the prompt asks for one sentence of at
-    # most 20 words (~30 tokens). Writing is most of a label's cost on a CPU (~60 ms a token on a 2-core AVX2
-    # host, twice what a read token costs), and two sentences asked for ran to the 64 tokens then given,
-    # their last sentence cut and dropped (docs/speed.md, "Fewer tokens a label")
-    describe_tokens: int = 40
+    # a label asked with its description gets this much more room. The prompt asks for one sentence of at
+    # most 20 words; the 1.5B writes 25-40, and a sentence cut at the room's end is dropped, so the room
+    # holds 40 words. Writing is most of a label's cost on a CPU (~60 ms a token on a 2-core AVX2 host,
+    # twice a read token): two sentences, asked for before, ran to the 64 tokens then given, their last
+    # one cut and dropped (docs/speed.md, "Fewer tokens a label")
+    describe_tokens: int = 56
     temperature: float = GenerationOptions.temperature
     seed: int = GenerationOptions.seed
 
