@@ -19,7 +19,7 @@ import numpy as np
 from topictalk import prompts
 from topictalk.agent import attribution, router
 from topictalk.agent.attribution import SourceSentences
-from topictalk.agent.intents import TABLE
+from topictalk.agent.intents import SEARCH, TABLE
 from topictalk.agent.retrieval import Snapshot
 from topictalk.indexing.schema import DocumentRecord, Theme, Topic
 
@@ -372,7 +372,7 @@ class Builder:
         if plan.documents:  # "those papers": the last reply's sources again
             docs = self.index.documents(plan.documents)
             ctx = self._with_sources(plan, docs, vector, [])
-            self._ask(ctx, "ask_search", QUESTION=question)
+            self._ask(ctx, TABLE[SEARCH].prompt, QUESTION=question)  # asked as a search is
         else:
             doc = self.index.documents([plan.document])[0]
             near = self.index.search(self.index.embed(doc.text), self.budget.sources, exclude={doc.id})

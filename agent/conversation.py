@@ -370,7 +370,11 @@ class Conversation:
     def messages(self, this_turn: list[Message]) -> list[Message]:
         """The system prompt, the worked example, the history that fits, and ``this_turn``."""
         # the worked example shows a small model the one-sentence-per-source answer it is asked for
-        example = [{"role": "user", "content": prompts.load("answer_example_user")},
+        # it is a search's own prompt, filled with the example's sources and question: one template, so the
+        # example's instruction and layout cannot drift from what every search reads after it
+        user = prompts.fill(intents.TABLE[intents.SEARCH].prompt, SOURCES=prompts.load("answer_example_sources"),
+                            QUESTION=prompts.load("answer_example_question"))
+        example = [{"role": "user", "content": user},
                    {"role": "assistant", "content": prompts.load("answer_example_assistant")}]
         return self.history.messages(prompts.load("chat_system"), this_turn, self.model.count_tokens,
                                      self.model.context_length, self.settings.max_tokens, example)

@@ -101,7 +101,8 @@ def test_imports_flow_ui_agent_indexing_prompts():
 # every prompt file and the placeholders its callers fill; a new or renamed mark must be added here
 PLACEHOLDERS = {
     "answer_example_assistant": set(),
-    "answer_example_user": set(),
+    "answer_example_question": set(),
+    "answer_example_sources": set(),
     "ask_compare": {"TOPICS", "SOURCES", "QUESTION"},
     "ask_find": {"TOPICS", "SOURCES", "QUESTION"},
     "ask_global": {"POINTS", "QUESTION"},
@@ -177,12 +178,15 @@ def _fill_calls():
 
 
 def test_every_fill_call_gives_exactly_the_templates_placeholders():
-    from topictalk.agent.intents import TABLE
+    from topictalk.agent.intents import SEARCH, TABLE
     from topictalk.indexing.labels import USER_PROMPTS
 
     calls = list(_fill_calls())
     # a builder of agent/context.py fills the prompt the intent table names for it (the name is computed)
     table = {(route.builder, route.prompt) for route in TABLE.values() if route.prompt}
+    # the chat's worked example is a search's prompt, filled; a source's follow-up on a reply's sources asks as
+    # a search does
+    table |= {("messages", TABLE[SEARCH].prompt), ("source", TABLE[SEARCH].prompt)}
     # and the labeler's first question is one of its user prompts (a label, or a label and a description)
     table |= {("build_messages", prompt) for prompt in USER_PROMPTS}
     named = {name for _, _, name, _ in calls} | {prompt for _, prompt in table}
