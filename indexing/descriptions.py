@@ -1,7 +1,7 @@
 """Descriptions the LLM writes at index time, each sentence checked against its documents and cited.
 
 A topic's description is written in the same call as its label (``prompts/text/label_describe_user.txt``:
-a label line, then one sentence), from what the label already reads: its representative documents,
+a label line, then two sentences), from what the label already reads: its representative documents,
 each by its title, with its most central sentence (``describe.central_sentences``) where the title is a
 short headline (``labels.TITLE_WORDS``), and its keywords. A
 theme's is written in its label's call too, from its topics' labels and descriptions
@@ -34,7 +34,7 @@ COPY_AT = 0.9  # a theme's sentence this similar to one of its topics' descripti
 # a kept sentence, since alone it starts a description mid-thought (seen when the first was dropped)
 _LEANS_BACK = re.compile(r"^(?:(?:it|they|this|these|the topic|the documents)\s+also\b|also\b|additionally\b|"
                          r"furthermore\b|moreover\b|in addition\b|however\b|to address this\b)", re.IGNORECASE)
-MAX_SENTENCES = 3  # a description has 1-3 sentences; the prompt asks for one of at most 20 words
+MAX_SENTENCES = 3  # a description has 1-3 sentences; the prompt asks for one or two, at most 40 words
 BRIEF_TOKENS = 100  # room for a paragraph of two sentences (the prompt asks for at most 60 words)
 TOPIC_PROMPT, THEME_PROMPT = "label_describe_user", "theme_describe_user"  # labels.build_messages fills them
 _DESCRIPTION = re.compile(r"\**\s*description\s*\**\s*[:\-–]\s*\**", re.IGNORECASE)

@@ -47,9 +47,7 @@ class BatchCompleter(Completer, Protocol):
 
 @dataclass(frozen=True)
 class LabelSettings:
-    # representative documents shown per topic: BERTopic's LLM representations show 4 too; a fifth cost ~20
-    # prompt tokens a topic and named no subject the four had not (docs/speed.md, "Fewer tokens a label")
-    documents: int = 4
+    documents: int = 5  # representative documents shown per topic
     doc_tokens: int = 64  # token budget per document: prompt reading is most of the LLM time
     shown_tokens: int = 48  # per line when the lines are given (a title and one sentence; a topic and its description)
     keywords: int = 10
@@ -57,12 +55,8 @@ class LabelSettings:
     max_words: int = 6  # a heading, not a sentence; longer answers are asked again, never cut
     max_tokens: int = 24  # room for 6 words and a stray quote; a longer answer is rejected anyway
     describe: bool = True  # ask for a description in the label's call (indexing/descriptions.py)
-    # a label asked with its description gets this much more room. The prompt asks for one sentence of at
-    # most 20 words; the 1.5B writes 25-40, and a sentence cut at the room's end is dropped, so the room
-    # holds 40 words. Writing is most of a label's cost on a CPU (~60 ms a token on a 2-core AVX2 host,
-    # twice a read token): two sentences, asked for before, ran to the 64 tokens then given, their last
-    # one cut and dropped (docs/speed.md, "Fewer tokens a label")
-    describe_tokens: int = 56
+    # a label asked with its description gets this much more room: the prompt asks for at most 40 words
+    describe_tokens: int = 64
     temperature: float = GenerationOptions.temperature
     seed: int = GenerationOptions.seed
 
