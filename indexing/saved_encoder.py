@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -228,31 +229,31 @@ class CompiledGraph:
         self.compiled = core.compile_model(graph, "CPU", config)
 
     def run(self, batches: Iterator[tuple[np.ndarray, dict]]) -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
-        """(rows, features, token embeddings) for each batch, in the batches' order (the requests
-        may finish in another: progress stays one call per batch, in order)."""
-        import openvino
+        """(rows, features, token embeddings) for each batch, in the batches' order.
 
-        queue = openvino.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        finished: dict[int, tuple[np.ndarray, dict, np.ndarray]] = {}  # filled by OpenVINO's threads
+        One request per stream, started in turn and waited for oldest first (``wait`` releases the GIL).
+        Not an ``AsyncInferQueue`` with a Python callback: that runs Python on OpenVINO's threads, and a
+        compiled model freed while one of them waited for the GIL hung the process in the executor's
+        join (seen once in a full test run: the main thread holding the GIL in ``~CPUStreamsExecutor``)."""
+        n = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        free = [self.compiled.create_infer_request() for _ in range(n)]
+        running: deque[tuple[object, np.ndarray, dict]] = deque()
 
-        def collect(request, job) -> None:
-            number, rows, features = job
-            # a copy: the request reuses its output buffer for the next batch
-            finished[number] = (rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        def finished() -> tuple[np.ndarray, dict, np.ndarray]:
+            request, rows, features = running.popleft()
+            request.wait()
+            free.append(request)
+            # a copy: the request reuses its output buffer for its next batch
+            return rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32)
 
-        queue.set_callback(collect)
-        sent = done = 0
         for rows, features in batches:
-            # waits for a free request
-            queue.start_async([np.asarray(features[k]) for k in self.inputs], (sent, rows, features))
-            sent += 1
-            while done in finished:
-                yield finished.pop(done)
-                done += 1
-        queue.wait_all()
-        while done < sent:
-            yield finished.pop(done)
-            done += 1
+            if not free:
+                yield finished()
+            request = free.pop()
+            request.start_async([np.asarray(features[k]) for k in self.inputs])
+            running.append((request, rows, features))
+        while running:
+            yield finished()
 
 
 class SavedModel:
