@@ -33,6 +33,17 @@ _CLAIM = re.compile(r"\b(we|our|this (?:paper|work|study|article)|results?|show|
 _BACKGROUND = re.compile(r"^(?:in recent years|recently|nowadays|over the past|with the (?:rapid|rise|growing)|"
                          r"despite|however|although|while|recent (?:advances|advancements|progress|work|years))\b",
                          re.IGNORECASE)
+# a sentence that leans on the one before it: alone (a description's first sentence, a document's one quoted
+# line) it starts mid-thought. "To this end, we introduce Roboflow100-VL, ..." was the quoted claim of an
+# object-detection topic, and the first sentence of its theme (1,500 arXiv abstracts); "It also discusses ..."
+# opened a model's description once the sentence before it was dropped.
+LEANS_BACK = re.compile(
+    r"^(?:(?:it|they|this|these|the topic|the documents)\s+also\b|also\b|additionally\b|furthermore\b|moreover\b|"
+    r"in addition\b|however\b|therefore\b|thus\b|hence\b|consequently\b|as a result\b|to do so\b|"
+    r"to (?:this|that|these) ends?\b|for this (?:purpose|reason)\b|in this way\b|"
+    r"to (?:address|tackle|overcome|solve|mitigate|alleviate|remedy|fill|bridge|close) (?:this|these|that|them|it|such)\b|"
+    r"(?:this|these|such) (?:approach|approaches|method|methods|model|models|framework|technique|techniques|problem|"
+    r"problems|issue|issues|limitation|limitations|challenge|challenges|gap|idea|strategy)\b)", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
@@ -50,11 +61,14 @@ def ended(sentence: str) -> str:
 
 
 def _best(candidates: list[str], vectors: np.ndarray, centroid: np.ndarray) -> int:
-    """The candidate nearest the centroid, a claim over background when one is near enough."""
+    """The candidate nearest the centroid, a claim over background when one is near enough, and never a
+    sentence that leans on the one before it where another is left."""
     closeness = vectors @ centroid
     claim = np.array([bool(_CLAIM.search(s)) and not _BACKGROUND.search(s) for s in candidates])
-    # a claim sentence wins unless a background one is clearly closer to what the topic is about
-    return int(np.argmax(closeness + 0.05 * claim))
+    leans = np.array([bool(LEANS_BACK.match(s)) for s in candidates])
+    # a claim sentence wins unless a background one is clearly closer to what the topic is about; one that
+    # leans on the sentence before it only where every sentence does (cosines differ by less than 2)
+    return int(np.argmax(closeness + 0.05 * claim - 2.0 * leans))
 
 
 def central_sentences(topics: Sequence[Topic], documents: dict[str, tuple[str, str]],

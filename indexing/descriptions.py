@@ -30,10 +30,6 @@ from topictalk.indexing.grounding import Embed
 from topictalk.indexing.schema import Brief, Theme, Topic
 
 COPY_AT = 0.9  # a theme's sentence this similar to one of its topics' descriptions restates that topic
-# a sentence that leans on the one before it ("It also discusses ...", "Additionally, ..."): kept only after
-# a kept sentence, since alone it starts a description mid-thought (seen when the first was dropped)
-_LEANS_BACK = re.compile(r"^(?:(?:it|they|this|these|the topic|the documents)\s+also\b|also\b|additionally\b|"
-                         r"furthermore\b|moreover\b|in addition\b|however\b|to address this\b)", re.IGNORECASE)
 MAX_SENTENCES = 3  # a description has 1-3 sentences; the prompt asks for one or two, at most 40 words
 BRIEF_TOKENS = 100  # room for a paragraph of two sentences (the prompt asks for at most 60 words)
 TOPIC_PROMPT, THEME_PROMPT = "label_describe_user", "theme_describe_user"  # labels.build_messages fills them
@@ -105,7 +101,7 @@ def check(text: str, docs: Sequence[tuple[str, str, str]], embed: Embed, copies:
         short = len(sentence.split()) < grounding.MIN_CLAIM_WORDS  # a fragment or a connective, not a claim
         # the answer ran out of tokens mid-sentence, or it copied a line cut in the prompt
         cut = (k == len(said) - 1 and sentence[-1] not in ".!?") or " ..." in sentence
-        leans = not kept and bool(_LEANS_BACK.match(sentence))
+        leans = not kept and bool(describe.LEANS_BACK.match(sentence))  # it starts mid-thought
         if short or cut or leans or copied[k] or len(kept) == MAX_SENTENCES or \
                 not grounding.grounded(sentence, row, table, everything):
             dropped.append(sentence)

@@ -67,3 +67,33 @@ def test_a_topic_without_documents_to_quote_has_an_empty_description():
     topic = Topic(0, 3, "x", "llm", [], representative_ids=["missing"], embedding=np.array([1.0, 0.0], np.float32))
     describe.describe_topics([topic], DOCS, _embed)
     assert topic.description == "" and topic.description_ids == []
+
+
+def test_a_quoted_sentence_never_leans_on_the_one_before_it_where_another_is_left():
+    """"To this end, we introduce ..." was an object-detection topic's quoted line and its theme's first
+    sentence (1,500 arXiv abstracts): alone it starts mid-thought. The closer sentence loses to one that
+    stands alone; where every sentence leans back, the closest is still quoted."""
+    leaning = "To this end, we introduce a graph benchmark of molecular property prediction tasks."
+    standing = "Benchmarks of chemistry datasets are compared with molecules as inputs for every model."
+    docs = {"a1": ("Graph benchmark", f"{standing} {leaning}")}
+    topic = Topic(0, 20, "Molecular graphs", "llm", ["graph"], representative_ids=["a1"],
+                  embedding=np.array([1.0, 0.0], np.float32))
+
+    def embed(texts: list[str]) -> np.ndarray:  # the leaning sentence is the one nearest the topic
+        rows = np.array([[1.0, 0.1] if t.startswith("To this end") else [0.6, 0.8] for t in texts], np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    assert describe.central_sentences([topic], docs, embed, 1) == {"a1": standing}
+    describe.describe_topics([topic], docs, embed)
+    assert topic.description == standing
+    docs = {"a1": ("Graph benchmark", f"Therefore, benchmarks of chemistry datasets are compared with molecules. {leaning}")}
+    assert describe.central_sentences([topic], docs, embed, 1) == {"a1": leaning}  # all lean back: the closest
+
+
+def test_leaning_back_is_told_by_the_sentences_opening_words():
+    for leaning in ("To this end, we propose X.", "To address these issues, we design Y.", "Moreover, results hold.",
+                    "This approach scales to large graphs.", "It also covers privacy.", "Thus the bound is tight."):
+        assert describe.LEANS_BACK.match(leaning), leaning
+    for standing in ("This paper proposes X.", "This work studies Y.", "We propose X to this end.",
+                     "These documents explore federated learning.", "Thompson sampling is analysed."):
+        assert not describe.LEANS_BACK.match(standing), standing
