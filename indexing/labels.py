@@ -249,6 +249,9 @@ def near_same(a: str, b: str) -> bool:
     return bool(x) and (x == y or (len(x) >= 2 and x <= y and len(y - x) <= 1))
 
 
+COPIES_TITLE = "it copies a document's title"
+
+
 def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequence[str] = (),
             max_words: int = LabelSettings.max_words, siblings: Sequence[str] = (),
             children: Sequence[str] = (), texts: Sequence[str] = ()) -> str | None:
@@ -282,7 +285,7 @@ def problem(label: str, keywords: Sequence[str], taken: set[str], titles: Sequen
         title_words = _norm_words(title)
         others = shown[:i] + shown[i + 1:]
         if title_words and (norm == title_words or _copied_run(norm, title_words, others)):
-            return "it copies a document's title"
+            return COPIES_TITLE
     content = [w for w in norm if w not in _DANGLING]
     if len(set(content)) < len(content):
         return "it repeats a word"
@@ -504,10 +507,12 @@ class Labeler:
             if group.get(topic.id) is not None:
                 named.setdefault(group[topic.id], []).append(label)
 
-        def head_of(label: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
-            """A heading too long to use, cut to its head when the head passes the whole rule (what was cut
-            off may have been the rest of the fault: a repeated word, a title's words)."""
-            if len(label.split()) <= self.settings.max_words:
+        def head_of(label: str, why: str, topic: Topic, docs: list[tuple[str, str]]) -> str | None:
+            """A heading too long to use, or one that copies a title, cut to its head when the head passes the
+            whole rule (what was cut off may have been the rest of the fault: a repeated word, a title's words).
+            "Hallucination Detection in Large Language Models" took one paper's wording in its qualifier; the
+            1.5B answered the retry with it again and the keyword fallback was "Box Llms" (1,500 abstracts)."""
+            if len(label.split()) <= self.settings.max_words and why != COPIES_TITLE:
                 return None
             head = shortened(label, self.settings.max_words)
             return head if head is not None and check(head, topic, docs) is None else None
@@ -519,7 +524,7 @@ class Labeler:
             answers[topic.id] = raw
             label = clean(raw)
             why = check(label, topic, docs)
-            if why and (head := head_of(label, topic, docs)) is not None:
+            if why and (head := head_of(label, why, topic, docs)) is not None:
                 label, topic.label_source = head, f"llm-shortened (first answer '{label}': {why})"
             elif why:
                 retry.append((topic, docs, label, why))
@@ -534,7 +539,7 @@ class Labeler:
         for (topic, docs, first, why), raw in zip(retry, seconds):
             answer = clean(raw)
             why2 = check(answer, topic, docs)
-            if why2 and (head := head_of(answer, topic, docs)) is not None:
+            if why2 and (head := head_of(answer, why2, topic, docs)) is not None:
                 answer, why2 = head, None
             if why2:
                 label = keyword_label(topic.keywords, taken, *family(topic))

@@ -269,6 +269,25 @@ def test_a_heading_that_is_only_too_long_is_cut_before_its_qualifier_without_ask
     assert len(llm.calls) == 2 and topic.label == "Private Training"
 
 
+def test_a_heading_that_copies_a_title_in_its_qualifier_is_cut_to_its_head_without_asking_again(tmp_path):
+    """"Hallucination Detection in Large Language Models" was one paper's title; the 1.5B gave it again when
+    asked again and the keyword fallback was "Box Llms" (1,500 arXiv abstracts): the head names the topic."""
+    docs = {"h1": ("Hallucination Detection in Large Language Models", "We detect hallucinations with entropy."),
+            "h2": ("Grounded answers", "Models hallucinate facts that no source supports.")}
+    llm = FakeLLM("Hallucination Detection in Large Language Models")
+    topic = _topic(0, keywords=["hallucinations", "hallucination", "box llms", "detection"], ids=("h1", "h2"))
+    Labeler(llm, LabelCache(tmp_path / "l.jsonl")).label([topic], docs)
+    assert topic.label == "Hallucination Detection" and len(llm.calls) == 1
+    assert topic.label_source == "llm-shortened (first answer 'Hallucination Detection in Large Language Models': " \
+                                 "it copies a document's title)"
+    # no qualifier to cut: asked again, as before
+    llm = FakeLLM(lambda m: "Hallucinations" if "was rejected" in m[-1]["content"] else "Hallucination Detection Methods")
+    docs["h1"] = ("Hallucination Detection Methods", docs["h1"][1])
+    topic = _topic(0, keywords=["hallucinations", "detection"], ids=("h1", "h2"))
+    Labeler(llm, LabelCache(tmp_path / "m.jsonl")).label([topic], docs)
+    assert len(llm.calls) == 2 and topic.label == "Hallucinations"
+
+
 def test_duplicate_labels_are_retried_and_stay_unique(tmp_path):
     llm = FakeLLM("Same Label")
     topics = [_topic(0), _topic(1), _topic(2)]
