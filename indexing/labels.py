@@ -339,11 +339,26 @@ def keyword_label(keywords: Sequence[str], taken: set[str], siblings: Sequence[s
     terms = [k.strip() for k in keywords if k.strip()]
     candidates = [k for k in terms if " " in k][:3]
     candidates += [f"{a} and {b}" for i, a in enumerate(terms) for b in terms[i + 1:] if a not in b and b not in a]
-    labels = [" ".join(w if w.isupper() or w == "and" else w.capitalize() for w in text.split()) for text in candidates]
+    labels = [" ".join(_heading_word(w) for w in text.split()) for text in candidates]
     free = [label for label in labels if label.lower() not in taken]
     apart = [label for label in free if not any(near_same(label, s) for s in siblings)
              and not any(same_name(label, c) for c in children)]
     return (apart or free or [", ".join(terms[:3]) or "Unlabeled topic"])[0]
+
+
+_ACRONYM = re.compile(r"[0-9b-df-hj-np-tv-xz]{2,5}")  # no vowel: "llm", "gnn", "rl", "nlp", "3d"
+
+
+def _heading_word(word: str) -> str:
+    """A keyword's word as a heading writes it: an acronym in capitals, its plural's s kept small ("LLMs",
+    not "Llms"), "and" as it is, any other word capitalized."""
+    if word.isupper() or word == "and":
+        return word
+    if word.endswith("s") and _ACRONYM.fullmatch(word[:-1].lower()):
+        return word[:-1].upper() + "s"
+    if _ACRONYM.fullmatch(word.lower()):
+        return word.upper()
+    return word.capitalize()
 
 
 class LabelCache:

@@ -113,6 +113,10 @@ def test_keyword_fallback_is_a_heading_not_a_list():
     second = keyword_label(["federated learning", "clients", "privacy"], taken)
     assert second != first and "," not in second and problem(second, [], taken) is None
     assert keyword_label(["said", "election", "labour"], set()) == "Said and Election"
+    # an acronym reads in capitals, its plural's s small: "Box Llms" was a fallback heading (1,500 abstracts)
+    assert keyword_label(["box llms", "hallucinations"], set()) == "Box LLMs"
+    assert keyword_label(["gnns", "rhythm", "3d"], set()) == "GNNs and Rhythm"
+    assert keyword_label(["nlp", "3d"], set()) == "NLP and 3D"
 
 
 def test_prompt_follows_reference_recipe_with_budget_and_ten_keywords():
