@@ -105,6 +105,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for spec in args.corpus:
             source, limit = corpus_file(spec)
+            # said, since a checkout outside the project's folder has no ../shared: it reads the sample instead
+            print(f"{spec}: {source} (at most {limit:,} documents)", flush=True)
             for r in range(args.rounds):
                 for k, code in enumerate(codes):
                     got = measure(runners[code], source, limit, args.llm, Path(scratch) / f"{spec}-{r}-{k}")
