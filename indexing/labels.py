@@ -346,12 +346,13 @@ def keyword_label(keywords: Sequence[str], taken: set[str], siblings: Sequence[s
     return (apart or free or [", ".join(terms[:3]) or "Unlabeled topic"])[0]
 
 
-_ACRONYM = re.compile(r"[0-9b-df-hj-np-tv-xz]{2,5}")  # no vowel: "llm", "gnn", "rl", "nlp", "3d"
+# no vowel ("llm", "gnn", "nlp", "3d"), or two letters: keywords hold no stop words, so "ai", "ml" are acronyms
+_ACRONYM = re.compile(r"[0-9b-df-hj-np-tv-xz]{2,5}|[a-z0-9]{2}")
 
 
 def _heading_word(word: str) -> str:
     """A keyword's word as a heading writes it: an acronym in capitals, its plural's s kept small ("LLMs",
-    not "Llms"), "and" as it is, any other word capitalized."""
+    not "Llms"; "Agents and AI", not "Ai"), "and" as it is, any other word capitalized."""
     if word.isupper() or word == "and":
         return word
     if word.endswith("s") and _ACRONYM.fullmatch(word[:-1].lower()):

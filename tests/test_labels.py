@@ -117,6 +117,7 @@ def test_keyword_fallback_is_a_heading_not_a_list():
     assert keyword_label(["box llms", "hallucinations"], set()) == "Box LLMs"
     assert keyword_label(["gnns", "rhythm", "3d"], set()) == "GNNs and Rhythm"
     assert keyword_label(["nlp", "3d"], set()) == "NLP and 3D"
+    assert keyword_label(["agents", "ai"], set()) == "Agents and AI"  # a fallback heading, 5,000 arXiv abstracts
 
 
 def test_prompt_follows_reference_recipe_with_budget_and_ten_keywords():
