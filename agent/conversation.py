@@ -168,6 +168,9 @@ class Response:
 
     def _generate(self) -> Iterator[str]:
         ctx = self.context
+        if ctx.lead and ctx.needs_model and not ctx.lead.endswith("\n"):
+            # the model's text is a paragraph of its own: a theme's list of topics ran into its "[1] ..."
+            ctx.lead += "\n\n"
         try:
             if ctx.lead:
                 yield from self._emit([ctx.lead])

@@ -214,6 +214,32 @@ def test_a_topic_with_a_description_is_summed_up_as_a_whole_first():
     assert 'Topic 2, "Speech Recognition"' in asked and "Noisy rooms" not in asked
 
 
+def test_the_model_reads_a_written_description_but_not_one_quoted_from_the_sources_it_is_shown():
+    """An extractive description is the topic's documents' own sentences: read before the first word it
+    repeated the first source and cost ~130 tokens. The keywords say what the topic covers."""
+    descriptions = {2: ("Speech recognition maps audio to text. Noisy rooms remain an open problem.", ["t2d0", "t2d1"])}
+    for source, read in (("llm", True), ("extractive (no sentence grounded: ...)", False), ("", True)):
+        snap = snapshot(descriptions=descriptions)
+        next(t for t in snap.topics if t.id == 2).description_source = source
+        llm = FakeLLM("End-to-end speech recognition maps audio to text [1].")
+        conv = Conversation(FakeIndex(snap), llm, SETTINGS)
+        conv.ask("Summarize the speech recognition topic")
+        reply = conv.ask("show me more")  # its other papers: no lead, the topic's block is read with them
+        assert reply.intent == "topic" and reply.topics == [2], source
+        asked = llm.calls[-1][-1]["content"]
+        assert ("Noisy rooms remain an open problem" in asked) == read, (source, asked)
+        assert read or "its documents are about" in asked
+
+
+def test_the_models_text_starts_a_paragraph_after_a_lead_from_the_index():
+    """A theme's lead (its topics, a list) ran into the model's first sentence: "(88 documents)[1] discusses"."""
+    reply = conversation(FakeLLM("Federated clients aggregate updates [1].")).ask("tell me about the largest theme")
+    assert reply.intent == "theme"
+    lead, _, said = reply.answer.partition("\n\n")
+    assert lead.startswith("The theme **Private Distributed Learning**") and lead.endswith("documents)"), lead
+    assert said.startswith("Federated clients aggregate updates"), reply.answer
+
+
 def test_a_synthesis_with_nothing_supported_leaves_the_points_alone():
     llm = FakeLLM("Cooking robots win football matches on the moon [1].")
     reply = conversation(llm).ask("What are the main research directions in these papers?")
