@@ -242,9 +242,10 @@ class CompiledGraph:
         def finished() -> tuple[np.ndarray, dict, np.ndarray]:
             request, rows, features = running.popleft()
             request.wait()
-            free.append(request)
             # a copy: the request reuses its output buffer for its next batch
-            return rows, features, np.array(request.get_output_tensor(0).data, dtype=np.float32)
+            hidden = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+            free.append(request)
+            return rows, features, hidden
 
         for rows, features in batches:
             if not free:
