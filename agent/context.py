@@ -291,7 +291,7 @@ class Builder:
         if described:
             number = {s.id: s.n for s in ctx.sources}
             ctx.lead = (f"**Topic {topic.id}: {topic.label}** ({topic.size:,} documents). "
-                        f"{cite_sentences(topic.description, topic.description_ids, number)}\n\n")
+                        f"{cite_sentences(topic.description, topic.description_ids, number)}")
         # "the second one", "that topic": the model sees only text, so the question names the topic it
         # resolved to, or a small model answers about whichever topic the history mentioned last
         question = f'{question} (this question is about topic {topic.id}, "{topic.label}")'
@@ -340,7 +340,7 @@ class Builder:
         themes = self.index.themes_by_id
         lines = "\n".join(f"- Topic {t.id}: **{t.label}** ({t.size} documents"
                           + (f"; theme: {themes[t.theme].label}" if t.theme in themes else "") + ")" for t in good)
-        ctx.lead = prompts.fill("find_lead", SUBJECT=subject, TOPICS=lines) + "\n\n"
+        ctx.lead = prompts.fill("find_lead", SUBJECT=subject, TOPICS=lines)
         self._ask(ctx, self._prompt(plan), TOPICS="\n".join(topic_line(t) for t in good), QUESTION=question)
         ctx.topics = [t.id for t in good]
         return ctx
@@ -370,7 +370,7 @@ class Builder:
         ctx.numbered = "sources"
         if plan.no_topic:  # "are there topics about X?" where none is: said so before the documents that are
             named = ", ".join(f"topic {t} ({self.index.by_id[t].label})" for t in ctx.topics)
-            ctx.lead = prompts.fill("no_topic_documents", SUBJECT=plan.no_topic, TOPICS=named) + "\n\n"
+            ctx.lead = prompts.fill("no_topic_documents", SUBJECT=plan.no_topic, TOPICS=named)
         return ctx
 
     def source(self, plan, question, vector) -> Context:

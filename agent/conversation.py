@@ -169,7 +169,8 @@ class Response:
     def _generate(self) -> Iterator[str]:
         ctx = self.context
         if ctx.lead and ctx.needs_model and not ctx.lead.endswith("\n"):
-            # the model's text is a paragraph of its own: a theme's list of topics ran into its "[1] ..."
+            # the one place a lead is parted from the model's text, a paragraph of its own (a theme's list of
+            # topics, whose template ends with the list, ran into its "[1] ...")
             ctx.lead += "\n\n"
         try:
             if ctx.lead:

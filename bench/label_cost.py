@@ -115,7 +115,7 @@ def main() -> int:
                           f"{got['labels']} labels, {got['per_label']:5.2f} s/label, first time "
                           f"{got['first_time']:.0%}, fallbacks {got['fallbacks']}, described {got['described']}; "
                           f"the command {got['wall']:.1f} s end to end", flush=True)
-                    print("    stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in got["stages"].items()), flush=True)
+                    print("    stages: " + ", ".join(f"{stage} {took:.1f} s" for stage, took in got["stages"].items()), flush=True)
                     for kind, u in (got["usage"] or {}).items():
                         print(f"    {kind:22s} {u['asked']:3d} asked, {u['prompt_tokens']:6,} prompt and "
                               f"{u['answer_tokens']:5,} answer tokens, {u['seconds']:6.1f} s", flush=True)
