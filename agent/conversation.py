@@ -338,6 +338,7 @@ class Conversation:
     # -- public -------------------------------------------------------------
     def respond(self, question: str) -> Response:
         question = checked_question(question, self.settings)
+        self.model.priority.arrived()  # labels written in the background wait from now, not from the model call
         snapshot = self.index.snapshot()  # this answer reads this generation only
         return Response(self, question, snapshot, self._prepare(snapshot, question))
 
@@ -351,7 +352,8 @@ class Conversation:
         a thread when they start. The question's message is begun with a search's fixed head (its
         instruction), the commonest question's, so that one reads only its sources and question."""
         head = prompts.head(intents.TABLE[intents.SEARCH].prompt)
-        self.model.prefill(self.messages([{"role": "user", "content": head}]))
+        with self.model.priority.person():  # for people: before labels written in the background
+            self.model.prefill(self.messages([{"role": "user", "content": head}]))
 
     def reset(self) -> None:
         self.history.clear()

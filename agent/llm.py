@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import ClassVar, TypedDict
 
 from topictalk import prompts
+from topictalk.agent.priority import Priority
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.generation import GenerationOptions
 
@@ -104,6 +105,12 @@ class Response:
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+
+
+def _first(priority: Priority, chunks: Iterator[str]) -> Iterator[str]:
+    """``chunks`` as a person's call of ``priority``: from the first chunk asked to the last (or close)."""
+    with priority.person():
+        yield from chunks
 
 
 def _until(stopping: threading.Event, chunks: Iterator[str]) -> Iterator[str]:
@@ -208,14 +215,34 @@ class Model(ABC):
         computed once per loaded model. A test double is known by its spec."""
         return self.spec if self.parsed is None else self.identity_of(self.parsed)
 
+    @functools.cached_property
+    def priority(self) -> Priority:
+        """People's answers before background work (labels written while the chat is open)."""
+        return Priority()
+
     def stream(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions(),
                stopping: threading.Event | None = None) -> Response:
         """The answer as a :class:`Response`; generation runs as it is iterated. Setting ``stopping``
-        (or calling the response's ``stop()``) ends it between two tokens."""
+        (or calling the response's ``stop()``) ends it between two tokens. A person's call: background
+        work (:meth:`complete_in_background`) stops for it while it is iterated."""
         self.check(options)
         usage = Usage()
         stopping = stopping if stopping is not None else threading.Event()
-        return Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage, stopping)
+        chunks = _until(stopping, self._stream(messages, options, usage, stopping))
+        return Response(_first(self.priority, chunks), usage, stopping)
+
+    def complete_in_background(self, messages: Sequence[Message],
+                               options: GenerationOptions = GenerationOptions()) -> str:
+        """:meth:`complete` behind every person's call: asked when nobody has asked for a few seconds, and
+        asked again from the start when a person's call stopped it (agent/priority.py)."""
+        self.check(options)
+
+        def once(stopping: threading.Event) -> str:
+            usage = Usage()
+            return Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage,
+                            stopping).text()
+
+        return self.priority.background(once)
 
     @abstractmethod
     def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
@@ -290,6 +317,28 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
+
+
+class Background:
+    """A model as the labeler sees it while people chat with it (`topictalk demo` labels the topics with
+    the chat open): every answer asked behind people's (:meth:`Model.complete_in_background`) and one at a
+    time, since a batch of several could not stop for a question. The same identity: the same cache."""
+
+    batches = False
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.spec = model.spec
+        self.identity = model.identity
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def complete(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> str:
+        return self.model.complete_in_background(messages, options)
+
+    def runtime(self) -> dict:
+        return self.model.runtime()
 
 
 def cut_at_stop(chunks: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
