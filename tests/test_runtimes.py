@@ -82,6 +82,21 @@ def test_llamacpp_reuses_kv_cache_for_a_shared_prefix(bundled_llm):
     assert response.usage.cached_tokens < response.usage.prompt_tokens
 
 
+def test_llamacpp_reads_the_prefilled_start_from_its_copy_after_another_prompt_took_the_cache(bundled_llm):
+    chat = {"role": "system", "content": "You answer questions about a corpus of papers. " * 12}
+    question = [chat, {"role": "user", "content": "What is a transformer? Answer in one sentence."}]
+    label = [{"role": "system", "content": "You label topics. " * 20}, {"role": "user", "content": "graphs, nodes"}]
+    options = GenerationOptions(max_tokens=20, temperature=0)
+    unkept = bundled_llm.stream(question, options)
+    bundled_llm.generate(label, options)  # another prompt: the cache no longer starts like the question
+    bundled_llm.prefill([chat, {"role": "user", "content": "What"}])
+    bundled_llm.generate(label, options)  # and again, after the start was read and kept
+    kept = bundled_llm.stream(question, options)
+    system_tokens = len(bundled_llm.tokenize(bundled_llm.render([chat])))
+    assert kept.text() == unkept.text()  # the same cache, so the same answer
+    assert kept.usage.cached_tokens >= system_tokens > 100, (kept.usage, system_tokens)
+
+
 class StopAfter:
     """A stop flag that is raised once the runtime has looked at it ``looks`` times."""
 
