@@ -8,6 +8,8 @@ served and the next run resumes from the caches.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -87,9 +89,15 @@ def build(
     progress: Progress = _no_progress,
     log: Callable[[str], None] = lambda _: None,
     topics_from: SavedTopics | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> IndexResult:
     """Index ``corpus``; ``llm`` None labels topics by keywords only. ``topics_from``: a saved BERTopic
-    model whose topics (its fitted documents' assignments, words and any labels set) are kept."""
+    model whose topics (its fitted documents' assignments, words and any labels set) are kept.
+
+    ``ready``: with an ``llm``, the index is first committed with keyword labels and extractive
+    descriptions, and ``ready(generation)`` called, before the model labels; its labels then come as the
+    next generation, which readers follow. `topictalk demo` opens the chat there on a CPU, where the labels
+    are most of the command's time (docs/speed.md)."""
     location = location or store.Location(path=index_dir)
     cache = index_dir / "cache"
     timings: dict[str, float] = {}
@@ -121,6 +129,36 @@ def build(
         timings["describe"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        counted = count_trends(corpus, result, settings.topics, tokens)
+        tokens.keep()
+        timings["trends"] = time.perf_counter() - t
+
+        def commit(result: topics.TopicResult, labeler: Labeler | None, described: dict, brief: Brief,
+                   shared: store.Shared | None = None, **extra) -> dict:
+            t = time.perf_counter()
+            writer = store.begin(client, location.names, lease)
+            _write(writer, corpus, result, vectors, progress, counted.period, shared)
+            timings["write"] = time.perf_counter() - t
+            timings["total"] = time.perf_counter() - started
+            manifest = {**_manifest(corpus, settings, location, llm if labeler is not None else None, result,
+                                    vectors, embed_stats, labeler, timings),
+                        "descriptions": described, "brief": brief.as_dict(), "trends": counted.as_dict(), **extra}
+            writer.commit(manifest)
+            manifest = {**manifest, "generation": writer.generation}
+            if location.path is not None:
+                store.write_manifest_file(index_dir, manifest, location.index)
+            return manifest
+
+        first = None
+        if ready is not None and llm is not None:  # keyword labels first, the model's as the next generation
+            early = dataclasses.replace(result, topics=copy.deepcopy(result.topics),
+                                        themes=copy.deepcopy(result.themes))
+            _, described = _label(early, documents, central, embed, None, settings, cache, progress)
+            brief, described["brief"] = _brief(early, documents, embed, None)
+            first = commit(early, None, described, brief, labels_pending=True)["generation"]
+            ready(first)
+
+        t = time.perf_counter()
         labeler, described = _label(result, documents, central, embed, llm, settings, cache, progress)
         if topics_from is not None:
             _keep_labels(result, topics_from.labels)
@@ -130,22 +168,9 @@ def build(
         brief, described["brief"] = _brief(result, documents, embed, labeler)
         timings["describe"] += time.perf_counter() - t
 
-        t = time.perf_counter()
-        counted = count_trends(corpus, result, settings.topics, tokens)
-        tokens.keep()
-        timings["trends"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        writer = store.begin(client, location.names, lease)
-        _write(writer, corpus, result, vectors, progress, counted.period)
-        timings["write"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-
-        manifest = {**_manifest(corpus, settings, location, llm, result, vectors, embed_stats, labeler, timings),
-                    "descriptions": described, "brief": brief.as_dict(), "trends": counted.as_dict()}
-        writer.commit(manifest)
-        if location.path is not None:
-            store.write_manifest_file(index_dir, {**manifest, "generation": writer.generation}, location.index)
+        # the labelled generation shares the documents the first one wrote: only the topics differ
+        manifest = commit(result, labeler, described, brief,
+                          None if first is None else store.Shared((first,), len(corpus)))
         # renames, merges and splits made on an index of these settings, redone where their topics still are
         try:
             replayed = refine.replay(location, client, lease, refinements, llm=llm, embedder=model, log=log)
@@ -154,7 +179,7 @@ def build(
             replayed = refine.Replayed()
         if replayed.generation is not None:
             return IndexResult(replayed.manifest, replayed.topics, replayed.themes)
-        return IndexResult({**manifest, "generation": writer.generation}, result.topics, result.themes)
+        return IndexResult(manifest, result.topics, result.themes)
 
 
 def _embed(corpus: Corpus, settings: IndexSettings, cache: Path, progress: Progress,
@@ -237,9 +262,9 @@ def count_trends(corpus: Corpus, result: topics.TopicResult, params: topics.Topi
 
 
 def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vectors: np.ndarray,
-           progress: Progress, period: str | None = None) -> None:
+           progress: Progress, period: str | None = None, shared: store.Shared | None = None) -> None:
     """The documents (with their topic, theme, map position, date, period and facet values), the topics and
-    the themes, uncommitted."""
+    the themes, uncommitted; with ``shared``, the documents are those parts' (store.Writer.write_documents)."""
     theme_of = {tp.id: tp.theme for tp in result.topics}
     records = [
         DocumentRecord(d.id, d.text, d.title, int(result.assignments[i]), float(result.probabilities[i]),
@@ -249,7 +274,8 @@ def _write(writer: store.Writer, corpus: Corpus, result: topics.TopicResult, vec
                        fields=dict(d.fields))
         for i, d in enumerate(corpus.documents)
     ]
-    writer.write_documents(records, vectors, progress("writing", len(corpus)))
+    writer.write_documents(records, vectors, progress("writing", len(corpus) - (shared.held if shared else 0)),
+                           shared=shared)
     writer.write_topics(result.topics)
     writer.write_themes(result.themes)
 

@@ -19,6 +19,8 @@ def mismatch(manifest: dict, source: str, limit: int | None, embedding_model: st
     built_with = manifest.get("models", {}).get("embedding_name")
     if built_with != embedding_model:
         return f"it was built with the embedding model {built_with}"
+    if manifest.get("labels_pending"):  # the chat opened before the model's labels, and closed before them
+        return "its topics have keyword labels only: the model's were not all written"
     documents, sampled_from = corpus.get("documents"), corpus.get("sampled_from")
     if limit is None and sampled_from is not None:
         return f"it holds a sample of {documents} documents, not all {sampled_from}"

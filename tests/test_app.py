@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.fakes import FakeLLM
 from topictalk.agent.conversation import Reply, Source
+from topictalk.agent.llm import Background
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.schema import Topic
 from topictalk.ui import app, render
@@ -373,6 +374,8 @@ def test_demo_reuses_an_index_only_for_the_same_corpus():
              "models": {"embedding_name": "bundled"}}
     assert _reusable(small, "files: a.csv", 8000, "bundled") is None  # fewer documents than the limit: all of them
     assert _reusable(small, "files: a.csv", None, "bundled") is None
+    # a demo closed before the model's labels were all written is built again (its caches keep what was done)
+    assert "keyword labels only" in _reusable({**small, "labels_pending": True}, "files: a.csv", None, "bundled")
 
 
 # -- what model and document text may become in the page ----------------------------------------------
@@ -523,8 +526,10 @@ def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
         loaded.append(FakeLLM())
         return loaded[-1]
 
-    def build(corpus, index_dir, settings, llm, **kw):
+    def build(corpus, index_dir, settings, llm, ready=None, **kw):
         used.append(llm)
+        if ready is not None:  # the topics are committed: the chat may open while the model labels them
+            ready(1)
         return SimpleNamespace(topics=[], themes=[], manifest={
             "counts": {"topics": 0, "themes": 0, "outliers": 0, "outlier_share": 0.0, "placed": 0},
             "corpus": {"documents": len(corpus)},
@@ -537,7 +542,8 @@ def test_demo_loads_the_model_once_for_labels_and_chat(tmp_path, monkeypatch):
     monkeypatch.setattr(app, "serve", lambda demo, options, log=print: None)
     (tmp_path / "p.csv").write_text("text\none\ntwo\nthree\n")
     cli.main(["demo", "--input", str(tmp_path / "p.csv"), "--limit", "3", "--index-dir", str(tmp_path / "idx")])
-    assert len(loaded) == 1 and used == [loaded[0], loaded[0]]  # one model labels the topics, then chats
+    # one model labels the topics (on a CPU behind the chat's questions: agent/priority.py) and chats
+    assert len(loaded) == 1 and isinstance(used[0], Background) and used[0].model is loaded[0] and used[1] is loaded[0]
 
 
 def test_the_map_draws_titles_and_labels_as_text_not_markup():
@@ -568,8 +574,10 @@ def test_demo_indexes_the_bundled_sample_when_the_hub_cannot_be_reached(tmp_path
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens: refused at once
     built = []
 
-    def build(corpus, index_dir, settings, llm, **kw):
+    def build(corpus, index_dir, settings, llm, ready=None, **kw):
         built.append(corpus)
+        if ready is not None:
+            ready(1)
         return SimpleNamespace(topics=[], themes=[], manifest={
             "counts": {"topics": 0, "themes": 0, "outliers": 0, "outlier_share": 0.0, "placed": 0}, "corpus": {"documents": len(corpus)},
             "generation": 1, "timings": {"total": 0.0}})

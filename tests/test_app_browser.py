@@ -807,3 +807,21 @@ def test_an_editor_renames_a_topic_in_the_table_and_a_reader_cannot(browser, edi
     assert "may read the topics, not change them" in said
     assert "Guest's name" not in {t.label for t in store.open_reader(store.Location(path=folder)).topics()}
     guest.context.close()
+
+
+def test_a_page_opened_after_a_newer_generation_shows_its_labels_in_the_table_and_the_map(browser, editable_app):
+    # `topictalk demo` on a CPU opens the chat with keyword labels and commits the model's later, from
+    # another thread: a page loaded then shows them, though the app was built with the first ones
+    from topictalk.indexing import refine, store
+
+    url, folder = editable_app
+    topic = [t for t in store.open_reader(store.Location(path=folder)).topics() if not t.is_outlier][-1]
+    refine.rename(store.Location(path=folder), topic.id, "Named Later")
+    page = logged_in(browser, url)
+    page.get_by_role("tab", name="Topics").click()
+    page.locator("#tt-topics").get_by_text("Named Later").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Map").click()
+    page.wait_for_function("() => document.querySelector('#tt-map') && "
+                           "document.querySelector('#tt-map').textContent.includes('Named Later')",
+                           timeout=30_000)
+    page.context.close()

@@ -205,6 +205,41 @@ def test_reindex_never_breaks_an_open_chat_index(built, tmp_path):
         topics_json(index), key=lambda t: (t["topic"] == -1, -t["count"], t["topic"]))]
 
 
+def test_the_demo_commits_keyword_labels_first_and_the_models_labels_as_the_next_generation(built, tmp_path):
+    """On a CPU `topictalk demo` opens the chat once the topics exist: the model's labels follow as the next
+    generation, which an open reader moves to. Same settings as the built index: every answer is cached."""
+    from topictalk.indexing import store
+    from topictalk.ui import cli
+
+    index = tmp_path / "index"
+    shutil.copytree(built, index)
+    before = manifest(index)["generation"]
+    args = cli.build_parser().parse_args(["demo", "--input", str(ARXIV), "--limit", str(N), "--index-dir",
+                                          str(index), "--quiet", "--llm", "bundled"])
+    said: list[str] = []
+    model = cli.SharedModel("bundled")
+    try:
+        labelling = cli._index_then_label_in_background(args, model, said.append)
+        location = store.Location(path=index)
+        first = store.open_reader(location)
+        first.follow_s = 0
+        if labelling.is_alive():  # the thread may be done already: then the reader moves on below
+            assert first.manifest["generation"] == before + 1 and first.manifest["labels_pending"]
+            assert {t.label_source for t in first.topics()} <= {"keywords", "outliers"}
+        labelling.join(300)
+        assert not labelling.is_alive()
+    finally:
+        model.close()
+    assert first.refresh()  # the same reader moves to the labelled generation, as an open chat does
+    labelled = first.manifest
+    assert labelled["generation"] == before + 2 and "labels_pending" not in labelled
+    assert labelled["cache"]["labels"]["asked"] == 0  # all from the cache: the same labels as `index` gave
+    assert [(t["topic"], t["label"]) for t in topics_json(index)] == [(t["topic"], t["label"])
+                                                                       for t in topics_json(built)]
+    assert first.parts[0] == before + 1  # the labelled generation shares the documents the first one wrote
+    assert any("labels and descriptions are written" in line for line in said), said
+
+
 SAMPLE = 600  # 11 topics: enough for themes over topics
 
 

@@ -15,7 +15,6 @@ and runs the server.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
 import math
@@ -254,8 +253,11 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
     shown = sum(1 for t in index.topics if not t.is_outlier)
     coords = index.reader.coordinates()
     points = map_mod.Points.from_coordinates(coords)
-    draw = functools.partial(map_mod.figure, points, map_mod.labels_of(index.topics), map_points,
-                             map_mod.labels_of(themes), map_mod.descriptions_of(index.topics))
+    built = index.manifest.get("generation")
+
+    def draw(**only):  # the live generation's labels: `demo` writes the model's after the page opened
+        return map_mod.figure(points, map_mod.labels_of(index.topics), map_points, map_mod.labels_of(index.themes),
+                              map_mod.descriptions_of(index.topics), **only)
     trends = trends_view.TrendsView.load(index, coords)  # None for an index without dates or groups
     limit = concurrency_for(model)
     corpus = index.manifest.get("corpus", {})
@@ -389,6 +391,26 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         search.change(lambda q: topic_tree.topic_frame(render.filter_rows(rows, q)), search,
                       table, queue=False)
 
+        def redrawn() -> tuple:
+            """The table and the map of the live generation (after an edit, or the model's labels)."""
+            rows[:] = render.table_rows(index.topics, index.themes)
+            return topic_tree.topic_frame(rows), draw()
+
+        drawn_for: dict[int, tuple] = {}  # the newest generation's table and map, drawn once for every page
+
+        def newer_labels():
+            """A page (re)loaded after a newer generation than the app was built with shows its labels:
+            `topictalk demo` on a CPU opens the chat with keyword labels and the model's follow."""
+            generation = index.manifest.get("generation")
+            if generation == built:
+                return gr.skip(), gr.skip()
+            if generation not in drawn_for:
+                drawn_for.clear()
+                drawn_for[generation] = redrawn()
+            return drawn_for[generation]
+
+        demo.load(newer_labels, None, [table, map_plot], queue=False)
+
         if edit_form is not None:
             def edit(action, ids_text, label, request):
                 if not editing.allows(request.username):
@@ -400,11 +422,9 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 except TopictalkError as err:
                     return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
-                rows[:] = render.table_rows(index.topics, index.themes)
-                fresh = map_mod.figure(points, map_mod.labels_of(index.topics), map_points,
-                                       map_mod.labels_of(index.themes), map_mod.descriptions_of(index.topics))
+                frame, fresh = redrawn()
                 # the subtopics shown were a topic of the old generation (merged, split or renamed away): closed
-                return safe_markdown(said), topic_tree.topic_frame(rows), fresh, "", gr.Dataframe(visible=False)
+                return safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False)
 
             def edit_with(action: str):
                 def run(ids_text, label, request):

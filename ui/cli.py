@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from topictalk.indexing import errors, fingerprint, imports
@@ -74,12 +74,16 @@ class SharedModel:
 
     def close(self) -> None:
         if self._model is not None:
+            self._model.priority.close()  # labels written in the background stop first (they hold the model)
             self._model.close()
             self._model = None
 
 
-def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
-    """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open)."""
+def _index(args: argparse.Namespace, shared: SharedModel | None = None,
+           ready: Callable[[int], None] | None = None) -> int:
+    """Build (or rebuild) the topic index of a corpus (labelled by ``shared``'s model when given, left open).
+    ``ready``: commit keyword labels first and call it, then let the model label behind people's questions
+    (pipeline.build's ``ready``; `demo` on a CPU)."""
     from topictalk.indexing import bertopic_model, pipeline
     from topictalk.indexing.labels import LabelSettings
     from topictalk.indexing.topics import TopicParams
@@ -112,13 +116,18 @@ def _index(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     )
     owned = None if shared is not None else SharedModel(cfg.llm)
     llm = None if args.no_llm else (shared or owned).get()
+    if llm is not None and ready is not None:
+        from topictalk.agent.llm import Background
+
+        llm = Background(llm)
     try:
         result = pipeline.build(corpus, index_dir, settings, llm, location=location,
-                                progress=progress.bars(args.quiet), log=log, topics_from=topics_from)
+                                progress=progress.bars(args.quiet), log=log, topics_from=topics_from, ready=ready)
     finally:
         if owned is not None:
             owned.close()
-    print(tables.format_table(result.topics, result.themes))
+    if ready is None:  # else the chat's log is on this terminal: the table is in the app
+        print(tables.format_table(result.topics, result.themes))
     m = result.manifest
     c = m["counts"]
     rest = (f"{c['outliers']} outliers ({100 * c['outlier_share']:.1f}%)" if c["outliers"]
@@ -374,10 +383,40 @@ def _demo(args: argparse.Namespace) -> int:
                 "pass another --index-dir to build a new one")
         else:
             log(f"building the index in {location}: {why}")
-            _index(args, model)
+            if args.no_llm or args.wait_for_labels or _has_gpu():
+                _index(args, model)
+            else:
+                _index_then_label_in_background(args, model, log)
         return _chat(args, model)
     finally:
         model.close()
+
+
+def _index_then_label_in_background(args: argparse.Namespace, model: SharedModel, log) -> threading.Thread:  # noqa: ANN001
+    """Index with keyword labels and return once they are committed, while the model goes on to write the
+    labels and descriptions in a thread, behind every question (agent/priority.py): on a CPU the labels are
+    most of the demo's time (~7 s each with AVX2 only), and the chat, the table and the map need none."""
+    committed, failed = threading.Event(), []
+
+    def run() -> None:
+        try:
+            _index(args, model, ready=lambda generation: committed.set())
+            log("the model's labels and descriptions are written; the chat uses them now (reload the page for "
+                "the topic table and the map)")
+        except BaseException as err:  # noqa: BLE001 - said here: this thread's errors reach no caller
+            failed.append(err)
+            if committed.is_set():
+                log(f"warning: the labels were not all written ({err}); the topics keep their keyword labels "
+                    "until `topictalk demo` runs again")
+
+    thread = threading.Thread(target=run, name="topictalk-labels", daemon=True)
+    thread.start()
+    while not committed.is_set() and thread.is_alive():
+        committed.wait(0.2)
+    if not committed.is_set():
+        raise failed[0] if failed else TopictalkError("the index was not written")
+    log("the chat opens with keyword labels while the model writes its own (a question comes first)")
+    return thread
 
 
 def _map(args: argparse.Namespace) -> int:
@@ -470,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "When the hub cannot be reached, the 2,000 arXiv abstracts bundled with topictalk "
                                    "are indexed instead.")
     options.index_options(p)
+    p.add_argument("--wait-for-labels", action="store_true",
+                   help="open the chat once the model has labelled the topics; without a GPU it opens as soon as "
+                        "the topics exist, with keyword labels, and the model's labels follow")
     options.serve_options(p)
     p.set_defaults(gc=False)  # demo indexes as `index` does, never only collects
     p.set_defaults(func=_demo)
