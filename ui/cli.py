@@ -320,9 +320,9 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
 REVISED = "(Checked against its sources, the answer above is replaced by:)"
 REFERENCE_DATASET = "CShorten/ML-ArXiv-Papers"
 # Without a GPU the demo indexes a sample: embedding and one bundled-LLM label per topic and theme grow
-# with it. Measured (bench/chat_start.py --demo, 2-core AVX-512 host): 1,500 of the bundled abstracts make
-# 20 topics in 6 themes, 29 label calls at ~8 s, and the chat page answers after ~270 s; issue 28's three
-# minutes (on an AVX2 host, where a label takes ~3x longer) is not met.
+# with it. Measured (bench/chat_start.py --demo, 2-core AVX2 EPYC): 1,500 of the bundled abstracts make
+# 19 topics in 6 themes; the page answers after ~88 s with keyword labels, and the model's 26 labels are
+# in after ~350 s (280 s to the page when the chat waited for them).
 CPU_SAMPLE = 1500
 
 
@@ -363,8 +363,8 @@ def _demo(args: argparse.Namespace) -> int:
     elif args.limit is None and not _has_gpu():
         args.limit = CPU_SAMPLE
         log(f"no GPU: indexing a reproducible sample of at most {CPU_SAMPLE:,} documents (seed {args.seed}), "
-            "4-5 minutes on a fast 2-core CPU, most of it the labels; --limit N changes it, --limit 0 indexes every "
-            "document")
+            "the chat opens in 1-2 minutes on a 2-core CPU and the model's labels follow in about 4 more; --limit N "
+            "changes it, --limit 0 indexes every document")
     cfg = config_mod.load({"llm": args.llm, "embedding_model": args.embedding_model, "index_dir": args.index_dir})
     _, location = _location(args, cfg)
     source = _corpus_source(args)
