@@ -209,21 +209,24 @@ class LlamaCppModel(Model):
                 self._compute(parts.close)  # a stopped answer stops decoding here, not at garbage collection
 
     def complete_many(self, conversations: Sequence[Sequence[Message]],
-                      options: GenerationOptions = GenerationOptions()) -> list[str]:
+                      options: GenerationOptions = GenerationOptions(),
+                      stopping: threading.Event | None = None) -> list[str | None]:
         """The answers decoded together, a few at a time (agent/llamacpp_batch.py): on a CPU a step of
         several sequences costs little more than a step of one. The KV cache of the last single answer is
-        left as it was."""
+        left as it was. ``stopping`` as in the base class: the answers not finished when it is set are None."""
         self.check(options)
         prompts = [self.tokenize(self.render(m)) for m in conversations]
         rooms = [min(options.max_tokens, self.room(len(p))) for p in prompts]
-        answers: list[str] = []
+        answers: list[str | None] = []
         for part in groups([len(p) + r for p, r in zip(prompts, rooms)], kv_bytes_per_token(self._llm)):
-            if len(part) == 1:  # alone, it reads the shared start from the single answers' cache
-                answers.append(self.complete(conversations[part.start], options))
-                continue
-            with self._lock:
-                answers += self._compute(complete_together, self._llm, prompts[part.start:part.stop],
-                                         rooms[part.start:part.stop], options)
+            if stopping is not None and stopping.is_set():
+                answers += [None] * len(part)
+            elif len(part) == 1:  # alone, it reads the shared start from the single answers' cache
+                answers.append(self._complete_unless_stopped(conversations[part.start], options, stopping))
+            else:
+                with self._lock:
+                    answers += self._compute(complete_together, self._llm, prompts[part.start:part.stop],
+                                             rooms[part.start:part.stop], options, stopping)
         return answers
 
     def prefill(self, messages: Sequence[Message]) -> None:

@@ -24,6 +24,7 @@ MAX_SEQUENCES = 8  # answers decoded together at most; a run killed midway keeps
 KV_BUDGET = 1 << 30  # bytes of KV cache a batch may take (f16): 8 label prompts of the 1.5B take ~0.12 GB,
 # of Llama-2-13B ~3.5 GB, which a CPU user's memory may not have beside the weights
 READ_BATCH = 128  # prompt tokens a decode call reads; 512 (llama-cpp-python's n_batch) read 10-20% slower on 2 cores
+STOPPABLE_READ = 32  # ... and a stoppable batch's: work behind a person's question stops within ~1 s (AVX2)
 PENALTY_LAST_N = 64  # llama-cpp-python's last_n_tokens_size: the answer's tokens the repeat penalty sees
 
 
@@ -94,11 +95,16 @@ def groups(lengths: Sequence[int], per_token: int, budget: int = KV_BUDGET) -> l
     return out
 
 
-def complete_together(llm, prompts: Sequence[list[int]], rooms: Sequence[int],
-                      options: GenerationOptions) -> list[str]:
+class _Stopped(Exception):
+    """``stopping`` was set between two decode calls."""
+
+
+def complete_together(llm, prompts: Sequence[list[int]], rooms: Sequence[int], options: GenerationOptions,
+                      stopping=None) -> list[str | None]:
     """The answers to ``prompts`` (token ids) from ``llm`` (a loaded ``llama_cpp.Llama``), each at most
     ``min(options.max_tokens, room)`` tokens, cut before the first of ``options.stop``. Runs llama.cpp:
-    call it on the model's compute thread."""
+    call it on the model's compute thread. ``stopping`` (a ``threading.Event``), looked at between two
+    decode calls, ends it early: an answer not finished by then is None (ask it again)."""
     import llama_cpp
     from llama_cpp._internals import LlamaBatch, LlamaContext
 
@@ -114,34 +120,42 @@ def complete_together(llm, prompts: Sequence[list[int]], rooms: Sequence[int],
     try:
         shared = _shared_prefix([s.prompt for s in seqs])
         work = [(0, t, i) for i, t in enumerate(seqs[0].prompt[:shared])]  # read once, as sequence 0
-        _read(ctx, batch, work)
+        _read(ctx, batch, work, stopping=stopping)
         for k in range(1, len(seqs)):
             llama_cpp.llama_memory_seq_cp(ctx.memory, 0, k, 0, shared)
         # every prompt's rest but its last token; that one is fed as the first step's, whose logits the
         # first answer token is drawn from (llama.cpp keeps the logits of the last decode call only)
-        _read(ctx, batch, [(k, t, shared + j) for k, s in enumerate(seqs) for j, t in enumerate(s.prompt[shared:-1])])
+        _read(ctx, batch, [(k, t, shared + j) for k, s in enumerate(seqs) for j, t in enumerate(s.prompt[shared:-1])],
+              stopping=stopping)
         for s in seqs:
             s.last, s.position = s.prompt[-1], len(s.prompt) - 1
         while live := [k for k, s in enumerate(seqs) if not s.done]:
             rows = _read(ctx, batch, [(k, seqs[k].last, seqs[k].position) for k in live],
-                         {(k, seqs[k].position) for k in live})
+                         {(k, seqs[k].position) for k in live}, stopping)
             for k in live:
                 seqs[k].position += 1
                 _draw(seqs[k], ctx, rows[k], vocab, options)
+    except _Stopped:
+        pass  # the answers not done are None below
     finally:
         batch.close()
         ctx.close()
         for s in seqs:
             s.sampler.close()
-    return ["".join(cut_at_stop([bytes(s.out).decode("utf-8", errors="ignore")], options.stop)) for s in seqs]
+    return ["".join(cut_at_stop([bytes(s.out).decode("utf-8", errors="ignore")], options.stop)) if s.done else None
+            for s in seqs]
 
 
-def _read(ctx, batch, work: list[tuple[int, int, int]], wanted: set[tuple[int, int]] = frozenset()) -> dict[int, int]:
+def _read(ctx, batch, work: list[tuple[int, int, int]], wanted: set[tuple[int, int]] = frozenset(),
+          stopping=None) -> dict[int, int]:
     """Decode ``work`` ((sequence, token, position) each) in calls of at most the batch's size; the batch row
-    of each ``wanted`` (sequence, position) in the call that read it, by sequence."""
+    of each ``wanted`` (sequence, position) in the call that read it, by sequence. :class:`_Stopped` when
+    ``stopping`` is set before a call; with one, a call reads at most STOPPABLE_READ tokens (it stops sooner)."""
     rows: dict[int, int] = {}
-    cap = batch._n_tokens
+    cap = batch._n_tokens if stopping is None else min(batch._n_tokens, STOPPABLE_READ)
     for start in range(0, len(work), cap):
+        if stopping is not None and stopping.is_set():
+            raise _Stopped
         part = work[start:start + cap]
         b = batch.batch
         b.n_tokens = len(part)

@@ -231,18 +231,23 @@ class Model(ABC):
         chunks = _until(stopping, self._stream(messages, options, usage, stopping))
         return Response(_first(self.priority, chunks), usage, stopping)
 
-    def complete_in_background(self, messages: Sequence[Message],
-                               options: GenerationOptions = GenerationOptions()) -> str:
-        """:meth:`complete` behind every person's call: asked when nobody has asked for a few seconds, and
-        asked again from the start when a person's call stopped it (agent/priority.py)."""
+    def complete_in_background(self, conversations: Sequence[Sequence[Message]],
+                               options: GenerationOptions = GenerationOptions()) -> list[str]:
+        """:meth:`complete_many` behind every person's call (agent/priority.py): asked when nobody has asked
+        for a few seconds; when a person's call stops it, the answers it finished are kept and the others
+        asked again."""
         self.check(options)
+        answers: list[str | None] = [None] * len(conversations)
 
-        def once(stopping: threading.Event) -> str:
-            usage = Usage()
-            return Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage,
-                            stopping).text()
+        def missing(stopping: threading.Event) -> None:
+            left = [i for i, a in enumerate(answers) if a is None]
+            for i, answer in zip(left, self.complete_many([conversations[i] for i in left], options, stopping)):
+                answers[i] = answer
+            if any(a is None for a in answers) and not stopping.is_set():
+                raise TopictalkError(f"{type(self).__name__}.complete_many left an answer out")
 
-        return self.priority.background(once)
+        self.priority.background(missing)
+        return answers  # type: ignore[return-value] - each one a str once background() returns
 
     @abstractmethod
     def _stream(self, messages: Sequence[Message], options: GenerationOptions, usage: Usage,
@@ -279,14 +284,31 @@ class Model(ABC):
         return self.generate(messages, options)
 
     def complete_many(self, conversations: Sequence[Sequence[Message]],
-                      options: GenerationOptions = GenerationOptions()) -> list[str]:
+                      options: GenerationOptions = GenerationOptions(),
+                      stopping: threading.Event | None = None) -> list[str | None]:
         """:meth:`complete` for each message list, answers in the same order.
 
         One at a time here (llama.cpp: each prompt reuses the previous one's
         KV cache prefix); runtimes that batch override it. Under greedy
         decoding (``temperature=0``) the answers equal one-at-a-time ones.
+        With ``stopping``, an answer not finished when it is set is None
+        (work behind people's questions asks it again: :class:`Background`).
         """
-        return [self.complete(m, options) for m in conversations]
+        if stopping is None:
+            return [self.complete(m, options) for m in conversations]
+        return [self._complete_unless_stopped(m, options, stopping) for m in conversations]
+
+    def _complete_unless_stopped(self, messages: Sequence[Message], options: GenerationOptions,
+                                 stopping: threading.Event | None) -> str | None:
+        """The whole answer, or None when ``stopping`` was set before it ended; not a person's call."""
+        if stopping is None:
+            return self.complete(messages, options)
+        if stopping.is_set():
+            return None
+        self.check(options)
+        usage = Usage()
+        text = Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage, stopping).text()
+        return None if stopping.is_set() else text
 
     def neutralize_messages(self, messages: Sequence[Message]) -> list[Message]:
         """Message contents unable to forge a turn: the fixed list plus this model's own tokens."""
@@ -321,21 +343,25 @@ class Model(ABC):
 
 class Background:
     """A model as the labeler sees it while people chat with it (`topictalk demo` labels the topics with
-    the chat open): every answer asked behind people's (:meth:`Model.complete_in_background`) and one at a
-    time, since a batch of several could not stop for a question. The same identity: the same cache."""
-
-    batches = False
+    the chat open): every answer asked behind people's (:meth:`Model.complete_in_background`), in the
+    model's batches. The same identity: the same cache."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.spec = model.spec
         self.identity = model.identity
+        self.batches = model.batches
+        self.batch_size = getattr(model, "batch_size", None)
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
 
     def complete(self, messages: Sequence[Message], options: GenerationOptions = GenerationOptions()) -> str:
-        return self.model.complete_in_background(messages, options)
+        return self.model.complete_in_background([messages], options)[0]
+
+    def complete_many(self, conversations: Sequence[Sequence[Message]],
+                      options: GenerationOptions = GenerationOptions()) -> list[str]:
+        return self.model.complete_in_background(conversations, options)
 
     def runtime(self) -> dict:
         return self.model.runtime()

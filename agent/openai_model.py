@@ -139,8 +139,12 @@ class OpenAIModel(Model):
             raise TopictalkError(f"the server at {self.base_url} refused the request: {err.message}") from err
 
     def complete_many(self, conversations: Sequence[Sequence[Message]],
-                      options: GenerationOptions = GenerationOptions()) -> list[str]:
-        """Up to :attr:`concurrency` requests in flight, so that the server batches them; answers in order."""
+                      options: GenerationOptions = GenerationOptions(),
+                      stopping: threading.Event | None = None) -> list[str | None]:
+        """Up to :attr:`concurrency` requests in flight, so that the server batches them; answers in order.
+        With ``stopping``: one at a time, as the base class does (work behind people's questions)."""
+        if stopping is not None:
+            return super().complete_many(conversations, options, stopping)
         self.check(options)
         if not conversations:
             return []

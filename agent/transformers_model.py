@@ -181,14 +181,18 @@ class TransformersModel(Model):
         return out
 
     def complete_many(self, conversations: Sequence[Sequence[Message]],
-                      options: GenerationOptions = GenerationOptions()) -> list[str]:
-        """Batched ``generate`` with left padding, as many prompts at a time as memory allows.
+                      options: GenerationOptions = GenerationOptions(),
+                      stopping: threading.Event | None = None) -> list[str | None]:
+        """Batched ``generate`` with left padding, as many prompts at a time as memory allows; with
+        ``stopping``, one at a time as the base class does (work behind people's questions).
 
         Under greedy decoding (``temperature=0``) each answer equals the one
         :meth:`complete` gives alone: padding is masked from attention and
         from the repetition penalty. Sampled answers differ from sequential
         ones (one random stream is shared by the batch).
         """
+        if stopping is not None:
+            return super().complete_many(conversations, options, stopping)
         self.check(options)
         rows = [self._encode(self.render(m)) for m in conversations]
         for row in rows:

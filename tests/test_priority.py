@@ -116,12 +116,37 @@ def test_a_background_answer_stopped_midway_is_never_returned_as_the_answer():
                 go_on.wait(5)
 
     model._stream = slow_once
-    thread, out = run_in_thread(lambda: model.complete_in_background([{"role": "user", "content": "label"}]))
+    thread, out = run_in_thread(lambda: model.complete_in_background([[{"role": "user", "content": "label"}]]))
     assert first_word.wait(5)
     with model.priority.person():
         go_on.set()
     thread.join(5)
-    assert out == ["one two three four five six"] and model.priority.stopped == 1 and len(model.calls) == 2
+    assert out == [["one two three four five six"]] and model.priority.stopped == 1 and len(model.calls) == 2
+
+
+def test_a_batch_stopped_for_a_person_keeps_the_answers_it_finished_and_asks_only_the_rest():
+    model = FakeLLM(lambda messages: f"Label {messages[-1]['content']}")
+    model.priority.quiet_s = 0.0
+    second_started, go_on = threading.Event(), threading.Event()
+    real_stream = model._stream
+
+    def pausing(messages, options, usage, stopping):
+        for chunk in real_stream(messages, options, usage, stopping):
+            yield chunk
+            if messages[-1]["content"] == "b" and not go_on.is_set():  # a person comes while b is written
+                second_started.set()
+                go_on.wait(5)
+
+    model._stream = pausing
+    labeler_view = Background(model)
+    asked = [[{"role": "user", "content": c}] for c in "abc"]
+    thread, out = run_in_thread(lambda: labeler_view.complete_many(asked))
+    assert second_started.wait(5)
+    with model.priority.person():
+        go_on.set()
+    thread.join(5)
+    assert out == [["Label a", "Label b", "Label c"]]
+    assert [c[-1]["content"] for c in model.calls] == ["a", "b", "b", "c"]  # a kept, b asked again
 
 
 @pytest.mark.parametrize("quiet", [0.0, 0.2])

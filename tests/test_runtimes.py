@@ -184,6 +184,25 @@ def test_llamacpp_answers_together_keep_max_tokens_stop_and_the_single_answers_c
     assert again.usage.cached_tokens >= again.usage.prompt_tokens - 1
 
 
+def test_llamacpp_answers_together_stop_between_steps_and_keep_the_answers_already_finished(bundled_llm):
+    # labels written behind a person's question (agent/priority.py): a stopped batch gives None for each
+    # answer not finished, and the finished ones are the answers an unstopped batch gives
+    short = [{"role": "user", "content": "Reply with the single word yes."}]
+    long = [{"role": "user", "content": "Count from 1 to 40, one number per line."}]
+    greedy = GenerationOptions(max_tokens=80, temperature=0)
+    whole = bundled_llm.complete_many([short, long], greedy)
+    assert all(whole)
+    mixed = None
+    for looks in range(0, 400, 4):  # stopped after more and more steps, until the short answer is done
+        answers = bundled_llm.complete_many([short, long], greedy, StopAfter(looks))
+        assert all(a is None or a == w for a, w in zip(answers, whole))
+        if answers[0] is not None and answers[1] is None:
+            mixed = looks
+            break
+    assert mixed is not None
+    assert bundled_llm.complete_many([short, long], greedy, StopAfter(0)) == [None, None]
+
+
 def test_answers_are_decoded_together_within_the_sequence_and_memory_limits():
     from topictalk.agent.llamacpp_batch import MAX_SEQUENCES, groups
 
