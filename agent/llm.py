@@ -107,7 +107,7 @@ class Response:
             close()
 
 
-def _first(priority: Priority, chunks: Iterator[str]) -> Iterator[str]:
+def _as_persons(priority: Priority, chunks: Iterator[str]) -> Iterator[str]:
     """``chunks`` as a person's call of ``priority``: from the first chunk asked to the last (or close)."""
     with priority.person():
         yield from chunks
@@ -229,7 +229,7 @@ class Model(ABC):
         usage = Usage()
         stopping = stopping if stopping is not None else threading.Event()
         chunks = _until(stopping, self._stream(messages, options, usage, stopping))
-        return Response(_first(self.priority, chunks), usage, stopping)
+        return Response(_as_persons(self.priority, chunks), usage, stopping)
 
     def complete_in_background(self, conversations: Sequence[Sequence[Message]],
                                options: GenerationOptions = GenerationOptions()) -> list[str]:

@@ -321,8 +321,8 @@ REVISED = "(Checked against its sources, the answer above is replaced by:)"
 REFERENCE_DATASET = "CShorten/ML-ArXiv-Papers"
 # Without a GPU the demo indexes a sample: embedding and one bundled-LLM label per topic and theme grow
 # with it. Measured (bench/chat_start.py --demo, 2-core AVX2 EPYC): 1,500 of the bundled abstracts make
-# 19 topics in 6 themes; the page answers after ~88 s with keyword labels, and the model's 26 labels are
-# in after ~350 s (280 s to the page when the chat waited for them).
+# 19 topics in 6 themes; the page answers after ~90 s with keyword labels, and the model's labels are
+# in after ~305 s with nobody asking (282 s to the page when the chat waited for them).
 CPU_SAMPLE = 1500
 
 
