@@ -225,11 +225,16 @@ class Model(ABC):
         """The answer as a :class:`Response`; generation runs as it is iterated. Setting ``stopping``
         (or calling the response's ``stop()``) ends it between two tokens. A person's call: background
         work (:meth:`complete_in_background`) stops for it while it is iterated."""
+        return self._response(messages, options, stopping if stopping is not None else threading.Event())
+
+    def _response(self, messages: Sequence[Message], options: GenerationOptions, stopping: threading.Event,
+                  person: bool = True) -> Response:
+        """The one place a call's :class:`Response` is made: stopped by ``stopping``, and a person's call
+        (background work stops for it) unless ``person`` is False."""
         self.check(options)
         usage = Usage()
-        stopping = stopping if stopping is not None else threading.Event()
         chunks = _until(stopping, self._stream(messages, options, usage, stopping))
-        return Response(_as_persons(self.priority, chunks), usage, stopping)
+        return Response(_as_persons(self.priority, chunks) if person else chunks, usage, stopping)
 
     def complete_in_background(self, conversations: Sequence[Sequence[Message]],
                                options: GenerationOptions = GenerationOptions()) -> list[str]:
@@ -294,8 +299,6 @@ class Model(ABC):
         With ``stopping``, an answer not finished when it is set is None
         (work behind people's questions asks it again: :class:`Background`).
         """
-        if stopping is None:
-            return [self.complete(m, options) for m in conversations]
         return [self._complete_unless_stopped(m, options, stopping) for m in conversations]
 
     def _complete_unless_stopped(self, messages: Sequence[Message], options: GenerationOptions,
@@ -305,9 +308,7 @@ class Model(ABC):
             return self.complete(messages, options)
         if stopping.is_set():
             return None
-        self.check(options)
-        usage = Usage()
-        text = Response(_until(stopping, self._stream(messages, options, usage, stopping)), usage, stopping).text()
+        text = self._response(messages, options, stopping, person=False).text()
         return None if stopping.is_set() else text
 
     def neutralize_messages(self, messages: Sequence[Message]) -> list[Message]:

@@ -42,8 +42,7 @@ class Priority:
         """Around a person's call: a background call running now stops, none starts until it ends."""
         with self._changed:
             self._people += 1
-            for stopping in self._running:
-                stopping.set()
+            self._stop_running()
         try:
             yield
         finally:
@@ -58,8 +57,7 @@ class Priority:
         :meth:`person`'s. CPU work beside a label on 2 cores ran at a third of its speed."""
         with self._changed:
             self._last = self._clock()
-            for stopping in self._running:
-                stopping.set()
+            self._stop_running()
 
     def background(self, call: Callable[[threading.Event], T]) -> T:
         """``call(stopping)`` once nobody has asked for ``quiet_s`` seconds; asked again from the start while a
@@ -89,6 +87,10 @@ class Priority:
         """Stop background calls now and refuse new ones (the app is closing)."""
         with self._changed:
             self._closed = True
-            for stopping in self._running:
-                stopping.set()
+            self._stop_running()
             self._changed.notify_all()
+
+    def _stop_running(self) -> None:
+        """Set the stop event of every background call running now (under ``_changed``)."""
+        for stopping in self._running:
+            stopping.set()

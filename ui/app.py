@@ -398,16 +398,18 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
 
         drawn_for: dict[int, tuple] = {}  # the newest generation's table and map, drawn once for every page
 
-        def newer_labels():
-            """A page (re)loaded after a newer generation than the app was built with shows its labels:
-            `topictalk demo` on a CPU opens the chat with keyword labels and the model's follow."""
+        def live_views() -> tuple:
+            """:func:`redrawn` once per generation: an edit's and every page load after it share one drawing."""
             generation = index.manifest.get("generation")
-            if generation == built:
-                return gr.skip(), gr.skip()
             if generation not in drawn_for:
                 drawn_for.clear()
                 drawn_for[generation] = redrawn()
             return drawn_for[generation]
+
+        def newer_labels():
+            """A page (re)loaded after a newer generation than the app was built with shows its labels:
+            `topictalk demo` on a CPU opens the chat with keyword labels and the model's follow."""
+            return live_views() if index.manifest.get("generation") != built else (gr.skip(), gr.skip())
 
         demo.load(newer_labels, None, [table, map_plot], queue=False)
 
@@ -422,7 +424,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 except TopictalkError as err:
                     return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
-                frame, fresh = redrawn()
+                frame, fresh = live_views()
                 # the subtopics shown were a topic of the old generation (merged, split or renamed away): closed
                 return safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False)
 
