@@ -751,7 +751,7 @@ def editable_app(tmp_path_factory, arxiv_index):
     shutil.copytree(arxiv_index, folder)
     logins = [(USER, PASSWORD), ("guest", "guest-password")]
     demo = app.build(app.AppParts(TopicIndex.open(store.Location(path=folder)), FakeLLM("A label")),
-                     editing=topic_edits.editing_for([USER], False, logins))
+                     editing=topic_edits.editing_for([USER], False, logins), newer_look_s=1.0)
     demo.launch(**app.launch_options(app.ServeOptions(port=free_port(), auth=logins)))
     yield demo.local_url, folder
     demo.close()
@@ -823,5 +823,33 @@ def test_a_page_opened_after_a_newer_generation_shows_its_labels_in_the_table_an
     page.get_by_role("tab", name="Map").click()
     page.wait_for_function("() => document.querySelector('#tt-map') && "
                            "document.querySelector('#tt-map').textContent.includes('Named Later')",
+                           timeout=30_000)
+    page.context.close()
+
+
+def test_an_open_page_shows_a_newer_generations_labels_without_a_reload_and_keeps_its_search(browser, editable_app):
+    # `topictalk demo` on a CPU commits the model's labels minutes after the page opened: the page that is
+    # already open shows them (table and map) without being reloaded, filtered as its search box says
+    import json
+
+    from topictalk.indexing import refine, store
+
+    url, folder = editable_app
+    real = [t for t in store.open_reader(store.Location(path=folder)).topics() if not t.is_outlier]
+    topic, other = real[-2], real[0]
+    renamed = f"{topic.label} Renamed While Open"
+    page = logged_in(browser, url)
+    page.get_by_role("tab", name="Topics").click()
+    page.locator("#tt-topic-search textarea, #tt-topic-search input").first.fill(topic.label)
+    shows = "(s) => document.querySelector('#tt-topics').textContent.includes(s)"
+    page.wait_for_function(f"() => !({shows})({json.dumps(other.label)})", timeout=30_000)  # searched away
+    assert page.evaluate(shows, topic.label)
+    refine.rename(store.Location(path=folder), topic.id, renamed)
+    page.wait_for_function(f"() => ({shows})({json.dumps(renamed)})", timeout=30_000)
+    assert not page.evaluate(shows, other.label)  # the search still filters the new table
+    page.get_by_role("tab", name="Map").click()
+    # plotly keeps every label of the figure on its element, those of the zooms not drawn yet too
+    page.wait_for_function("() => { const plot = document.querySelector('#tt-map .js-plotly-plot'); return plot && "
+                           f"plot.layout.annotations.some(a => a.text.includes({json.dumps(renamed[:30])})); }}",
                            timeout=30_000)
     page.context.close()

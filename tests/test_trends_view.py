@@ -129,6 +129,30 @@ def test_the_filtered_map_colors_exactly_the_points_of_the_period_over_a_grey_ba
     assert sorted(xs.tolist()) == list(range(6))
 
 
+def test_a_filtered_map_is_drawn_once_a_generation_and_again_in_a_newer_ones_labels():
+    # `topictalk demo` on a CPU commits the model's labels after the app opened with keyword ones: a
+    # period's map drawn before must not be served with the old labels after
+    import gradio as gr
+
+    trends = dated(facets=FACETS)
+    view = trends_view.TrendsView(trends, TOPICS, THEMES, trends_view.filters(trends, POINT_PERIODS, POINT_FIELDS))
+    labels, generation, drawn = {2: "image, segmentation"}, [1], []
+
+    def draw(**only):
+        drawn.append(dict(labels))
+        return map_mod.figure(points(), labels, **only)
+
+    with gr.Blocks():
+        plot = gr.Plot(render=False)
+        chosen = trends_view.map_with_filter(view, plot, draw, 6, lambda: generation[0])
+    first = chosen.drawn("period:2025-02")
+    assert chosen.drawn("period:2025-02") is first and len(drawn) == 1  # every visitor gets one drawing
+    labels[2], generation[0] = "Image Segmentation", 2
+    again = chosen.drawn("period:2025-02")
+    assert len(drawn) == 2 and again is not first
+    assert "Image Segmentation" in str(again.layout.annotations) + str([t.name for t in again.data])
+
+
 def test_a_filtered_map_of_many_points_draws_at_most_the_cap_and_every_kept_point_under_it():
     n = 500
     many = map_mod.Points(np.random.default_rng(0).random(n, dtype=np.float32),

@@ -39,6 +39,9 @@ from topictalk.ui.markup import safe_markdown
 from topictalk.ui.options import APP_PORT
 
 LLM_GROUP = "llm"  # every event that runs the model shares this queue group
+# an open page looks this often for a newer generation: the model's labels `demo` writes after the page
+# opened on a CPU, an edit or an addition made from another page or a terminal
+NEWER_LOOK_S = 10.0
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
 MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see ui.guard), this is a second fence
 MAX_SHOWN_MESSAGES = 40  # chat messages a session keeps (20 turns): gradio diffs them all on every streamed token
@@ -241,9 +244,11 @@ def take_question(question: str, waiting: int, max_answers: int) -> tuple[str, s
 
 
 def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: int = QUEUE_SIZE,
-          max_answers: int = guard.MAX_ANSWERS_PER_LOGIN, editing: topic_edits.Editing | None = None):
+          max_answers: int = guard.MAX_ANSWERS_PER_LOGIN, editing: topic_edits.Editing | None = None,
+          newer_look_s: float = NEWER_LOOK_S):
     """The Blocks app (not launched). Call ``.queue()``/``serve()`` to run it. ``editing``: who may change
-    the topics in the Topics tab (None: nobody, the table is read-only)."""
+    the topics in the Topics tab (None: nobody, the table is read-only). ``newer_look_s``: how often an open
+    page looks for a newer generation of the index, to show its labels in the table and the map."""
     import gradio as gr
 
     index, model = parts.index, parts.model
@@ -319,7 +324,8 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 edit_form = topic_edits.form(gr) if editing is not None else None
             with gr.Tab("Map", id="map"):  # with a filter to a period or a group where the index has them
                 map_plot = gr.Plot(value=draw(), elem_id="tt-map", show_label=False, render=False)
-                trends_view.map_with_filter(trends, map_plot, draw, len(points))
+                map_filter = trends_view.map_with_filter(trends, map_plot, draw, len(points),
+                                                         lambda: index.manifest.get("generation"))
             trends_view.add_tab(trends)
 
         def answer(question, current):
@@ -397,36 +403,53 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             return topic_tree.topic_frame(rows), draw()
 
         drawn_for: dict[int, tuple] = {}  # the newest generation's table and map, drawn once for every page
+        drawing = threading.Lock()  # the pages that see a new generation at one tick wait for one drawing
 
         def live_views() -> tuple:
             """:func:`redrawn` once per generation: an edit's and every page load after it share one drawing."""
-            generation = index.manifest.get("generation")
-            if generation not in drawn_for:
-                drawn_for.clear()
-                drawn_for[generation] = redrawn()
-            return drawn_for[generation]
+            with drawing:
+                generation = index.manifest.get("generation")
+                if generation not in drawn_for:
+                    drawn_for.clear()
+                    drawn_for[generation] = redrawn()
+                return drawn_for[generation]
 
-        def newer_labels():
-            """A page (re)loaded after a newer generation than the app was built with shows its labels:
-            `topictalk demo` on a CPU opens the chat with keyword labels and the model's follow."""
-            return live_views() if index.manifest.get("generation") != built else (gr.skip(), gr.skip())
+        # the generation a page shows: the one the app was built with until the page loads or looks again
+        shown = gr.State(built)
+        looks = [shown, search] + ([map_filter.dropdown] if map_filter else [])
 
-        demo.load(newer_labels, None, [table, map_plot], queue=False)
+        def newer_labels(on_page, query, period=trends_view.ALL):
+            """The table (as the page's search filters it) and the map (of its period or group) of a
+            generation newer than the page shows: `topictalk demo` on a CPU opens the chat with keyword labels
+            and commits the model's after; an edit or an addition may come from another page or process."""
+            live = index.manifest.get("generation")
+            if live == on_page:
+                return gr.skip(), gr.skip(), gr.skip()
+            _, fresh = live_views()
+            if map_filter and period not in (None, "", trends_view.ALL):
+                fresh = map_filter.drawn(period)
+            return topic_tree.topic_frame(render.filter_rows(rows, query)), fresh, live
+
+        demo.load(newer_labels, looks, [table, map_plot, shown], queue=False)
+        gr.Timer(newer_look_s).tick(newer_labels, looks, [table, map_plot, shown], queue=False,
+                                    show_progress="hidden")
 
         if edit_form is not None:
             def edit(action, ids_text, label, request):
                 if not editing.allows(request.username):
-                    return topic_edits.READ_ONLY, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    return topic_edits.READ_ONLY, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 labelled = parts.model if index.manifest.get("models", {}).get("llm") else None
                 try:
                     said = topic_edits.change(action, ids_text, label, index.reader.location, llm=labelled,
                                               embedder=index.embedder)
                 except TopictalkError as err:
-                    return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    return (safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                            gr.skip())
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
                 frame, fresh = live_views()
                 # the subtopics shown were a topic of the old generation (merged, split or renamed away): closed
-                return safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False)
+                return (safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False),
+                        index.manifest.get("generation"))  # this page shows it now
 
             def edit_with(action: str):
                 def run(ids_text, label, request):
@@ -440,7 +463,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 button.click(lambda: topic_edits.WORKING, None, edit_form.outcome, queue=False,
                              show_progress="hidden").then(
                     edit_with(action), [edit_form.ids, edit_form.label],
-                    [edit_form.outcome, table, map_plot, subtopic_panel.heading, subtopic_panel.table],
+                    [edit_form.outcome, table, map_plot, subtopic_panel.heading, subtopic_panel.table, shown],
                     concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="hidden")
 
         def ask(question: str) -> Iterator[dict]:

@@ -255,25 +255,39 @@ class TrendsView:
         return " ".join(parts)
 
 
-def map_with_filter(view: TrendsView | None, plot, draw: Callable, n: int) -> None:
+def map_with_filter(view: TrendsView | None, plot, draw: Callable, n: int,
+                    generation: Callable[[], object] = lambda: None) -> MapFilter | None:
     """Render the map ``plot`` (made with ``render=False``) under a dropdown that redraws it for one period
-    or group; ``draw(only=mask, within=name)`` draws the map of ``n`` points. Without trends, the map alone."""
+    or group; ``draw(only=mask, within=name)`` draws the map of ``n`` points in the labels of the live
+    ``generation()``. Without trends, the map alone (and None)."""
     import gradio as gr
 
     if view is None or len(view.filters.options) < 2:
         plot.render()
-        return
+        return None
     choose = gr.Dropdown(choices=view.filters.options, value=ALL, label="Show the documents of",
                          filterable=True, elem_id="tt-map-filter")
     plot.render()
 
-    @lru_cache(maxsize=FIGURES_KEPT)  # this app's own: a period drawn once is served to every visitor
-    def drawn(value: str):
+    # this app's own: a period drawn once is served to every visitor, until a newer generation (the model's
+    # labels after `demo`'s keyword ones, an edit) renames its topics
+    @lru_cache(maxsize=FIGURES_KEPT)
+    def drawn_in(value: str, _generation):
         mask = view.filters.mask(value, n)
         return draw() if mask is None else draw(only=mask, within=view.filters.name(value))
 
+    chosen = MapFilter(choose, lambda value: drawn_in(value or ALL, generation()))
     # queued in a group of one: a big map takes a while to draw, and many visitors must not draw at once
-    choose.change(lambda value: drawn(value or ALL), choose, plot, concurrency_limit=1, concurrency_id="map-filter")
+    choose.change(chosen.drawn, choose, plot, concurrency_limit=1, concurrency_id="map-filter")
+    return chosen
+
+
+@dataclass(frozen=True)
+class MapFilter:
+    """The map's period or group dropdown, and the map of a value of it in the live labels."""
+
+    dropdown: object
+    drawn: Callable[[str], object]
 
 
 def add_tab(view: TrendsView | None) -> None:
