@@ -829,16 +829,20 @@ def test_a_page_opened_after_a_newer_generation_shows_its_labels_in_the_table_an
 
 def test_an_open_page_shows_a_newer_generations_labels_without_a_reload_and_keeps_its_search(browser, editable_app):
     # `topictalk demo` on a CPU commits the model's labels minutes after the page opened: the page that is
-    # already open shows them (table and map) without being reloaded, filtered as its search box says
+    # already open shows them (table, map, example questions) without being reloaded, filtered as its
+    # search box says, and its conversation stays
     import json
 
     from topictalk.indexing import refine, store
+    from topictalk.indexing.schema import biggest_first
 
     url, folder = editable_app
-    real = [t for t in store.open_reader(store.Location(path=folder)).topics() if not t.is_outlier]
-    topic, other = real[-2], real[0]
+    real = biggest_first(t for t in store.open_reader(store.Location(path=folder)).topics() if not t.is_outlier)
+    topic, other = real[0], real[-1]  # the biggest is named in an example question
     renamed = f"{topic.label} Renamed While Open"
     page = logged_in(browser, url)
+    ask(page, "What is this corpus about?")
+    page.wait_for_function(f"() => document.querySelectorAll('#tt-chat .tt-footer').length === 1", timeout=60_000)
     page.get_by_role("tab", name="Topics").click()
     page.locator("#tt-topic-search textarea, #tt-topic-search input").first.fill(topic.label)
     shows = "(s) => document.querySelector('#tt-topics').textContent.includes(s)"
@@ -852,4 +856,7 @@ def test_an_open_page_shows_a_newer_generations_labels_without_a_reload_and_keep
     page.wait_for_function("() => { const plot = document.querySelector('#tt-map .js-plotly-plot'); return plot && "
                            f"plot.layout.annotations.some(a => a.text.includes({json.dumps(renamed[:30])})); }}",
                            timeout=30_000)
+    page.get_by_role("tab", name="Chat").click()
+    assert page.locator(".tt-example").filter(has_text=renamed).count() == 1  # the question about it asks its new name
+    assert finished_answers(page) == 1  # the conversation was not touched
     page.context.close()

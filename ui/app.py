@@ -417,39 +417,47 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
         # the generation a page shows: the one the app was built with until the page loads or looks again
         shown = gr.State(built)
         looks = [shown, search] + ([map_filter.dropdown] if map_filter else [])
+        shows = [table, map_plot, shown, chatbot, *examples]
 
         def newer_labels(on_page, query, period=trends_view.ALL):
-            """The table (as the page's search filters it) and the map (of its period or group) of a
-            generation newer than the page shows: `topictalk demo` on a CPU opens the chat with keyword labels
-            and commits the model's after; an edit or an addition may come from another page or process."""
+            """What a page shows of a generation newer than its own: the table (as its search filters it),
+            the map (of its period or group), the welcome and the example questions. `topictalk demo` on a
+            CPU opens the chat with keyword labels and commits the model's after; an edit or an addition may
+            come from another page or process."""
             live = index.manifest.get("generation")
             if live == on_page:
-                return gr.skip(), gr.skip(), gr.skip()
+                return (gr.skip(),) * len(shows)
             _, fresh = live_views()
             if map_filter and period not in (None, "", trends_view.ALL):
                 fresh = map_filter.drawn(period)
-            return topic_tree.topic_frame(render.filter_rows(rows, query)), fresh, live
+            topics = index.topics
+            asked = render.example_questions(topics)
+            # the chat's messages are not touched: only the text and questions its empty state offers
+            welcome = gr.update(placeholder=render.welcome(Brief.from_dict(index.manifest.get("brief")),
+                                                           index.themes, topics),
+                                examples=[{"text": q} for q in asked[:3]])
+            buttons = [gr.update(value=q) for q in asked] + [gr.skip()] * (len(examples) - len(asked))
+            return (topic_tree.topic_frame(render.filter_rows(rows, query)), fresh, live, welcome,
+                    *buttons[:len(examples)])
 
-        demo.load(newer_labels, looks, [table, map_plot, shown], queue=False)
-        gr.Timer(newer_look_s).tick(newer_labels, looks, [table, map_plot, shown], queue=False,
-                                    show_progress="hidden")
+        demo.load(newer_labels, looks, shows, queue=False)
+        gr.Timer(newer_look_s).tick(newer_labels, looks, shows, queue=False, show_progress="hidden")
 
         if edit_form is not None:
             def edit(action, ids_text, label, request):
                 if not editing.allows(request.username):
-                    return topic_edits.READ_ONLY, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    return topic_edits.READ_ONLY, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 labelled = parts.model if index.manifest.get("models", {}).get("llm") else None
                 try:
                     said = topic_edits.change(action, ids_text, label, index.reader.location, llm=labelled,
                                               embedder=index.embedder)
                 except TopictalkError as err:
-                    return (safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                            gr.skip())
+                    return safe_markdown(f"Not changed: {err}"), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 index.follow(force=True)  # the new generation, for this table and map and every chat's next question
                 frame, fresh = live_views()
                 # the subtopics shown were a topic of the old generation (merged, split or renamed away): closed
-                return (safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False),
-                        index.manifest.get("generation"))  # this page shows it now
+                # the page's next look brings the rest of the new generation (the welcome, its search's rows)
+                return safe_markdown(said), frame, fresh, "", gr.Dataframe(visible=False)
 
             def edit_with(action: str):
                 def run(ids_text, label, request):
@@ -463,7 +471,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
                 button.click(lambda: topic_edits.WORKING, None, edit_form.outcome, queue=False,
                              show_progress="hidden").then(
                     edit_with(action), [edit_form.ids, edit_form.label],
-                    [edit_form.outcome, table, map_plot, subtopic_panel.heading, subtopic_panel.table, shown],
+                    [edit_form.outcome, table, map_plot, subtopic_panel.heading, subtopic_panel.table],
                     concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="hidden")
 
         def ask(question: str) -> Iterator[dict]:

@@ -401,8 +401,8 @@ def _index_then_label_in_background(args: argparse.Namespace, model: SharedModel
     def run() -> None:
         try:
             _index(args, model, ready=lambda generation: committed.set())
-            log("the model's labels and descriptions are written; the chat uses them now (reload the page for "
-                "the topic table and the map)")
+            log("the model's labels and descriptions are written; the chat uses them now, and an open page "
+                "shows them within seconds")
         except BaseException as err:  # noqa: BLE001 - said here: this thread's errors reach no caller
             failed.append(err)
             if committed.is_set():
