@@ -88,6 +88,13 @@ def _document_lines(docs: Sequence[tuple[str, str]], settings: LabelSettings,
     return "\n".join(lines)
 
 
+def sibling_keywords(topics: Sequence[Topic], among: Sequence[Topic]) -> dict[int, list[list[str]]]:
+    """Per topic of ``topics``, the first keywords of up to four other topics of its theme in ``among``
+    (an index's topics, or after an edit all of them): its label must tell it apart from them."""
+    return {tp.id: [o.keywords[:3] for o in among if o.theme == tp.theme and o.id != tp.id][:4]
+            for tp in topics if tp.theme is not None}
+
+
 def distinct_keywords(keywords: Sequence[str]) -> list[str]:
     """``keywords`` in order without those another one says: a keyword whose words (singular) the kept ones
     before it all have ("llm" after "llms", "models llms" after both); a kept one that a later phrase

@@ -38,7 +38,7 @@ from topictalk.indexing import (
 from topictalk.indexing.bertopic_model import SavedTopics
 from topictalk.indexing.corpus import Corpus
 from topictalk.indexing.errors import TopictalkError
-from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
+from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords, sibling_keywords
 from topictalk.indexing.schema import OUTLIER, Brief, DocumentRecord, Theme, Topic
 from topictalk.indexing.vocabulary import Tokens
 from topictalk.indexing.writer_lock import writer_lock
@@ -341,13 +341,13 @@ def label(topic_list: list[Topic], themes: list[Theme], documents: dict[str, tup
         label_by_keywords(grouped, taken={tp.label.lower() for tp in topic_list}, children=_theme_family(grouped, by_id)["children"])
         describe.describe_themes(grouped, topic_list)
     elif not describing:
-        labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list), **family)
+        labeler.label(topic_list, documents, advance, siblings=sibling_keywords(topic_list, topic_list), **family)
         labeler.label(grouped, documents, advance, taken={tp.label.lower() for tp in topic_list}, **_theme_family(grouped, by_id))
         describe.describe_themes(grouped, topic_list)
     else:
         extra = labeler.settings.describe_tokens
         shown = {tp.id: descriptions.topic_lines(tp, documents, central or {}) for tp in topic_list}
-        answers = labeler.label(topic_list, documents, advance, siblings=_siblings(topic_list), shown=shown,
+        answers = labeler.label(topic_list, documents, advance, siblings=sibling_keywords(topic_list, topic_list), shown=shown,
                                 prompt=descriptions.TOPIC_PROMPT, extra_tokens=extra, **family)
         described["topics"] = descriptions.apply(topic_list, answers, {tp.id: tp.representative_ids
                                                                        for tp in topic_list}, documents, embed)
@@ -372,12 +372,6 @@ def _theme_family(themes: list[Theme], by_id: dict[int, Topic]) -> dict:
     (all themes are siblings) and its own topics' (a theme named after one of them names a part)."""
     return {"group": {th.id: 0 for th in themes},
             "children": {th.id: [by_id[t].label for t in th.topic_ids if t in by_id] for th in themes}}
-
-
-def _siblings(topic_list: list[Topic]) -> dict[int, list[list[str]]]:
-    """Per topic, the keywords of the other topics of its theme: its label must tell it apart from them."""
-    return {tp.id: [o.keywords[:3] for o in topic_list if o.theme == tp.theme and o.id != tp.id][:4]
-            for tp in topic_list if tp.theme is not None}
 
 
 def _model_texts(corpus: Corpus) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from topictalk.indexing import clustering, describe, descriptions, topics
 from topictalk.indexing.errors import TopictalkError
-from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords
+from topictalk.indexing.labels import Completer, LabelCache, Labeler, LabelSettings, label_by_keywords, sibling_keywords
 from topictalk.indexing.schema import OUTLIER, DocumentRecord, Theme, Topic, biggest_first
 from topictalk.indexing.vocabulary import Tokens
 
@@ -123,8 +123,7 @@ def label(touched: list[Topic], every: Sequence[Topic], documents: dict[str, tup
     if llm is None:
         label_by_keywords(touched, taken)
         return
-    siblings = {tp.id: [o.keywords[:3] for o in every if o.theme == tp.theme and o.id != tp.id][:4]
-                for tp in touched if tp.theme is not None}
+    siblings = sibling_keywords(touched, every)
     # a touched topic's label stays apart from its theme's other topics', the untouched ones' included
     family = {"group": {tp.id: tp.theme for tp in touched if tp.theme is not None}, "named": {}}
     for o in every:

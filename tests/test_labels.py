@@ -485,3 +485,16 @@ def test_a_phrase_of_one_title_is_a_copy_but_the_subject_several_documents_name_
     assert problem("Out-of-Distribution Detection", ["ood"], set(), titles, texts=texts) is None
     alone = [texts[0], f"{titles[1]} Open-set inputs break detectors."]
     assert problem("Out-of-Distribution Detection", ["ood"], set(), titles, texts=alone) == "it copies a document's title"
+
+
+def test_a_topic_is_told_the_keywords_of_up_to_four_other_topics_of_its_theme_edited_or_not():
+    from topictalk.indexing.labels import sibling_keywords
+
+    every = [Topic(i, 10, f"t{i}", "llm", [f"k{i}a", f"k{i}b", f"k{i}c", f"k{i}d"], theme=0 if i < 6 else 1)
+             for i in range(8)] + [Topic(9, 3, "loose", "llm", ["x"], theme=None)]
+    touched = [every[0], every[6], every[8]]  # an edit relabels these; the untouched stay their siblings
+    said = sibling_keywords(touched, every)
+    assert set(said) == {0, 6}  # a topic outside every theme has no siblings to stay apart from
+    assert said[0] == [[f"k{i}a", f"k{i}b", f"k{i}c"] for i in (1, 2, 3, 4)]  # its theme's, not itself, four at most
+    assert said[6] == [["k7a", "k7b", "k7c"]]
+    assert sibling_keywords(every[:2], every[:2]) == {0: [["k1a", "k1b", "k1c"]], 1: [["k0a", "k0b", "k0c"]]}
