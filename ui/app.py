@@ -440,7 +440,7 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             return (topic_tree.topic_frame(render.filter_rows(rows, query)), fresh, live, welcome,
                     *buttons[:len(examples)])
 
-        demo.load(newer_labels, looks, shows, queue=False)
+        demo.load(newer_labels, looks, shows, queue=False, show_progress="hidden")  # no timer over the table
         gr.Timer(newer_look_s).tick(newer_labels, looks, shows, queue=False, show_progress="hidden")
 
         if edit_form is not None:
