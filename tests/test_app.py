@@ -463,6 +463,10 @@ def test_the_page_header_names_no_path_or_address_and_the_box_and_queue_are_boun
     box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tt-question")
     assert box.max_length == 4000
     assert demo._queue.max_size == app.QUEUE_SIZE
+    # gradio's queue looks for work every QUEUE_POLL_S, not every millisecond: an idle app took ~6% of a core
+    # (bench/queue_poll.py); a gradio without these settings fails here, not silently
+    assert (demo._queue.sleep_when_free, demo._queue.progress_update_sleep_when_free) == (app.QUEUE_POLL_S,
+                                                                                           app.PROGRESS_POLL_S)
 
 
 # -- command line: bad numbers and settings fail at once, in one line ------------------------------------------

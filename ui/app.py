@@ -42,6 +42,9 @@ LLM_GROUP = "llm"  # every event that runs the model shares this queue group
 # an open page looks this often for a newer generation: the model's labels `demo` writes after the page
 # opened on a CPU, an edit or an addition made from another page or a terminal
 NEWER_LOOK_S = 10.0
+# how often the queue looks for an answer to start: a question waits at most this long, next to seconds of model
+QUEUE_POLL_S = 0.02
+PROGRESS_POLL_S = 0.1  # a progress bar (an edit's, an index's) moves ten times a second
 QUEUE_SIZE = 32  # answers waiting at once; beyond, a visitor is told the queue is full instead of waiting forever
 MAX_FILE_SIZE = "1mb"  # the app takes no files; uploads are refused outright (see ui.guard), this is a second fence
 MAX_SHOWN_MESSAGES = 40  # chat messages a session keeps (20 turns): gradio diffs them all on every streamed token
@@ -493,7 +496,23 @@ def build(parts: AppParts, *, map_points: int = map_mod.MAX_POINTS, queue_size: 
             fn.api_visibility = "private"
 
     demo.queue(default_concurrency_limit=limit, max_size=queue_size)
+    quiet_queue(demo)
     return demo
+
+
+def quiet_queue(demo) -> bool:
+    """Let gradio's queue look for work every QUEUE_POLL_S, not every millisecond (its default off Windows),
+    and for progress bars to send every PROGRESS_POLL_S, not every 10 ms. The first loop wakes that often
+    while the queue is empty and while every worker is busy, so an idle app took ~6% of a core, and an
+    answer's model shared the cores with it (bench/queue_poll.py). False where a gradio version has no such
+    settings (tests/test_app.py notices)."""
+    queue = getattr(demo, "_queue", None)
+    polls = {"sleep_when_free": QUEUE_POLL_S, "progress_update_sleep_when_free": PROGRESS_POLL_S}
+    if queue is None or not all(hasattr(queue, name) for name in polls):
+        return False
+    for name, seconds in polls.items():
+        setattr(queue, name, max(getattr(queue, name), seconds))
+    return True
 
 
 @dataclass(frozen=True)
