@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from topictalk import prompts
-from topictalk.agent import attribution, intents, planning, router
+from topictalk.agent import attribution, intents, languages, planning, router
 from topictalk.agent.checks import AnswerCheck
 from topictalk.agent.citations import CitationFilter
 from topictalk.agent.context import Budget, Builder, Context, Source
@@ -90,6 +90,9 @@ class Settings:
     # that reads prompts slowly and keeps what it read). step_tokens caps each source's sentence
     stepped: bool | None = None
     step_tokens: int = 96
+    # a question with a subject asked in another language (agent.languages) is translated by the model
+    # first: the encoders read English. At most this many tokens of translation
+    translate_tokens: int = 60
 
     def budget(self) -> Budget:
         return Budget(self.sources, self.digest_sentences, self.source_tokens, self.overview_topics,
@@ -327,6 +330,12 @@ def checked_question(question: str, settings: Settings = Settings()) -> str:
     return question
 
 
+# the plans that need no subject matched in English: the index's brief or lists, a number, a greeting, the last
+# reply's sources, up a level. Other languages' words for these are the router's (corpus_rules, the examples)
+_NO_SUBJECT = frozenset({intents.BRIEF, intents.OVERVIEW, intents.HELP, intents.SOURCE, intents.UP, intents.MISSING})
+_TRANSLATION_HEAD = re.compile(r"^(?:english(?: question| translation)?|translation)\s*:\s*", re.IGNORECASE)
+
+
 class Conversation:
     def __init__(self, index: TopicIndex, model: Model, settings: Settings = Settings()) -> None:
         self.index = index
@@ -365,8 +374,24 @@ class Conversation:
         budget = self.settings.budget()
         examples = self.index.examples() if self.settings.route_by_examples else None
         plan, vector = planning.decide(question, self.state, index, budget, examples)
+        if plan.intent not in _NO_SUBJECT and languages.foreign(question):
+            english = self._in_english(question)
+            if english:  # routed and answered as the English question, which the answer shows first
+                plan, vector = planning.decide(english, self.state, index, budget, examples)
+                plan.note = f"{prompts.fill('translation_note', READ=english)} {plan.note}".strip()
+                question = english
         question_text = self._truncate(question, self.settings.question_tokens)
         return Builder(index, self.state, budget, self._truncate, self.model).build(plan, question_text, vector)
+
+    def _in_english(self, question: str) -> str | None:
+        """The model's English for ``question`` (a person's call), or None where it gave no English question."""
+        asked = [{"role": "user", "content": prompts.fill("translate_question", QUESTION=question)}]
+        options = Options(max_tokens=self.settings.translate_tokens, temperature=0.0)
+        lines = [line.strip() for line in self.model.stream(asked, options).text().splitlines() if line.strip()]
+        english = _TRANSLATION_HEAD.sub("", lines[0]).strip().strip('"“”\'') if lines else ""
+        if len(english.split()) < 2 or languages.foreign(english) or english.lower() == question.lower():
+            return None
+        return english
 
     def _truncate(self, text: str, budget: int) -> str:
         from topictalk.indexing.labels import truncate

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -770,3 +771,54 @@ def test_a_full_history_window_moves_in_steps_so_the_kept_turns_stay_put():
     full = [s for s in starts if s > 0]  # once the window is full, its start moves in steps, not every turn
     assert len(full) > 2 * WINDOW_STEP and all(s % WINDOW_STEP == 0 for s in full)
     assert len(set(full)) <= len(full) // WINDOW_STEP + 1 and full == sorted(full)
+
+
+# -- a question in another language: the model translates it, the encoder reads English ----------------------
+@pytest.mark.parametrize("question, other", [
+    ("¿Qué artículos tratan del aprendizaje por refuerzo?", True),
+    ("Quels articles parlent de la confidentialité différentielle ?", True),
+    ("Welche Arbeiten gibt es zu Graph Neural Networks?", True),
+    ("Quali articoli parlano di apprendimento per rinforzo?", True),
+    ("Quais trabalhos tratam de aprendizado por reforço?", True),
+    ("关于联邦学习的论文有哪些？", True),
+    ("Какие статьи об обучении с подкреплением?", True),
+    ("and what about defenses?", False),
+    ("Wich papers studdy federated lerning?", False),  # a typo is the speller's, not a language
+    ("die casting defects in manufacturing", False),  # one German-looking word
+    ("papers in cs.CV on transformers", False),
+    ("LoRA fine-tuning", False),
+])
+def test_a_question_in_another_language_is_told_by_its_common_words_or_script(question, other):
+    from topictalk.agent import languages
+
+    assert languages.foreign(question) is other
+
+
+def translating(english: str, answer: Callable):
+    """A fake model that gives ``english`` for a translation request, else ``answer(messages)``."""
+    def reply(messages):
+        return english if messages[-1]["content"].startswith("Translate this question into English") else answer(messages)
+    return reply
+
+
+def test_a_subject_asked_in_another_language_is_found_through_the_models_english_and_says_so(themed):
+    llm = FakeLLM(translating("Which papers predict the toxicity of drugs?", cite_first))
+    reply = Conversation(themed, llm).ask("¿Qué artículos predicen la toxicidad de los fármacos?")
+    assert llm.calls[0][-1]["content"].endswith("¿Qué artículos predicen la toxicidad de los fármacos?")
+    assert reply.intent == "search" and "Drug toxicity prediction" in [s.title for s in reply.sources]
+    assert reply.answer.startswith('_Read in English as "Which papers predict the toxicity of drugs?"._')
+    assert "Which papers predict the toxicity of drugs?" in llm.calls[-1][-1]["content"]  # answered as read
+
+
+@pytest.mark.parametrize("translation", ["¿Qué artículos predicen la toxicidad?", "", "Sorry"])
+def test_no_english_from_the_model_leaves_the_question_as_asked(themed, translation):
+    llm = FakeLLM(translating(translation, cite_first))
+    reply = Conversation(themed, llm).ask("¿Qué artículos predicen la toxicidad de los fármacos?")
+    assert "Read in English" not in reply.answer
+    assert len(llm.calls) >= 1 and llm.calls[0][-1]["content"].startswith("Translate this question")
+
+
+def test_a_corpus_question_in_another_language_asks_no_translation(themed):
+    llm = FakeLLM("never asked")
+    assert Conversation(themed, llm).ask("¿Cuáles son los temas principales?").intent in ("brief", "overview")
+    assert llm.calls == []

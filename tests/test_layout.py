@@ -133,6 +133,8 @@ PLACEHOLDERS = {
     "not_in_documents": {"MISSING"},
     "off_corpus": {"N_DOCUMENTS", "TOPICS"},
     "spelling_note": {"READ"},
+    "translate_question": {"QUESTION"},
+    "translation_note": {"READ"},
     "help": {"N_DOCUMENTS", "N_TOPICS", "TOPIC", "LABEL"},
     "thanks": set(),
     "overview_themes": {"N_DOCUMENTS", "N_TOPICS", "N_THEMES"},
