@@ -145,6 +145,16 @@ def test_what_the_corpus_is_about_is_its_brief_naming_every_theme(ask, listing):
     assert reply["sources"] and all(f"[{s['n']}]" in reply["answer"] for s in reply["sources"])
 
 
+def test_a_subject_asked_in_spanish_is_read_in_english_by_the_real_model_and_found(ask):
+    # the English encoder put "¿Qué artículos tratan del aprendizaje por refuerzo?" off the corpus; the tests'
+    # 0.5B model reads it as "... learning by reinforcement", the bundled 1.5B as "... reinforcement learning"
+    reply = ask("¿Qué artículos tratan del aprendizaje por refuerzo?")
+    note = re.match(r'_Read in English as "([^"]+)"\._', reply["answer"])
+    assert note and "reinforcement" in note.group(1).lower(), reply["answer"]
+    assert reply["intent"] == "search" and reply["sources"], reply["answer"]
+    assert any("reinforcement" in f"{s['title']} {s['snippet']}".lower() for s in reply["sources"]), reply["sources"]
+
+
 def test_a_count_is_a_number_and_an_unanswerable_question_is_no_list(ask):
     reply = ask("How many papers are about reinforcement learning?")
     assert reply["intent"] == "count" and re.match(r"\*\*\d+\*\* of the 300 documents", reply["answer"]), reply["answer"]
