@@ -71,6 +71,8 @@ _COMPARE = re.compile(r"\b(?:compare|comparison|differ|differs|difference|differ
 _ARTICLE = re.compile(r"\b(?:the|a)\s+")
 _NAME_END = re.compile(r"\s+(?:topic|theme)\b")
 _TOPIC_OF = re.compile(r"\btopic\s+(?:on|about|of)\s+")
+# "summarize the topic about X" is one topic (``_named``), not "are there topics about X?"
+_THE_TOPIC_ABOUT = re.compile(r"\bthe\s+topic\s+(?:on|about|of)\s+")
 _MORE = re.compile(r"^\s*(?:and\s+)?(?:show|give|tell)?\s*(?:me\s+)?(?:some\s+)?more(?:\s+(?:papers|please|of them|examples|"
                    r"sources|documents|abstracts|results))?\s*[.!?]*\s*$|^\s*more\s*[.!?]*$|\bshow me more\b|"
                    # "more like this", "any others like these?": more of what the last reply showed
@@ -152,7 +154,7 @@ def _named_topic(q: str) -> tuple[str, bool] | None:
     article = _ARTICLE.search(q)
     if article:
         end = _NAME_END.search(q, article.end() + 1)
-        if end:
+        if end and q[article.end(): end.start()].strip():  # "the topic about X" names X after the word
             found.append((article.start(), q[article.end(): end.start()], end.group().strip() == "theme"))
     of = _TOPIC_OF.search(q)
     if of:
@@ -247,7 +249,7 @@ def _topic_lists(a: Asked) -> Plan | None:
     subject = _find_subject(a.q)
     if _is_overview(a.q) and subject is None:
         return Plan(OVERVIEW, a.question, order=_order(a.q))
-    if subject is not None:  # topics are looked up by the subject alone: the question's frame is noise
+    if subject is not None and not _THE_TOPIC_ABOUT.search(a.q):  # topics are looked up by the subject alone
         return Plan(FIND_TOPICS, subject or a.question, subject=subject)
     return None
 

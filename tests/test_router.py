@@ -363,3 +363,20 @@ def test_how_two_numbered_topics_relate_compares_them_and_one_lists_its_neighbou
     for question in ("what does topic 3 have to do with topic 0?", "what do topic 3 and topic 0 have in common?"):
         assert (route(question).intent, route(question).topics) == ("compare", [3, 0]), question
     assert route("what are the most important findings about speech?").intent != "not_in_documents"
+
+
+@pytest.mark.parametrize("question, intent, name", [
+    # "the topic about X" is one topic, found by meaning: its summary, not a list of the topics near X
+    ("Summarize the topic about reinforcement learning", "topic", "reinforcement learning"),
+    ("Tell me about the topic about reinforcement learning", "topic", "reinforcement learning"),
+    ("summarize the topic on graph neural networks", "topic", "graph neural networks"),
+    ("tell me about the topic of speech recognition", "topic", "speech recognition"),
+    ("Summarize the reinforcement learning topic", "topic", "reinforcement learning"),
+    # a topic or topics asked for: which exist
+    ("Is there a topic about reinforcement learning?", "find_topics", "reinforcement learning"),
+    ("Are there topics on speech?", "find_topics", "speech"),
+    ("Which topic is about speech?", "find_topics", "speech"),
+])
+def test_the_topic_about_a_subject_is_that_topic_and_a_topic_asked_for_is_looked_up(question, intent, name):
+    plan = route(question)
+    assert (plan.intent, plan.query) == (intent, name)
