@@ -333,7 +333,8 @@ def checked_question(question: str, settings: Settings = Settings()) -> str:
 # the plans that need no subject matched in English: the index's brief or lists, a number, a greeting, the last
 # reply's sources, up a level. Other languages' words for these are the router's (corpus_rules, the examples)
 _NO_SUBJECT = frozenset({intents.BRIEF, intents.OVERVIEW, intents.HELP, intents.SOURCE, intents.UP, intents.MISSING})
-_TRANSLATION_HEAD = re.compile(r"^(?:english(?: question| translation)?|translation)\s*:\s*", re.IGNORECASE)
+_TRANSLATION_HEAD = re.compile(r"^\s*(?:english(?: question| translation)?|translation)\s*:\s*",
+                               re.IGNORECASE | re.MULTILINE)
 
 
 class Conversation:
@@ -385,10 +386,12 @@ class Conversation:
 
     def _in_english(self, question: str) -> str | None:
         """The model's English for ``question`` (a person's call), or None where it gave no English question."""
+        from topictalk.indexing.labels import clean
+
         asked = [{"role": "user", "content": prompts.fill("translate_question", QUESTION=question)}]
         options = Options(max_tokens=self.settings.translate_tokens, temperature=0.0)
-        lines = [line.strip() for line in self.model.stream(asked, options).text().splitlines() if line.strip()]
-        english = _TRANSLATION_HEAD.sub("", lines[0]).strip().strip('"“”\'') if lines else ""
+        # its first line without a heading or quotes, as a label's answer is read
+        english = clean(_TRANSLATION_HEAD.sub("", self.model.stream(asked, options).text()))
         if len(english.split()) < 2 or languages.foreign(english) or english.lower() == question.lower():
             return None
         return english
