@@ -23,7 +23,7 @@ OTHERS = frozenset(
     "de en par von im auf nel al "
     # Spanish
     "el la los las del que qué cuál cuáles cómo dónde por para con sobre hay artículos trabajos estudios son "
-    "una unos unas tratan trata existen qué cuántos cuántas "
+    "una unos unas tratan trata existen cuántos cuántas "
     # French
     "le les des du et pour sur avec quels quelles quel quelle comment est sont où combien parlent traitent "
     "une il y "

@@ -256,7 +256,7 @@ class TrendsView:
 
 
 def map_with_filter(view: TrendsView | None, plot, draw: Callable, n: int,
-                    generation: Callable[[], object] = lambda: None) -> MapFilter | None:
+                    generation: Callable[[], object]) -> MapFilter | None:
     """Render the map ``plot`` (made with ``render=False``) under a dropdown that redraws it for one period
     or group; ``draw(only=mask, within=name)`` draws the map of ``n`` points in the labels of the live
     ``generation()``. Without trends, the map alone (and None)."""
